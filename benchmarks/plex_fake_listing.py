@@ -1,0 +1,109 @@
+"""Benchmark: enumerate a 50,000-episode show section from the fake Plex server (DESIGN §10).
+
+Builds the workload in the fake server (tests/fakeplex.py), then measures, in the same run:
+
+* retrovue: ``PlexImporter.fetch_assets_for_collection`` (paged ``/all?type=4``, XML read directly);
+* baseline: the same pages fetched with a bare ``requests.Session``, no parsing (the HTTP floor);
+* reference: plexapi's own ``section.searchEpisodes(container_size=...)`` (builds Episode objects).
+
+Timings are printed as ratios to the baseline, with request counts from the server's log.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/plex_fake_listing.py [--episodes 50000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fakeplex import FakePlex  # noqa: E402
+from plexapi.server import PlexServer  # noqa: E402
+
+from retrovue.importers.plex import PlexImporter  # noqa: E402
+
+EPISODES_PER_SEASON = 20
+SEASONS_PER_SHOW = 5
+
+
+def build(episodes: int) -> FakePlex:
+    plex = FakePlex().start()
+    tv = plex.add_section("2", "TV", "show", ["/data/TV"])
+    per_show = EPISODES_PER_SEASON * SEASONS_PER_SHOW
+    for n in range(math.ceil(episodes / per_show)):
+        left = min(per_show, episodes - n * per_show)
+        seasons = {s: min(EPISODES_PER_SEASON, left - (s - 1) * EPISODES_PER_SEASON)
+                   for s in range(1, SEASONS_PER_SHOW + 1) if left > (s - 1) * EPISODES_PER_SEASON}
+        plex.add_show(tv, f"Show {n:05d}", seasons)
+    return plex
+
+
+def retrovue_listing(plex: FakePlex) -> int:
+    importer = PlexImporter({"base_url": plex.url, "token": plex.token})
+    return sum(1 for _ in importer.fetch_assets_for_collection("2"))
+
+
+def raw_http_listing(plex: FakePlex, page_size: int, total: int) -> int:
+    session = requests.Session()
+    received = 0
+    for start in range(0, total, page_size):
+        headers = {"X-Plex-Token": plex.token, "X-Plex-Container-Start": str(start),
+                   "X-Plex-Container-Size": str(page_size)}
+        answer = session.get(f"{plex.url}/library/sections/2/all?type=4&includeCollections=0",
+                             headers=headers, timeout=30)
+        answer.raise_for_status()
+        received += len(answer.content)
+    return received
+
+
+def plexapi_listing(plex: FakePlex, page_size: int) -> int:
+    section = PlexServer(plex.url, plex.token).library.sectionByID(2)
+    return len(section.searchEpisodes(container_size=page_size))
+
+
+def measure(plex: FakePlex, run: Callable[[], object], repeat: int) -> tuple[float, int, object]:
+    """Best wall time of ``repeat`` runs, the requests one run makes, and its result."""
+    best, requests_made, result = math.inf, 0, None
+    for _ in range(repeat):
+        plex.log.clear()
+        began = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - began)
+        requests_made = len(plex.log)
+    return best, requests_made, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    plex = build(args.episodes)
+    page = PlexImporter.page_size
+    try:
+        base_t, base_n, _ = measure(plex, lambda: raw_http_listing(plex, page, args.episodes), args.repeat)
+        ours_t, ours_n, count = measure(plex, lambda: retrovue_listing(plex), args.repeat)
+        ref_t, ref_n, ref_count = measure(plex, lambda: plexapi_listing(plex, page), args.repeat)
+    finally:
+        plex.stop()
+    bound = math.ceil(args.episodes / page)
+    out = sys.stdout.write
+    out(f"{args.episodes} episodes, page size {page}, ceil(N/page) = {bound}\n")
+    out(f"baseline raw HTTP (no parsing): {base_t:7.2f} s  {base_n:4d} requests\n")
+    out(f"retrovue PlexImporter:          {ours_t:7.2f} s  {ours_n:4d} requests  "
+        f"{count} assets  {ours_t / base_t:5.1f}x baseline  {count / ours_t:,.0f} assets/s\n")
+    out(f"plexapi searchEpisodes:         {ref_t:7.2f} s  {ref_n:4d} requests  "
+        f"{ref_count} items  {ref_t / base_t:5.1f}x baseline\n")
+    if count != args.episodes or ours_n > bound + 2:
+        raise SystemExit("FAILED: wrong asset count or too many requests")
+
+
+if __name__ == "__main__":
+    main()

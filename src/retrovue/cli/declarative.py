@@ -1,0 +1,158 @@
+"""`retrovue validate | plan | apply`: the declarative workflow over retrovue.yaml."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from retrovue.cli.context import AppContext, stdin_is_tty
+from retrovue.cli.main import Exit, common_options
+from retrovue.config.model import DesiredState
+from retrovue.config.validate import config_path, load_config
+from retrovue.errors import ApprovalRequired, ConfigError, PlanError
+from retrovue.execute.executor import ExecutionResult, Executor
+from retrovue.plan.actions import Plan
+from retrovue.plan.builder import PlanOptions, build_plan
+from retrovue.render.json import plan_to_json
+from retrovue.render.progress import progress_factory
+from retrovue.render.results import render_results, results_to_json
+from retrovue.render.text import render_text
+
+config_option = click.option(
+    "-c", "--config", "config_file", metavar="FILE", help="Config file (else $RETROVUE_CONFIG, else ./retrovue.yaml)."
+)
+source_option = click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this declared source (repeatable)."
+)
+
+
+def _load(app: AppContext, config_file: str | None) -> DesiredState:
+    desired = load_config(config_path(config_file), app.registry)
+    for source in desired.sources:
+        app.register_secrets(source.config, source.sensitive_keys)
+    return desired
+
+
+@click.command()
+@config_option
+@common_options
+def validate(app: AppContext, config_file: str | None) -> None:
+    """Check retrovue.yaml (syntax, schema, semantics). Touches no database and no upstream."""
+    path = config_path(config_file)
+    try:
+        desired = _load(app, config_file)
+    except ConfigError as exc:
+        if app.json_output:
+            app.emit_json(
+                {"status": "error", "code": exc.code, "valid": False, "file": path,
+                 "diagnostics": [d.to_json() for d in exc.diagnostics]}
+            )  # fmt: skip
+            for d in exc.diagnostics:
+                app.err(f"  {d}")
+            raise Exit(1) from None
+        raise
+    if app.json_output:
+        app.emit_json({"status": "ok", "valid": True, "file": path, "sources": len(desired.sources), "diagnostics": []})
+    else:
+        app.out(f"{path}: valid ({len(desired.sources)} source{'s' if len(desired.sources) != 1 else ''})\n")
+
+
+def _make_plan(app: AppContext, desired: DesiredState, sources, allow_mass_missing: bool, fingerprint=False) -> Plan:
+    plan = build_plan(
+        desired,
+        app.engine,
+        app.registry,
+        PlanOptions(tuple(sources), allow_mass_missing, fingerprint),
+        scrub=app.scrub,
+    )
+    errors = [p for p in plan.problems if p.kind == "error"]
+    if errors:
+        raise PlanError(
+            "; ".join(f'source "{p.source}": {p.message}' for p in errors),
+            hint=f"fix {desired.file} and plan again",
+        )
+    return plan
+
+
+@click.command()
+@config_option
+@source_option
+@click.option("--out", "out_file", metavar="PLAN", help="Also save the plan as JSON to this file.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, help="Output format.")
+@click.option("--allow-mass-missing", is_flag=True, help="Plan missing-marking even above the threshold.")
+@common_options
+def plan(app: AppContext, config_file, sources, out_file, detailed_exitcode, fmt, allow_mass_missing) -> None:
+    """Show what apply would change. Writes nothing."""
+    desired = _load(app, config_file)
+    the_plan = _make_plan(app, desired, sources, allow_mass_missing, fingerprint=bool(out_file))
+    document = plan_to_json(the_plan)
+    if out_file:
+        from retrovue.render.savefile import save_plan
+
+        save_plan(out_file, document, app.scrub)
+    if app.json_output or fmt == "json":
+        app.emit_json(document)
+    else:
+        app.out(render_text(the_plan))
+    if the_plan.unreachable:
+        raise Exit(3)
+    if detailed_exitcode and the_plan.has_changes:
+        raise Exit(2)
+
+
+@click.command()
+@config_option
+@source_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required when stdin is not a terminal).")
+@click.option("--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold.")
+@common_options
+def apply(app: AppContext, config_file, sources, auto_approve, allow_mass_missing) -> None:
+    """Plan, show the plan, ask for `yes`, then carry it out."""
+    desired = _load(app, config_file)
+    the_plan = _make_plan(app, desired, sources, allow_mass_missing)
+    if not app.json_output:
+        app.out(render_text(the_plan))
+    if not the_plan.has_changes:
+        if app.json_output:
+            app.emit_json({"status": "ok", "plan": plan_to_json(the_plan), "results": None})
+        raise Exit(3 if the_plan.unreachable else 0)
+    if not auto_approve:
+        _confirm(app)
+    executor = Executor(app.engine, app.registry, trigger="apply", scrub=app.scrub, progress=progress_factory())
+    result = executor.execute(the_plan)
+    code = exit_code(the_plan, result)
+    if app.json_output:
+        status = {0: "ok", 2: "partial"}.get(code, "error")
+        app.emit_json({"status": status, "plan": plan_to_json(the_plan), "results": results_to_json(result)})
+    else:
+        app.out(render_results(result))
+    raise Exit(code)
+
+
+def _confirm(app: AppContext) -> None:
+    if not stdin_is_tty():
+        raise ApprovalRequired(
+            "apply needs approval, but stdin is not a terminal",
+            hint="review the plan, then re-run with --auto-approve",
+        )
+    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted to approve.", err=True)
+    click.echo("  Enter a value: ", err=True, nl=False)
+    answer = sys.stdin.readline()
+    if answer.strip() != "yes":
+        app.err("Apply cancelled.")
+        raise Exit(0)
+
+
+def exit_code(plan: Plan, result: ExecutionResult) -> int:
+    """DESIGN §6 for apply: 0 all done, 2 partial, 1 nothing done (3 when an unreachable upstream
+    is why), 130 after Ctrl-C."""
+    if result.interrupted:
+        return 130
+    failures = result.failures + (1 if plan.unreachable else 0)
+    if failures == 0:
+        return 0
+    if result.successes:
+        return 2
+    return 3 if plan.unreachable and result.failures == 0 else 1

@@ -1,0 +1,36 @@
+"""structlog to stderr, human on a terminal, JSON with --log-format json; every line scrubbed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+import structlog
+
+
+def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> None:
+    fmt = (log_format or os.environ.get("RETROVUE_LOG_FORMAT") or "text").lower()
+    level_name = os.environ.get("RETROVUE_LOG_LEVEL", "warning").upper()
+    level = getattr(logging, level_name, logging.WARNING)
+
+    def redact(_logger, _method, event_dict):
+        return {k: scrub(v) if isinstance(v, str) else v for k, v in event_dict.items()}
+
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

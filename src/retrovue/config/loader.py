@@ -1,0 +1,147 @@
+"""Read YAML while remembering where every value came from.
+
+PyYAML's composer gives nodes with marks; we build plain Python data from them ourselves so that
+every error (syntax, duplicate key, schema, semantic, unset variable) can name file:line:column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from retrovue.errors import ConfigError, Diagnostic
+
+Path = tuple  # a JSON path as a tuple of keys and indexes
+
+_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class LoadedDocument:
+    file: str
+    text: str
+    data: Any
+    marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    #: scalars written without quotes: only those are re-typed after interpolation
+    plain: set[Path] = field(default_factory=set)
+
+    def diagnostic(self, message: str, path: Path) -> Diagnostic:
+        line, column = self.mark_for(path)
+        return Diagnostic(message, self.file, line, column, json_path(path))
+
+    def mark_for(self, path: Path) -> tuple[int | None, int | None]:
+        path = tuple(path)
+        while path not in self.marks and path:
+            path = path[:-1]  # a missing key is reported at its parent
+        return self.marks.get(path, (None, None))
+
+
+def json_path(path: Path) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def load_yaml(text: str, file: str) -> LoadedDocument:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ConfigError([Diagnostic(f"YAML syntax error: {problem}", file, line, column)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Diagnostic(f"YAML error: {exc}", file)]) from None
+    doc = LoadedDocument(file=file, text=text, data=None)
+    if root is None:
+        raise ConfigError([Diagnostic("the config file is empty", file, 1, 1)])
+    problems: list[Diagnostic] = []
+    doc.data = _build(root, (), doc, problems)
+    if problems:
+        raise ConfigError(problems)
+    return doc
+
+
+_SCALAR_LOADER = yaml.SafeLoader("")
+
+
+def _build(node: yaml.Node, path: Path, doc: LoadedDocument, problems: list[Diagnostic]) -> Any:
+    doc.marks[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                problems.append(Diagnostic("YAML merge keys (<<) are not supported", doc.file, *_mark(key_node)))
+                continue
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                problems.append(Diagnostic("mapping keys must be strings", doc.file, *_mark(key_node)))
+                continue
+            if key in out:
+                problems.append(
+                    Diagnostic(f"duplicate key '{key}'", doc.file, *_mark(key_node), json_path(path + (key,)))
+                )
+                continue
+            out[key] = _build(value_node, path + (key,), doc, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(child, path + (i,), doc, problems) for i, child in enumerate(node.value)]
+    if node.style is None:
+        doc.plain.add(path)
+    return _scalar(node)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    return _SCALAR_LOADER.construct_object(node, deep=True)
+
+
+# --- ${VAR} interpolation -----------------------------------------------------------------------
+
+
+def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list[Diagnostic]]:
+    """Resolve ``${VAR}`` / ``${VAR:-default}`` (``$$`` is a literal ``$``) in every string.
+
+    Returns the new data and a diagnostic per unset variable.  A value that is a
+    single reference is re-typed as YAML would (``${VERIFY:-true}`` becomes a boolean).  Every
+    unset variable is reported, each with the place that uses it.
+    """
+    problems: list[Diagnostic] = []
+
+    def resolve(value: Any, path: Path) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v, path + (i,)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "$" not in value:
+            return value
+        whole = _REFERENCE.fullmatch(value)
+
+        def substitute(match: re.Match) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            problems.append(
+                doc.diagnostic(f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)", path)
+            )
+            return ""
+
+        result = _REFERENCE.sub(substitute, value)
+        if whole is not None and whole.group(0) != "$$" and result and path in doc.plain:
+            typed = yaml.safe_load(result) if "\n" not in result else result
+            if isinstance(typed, (bool, int, float)):
+                return typed
+        return result
+
+    return resolve(doc.data, ()), problems

@@ -1,0 +1,179 @@
+"""Compare one declared source with its stored row and what its upstream offers.
+
+Produces the source-level actions (create/update source, discover/rename collections, sync flags,
+path mappings, ingestibility) and the resulting state of every collection, which the ingest
+planner needs.  ``check_ingestible`` is injected so this stays free of I/O.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from retrovue.config.model import CollectionDecl, SourceDecl
+from retrovue.importers.base import PathMappingSpec, UpstreamCollection
+from retrovue.observe.db import DbCollection, DbSource
+from retrovue.plan.actions import (
+    Action,
+    AddCollection,
+    CollectionAddress,
+    CollectionGoneUpstream,
+    CreateSource,
+    FieldChange,
+    Problem,
+    RenameCollection,
+    SetCollectionSync,
+    SetIngestible,
+    SetPathMappings,
+    SourceAddress,
+    UpdateSource,
+)
+
+IngestibleCheck = Callable[[UpstreamCollection, Sequence[PathMappingSpec]], tuple[bool, str | None]]
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    """A collection as it will be once the source-level actions are applied."""
+
+    address: CollectionAddress
+    upstream: UpstreamCollection
+    sync_enabled: bool
+    ingestible: bool
+    path_mappings: tuple[PathMappingSpec, ...]
+    decl: CollectionDecl | None
+    stored: bool
+
+
+def new_external_id(type_id: str) -> str:
+    return f"{type_id}-{secrets.token_hex(4)}"
+
+
+def diff_source(
+    decl: SourceDecl,
+    stored: DbSource | None,
+    upstream: list[UpstreamCollection],
+    check_ingestible: IngestibleCheck,
+    uses_path_mappings: bool,
+) -> tuple[list[Action], list[CollectionState], list[Problem]]:
+    actions: list[Action] = []
+    problems: list[Problem] = []
+    if stored is None:
+        address = SourceAddress(decl.name)
+        actions.append(
+            CreateSource(
+                address,
+                decl.type,
+                decl.external_id or new_external_id(decl.type),
+                dict(decl.config),
+                decl.sensitive_keys,
+            )
+        )
+    else:
+        address = SourceAddress(decl.name, stored.id)
+        changes = _source_changes(decl, stored)
+        if changes:
+            actions.append(UpdateSource(address, changes))
+
+    declared = _match_declarations(decl, upstream, stored, problems)
+    states: list[CollectionState] = []
+    for up in upstream:
+        db = stored.collection(up.external_id) if stored else None
+        coll_decl = declared.get(up.external_id)
+        coll_address = CollectionAddress(address, up.external_id, up.name, db.id if db else None)
+        discovered = _discovered_mappings(up) if uses_path_mappings else ()
+        if db is None:
+            current_sync, current_ingestible, current_mappings = False, False, discovered
+            actions.append(AddCollection(coll_address, up.locations, discovered))
+        else:
+            current_sync, current_ingestible = db.sync_enabled, db.ingestible
+            current_mappings = _with_new_locations(db.path_mappings, discovered)
+            if db.name != up.name:
+                actions.append(RenameCollection(coll_address, db.name, up.name))
+
+        mappings = current_mappings
+        if coll_decl is not None and coll_decl.path_mappings is not None:
+            mappings = _declared_mappings(coll_decl.path_mappings, discovered)
+        if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(sorted(db.path_mappings, key=_mkey)):
+            actions.append(SetPathMappings(coll_address, db.path_mappings, mappings))
+        elif db is None and mappings != discovered:
+            actions.append(SetPathMappings(coll_address, discovered, mappings))
+
+        ingestible, reason = check_ingestible(up, mappings)
+        if ingestible != current_ingestible or (db is None and not ingestible):
+            actions.append(SetIngestible(coll_address, current_ingestible, ingestible, reason))
+
+        sync = current_sync
+        if coll_decl is not None and coll_decl.sync is not None and coll_decl.sync != current_sync:
+            sync = coll_decl.sync
+            actions.append(SetCollectionSync(coll_address, current_sync, sync))
+        states.append(CollectionState(coll_address, up, sync, ingestible, mappings, coll_decl, db is not None))
+
+    upstream_ids = {u.external_id for u in upstream}
+    for db in stored.collections if stored else ():
+        if db.external_id not in upstream_ids:
+            actions.append(CollectionGoneUpstream(CollectionAddress(address, db.external_id, db.name, db.id)))
+    return actions, states, problems
+
+
+def _mkey(m: PathMappingSpec) -> tuple[str, str]:
+    return (m.plex_path, m.local_path or "")
+
+
+def _source_changes(decl: SourceDecl, stored: DbSource) -> tuple[FieldChange, ...]:
+    changes = []
+    if decl.name != stored.name:
+        changes.append(FieldChange("name", stored.name, decl.name))
+    if decl.type != stored.type:
+        changes.append(FieldChange("type", stored.type, decl.type))
+    for key in sorted(set(decl.config) | set(stored.config)):
+        before, after = stored.config.get(key), decl.config.get(key)
+        if before != after:
+            changes.append(FieldChange(f"config.{key}", before, after, key in decl.sensitive_keys))
+    return tuple(changes)
+
+
+def _match_declarations(
+    decl: SourceDecl, upstream: list[UpstreamCollection], stored: DbSource | None, problems: list[Problem]
+) -> dict[str, CollectionDecl]:
+    """Declared collections by upstream external_id: matched on external_id, else on the upstream
+    or stored name (case-insensitive).  A declaration that matches nothing is a problem."""
+    by_id = {u.external_id: u for u in upstream}
+    by_name: dict[str, str] = {}
+    for u in upstream:
+        by_name.setdefault(u.name.casefold(), u.external_id)
+    for c in stored.collections if stored else ():
+        if c.external_id in by_id:
+            by_name.setdefault(c.name.casefold(), c.external_id)
+    out: dict[str, CollectionDecl] = {}
+    for c in decl.collections:
+        ext = c.external_id if c.external_id is not None else by_name.get(c.name.casefold())
+        if ext is None or ext not in by_id:
+            offered = ", ".join(sorted(u.name for u in upstream)) or "none"
+            problems.append(
+                Problem(decl.name, "error", f"declared collection '{c.label}' is not offered upstream (offered: {offered})", c.label)
+            )
+            continue
+        out[ext] = c
+    return out
+
+
+def _discovered_mappings(up: UpstreamCollection) -> tuple[PathMappingSpec, ...]:
+    """SCG G-6: one mapping per upstream location, local_path unknown (NULL) until set."""
+    return tuple(PathMappingSpec(loc, None) for loc in up.locations)
+
+
+def _with_new_locations(
+    current: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
+) -> tuple[PathMappingSpec, ...]:
+    known = {m.plex_path for m in current}
+    return current + tuple(m for m in discovered if m.plex_path not in known)
+
+
+def _declared_mappings(
+    declared: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
+) -> tuple[PathMappingSpec, ...]:
+    """The declared mappings, plus a NULL row for every location no declared mapping names."""
+    named = {m.plex_path.rstrip("/") for m in declared}
+    return tuple(declared) + tuple(m for m in discovered if m.plex_path.rstrip("/") not in named)

@@ -1,0 +1,379 @@
+"""The one executor (style guideline 6): every plan, from `apply` or an imperative command, runs here.
+
+Units of work (DESIGN §5): all source-level actions of one source commit together (so discovery
+commits with the source it discovers, G-1/G-4); each collection ingest commits alone (D-1/D-2),
+with its ``ingest_runs`` row.  A failed collection rolls back alone; Ctrl-C rolls back only the
+collection in progress and stops.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
+
+import structlog
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from retrovue.database.models import Collection, IngestRun, PathMapping, Source, utcnow
+from retrovue.errors import ImporterError, RetrovueError
+from retrovue.execute.ingest import ingest_collection
+from retrovue.importers import pathmap
+from retrovue.importers.base import PathMappingSpec
+from retrovue.importers.registry import Registry
+from retrovue.render.progress import ProgressLine
+from retrovue.plan.actions import (
+    Action,
+    AddCollection,
+    CollectionAddress,
+    CollectionGoneUpstream,
+    CreateSource,
+    IngestCollection,
+    IngestCounts,
+    Plan,
+    RenameCollection,
+    SetCollectionSync,
+    SetIngestible,
+    SetPathMappings,
+    UpdateSource,
+)
+
+log = structlog.get_logger("retrovue.execute")
+
+
+@dataclass
+class SourceOutcome:
+    source: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass
+class IngestOutcome:
+    collection: CollectionAddress
+    status: str  # ok | failed | interrupted | skipped
+    planned: IngestCounts
+    counts: IngestCounts | None = None
+    error: str | None = None
+    error_code: str | None = None
+    run_id: uuid.UUID | None = None
+    degraded: bool = False
+    degraded_reason: str | None = None
+
+
+@dataclass
+class ExecutionResult:
+    sources: list[SourceOutcome] = field(default_factory=list)
+    ingests: list[IngestOutcome] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def failures(self) -> int:
+        return sum(not s.ok for s in self.sources) + sum(i.status == "failed" for i in self.ingests)
+
+    @property
+    def successes(self) -> int:
+        return sum(s.ok for s in self.sources) + sum(i.status == "ok" for i in self.ingests)
+
+
+ProgressFactory = Callable[[str], "ProgressLine | None"]
+
+
+@dataclass
+class Executor:
+    engine: Engine
+    registry: Registry
+    trigger: str = "apply"
+    scrub: Callable[[str], str] = str
+    progress: ProgressFactory = lambda _label: None
+    clock: Callable[[], datetime] = utcnow
+
+    def execute(self, plan: Plan) -> ExecutionResult:
+        result = ExecutionResult()
+        source_actions = [a for a in plan.actions if not isinstance(a, IngestCollection)]
+        failed_sources: set[str] = set()
+        for source_name, group in groupby(source_actions, key=_source_name):
+            outcome = self._apply_source(source_name, list(group))
+            result.sources.append(outcome)
+            if not outcome.ok:
+                failed_sources.add(source_name)
+        for action in plan.actions:
+            if not isinstance(action, IngestCollection):
+                continue
+            if action.collection.source.name in failed_sources:
+                result.ingests.append(
+                    IngestOutcome(action.collection, "skipped", action.counts, error="its source's changes failed")
+                )
+                continue
+            if not action.counts.has_changes and action.scope == "collection" and self.trigger == "apply":
+                continue  # nothing planned here: the collection is left as it is
+            try:
+                result.ingests.append(self._ingest(action, plan.allow_mass_missing))
+            except KeyboardInterrupt:
+                result.ingests.append(IngestOutcome(action.collection, "interrupted", action.counts, error="interrupted"))
+                result.interrupted = True
+                break
+        return result
+
+    # -- source-level unit -------------------------------------------------------------------
+
+    def _apply_source(self, source_name: str, actions: list[Action]) -> SourceOutcome:
+        try:
+            with self.engine.begin() as conn:
+                source_id: uuid.UUID | None = None
+                for action in actions:
+                    source_id = self._apply(conn, action, source_id)
+        except (SQLAlchemyError, RetrovueError) as exc:
+            message = self.scrub(_describe(exc))
+            log.error("source changes rolled back", source=source_name, error=message)
+            return SourceOutcome(source_name, False, message)
+        log.info("source changes committed", source=source_name, actions=len(actions))
+        return SourceOutcome(source_name, True)
+
+    def _apply(self, conn: Connection, action: Action, source_id: uuid.UUID | None) -> uuid.UUID | None:
+        now = self.clock()
+        if isinstance(action, CreateSource):
+            new_id = uuid.uuid4()
+            conn.execute(
+                insert(Source.__table__).values(
+                    id=new_id,
+                    external_id=action.external_id,
+                    name=action.source.name,
+                    type=action.type,
+                    config=action.config,
+                    origin=action.origin,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            return new_id
+        source_id = source_id or action_source_id(conn, action)
+        if isinstance(action, UpdateSource):
+            row = conn.execute(select(Source.config).where(Source.id == source_id)).one()
+            config = dict(row.config or {})
+            values: dict = {"updated_at": now}
+            for change in action.changes:
+                if change.field.startswith("config."):
+                    key = change.field.removeprefix("config.")
+                    if change.after is None:
+                        config.pop(key, None)
+                    else:
+                        config[key] = change.after
+                else:
+                    values[change.field] = change.after
+            values["config"] = config
+            conn.execute(update(Source.__table__).where(Source.id == source_id).values(**values))
+        elif isinstance(action, AddCollection):
+            collection_id = uuid.uuid4()
+            c = action.collection
+            conn.execute(
+                insert(Collection.__table__).values(
+                    id=collection_id,
+                    source_id=source_id,
+                    external_id=c.external_id,
+                    name=c.name,
+                    sync_enabled=False,
+                    ingestible=False,
+                    locations=list(action.locations),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            _write_mappings(conn, collection_id, action.path_mappings, now)
+        elif isinstance(action, CollectionGoneUpstream):
+            log.warning("collection no longer offered upstream", collection=str(action.collection))
+        else:
+            collection_id = _collection_id(conn, source_id, action.collection)
+            table = Collection.__table__
+            where = table.c.id == collection_id
+            if isinstance(action, RenameCollection):
+                conn.execute(update(table).where(where).values(name=action.after, updated_at=now))
+            elif isinstance(action, SetCollectionSync):
+                conn.execute(update(table).where(where).values(sync_enabled=action.after, updated_at=now))
+            elif isinstance(action, SetPathMappings):
+                conn.execute(delete(PathMapping.__table__).where(PathMapping.collection_id == collection_id))
+                _write_mappings(conn, collection_id, action.after, now)
+            elif isinstance(action, SetIngestible):
+                conn.execute(
+                    update(table)
+                    .where(where)
+                    .values(ingestible=action.after, ingestible_reason=action.reason, updated_at=now)
+                )
+            else:  # pragma: no cover - every action type is handled above
+                raise TypeError(f"no handler for {type(action).__name__}")
+        return source_id
+
+    # -- collection ingest unit ---------------------------------------------------------------
+
+    def _ingest(self, action: IngestCollection, allow_mass_missing: bool) -> IngestOutcome:
+        started = self.clock()
+        address = action.collection
+        run = {
+            "trigger": self.trigger,
+            "scope": action.scope,
+            "scope_title": action.title,
+            "scope_season": action.season,
+            "scope_episode": action.episode,
+            "started_at": started,
+        }
+        collection_id: uuid.UUID | None = None
+        progress = self.progress(str(address))
+        try:
+            with self.engine.begin() as conn:
+                source = _source_row(conn, address)
+                collection_id = _collection_id(conn, source.id, address)
+                importer = self.registry.create(source.type, dict(source.config or {}))
+                to_canonical = None
+                if importer.uses_path_mappings:
+                    mappings = _mappings(conn, collection_id)
+                    to_canonical = lambda path: pathmap.resolve(path, mappings)  # noqa: E731
+                diff = ingest_collection(
+                    conn,
+                    importer,
+                    collection_id,
+                    address.external_id,
+                    to_canonical=to_canonical,
+                    now=started,
+                    missing_threshold=action.missing_threshold,
+                    allow_mass_missing=allow_mass_missing,
+                    title=action.title,
+                    season=action.season,
+                    episode=action.episode,
+                    on_item=progress,
+                )
+                counts = diff.counts()
+                run_id = self._record_run(conn, collection_id, run, "ok", counts, None)
+        except KeyboardInterrupt:
+            _finish(progress)
+            if collection_id is not None:
+                self._record_failure(collection_id, run, "interrupted", "interrupted by the operator")
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure rolls back this collection only
+            _finish(progress)
+            message = self.scrub(_describe(exc))
+            log.error("collection ingest rolled back", collection=str(address), error=message)
+            run_id = self._record_failure(collection_id, run, "failed", message) if collection_id else None
+            return IngestOutcome(
+                address,
+                "failed",
+                action.counts,
+                error=message,
+                error_code=getattr(exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"),
+                run_id=run_id,
+            )
+        _finish(progress)
+        log.info("collection ingest committed", collection=str(address), **counts.__dict__)
+        return IngestOutcome(
+            address,
+            "ok",
+            action.counts,
+            counts=counts,
+            run_id=run_id,
+            degraded=diff.degraded,
+            degraded_reason=diff.degraded_reason,
+        )
+
+    def _record_run(self, conn, collection_id, run: dict, status: str, counts, error) -> uuid.UUID:
+        run_id = uuid.uuid4()
+        conn.execute(
+            insert(IngestRun.__table__).values(
+                id=run_id,
+                collection_id=collection_id,
+                status=status,
+                counts=dict(counts.__dict__) if counts else None,
+                error=error,
+                finished_at=self.clock(),
+                **run,
+            )
+        )
+        return run_id
+
+    def _record_failure(self, collection_id, run: dict, status: str, error: str) -> uuid.UUID | None:
+        """N-6: a failed run's row is written after the rollback, in its own unit."""
+        try:
+            with self.engine.begin() as conn:
+                return self._record_run(conn, collection_id, run, status, None, error)
+        except SQLAlchemyError:
+            log.error("could not record the failed ingest run", collection_id=str(collection_id))
+            return None
+
+
+def _finish(progress) -> None:
+    if progress is not None:
+        progress.done()
+
+
+def _source_name(action: Action) -> str:
+    return action.source.name if hasattr(action, "source") else action.collection.source.name
+
+
+def action_source_id(conn: Connection, action: Action) -> uuid.UUID:
+    address = action.source if hasattr(action, "source") else action.collection.source
+    if address.id is not None:
+        return address.id
+    return _source_row(conn, action.collection).id
+
+
+def _source_row(conn: Connection, address: CollectionAddress):
+    source = address.source
+    query = select(Source.id, Source.type, Source.config)
+    if source.id is not None:
+        query = query.where(Source.id == source.id)
+    else:
+        query = query.where(Source.name == source.name)
+    row = conn.execute(query).first()
+    if row is None:
+        raise RetrovueError(f"source '{source.name}' no longer exists")
+    return row
+
+
+def _collection_id(conn: Connection, source_id: uuid.UUID, address: CollectionAddress) -> uuid.UUID:
+    if address.id is not None:
+        return address.id
+    row = conn.execute(
+        select(Collection.id).where(Collection.source_id == source_id, Collection.external_id == address.external_id)
+    ).first()
+    if row is None:
+        raise RetrovueError(f"{address} no longer exists")
+    return row.id
+
+
+def _mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMappingSpec]:
+    rows = conn.execute(
+        select(PathMapping.plex_path, PathMapping.local_path).where(
+            PathMapping.collection_id == collection_id, PathMapping.local_path.is_not(None)
+        )
+    )
+    return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]
+
+
+def _write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: datetime) -> None:
+    if mappings:
+        conn.execute(
+            insert(PathMapping.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "collection_id": collection_id,
+                    "plex_path": m.plex_path,
+                    "local_path": m.local_path,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for m in mappings
+            ],
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RetrovueError):
+        return exc.message
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None) or exc
+        return f"Database operation failed: {str(orig).strip().splitlines()[0]}"
+    if isinstance(exc, ImporterError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"

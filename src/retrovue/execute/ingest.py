@@ -1,0 +1,173 @@
+"""Write one collection's asset diff in bulk (limits.md: Core executemany, batches, no per-row ORM).
+
+Runs inside the caller's transaction; the caller commits or rolls back the whole collection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, update
+
+from retrovue.database.models import Asset, Collection
+from retrovue.diff.assets import AssetDiff, diff_assets
+from retrovue.importers.base import BaseImporter
+from retrovue.observe.db import load_asset_index
+from retrovue.plan.actions import IngestCounts
+
+BATCH = 5_000
+_assets = Asset.__table__
+
+_UPDATE_CHANGED = (
+    update(_assets)
+    .where(_assets.c.id == bindparam("b_id"))
+    .values(
+        canonical_uri=bindparam("b_canonical"),
+        kind=bindparam("b_kind"),
+        title=bindparam("b_title"),
+        series_title=bindparam("b_series"),
+        season_number=bindparam("b_season"),
+        episode_number=bindparam("b_episode"),
+        year=bindparam("b_year"),
+        duration_ms=bindparam("b_duration"),
+        size=bindparam("b_size"),
+        change_token=bindparam("b_token"),
+        state="new",
+        approved_for_broadcast=False,
+        missing_since=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+_UPDATE_CANONICAL = (
+    update(_assets)
+    .where(_assets.c.id == bindparam("b_id"))
+    .values(canonical_uri=bindparam("b_canonical"), missing_since=None, updated_at=bindparam("b_now"))
+)
+
+
+class InvariantError(Exception):
+    """UOW-020: a count identity failed before commit; the collection rolls back."""
+
+
+def ingest_collection(
+    conn: Connection,
+    importer: BaseImporter,
+    collection_id: uuid.UUID,
+    external_id: str,
+    *,
+    to_canonical: Callable[[str], str | None] | None,
+    now: datetime,
+    missing_threshold: float,
+    allow_mass_missing: bool,
+    title: str | None = None,
+    season: int | None = None,
+    episode: int | None = None,
+    on_item: Callable[[], None] | None = None,
+) -> AssetDiff:
+    existing = load_asset_index(conn, collection_id)
+    narrowed = title is not None
+    diff = diff_assets(
+        existing,
+        importer.fetch_assets_for_collection(
+            external_id, filter_title=title, filter_season=season, filter_episode=episode
+        ),
+        to_canonical=to_canonical,
+        full_scope=not narrowed,
+        missing_threshold=missing_threshold,
+        allow_mass_missing=allow_mass_missing,
+        on_item=on_item,
+    )
+    check_identity(diff.counts())
+    write_diff(conn, collection_id, diff, now)
+    conn.execute(update(Collection.__table__).where(Collection.id == collection_id).values(last_ingest_at=now))
+    return diff
+
+
+def check_identity(c: IngestCounts) -> None:
+    total = c.new + c.changed + c.remapped + c.unchanged + c.unmapped + c.duplicates
+    if c.discovered != total:
+        raise InvariantError(f"count identity failed: discovered {c.discovered} != {total}")
+
+
+def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now: datetime) -> None:
+    rows = []
+    for item, canonical in diff.new:
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "collection_id": collection_id,
+                "source_uri": item.source_uri,
+                "canonical_uri": canonical,
+                "kind": item.kind,
+                "title": item.title,
+                "series_title": item.series_title,
+                "season_number": item.season_number,
+                "episode_number": item.episode_number,
+                "year": item.year,
+                "duration_ms": item.duration_ms,
+                "size": item.size,
+                "change_token": item.change_token,
+                "state": "new",
+                "approved_for_broadcast": False,
+                "missing_since": None,
+                "metadata": dict(item.metadata) if item.metadata else None,
+                "discovered_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if len(rows) >= BATCH:
+            conn.execute(insert(_assets), rows)
+            rows = []
+    if rows:
+        conn.execute(insert(_assets), rows)
+
+    _batched(
+        conn,
+        _UPDATE_CHANGED,
+        (
+            {
+                "b_id": asset_id,
+                "b_canonical": canonical,
+                "b_kind": item.kind,
+                "b_title": item.title,
+                "b_series": item.series_title,
+                "b_season": item.season_number,
+                "b_episode": item.episode_number,
+                "b_year": item.year,
+                "b_duration": item.duration_ms,
+                "b_size": item.size,
+                "b_token": item.change_token,
+                "b_now": now,
+            }
+            for asset_id, item, canonical in diff.changed
+        ),
+    )
+    _batched(
+        conn,
+        _UPDATE_CANONICAL,
+        ({"b_id": asset_id, "b_canonical": canonical, "b_now": now} for asset_id, canonical in diff.remapped),
+    )
+    _set_missing(conn, diff.reappeared, None, now)
+    _set_missing(conn, diff.missing, now, now)
+
+
+def _batched(conn: Connection, statement, params) -> None:
+    batch = []
+    for p in params:
+        batch.append(p)
+        if len(batch) >= BATCH:
+            conn.execute(statement, batch)
+            batch = []
+    if batch:
+        conn.execute(statement, batch)
+
+
+def _set_missing(conn: Connection, ids: list[uuid.UUID], value: datetime | None, now: datetime) -> None:
+    for start in range(0, len(ids), 900):  # stays under SQLite's bound-parameter limit
+        chunk = ids[start : start + 900]
+        conn.execute(
+            update(_assets).where(_assets.c.id.in_(chunk)).values(missing_since=value, updated_at=now)
+        )

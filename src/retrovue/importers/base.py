@@ -1,0 +1,127 @@
+"""The importer contract (DESIGN §9): what every source type provides.
+
+Importers only read upstream systems.  They return plain data and raise the typed errors of
+``retrovue.errors``; they never print and never touch the database.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of an importer's ``config``; drives the config schema and CLI flags."""
+
+    name: str
+    kind: str  # "string" | "url" | "path" | "bool" | "list" | "number"
+    required: bool = False
+    sensitive: bool = False
+    default: Any = None
+    help: str = ""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class UpstreamCollection:
+    """A library/folder an upstream offers.  ``locations`` are upstream paths (Plex section roots)."""
+
+    external_id: str
+    name: str
+    locations: tuple[str, ...] = ()
+    kind: str = "other"
+
+
+@dataclass(frozen=True)
+class PathMappingSpec:
+    plex_path: str
+    local_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAsset:
+    """One media file as the upstream reports it (contracts §12.2 N-1)."""
+
+    source_uri: str
+    path: str  # upstream path: local path for filesystem, server path for Plex
+    size: int | None
+    change_token: str
+    kind: str = "other"  # movie | episode | other
+    title: str | None = None
+    series_title: str | None = None
+    season_number: int | None = None
+    episode_number: int | None = None
+    year: int | None = None
+    duration_ms: int | None = None
+    metadata: Mapping[str, Any] | None = field(default=None, compare=False)
+
+
+class BaseImporter(ABC):
+    type_id: ClassVar[str]
+    display_name: ClassVar[str]
+    #: True when asset paths are upstream (server) paths that need a path mapping to become local.
+    uses_path_mappings: ClassVar[bool] = False
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = dict(config)
+
+    @classmethod
+    @abstractmethod
+    def param_spec(cls) -> Sequence[ParamSpec]: ...
+
+    @abstractmethod
+    def validate_connection(self) -> None:
+        """Raise ImporterUnreachableError / ImporterAuthError when the upstream cannot be used."""
+
+    @abstractmethod
+    def list_collections(self) -> list[UpstreamCollection]: ...
+
+    @abstractmethod
+    def fetch_assets_for_collection(
+        self,
+        external_id: str,
+        *,
+        filter_title: str | None = None,
+        filter_season: int | None = None,
+        filter_episode: int | None = None,
+    ) -> Iterator[UpstreamAsset]:
+        """Yield the collection's items in a deterministic order.
+
+        Raises CollectionNotFoundError when the collection no longer exists upstream.
+        """
+
+    @abstractmethod
+    def check_ingestible(
+        self, collection: UpstreamCollection, path_mappings: Sequence[PathMappingSpec]
+    ) -> tuple[bool, str | None]:
+        """(True, None) when the collection can be ingested now, else (False, reason)."""
+
+    @classmethod
+    def sensitive_params(cls) -> set[str]:
+        return {p.name for p in cls.param_spec() if p.sensitive}
+
+
+REQUIRED_MEMBERS = (
+    "type_id",
+    "display_name",
+    "param_spec",
+    "validate_connection",
+    "list_collections",
+    "fetch_assets_for_collection",
+    "check_ingestible",
+)
+
+
+def is_compliant(importer_cls: type) -> bool:
+    """contracts §0.12: an importer is compliant when it provides every member of the contract."""
+    for name in REQUIRED_MEMBERS:
+        member = getattr(importer_cls, name, None)
+        if member is None or getattr(member, "__isabstractmethod__", False):
+            return False
+    return True

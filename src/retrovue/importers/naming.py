@@ -1,0 +1,73 @@
+"""Title, season, episode and year from common media file names (DESIGN §9, filesystem).
+
+Understood forms: ``Show/Season 01/Show - S01E02 - Title.mkv``, ``Show.S01E02.720p.mkv``,
+``Show 1x02.mkv`` and ``Movie (1999).mkv`` / ``Movie.1999.1080p.mkv``.  Anything else is an
+``other`` item titled after its file name.  The regexes run once per file: they cost < 20% of a
+directory scan (limits.md §2).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SXXEYY = re.compile(r"[Ss](\d{1,3})[ ._-]?[Ee](\d{1,4})")
+_NXNN = re.compile(r"(?<![\dA-Za-z])(\d{1,2})x(\d{2,3})(?![\dA-Za-z])")
+_YEAR_PAREN = re.compile(r"[(\[]((?:19|20)\d{2})[)\]]")
+_YEAR_BARE = re.compile(r"(?<![\dA-Za-z])((?:19|20)\d{2})(?![\dA-Za-z])")
+_SEASON_DIR = re.compile(r"^(?:season|series|staffel|saison)[ ._-]*(\d{1,3})$", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[._]+")
+_TRAILING_JUNK = re.compile(r"[\s\-–—:,]+$")
+# Release tags end the meaningful part of a scene-style name ("Show.S01E02.720p.HDTV.x264").
+_RELEASE_TAGS = re.compile(
+    r"(?i)(?:^|[ ._\-\[(])(?:480p|576p|720p|1080[pi]|2160p|4k|uhd|hdtv|web[ ._-]?dl|webrip|bluray|"
+    r"brrip|dvdrip|hdrip|x264|x265|h[ .]?264|h[ .]?265|hevc|xvid|proper|repack|remux)(?:$|[ ._\-\])]).*$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedName:
+    kind: str  # movie | episode | other
+    title: str
+    series_title: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    year: int | None = None
+
+
+def _clean(text: str) -> str:
+    if " " not in text.strip():
+        text = _SEPARATORS.sub(" ", text)
+    return _TRAILING_JUNK.sub("", text.strip()).strip()
+
+
+def parse_media_name(stem: str, parent_dirs: tuple[str, ...] = ()) -> ParsedName:
+    """Parse a file stem (no extension); ``parent_dirs`` are the enclosing folder names, nearest last."""
+    match = _SXXEYY.search(stem) or _NXNN.search(stem)
+    if match:
+        season, episode = int(match.group(1)), int(match.group(2))
+        series = _clean(stem[: match.start()])
+        rest = _clean(_RELEASE_TAGS.sub("", stem[match.end() :]).lstrip(" .-_"))
+        if not series:
+            series = _series_from_dirs(parent_dirs) or ""
+        return ParsedName(
+            kind="episode",
+            title=rest or series or stem,
+            series_title=series or None,
+            season=season,
+            episode=episode,
+        )
+    year_match = _YEAR_PAREN.search(stem) or _YEAR_BARE.search(stem)
+    if year_match and year_match.start() > 0:
+        title = _clean(stem[: year_match.start()].rstrip(" ([").rstrip())
+        if title:
+            return ParsedName(kind="movie", title=title, year=int(year_match.group(1)))
+    return ParsedName(kind="other", title=_clean(stem) or stem)
+
+
+def _series_from_dirs(parent_dirs: tuple[str, ...]) -> str | None:
+    """For ``Show/Season 01/E02.mkv`` the series is the folder above the season folder."""
+    dirs = list(parent_dirs)
+    if dirs and _SEASON_DIR.match(dirs[-1]):
+        dirs.pop()
+    return _clean(dirs[-1]) if dirs else None

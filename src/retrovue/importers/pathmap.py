@@ -1,0 +1,102 @@
+"""Path mapping: turn an upstream (Plex server) path into a local native path (DESIGN §7).
+
+Rule: among the mappings that have a ``local_path``, the one whose ``plex_path`` is the longest
+prefix of the path *on whole segments* wins (``/data/Movies`` covers ``/data/Movies/x`` but not
+``/data/MoviesHD/x``), and only that leading prefix is replaced.  Trailing and doubled separators
+are ignored.  Plex paths from a Windows server (``D:\\Movies``, ``\\\\nas\\share``) split on
+backslashes and compare case-insensitively, as that file system does.
+
+Pure functions, no I/O: callers decide what a missing local directory means.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+
+from retrovue.importers.base import PathMappingSpec
+
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+def _is_windows(path: str) -> bool:
+    return bool(_WINDOWS_PATH.match(path))
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    """Split an upstream path into comparable segments (empty segments dropped)."""
+    if _is_windows(path):
+        return tuple(s.casefold() for s in re.split(r"[\\/]+", path) if s)
+    return tuple(s for s in path.split("/") if s)
+
+
+def _raw_segments(path: str) -> list[str]:
+    """Segments with their original case, used to build the local remainder."""
+    sep = r"[\\/]+" if _is_windows(path) else "/+"
+    return [s for s in re.split(sep, path) if s]
+
+
+def _key(path: str) -> tuple[bool, tuple[str, ...]]:
+    """Identity of a ``plex_path``: a POSIX ``/a`` and a Windows ``A:`` never compare equal."""
+    return _is_windows(path), _segments(path)
+
+
+def _usable(mappings: Iterable[PathMappingSpec]) -> list[PathMappingSpec]:
+    return [m for m in mappings if m.local_path is not None and m.plex_path]
+
+
+def _best_match(path: str, mappings: Sequence[PathMappingSpec]) -> PathMappingSpec | None:
+    """The usable mapping with the longest whole-segment prefix of ``path`` (first one on a tie)."""
+    windows, segs = _key(path)
+    best: PathMappingSpec | None = None
+    best_len = -1
+    for mapping in _usable(mappings):
+        m_windows, m_segs = _key(mapping.plex_path)
+        if m_windows == windows and segs[: len(m_segs)] == m_segs and len(m_segs) > best_len:
+            best, best_len = mapping, len(m_segs)
+    return best
+
+
+def resolve(path: str, mappings: Sequence[PathMappingSpec]) -> str | None:
+    """Local native path for the upstream ``path``, or None when no mapping covers it."""
+    mapping = _best_match(path, mappings)
+    if mapping is None:
+        return None
+    assert mapping.local_path is not None  # _usable() guarantees it
+    rest = _raw_segments(path)[len(_segments(mapping.plex_path)) :]
+    local = _normalise_local(mapping.local_path)
+    return os.path.join(local, *rest) if rest else local
+
+
+def find_conflicts(mappings: Sequence[PathMappingSpec]) -> list[str]:
+    """Messages for mappings the longest-prefix rule cannot order.
+
+    Nested prefixes are always ordered (the longer wins), so the only ambiguity is the same
+    ``plex_path`` (after normalisation) mapped to different local paths.  Repeating an identical
+    mapping is harmless and not reported.
+    """
+    locals_by_key: dict[tuple[bool, tuple[str, ...]], list[PathMappingSpec]] = {}
+    for mapping in _usable(mappings):
+        locals_by_key.setdefault(_key(mapping.plex_path), []).append(mapping)
+    messages = []
+    for group in locals_by_key.values():
+        targets = sorted({_normalise_local(m.local_path or "") for m in group})
+        if len(targets) > 1:
+            shown = " and ".join(repr(t) for t in targets)
+            messages.append(
+                f"plex_path {group[0].plex_path!r} is mapped to {len(targets)} different "
+                f"local paths ({shown}); keep one"
+            )
+    return messages
+
+
+def uncovered_locations(
+    locations: Iterable[str], mappings: Sequence[PathMappingSpec]
+) -> list[str]:
+    """The upstream locations (section roots) that no mapping with a local_path covers."""
+    return [loc for loc in locations if _best_match(loc, mappings) is None]
+
+
+def _normalise_local(path: str) -> str:
+    return os.path.normpath(path) if path else path

@@ -1,0 +1,311 @@
+"""Plex Media Server importer (DESIGN §7, §9), talking to the server only through ``plexapi``.
+
+Listing strategy (see /work/shared/notes/plex-api.md §3, §6): one paged ``/all`` listing per
+section (``type=1`` movies, ``type=4`` episodes, never per show or season), paged by this module
+through ``PlexServer.query`` rather than plexapi's ``fetchItems``, because that loop silently skips
+items when a server shortens pages and discards everything on a mid-listing error.  Items are read
+straight from the parsed XML: no plexapi objects, so no per-item auto-reload requests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+from xml.etree.ElementTree import Element, ParseError
+
+import requests
+from plexapi.exceptions import BadRequest, NotFound, PlexApiException, Unauthorized
+from plexapi.server import PlexServer
+
+from retrovue.errors import (
+    CollectionNotFoundError,
+    ImporterError,
+    ImporterAuthError,
+    ImporterResponseError,
+    ImporterUnreachableError,
+)
+from retrovue.importers import pathmap
+from retrovue.importers.base import (
+    BaseImporter,
+    ParamSpec,
+    PathMappingSpec,
+    UpstreamAsset,
+    UpstreamCollection,
+)
+from retrovue.redact import Redactor
+
+T = TypeVar("T")
+
+#: Section types we ingest, with the ``/all?type=`` number of their playable items.
+_LISTED_TYPES = {"movie": ("movie", 1), "show": ("episode", 4)}
+
+
+class PlexImporter(BaseImporter):
+    """Read movie and show sections of one Plex Media Server."""
+
+    type_id = "plex"
+    display_name = "Plex Media Server"
+    uses_path_mappings = True
+
+    #: Items per ``/all`` page: large enough that request count stops mattering (notes §6).
+    page_size = 1000
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.base_url = str(self.config.get("base_url") or "").rstrip("/")
+        self._redactor = Redactor()
+        self._redactor.add(self.config.get("token"))
+        self._server: PlexServer | None = None
+        self._skipped: list[tuple[str, str, str]] = []
+
+    @classmethod
+    def param_spec(cls) -> Sequence[ParamSpec]:
+        return (
+            ParamSpec("base_url", "url", required=True, help="Plex server URL, e.g. http://plex:32400"),
+            ParamSpec("token", "string", required=True, sensitive=True, help="X-Plex-Token"),
+            ParamSpec("verify_ssl", "bool", default=True, help="verify the server's TLS certificate"),
+            ParamSpec("timeout", "number", default=30, help="seconds to wait for each request"),
+        )
+
+    # ----- connection -------------------------------------------------------------------------
+    def validate_connection(self) -> None:
+        """Connect afresh (``GET /``); raises the typed importer errors."""
+        self._server = None
+        self._plex()
+
+    def _plex(self) -> PlexServer:
+        """The connected server, created once per importer (one ``GET /``)."""
+        if self._server is None:
+            session = requests.Session()
+            session.verify = bool(self.config.get("verify_ssl", True))
+            timeout = float(self.config.get("timeout") or 30)
+            token = self.config.get("token")
+            self._server = self._guard(
+                "connect", lambda: PlexServer(self.base_url, token, session=session, timeout=timeout)
+            )
+        return self._server
+
+    def _query(self, key: str, what: str, headers: dict | None = None,
+               not_found: type[ImporterError] = ImporterResponseError) -> Element:
+        """``PlexServer.query`` with errors translated and an empty answer treated as invalid."""
+        data = self._guard(what, lambda: self._plex().query(key, headers=headers), not_found)
+        if data is None:
+            raise ImporterResponseError(f"{self._where()} sent an empty answer to {what}")
+        return data
+
+    def _guard(self, what: str, call: Callable[[], T],
+               not_found: type[ImporterError] = ImporterResponseError) -> T:
+        """Run ``call`` and turn plexapi/requests failures into importer errors.
+
+        The new error is raised *outside* the ``except`` block so it carries no ``__context__``:
+        plexapi's messages hold request URLs, and a chained traceback must not leak anything.
+        """
+        try:
+            return call()
+        except (PlexApiException, requests.RequestException, ParseError, TypeError) as exc:
+            error = self._translate(exc, what, not_found)
+        raise error
+
+    def _translate(self, exc: Exception, what: str, not_found: type[ImporterError]) -> Exception:
+        """Map an exception to the importer error contract (notes §5 gives the catch order)."""
+        detail = self._redactor.scrub(str(exc))[:300]
+        where = self._where()
+        if isinstance(exc, Unauthorized):
+            return ImporterAuthError(
+                f"{where} rejected the token (401 Unauthorized) during {what}",
+                hint="check the source's token (X-Plex-Token)",
+            )
+        if isinstance(exc, NotFound):
+            return not_found(f"{where} answered 404 Not Found during {what}")
+        if isinstance(exc, (BadRequest, ParseError, TypeError, PlexApiException)):
+            return ImporterResponseError(f"{where} sent an invalid answer during {what}: {detail}")
+        if isinstance(exc, requests.Timeout):
+            return ImporterUnreachableError(f"{where} did not answer within the timeout during {what}")
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ImporterUnreachableError(
+                f"{where}: TLS error during {what}: {detail}", hint="see the source's verify_ssl"
+            )
+        return ImporterUnreachableError(f"{where} is unreachable during {what}: {detail}")
+
+    def _where(self) -> str:
+        return "Plex server " + self._redactor.scrub(self.base_url or "(no base_url)")
+
+    # ----- collections ----------------------------------------------------------------------
+    def list_collections(self) -> list[UpstreamCollection]:
+        """Movie and show sections, re-read from the server on every call (renames show up)."""
+        collections, self._skipped = [], []
+        for elem in self._sections():
+            key, title, kind = elem.get("key", ""), elem.get("title", ""), elem.get("type", "")
+            if kind in _LISTED_TYPES:
+                collections.append(UpstreamCollection(key, title, _locations(elem), kind))
+            else:
+                self._skipped.append((key, title, kind))
+        return collections
+
+    def skipped_sections(self) -> list[tuple[str, str, str]]:
+        """``(key, title, type)`` of the sections the last ``list_collections()`` left out."""
+        return list(self._skipped)
+
+    def _sections(self) -> list[Element]:
+        return list(self._query("/library/sections", "listing sections"))
+
+    def _section(self, external_id: str) -> Element:
+        for elem in self._sections():
+            if elem.get("key") == str(external_id):
+                if elem.get("type") not in _LISTED_TYPES:
+                    break
+                return elem
+        raise CollectionNotFoundError(
+            f"{self._where()} has no movie or show section with key {external_id!r}",
+            hint="run discovery again: the section may have been deleted",
+        )
+
+    # ----- assets -------------------------------------------------------------------------
+    def fetch_assets_for_collection(
+        self,
+        external_id: str,
+        *,
+        filter_title: str | None = None,
+        filter_season: int | None = None,
+        filter_episode: int | None = None,
+    ) -> Iterator[UpstreamAsset]:
+        """Yield one asset per part file, in server order, page by page.
+
+        ``source_uri`` is ``plex://<ratingKey>`` when the item has exactly one part, and
+        ``plex://<ratingKey>/<partId>`` for every part of a multi-part or multi-version item, so
+        each file has its own stable identity.  (Adding a second version to a single-file item
+        therefore changes the first file's URI: it is then seen as a new asset.)
+
+        The listing is checked against the server's ``totalSize``; on a mismatch it raises
+        ``ImporterResponseError`` *after* yielding what it received, so callers must treat any
+        exception as invalidating the whole run (they write in one transaction anyway).
+        """
+        section = self._section(external_id)
+        item_type, type_number = _LISTED_TYPES[section.get("type", "")]
+        params: dict[str, Any] = {"type": type_number, "includeCollections": 0}
+        if filter_title:  # PMS matches substrings; the exact match is done below
+            params["show.title" if item_type == "episode" else "title"] = filter_title
+        key = f"/library/sections/{section.get('key')}/all?{urlencode(params)}"
+        wanted = _Filter(filter_title, filter_season, filter_episode)
+        for elem in self._paged(key, f"listing section {section.get('title')!r}"):
+            if elem.get("type") == item_type and wanted.matches(elem):
+                yield from _assets(elem, item_type)
+
+    def _paged(self, key: str, what: str) -> Iterator[Element]:
+        """Every element of a paged listing, checked for completeness.
+
+        Advances by the number of items *received* (so a server that caps pages still yields
+        everything) and fails on anything that means items could be missing or duplicated: a
+        missing or changing ``totalSize``, an empty page before the end, a repeated ratingKey.
+        """
+        start, total, seen = 0, None, set()
+        while total is None or start < total:
+            headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(self.page_size)}
+            page = self._query(key, what, headers, not_found=CollectionNotFoundError)
+            page_total = _int(page.get("totalSize"))
+            if page_total is None or (total is not None and page_total != total):
+                raise self._incomplete(what, f"totalSize went from {total} to {page_total}")
+            total, items = page_total, list(page)
+            if not items and start < total:
+                raise self._incomplete(what, f"received {start} of the {total} items announced")
+            for elem in items:
+                rating_key = elem.get("ratingKey")
+                if rating_key in seen:
+                    raise self._incomplete(what, f"item {rating_key} listed twice")
+                seen.add(rating_key)
+                yield elem
+            start += len(items)
+
+    def _incomplete(self, what: str, detail: str) -> ImporterResponseError:
+        return ImporterResponseError(
+            f"{self._where()} gave an inconsistent listing while {what}: {detail}",
+            hint="the library may have changed during the listing (a scan?); run the ingest again",
+        )
+
+    # ----- ingestibility ----------------------------------------------------------------------
+    def check_ingestible(
+        self, collection: UpstreamCollection, path_mappings: Sequence[PathMappingSpec]
+    ) -> tuple[bool, str | None]:
+        """Every section location must map to a readable local directory (no server contact)."""
+        conflicts = pathmap.find_conflicts(path_mappings)
+        if conflicts:
+            return False, "; ".join(conflicts)
+        if not collection.locations:
+            return False, f"section {collection.name!r} reports no locations"
+        uncovered = pathmap.uncovered_locations(collection.locations, path_mappings)
+        if uncovered:
+            names = ", ".join(repr(u) for u in uncovered)
+            return False, f"no path mapping with a local_path covers the Plex location(s) {names}"
+        for location in collection.locations:
+            local = pathmap.resolve(location, path_mappings)
+            if not os.path.isdir(local):
+                return False, f"local path {local!r} for Plex location {location!r} is not a directory"
+            if not os.access(local, os.R_OK | os.X_OK):
+                return False, f"local path {local!r} for Plex location {location!r} is not readable"
+        return True, None
+
+
+class _Filter:
+    """The surgical filters, matched exactly (title case-insensitively) on the listed XML."""
+
+    def __init__(self, title: str | None, season: int | None, episode: int | None):
+        self.title = title.casefold() if title else None
+        self.season, self.episode = season, episode
+
+    def matches(self, elem: Element) -> bool:
+        if self.title is not None:
+            shown = elem.get("grandparentTitle") if elem.get("type") == "episode" else elem.get("title")
+            if (shown or "").casefold() != self.title:
+                return False
+        if self.season is not None and _int(elem.get("parentIndex")) != self.season:
+            return False
+        return self.episode is None or _int(elem.get("index")) == self.episode
+
+
+def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
+    """One asset per ``Media/Part`` of a listed ``<Video>``."""
+    rating_key = elem.get("ratingKey")
+    parts = [(media, part) for media in elem.findall("Media") for part in media.findall("Part")]
+    single = len(parts) == 1
+    updated_at = elem.get("updatedAt", "")
+    for media, part in parts:
+        part_id, size = part.get("id"), _int(part.get("size"))
+        yield UpstreamAsset(
+            source_uri=f"plex://{rating_key}" if single else f"plex://{rating_key}/{part_id}",
+            path=part.get("file", ""),
+            size=size,
+            change_token=f"{updated_at}:{part_id}:{size}",
+            kind=kind,
+            title=elem.get("title"),
+            series_title=elem.get("grandparentTitle") if kind == "episode" else None,
+            season_number=_int(elem.get("parentIndex")) if kind == "episode" else None,
+            episode_number=_int(elem.get("index")) if kind == "episode" else None,
+            year=_int(elem.get("year")),
+            duration_ms=_duration(elem, media, part, single),
+            metadata={"rating_key": rating_key, "guid": elem.get("guid"), "part_id": part_id,
+                      "media_id": media.get("id")},
+        )
+
+
+def _duration(elem: Element, media: Element, part: Element, single: bool) -> int | None:
+    """A part's own duration; the media's when it is the only part of that version; the
+    item's only for a single-file item (a part of a multi-part film is not the whole film)."""
+    duration = _int(part.get("duration"))
+    if duration is None and len(media.findall("Part")) == 1:
+        duration = _int(media.get("duration"))
+    if duration is None and single:
+        duration = _int(elem.get("duration"))
+    return duration
+
+
+def _locations(section: Element) -> tuple[str, ...]:
+    return tuple(loc.get("path", "") for loc in section.iter("Location"))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None

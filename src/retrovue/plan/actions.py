@@ -1,0 +1,193 @@
+"""Plan actions: frozen, plain data with no I/O (style guideline 1).
+
+A plan is an ordered tuple of these.  ``plan`` renders it, ``apply`` and the imperative commands
+hand it to the one executor.  Collections of a source that does not exist yet have no id; the
+executor resolves them by ``(source, external_id)`` when it runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrovue.importers.base import PathMappingSpec
+
+
+@dataclass(frozen=True)
+class SourceAddress:
+    name: str
+    id: uuid.UUID | None = None  # None: created by this plan
+
+    def __str__(self) -> str:
+        return f'source "{self.name}"'
+
+
+@dataclass(frozen=True)
+class CollectionAddress:
+    source: SourceAddress
+    external_id: str
+    name: str
+    id: uuid.UUID | None = None
+
+    def __str__(self) -> str:
+        return f'collection "{self.source.name}"/"{self.name}"'
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class CreateSource:
+    source: SourceAddress
+    type: str
+    external_id: str
+    config: dict = field(compare=False)
+    sensitive_keys: frozenset[str] = frozenset()
+    origin: str = "config"
+
+
+@dataclass(frozen=True)
+class UpdateSource:
+    source: SourceAddress
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class AddCollection:
+    """Discovered upstream and not yet stored (new collections start with sync disabled)."""
+
+    collection: CollectionAddress
+    locations: tuple[str, ...]
+    path_mappings: tuple[PathMappingSpec, ...]
+
+
+@dataclass(frozen=True)
+class RenameCollection:
+    """Renamed upstream: the stored name follows (drift made outside the config)."""
+
+    collection: CollectionAddress
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class CollectionGoneUpstream:
+    """Stored but no longer offered upstream.  Never deleted by apply: reported only."""
+
+    collection: CollectionAddress
+
+
+@dataclass(frozen=True)
+class SetCollectionSync:
+    collection: CollectionAddress
+    before: bool
+    after: bool
+
+
+@dataclass(frozen=True)
+class SetPathMappings:
+    collection: CollectionAddress
+    before: tuple[PathMappingSpec, ...]
+    after: tuple[PathMappingSpec, ...]
+
+
+@dataclass(frozen=True)
+class SetIngestible:
+    collection: CollectionAddress
+    before: bool
+    after: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class IngestCounts:
+    discovered: int = 0
+    new: int = 0
+    changed: int = 0
+    remapped: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    reappeared: int = 0
+    duplicates: int = 0
+    unmapped: int = 0
+    missing_suppressed: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.new or self.changed or self.remapped or self.missing or self.reappeared)
+
+
+@dataclass(frozen=True)
+class SkipReason:
+    reason: str
+    count: int
+    example: str
+
+
+@dataclass(frozen=True)
+class IngestCollection:
+    collection: CollectionAddress
+    counts: IngestCounts
+    scope: str = "collection"  # collection | title | season | episode
+    title: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    degraded: bool = False
+    degraded_reason: str | None = None
+    skipped: tuple[SkipReason, ...] = ()
+    missing_threshold: float = 0.2
+    #: fingerprint of the observed database state of this collection (saved-plan staleness)
+    db_fingerprint: str | None = None
+
+
+Action = (
+    CreateSource
+    | UpdateSource
+    | AddCollection
+    | RenameCollection
+    | CollectionGoneUpstream
+    | SetCollectionSync
+    | SetPathMappings
+    | SetIngestible
+    | IngestCollection
+)
+
+
+def is_change(action: Action) -> bool:
+    if isinstance(action, IngestCollection):
+        return action.counts.has_changes
+    return not isinstance(action, CollectionGoneUpstream)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that kept part of the plan from being made (the rest is still planned)."""
+
+    source: str
+    kind: str  # unreachable | auth | error
+    message: str
+    collection: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    problems: tuple[Problem, ...] = ()
+    config_file: str | None = None
+    config_hash: str | None = None
+    secret_fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
+    allow_mass_missing: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return any(is_change(a) for a in self.actions)
+
+    @property
+    def unreachable(self) -> bool:
+        return any(p.kind in ("unreachable", "upstream") for p in self.problems)

@@ -1,0 +1,38 @@
+"""Secret scrubbing: every output path funnels text through here.
+
+Sensitive values are collected from the config and the importers' ``param_spec()`` and registered
+in a ``Redactor``; anything printed, logged or saved passes through ``scrub``.  Tokens are also
+masked when they appear as ``X-Plex-Token=...`` in URLs, even when we never learnt the value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+REDACTED = "***REDACTED***"
+SENSITIVE_SHOWN = "(sensitive)"
+
+_URL_TOKEN = re.compile(r"(?i)(x-plex-token|token|password|passwd)=([^&\s'\"]+)")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")
+
+
+@dataclass
+class Redactor:
+    secrets: set[str] = field(default_factory=set)
+
+    def add(self, value: object) -> None:
+        if isinstance(value, str) and len(value) >= 3:
+            self.secrets.add(value)
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        text = _URL_TOKEN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
+
+
+def redact_url(url: str) -> str:
+    """Mask the password of a database URL."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", url)

@@ -1,0 +1,165 @@
+"""The plan as a terminal reads it: Terraform-like, grouped by source, one line per change."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from retrovue.plan.actions import (
+    Action,
+    AddCollection,
+    CollectionGoneUpstream,
+    CreateSource,
+    FieldChange,
+    IngestCollection,
+    IngestCounts,
+    Plan,
+    RenameCollection,
+    SetCollectionSync,
+    SetIngestible,
+    SetPathMappings,
+    UpdateSource,
+    is_change,
+)
+from retrovue.redact import SENSITIVE_SHOWN
+from retrovue.render.summary import plural, summarize
+
+
+def value(v, sensitive: bool = False) -> str:
+    if sensitive and v is not None:
+        return SENSITIVE_SHOWN
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "(none)"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return str(v)
+
+
+def counts_line(c: IngestCounts) -> str:
+    line = f"+{c.new:,} ~{c.changed:,} -{c.missing:,} ={c.unchanged:,}, {plural(c.duplicates, 'duplicate')}"
+    extras = []
+    if c.remapped:
+        extras.append(f"{c.remapped:,} remapped")
+    if c.reappeared:
+        extras.append(f"{c.reappeared:,} reappeared")
+    if c.unmapped:
+        extras.append(f"{c.unmapped:,} unmapped")
+    if c.missing_suppressed:
+        extras.append(f"{c.missing_suppressed:,} missing suppressed")
+    return line + ("; " + ", ".join(extras) if extras else "")
+
+
+def _mapping(m) -> str:
+    return f"{m.plex_path} -> {m.local_path or '(unset)'}"
+
+
+def _source_of(a: Action) -> str:
+    return a.source.name if hasattr(a, "source") else a.collection.source.name
+
+
+def _shown(a: Action) -> bool:
+    return is_change(a) or isinstance(a, CollectionGoneUpstream) or (isinstance(a, IngestCollection) and a.degraded)
+
+
+def render_text(plan: Plan) -> str:
+    """Group by source, then by collection; one line per changed attribute, Terraform-style."""
+    out: list[str] = []
+    by_source: dict[str, list[Action]] = {}
+    for a in plan.actions:
+        if _shown(a):
+            by_source.setdefault(_source_of(a), []).append(a)
+    for name, actions in by_source.items():
+        out.extend(_source_block(name, actions))
+        out.append("")
+    for p in plan.problems:
+        where = f'source "{p.source}"' + (f' collection "{p.collection}"' if p.collection else "")
+        out.append(f"  ! {where}: {p.kind}: {p.message}")
+    if plan.problems:
+        out.append("")
+    out.append(summary_line(plan))
+    return "\n".join(out) + "\n"
+
+
+def _source_block(name: str, actions: list[Action]) -> list[str]:
+    create = next((a for a in actions if isinstance(a, CreateSource)), None)
+    update = next((a for a in actions if isinstance(a, UpdateSource)), None)
+    if create is not None:
+        lines = [f'  + source "{name}" will be created']
+        lines.append(f"      + type        = {value(create.type)}")
+        lines.append(f"      + external_id = {value(create.external_id)}")
+        for key in sorted(create.config):
+            lines.append(f"      + config.{key} = {value(create.config[key], key in create.sensitive_keys)}")
+    elif update is not None:
+        lines = [f'  ~ source "{name}" will be updated'] + [_field(ch) for ch in update.changes]
+    else:
+        lines = [f'  source "{name}":']
+    collections: dict[str, list[Action]] = {}
+    for a in actions:
+        if hasattr(a, "collection"):
+            collections.setdefault(a.collection.external_id, []).append(a)
+    for group in collections.values():
+        lines.extend(_collection_block(group))
+    return lines
+
+
+def _collection_block(actions: list[Action]) -> list[str]:
+    address = actions[0].collection
+    label = f'collection "{address.name}"'
+    if any(isinstance(a, AddCollection) for a in actions):
+        head = f"      + {label} discovered"
+    elif any(isinstance(a, CollectionGoneUpstream) for a in actions):
+        return [f"      ! {label} is no longer offered upstream (kept; its assets are untouched)"]
+    elif any(is_change(a) for a in actions):
+        head = f"      ~ {label}"
+    else:
+        head = f"      = {label}"
+    new = head.lstrip().startswith("+")
+    lines = [head]
+    for a in actions:
+        lines.extend("          " + line for line in _detail(a, new))
+    return lines
+
+
+def _detail(a: Action, new: bool = False) -> list[str]:
+    if new and isinstance(a, (SetCollectionSync, SetIngestible)):
+        attr = "sync" if isinstance(a, SetCollectionSync) else "ingestible"
+        reason = f" ({a.reason})" if isinstance(a, SetIngestible) and a.reason else ""
+        return [f"+ {attr} = {value(a.after)}{reason}"]
+    if isinstance(a, AddCollection):
+        return [f"+ path mapping {_mapping(m)}" for m in a.path_mappings]
+    if isinstance(a, RenameCollection):
+        return [f"~ name: {value(a.before)} -> {value(a.after)} (renamed upstream)"]
+    if isinstance(a, SetCollectionSync):
+        return [f"~ sync: {value(a.before)} -> {value(a.after)}"]
+    if isinstance(a, SetPathMappings):
+        before, after = set(a.before), set(a.after)
+        return [f"- path mapping {_mapping(m)}" for m in a.before if m not in after] + [
+            f"+ path mapping {_mapping(m)}" for m in a.after if m not in before
+        ]
+    if isinstance(a, SetIngestible):
+        reason = f" ({a.reason})" if a.reason else ""
+        return [f"~ ingestible: {value(a.before)} -> {value(a.after)}{reason}"]
+    if isinstance(a, IngestCollection):
+        lines = [f"{'~' if a.counts.has_changes else '='} assets: {counts_line(a.counts)}"]
+        if a.degraded:
+            lines.append(f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing")
+        lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
+        return lines
+    return []
+
+
+def _field(ch: FieldChange) -> str:
+    return f"      ~ {ch.field}: {value(ch.before, ch.sensitive)} -> {value(ch.after, ch.sensitive)}"
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes." + (" (some sources could not be planned, see above)" if plan.problems else "")
+    s = summarize(plan)
+    return (
+        f"Plan: {plural(s.sources_create, 'source')} to create, {s.sources_update:,} to update; "
+        f"{plural(s.collections_discover, 'collection')} to discover, {s.collections_change:,} to change; "
+        f"assets: {s.assets_new:,} to create, {s.assets_changed:,} to change, {s.assets_missing:,} to mark missing."
+    )
+

@@ -1,0 +1,76 @@
+"""Path mapping resolution (DESIGN §7): longest whole-segment prefix, leading prefix only."""
+
+from __future__ import annotations
+
+import os
+
+from retrovue.importers.base import PathMappingSpec as M
+from retrovue.importers.pathmap import find_conflicts, resolve, uncovered_locations
+
+
+def test_replaces_the_leading_prefix_and_keeps_the_rest():
+    mappings = [M("/data/Movies", "/mnt/movies")]
+    assert resolve("/data/Movies/Heat (1995)/Heat.mkv", mappings) == os.path.join(
+        "/mnt/movies", "Heat (1995)", "Heat.mkv"
+    )
+
+
+def test_matches_whole_segments_only():
+    mappings = [M("/data/Movies", "/mnt/movies")]
+    assert resolve("/data/MoviesHD/x.mkv", mappings) is None
+    assert resolve("/data/Movie", mappings) is None
+
+
+def test_the_prefix_itself_maps_to_the_local_root():
+    assert resolve("/data/Movies/", [M("/data/Movies", "/mnt/movies/")]) == "/mnt/movies"
+
+
+def test_longest_prefix_wins_whatever_the_order():
+    mappings = [M("/data", "/mnt/data"), M("/data/Movies/Kids", "/srv/kids"), M("/data/Movies", "/mnt/m")]
+    assert resolve("/data/Movies/Kids/Up.mkv", mappings) == os.path.join("/srv/kids", "Up.mkv")
+    assert resolve("/data/Movies/Heat.mkv", mappings) == os.path.join("/mnt/m", "Heat.mkv")
+    assert resolve("/data/TV/x.mkv", mappings) == os.path.join("/mnt/data", "TV", "x.mkv")
+
+
+def test_only_the_leading_occurrence_is_replaced():
+    mappings = [M("/media", "/mnt")]
+    assert resolve("/media/backup/media/a.mkv", mappings) == os.path.join("/mnt", "backup", "media", "a.mkv")
+    assert resolve("/other/media/a.mkv", mappings) is None
+
+
+def test_trailing_and_doubled_slashes_are_normalised():
+    mappings = [M("/data/Movies///", "/mnt/movies//")]
+    assert resolve("/data//Movies/a.mkv", mappings) == os.path.join("/mnt/movies", "a.mkv")
+
+
+def test_mappings_without_local_path_are_ignored():
+    mappings = [M("/data/Movies", None), M("/data", "/mnt/data")]
+    assert resolve("/data/Movies/a.mkv", mappings) == os.path.join("/mnt/data", "Movies", "a.mkv")
+    assert resolve("/data/Movies/a.mkv", [M("/data/Movies", None)]) is None
+
+
+def test_root_mapping_covers_everything():
+    assert resolve("/x/y.mkv", [M("/", "/mnt")]) == os.path.join("/mnt", "x", "y.mkv")
+
+
+def test_windows_server_paths_split_on_backslashes_case_insensitively():
+    mappings = [M("D:\\Media\\Movies", "/mnt/movies")]
+    assert resolve("d:\\media\\movies\\Heat\\Heat.mkv", mappings) == os.path.join("/mnt/movies", "Heat", "Heat.mkv")
+    assert resolve("D:\\Media\\MoviesHD\\a.mkv", mappings) is None
+
+
+def test_same_plex_path_to_two_local_paths_is_a_conflict():
+    messages = find_conflicts([M("/data/Movies", "/a"), M("/data/Movies/", "/b"), M("/data", "/c")])
+    assert len(messages) == 1
+    assert "/data/Movies" in messages[0] and "'/a'" in messages[0] and "'/b'" in messages[0]
+
+
+def test_nested_identical_and_unset_mappings_are_not_conflicts():
+    mappings = [M("/data", "/a"), M("/data/Movies", "/b"), M("/data/Movies", "/b/"), M("/data/Movies", None)]
+    assert find_conflicts(mappings) == []
+
+
+def test_uncovered_locations_lists_each_unmapped_root_in_order():
+    mappings = [M("/data/Movies", "/mnt/m"), M("/data/TV", None)]
+    locations = ["/data/TV", "/data/Movies", "/data/MoviesHD", "/data/Movies/Kids"]
+    assert uncovered_locations(locations, mappings) == ["/data/TV", "/data/MoviesHD"]
