@@ -8,7 +8,7 @@ Builds the workload in the fake server (tests/fakeplex.py), then measures, in th
 
 Timings are printed as ratios to the baseline, with request counts from the server's log.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/plex_fake_listing.py [--episodes 50000] [--repeat 3]
+    .venv/bin/python benchmarks/plex_fake_listing.py [--episodes 50000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from plexapi.server import PlexServer
 
-from fakeplex import FakePlex  # noqa: E402
-from plexapi.server import PlexServer  # noqa: E402
+from retrovue.importers.plex import PlexImporter
 
-from retrovue.importers.plex import PlexImporter  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake server lives in tests/
+from tests.fakeplex import FakePlex  # noqa: E402
 
 EPISODES_PER_SEASON = 20
 SEASONS_PER_SHOW = 5

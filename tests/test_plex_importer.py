@@ -7,7 +7,7 @@ import socket
 import traceback
 
 import pytest
-from fakeplex import FakePlex
+
 from retrovue.errors import (
     CollectionNotFoundError,
     ImporterAuthError,
@@ -16,8 +16,7 @@ from retrovue.errors import (
 )
 from retrovue.importers.base import PathMappingSpec, UpstreamCollection
 from retrovue.importers.plex import PlexImporter
-
-pytest_plugins = ["conftest_plex"]
+from tests.fakeplex import FakePlex
 
 LISTING = r"/library/sections/\d+/all"
 

@@ -10,6 +10,15 @@ from collections.abc import Callable
 import structlog
 
 
+class _StderrLogger:
+    """Writes to whatever sys.stderr is at the time (tests and pipes swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> None:
     fmt = (log_format or os.environ.get("RETROVUE_LOG_FORMAT") or "text").lower()
     level_name = os.environ.get("RETROVUE_LOG_LEVEL", "warning").upper()
@@ -31,6 +40,6 @@ def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_args: _StderrLogger(),
         cache_logger_on_first_use=False,
     )

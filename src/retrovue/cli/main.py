@@ -63,6 +63,9 @@ def _register_commands() -> None:
     cli.add_command(declarative.plan)
     cli.add_command(declarative.apply)
     cli.add_command(db_commands.db)
+    from retrovue.cli import lock as lock_commands
+
+    cli.add_command(lock_commands.lock)
     try:  # imperative commands live in their own modules (contracts.md)
         from retrovue.cli import imperative
     except ImportError:

@@ -135,7 +135,7 @@ def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list
             problems.append(
                 doc.diagnostic(f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)", path)
             )
-            return ""
+            return match.group(0)  # left as written, so the schema does not report it a second time
 
         result = _REFERENCE.sub(substitute, value)
         if whole is not None and whole.group(0) != "$$" and result and path in doc.plain:

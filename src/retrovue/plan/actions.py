@@ -146,6 +146,28 @@ class IngestCollection:
     db_fingerprint: str | None = None
 
 
+@dataclass(frozen=True)
+class PruneSource:
+    """A config-created source no longer declared in the file.
+
+    Deleted only when pruning was asked for (``--prune`` / ``prune: true``) and none of its assets
+    is referenced by playlog_events/as_run_log (production safety); otherwise shown and kept.
+    Sources created imperatively (origin "cli") never become a PruneSource.
+    """
+
+    source: SourceAddress
+    external_id: str
+    type: str
+    collections: int = 0
+    assets: int = 0
+    prune: bool = False  # False: pruning was not asked for, the source is only reported
+    protected_assets: int = 0  # assets referenced by playout logs: the source is kept
+
+    @property
+    def will_delete(self) -> bool:
+        return self.prune and self.protected_assets == 0
+
+
 Action = (
     CreateSource
     | UpdateSource
@@ -156,12 +178,15 @@ Action = (
     | SetPathMappings
     | SetIngestible
     | IngestCollection
+    | PruneSource
 )
 
 
 def is_change(action: Action) -> bool:
     if isinstance(action, IngestCollection):
         return action.counts.has_changes
+    if isinstance(action, PruneSource):
+        return action.will_delete
     return not isinstance(action, CollectionGoneUpstream)
 
 
@@ -183,6 +208,8 @@ class Plan:
     config_hash: str | None = None
     secret_fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
     allow_mass_missing: bool = False
+    #: what the plan observed in the database, for saved-plan staleness (plan/saved.py DbState)
+    db_state: Any = field(default=None, compare=False)
 
     @property
     def has_changes(self) -> bool:

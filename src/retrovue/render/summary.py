@@ -36,6 +36,9 @@ class PlanSummary:
 def summarize(plan: Plan) -> PlanSummary:
     counts = dict.fromkeys(PlanSummary.__dataclass_fields__, 0)
     changed_collections: set = set()
+    discovered = {
+        (a.collection.source.name, a.collection.external_id) for a in plan.actions if isinstance(a, AddCollection)
+    }
     for a in plan.actions:
         if isinstance(a, CreateSource):
             counts["sources_create"] += 1
@@ -52,7 +55,7 @@ def summarize(plan: Plan) -> PlanSummary:
             counts["assets_missing"] += c.missing
             counts["assets_unchanged"] += c.unchanged
             counts["duplicates"] += c.duplicates
-    counts["collections_change"] = len(changed_collections)
+    counts["collections_change"] = len(changed_collections - discovered)  # new ones count as discovered
     return PlanSummary(**counts)
 
 

@@ -1,11 +1,13 @@
-"""Pytest plugin with the fake Plex server fixtures (register: ``pytest_plugins = ["conftest_plex"]``)."""
+"""Pytest plugin with the fake Plex server fixture; tests/conftest.py registers it via
+``pytest_plugins = ["tests.fakeplex_fixtures"]``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from fakeplex import FakePlex
+
+from tests.fakeplex import FakePlex
 
 
 @pytest.fixture
