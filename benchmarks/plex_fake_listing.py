@@ -8,7 +8,7 @@ Builds the workload in the fake server (tests/fakeplex.py), then measures, in th
 
 Timings are printed as ratios to the baseline, with request counts from the server's log.
 
-    .venv/bin/python benchmarks/plex_fake_listing.py [--episodes 50000] [--repeat 3]
+    .venv/bin/python benchmarks/plex_fake_listing.py [--episodes 50000] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def measure(plex: FakePlex, run: Callable[[], object], repeat: int) -> tuple[flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     plex = build(args.episodes)
     page = PlexImporter.page_size

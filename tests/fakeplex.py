@@ -110,7 +110,8 @@ class FakePlex:
 
     def _item(self, type: str, attrs: dict, versions=()) -> Item:
         media = [Media(next(self._ids), [self._part(f) for f in parts]) for parts in versions]
-        item = Item(next(self._keys), type, {"updatedAt": UPDATED_AT, "addedAt": UPDATED_AT, **attrs}, media)
+        attrs = {"updatedAt": UPDATED_AT, "addedAt": UPDATED_AT, **attrs}
+        item = Item(next(self._keys), type, attrs, media)
         self.items[item.rating_key] = item
         return item
 
@@ -184,7 +185,8 @@ class FakePlex:
         url = urlsplit(target)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         headers = {name.lower(): value for name, value in headers.items()}
-        token = query.pop("X-Plex-Token", None) or headers.pop("x-plex-token", None)
+        query_token, header_token = query.pop("X-Plex-Token", None), headers.pop("x-plex-token", None)
+        token = query_token or header_token  # both popped: the log never holds a token
         with self._lock:
             self.log.append(Request(method, url.path, query, headers))
             count = len(self.log)
@@ -291,7 +293,8 @@ def _part_attrs(part: Part, item: Item) -> str:
 
 def _container(children: list[str], **attrs) -> bytes:
     head = _attrs(size=len(children), allowSync=1, **attrs)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<MediaContainer {head}>{"".join(children)}</MediaContainer>'.encode()
+    body = "".join(children)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<MediaContainer {head}>{body}</MediaContainer>'.encode()
 
 
 def _ok(body: bytes) -> tuple[int, bytes, dict]:

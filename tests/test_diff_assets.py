@@ -12,7 +12,7 @@ def up(uri, token="t1", path=None):
 
 
 def known(uri, token="t1", canonical=None, missing=False):
-    return uri, ExistingAsset(uuid.uuid4(), token, canonical or f"/m/{uri}", missing)
+    return uri, ExistingAsset(uri, uuid.uuid4(), token, canonical or f"/m/{uri}", missing)
 
 
 def test_new_changed_unchanged_missing():

@@ -38,7 +38,10 @@ def test_asset_fields_and_change_token(tmp_path):
     path = tmp_path / "shows/Space Patrol/Season 01/Space Patrol - S01E02 - The Return.mkv"
     path.write_bytes(b"12345")
     os.utime(path, ns=(1_000_000_000, 2_000_000_000))
-    (asset,) = importer(tmp_path).fetch_assets_for_collection("shows")
+    imp = importer(tmp_path)
+    (listed,) = imp.fetch_assets_for_collection("shows")
+    assert listed.title is None  # parsing is deferred to items that get written
+    asset = imp.describe(listed)
     assert asset.source_uri == file_uri(str(path)) and asset.source_uri.startswith("file:///")
     assert asset.path == str(path)
     assert asset.size == 5
@@ -98,3 +101,18 @@ def test_check_ingestible(tmp_path):
     (tmp_path / "c").rmdir()
     ok, reason = imp.check_ingestible(coll, [])
     assert not ok and "does not exist" in reason
+
+
+def test_title_filter_matches_series_or_movie_exactly_case_insensitive(tmp_path):
+    make_tree(
+        tmp_path,
+        {"c": ["Space Patrol/Season 01/Space Patrol - S01E01.mkv", "Space Patrol/Season 02/Space Patrol - S02E01.mkv",
+               "Space Patrol II - S01E01.mkv", "Space Patrol (1962).mkv"]},
+    )  # fmt: skip
+    imp = importer(tmp_path)
+    names = lambda **kw: sorted(os.path.basename(a.path) for a in imp.fetch_assets_for_collection("c", **kw))  # noqa: E731
+    assert names(filter_title="space patrol") == [
+        "Space Patrol (1962).mkv", "Space Patrol - S01E01.mkv", "Space Patrol - S02E01.mkv"
+    ]  # fmt: skip
+    assert names(filter_title="Space Patrol", filter_season=2) == ["Space Patrol - S02E01.mkv"]
+    assert names(filter_title="Space Patrol", filter_season=1, filter_episode=1) == ["Space Patrol - S01E01.mkv"]

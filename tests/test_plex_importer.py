@@ -81,7 +81,8 @@ def test_episode_assets_carry_series_season_episode_and_file(plex):
     assets = list(importer(plex).fetch_assets_for_collection("2"))
     assert len(assets) == 7
     first = assets[0]
-    assert (first.kind, first.series_title, first.season_number, first.episode_number) == ("episode", "Lost", 1, 1)
+    assert (first.kind, first.series_title) == ("episode", "Lost")
+    assert (first.season_number, first.episode_number) == (1, 1)
     assert (first.title, first.year, first.duration_ms) == ("Episode 1", 2004, 1_800_000)
     assert first.path == "/data/TV/Lost/Season 01/Lost - S01E01.mkv"
     assert first.source_uri == f"plex://{first.metadata['rating_key']}"
@@ -241,7 +242,8 @@ def test_ingestible_only_when_every_location_maps_to_a_readable_directory(tmp_pa
     collection = UpstreamCollection("1", "Movies", ("/data/Movies", "/data/MoviesHD"), "movie")
     (tmp_path / "m").mkdir()
     (tmp_path / "hd").mkdir()
-    ok = [PathMappingSpec("/data/Movies", str(tmp_path / "m")), PathMappingSpec("/data/MoviesHD", str(tmp_path / "hd"))]
+    ok = [PathMappingSpec("/data/Movies", str(tmp_path / "m")),
+          PathMappingSpec("/data/MoviesHD", str(tmp_path / "hd"))]
     check = PlexImporter({"base_url": "http://unused", "token": "x"}).check_ingestible
     assert check(collection, ok) == (True, None)
 

@@ -140,3 +140,34 @@ class UnknownSourceTypeError(RetrovueError):
 
 class DuplicateSourceTypeError(RetrovueError):
     code = "DUPLICATE_SOURCE_TYPE"
+
+
+# --- imperative commands (contracts.md §0.3) -------------------------------------------------
+
+
+class NotSyncEnabledError(RetrovueError):
+    code = "NOT_SYNC_ENABLED"
+
+
+class NotIngestibleError(RetrovueError):
+    code = "NOT_INGESTIBLE"
+
+
+class ScopeNotFoundError(RetrovueError):
+    code = "SCOPE_NOT_FOUND"
+
+
+class NoEligibleCollectionsError(RetrovueError):
+    code = "NO_ELIGIBLE_COLLECTIONS"
+
+
+class AllCollectionsFailedError(RetrovueError):
+    code = "ALL_COLLECTIONS_FAILED"
+
+
+class ProductionSafetyError(RetrovueError):
+    code = "PRODUCTION_SAFETY_FAILED"
+
+
+class ConcurrentModificationError(RetrovueError):
+    code = "CONCURRENT_MODIFICATION"

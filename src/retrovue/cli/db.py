@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from retrovue.cli.main import common_options
+from retrovue.cli.options import common_options
 from retrovue.database import migrate
-from retrovue.database.engine import make_engine
+from retrovue.database.engine import database_errors, make_engine
 
 
 @click.group()
@@ -20,7 +20,7 @@ def upgrade(app) -> None:
     """Migrate the database to the newest schema revision."""
     engine = make_engine(app.target.url)
     try:
-        with engine.begin() as conn:
+        with database_errors(app.target), engine.begin() as conn:
             before = migrate.current_revision(conn)
             migrate.upgrade(conn)
             after = migrate.current_revision(conn)
@@ -38,7 +38,7 @@ def current(app) -> None:
     """Show the database's schema revision and the newest one."""
     engine = make_engine(app.target.url)
     try:
-        with engine.connect() as conn:
+        with database_errors(app.target), engine.connect() as conn:
             revision = migrate.current_revision(conn)
     finally:
         engine.dispose()

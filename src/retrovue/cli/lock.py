@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.cli.context import AppContext
-from retrovue.cli.main import common_options
+from retrovue.cli.options import common_options
 from retrovue.execute.lock import LockInfo, release_lock, show_lock
 
 

@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import traceback
 
 import click
 
-from retrovue.cli.context import AppContext
+from retrovue.cli.options import INTERRUPTED, Exit, common_options  # noqa: F401 - re-exported
 from retrovue.errors import ConfigError, RetrovueError
 from retrovue.redact import Redactor
-
-INTERRUPTED = 130
-
-
-class Exit(Exception):
-    """Raised by a command that has printed its result and wants a specific exit code."""
-
-    def __init__(self, code: int):
-        super().__init__(code)
-        self.code = code
-
-
-def common_options(func):
-    """--json, --test-db, --db, --debug, --log-format on every command (contracts §0.1)."""
-
-    @click.option("--json", "json_output", is_flag=True, help="Print one JSON document on stdout.")
-    @click.option("--test-db", is_flag=True, help="Use the test database (RETROVUE_TEST_DATABASE_URL).")
-    @click.option("--db", "db_url", metavar="URL", help="Database URL (else RETROVUE_DATABASE_URL, else the default).")
-    @click.option("--debug", is_flag=True, help="Show tracebacks.")
-    @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format on stderr.")
-    @functools.wraps(func)
-    def wrapper(*args, json_output, test_db, db_url, debug, log_format, **kwargs):
-        app = AppContext(json_output=json_output, test_db=test_db, db_url=db_url, debug=debug, log_format=log_format)
-        click.get_current_context().obj = app
-        try:
-            return func(app, *args, **kwargs)
-        except RetrovueError as exc:
-            # scrub here, while the secrets this run learnt are still known
-            exc.message = app.scrub(exc.message)
-            exc.hint = app.scrub(exc.hint) if exc.hint else None
-            raise
-        finally:
-            app.close()
-
-    return wrapper
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="retrovue")
@@ -63,13 +26,13 @@ def _register_commands() -> None:
     cli.add_command(declarative.plan)
     cli.add_command(declarative.apply)
     cli.add_command(db_commands.db)
+    from retrovue.cli import export as export_commands
     from retrovue.cli import lock as lock_commands
 
     cli.add_command(lock_commands.lock)
-    try:  # imperative commands live in their own modules (contracts.md)
-        from retrovue.cli import imperative
-    except ImportError:
-        return
+    cli.add_command(export_commands.export)
+    from retrovue.cli import imperative  # the commands of contracts.md
+
     imperative.register(cli)
 
 

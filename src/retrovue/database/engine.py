@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,33 +96,41 @@ def make_engine(url: str) -> Engine:
     raise DatabaseError(f"Database operation failed: unsupported database '{backend}' (use sqlite or postgresql)")
 
 
-def open_database(target: DatabaseTarget) -> Engine:
-    """Connect, create and migrate a new (empty) database, refuse an out-of-date one."""
-    engine = make_engine(target.url)
+@contextmanager
+def database_errors(target: DatabaseTarget, engine: Engine | None = None) -> Iterator[None]:
+    """Turn driver errors into DatabaseError with the (password-free) URL and the first line."""
     try:
-        with engine.begin() as conn:
-            current = migrate.current_revision(conn)
-            head = migrate.head_revision()
-            if current is None:
-                if inspect(conn).get_table_names():
-                    raise SchemaOutOfDateError(
-                        f"Database {target.display_url} has tables but no retrovue schema revision",
-                        hint="run `retrovue db upgrade` on an empty database, or point --db elsewhere",
-                    )
-                migrate.upgrade(conn)
-            elif current != head:
-                raise SchemaOutOfDateError(
-                    f"Database schema is out of date (revision {current}, head {head})",
-                    hint="run `retrovue db upgrade`",
-                )
+        yield
     except OperationalError as exc:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         raise DatabaseError(
             f"Database operation failed: cannot connect to {target.display_url}: {_first_line(exc)}"
         ) from exc
     except SQLAlchemyError as exc:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         raise DatabaseError(f"Database operation failed: {_first_line(exc)}") from exc
+
+
+def open_database(target: DatabaseTarget) -> Engine:
+    """Connect, create and migrate a new (empty) database, refuse an out-of-date one."""
+    engine = make_engine(target.url)
+    with database_errors(target, engine), engine.begin() as conn:
+        current = migrate.current_revision(conn)
+        head = migrate.head_revision()
+        if current is None:
+            if inspect(conn).get_table_names():
+                raise SchemaOutOfDateError(
+                    f"Database {target.display_url} has tables but no retrovue schema revision",
+                    hint="run `retrovue db upgrade` on an empty database, or point --db elsewhere",
+                )
+            migrate.upgrade(conn)
+        elif current != head:
+            raise SchemaOutOfDateError(
+                f"Database schema is out of date (revision {current}, head {head})",
+                hint="run `retrovue db upgrade`",
+            )
     return engine
 
 

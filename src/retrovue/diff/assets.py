@@ -61,12 +61,13 @@ def diff_assets(
     missing_threshold: float = 0.2,
     allow_mass_missing: bool = False,
     on_item: Callable[[], None] | None = None,
+    describe: Callable[[UpstreamAsset], UpstreamAsset] | None = None,
 ) -> AssetDiff:
     """One pass over the upstream items against the stored index.
 
     ``to_canonical`` maps an upstream path to the local path (None: no mapping covers it); without
     it the upstream path is already local.  ``full_scope`` is False for a narrowed ingest, which
-    never marks anything missing.
+    never marks anything missing.  ``describe`` completes the items that will be written.
     """
     diff = AssetDiff()
     seen: set[str] = set()
@@ -98,7 +99,7 @@ def diff_assets(
         if known.missing:
             diff.reappeared.append(known.id)
         if known.change_token != item.change_token:
-            diff.changed.append((known.id, item, canonical))
+            diff.changed.append((known.id, describe(item) if describe else item, canonical))
         elif known.canonical_uri != canonical:
             diff.remapped.append((known.id, canonical))
         else:
@@ -111,7 +112,7 @@ def diff_assets(
             diff.duplicates += 1
         else:
             taken.add(canonical)
-            diff.new.append((item, canonical))
+            diff.new.append((describe(item) if describe else item, canonical))
 
     if full_scope:
         _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)

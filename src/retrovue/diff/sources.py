@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retrovue.config.model import CollectionDecl, SourceDecl
+from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec, UpstreamCollection
-from retrovue.observe.db import DbCollection, DbSource
+from retrovue.observe.db import DbSource
 from retrovue.plan.actions import (
     Action,
     AddCollection,
@@ -94,6 +95,7 @@ def diff_source(
 
         mappings = current_mappings
         if coll_decl is not None and coll_decl.path_mappings is not None:
+            problems += _mappings_outside_locations(decl.name, up, coll_decl.path_mappings)
             mappings = _declared_mappings(coll_decl.path_mappings, discovered)
         if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(sorted(db.path_mappings, key=_mkey)):
             actions.append(SetPathMappings(coll_address, db.path_mappings, mappings))
@@ -159,6 +161,31 @@ def _match_declarations(
     return out
 
 
+def _mappings_outside_locations(
+    source: str, up: UpstreamCollection, declared: tuple[PathMappingSpec, ...]
+) -> list[Problem]:
+    """A declared plex_path must lie inside (or contain) one of the section's locations:
+    anything else is a typo that would leave the section silently unmapped."""
+    problems = []
+    for m in declared:
+        related = any(
+            pathmap.resolve(location, [PathMappingSpec(m.plex_path, "/")]) is not None
+            or pathmap.resolve(m.plex_path, [PathMappingSpec(location, "/")]) is not None
+            for location in up.locations
+        )
+        if not related:
+            problems.append(
+                Problem(
+                    source,
+                    "error",
+                    f"path mapping plex_path '{m.plex_path}' is outside every location of collection "
+                    f"'{up.name}' ({', '.join(up.locations) or 'none'})",
+                    up.name,
+                )
+            )
+    return problems
+
+
 def _discovered_mappings(up: UpstreamCollection) -> tuple[PathMappingSpec, ...]:
     """SCG G-6: one mapping per upstream location, local_path unknown (NULL) until set."""
     return tuple(PathMappingSpec(loc, None) for loc in up.locations)
@@ -174,6 +201,5 @@ def _with_new_locations(
 def _declared_mappings(
     declared: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
 ) -> tuple[PathMappingSpec, ...]:
-    """The declared mappings, plus a NULL row for every location no declared mapping names."""
-    named = {m.plex_path.rstrip("/") for m in declared}
-    return tuple(declared) + tuple(m for m in discovered if m.plex_path.rstrip("/") not in named)
+    """The declared mappings, plus a NULL row (G-6) for every location no declared mapping covers."""
+    return tuple(declared) + tuple(m for m in discovered if pathmap.resolve(m.plex_path, declared) is None)

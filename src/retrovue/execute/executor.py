@@ -13,18 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
+from typing import Protocol
 
 import structlog
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from retrovue.database.models import Collection, IngestRun, PathMapping, Source, utcnow
-from retrovue.errors import ImporterError, RetrovueError
+from retrovue.database.models import Asset, AsRunLog, Collection, IngestRun, PathMapping, PlaylogEvent, Source, utcnow
+from retrovue.errors import RetrovueError
 from retrovue.execute.ingest import ingest_collection
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
 from retrovue.importers.registry import Registry
-from retrovue.render.progress import ProgressLine
 from retrovue.plan.actions import (
     Action,
     AddCollection,
@@ -36,10 +36,14 @@ from retrovue.plan.actions import (
     Plan,
     RenameCollection,
     SetCollectionSync,
+    PruneSource,
     SetIngestible,
     SetPathMappings,
     UpdateSource,
+    is_change,
 )
+from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
+from retrovue.execute import delete as imperative_writes
 
 log = structlog.get_logger("retrovue.execute")
 
@@ -49,6 +53,7 @@ class SourceOutcome:
     source: str
     ok: bool
     error: str | None = None
+    error_code: str | None = None
 
 
 @dataclass
@@ -62,6 +67,10 @@ class IngestOutcome:
     run_id: uuid.UUID | None = None
     degraded: bool = False
     degraded_reason: str | None = None
+    #: the reason behind ``error`` (e.g. why a collection is not ingestible), when there is one
+    error_hint: str | None = None
+    skipped: tuple = ()  # SkipReason of the committed run (unmapped items)
+    started_at: datetime | None = None
 
 
 @dataclass
@@ -79,7 +88,15 @@ class ExecutionResult:
         return sum(s.ok for s in self.sources) + sum(i.status == "ok" for i in self.ingests)
 
 
-ProgressFactory = Callable[[str], "ProgressLine | None"]
+class Progress(Protocol):
+    """Ticks once per upstream item of a collection; ``done`` when the collection ends."""
+
+    def __call__(self) -> None: ...
+
+    def done(self) -> None: ...
+
+
+ProgressFactory = Callable[[str], Progress | None]
 
 
 @dataclass
@@ -93,7 +110,12 @@ class Executor:
 
     def execute(self, plan: Plan) -> ExecutionResult:
         result = ExecutionResult()
-        source_actions = [a for a in plan.actions if not isinstance(a, IngestCollection)]
+        # a PruneSource that deletes nothing (no --prune, or protected) is shown in the plan only
+        source_actions = [
+            a
+            for a in plan.actions
+            if not isinstance(a, IngestCollection) and not (isinstance(a, PruneSource) and not is_change(a))
+        ]
         failed_sources: set[str] = set()
         for source_name, group in groupby(source_actions, key=_source_name):
             outcome = self._apply_source(source_name, list(group))
@@ -129,12 +151,19 @@ class Executor:
         except (SQLAlchemyError, RetrovueError) as exc:
             message = self.scrub(_describe(exc))
             log.error("source changes rolled back", source=source_name, error=message)
-            return SourceOutcome(source_name, False, message)
+            code = getattr(exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR")
+            return SourceOutcome(source_name, False, message, code)
         log.info("source changes committed", source=source_name, actions=len(actions))
         return SourceOutcome(source_name, True)
 
     def _apply(self, conn: Connection, action: Action, source_id: uuid.UUID | None) -> uuid.UUID | None:
         now = self.clock()
+        if isinstance(action, PruneSource):
+            _prune_source(conn, action)
+            return None
+        if isinstance(action, DeleteSource):
+            imperative_writes.delete_source(conn, action)
+            return None
         if isinstance(action, CreateSource):
             new_id = uuid.uuid4()
             conn.execute(
@@ -202,6 +231,10 @@ class Executor:
                     .where(where)
                     .values(ingestible=action.after, ingestible_reason=action.reason, updated_at=now)
                 )
+            elif isinstance(action, SetPathMappingLocal):
+                imperative_writes.set_mapping_local(conn, collection_id, action, now)
+            elif isinstance(action, WipeCollection):
+                imperative_writes.wipe_collection(conn, action, now)
             else:  # pragma: no cover - every action type is handled above
                 raise TypeError(f"no handler for {type(action).__name__}")
         return source_id
@@ -226,6 +259,7 @@ class Executor:
                 source = _source_row(conn, address)
                 collection_id = _collection_id(conn, source.id, address)
                 importer = self.registry.create(source.type, dict(source.config or {}))
+                _recheck_ingestible(conn, importer, collection_id)  # SCG G-3, whatever the trigger
                 to_canonical = None
                 if importer.uses_path_mappings:
                     mappings = _mappings(conn, collection_id)
@@ -263,6 +297,8 @@ class Executor:
                 error=message,
                 error_code=getattr(exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"),
                 run_id=run_id,
+                error_hint=self.scrub(exc.hint) if getattr(exc, "hint", None) else None,
+                started_at=started,
             )
         _finish(progress)
         log.info("collection ingest committed", collection=str(address), **counts.__dict__)
@@ -274,6 +310,8 @@ class Executor:
             run_id=run_id,
             degraded=diff.degraded,
             degraded_reason=diff.degraded_reason,
+            skipped=diff.skip_reasons(),
+            started_at=started,
         )
 
     def _record_run(self, conn, collection_id, run: dict, status: str, counts, error) -> uuid.UUID:
@@ -299,6 +337,48 @@ class Executor:
         except SQLAlchemyError:
             log.error("could not record the failed ingest run", collection_id=str(collection_id))
             return None
+
+
+def _prune_source(conn: Connection, action: PruneSource) -> None:
+    """Delete a pruned source (cascading to its collections, mappings and assets), re-checking
+    production safety inside the transaction: an asset that aired since the plan keeps it."""
+    in_source = select(Collection.id).where(Collection.source_id == action.source.id)
+    aired = conn.execute(
+        select(Asset.id)
+        .where(Asset.collection_id.in_(in_source))
+        .where(
+            select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
+            | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
+        )
+        .limit(1)
+    ).first()
+    if aired is not None:
+        raise RetrovueError(
+            f"{action.source} kept: its assets are referenced by playlog_events/as_run_log (production safety)"
+        )
+    deleted = conn.execute(delete(Source.__table__).where(Source.id == action.source.id)).rowcount
+    if not deleted:
+        raise RetrovueError(f"{action.source} no longer exists")
+
+
+def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) -> None:
+    """SCG G-3: check_ingestible() again inside the unit; a failure fails this collection only."""
+    from retrovue.errors import NotIngestibleError
+    from retrovue.importers.base import UpstreamCollection
+
+    row = conn.execute(
+        select(Collection.external_id, Collection.name, Collection.locations).where(Collection.id == collection_id)
+    ).one()
+    mappings = [
+        PathMappingSpec(r.plex_path, r.local_path)
+        for r in conn.execute(
+            select(PathMapping.plex_path, PathMapping.local_path).where(PathMapping.collection_id == collection_id)
+        )
+    ]
+    upstream = UpstreamCollection(row.external_id, row.name, tuple(row.locations or ()))
+    ok, reason = importer.check_ingestible(upstream, mappings)
+    if not ok:
+        raise NotIngestibleError(f"Collection '{row.name}' is not ingestible", hint=reason)
 
 
 def _finish(progress) -> None:
@@ -374,6 +454,4 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None) or exc
         return f"Database operation failed: {str(orig).strip().splitlines()[0]}"
-    if isinstance(exc, ImporterError):
-        return exc.message
     return f"{type(exc).__name__}: {exc}"

@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, update
 
 from retrovue.database.models import Asset, Collection
 from retrovue.diff.assets import AssetDiff, diff_assets
+from retrovue.execute.bulk import insert_new_assets
 from retrovue.importers.base import BaseImporter
-from retrovue.observe.db import load_asset_index
+from retrovue.observe.db import as_uuid, load_asset_index
 from retrovue.plan.actions import IngestCounts
 
 BATCH = 5_000
@@ -78,6 +79,7 @@ def ingest_collection(
         missing_threshold=missing_threshold,
         allow_mass_missing=allow_mass_missing,
         on_item=on_item,
+        describe=importer.describe,
     )
     check_identity(diff.counts())
     write_diff(conn, collection_id, diff, now)
@@ -92,44 +94,13 @@ def check_identity(c: IngestCounts) -> None:
 
 
 def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now: datetime) -> None:
-    rows = []
-    for item, canonical in diff.new:
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "collection_id": collection_id,
-                "source_uri": item.source_uri,
-                "canonical_uri": canonical,
-                "kind": item.kind,
-                "title": item.title,
-                "series_title": item.series_title,
-                "season_number": item.season_number,
-                "episode_number": item.episode_number,
-                "year": item.year,
-                "duration_ms": item.duration_ms,
-                "size": item.size,
-                "change_token": item.change_token,
-                "state": "new",
-                "approved_for_broadcast": False,
-                "missing_since": None,
-                "metadata": dict(item.metadata) if item.metadata else None,
-                "discovered_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        if len(rows) >= BATCH:
-            conn.execute(insert(_assets), rows)
-            rows = []
-    if rows:
-        conn.execute(insert(_assets), rows)
-
+    insert_new_assets(conn, collection_id, diff.new, now)
     _batched(
         conn,
         _UPDATE_CHANGED,
         (
             {
-                "b_id": asset_id,
+                "b_id": as_uuid(asset_id),
                 "b_canonical": canonical,
                 "b_kind": item.kind,
                 "b_title": item.title,
@@ -148,7 +119,7 @@ def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now:
     _batched(
         conn,
         _UPDATE_CANONICAL,
-        ({"b_id": asset_id, "b_canonical": canonical, "b_now": now} for asset_id, canonical in diff.remapped),
+        ({"b_id": as_uuid(asset_id), "b_canonical": canonical, "b_now": now} for asset_id, canonical in diff.remapped),
     )
     _set_missing(conn, diff.reappeared, None, now)
     _set_missing(conn, diff.missing, now, now)
@@ -165,9 +136,9 @@ def _batched(conn: Connection, statement, params) -> None:
         conn.execute(statement, batch)
 
 
-def _set_missing(conn: Connection, ids: list[uuid.UUID], value: datetime | None, now: datetime) -> None:
+def _set_missing(conn: Connection, ids: list, value: datetime | None, now: datetime) -> None:
     for start in range(0, len(ids), 900):  # stays under SQLite's bound-parameter limit
-        chunk = ids[start : start + 900]
+        chunk = [as_uuid(i) for i in ids[start : start + 900]]
         conn.execute(
             update(_assets).where(_assets.c.id.in_(chunk)).values(missing_since=value, updated_at=now)
         )

@@ -96,6 +96,14 @@ class BaseImporter(ABC):
         Raises CollectionNotFoundError when the collection no longer exists upstream.
         """
 
+    def describe(self, item: UpstreamAsset) -> UpstreamAsset:
+        """Fill descriptive fields (title, season, …) of an item about to be written.
+
+        ``fetch_assets_for_collection`` may leave them empty when computing them is costly and
+        most items turn out unchanged; the ingest calls this only for new and changed items.
+        """
+        return item
+
     @abstractmethod
     def check_ingestible(
         self, collection: UpstreamCollection, path_mappings: Sequence[PathMappingSpec]

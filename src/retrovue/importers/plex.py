@@ -208,7 +208,7 @@ class PlexImporter(BaseImporter):
             if page_total is None or (total is not None and page_total != total):
                 raise self._incomplete(what, f"totalSize went from {total} to {page_total}")
             total, items = page_total, list(page)
-            if False:
+            if not items and start < total:
                 raise self._incomplete(what, f"received {start} of the {total} items announced")
             for elem in items:
                 rating_key = elem.get("ratingKey")

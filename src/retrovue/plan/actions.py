@@ -131,6 +131,15 @@ class SkipReason:
 
 
 @dataclass(frozen=True)
+class MappingRoot:
+    """Coverage of one path mapping: does its local root exist here?"""
+
+    plex_path: str
+    local_path: str
+    exists: bool
+
+
+@dataclass(frozen=True)
 class IngestCollection:
     collection: CollectionAddress
     counts: IngestCounts
@@ -142,6 +151,8 @@ class IngestCollection:
     degraded_reason: str | None = None
     skipped: tuple[SkipReason, ...] = ()
     missing_threshold: float = 0.2
+    #: path-mapped importers (Plex): each usable mapping and whether its local root exists
+    mapping_roots: tuple[MappingRoot, ...] = ()
     #: fingerprint of the observed database state of this collection (saved-plan staleness)
     db_fingerprint: str | None = None
 
@@ -168,6 +179,41 @@ class PruneSource:
         return self.prune and self.protected_assets == 0
 
 
+@dataclass(frozen=True)
+class SetPathMappingLocal:
+    """`collection update --path-mapping`: set (or clear, with None) the local_path of the one
+    existing row with this plex_path.  The row is never created or deleted (SCG G-6)."""
+
+    collection: CollectionAddress
+    plex_path: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class DeleteSource:
+    """`source delete`: the source with its collections, path mappings and assets (SCG G-2).
+
+    ``override_safety`` (only under --test-db --force, PS-030) also removes the playout rows that
+    reference its assets, which the foreign keys would otherwise refuse."""
+
+    source: SourceAddress
+    type: str
+    collections: int = 0
+    path_mappings: int = 0
+    assets: int = 0
+    override_safety: bool = False
+
+
+@dataclass(frozen=True)
+class WipeCollection:
+    """`collection wipe`: delete every asset, clear last_ingest_at; keep row, flags, mappings."""
+
+    collection: CollectionAddress
+    assets: int = 0
+    override_safety: bool = False
+
+
 Action = (
     CreateSource
     | UpdateSource
@@ -179,6 +225,9 @@ Action = (
     | SetIngestible
     | IngestCollection
     | PruneSource
+    | SetPathMappingLocal
+    | DeleteSource
+    | WipeCollection
 )
 
 

@@ -6,10 +6,11 @@ done in ``retrovue.diff``; this module only wires observation to it, per declare
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, exists, func, or_, select
 
 from retrovue.config.model import DesiredState, SourceDecl
 from retrovue.diff.assets import diff_assets
@@ -18,8 +19,10 @@ from retrovue.errors import ImporterAuthError, ImporterError, PlanError
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.registry import Registry
-from retrovue.observe.db import fingerprint_assets, load_asset_index, load_snapshot
-from retrovue.plan.actions import Action, IngestCollection, Plan, Problem
+from retrovue.database.models import Asset, AsRunLog, Collection, PlaylogEvent
+from retrovue.observe.db import DbSnapshot, fingerprint_assets, load_asset_index, load_snapshot
+from retrovue.plan.actions import Action, IngestCollection, MappingRoot, Plan, Problem, PruneSource, SourceAddress
+from retrovue.plan.saved import observe_db_state
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class PlanOptions:
     only_sources: tuple[str, ...] = ()
     allow_mass_missing: bool = False
     fingerprint: bool = False  # saved plans record a fingerprint of each collection's stored state
+    prune: bool = False  # delete config-created sources no longer declared (also `prune: true`)
 
 
 def build_plan(
@@ -40,6 +44,9 @@ def build_plan(
     actions: list[Action] = []
     problems: list[Problem] = []
     with engine.connect() as conn:
+        # fingerprint *before* observing: a change racing this plan then makes the saved plan
+        # stale, instead of slipping in unseen
+        db_state = observe_db_state(conn) if options.fingerprint else None
         snapshot = load_snapshot(conn)
         for decl in selected:
             stored = snapshot.match_source(decl.name, decl.external_id)
@@ -62,6 +69,8 @@ def build_plan(
                     actions.append(_plan_ingest(conn, importer, decl, state, desired, options))
                 except ImporterError as exc:
                     problems.append(Problem(decl.name, "unreachable", scrub(exc.message), state.address.name))
+        if not options.only_sources:  # a plan narrowed with --source never prunes the others
+            actions += _plan_prune(conn, snapshot, desired, options.prune or desired.prune)
     return Plan(
         actions=tuple(actions),
         problems=tuple(problems),
@@ -69,6 +78,7 @@ def build_plan(
         config_hash=desired.config_hash,
         secret_fingerprints=dict(desired.secret_fingerprints),
         allow_mass_missing=options.allow_mass_missing,
+        db_state=db_state,
     )
 
 
@@ -113,6 +123,50 @@ def _plan_ingest(conn, importer: BaseImporter, decl: SourceDecl, state: Collecti
         degraded_reason=diff.degraded_reason,
         skipped=diff.skip_reasons(),
         missing_threshold=threshold_for(state, desired),
+        mapping_roots=tuple(
+            MappingRoot(m.plex_path, m.local_path, os.path.isdir(m.local_path))
+            for m in state.path_mappings
+            if m.local_path
+        ),
         db_fingerprint=fingerprint_assets(existing) if options.fingerprint else None,
     )
 
+
+
+def _plan_prune(conn: Connection, snapshot: DbSnapshot, desired: DesiredState, prune: bool) -> list[PruneSource]:
+    """Config-created sources the file no longer declares: deleted with prune, else reported.
+    Imperatively created sources (origin "cli") are never the file's to delete."""
+    declared = {s.id for d in desired.sources if (s := snapshot.match_source(d.name, d.external_id)) is not None}
+    out = []
+    for stored in snapshot.sources:
+        if stored.origin != "config" or stored.id in declared:
+            continue
+        in_source = select(Collection.id).where(Collection.source_id == stored.id)
+        assets = conn.execute(
+            select(func.count()).select_from(Asset).where(Asset.collection_id.in_(in_source))
+        ).scalar_one()
+        protected = 0
+        if assets:
+            protected = conn.execute(
+                select(func.count())
+                .select_from(Asset)
+                .where(
+                    Asset.collection_id.in_(in_source),
+                    or_(
+                        exists().where(PlaylogEvent.asset_id == Asset.id),
+                        exists().where(AsRunLog.asset_id == Asset.id),
+                    ),
+                )
+            ).scalar_one()
+        out.append(
+            PruneSource(
+                SourceAddress(stored.name, stored.id),
+                stored.external_id,
+                stored.type,
+                collections=len(stored.collections),
+                assets=assets,
+                prune=prune,
+                protected_assets=protected,
+            )
+        )
+    return out

@@ -14,6 +14,7 @@ from retrovue.plan.actions import (
     CreateSource,
     IngestCollection,
     Plan,
+    PruneSource,
     RenameCollection,
     SetCollectionSync,
     SetIngestible,
@@ -22,10 +23,11 @@ from retrovue.plan.actions import (
     UpdateSource,
     is_change,
 )
+from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import summarize
 
-FORMAT_VERSION = "1.0.0"
+FORMAT_VERSION = "1.1.0"  # 1.1: prune_source, origin, ingest scope filters, allow_mass_missing
 
 KINDS = {
     CreateSource: "create_source",
@@ -37,6 +39,11 @@ KINDS = {
     SetPathMappings: "set_path_mappings",
     SetIngestible: "set_ingestible",
     IngestCollection: "ingest_collection",
+    PruneSource: "prune_source",
+    # a one-row local_path edit is a set_path_mappings of that row (same schema shape)
+    SetPathMappingLocal: "set_path_mappings",
+    DeleteSource: "delete_source",
+    WipeCollection: "wipe_collection",
 }
 
 
@@ -67,6 +74,7 @@ def action_to_json(a: Action) -> dict:
     if isinstance(a, CreateSource):
         out["type"] = a.type
         out["external_id"] = a.external_id
+        out["origin"] = a.origin
         out["config"] = {k: (SENSITIVE_SHOWN if k in a.sensitive_keys else v) for k, v in sorted(a.config.items())}
     elif isinstance(a, UpdateSource):
         out["changes"] = [
@@ -90,13 +98,27 @@ def action_to_json(a: Action) -> dict:
         out["after"] = [_mapping(m) for m in a.after]
     elif isinstance(a, SetIngestible):
         out["before"], out["after"], out["reason"] = a.before, a.after, a.reason
+    elif isinstance(a, PruneSource):
+        out["type"], out["external_id"] = a.type, a.external_id
+        out["collections"], out["assets"] = a.collections, a.assets
+        out["prune"], out["protected_assets"] = a.prune, a.protected_assets
+    elif isinstance(a, SetPathMappingLocal):
+        out["before"] = [{"plex_path": a.plex_path, "local_path": a.before}]
+        out["after"] = [{"plex_path": a.plex_path, "local_path": a.after}]
+    elif isinstance(a, DeleteSource):
+        out["type"] = a.type
+        out["collections"], out["path_mappings"], out["assets"] = a.collections, a.path_mappings, a.assets
+    elif isinstance(a, WipeCollection):
+        out["assets"] = a.assets
     elif isinstance(a, IngestCollection):
         out["scope"] = a.scope
+        out["title"], out["season"], out["episode"] = a.title, a.season, a.episode
         out["counts"] = dataclasses.asdict(a.counts)
         out["degraded"] = a.degraded
         out["degraded_reason"] = a.degraded_reason
         out["missing_threshold"] = a.missing_threshold
         out["skipped_reasons"] = [dataclasses.asdict(s) for s in a.skipped]
+        out["mapping_roots"] = [dataclasses.asdict(m) for m in a.mapping_roots]
         out["db_fingerprint"] = a.db_fingerprint
     return out
 
@@ -107,6 +129,7 @@ def plan_to_json(plan: Plan) -> dict:
         "config_file": plan.config_file,
         "config_hash": plan.config_hash,
         "secret_fingerprints": dict(sorted(plan.secret_fingerprints.items())),
+        "allow_mass_missing": plan.allow_mass_missing,
         "has_changes": plan.has_changes,
         "actions": [action_to_json(a) for a in plan.actions],
         "problems": [dataclasses.asdict(p) for p in plan.problems],

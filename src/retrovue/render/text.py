@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import groupby
 
 from retrovue.plan.actions import (
     Action,
@@ -13,6 +12,7 @@ from retrovue.plan.actions import (
     IngestCollection,
     IngestCounts,
     Plan,
+    PruneSource,
     RenameCollection,
     SetCollectionSync,
     SetIngestible,
@@ -20,6 +20,7 @@ from retrovue.plan.actions import (
     UpdateSource,
     is_change,
 )
+from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import plural, summarize
 
@@ -59,18 +60,27 @@ def _source_of(a: Action) -> str:
 
 
 def _shown(a: Action) -> bool:
-    return is_change(a) or isinstance(a, CollectionGoneUpstream) or (isinstance(a, IngestCollection) and a.degraded)
+    return (
+        is_change(a)
+        or isinstance(a, (CollectionGoneUpstream, PruneSource))
+        or (isinstance(a, IngestCollection) and a.degraded)
+    )
+
+
+def group_by_source(plan: Plan) -> dict[str, list[Action]]:
+    """The actions worth showing, by source name, in plan order (markdown shares this)."""
+    by_source: dict[str, list[Action]] = {}
+    for a in plan.actions:
+        if _shown(a):
+            by_source.setdefault(_source_of(a), []).append(a)
+    return by_source
 
 
 def render_text(plan: Plan) -> str:
     """Group by source, then by collection; one line per changed attribute, Terraform-style."""
     out: list[str] = []
-    by_source: dict[str, list[Action]] = {}
-    for a in plan.actions:
-        if _shown(a):
-            by_source.setdefault(_source_of(a), []).append(a)
-    for name, actions in by_source.items():
-        out.extend(_source_block(name, actions))
+    for name, actions in group_by_source(plan).items():
+        out.extend(source_block(name, actions))
         out.append("")
     for p in plan.problems:
         where = f'source "{p.source}"' + (f' collection "{p.collection}"' if p.collection else "")
@@ -81,7 +91,16 @@ def render_text(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def _source_block(name: str, actions: list[Action]) -> list[str]:
+def source_block(name: str, actions: list[Action]) -> list[str]:
+    prune = next((a for a in actions if isinstance(a, PruneSource)), None)
+    if prune is not None:
+        return [_prune_line(prune)]
+    dropped = next((a for a in actions if isinstance(a, DeleteSource)), None)
+    if dropped is not None:  # `source delete`
+        return [
+            f'  - source "{name}" will be deleted ({plural(dropped.collections, "collection")}, '
+            f'{plural(dropped.path_mappings, "path mapping")}, {plural(dropped.assets, "asset")})'
+        ]
     create = next((a for a in actions if isinstance(a, CreateSource)), None)
     update = next((a for a in actions if isinstance(a, UpdateSource)), None)
     if create is not None:
@@ -140,13 +159,33 @@ def _detail(a: Action, new: bool = False) -> list[str]:
     if isinstance(a, SetIngestible):
         reason = f" ({a.reason})" if a.reason else ""
         return [f"~ ingestible: {value(a.before)} -> {value(a.after)}{reason}"]
+    if isinstance(a, SetPathMappingLocal):
+        return [f"~ path mapping {a.plex_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
+    if isinstance(a, WipeCollection):
+        return [f"- assets: {plural(a.assets, 'asset')} will be deleted (path mappings and settings kept)"]
     if isinstance(a, IngestCollection):
         lines = [f"{'~' if a.counts.has_changes else '='} assets: {counts_line(a.counts)}"]
         if a.degraded:
             lines.append(f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing")
         lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
+        lines += [
+            f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
+            for m in a.mapping_roots
+        ]
         return lines
     return []
+
+
+def _prune_line(a: PruneSource) -> str:
+    what = f"{plural(a.collections, 'collection')}, {plural(a.assets, 'asset')}"
+    if a.will_delete:
+        return f'  - source "{a.source.name}" will be deleted (no longer in the config; {what})'
+    if a.prune:
+        return (
+            f'  ! source "{a.source.name}" is no longer in the config but is kept: '
+            f"{plural(a.protected_assets, 'asset')} referenced by playlog_events/as_run_log (production safety)"
+        )
+    return f'  ! source "{a.source.name}" is no longer in the config; kept ({what}; use --prune to delete it)'
 
 
 def _field(ch: FieldChange) -> str:
@@ -157,9 +196,14 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes." + (" (some sources could not be planned, see above)" if plan.problems else "")
     s = summarize(plan)
+    deleted = sum(isinstance(a, PruneSource) and a.will_delete for a in plan.actions)
+    deleted += sum(isinstance(a, DeleteSource) for a in plan.actions)
+    wiped = sum(a.assets for a in plan.actions if isinstance(a, WipeCollection))
     return (
-        f"Plan: {plural(s.sources_create, 'source')} to create, {s.sources_update:,} to update; "
-        f"{plural(s.collections_discover, 'collection')} to discover, {s.collections_change:,} to change; "
-        f"assets: {s.assets_new:,} to create, {s.assets_changed:,} to change, {s.assets_missing:,} to mark missing."
+        f"Plan: {plural(s.sources_create, 'source')} to create, {s.sources_update:,} to update"
+        + (f", {deleted:,} to delete; " if deleted else "; ")
+        + f"{plural(s.collections_discover, 'collection')} to discover, {s.collections_change:,} to change; "
+        f"assets: {s.assets_new:,} to create, {s.assets_changed:,} to change, {s.assets_missing:,} to mark missing"
+        + (f", {wiped:,} to delete." if wiped else ".")
     )
 

@@ -1,0 +1,19 @@
+"""The imperative commands of contracts.md: `retrovue source|collection|asset …`.
+
+Each command builds the same plan actions `retrovue plan` builds (retrovue.plan.imperative) and
+runs them through the one executor; `--dry-run` prints that plan and writes nothing.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    from retrovue.cli.imperative.asset import asset
+    from retrovue.cli.imperative.collection import collection
+    from retrovue.cli.imperative.source import source
+
+    cli.add_command(source)
+    cli.add_command(collection)
+    cli.add_command(asset)

@@ -1,0 +1,89 @@
+"""The fastest correct path for inserting a collection's new assets (limits.md §3).
+
+PostgreSQL: ``COPY … FROM STDIN`` through psycopg (0.4–0.5× the time of Core executemany).
+SQLite: the driver's ``executemany`` with every constant (collection id, timestamps, flags)
+converted once by SQLAlchemy's own bind processors, so the stored text is byte-identical to what
+the ORM writes, and only the per-row values (id, strings, numbers) are handled per row.
+Both run on the caller's connection, inside its transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from retrovue.database.models import Asset
+from retrovue.importers.base import UpstreamAsset
+
+COLUMNS = (
+    "id", "collection_id", "source_uri", "canonical_uri", "kind", "title", "series_title", "season_number",
+    "episode_number", "year", "duration_ms", "size", "change_token", "state", "approved_for_broadcast",
+    "missing_since", "metadata", "discovered_at", "created_at", "updated_at",
+)  # fmt: skip
+BATCH = 10_000
+
+
+def insert_new_assets(
+    conn: Connection, collection_id: uuid.UUID, items: Iterable[tuple[UpstreamAsset, str]], now: datetime
+) -> None:
+    if conn.dialect.name == "postgresql":
+        _copy_postgresql(conn, collection_id, items, now)
+    else:
+        _executemany_sqlite(conn, collection_id, items, now)
+
+
+def _metadata(item: UpstreamAsset) -> str | None:
+    return json.dumps(dict(item.metadata)) if item.metadata else None
+
+
+def _copy_postgresql(conn, collection_id, items, now) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        with cursor.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for item, canonical in items:
+                copy.write_row(
+                    (
+                        uuid.uuid4(), collection_id, item.source_uri, canonical, item.kind, item.title,
+                        item.series_title, item.season_number, item.episode_number, item.year, item.duration_ms,
+                        item.size, item.change_token, "new", False, None, _metadata(item), now, now, now,
+                    )
+                )  # fmt: skip
+    finally:
+        cursor.close()
+
+
+def _executemany_sqlite(conn, collection_id, items, now) -> None:
+    table = Asset.__table__
+    dialect = conn.dialect
+
+    def processed(column: str, value):
+        processor = table.c[column].type.bind_processor(dialect)
+        return processor(value) if processor else value
+
+    coll, stamp, false = processed("collection_id", collection_id), processed("created_at", now), processed(
+        "approved_for_broadcast", False
+    )
+    to_id = table.c.id.type.bind_processor(dialect) or (lambda v: v)
+    sql = f"INSERT INTO assets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        batch = []
+        for item, canonical in items:
+            batch.append(
+                (
+                    to_id(uuid.uuid4()), coll, item.source_uri, canonical, item.kind, item.title, item.series_title,
+                    item.season_number, item.episode_number, item.year, item.duration_ms, item.size,
+                    item.change_token, "new", false, None, _metadata(item), stamp, stamp, stamp,
+                )
+            )  # fmt: skip
+            if len(batch) >= BATCH:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+    finally:
+        cursor.close()

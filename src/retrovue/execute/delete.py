@@ -1,0 +1,88 @@
+"""Executor handlers for the imperative-only actions: delete a source, wipe a collection, set one
+path mapping's local_path.  Each runs inside the caller's unit (the executor's transaction).
+
+Production safety is re-checked inside the unit: an asset that aired between the plan and this
+write keeps its source/collection (the unit raises and rolls back alone, UOW-040 B).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from retrovue.database.models import Asset, AsRunLog, Collection, PathMapping, PlaylogEvent, Source
+from retrovue.errors import ProductionSafetyError, RetrovueError
+from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
+
+
+def aired_count(conn: Connection, collection_ids) -> int:
+    """Assets of these collections referenced by playlog_events or as_run_log (aired, PS-010)."""
+    aired = (
+        select(func.count())
+        .select_from(Asset)
+        .where(Asset.collection_id.in_(collection_ids))
+        .where(
+            select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
+            | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
+        )
+    )
+    return int(conn.execute(aired).scalar_one())
+
+
+def safety_reason(aired: int) -> str:
+    """PS-021 wording."""
+    return f"production safety: {aired} aired asset(s) referenced by playlog_events/as_run_log"
+
+
+def _drop_playout_rows(conn: Connection, asset_ids) -> None:
+    """PS-030 (--test-db --force): the playout rows would otherwise block the delete (FKs)."""
+    conn.execute(delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids)))
+    conn.execute(delete(AsRunLog.__table__).where(AsRunLog.asset_id.in_(asset_ids)))
+
+
+def delete_source(conn: Connection, action: DeleteSource) -> None:
+    source_id = action.source.id
+    collections = select(Collection.id).where(Collection.source_id == source_id)
+    assets = select(Asset.id).where(Asset.collection_id.in_(collections))
+    if action.override_safety:
+        _drop_playout_rows(conn, assets)
+    else:
+        aired = aired_count(conn, collections)
+        if aired:
+            raise ProductionSafetyError(safety_reason(aired))
+    # explicit deletes in FK order: SQLite without foreign_keys=ON would not cascade
+    conn.execute(delete(Asset.__table__).where(Asset.collection_id.in_(collections)))
+    conn.execute(delete(PathMapping.__table__).where(PathMapping.collection_id.in_(collections)))
+    conn.execute(delete(Collection.__table__).where(Collection.source_id == source_id))
+    if not conn.execute(delete(Source.__table__).where(Source.id == source_id)).rowcount:
+        raise RetrovueError(f"{action.source} no longer exists")
+
+
+def wipe_collection(conn: Connection, action: WipeCollection, now: datetime) -> int:
+    collection_id = action.collection.id
+    assets = select(Asset.id).where(Asset.collection_id == collection_id)
+    if action.override_safety:
+        _drop_playout_rows(conn, assets)
+    else:
+        aired = aired_count(conn, [collection_id])
+        if aired:
+            raise ProductionSafetyError(safety_reason(aired))
+    deleted = conn.execute(delete(Asset.__table__).where(Asset.collection_id == collection_id)).rowcount
+    table = Collection.__table__
+    conn.execute(update(table).where(table.c.id == collection_id).values(last_ingest_at=None, updated_at=now))
+    return deleted
+
+
+def set_mapping_local(conn: Connection, collection_id: uuid.UUID, action: SetPathMappingLocal, now: datetime) -> None:
+    table = PathMapping.__table__
+    changed = conn.execute(
+        update(table)
+        .where(table.c.collection_id == collection_id, table.c.plex_path == action.plex_path)
+        .values(local_path=action.after, updated_at=now)
+    ).rowcount
+    if not changed:
+        raise RetrovueError(f"{action.collection}: path mapping '{action.plex_path}' no longer exists")
+    ctable = Collection.__table__
+    conn.execute(update(ctable).where(ctable.c.id == collection_id).values(updated_at=now))

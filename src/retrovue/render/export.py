@@ -1,0 +1,124 @@
+"""The database as retrovue.yaml (`retrovue export`), so an imperatively built setup can be adopted.
+
+The output is written so that `retrovue plan` with it shows no changes: sources keep their
+``external_id`` (identity), collections are addressed by ``external_id`` (their name is kept
+for the reader), every stored collection is listed with its sync flag, and path mappings with
+a ``local_path`` are declared (the unset ones are what discovery recreates anyway).
+
+Secrets are never exported: each becomes a ``${VAR}`` reference with a comment naming the
+variable to set.  Strings are emitted JSON-quoted (valid YAML) with ``$`` doubled, because the
+loader interpolates ``${…}`` in every string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from retrovue.errors import RetrovueError
+from retrovue.importers.registry import Registry
+from retrovue.observe.db import DbCollection, DbSnapshot, DbSource
+
+SCHEMA_LINE = "# yaml-language-server: $schema=https://retrovue.dev/schemas/retrovue.schema.json"
+#: for a source whose importer is not loaded: which keys to treat as secrets, to be safe
+_LIKELY_SECRET = re.compile(r"(?i)token|password|passwd|secret|api_?key|credential")
+
+
+@dataclass(frozen=True)
+class ExportedSecret:
+    variable: str
+    source: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Export:
+    text: str
+    secrets: tuple[ExportedSecret, ...]
+
+
+def env_var_name(source: str, key: str) -> str:
+    """``Living Room Plex`` + ``token`` -> ``LIVING_ROOM_PLEX_TOKEN``."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", f"{source}_{key}").strip("_").upper()
+    return name if name and not name[0].isdigit() else f"RV_{name}"
+
+
+def scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value.replace("$", "$$"), ensure_ascii=False)
+    if isinstance(value, (list, dict)):  # flow style: JSON is valid YAML
+        return json.dumps(_escape_dollars(value), ensure_ascii=False)
+    return json.dumps(value)
+
+
+def _escape_dollars(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_escape_dollars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape_dollars(v) for k, v in value.items()}
+    return value
+
+
+def _sensitive_keys(source: DbSource, registry: Registry) -> tuple[set[str], bool]:
+    try:
+        return set(registry.get(source.type).sensitive_params()), True
+    except RetrovueError:
+        return {k for k in source.config if _LIKELY_SECRET.search(k)}, False
+
+
+def export_yaml(snapshot: DbSnapshot, registry: Registry, only: tuple[str, ...] = ()) -> Export:
+    sources = [s for s in snapshot.sources if not only or s.name.casefold() in {n.casefold() for n in only}]
+    secrets: list[ExportedSecret] = []
+    body: list[str] = []
+    for source in sources:
+        body += _source_lines(source, registry, secrets)
+    head = [SCHEMA_LINE, "# Exported by `retrovue export` from the current database."]
+    if secrets:
+        head.append("# Secrets are not exported. Before `retrovue plan`, set: " + ", ".join(s.variable for s in secrets))
+    head += ["version: 1"]
+    head.append("sources:" if body else "sources: []")
+    return Export("\n".join(head + body) + "\n", tuple(secrets))
+
+
+def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSecret]) -> list[str]:
+    sensitive, known = _sensitive_keys(source, registry)
+    lines = [
+        f"  - name: {scalar(source.name)}",
+        f"    type: {scalar(source.type)}",
+        f"    external_id: {scalar(source.external_id)}",
+    ]
+    if not known:
+        lines.insert(0, f"  # importer type {source.type!r} is not loaded here: keys that look secret are withheld")
+    lines.append("    config:" if source.config else "    config: {}")
+    for key in sorted(source.config):
+        if key in sensitive and source.config[key] is not None:
+            variable = env_var_name(source.name, key)
+            secrets.append(ExportedSecret(variable, source.name, key))
+            lines.append(f"      # secret: set {variable} to this source's {key} (the value is not exported)")
+            lines.append(f"      {key}: ${{{variable}}}")
+        else:
+            lines.append(f"      {key}: {scalar(source.config[key])}")
+    if source.collections:
+        lines.append("    collections:")
+        for collection in source.collections:
+            lines += _collection_lines(collection)
+    return lines
+
+
+def _collection_lines(c: DbCollection) -> list[str]:
+    lines = [
+        f"      - name: {scalar(c.name)}",
+        f"        external_id: {scalar(c.external_id)}",
+        f"        sync: {scalar(c.sync_enabled)}",
+    ]
+    mapped = [m for m in c.path_mappings if m.local_path]
+    if mapped:
+        lines.append("        path_mappings:")
+        for m in mapped:
+            lines.append(f"          - plex_path: {scalar(m.plex_path)}")
+            lines.append(f"            local_path: {scalar(m.local_path)}")
+    return lines

@@ -1,0 +1,88 @@
+"""The plan as Markdown, for a pull-request comment or a CI job summary.
+
+The summary line comes first (it is what a reviewer reads in a notification); each source is a
+collapsible ``<details>`` block holding the text plan's lines as a ``diff`` code block, so the
++/-/~ markers get colour.  GitHub refuses comments over 65,536 characters, so the output is
+capped: long sources are cut with a "… N more lines" line and, past the overall budget, the
+remaining sources are listed as "… N more sources".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrovue.plan.actions import Action, CreateSource, Plan, PruneSource, UpdateSource, is_change
+from retrovue.render.text import group_by_source, source_block, summary_line
+
+MARKERS = "+-~!="
+
+
+@dataclass(frozen=True)
+class MarkdownLimits:
+    max_chars: int = 60_000  # below GitHub's 65,536-character comment limit, with room for a footer
+    max_lines_per_source: int = 200
+
+
+def render_markdown(plan: Plan, limits: MarkdownLimits = MarkdownLimits(), title: str = "retrovue plan") -> str:
+    head = [f"### {title}", "", f"**{summary_line(plan)}**", ""]
+    blocks = [_source_details(name, actions, limits) for name, actions in group_by_source(plan).items()]
+    tail = _problems(plan)
+    out = list(head)
+    budget = limits.max_chars - len("\n".join(head + tail)) - 200  # 200: room for the "more" line
+    for i, block in enumerate(blocks):
+        if len(block) > budget:
+            left = len(blocks) - i
+            out += [f"_… {left} more source{'s' if left != 1 else ''} not shown (output capped at "
+                    f"{limits.max_chars:,} characters); run `retrovue plan` for the full plan._", ""]  # fmt: skip
+            break
+        out.append(block)
+        budget -= len(block) + 1
+    if not blocks:
+        out += ["_Nothing to do: the database matches the config._", ""]
+    out += tail
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _verb(actions: list[Action]) -> str:
+    if any(isinstance(a, CreateSource) for a in actions):
+        return "create"
+    prune = next((a for a in actions if isinstance(a, PruneSource)), None)
+    if prune is not None:
+        return "delete" if prune.will_delete else "kept, not in the config"
+    if any(isinstance(a, UpdateSource) for a in actions):
+        return "update"
+    changes = sum(is_change(a) for a in actions)
+    return f"{changes} change{'s' if changes != 1 else ''}" if changes else "no changes"
+
+
+def _diff_line(line: str) -> str:
+    """Move the Terraform-style marker to column 0, where ```diff colours it."""
+    body = line.lstrip(" ")
+    indent = line[2 : len(line) - len(body)]  # the text plan's 2-space margin is not needed here
+    if body[:1] in MARKERS and body[1:2] == " ":
+        return f"{body[0]} {indent}{body[2:]}"
+    return f"  {indent}{body}"
+
+
+def _source_details(name: str, actions: list[Action], limits: MarkdownLimits) -> str:
+    lines = [_diff_line(line) for line in source_block(name, actions)]
+    if len(lines) > limits.max_lines_per_source:
+        more = len(lines) - limits.max_lines_per_source
+        lines = lines[: limits.max_lines_per_source] + [f"  … {more} more line{'s' if more != 1 else ''}"]
+    body = "\n".join(lines).replace("```", "`\u200b``")  # a name holding ``` must not end the block
+    summary = f"<code>{_escape(name)}</code>: {_verb(actions)}"
+    return f"<details><summary>{summary}</summary>\n\n```diff\n{body}\n```\n\n</details>\n"
+
+
+def _problems(plan: Plan) -> list[str]:
+    if not plan.problems:
+        return []
+    out = ["**Problems** (the rest of the plan was still made):", ""]
+    for p in plan.problems:
+        where = f"`{p.source}`" + (f" / `{p.collection}`" if p.collection else "")
+        out.append(f"- :warning: {where}: {p.kind}: {_escape(p.message)}")
+    return out + [""]
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

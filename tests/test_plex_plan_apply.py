@@ -1,0 +1,191 @@
+"""Plex sources through plan/apply against the fake Plex server (issue 3, DESIGN §7, §9)."""
+
+import json
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from retrovue.database.models import Asset, Collection, PathMapping
+
+TOKEN_ENV = "TEST_PLEX_TOKEN"
+
+
+@pytest.fixture
+def plex_library(fake_plex, tmp_path):
+    movies = fake_plex.add_section("1", "Movies", "movie", ["/data/Movies"])
+    for i in range(30):
+        fake_plex.add_movie(movies, f"Film {i:02d}", year=1950 + i)
+    shows = fake_plex.add_section("2", "TV Shows", "show", ["/data/TV", "/archive/TV"])
+    fake_plex.add_show(shows, "Space Patrol", {1: 10, 2: 5})
+    fake_plex.add_section("3", "Music", "artist", ["/data/Music"])
+    local_movies = tmp_path / "nas" / "Movies"
+    local_movies.mkdir(parents=True)
+    local_tv = tmp_path / "nas" / "TV"
+    local_tv.mkdir(parents=True)
+    return fake_plex, local_movies, local_tv
+
+
+def plex_config(tmp_path, plex, collections, name="Living Room Plex"):
+    doc = {
+        "version": 1,
+        "sources": [
+            {
+                "name": name,
+                "type": "plex",
+                "config": {"base_url": plex.url, "token": "${" + TOKEN_ENV + "}"},
+                "collections": collections,
+            }
+        ],
+    }
+    path = tmp_path / "retrovue.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def env(plex):
+    return {TOKEN_ENV: plex.token}
+
+
+def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_library):
+    plex, local_movies, _ = plex_library
+    config = plex_config(
+        tmp_path,
+        plex,
+        [{"name": "Movies", "sync": True, "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}]}],
+    )
+    plan = rv("plan", "-c", config, db=db_url, env=env(plex))
+    assert plan.code == 0, plan.err
+    assert '+ collection "Movies" discovered' in plan.out
+    assert '+ collection "TV Shows" discovered' in plan.out
+    assert "Music" not in plan.out  # only movie and show sections become collections
+    assert "~ assets: +30 ~0 -0 =0, 0 duplicates" in plan.out
+    assert f"mapping /data/Movies -> {local_movies} (exists)" in plan.out
+    assert "no path mapping covers location '/data/TV'" in plan.out or "/data/TV" in plan.out  # TV not ingestible
+    assert plex.token not in plan.out + plan.err
+
+    applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex))
+    assert applied.code == 0, applied.err
+    with engine.connect() as conn:
+        mappings = conn.execute(
+            select(Collection.name, PathMapping.plex_path, PathMapping.local_path).join(
+                PathMapping, PathMapping.collection_id == Collection.id
+            ).order_by(Collection.name, PathMapping.plex_path)
+        ).all()
+        rows = conn.execute(select(Asset.source_uri, Asset.canonical_uri, Asset.kind, Asset.year)).all()
+        colls = {c.name: c for c in conn.execute(select(Collection.__table__))}
+    # G-6: one mapping per section location, local_path NULL until set
+    assert [tuple(m) for m in mappings] == [
+        ("Movies", "/data/Movies", str(local_movies)),
+        ("TV Shows", "/archive/TV", None),
+        ("TV Shows", "/data/TV", None),
+    ]
+    assert colls["Movies"].ingestible and not colls["TV Shows"].ingestible
+    assert len(rows) == 30
+    assert all(r.source_uri.startswith("plex://") and r.canonical_uri.startswith(str(local_movies)) for r in rows)
+    assert rv("plan", "-c", config, "--detailed-exitcode", db=db_url, env=env(plex)).code == 0
+
+
+def test_rename_in_plex_is_drift_updated_in_place(rv, db_url, engine, tmp_path, plex_library):
+    plex, local_movies, _ = plex_library
+    config = plex_config(tmp_path, plex, [])
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
+    plex.sections["1"].title = "Films"
+    plan = rv("plan", "-c", config, db=db_url, env=env(plex))
+    assert '~ name: "Movies" -> "Films" (renamed upstream)' in plan.out
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(Collection.name)).scalars()) == ["Films", "TV Shows"]
+
+
+def test_unmapped_files_are_skipped_and_counted(rv, db_url, engine, tmp_path, plex_library):
+    plex, local_movies, local_tv = plex_library
+    config = plex_config(
+        tmp_path,
+        plex,
+        [
+            {
+                "name": "TV Shows",
+                "sync": True,
+                "path_mappings": [
+                    {"plex_path": "/data/TV", "local_path": str(local_tv)},
+                    {"plex_path": "/archive/TV", "local_path": str(local_tv)},
+                ],
+            }
+        ],
+    )
+    # one episode lives outside every mapping (a server-side symlink, say)
+    show = plex.sections["2"].items[0]
+    show.children[0].children[0].media[0].parts[0].file = "/elsewhere/ep.mkv"
+    result = rv("plan", "-c", config, "--json", db=db_url, env=env(plex))
+    doc = json.loads(result.out)
+    ingest = next(a for a in doc["actions"] if a["kind"] == "ingest_collection")
+    assert (ingest["counts"]["new"], ingest["counts"]["unmapped"]) == (14, 1)
+    assert ingest["skipped_reasons"] == [{"reason": "no path mapping covers the file", "count": 1, "example": "/elsewhere/ep.mkv"}]
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
+    with engine.connect() as conn:
+        canon = conn.execute(select(Asset.canonical_uri)).scalars().all()
+    assert len(canon) == 14 and not any(c.startswith("/elsewhere") for c in canon)  # never a server path
+
+
+def test_mapping_outside_section_locations_is_an_error(rv, db_url, tmp_path, plex_library):
+    plex, local_movies, _ = plex_library
+    config = plex_config(
+        tmp_path,
+        plex,
+        [{"name": "Movies", "path_mappings": [{"plex_path": "/data/Moviez", "local_path": str(local_movies)}]}],
+    )
+    result = rv("plan", "-c", config, db=db_url, env=env(plex))
+    assert result.code == 1
+    assert "plex_path '/data/Moviez' is outside every location of collection 'Movies'" in result.err
+
+
+def test_bad_token_exits_1_naming_the_server_not_the_token(rv, db_url, tmp_path, plex_library):
+    plex, _, _ = plex_library
+    config = plex_config(tmp_path, plex, [])
+    result = rv("plan", "-c", config, db=db_url, env={TOKEN_ENV: "wrong-token-abcdef"})
+    assert '! source "Living Room Plex": auth:' in result.out
+    assert plex.url.split("//")[1] in result.out
+    assert "wrong-token-abcdef" not in result.out + result.err
+
+
+def test_unreachable_server_exits_3(rv, db_url, tmp_path, plex_library):
+    plex, _, _ = plex_library
+    config = plex_config(tmp_path, plex, [])
+    plex.stop()
+    result = rv("plan", "-c", config, db=db_url, env=env(plex))
+    assert result.code == 3
+    assert "unreachable" in result.out
+
+
+def test_mid_listing_500_fails_that_collection_only(rv, db_url, engine, tmp_path, plex_library):
+    plex, local_movies, local_tv = plex_library
+    config = plex_config(
+        tmp_path,
+        plex,
+        [
+            {"name": "Movies", "sync": True, "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}]},
+            {"name": "TV Shows", "sync": True, "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local_tv)},
+                                                              {"plex_path": "/archive/TV", "local_path": str(local_tv)}]},
+        ],
+    )  # fmt: skip
+    from retrovue.config.validate import load_config
+    from retrovue.execute.executor import Executor
+    from retrovue.importers.registry import load_registry
+    from retrovue.plan.builder import build_plan
+
+    registry = load_registry()
+    desired = load_config(config, registry, env(plex))
+    plan = build_plan(desired, engine, registry)
+    # fail the TV listing: every request from now on to the show section's /all answers 500
+    plex.fail_after = len(plex.log) + 3  # source changes need none; Movies' listing takes ~3
+    plex.fail_status = 500
+    result = Executor(engine, registry).execute(plan)
+    statuses = {i.collection.name: i.status for i in result.ingests}
+    assert statuses["TV Shows"] == "failed"
+    with engine.connect() as conn:
+        by_coll = conn.execute(
+            select(Collection.name, Asset.id).join(Asset, Asset.collection_id == Collection.id)
+        ).all()
+    assert {name for name, _ in by_coll} <= {"Movies"}  # no partial TV collection
+    assert plex.token not in json.dumps([i.error for i in result.ingests])

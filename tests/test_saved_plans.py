@@ -1,0 +1,290 @@
+"""Saved plans: `plan --out plan.json`, `apply plan.json`, and refusing a plan that went stale."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from sqlalchemy import func, select, text, update
+
+from retrovue.config.validate import load_config
+from retrovue.database.engine import DatabaseTarget, open_database
+from retrovue.database.models import Asset, Collection, Source
+from retrovue.importers.registry import load_registry
+from retrovue.plan.builder import PlanOptions, build_plan
+from retrovue.plan.saved import plan_from_json
+from retrovue.render.json import plan_to_json
+from tests.helpers import fs_config, make_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN_VAR = "LIVING_ROOM_PLEX_TOKEN"
+
+
+@pytest.fixture
+def media(tmp_path) -> Path:
+    return make_tree(
+        tmp_path / "media",
+        {"movies": ["Heat (1995).mkv", "Alien (1979).mkv"], "shows": ["Show/Season 01/Show - S01E01.mkv"]},
+    )
+
+
+@pytest.fixture
+def cfg(tmp_path, media) -> Path:
+    return fs_config(tmp_path / "retrovue.yaml", media, {"movies": True, "shows": False})
+
+
+@pytest.fixture
+def plex_setup(fake_plex, tmp_path):
+    """A fake Plex with one movie section mapped to a local folder, and a config using ${VAR}."""
+    local = tmp_path / "nas" / "Movies"
+    local.mkdir(parents=True)
+    section = fake_plex.add_section("1", "Movies", "movie", ["/data/Movies"])
+    fake_plex.add_movie(section, "Heat", year=1995)
+    fake_plex.add_movie(section, "Alien", year=1979)
+    doc = {
+        "version": 1,
+        "sources": [
+            {
+                "name": "Living Room Plex",
+                "type": "plex",
+                "config": {"base_url": fake_plex.url, "token": "${" + TOKEN_VAR + "}"},
+                "collections": [
+                    {"name": "Movies", "sync": True,
+                     "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local)}]},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    path = tmp_path / "plex.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path, {TOKEN_VAR: fake_plex.token}
+
+
+@contextmanager
+def open_engine(url):
+    engine = open_database(DatabaseTarget(url, False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _count(engine, model) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _plan_out(rv, cfg, db, tmp_path, *extra, env=None) -> Path:
+    out = tmp_path / "plan.json"
+    result = rv("plan", "-c", str(cfg), "--out", str(out), *extra, db=db, env=env)
+    assert result.code == 0, result.err
+    return out
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+def test_saved_plan_records_what_it_was_made_against(rv, db_url, cfg, tmp_path):
+    rv("apply", "-c", str(cfg), "--auto-approve", db=db_url)
+    (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
+    doc = json.loads(_plan_out(rv, cfg, db_url, tmp_path).read_text())
+    schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["format_version"].startswith("1.1")
+    assert doc["config_file"] == str(cfg) and doc["config_hash"].startswith("sha256:")
+    assert doc["schema_revision"] and doc["observed"]["schema_revision"] == doc["schema_revision"]
+    (source,) = doc["observed"]["sources"].values()
+    assert source["name"] == "Library" and set(source["collections"]) == {"movies", "shows"}
+    ingest = next(a for a in doc["actions"] if a["kind"] == "ingest_collection")
+    assert ingest["db_fingerprint"].startswith("sha256:") and ingest["counts"]["new"] == 1
+
+
+def test_no_secret_value_in_a_saved_plan(rv, db_url, plex_setup, tmp_path, fake_plex):
+    cfg, env = plex_setup
+    out = _plan_out(rv, cfg, db_url, tmp_path, env=env)
+    raw = out.read_text()
+    assert fake_plex.token not in raw
+    doc = json.loads(raw)
+    assert doc["secret_fingerprints"]["Living Room Plex.token"].startswith("sha256:")
+    assert next(a for a in doc["actions"] if a["kind"] == "create_source")["config"]["token"] == "(sensitive)"
+    # a token change is an update of a sensitive field: neither value lands in the file
+    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url, env=env).code == 0
+    old_token, fake_plex.token = fake_plex.token, "new-secret-value-42"  # the token was rotated
+    result = rv("plan", "-c", str(cfg), "--out", str(out), db=db_url, env={TOKEN_VAR: "new-secret-value-42"})
+    assert result.code == 0 and "config.token: (sensitive) -> (sensitive)" in result.out
+    raw = out.read_text()
+    assert "new-secret-value-42" not in raw and old_token not in raw
+    assert "new-secret-value-42" not in result.out + result.err
+    assert '"sensitive": true' in raw
+    # and the saved plan still carries the rotation out, with the value from the environment
+    applied = rv("apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "new-secret-value-42"})
+    assert applied.code == 0, applied.err
+    with open_engine(db_url) as engine, engine.connect() as conn:
+        assert conn.execute(select(Source.config)).scalar_one()["token"] == "new-secret-value-42"
+
+
+def test_plan_from_json_rebuilds_the_same_plan(db_url, engine, plex_setup, monkeypatch):
+    cfg, env = plex_setup
+    monkeypatch.setenv(TOKEN_VAR, env[TOKEN_VAR])
+    registry = load_registry()
+    desired = load_config(str(cfg), registry)
+    plan = build_plan(desired, engine, registry, PlanOptions(fingerprint=True))
+    rebuilt = plan_from_json(json.loads(json.dumps(plan_to_json(plan))), desired)
+    assert rebuilt == plan
+    create = rebuilt.actions[0]
+    assert create.config["token"] == env[TOKEN_VAR] and create.sensitive_keys == {"token"}
+
+
+# --- apply PLAN ---------------------------------------------------------------------------------
+
+
+def test_apply_saved_plan_then_refuse_it_the_second_time(rv, db_url, engine, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    first = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert first.code == 0, first.err
+    assert "Apply complete!" in first.out
+    assert _count(engine, Source) == 1 and _count(engine, Asset) == 2
+    second = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert second.code == 1
+    assert "is stale" in second.err and 'source "Library" was created in the database since the plan' in second.err
+    assert _count(engine, Asset) == 2
+
+
+def test_double_apply_of_an_ingest_only_plan_is_refused(rv, db_url, cfg, tmp_path):
+    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
+    (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    assert rv("apply", str(out), "--auto-approve", db=db_url).code == 0
+    second = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert second.code == 1
+    assert 'collection "Library"/"movies"' in second.err
+
+
+def test_plan_made_on_an_empty_database_is_stale_after_an_apply(rv, db_url, engine, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
+    result = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert result.code == 1
+    assert 'source "Library" was created in the database since the plan' in result.err
+    assert _count(engine, Source) == 1
+
+
+def test_changed_config_is_named(rv, db_url, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    cfg.write_text(cfg.read_text() + "# a reviewer's comment\n")
+    result = rv("apply", str(out), "--auto-approve", "--json", db=db_url)
+    assert result.code == 1
+    doc = result.json()
+    assert doc["code"] == "STALE_PLAN"
+    assert doc["context"]["moved"] == [f"config {cfg} changed since the plan"]
+
+
+def test_changed_secret_is_named(rv, db_url, plex_setup, tmp_path):
+    cfg, env = plex_setup
+    out = _plan_out(rv, cfg, db_url, tmp_path, env=env)
+    result = rv("apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "rotated-token-value"})
+    assert result.code == 1
+    assert "secret Living Room Plex.token changed since the plan" in result.err
+    assert "rotated-token-value" not in result.err + result.out
+    ok = rv("apply", str(out), "--auto-approve", db=db_url, env=env)
+    assert ok.code == 0, ok.err
+
+
+def test_database_change_in_one_collection_is_named(rv, db_url, engine, cfg, tmp_path):
+    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
+    (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    with engine.begin() as conn:  # an imperative `collection update` meanwhile
+        conn.execute(update(Collection).where(Collection.name == "shows").values(ingestible_reason="poked"))
+    result = rv("apply", str(out), "--auto-approve", "--json", db=db_url)
+    assert result.code == 1
+    assert result.json()["context"]["moved"] == ['collection "Library"/"shows" changed in the database since the plan']
+
+
+def test_asset_change_in_an_ingested_collection_is_named(rv, db_url, engine, cfg, tmp_path):
+    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
+    (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    with engine.begin() as conn:  # touches assets only, not the collection row
+        conn.execute(update(Asset).where(Asset.title == "Heat").values(change_token="edited"))
+    result = rv("apply", str(out), "--auto-approve", "--json", db=db_url)
+    assert result.code == 1
+    assert result.json()["context"]["moved"] == [
+        'collection "Library"/"movies": its assets changed in the database since the plan'
+    ]
+
+
+def test_schema_revision_is_checked(rv, db_url, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    doc = json.loads(out.read_text())
+    doc["observed"]["schema_revision"] = "0000_older"
+    out.write_text(json.dumps(doc))
+    result = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert result.code == 1 and "database schema revision changed (0000_older ->" in result.err
+
+
+def test_upstream_moving_is_not_staleness(rv, db_url, engine, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")  # after the plan
+    result = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert result.code == 0, result.err
+    assert "ingested +3" in result.out and "upstream moved since the plan" in result.out
+    assert _count(engine, Asset) == 3
+
+
+def test_apply_plan_with_a_config_checked_out_elsewhere(rv, db_url, engine, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    moved = tmp_path / "checkout" / "retrovue.yaml"
+    moved.parent.mkdir()
+    moved.write_bytes(cfg.read_bytes())
+    cfg.unlink()
+    missing = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert missing.code == 1 and "config file not found" in missing.err
+    result = rv("apply", str(out), "-c", str(moved), "--auto-approve", db=db_url)
+    assert result.code == 0, result.err
+
+
+def test_saved_plan_with_flags_or_a_non_plan_file_is_refused(rv, db_url, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    flagged = rv("apply", str(out), "--source", "Library", "--auto-approve", db=db_url)
+    assert flagged.code == 1 and "fixed by the saved plan" in flagged.err
+    printed = tmp_path / "printed.json"
+    printed.write_text(rv("plan", "-c", str(cfg), "--json", db=db_url).out)
+    result = rv("apply", str(printed), "--auto-approve", db=db_url)
+    assert result.code == 1 and "is not a saved plan" in result.err
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{nope")
+    assert "not valid JSON" in rv("apply", str(garbage), "--auto-approve", db=db_url).err
+
+
+def test_saved_plan_apply_needs_approval_without_a_tty(rv, db_url, engine, cfg, tmp_path):
+    out = _plan_out(rv, cfg, db_url, tmp_path)
+    result = rv("apply", str(out), db=db_url)
+    assert result.code == 1 and "--auto-approve" in result.err
+    assert _count(engine, Source) == 0
+    with engine.connect() as conn:  # and the lock was released on the way out
+        assert conn.execute(text("select count(*) from apply_locks")).scalar_one() == 0
+
+
+# --- the example pipeline -----------------------------------------------------------------------
+
+
+def test_gitops_example_pipeline_steps(rv, db_url, cfg, tmp_path):
+    example = ROOT / "examples" / "gitops"
+    assert rv("validate", "-c", str(example / "retrovue.yaml"), env={"LIVING_ROOM_PLEX_TOKEN": "x" * 20}).code == 0
+    workflow = yaml.safe_load((example / ".github" / "workflows" / "retrovue.yml").read_text())
+    plan_steps = " ".join(s.get("run", "") for s in workflow["jobs"]["plan"]["steps"])
+    apply_steps = " ".join(s.get("run", "") for s in workflow["jobs"]["apply"]["steps"])
+    assert "retrovue validate" in plan_steps and "--out plan.json --format markdown" in plan_steps
+    assert "retrovue apply plan.json --auto-approve" in apply_steps
+    # the pipeline's two commands, as CI runs them: one observation gives plan.json and plan.md
+    out = tmp_path / "plan.json"
+    planned = rv("plan", "-c", str(cfg), "--out", str(out), "--format", "markdown", "--detailed-exitcode", db=db_url)
+    assert planned.code == 2 and planned.out.startswith("### retrovue plan")
+    assert json.loads(out.read_text())["has_changes"] is True
+    applied = rv("apply", str(out), "--auto-approve", "--lock-timeout", "5", db=db_url)
+    assert applied.code == 0, applied.err
