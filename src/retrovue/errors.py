@@ -92,6 +92,7 @@ class SchemaOutOfDateError(DatabaseError):
 
 class TestDbIsProductionError(RetrovueError):
     code = "TEST_DB_IS_PRODUCTION"
+    __test__ = False  # not a pytest test class, despite its name
 
 
 class LockedError(RetrovueError):

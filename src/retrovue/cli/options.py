@@ -37,6 +37,8 @@ def common_options(func):
         app = AppContext(json_output=json_output, test_db=test_db, db_url=db_url, debug=debug, log_format=log_format)
         click.get_current_context().obj = app
         try:
+            if test_db:
+                app.target  # noqa: B018 - contracts §0.8: refuse a test DB that is production, before anything else
             return func(app, *args, **kwargs)
         except RetrovueError as exc:
             # scrub here, while the secrets this run learnt are still known
