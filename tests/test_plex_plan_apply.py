@@ -59,6 +59,9 @@ def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_librar
     assert '+ collection "Movies" discovered' in plan.out
     assert '+ collection "TV Shows" discovered' in plan.out
     assert "Music" not in plan.out  # only movie and show sections become collections
+    skipped = rv("plan", "-c", config, "--json", db=db_url, env=env(plex)).json()["skipped_collections"]
+    assert skipped == [{"source": "Living Room Plex", "external_id": "3", "name": "Music",
+                        "reason": "section type 'artist' is not ingested"}]  # fmt: skip
     assert "~ assets: +30 ~0 -0 =0, 0 duplicates" in plan.out
     assert f"mapping /data/Movies -> {local_movies} (exists)" in plan.out
     assert "no path mapping covers location '/data/TV'" in plan.out or "/data/TV" in plan.out  # TV not ingestible
@@ -144,6 +147,7 @@ def test_bad_token_exits_1_naming_the_server_not_the_token(rv, db_url, tmp_path,
     plex, _, _ = plex_library
     config = plex_config(tmp_path, plex, [])
     result = rv("plan", "-c", config, db=db_url, env={TOKEN_ENV: "wrong-token-abcdef"})
+    assert result.code == 1
     assert '! source "Living Room Plex": auth:' in result.out
     assert plex.url.split("//")[1] in result.out
     assert "wrong-token-abcdef" not in result.out + result.err

@@ -12,8 +12,8 @@ from retrovue.config.model import DesiredState
 from retrovue.config.validate import config_path, load_config
 from retrovue.errors import ApprovalRequired, ConfigError, PlanError
 from retrovue.execute.executor import ExecutionResult, Executor
-from retrovue.plan.actions import Plan
 from retrovue.execute.lock import apply_lock
+from retrovue.plan.actions import Plan
 from retrovue.plan.builder import PlanOptions, build_plan
 from retrovue.plan.saved import SavedOptions, check_fresh, load_saved_plan, plan_from_json, saved_document
 from retrovue.render.json import plan_to_json
@@ -110,6 +110,8 @@ def plan(app: AppContext, config_file, sources, out_file, detailed_exitcode, fmt
         app.out(render_markdown(the_plan))
     else:
         app.out(render_text(the_plan))
+    if the_plan.auth_failed:
+        raise Exit(1)  # bad credentials are a config error, not an outage
     if the_plan.unreachable:
         raise Exit(3)
     if detailed_exitcode and the_plan.has_changes:
@@ -161,7 +163,7 @@ def _run_apply(app: AppContext, the_plan: Plan, auto_approve: bool) -> None:
     if not the_plan.has_changes:
         if app.json_output:
             app.emit_json({"status": "ok", "plan": plan_to_json(the_plan), "results": None})
-        raise Exit(3 if the_plan.unreachable else 0)
+        raise Exit(1 if the_plan.auth_failed else 3 if the_plan.unreachable else 0)
     if not auto_approve:
         _confirm(app)
     executor = Executor(app.engine, app.registry, trigger="apply", scrub=app.scrub, progress=progress_factory())
@@ -194,9 +196,9 @@ def exit_code(plan: Plan, result: ExecutionResult) -> int:
     is why), 130 after Ctrl-C."""
     if result.interrupted:
         return 130
-    failures = result.failures + (1 if plan.unreachable else 0)
+    failures = result.failures + (1 if plan.unreachable else 0) + (1 if plan.auth_failed else 0)
     if failures == 0:
         return 0
     if result.successes:
         return 2
-    return 3 if plan.unreachable and result.failures == 0 else 1
+    return 3 if plan.unreachable and not plan.auth_failed and result.failures == 0 else 1

@@ -244,15 +244,26 @@ class Problem:
     """Something that kept part of the plan from being made (the rest is still planned)."""
 
     source: str
-    kind: str  # unreachable | auth | error
+    kind: str  # unreachable | upstream | auth | error
     message: str
     collection: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedCollection:
+    """Offered upstream but not a collection here (e.g. a Plex music section)."""
+
+    source: str
+    external_id: str
+    name: str
+    reason: str
 
 
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
     problems: tuple[Problem, ...] = ()
+    skipped: tuple[SkippedCollection, ...] = ()
     config_file: str | None = None
     config_hash: str | None = None
     secret_fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
@@ -267,3 +278,7 @@ class Plan:
     @property
     def unreachable(self) -> bool:
         return any(p.kind in ("unreachable", "upstream") for p in self.problems)
+
+    @property
+    def auth_failed(self) -> bool:
+        return any(p.kind == "auth" for p in self.problems)

@@ -15,13 +15,13 @@ from sqlalchemy import Connection, Engine, exists, func, or_, select
 from retrovue.config.model import DesiredState, SourceDecl
 from retrovue.diff.assets import diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
-from retrovue.errors import ImporterAuthError, ImporterError, PlanError
+from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.registry import Registry
 from retrovue.database.models import Asset, AsRunLog, Collection, PlaylogEvent
 from retrovue.observe.db import DbSnapshot, fingerprint_assets, load_asset_index, load_snapshot
-from retrovue.plan.actions import Action, IngestCollection, MappingRoot, Plan, Problem, PruneSource, SourceAddress
+from retrovue.plan.actions import Action, IngestCollection, MappingRoot, Plan, Problem, SkippedCollection, PruneSource, SourceAddress
 from retrovue.plan.saved import observe_db_state
 
 
@@ -43,6 +43,7 @@ def build_plan(
     selected = _select(desired, options.only_sources)
     actions: list[Action] = []
     problems: list[Problem] = []
+    skipped: list[SkippedCollection] = []
     with engine.connect() as conn:
         # fingerprint *before* observing: a change racing this plan then makes the saved plan
         # stale, instead of slipping in unseen
@@ -54,9 +55,12 @@ def build_plan(
             try:
                 upstream = importer.list_collections()
             except ImporterError as exc:
-                kind = "auth" if isinstance(exc, ImporterAuthError) else "unreachable"
-                problems.append(Problem(decl.name, kind, scrub(exc.message)))
+                problems.append(Problem(decl.name, _problem_kind(exc), scrub(exc.message)))
                 continue
+            skipped += [
+                SkippedCollection(decl.name, key, title, f"section type '{kind}' is not ingested")
+                for key, title, kind in getattr(importer, "skipped_sections", lambda: [])()
+            ]
             source_actions, states, source_problems = diff_source(
                 decl, stored, upstream, importer.check_ingestible, importer.uses_path_mappings
             )
@@ -68,18 +72,27 @@ def build_plan(
                 try:
                     actions.append(_plan_ingest(conn, importer, decl, state, desired, options))
                 except ImporterError as exc:
-                    problems.append(Problem(decl.name, "unreachable", scrub(exc.message), state.address.name))
+                    problems.append(Problem(decl.name, _problem_kind(exc), scrub(exc.message), state.address.name))
         if not options.only_sources:  # a plan narrowed with --source never prunes the others
             actions += _plan_prune(conn, snapshot, desired, options.prune or desired.prune)
     return Plan(
         actions=tuple(actions),
         problems=tuple(problems),
+        skipped=tuple(skipped),
         config_file=desired.file,
         config_hash=desired.config_hash,
         secret_fingerprints=dict(desired.secret_fingerprints),
         allow_mass_missing=options.allow_mass_missing,
         db_state=db_state,
     )
+
+
+def _problem_kind(exc: ImporterError) -> str:
+    if isinstance(exc, ImporterAuthError):
+        return "auth"
+    if isinstance(exc, ImporterUnreachableError):
+        return "unreachable"
+    return "upstream"  # bad answers, a listing cut short, a collection gone upstream
 
 
 def _select(desired: DesiredState, names: tuple[str, ...]) -> tuple[SourceDecl, ...]:

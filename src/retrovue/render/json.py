@@ -133,5 +133,6 @@ def plan_to_json(plan: Plan) -> dict:
         "has_changes": plan.has_changes,
         "actions": [action_to_json(a) for a in plan.actions],
         "problems": [dataclasses.asdict(p) for p in plan.problems],
+        "skipped_collections": [dataclasses.asdict(s) for s in plan.skipped],
         "summary": summarize(plan).to_json(),
     }
