@@ -94,13 +94,11 @@ def test_a_waiting_apply_proceeds_once_the_holder_finishes(rv, db_url, engine, t
 
 
 def test_lock_is_exclusive_and_released_on_ctrl_c(engine):
-    with pytest.raises(KeyboardInterrupt):
-        with apply_lock(engine, "apply"):
-            with pytest.raises(LockedError) as refused:
-                with apply_lock(engine, "apply again", timeout=0.3):
-                    pass  # pragma: no cover - must not get here
-            assert "apply lock is held by" in refused.value.message
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), apply_lock(engine, "apply"):
+        with pytest.raises(LockedError) as refused, apply_lock(engine, "apply again", timeout=0.3):
+            pass  # pragma: no cover - must not get here
+        assert "apply lock is held by" in refused.value.message
+        raise KeyboardInterrupt
     assert show_lock(engine) is None
     with apply_lock(engine, "after ctrl-c"):  # free again
         assert show_lock(engine).command == "after ctrl-c"

@@ -50,7 +50,7 @@ def _plex_create() -> list:
     ]  # fmt: skip
 
 
-def SetPathMappings_(address):  # noqa: N802 - reads like the action it builds
+def SetPathMappings_(address):
     from retrovue.plan.actions import SetPathMappings
 
     return SetPathMappings(

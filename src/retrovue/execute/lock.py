@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -72,7 +72,7 @@ def _me(command: str) -> dict:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "command": command[:1000],
-        "started_at": datetime.now(timezone.utc),
+        "started_at": datetime.now(UTC),
     }
 
 
@@ -106,7 +106,7 @@ def _row(conn: Connection) -> LockInfo | None:
         return None
     started = row.started_at
     if started is not None and started.tzinfo is None:  # SQLite hands back naive timestamps
-        started = started.replace(tzinfo=timezone.utc)
+        started = started.replace(tzinfo=UTC)
     return LockInfo(row.holder, row.host, row.pid, row.command, started)
 
 
@@ -265,7 +265,7 @@ def show_lock(engine: Engine) -> LockInfo | None:
             held = bool(_pg_advisory_held(conn))
             if info is None:
                 if held:  # held by a process that has not written its row yet
-                    return LockInfo("?", "?", 0, "?", datetime.now(timezone.utc))
+                    return LockInfo("?", "?", 0, "?", datetime.now(UTC))
                 return None
             return _with_stale(info, not held)
     if info is None:

@@ -18,7 +18,7 @@ import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -128,7 +128,7 @@ def _digest(value: Any) -> str:
 def _plain(value: Any) -> str:
     if isinstance(value, datetime):
         # SQLite hands back naive UTC, PostgreSQL aware: one spelling for both
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
     return str(value)
 
 
@@ -193,7 +193,7 @@ def saved_document(plan_document: dict, plan: Plan, options: SavedOptions) -> di
         raise PlanError("internal: a saved plan needs the observed database state (PlanOptions.fingerprint)")
     doc = dict(plan_document)
     doc["plan_id"] = str(uuid.uuid4())
-    doc["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    doc["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     doc["schema_revision"] = plan.db_state.schema_revision
     doc["observed"] = plan.db_state.to_json()
     doc["options"] = {

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrovue.plan.actions import Action, CreateSource, Plan, PruneSource, UpdateSource, is_change
+from retrovue.plan.actions import (
+    Action,
+    CreateSource,
+    DeleteSource,
+    Plan,
+    PruneSource,
+    UpdateSource,
+    is_change,
+)
 from retrovue.render.text import group_by_source, source_block, summary_line
 
 MARKERS = "+-~!="
@@ -32,8 +40,11 @@ def render_markdown(plan: Plan, limits: MarkdownLimits = MarkdownLimits(), title
     for i, block in enumerate(blocks):
         if len(block) > budget:
             left = len(blocks) - i
-            out += [f"_… {left} more source{'s' if left != 1 else ''} not shown (output capped at "
-                    f"{limits.max_chars:,} characters); run `retrovue plan` for the full plan._", ""]  # fmt: skip
+            more = (
+                f"_… {left} more source{'s' if left != 1 else ''} not shown (output capped at "
+                f"{limits.max_chars:,} characters); run `retrovue plan` for the full plan._"
+            )
+            out += [more, ""]
             break
         out.append(block)
         budget -= len(block) + 1
@@ -46,6 +57,8 @@ def render_markdown(plan: Plan, limits: MarkdownLimits = MarkdownLimits(), title
 def _verb(actions: list[Action]) -> str:
     if any(isinstance(a, CreateSource) for a in actions):
         return "create"
+    if any(isinstance(a, DeleteSource) for a in actions):
+        return "delete"
     prune = next((a for a in actions if isinstance(a, PruneSource)), None)
     if prune is not None:
         return "delete" if prune.will_delete else "kept, not in the config"
