@@ -7,20 +7,32 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, text
 
 from tests.helpers import make_tree
 
-TABLES = ("sources", "collections", "path_mappings", "assets", "ingest_runs", "apply_locks")
+TABLES = (
+    "sources",
+    "collections",
+    "path_mappings",
+    "assets",
+    "ingest_runs",
+    "apply_locks",
+)
 LAYOUT = {
     "Movies": ["Heat (1995).mkv", "Alien (1979).mkv"],
-    "TV": ["Lost/Season 01/Lost - S01E01.mkv", "Lost/Season 01/Lost - S01E02.mkv", "Lost/Season 02/Lost - S02E01.mkv"],
+    "TV": [
+        "Lost/Season 01/Lost - S01E01.mkv",
+        "Lost/Season 01/Lost - S01E02.mkv",
+        "Lost/Season 02/Lost - S02E01.mkv",
+    ],
     "Empty": [],
 }
 
 
-@pytest.fixture
-def media(tmp_path) -> Path:
+@pytest.fixture(name="media")
+def media_fixture(tmp_path) -> Path:
+    """A small media tree (tests import ``media_fixture``; the fixture is named ``media``)."""
     return make_tree(tmp_path / "media", LAYOUT)
 
 
@@ -33,7 +45,17 @@ def one_json(out: str):
 
 
 def add_fs(rv, db, base, name="Library", discover=True, *extra) -> dict:
-    argv = ["source", "add", "--type", "filesystem", "--name", name, "--base-path", str(base), "--json"]
+    argv = [
+        "source",
+        "add",
+        "--type",
+        "filesystem",
+        "--name",
+        name,
+        "--base-path",
+        str(base),
+        "--json",
+    ]
     if discover:
         argv.append("--discover")
     r = rv(*argv, *extra, db=db)
@@ -52,7 +74,10 @@ def snapshot_tables(url: str) -> dict:
     try:
         with engine.connect() as conn:
             return {
-                t: sorted(tuple(str(v) for v in row) for row in conn.execute(text(f"SELECT * FROM {t}")))
+                t: sorted(
+                    tuple(str(v) for v in row)
+                    for row in conn.execute(text(f"SELECT * FROM {t}"))
+                )
                 for t in TABLES
             }
     finally:
@@ -76,7 +101,11 @@ def air(url: str, asset_id: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(insert(PlaylogEvent.__table__).values(id=uuid.uuid4(), asset_id=uuid.UUID(asset_id), channel="1"))
+            conn.execute(
+                insert(PlaylogEvent.__table__).values(
+                    id=uuid.uuid4(), asset_id=uuid.UUID(asset_id), channel="1"
+                )
+            )
     finally:
         engine.dispose()
 
@@ -85,6 +114,8 @@ def count(url: str, table: str, where: str = "") -> int:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(text(f"SELECT count(*) FROM {table} {where}")).scalar_one()
+            return conn.execute(
+                text(f"SELECT count(*) FROM {table} {where}")
+            ).scalar_one()
     finally:
         engine.dispose()

@@ -12,7 +12,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from retrovue.database.models import Asset, AsRunLog, Collection, PathMapping, PlaylogEvent, Source
+from retrovue.database.models import (
+    AsRunLog,
+    Asset,
+    Collection,
+    PathMapping,
+    PlaylogEvent,
+    Source,
+)
 from retrovue.errors import ProductionSafetyError, RetrovueError
 from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
 
@@ -38,7 +45,9 @@ def safety_reason(aired: int) -> str:
 
 def _drop_playout_rows(conn: Connection, asset_ids) -> None:
     """PS-030 (--test-db --force): the playout rows would otherwise block the delete (FKs)."""
-    conn.execute(delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids)))
+    conn.execute(
+        delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids))
+    )
     conn.execute(delete(AsRunLog.__table__).where(AsRunLog.asset_id.in_(asset_ids)))
 
 
@@ -54,9 +63,13 @@ def delete_source(conn: Connection, action: DeleteSource) -> None:
             raise ProductionSafetyError(safety_reason(aired))
     # explicit deletes in FK order: SQLite without foreign_keys=ON would not cascade
     conn.execute(delete(Asset.__table__).where(Asset.collection_id.in_(collections)))
-    conn.execute(delete(PathMapping.__table__).where(PathMapping.collection_id.in_(collections)))
+    conn.execute(
+        delete(PathMapping.__table__).where(PathMapping.collection_id.in_(collections))
+    )
     conn.execute(delete(Collection.__table__).where(Collection.source_id == source_id))
-    if not conn.execute(delete(Source.__table__).where(Source.id == source_id)).rowcount:
+    if not conn.execute(
+        delete(Source.__table__).where(Source.id == source_id)
+    ).rowcount:
         raise RetrovueError(f"{action.source} no longer exists")
 
 
@@ -69,20 +82,38 @@ def wipe_collection(conn: Connection, action: WipeCollection, now: datetime) -> 
         aired = aired_count(conn, [collection_id])
         if aired:
             raise ProductionSafetyError(safety_reason(aired))
-    deleted = conn.execute(delete(Asset.__table__).where(Asset.collection_id == collection_id)).rowcount
+    deleted = conn.execute(
+        delete(Asset.__table__).where(Asset.collection_id == collection_id)
+    ).rowcount
     table = Collection.__table__
-    conn.execute(update(table).where(table.c.id == collection_id).values(last_ingest_at=None, updated_at=now))
+    conn.execute(
+        update(table)
+        .where(table.c.id == collection_id)
+        .values(last_ingest_at=None, updated_at=now)
+    )
     return deleted
 
 
-def set_mapping_local(conn: Connection, collection_id: uuid.UUID, action: SetPathMappingLocal, now: datetime) -> None:
+def set_mapping_local(
+    conn: Connection,
+    collection_id: uuid.UUID,
+    action: SetPathMappingLocal,
+    now: datetime,
+) -> None:
     table = PathMapping.__table__
     changed = conn.execute(
         update(table)
-        .where(table.c.collection_id == collection_id, table.c.plex_path == action.plex_path)
+        .where(
+            table.c.collection_id == collection_id,
+            table.c.plex_path == action.plex_path,
+        )
         .values(local_path=action.after, updated_at=now)
     ).rowcount
     if not changed:
-        raise RetrovueError(f"{action.collection}: path mapping '{action.plex_path}' no longer exists")
+        raise RetrovueError(
+            f"{action.collection}: path mapping '{action.plex_path}' no longer exists"
+        )
     ctable = Collection.__table__
-    conn.execute(update(ctable).where(ctable.c.id == collection_id).values(updated_at=now))
+    conn.execute(
+        update(ctable).where(ctable.c.id == collection_id).values(updated_at=now)
+    )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from retrovue.database.models import Asset, AsRunLog, Collection, IngestRun, PathMapping, PlaylogEvent, Source, utcnow
 from retrovue.errors import RetrovueError
+from retrovue.execute import delete as imperative_writes
 from retrovue.execute.ingest import ingest_collection
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
@@ -31,19 +32,20 @@ from retrovue.plan.actions import (
     CollectionAddress,
     CollectionGoneUpstream,
     CreateSource,
+    DeleteSource,
     IngestCollection,
     IngestCounts,
     Plan,
+    PruneSource,
     RenameCollection,
     SetCollectionSync,
-    PruneSource,
     SetIngestible,
+    SetPathMappingLocal,
     SetPathMappings,
     UpdateSource,
+    WipeCollection,
     is_change,
 )
-from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
-from retrovue.execute import delete as imperative_writes
 
 log = structlog.get_logger("retrovue.execute")
 

@@ -22,7 +22,12 @@ from retrovue.diff.assets import diff_assets
 from retrovue.diff.sources import diff_source, new_external_id
 from retrovue.errors import ValidationError
 from retrovue.execute.delete import aired_count, safety_reason
-from retrovue.importers.base import BaseImporter, ParamSpec, PathMappingSpec, UpstreamCollection
+from retrovue.importers.base import (
+    BaseImporter,
+    ParamSpec,
+    PathMappingSpec,
+    UpstreamCollection,
+)
 from retrovue.observe.db import DbCollection, DbSnapshot, DbSource, load_asset_index
 from retrovue.plan.actions import (
     Action,
@@ -68,7 +73,10 @@ def validate_params(
     ``given`` holds only what the operator passed; ``foreign`` names parameters of other types.
     ``partial`` (source update) skips the required-parameter check.
     """
-    errors = [f"Invalid configuration parameter '{name}' for source type '{type_id}'" for name in foreign]
+    errors = [
+        f"Invalid configuration parameter '{name}' for source type '{type_id}'"
+        for name in foreign
+    ]
     out: dict[str, Any] = {}
     by_name = {s.name: s for s in specs}
     if not partial:
@@ -109,7 +117,9 @@ def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
         items = [i.strip().lower().lstrip(".") for i in text.split(",")]
         items = [i for i in items if i]
         if not items:
-            raise ValueError(f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty")
+            raise ValueError(
+                f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty"
+            )
         return items
     if spec.kind == "number":
         try:
@@ -119,10 +129,14 @@ def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
                 f"Invalid configuration for source type '{type_id}': {spec.name} must be a number"
             ) from None
         if number <= 0:
-            raise ValueError(f"Invalid configuration for source type '{type_id}': {spec.name} must be positive")
+            raise ValueError(
+                f"Invalid configuration for source type '{type_id}': {spec.name} must be positive"
+            )
         return int(number) if number.is_integer() else number
     if not text:
-        raise ValueError(f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty")
+        raise ValueError(
+            f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty"
+        )
     return text
 
 
@@ -147,11 +161,25 @@ def plan_source_add(
     upstream: list[UpstreamCollection] | None,
 ) -> list[Action]:
     """CreateSource plus, under --discover, the discovered collections (one unit, G-1/G-4)."""
-    decl = SourceDecl(name, type_id, external_id, dict(config), (), frozenset(importer.sensitive_params()))
-    actions, _states, _problems = diff_source(
-        decl, None, list(upstream or ()), importer.check_ingestible, importer.uses_path_mappings
+    decl = SourceDecl(
+        name,
+        type_id,
+        external_id,
+        dict(config),
+        (),
+        frozenset(importer.sensitive_params()),
     )
-    return [dataclasses.replace(a, origin="cli") if isinstance(a, CreateSource) else a for a in actions]
+    actions, _states, _problems = diff_source(
+        decl,
+        None,
+        list(upstream or ()),
+        importer.check_ingestible,
+        importer.uses_path_mappings,
+    )
+    return [
+        dataclasses.replace(a, origin="cli") if isinstance(a, CreateSource) else a
+        for a in actions
+    ]
 
 
 @dataclass(frozen=True)
@@ -169,22 +197,35 @@ class DiscoveryPlan:
     gone: list[DbCollection] = field(default_factory=list)
 
 
-def plan_discover(source: DbSource, upstream: list[UpstreamCollection], importer: BaseImporter) -> DiscoveryPlan:
+def plan_discover(
+    source: DbSource, upstream: list[UpstreamCollection], importer: BaseImporter
+) -> DiscoveryPlan:
     """SD: add new collections, follow upstream renames, add missing mapping rows; never touch an
     existing collection's flags (D-3) except ingestible after D-4 added a mapping row."""
     decl = SourceDecl(
-        source.name, source.type, source.external_id, dict(source.config), (), frozenset(importer.sensitive_params())
+        source.name,
+        source.type,
+        source.external_id,
+        dict(source.config),
+        (),
+        frozenset(importer.sensitive_params()),
     )
     actions, _states, _problems = diff_source(
         decl, source, upstream, importer.check_ingestible, importer.uses_path_mappings
     )
-    remapped = {a.collection.external_id for a in actions if isinstance(a, SetPathMappings)}
+    remapped = {
+        a.collection.external_id for a in actions if isinstance(a, SetPathMappings)
+    }
     stored_ids = {c.external_id for c in source.collections}
     kept: list[Action] = []
     for a in actions:
         if isinstance(a, UpdateSource):
             continue  # discovery never rewrites the source row
-        if isinstance(a, SetIngestible) and a.collection.external_id in stored_ids and a.collection.external_id not in remapped:
+        if (
+            isinstance(a, SetIngestible)
+            and a.collection.external_id in stored_ids
+            and a.collection.external_id not in remapped
+        ):
             continue  # D-3
         if isinstance(a, SetCollectionSync):
             continue
@@ -195,11 +236,21 @@ def plan_discover(source: DbSource, upstream: list[UpstreamCollection], importer
         if stored is None:
             plan.collections.append(DiscoveredCollection(up, "added", None, None))
         elif stored.name != up.name:
-            plan.collections.append(DiscoveredCollection(up, "updated", stored.name, stored))
+            plan.collections.append(
+                DiscoveredCollection(up, "updated", stored.name, stored)
+            )
         else:
             plan.collections.append(DiscoveredCollection(up, "unchanged", None, stored))
-    plan.gone = [a_coll for a_coll in source.collections if a_coll.external_id in {
-        a.collection.external_id for a in kept if isinstance(a, CollectionGoneUpstream)}]
+    plan.gone = [
+        a_coll
+        for a_coll in source.collections
+        if a_coll.external_id
+        in {
+            a.collection.external_id
+            for a in kept
+            if isinstance(a, CollectionGoneUpstream)
+        }
+    ]
     return plan
 
 
@@ -211,12 +262,16 @@ def source_address(source: DbSource) -> SourceAddress:
 
 
 def collection_address(source: DbSource, collection: DbCollection) -> CollectionAddress:
-    return CollectionAddress(source_address(source), collection.external_id, collection.name, collection.id)
+    return CollectionAddress(
+        source_address(source), collection.external_id, collection.name, collection.id
+    )
 
 
 def upstream_of(collection: DbCollection) -> UpstreamCollection:
     """The stored collection as check_ingestible() wants it (locations persisted at discovery)."""
-    return UpstreamCollection(collection.external_id, collection.name, collection.locations)
+    return UpstreamCollection(
+        collection.external_id, collection.name, collection.locations
+    )
 
 
 # -- collection update (CU) ---------------------------------------------------------------------
@@ -254,17 +309,41 @@ def plan_collection_update(
     ingestible, reason = collection.ingestible, collection.ingestible_reason
     if mapping is not None:
         operations.append("path-mapping")
-        before = next(m.local_path for m in mappings if m.plex_path == mapping.plex_path)
+        before = next(
+            m.local_path for m in mappings if m.plex_path == mapping.plex_path
+        )
         if before != mapping.local_path:
-            actions.append(SetPathMappingLocal(address, mapping.plex_path, before, mapping.local_path))
-            changes.append((f"path mapping {mapping.plex_path}", before or "(unmapped)", mapping.local_path or "(unmapped)"))
-        mappings = [mapping if m.plex_path == mapping.plex_path else m for m in mappings]
+            actions.append(
+                SetPathMappingLocal(
+                    address, mapping.plex_path, before, mapping.local_path
+                )
+            )
+            changes.append(
+                (
+                    f"path mapping {mapping.plex_path}",
+                    before or "(unmapped)",
+                    mapping.local_path or "(unmapped)",
+                )
+            )
+        mappings = [
+            mapping if m.plex_path == mapping.plex_path else m for m in mappings
+        ]
     if mapping is not None or sync is True:
         ingestible, reason = _check(importer, collection, mappings)
-        if ingestible != collection.ingestible or (not ingestible and reason != collection.ingestible_reason and mapping is not None):
-            actions.append(SetIngestible(address, collection.ingestible, ingestible, reason))
+        if ingestible != collection.ingestible or (
+            not ingestible
+            and reason != collection.ingestible_reason
+            and mapping is not None
+        ):
+            actions.append(
+                SetIngestible(address, collection.ingestible, ingestible, reason)
+            )
             if ingestible != collection.ingestible:
-                label = (_yn(collection.ingestible), _yn(ingestible) + (f" ({reason})" if not ingestible and reason else ""))
+                label = (
+                    _yn(collection.ingestible),
+                    _yn(ingestible)
+                    + (f" ({reason})" if not ingestible and reason else ""),
+                )
                 changes.append(("ingestible", *label))
     noop = None
     if sync is not None:
@@ -283,7 +362,14 @@ def plan_collection_update(
             noop = f"Collection '{collection.name}' is already {state}; nothing changed"
     final_sync = sync if sync is not None else collection.sync_enabled
     return CollectionUpdatePlan(
-        actions, operations, final_sync, ingestible, None if ingestible else reason, mapping, changes, noop
+        actions,
+        operations,
+        final_sync,
+        ingestible,
+        None if ingestible else reason,
+        mapping,
+        changes,
+        noop,
     )
 
 
@@ -291,7 +377,9 @@ def _yn(value: bool) -> str:
     return "Yes" if value else "No"
 
 
-def _check(importer: BaseImporter | None, collection: DbCollection, mappings) -> tuple[bool, str | None]:
+def _check(
+    importer: BaseImporter | None, collection: DbCollection, mappings
+) -> tuple[bool, str | None]:
     if importer is None:
         return False, "importer unavailable"
     return importer.check_ingestible(upstream_of(collection), mappings)
@@ -334,7 +422,10 @@ def plan_ingest(
         diff = diff_assets(
             existing,
             importer.fetch_assets_for_collection(
-                collection.external_id, filter_title=title, filter_season=season, filter_episode=episode
+                collection.external_id,
+                filter_title=title,
+                filter_season=season,
+                filter_episode=episode,
             ),
             to_canonical=canonical_mapper(importer, collection.path_mappings),
             full_scope=title is None,
@@ -389,14 +480,23 @@ def _count_assets(conn: Connection, collection_ids: list[uuid.UUID]) -> int:
     if not collection_ids:
         return 0
     return int(
-        conn.execute(select(func.count()).select_from(Asset).where(Asset.collection_id.in_(collection_ids))).scalar_one()
+        conn.execute(
+            select(func.count())
+            .select_from(Asset)
+            .where(Asset.collection_id.in_(collection_ids))
+        ).scalar_one()
     )
 
 
 def delete_action(target: DeleteTarget, override_safety: bool) -> DeleteSource:
     s = target.source
     return DeleteSource(
-        source_address(s), s.type, target.collections, target.path_mappings, target.assets, override_safety
+        source_address(s),
+        s.type,
+        target.collections,
+        target.path_mappings,
+        target.assets,
+        override_safety,
     )
 
 
@@ -405,15 +505,22 @@ def wipe_counts(conn: Connection, collection: DbCollection) -> tuple[int, int]:
     return _count_assets(conn, [collection.id]), aired_count(conn, [collection.id])
 
 
-def wipe_action(source: DbSource, collection: DbCollection, assets: int, override_safety: bool) -> WipeCollection:
-    return WipeCollection(collection_address(source, collection), assets, override_safety)
+def wipe_action(
+    source: DbSource, collection: DbCollection, assets: int, override_safety: bool
+) -> WipeCollection:
+    return WipeCollection(
+        collection_address(source, collection), assets, override_safety
+    )
 
 
 # -- source update (SU) ------------------------------------------------------------------------
 
 
 def plan_source_update(
-    source: DbSource, new_name: str | None, params: Mapping[str, Any], sensitive: set[str]
+    source: DbSource,
+    new_name: str | None,
+    params: Mapping[str, Any],
+    sensitive: set[str],
 ) -> tuple[UpdateSource | None, list[str]]:
     """SU-020/SU-051: only given values that differ become changes; returns (action, names)."""
     changes: list[FieldChange] = []
@@ -421,14 +528,20 @@ def plan_source_update(
         changes.append(FieldChange("name", source.name, new_name))
     for key, value in params.items():
         if source.config.get(key) != value:
-            changes.append(FieldChange(f"config.{key}", source.config.get(key), value, key in sensitive))
+            changes.append(
+                FieldChange(
+                    f"config.{key}", source.config.get(key), value, key in sensitive
+                )
+            )
     if not changes:
         return None, []
     names = [c.field.removeprefix("config.") for c in changes]
     return UpdateSource(source_address(source), tuple(changes)), names
 
 
-def discovered_mappings(importer: BaseImporter, upstream: UpstreamCollection) -> tuple[PathMappingSpec, ...]:
+def discovered_mappings(
+    importer: BaseImporter, upstream: UpstreamCollection
+) -> tuple[PathMappingSpec, ...]:
     """SCG G-6: the NULL mapping rows discovery creates (none for local filesystem paths)."""
     if not importer.uses_path_mappings:
         return ()

@@ -42,7 +42,9 @@ def sum_counts(items: list[IngestCounts]) -> IngestCounts:
     return IngestCounts(**{f: sum(getattr(c, f) for c in items) for f in fields})
 
 
-def ingest_header(scope: str, name: str, title: str | None, season: int | None, episode: int | None) -> str:
+def ingest_header(
+    scope: str, name: str, title: str | None, season: int | None, episode: int | None
+) -> str:
     if scope == "episode":
         return f"Ingesting episode S{season:02d}E{episode:02d} of '{title}' from collection '{name}'"
     if scope == "season":

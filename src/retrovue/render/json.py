@@ -12,18 +12,20 @@ from retrovue.plan.actions import (
     CollectionAddress,
     CollectionGoneUpstream,
     CreateSource,
+    DeleteSource,
     IngestCollection,
     Plan,
     PruneSource,
     RenameCollection,
     SetCollectionSync,
     SetIngestible,
+    SetPathMappingLocal,
     SetPathMappings,
     SourceAddress,
     UpdateSource,
+    WipeCollection,
     is_change,
 )
-from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import summarize
 

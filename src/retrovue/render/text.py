@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 from retrovue.plan.actions import (
     Action,
     AddCollection,
     CollectionGoneUpstream,
     CreateSource,
+    DeleteSource,
     FieldChange,
     IngestCollection,
     IngestCounts,
@@ -16,11 +16,12 @@ from retrovue.plan.actions import (
     RenameCollection,
     SetCollectionSync,
     SetIngestible,
+    SetPathMappingLocal,
     SetPathMappings,
     UpdateSource,
+    WipeCollection,
     is_change,
 )
-from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import plural, summarize
 
@@ -97,10 +98,11 @@ def source_block(name: str, actions: list[Action]) -> list[str]:
         return [_prune_line(prune)]
     dropped = next((a for a in actions if isinstance(a, DeleteSource)), None)
     if dropped is not None:  # `source delete`
-        return [
-            f'  - source "{name}" will be deleted ({plural(dropped.collections, "collection")}, '
-            f'{plural(dropped.path_mappings, "path mapping")}, {plural(dropped.assets, "asset")})'
-        ]
+        counts = (
+            f'{plural(dropped.collections, "collection")}, {plural(dropped.path_mappings, "path mapping")}, '
+            f'{plural(dropped.assets, "asset")}'
+        )
+        return [f'  - source "{name}" will be deleted ({counts})']
     create = next((a for a in actions if isinstance(a, CreateSource)), None)
     update = next((a for a in actions if isinstance(a, UpdateSource)), None)
     if create is not None:

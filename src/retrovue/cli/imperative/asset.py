@@ -26,15 +26,25 @@ def asset() -> None:
 
 
 @asset.command("list")
-@click.option("--collection", "collection_sel", metavar="COLLECTION", help="Only this collection's assets.")
+@click.option(
+    "--collection",
+    "collection_sel",
+    metavar="COLLECTION",
+    help="Only this collection's assets.",
+)
 @click.option("--state", type=click.Choice(STATES), help="Only assets in this state.")
-@click.option("--approved/--not-approved", default=None, help="Only (not) approved assets.")
-@click.option("--missing/--present", default=None, help="Only missing (or present) assets.")
+@click.option(
+    "--approved/--not-approved", default=None, help="Only (not) approved assets."
+)
+@click.option(
+    "--missing/--present", default=None, help="Only missing (or present) assets."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most N assets.")
 @common_options
-def list_assets(app: AppContext, collection_sel, state, approved, missing, limit) -> None:
+def list_assets(
+    app: AppContext, collection_sel, state, approved, missing, limit
+) -> None:
     """List assets (AND of the filters), ordered by source, collection, canonical_uri."""
-    app.target
     with c.read_snapshot(app.engine) as conn:
         chosen = None
         if collection_sel is not None:
@@ -51,9 +61,17 @@ def list_assets(app: AppContext, collection_sel, state, approved, missing, limit
         if approved is not None:
             query = query.where(Asset.approved_for_broadcast == approved)
         if missing is not None:
-            query = query.where(Asset.missing_since.is_not(None) if missing else Asset.missing_since.is_(None))
+            query = query.where(
+                Asset.missing_since.is_not(None)
+                if missing
+                else Asset.missing_since.is_(None)
+            )
         query = query.order_by(
-            func.lower(Source.name), func.lower(Collection.name), Collection.id, Asset.canonical_uri, Asset.id
+            func.lower(Source.name),
+            func.lower(Collection.name),
+            Collection.id,
+            Asset.canonical_uri,
+            Asset.id,
         )
         if limit is not None:
             query = query.limit(limit + 1)  # one more tells whether the list was cut
@@ -108,13 +126,20 @@ def list_assets(app: AppContext, collection_sel, state, approved, missing, limit
 @common_options
 def show(app: AppContext, selector: str) -> None:
     """Show one asset (by id, source_uri or canonical_uri)."""
-    app.target
     if not selector.strip():
-        raise UsageError("Invalid asset ID format. Expected UUID, source URI, or canonical URI.")
+        raise UsageError(
+            "Invalid asset ID format. Expected UUID, source URI, or canonical URI."
+        )
     with c.read_snapshot(app.engine) as conn:
         r = resolve_asset(conn, selector)
         owner = conn.execute(
-            select(Collection.id, Collection.name, Source.id.label("sid"), Source.name.label("sname"), Source.type)
+            select(
+                Collection.id,
+                Collection.name,
+                Source.id.label("sid"),
+                Source.name.label("sname"),
+                Source.type,
+            )
             .join(Source, Source.id == Collection.source_id)
             .where(Collection.id == r.collection_id)
         ).one()
@@ -143,11 +168,17 @@ def show(app: AppContext, selector: str) -> None:
     for key, value in doc.items():
         if key in ("status", "id"):
             continue
-        label = key.replace("_", " ").title().replace("Uri", "URI").replace("Ms", "(ms)")
+        label = (
+            key.replace("_", " ").title().replace("Uri", "URI").replace("Ms", "(ms)")
+        )
         if key == "collection":
             value = f"{owner.name} ({owner.id}); source {owner.sname} ({owner.type}, {owner.sid})"
         elif key == "metadata":
-            text = json.dumps(value, indent=2, sort_keys=True) if value is not None else "null"
+            text = (
+                json.dumps(value, indent=2, sort_keys=True)
+                if value is not None
+                else "null"
+            )
             lines.append(f"  {label}:")
             lines += ["    " + line for line in text.splitlines()]
             continue

@@ -26,13 +26,18 @@ def collection() -> None:
 
 
 def _mappings_json(col: DbCollection) -> list[dict]:
-    return [{"plex_path": m.plex_path, "local_path": m.local_path} for m in col.path_mappings]
+    return [
+        {"plex_path": m.plex_path, "local_path": m.local_path}
+        for m in col.path_mappings
+    ]
 
 
 def _mapping_lines(col: DbCollection) -> list[str]:
     if not col.path_mappings:
         return ["  Path Mappings: none"]
-    return ["  Path Mappings:"] + [mapping_line(m.plex_path, m.local_path) for m in col.path_mappings]
+    return ["  Path Mappings:"] + [
+        mapping_line(m.plex_path, m.local_path) for m in col.path_mappings
+    ]
 
 
 # -- list (CL) ----------------------------------------------------------------------------------
@@ -40,11 +45,15 @@ def _mapping_lines(col: DbCollection) -> list[str]:
 
 @collection.command("list")
 @click.argument("positional", metavar="[SOURCE]", required=False)
-@click.option("--source", "source_opt", metavar="SOURCE", help="Only this source's collections (wins over the argument).")
+@click.option(
+    "--source",
+    "source_opt",
+    metavar="SOURCE",
+    help="Only this source's collections (wins over the argument).",
+)
 @common_options
 def list_collections(app: AppContext, positional, source_opt) -> None:
     """List collections (read-only)."""
-    app.target
     selector = source_opt if source_opt is not None else positional
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
@@ -52,7 +61,12 @@ def list_collections(app: AppContext, positional, source_opt) -> None:
         chosen = resolve_source(snapshot, selector) if selector is not None else None
         times = collection_times(conn)
         counts = asset_counts(conn)
-    pairs = [(s, col) for s in snapshot.sources if chosen is None or s.id == chosen.id for col in s.collections]
+    pairs = [
+        (s, col)
+        for s in snapshot.sources
+        if chosen is None or s.id == chosen.id
+        for col in s.collections
+    ]
     pairs.sort(key=lambda p: (p[0].name.casefold(), p[1].name.casefold(), str(p[1].id)))
     items = []
     for s, col in pairs:
@@ -79,7 +93,11 @@ def list_collections(app: AppContext, positional, source_opt) -> None:
     if app.json_output:
         doc = {"status": "ok", "total": len(items), "collections": items}
         if chosen is not None:
-            doc["source"] = {"id": str(chosen.id), "name": chosen.name, "type": chosen.type}
+            doc["source"] = {
+                "id": str(chosen.id),
+                "name": chosen.name,
+                "type": chosen.type,
+            }
         app.emit_json(doc)
         return
     if not items:
@@ -121,7 +139,6 @@ def ingestible_reason(app: AppContext, s: DbSource, col: DbCollection) -> str | 
 @common_options
 def show(app: AppContext, selector: str) -> None:
     """Show one collection, and why it is not ingestible (read-only)."""
-    app.target
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         c.register_source_secrets(app, snapshot)
@@ -176,7 +193,9 @@ def show(app: AppContext, selector: str) -> None:
     lines.append(f"  Assets: {total:,} (missing: {missing:,})")
     lines.append(f"  Last Ingest: {doc['last_ingest_time'] or 'Never'}")
     if run_doc:
-        lines.append(f"  Last Run: {run.status} {run.trigger} {run.scope} at {run_doc['started_at']}")
+        lines.append(
+            f"  Last Run: {run.status} {run.trigger} {run.scope} at {run_doc['started_at']}"
+        )
     else:
         lines.append("  Last Run: none")
     lines += [f"  Created: {doc['created_at']}", f"  Updated: {doc['updated_at']}"]
@@ -188,27 +207,69 @@ def show(app: AppContext, selector: str) -> None:
 
 @collection.command("update")
 @click.argument("selector", metavar="COLLECTION")
-@click.option("--sync-enable", "--enable-sync", "--sync-enabled", "sync_enable", is_flag=True, help="Enable sync.")
-@click.option("--sync-disable", "--disable-sync", "--sync-disabled", "sync_disable", is_flag=True, help="Disable sync.")
-@click.option("--path-mapping", "--local-path", "path_mapping", metavar="LOCAL_PATH|DELETE",
-              help="Set the local path of the collection's path mapping (DELETE clears it).")
-@click.option("--path-mapping-plex", metavar="PLEX_PATH", help="Which mapping row, when there are several.")
+@click.option(
+    "--sync-enable",
+    "--enable-sync",
+    "--sync-enabled",
+    "sync_enable",
+    is_flag=True,
+    help="Enable sync.",
+)
+@click.option(
+    "--sync-disable",
+    "--disable-sync",
+    "--sync-disabled",
+    "sync_disable",
+    is_flag=True,
+    help="Disable sync.",
+)
+@click.option(
+    "--path-mapping",
+    "--local-path",
+    "path_mapping",
+    metavar="LOCAL_PATH|DELETE",
+    help="Set the local path of the collection's path mapping (DELETE clears it).",
+)
+@click.option(
+    "--path-mapping-plex",
+    metavar="PLEX_PATH",
+    help="Which mapping row, when there are several.",
+)
 @c.dry_run_option
 @common_options
-def update(app: AppContext, selector, sync_enable, sync_disable, path_mapping, path_mapping_plex, dry_run) -> None:
+def update(
+    app: AppContext,
+    selector,
+    sync_enable,
+    sync_disable,
+    path_mapping,
+    path_mapping_plex,
+    dry_run,
+) -> None:
     """Enable/disable sync and set path mappings (never ingests)."""
-    app.target
     if not (sync_enable or sync_disable or path_mapping is not None):  # CU B-3
-        raise ValidationError("Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping.")
+        raise ValidationError(
+            "Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping."
+        )
     if sync_enable and sync_disable:  # CU B-4
-        raise ValidationError("Cannot specify both --sync-enable and --sync-disable. Use one flag only.")
+        raise ValidationError(
+            "Cannot specify both --sync-enable and --sync-disable. Use one flag only."
+        )
     if path_mapping_plex is not None and path_mapping is None:
         raise UsageError("--path-mapping-plex requires --path-mapping")
     snapshot = c.snapshot_of(app)
     c.register_source_secrets(app, snapshot)
     s, col = resolve_collection(snapshot, selector)
-    mapping = _chosen_mapping(col, path_mapping, path_mapping_plex) if path_mapping is not None else None
-    importer = app.registry.create(s.type, dict(s.config)) if app.registry.available(s.type) else None
+    mapping = (
+        _chosen_mapping(col, path_mapping, path_mapping_plex)
+        if path_mapping is not None
+        else None
+    )
+    importer = (
+        app.registry.create(s.type, dict(s.config))
+        if app.registry.available(s.type)
+        else None
+    )
     sync = True if sync_enable else False if sync_disable else None
     result = build.plan_collection_update(s, col, importer, sync=sync, mapping=mapping)
     plan = Plan(tuple(result.actions))
@@ -224,11 +285,23 @@ def update(app: AppContext, selector, sync_enable, sync_disable, path_mapping, p
         "updated": bool(result.actions),
         "updated_at": None,
         "message": result.noop_message,
-        "path_mapping": {"plex_path": mapping.plex_path, "local_path": mapping.local_path} if mapping else None,
+        "path_mapping": {
+            "plex_path": mapping.plex_path,
+            "local_path": mapping.local_path,
+        }
+        if mapping
+        else None,
         "dry_run": dry_run,
     }
-    if mapping is not None and mapping.local_path is None and result.sync_enabled and sync is None:
-        app.err(f"Warning: collection '{col.name}' is still sync-enabled but no longer ingestible")  # CU B-16
+    if (
+        mapping is not None
+        and mapping.local_path is None
+        and result.sync_enabled
+        and sync is None
+    ):
+        app.err(
+            f"Warning: collection '{col.name}' is still sync-enabled but no longer ingestible"
+        )  # CU B-16
     if dry_run:
         doc["updated_at"] = c.iso(collection_times_of(app, col))
         c.emit_dry_run(app, plan, doc)
@@ -244,9 +317,15 @@ def update(app: AppContext, selector, sync_enable, sync_disable, path_mapping, p
         app.emit_json(doc)
         return
     if not result.actions:
-        c.human(app, [result.noop_message or f"Collection '{col.name}': nothing changed"])
+        c.human(
+            app, [result.noop_message or f"Collection '{col.name}': nothing changed"]
+        )
         return
-    c.human(app, [f"Successfully updated collection: {col.name}"] + [f"  {label}: {a} -> {b}" for label, a, b in result.changes])
+    c.human(
+        app,
+        [f"Successfully updated collection: {col.name}"]
+        + [f"  {label}: {a} -> {b}" for label, a, b in result.changes],
+    )
 
 
 def collection_times_of(app: AppContext, col: DbCollection):
@@ -254,7 +333,9 @@ def collection_times_of(app: AppContext, col: DbCollection):
         return collection_times(conn)[col.id][2]
 
 
-def _chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> PathMappingSpec:
+def _chosen_mapping(
+    col: DbCollection, value: str, plex_path: str | None
+) -> PathMappingSpec:
     """CU B-14 (an existing row, chosen by --path-mapping-plex when several) and B-15."""
     rows = col.path_mappings
     if not rows:
@@ -266,7 +347,8 @@ def _chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> Pat
         if row is None:
             raise ValidationError(
                 f"Collection '{col.name}' has no path mapping with plex_path '{plex_path}'",
-                hint="available plex_path values: " + ", ".join(m.plex_path for m in rows),
+                hint="available plex_path values: "
+                + ", ".join(m.plex_path for m in rows),
             )
     elif len(rows) > 1:
         raise ValidationError(
@@ -279,8 +361,10 @@ def _chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> Pat
         return PathMappingSpec(row.plex_path, None)
     local = os.path.abspath(os.path.expanduser(value)) if value.strip() else ""
     if not local or not os.path.isdir(local) or not os.access(local, os.R_OK | os.X_OK):
-        raise ValidationError(f"Local path '{value}' does not exist or is not accessible.")
+        raise ValidationError(
+            f"Local path '{value}' does not exist or is not accessible."
+        )
     return PathMappingSpec(row.plex_path, local.rstrip(os.sep) or os.sep)
 
 
-from retrovue.cli.imperative import collection_ingest, collection_wipe  # noqa: E402,F401
+from retrovue.cli.imperative import collection_ingest, collection_wipe  # noqa: F401

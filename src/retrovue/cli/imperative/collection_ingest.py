@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+import retrovue.errors as _errors_module
 from retrovue.cli.context import AppContext
 from retrovue.cli.imperative import common as c
 from retrovue.cli.imperative.collection import collection
@@ -18,7 +19,6 @@ from retrovue.errors import (
     ScopeNotFoundError,
     UsageError,
 )
-import retrovue.errors as _errors_module
 from retrovue.execute.executor import Executor
 from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
@@ -34,9 +34,13 @@ def _non_negative(flag: str):
         try:
             number = int(value)
         except ValueError:
-            raise click.BadParameter(f"{flag} must be a non-negative integer", param_hint=flag) from None
+            raise click.BadParameter(
+                f"{flag} must be a non-negative integer", param_hint=flag
+            ) from None
         if number < 0:
-            raise click.BadParameter(f"{flag} must be a non-negative integer", param_hint=flag)
+            raise click.BadParameter(
+                f"{flag} must be a non-negative integer", param_hint=flag
+            )
         return number
 
     return convert
@@ -45,13 +49,36 @@ def _non_negative(flag: str):
 @collection.command("ingest")
 @click.argument("selector", metavar="COLLECTION")
 @click.option("--title", help="Only this series/movie title (exact, case-insensitive).")
-@click.option("--season", callback=_non_negative("--season"), help="Only this season (needs --title).")
-@click.option("--episode", callback=_non_negative("--episode"), help="Only this episode (needs --season).")
-@click.option("--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold.")
-@click.option("--verbose-assets", is_flag=True, help="List created and updated assets in JSON.")
+@click.option(
+    "--season",
+    callback=_non_negative("--season"),
+    help="Only this season (needs --title).",
+)
+@click.option(
+    "--episode",
+    callback=_non_negative("--episode"),
+    help="Only this episode (needs --season).",
+)
+@click.option(
+    "--allow-mass-missing",
+    is_flag=True,
+    help="Mark assets missing even above the threshold.",
+)
+@click.option(
+    "--verbose-assets", is_flag=True, help="List created and updated assets in JSON."
+)
 @c.dry_run_option
 @common_options
-def ingest(app: AppContext, selector, title, season, episode, allow_mass_missing, verbose_assets, dry_run) -> None:
+def ingest(
+    app: AppContext,
+    selector,
+    title,
+    season,
+    episode,
+    allow_mass_missing,
+    verbose_assets,
+    dry_run,
+) -> None:
     """Ingest one collection (or a title/season/episode of it)."""
     if season is not None and title is None:  # CI B-3
         raise UsageError("--season requires --title")
@@ -59,7 +86,6 @@ def ingest(app: AppContext, selector, title, season, episode, allow_mass_missing
         raise UsageError("--episode requires --season")
     if title is not None and not title.strip():  # CI N-10
         raise UsageError("--title must not be empty")
-    app.target
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         times = collection_times(conn)
@@ -67,17 +93,52 @@ def ingest(app: AppContext, selector, title, season, episode, allow_mass_missing
     s, col = resolve_collection(snapshot, selector)  # step 1
     scope = build.scope_of(title, season, episode)
     try:
-        _ingest(app, s, col, times, title, season, episode, allow_mass_missing, verbose_assets, dry_run)
-    except RetrovueError as exc:  # §12.3: error documents carry the collection and the scope
+        _ingest(
+            app,
+            s,
+            col,
+            times,
+            title,
+            season,
+            episode,
+            allow_mass_missing,
+            verbose_assets,
+            dry_run,
+        )
+    except (
+        RetrovueError
+    ) as exc:  # §12.3: error documents carry the collection and the scope
         exc.message = app.scrub(exc.message)
         hints = app.scrub(exc.hint).split("\n  ") if exc.hint else []
-        extra = {"collection_id": str(col.id), "collection_name": col.name, "scope": scope}
+        extra = {
+            "collection_id": str(col.id),
+            "collection_name": col.name,
+            "scope": scope,
+        }
         if exc.context:
             extra["context"] = exc.context
-        c.fail(app, exc.code, [exc.message], exit_code=exc.exit_code, hints=hints, extra=extra)
+        c.fail(
+            app,
+            exc.code,
+            [exc.message],
+            exit_code=exc.exit_code,
+            hints=hints,
+            extra=extra,
+        )
 
 
-def _ingest(app, s, col, times, title, season, episode, allow_mass_missing, verbose_assets, dry_run) -> None:
+def _ingest(
+    app,
+    s,
+    col,
+    times,
+    title,
+    season,
+    episode,
+    allow_mass_missing,
+    verbose_assets,
+    dry_run,
+) -> None:
     importer = c.importer_for(app, s)  # step 2
     narrowed = title is not None
     show_hint = f"Run 'retrovue collection show {col.id}' to see why"
@@ -90,13 +151,21 @@ def _ingest(app, s, col, times, title, season, episode, allow_mass_missing, verb
             raise error
         app.err(f"Warning: {error.message}")
     if not col.ingestible:  # B-12
-        error = NotIngestibleError(f"Collection '{col.name}' is not ingestible", hint=f"{col.ingestible_reason or 'prerequisites not met'}\n  {show_hint}")
+        error = NotIngestibleError(
+            f"Collection '{col.name}' is not ingestible",
+            hint=f"{col.ingestible_reason or 'prerequisites not met'}\n  {show_hint}",
+        )
         if not dry_run:
             raise error
         app.err(f"Warning: {error.message}")
-    ok, reason = importer.check_ingestible(build.upstream_of(col), col.path_mappings)  # step 4, SCG G-3
+    ok, reason = importer.check_ingestible(
+        build.upstream_of(col), col.path_mappings
+    )  # step 4, SCG G-3
     if not ok:
-        raise NotIngestibleError(f"Collection '{col.name}' is not ingestible", hint=f"{reason}\n  {show_hint}")
+        raise NotIngestibleError(
+            f"Collection '{col.name}' is not ingestible",
+            hint=f"{reason}\n  {show_hint}",
+        )
     scope = build.scope_of(title, season, episode)
     header = ingest_header(scope, col.name, title, season, episode)
     if dry_run:
@@ -113,30 +182,69 @@ def _ingest(app, s, col, times, title, season, episode, allow_mass_missing, verb
             degraded_reason=action.degraded_reason, last_ingest_time=times[col.id][0], dry_run=True, verbose=verbose,
         )  # fmt: skip
         if action.degraded:
-            app.err(f"Warning: collection '{col.name}' degraded: {action.degraded_reason}; nothing would be marked missing")
-        c.emit_dry_run(app, Plan((action,), allow_mass_missing=allow_mass_missing), doc, ingest_lines(header, col.name, action.counts, action.skipped))
+            app.err(
+                f"Warning: collection '{col.name}' degraded: {action.degraded_reason}; nothing would be marked missing"
+            )
+        c.emit_dry_run(
+            app,
+            Plan((action,), allow_mass_missing=allow_mass_missing),
+            doc,
+            ingest_lines(header, col.name, action.counts, action.skipped),
+        )
         return
-    if narrowed:  # B-8: a narrowed run that matches nothing writes nothing (not even a run row)
+    if (
+        narrowed
+    ):  # B-8: a narrowed run that matches nothing writes nothing (not even a run row)
         probe = importer.fetch_assets_for_collection(
-            col.external_id, filter_title=title, filter_season=season, filter_episode=episode
+            col.external_id,
+            filter_title=title,
+            filter_season=season,
+            filter_episode=episode,
         )
         if next(iter(probe), None) is None:
             raise _scope_not_found(col, scope, title, season, episode)
-    action, _ = build.plan_ingest(None, importer, s, col, title=title, season=season, episode=episode, enumerate_upstream=False)
-    executor = Executor(app.engine, app.registry, trigger="collection-ingest", scrub=app.scrub, progress=progress_factory())
+    action, _ = build.plan_ingest(
+        None,
+        importer,
+        s,
+        col,
+        title=title,
+        season=season,
+        episode=episode,
+        enumerate_upstream=False,
+    )
+    executor = Executor(
+        app.engine,
+        app.registry,
+        trigger="collection-ingest",
+        scrub=app.scrub,
+        progress=progress_factory(),
+    )
     with c.write_lock(app, f"collection ingest {col.id}"):
-        result = executor.execute(Plan((action,), allow_mass_missing=allow_mass_missing))
+        result = executor.execute(
+            Plan((action,), allow_mass_missing=allow_mass_missing)
+        )
     outcome = result.ingests[0]
     if outcome.status == "interrupted" or result.interrupted:
         if app.json_output:
-            app.emit_json({"status": "error", "code": "INTERRUPTED", "message": "interrupted; the collection was rolled back",
-                           "collection_id": str(col.id), "collection_name": col.name, "scope": scope})
+            app.emit_json(
+                {
+                    "status": "error",
+                    "code": "INTERRUPTED",
+                    "message": "interrupted; the collection was rolled back",
+                    "collection_id": str(col.id),
+                    "collection_name": col.name,
+                    "scope": scope,
+                }
+            )
         app.err("Error: interrupted; the collection was rolled back")
         raise Exit(INTERRUPTED)
     if outcome.status != "ok":
         raise _as_error(outcome, col, scope, show_hint)
     if outcome.degraded:
-        app.err(f"Warning: collection '{col.name}' degraded: {outcome.degraded_reason}; nothing marked missing")
+        app.err(
+            f"Warning: collection '{col.name}' degraded: {outcome.degraded_reason}; nothing marked missing"
+        )
     verbose = _verbose_real(app, col.id, outcome.started_at) if verbose_assets else None
     doc = ingest_document(
         s, col, action, counts=outcome.counts, skipped=outcome.skipped, degraded=outcome.degraded,
@@ -154,7 +262,11 @@ def _scope_not_found(col, scope, title, season, episode) -> ScopeNotFoundError:
             "episode": f"episode S{season or 0:02d}E{episode or 0:02d} of '{title}'"}[scope]  # fmt: skip
     return ScopeNotFoundError(
         f"No items match {what} in collection '{col.name}'",
-        context={"collection_id": str(col.id), "collection_name": col.name, "scope": scope},
+        context={
+            "collection_id": str(col.id),
+            "collection_name": col.name,
+            "scope": scope,
+        },
     )
 
 
@@ -162,7 +274,13 @@ def _as_error(outcome, col, scope, show_hint) -> RetrovueError:
     """Re-raise the failed unit as the typed error its code names (exit codes per §0.12)."""
     code = outcome.error_code or "DATABASE_ERROR"
     cls = next(
-        (v for v in vars(_errors_module).values() if isinstance(v, type) and issubclass(v, RetrovueError) and getattr(v, "code", None) == code),
+        (
+            v
+            for v in vars(_errors_module).values()
+            if isinstance(v, type)
+            and issubclass(v, RetrovueError)
+            and getattr(v, "code", None) == code
+        ),
         RetrovueError,
     )
     hint = outcome.error_hint
@@ -173,15 +291,31 @@ def _as_error(outcome, col, scope, show_hint) -> RetrovueError:
         from retrovue.errors import DatabaseError
 
         cls = DatabaseError
-        if not message.startswith("Database operation failed") and not message.startswith("Transaction failed"):
+        if not message.startswith(
+            "Database operation failed"
+        ) and not message.startswith("Transaction failed"):
             message = f"Transaction failed: {message}"
-    error = cls(message, hint=hint, context={"collection_id": str(col.id), "collection_name": col.name, "scope": scope})
+    error = cls(
+        message,
+        hint=hint,
+        context={
+            "collection_id": str(col.id),
+            "collection_name": col.name,
+            "scope": scope,
+        },
+    )
     return error
 
 
 def _verbose_dry(diff) -> dict:
     created = [
-        {"id": None, "source_uri": item.source_uri, "canonical_uri": canonical, "state": "new", "approved_for_broadcast": False}
+        {
+            "id": None,
+            "source_uri": item.source_uri,
+            "canonical_uri": canonical,
+            "state": "new",
+            "approved_for_broadcast": False,
+        }
         for item, canonical in diff.new
     ]
     updated = [
@@ -216,5 +350,7 @@ def _verbose_real(app: AppContext, collection_id, started) -> dict:
         if r.created_at == started:
             created.append(item)
         else:
-            updated.append({**item, "change": "content" if r.state == "new" else "remap"})
+            updated.append(
+                {**item, "change": "content" if r.state == "new" else "remap"}
+            )
     return {"created_assets": created, "updated_assets": updated}

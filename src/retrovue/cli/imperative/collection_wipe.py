@@ -19,17 +19,26 @@ from retrovue.plan.actions import Plan
 
 @collection.command("wipe")
 @click.argument("selector", metavar="COLLECTION")
-@click.option("--force", is_flag=True, help="Skip the prompt (under --test-db also overrides production safety).")
-@click.option("--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Skip the prompt (under --test-db also overrides production safety).",
+)
+@click.option(
+    "--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively."
+)
 @c.dry_run_option
 @common_options
-def wipe(app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: bool) -> None:
+def wipe(
+    app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: bool
+) -> None:
     """Delete every asset of a collection; its settings and path mappings are kept."""
-    app.target
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         c.register_source_secrets(app, snapshot)
-        s, col = resolve_collection(snapshot, selector)  # CW N-1: whatever the importer's state
+        s, col = resolve_collection(
+            snapshot, selector
+        )  # CW N-1: whatever the importer's state
         assets, aired = build.wipe_counts(conn, col)
     override = app.test_db and force  # CW N-4 / PS-030
     doc = {
@@ -49,7 +58,11 @@ def wipe(app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: 
     if dry_run:  # CW N-5
         doc["confirmation_required"] = not (force or confirmed)
         doc["impact_summary"] = {"assets": assets}
-        lines = [f"Warning: collection '{col.name}' would be kept: {safety_reason(aired)}"] if aired and not override else []
+        lines = (
+            [f"Warning: collection '{col.name}' would be kept: {safety_reason(aired)}"]
+            if aired and not override
+            else []
+        )
         c.emit_dry_run(app, plan, doc, lines)
         return
     c.confirm(
@@ -69,9 +82,17 @@ def wipe(app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: 
     failed = [o for o in result.sources if not o.ok]
     if failed:
         if failed[0].error_code == "PRODUCTION_SAFETY_FAILED":
-            raise ProductionSafetyError(f"Collection '{col.name}' was not wiped: {failed[0].error}")
+            raise ProductionSafetyError(
+                f"Collection '{col.name}' was not wiped: {failed[0].error}"
+            )
         raise DatabaseError(f"Transaction failed: {failed[0].error}")
     if app.json_output:
         app.emit_json(doc)
     else:
-        c.human(app, [f"Successfully wiped collection: {col.name}", f"  Assets deleted: {assets:,}"])
+        c.human(
+            app,
+            [
+                f"Successfully wiped collection: {col.name}",
+                f"  Assets deleted: {assets:,}",
+            ],
+        )

@@ -8,7 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import Connection, Engine
@@ -27,7 +27,9 @@ from retrovue.render.text import render_text
 
 DRY_RUN_FOOTER = "(No database changes made \u2014 dry-run mode)"
 
-dry_run_option = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show the plan; write nothing."
+)
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -38,8 +40,8 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 def uid(value: uuid.UUID | None) -> str | None:
@@ -51,7 +53,10 @@ def yes_no(value: bool) -> str:
 
 
 def redacted_config(config: dict, sensitive: set[str] | frozenset[str]) -> dict:
-    return {k: (REDACTED if k in sensitive and v is not None else v) for k, v in sorted(config.items())}
+    return {
+        k: (REDACTED if k in sensitive and v is not None else v)
+        for k, v in sorted(config.items())
+    }
 
 
 def sensitive_of(registry: Registry, type_id: str) -> set[str]:
@@ -72,9 +77,13 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
     """One read transaction (CDG G-7): REPEATABLE READ on PostgreSQL, an explicit BEGIN on SQLite
     (pysqlite would otherwise run each SELECT in its own implicit snapshot)."""
     if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-            with conn.begin():
-                yield conn
+        with (
+            engine.connect().execution_options(
+                isolation_level="REPEATABLE READ"
+            ) as conn,
+            conn.begin(),
+        ):
+            yield conn
         return
     with engine.connect() as conn:
         conn.exec_driver_sql("BEGIN")
@@ -149,7 +158,9 @@ def error_document(exc: RetrovueError) -> dict:
     return doc
 
 
-def emit_dry_run(app: AppContext, plan: Plan, document: dict, human_lines: list[str] = ()) -> None:
+def emit_dry_run(
+    app: AppContext, plan: Plan, document: dict, human_lines: list[str] = ()
+) -> None:
     """§0.7: the plan as `retrovue plan` renders it, then the footer; JSON gets dry_run + plan."""
     if app.json_output:
         document = dict(document)
@@ -170,7 +181,14 @@ def human(app: AppContext, lines: list[str]) -> None:
 # -- confirmation (§0.6) -------------------------------------------------------------------------
 
 
-def confirm(app: AppContext, prompt_lines: list[str], *, force: bool, confirmed: bool, cancel_line: str) -> None:
+def confirm(
+    app: AppContext,
+    prompt_lines: list[str],
+    *,
+    force: bool,
+    confirmed: bool,
+    cancel_line: str,
+) -> None:
     """C-1..C-4: returns when the operator typed `yes` (or --force/--confirm); otherwise prints the
     cancel line and exits 0, or exits 1 CONFIRMATION_REQUIRED without a terminal."""
     if force or confirmed:

@@ -46,7 +46,8 @@ def ingest_document(
         "degraded": degraded,
         "degraded_reason": degraded_reason,
         "missing_suppressed": counts.missing_suppressed,
-        "last_ingest_time": last_ingest_time if isinstance(last_ingest_time, str) or last_ingest_time is None
+        "last_ingest_time": last_ingest_time
+        if isinstance(last_ingest_time, str) or last_ingest_time is None
         else iso(last_ingest_time),
         "ingest_run_id": str(run_id) if run_id else None,
         "dry_run": dry_run,

@@ -38,13 +38,24 @@ def _option(spec: ParamSpec, hidden: bool) -> click.Option:
     name = spec.name.replace("_", "-")
     suffix = " (required)" if spec.required else ""
     if spec.kind == "bool":
-        default = f" [default: {'yes' if spec.default else 'no'}]" if spec.default is not None else ""
-        return click.Option(
-            [f"--{name}/--no-{name}", dest], default=None, hidden=hidden, help=spec.help + default
+        default = (
+            f" [default: {'yes' if spec.default else 'no'}]"
+            if spec.default is not None
+            else ""
         )
-    metavar = {"url": "URL", "path": "PATH", "list": "A,B,…", "number": "N"}.get(spec.kind, "TEXT")
+        return click.Option(
+            [f"--{name}/--no-{name}", dest],
+            default=None,
+            hidden=hidden,
+            help=spec.help + default,
+        )
+    metavar = {"url": "URL", "path": "PATH", "list": "A,B,…", "number": "N"}.get(
+        spec.kind, "TEXT"
+    )
     help_text = spec.help + suffix + (" (sensitive)" if spec.sensitive else "")
-    return click.Option([spec.flag, dest], default=None, metavar=metavar, hidden=hidden, help=help_text)
+    return click.Option(
+        [spec.flag, dest], default=None, metavar=metavar, hidden=hidden, help=help_text
+    )
 
 
 class TypeParamsCommand(click.Command):
@@ -75,7 +86,9 @@ class TypeParamsCommand(click.Command):
         for type_specs in specs.values():
             for spec in type_specs:
                 if spec.name not in options:
-                    options[spec.name] = _option(spec, hidden=shown is not None and spec.name not in shown)
+                    options[spec.name] = _option(
+                        spec, hidden=shown is not None and spec.name not in shown
+                    )
                 elif shown is not None and spec.name in shown:
                     options[spec.name] = _option(spec, hidden=False)
         ctx.meta["rv_type_options"] = list(options.values())
@@ -84,4 +97,8 @@ class TypeParamsCommand(click.Command):
 
 def given_params(kwargs: dict) -> dict:
     """The param_spec values the operator actually passed, by parameter name."""
-    return {k[len(PREFIX):]: v for k, v in kwargs.items() if k.startswith(PREFIX) and v is not None}
+    return {
+        k[len(PREFIX) :]: v
+        for k, v in kwargs.items()
+        if k.startswith(PREFIX) and v is not None
+    }

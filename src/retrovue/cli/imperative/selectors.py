@@ -39,7 +39,12 @@ def _pick(items: Sequence[T], selector: str, id_of, external_id_of, name_of) -> 
     return [i for i in items if name_of(i).casefold() == folded]
 
 
-def _decide(hits: list[T], selector: str, noun: str, describe: Callable[[T], tuple[str, str, str, str]]) -> T:
+def _decide(
+    hits: list[T],
+    selector: str,
+    noun: str,
+    describe: Callable[[T], tuple[str, str, str, str]],
+) -> T:
     if len(hits) == 1:
         return hits[0]
     if not hits:
@@ -48,40 +53,74 @@ def _decide(hits: list[T], selector: str, noun: str, describe: Callable[[T], tup
     raise AmbiguousSelectorError(
         f"Multiple {noun}s match '{selector}'. Please specify the UUID.",
         hint="\n  ".join(f"{i}  {n}  ({e}, {w})" for i, n, e, w in rows),
-        context={"candidates": [{"id": i, "name": n, "external_id": e} for i, n, e, _ in rows]},
+        context={
+            "candidates": [
+                {"id": i, "name": n, "external_id": e} for i, n, e, _ in rows
+            ]
+        },
     )
 
 
 def resolve_source(snapshot: DbSnapshot, selector: str) -> DbSource:
     if not selector or not selector.strip():
-        raise UsageError("Invalid source ID format. Expected UUID, external ID, or source name.")
-    hits = _pick(snapshot.sources, selector, lambda s: s.id, lambda s: s.external_id, lambda s: s.name)
-    return _decide(hits, selector, "source", lambda s: (str(s.id), s.name, s.external_id, s.type))
-
-
-def resolve_collection(snapshot: DbSnapshot, selector: str) -> tuple[DbSource, DbCollection]:
-    if not selector or not selector.strip():
-        raise UsageError("Invalid collection ID format. Expected UUID, external ID, or collection name.")
-    pairs = [(s, c) for s in snapshot.sources for c in s.collections]
-    hits = _pick(pairs, selector, lambda p: p[1].id, lambda p: p[1].external_id, lambda p: p[1].name)
+        raise UsageError(
+            "Invalid source ID format. Expected UUID, external ID, or source name."
+        )
+    hits = _pick(
+        snapshot.sources,
+        selector,
+        lambda s: s.id,
+        lambda s: s.external_id,
+        lambda s: s.name,
+    )
     return _decide(
-        hits, selector, "collection", lambda p: (str(p[1].id), p[1].name, p[1].external_id, p[0].name)
+        hits, selector, "source", lambda s: (str(s.id), s.name, s.external_id, s.type)
+    )
+
+
+def resolve_collection(
+    snapshot: DbSnapshot, selector: str
+) -> tuple[DbSource, DbCollection]:
+    if not selector or not selector.strip():
+        raise UsageError(
+            "Invalid collection ID format. Expected UUID, external ID, or collection name."
+        )
+    pairs = [(s, c) for s in snapshot.sources for c in s.collections]
+    hits = _pick(
+        pairs,
+        selector,
+        lambda p: p[1].id,
+        lambda p: p[1].external_id,
+        lambda p: p[1].name,
+    )
+    return _decide(
+        hits,
+        selector,
+        "collection",
+        lambda p: (str(p[1].id), p[1].name, p[1].external_id, p[0].name),
     )
 
 
 def resolve_asset(conn: Connection, selector: str):
     """The asset row: UUID id, then exact source_uri, then exact canonical_uri."""
     if not selector or not selector.strip():
-        raise UsageError("Invalid asset ID format. Expected UUID, source URI, or canonical URI.")
+        raise UsageError(
+            "Invalid asset ID format. Expected UUID, source URI, or canonical URI."
+        )
     wanted = as_uuid(selector)
     steps = ([Asset.id == wanted] if wanted is not None else []) + [
         Asset.source_uri == selector,
         Asset.canonical_uri == selector,
     ]
     for condition in steps:
-        rows = conn.execute(select(Asset.__table__).where(condition).order_by(Asset.id)).all()
+        rows = conn.execute(
+            select(Asset.__table__).where(condition).order_by(Asset.id)
+        ).all()
         if rows:
             return _decide(
-                rows, selector, "asset", lambda r: (str(r.id), r.title or "", r.source_uri, r.canonical_uri)
+                rows,
+                selector,
+                "asset",
+                lambda r: (str(r.id), r.title or "", r.source_uri, r.canonical_uri),
             )
     raise NotFoundError(f"Asset '{selector}' not found")

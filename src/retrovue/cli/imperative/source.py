@@ -10,10 +10,14 @@ from sqlalchemy import select
 
 from retrovue.cli.context import AppContext
 from retrovue.cli.imperative import common as c
-from retrovue.cli.imperative.params import TypeParamsCommand, given_params, registry_specs
+from retrovue.cli.imperative.params import (
+    TypeParamsCommand,
+    given_params,
+    registry_specs,
+)
 from retrovue.cli.imperative.queries import asset_counts, collection_times, source_times
 from retrovue.cli.imperative.selectors import resolve_source
-from retrovue.cli.options import Exit, common_options
+from retrovue.cli.options import common_options
 from retrovue.database.models import Source
 from retrovue.errors import (
     ConcurrentModificationError,
@@ -38,7 +42,13 @@ def source() -> None:
 
 
 def _executor(app: AppContext, trigger: str = "apply") -> Executor:
-    return Executor(app.engine, app.registry, trigger=trigger, scrub=app.scrub, progress=progress_factory())
+    return Executor(
+        app.engine,
+        app.registry,
+        trigger=trigger,
+        scrub=app.scrub,
+        progress=progress_factory(),
+    )
 
 
 def run_source_unit(app: AppContext, plan: Plan, command: str) -> None:
@@ -51,7 +61,9 @@ def run_source_unit(app: AppContext, plan: Plan, command: str) -> None:
 
 
 def _unknown_type(type_id: str, types: list[str]) -> UnknownSourceTypeError:
-    return UnknownSourceTypeError(f"Unknown source type '{type_id}'. Available types: {', '.join(types)}")
+    return UnknownSourceTypeError(
+        f"Unknown source type '{type_id}'. Available types: {', '.join(types)}"
+    )
 
 
 # -- list-types (SLT) -----------------------------------------------------------------------------
@@ -61,7 +73,6 @@ def _unknown_type(type_id: str, types: list[str]) -> UnknownSourceTypeError:
 @common_options
 def list_types(app: AppContext) -> None:
     """List the registered source types and their parameters."""
-    app.target  # §0.8: refuse a test database that is production before anything else
     registry = app.registry
     specs = registry_specs(registry)
     items = []
@@ -76,10 +87,17 @@ def list_types(app: AppContext) -> None:
                 "available": compliant,
                 "interface_compliant": compliant,
                 "status": "ok" if compliant else "error",
-                "error": None if compliant else "importer does not implement the importer interface",
+                "error": None
+                if compliant
+                else "importer does not implement the importer interface",
                 "parameters": {
                     kind: [
-                        {"name": p.name, "flag": p.flag, "description": p.help, "sensitive": p.sensitive}
+                        {
+                            "name": p.name,
+                            "flag": p.flag,
+                            "description": p.help,
+                            "sensitive": p.sensitive,
+                        }
                         for p in params
                         if p.required == (kind == "required")
                     ]
@@ -118,18 +136,29 @@ def c_count(n: int, noun: str) -> str:
 
 
 @source.command("add", cls=TypeParamsCommand)
-@click.option("--type", "type_id", metavar="TYPE", help="Source type (see `retrovue source list-types`).")
+@click.option(
+    "--type",
+    "type_id",
+    metavar="TYPE",
+    help="Source type (see `retrovue source list-types`).",
+)
 @click.option("--name", help="Display name of the source.")
-@click.option("--discover", is_flag=True, help="Also discover the source's collections, in the same transaction.")
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Also discover the source's collections, in the same transaction.",
+)
 @c.dry_run_option
 @common_options
 def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
     """Create a source. Type-specific flags come from the importer (`--type X --help`)."""
-    app.target
     registry = app.registry
     specs = registry_specs(registry)
     if not type_id:
-        raise UsageError("--type is required", hint=f"Available types: {', '.join(registry.types()) or 'none'}")
+        raise UsageError(
+            "--type is required",
+            hint=f"Available types: {', '.join(registry.types()) or 'none'}",
+        )
     if type_id not in registry.importers:
         raise _unknown_type(type_id, registry.types())
     importer_cls = registry.require_available(type_id, name or type_id)
@@ -144,7 +173,12 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
     elif len(name) > 255:
         messages.append("Invalid source name: longer than 255 characters")
     try:
-        config = build.validate_params(type_id, specs[type_id], {k: v for k, v in given.items() if k in own}, foreign)
+        config = build.validate_params(
+            type_id,
+            specs[type_id],
+            {k: v for k, v in given.items() if k in own},
+            foreign,
+        )
     except build.ParamErrors as exc:
         messages += exc.messages
         config = {}
@@ -161,14 +195,20 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
 
     snapshot = c.snapshot_of(app)
     if any(s.name.casefold() == name.casefold() for s in snapshot.sources):
-        app.err(f"Warning: a source named '{name}' already exists; name selectors will be ambiguous")
+        app.err(
+            f"Warning: a source named '{name}' already exists; name selectors will be ambiguous"
+        )
     external_id = build.unique_external_id(type_id, snapshot)
     upstream = None
     if discover:
         try:
-            upstream = importer.list_collections()  # SA D-3: exactly as `source discover`
+            upstream = (
+                importer.list_collections()
+            )  # SA D-3: exactly as `source discover`
         except NotImplementedError:
-            app.err("Warning: this importer cannot list collections; --discover was ignored")  # SA B-7
+            app.err(
+                "Warning: this importer cannot list collections; --discover was ignored"
+            )  # SA B-7
         except ImporterError as exc:  # SA B-5a / D-6: nothing persists
             c.fail(
                 app,
@@ -177,7 +217,9 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
                 exit_code=3 if exc.exit_code == 3 else 1,
                 hints=[app.scrub(exc.message)],
             )
-    actions = build.plan_source_add(name, type_id, external_id, config, importer, upstream)
+    actions = build.plan_source_add(
+        name, type_id, external_id, config, importer, upstream
+    )
     plan = Plan(tuple(actions))
     document = {
         "status": "ok",
@@ -201,9 +243,13 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
         return
     run_source_unit(app, plan, f"source add --type {type_id} --name {name}")
     with c.read_snapshot(app.engine) as conn:
-        stored = next(s for s in load_snapshot(conn).sources if s.external_id == external_id)
+        stored = next(
+            s for s in load_snapshot(conn).sources if s.external_id == external_id
+        )
     document["id"] = str(stored.id)
-    document["collections"] = [_collection_brief(col) for col in sorted(stored.collections, key=_by_name)]
+    document["collections"] = [
+        _collection_brief(col) for col in sorted(stored.collections, key=_by_name)
+    ]
     if app.json_output:
         app.emit_json(document)
         return
@@ -245,7 +291,6 @@ def _collection_brief(col) -> dict:
 @common_options
 def list_sources(app: AppContext, type_id) -> None:
     """List sources (read-only)."""
-    app.target
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         times = source_times(conn)
@@ -278,7 +323,9 @@ def list_sources(app: AppContext, type_id) -> None:
         return
     what = f"{type_id} " if type_id else ""
     if not items:
-        c.human(app, [f"No {what}sources configured", f"Total: 0 {what}sources configured"])
+        c.human(
+            app, [f"No {what}sources configured", f"Total: 0 {what}sources configured"]
+        )
         return
     lines = [f"{type_id.capitalize()} sources:" if type_id else "Configured sources:"]
     for i in items:
@@ -306,7 +353,6 @@ def list_sources(app: AppContext, type_id) -> None:
 @common_options
 def show(app: AppContext, selector: str) -> None:
     """Show one source with its collections (read-only)."""
-    app.target
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         c.register_source_secrets(app, snapshot)
@@ -389,10 +435,24 @@ def _show_value(v) -> str:
 @click.option("--created-at", "imm_created_at", hidden=True)
 @c.dry_run_option
 @common_options
-def update(app: AppContext, selector, new_name, imm_id, imm_external_id, imm_type, imm_created_at, dry_run, **kwargs):
+def update(
+    app: AppContext,
+    selector,
+    new_name,
+    imm_id,
+    imm_external_id,
+    imm_type,
+    imm_created_at,
+    dry_run,
+    **kwargs,
+):
     """Change a source's name or parameters (partial update)."""
-    app.target
-    for field_name, value in (("id", imm_id), ("external_id", imm_external_id), ("type", imm_type), ("created_at", imm_created_at)):
+    for field_name, value in (
+        ("id", imm_id),
+        ("external_id", imm_external_id),
+        ("type", imm_type),
+        ("created_at", imm_created_at),
+    ):
         if value is not None:  # SU-021
             raise ValidationError(f"Cannot update immutable field '{field_name}'")
     given = given_params(kwargs)
@@ -400,13 +460,20 @@ def update(app: AppContext, selector, new_name, imm_id, imm_external_id, imm_typ
     c.register_source_secrets(app, snapshot)
     s = resolve_source(snapshot, selector)
     if new_name is None and not given:  # SU-020
-        raise ValidationError("No changes specified: give --name or a parameter flag", hint="see `retrovue source update --help`")
+        raise ValidationError(
+            "No changes specified: give --name or a parameter flag",
+            hint="see `retrovue source update --help`",
+        )
     if new_name is not None and (not new_name.strip() or len(new_name) > 255):
-        raise ValidationError("Invalid source name: must be 1 to 255 characters and not blank")
+        raise ValidationError(
+            "Invalid source name: must be 1 to 255 characters and not blank"
+        )
     params: dict = {}
     sensitive: set[str] = set()
     if given:
-        if not app.registry.available(s.type):  # SU-030: an unavailable source accepts only --name
+        if not app.registry.available(
+            s.type
+        ):  # SU-030: an unavailable source accepts only --name
             raise ImporterUnavailableError(
                 f"Source type '{s.type}' is not available",
                 hint=f"source '{s.name}' has type '{s.type}', which no loaded importer provides; only --name can change",
@@ -415,17 +482,30 @@ def update(app: AppContext, selector, new_name, imm_id, imm_external_id, imm_typ
         own = {p.name for p in specs}
         foreign = sorted(k for k in given if k not in own)
         try:
-            params = build.validate_params(s.type, specs, {k: v for k, v in given.items() if k in own}, foreign, partial=True)
+            params = build.validate_params(
+                s.type,
+                specs,
+                {k: v for k, v in given.items() if k in own},
+                foreign,
+                partial=True,
+            )
         except build.ParamErrors as exc:
             c.fail(app, "VALIDATION_ERROR", exc.messages)
         sensitive = c.sensitive_of(app.registry, s.type)
         app.register_secrets(params, sensitive)
     new_name = new_name.strip() if new_name is not None else None
     action, names = build.plan_source_update(s, new_name, params, sensitive)
-    if new_name is not None and new_name != s.name and any(
-        o.id != s.id and o.name.casefold() == new_name.casefold() for o in snapshot.sources
+    if (
+        new_name is not None
+        and new_name != s.name
+        and any(
+            o.id != s.id and o.name.casefold() == new_name.casefold()
+            for o in snapshot.sources
+        )
     ):
-        app.err(f"Warning: another source is named '{new_name}'; name selectors will be ambiguous")  # SU N-1
+        app.err(
+            f"Warning: another source is named '{new_name}'; name selectors will be ambiguous"
+        )  # SU N-1
     if "base_path" in names and s.collections:
         app.err(
             "Warning: existing collections now refer to subdirectories of the new base_path; "
@@ -444,15 +524,21 @@ def update(app: AppContext, selector, new_name, imm_id, imm_external_id, imm_typ
             "current_name": s.name,
             "proposed_name": final_name,
             "type": s.type,
-            "current_config": c.redacted_config(s.config, sensitive or c.sensitive_of(app.registry, s.type)),
-            "proposed_config": c.redacted_config(proposed, sensitive or c.sensitive_of(app.registry, s.type)),
+            "current_config": c.redacted_config(
+                s.config, sensitive or c.sensitive_of(app.registry, s.type)
+            ),
+            "proposed_config": c.redacted_config(
+                proposed, sensitive or c.sensitive_of(app.registry, s.type)
+            ),
             "updated_parameters": names,
         }
         c.emit_dry_run(app, plan, doc)
         return
     if action is not None:
         with c.read_snapshot(app.engine) as conn:
-            before = conn.execute(select(Source.updated_at).where(Source.id == s.id)).scalar_one_or_none()
+            before = conn.execute(
+                select(Source.updated_at).where(Source.id == s.id)
+            ).scalar_one_or_none()
         _run_update(app, plan, s, before)
     with c.read_snapshot(app.engine) as conn:
         row = conn.execute(select(Source.__table__).where(Source.id == s.id)).one()
@@ -462,7 +548,9 @@ def update(app: AppContext, selector, new_name, imm_id, imm_external_id, imm_typ
         "external_id": s.external_id,
         "name": row.name,
         "type": s.type,
-        "config": c.redacted_config(dict(row.config or {}), c.sensitive_of(app.registry, s.type)),
+        "config": c.redacted_config(
+            dict(row.config or {}), c.sensitive_of(app.registry, s.type)
+        ),
         "updated_at": c.iso(row.updated_at),
         "updated_parameters": names,
         "dry_run": False,
@@ -473,16 +561,24 @@ def update(app: AppContext, selector, new_name, imm_id, imm_external_id, imm_typ
     if not names:
         c.human(app, [f"No changes for source: {row.name}; nothing changed"])
         return
-    c.human(app, [f"Successfully updated source: {row.name}", "Updated Parameters:"] + [f"  - {n}" for n in names])
+    c.human(
+        app,
+        [f"Successfully updated source: {row.name}", "Updated Parameters:"]
+        + [f"  - {n}" for n in names],
+    )
 
 
 def _run_update(app: AppContext, plan: Plan, s: DbSource, read_updated_at) -> None:
     """SU-050: optimistic check on updated_at, inside the lock, just before the unit runs."""
     with c.write_lock(app, f"source update {s.id}"):
         with c.read_snapshot(app.engine) as conn:
-            now_updated = conn.execute(select(Source.updated_at).where(Source.id == s.id)).scalar_one_or_none()
+            now_updated = conn.execute(
+                select(Source.updated_at).where(Source.id == s.id)
+            ).scalar_one_or_none()
         if now_updated is None or now_updated != read_updated_at:
-            raise ConcurrentModificationError("Source was modified concurrently. Please retry.")
+            raise ConcurrentModificationError(
+                "Source was modified concurrently. Please retry."
+            )
         result = _executor(app).execute(plan)
     failed = [o for o in result.sources if not o.ok]
     if failed:
@@ -498,7 +594,6 @@ def _run_update(app: AppContext, plan: Plan, s: DbSource, read_updated_at) -> No
 @common_options
 def discover(app: AppContext, selector: str, dry_run: bool) -> None:
     """Find the collections a source offers and store the new ones (disabled)."""
-    app.target
     snapshot = c.snapshot_of(app)
     c.register_source_secrets(app, snapshot)
     s = resolve_source(snapshot, selector)
@@ -506,11 +601,19 @@ def discover(app: AppContext, selector: str, dry_run: bool) -> None:
     try:
         upstream = importer.list_collections()
     except NotImplementedError:  # SD B-7
-        c.human(app, [f"Source '{s.name}' ({s.type}) cannot list collections; nothing changed"])
+        c.human(
+            app,
+            [f"Source '{s.name}' ({s.type}) cannot list collections; nothing changed"],
+        )
         return
     result = build.plan_discover(s, upstream, importer)
     plan = Plan(tuple(result.actions))
-    source_doc = {"id": str(s.id), "name": s.name, "type": s.type, "external_id": s.external_id}
+    source_doc = {
+        "id": str(s.id),
+        "name": s.name,
+        "type": s.type,
+        "external_id": s.external_id,
+    }
     if dry_run:
         c.emit_dry_run(app, plan, _discover_doc(source_doc, result, None, s.type))
         return
@@ -526,7 +629,9 @@ def discover(app: AppContext, selector: str, dry_run: bool) -> None:
         c.human(app, [f"No collections found for source '{s.name}'"])
         return
     added = doc["collections_added"]
-    lines = [f"Successfully added {added:,} collection{'s' if added != 1 else ''} from '{s.name}':"]
+    lines = [
+        f"Successfully added {added:,} collection{'s' if added != 1 else ''} from '{s.name}':"
+    ]
     for item in doc["collections"]:
         note = {
             "added": "Disabled by default",
@@ -534,13 +639,20 @@ def discover(app: AppContext, selector: str, dry_run: bool) -> None:
             "updated": f"Renamed from '{item['previous_name']}'",
         }[item["status"]]
         lines.append(f"  \u2022 {item['name']} (ID: {item['external_id']}) - {note}")
-    lines += [f"  \u2022 {g['name']} (ID: {g['external_id']}) - No longer offered upstream, kept" for g in doc["collections_gone"]]
+    lines += [
+        f"  \u2022 {g['name']} (ID: {g['external_id']}) - No longer offered upstream, kept"
+        for g in doc["collections_gone"]
+    ]
     if added:
-        lines.append("Use 'retrovue collection update <name> --sync-enable' to enable collections for sync")
+        lines.append(
+            "Use 'retrovue collection update <name> --sync-enable' to enable collections for sync"
+        )
     c.human(app, lines)
 
 
-def _discover_doc(source_doc: dict, result, stored: DbSource | None, type_id: str) -> dict:
+def _discover_doc(
+    source_doc: dict, result, stored: DbSource | None, type_id: str
+) -> dict:
     items = []
     for d in result.collections:
         row = stored.collection(d.upstream.external_id) if stored else d.stored
@@ -550,7 +662,9 @@ def _discover_doc(source_doc: dict, result, stored: DbSource | None, type_id: st
                 "external_id": d.upstream.external_id,
                 "name": d.upstream.name,
                 "sync_enabled": row.sync_enabled if row else False,
-                "ingestible": row.ingestible if row else _planned_ingestible(result, d.upstream.external_id),
+                "ingestible": row.ingestible
+                if row
+                else _planned_ingestible(result, d.upstream.external_id),
                 "source_type": type_id,
                 "status": d.status,
                 "previous_name": d.previous_name,
@@ -561,9 +675,14 @@ def _discover_doc(source_doc: dict, result, stored: DbSource | None, type_id: st
         "source": source_doc,
         "collections_added": sum(d.status == "added" for d in result.collections),
         "collections_updated": sum(d.status == "updated" for d in result.collections),
-        "collections_unchanged": sum(d.status == "unchanged" for d in result.collections),
+        "collections_unchanged": sum(
+            d.status == "unchanged" for d in result.collections
+        ),
         "collections": items,
-        "collections_gone": [{"id": str(g.id), "external_id": g.external_id, "name": g.name} for g in result.gone],
+        "collections_gone": [
+            {"id": str(g.id), "external_id": g.external_id, "name": g.name}
+            for g in result.gone
+        ],
         "dry_run": stored is None,
     }
 
@@ -572,9 +691,12 @@ def _planned_ingestible(result, external_id: str) -> bool:
     from retrovue.plan.actions import SetIngestible
 
     return any(
-        isinstance(a, SetIngestible) and a.collection.external_id == external_id and a.after for a in result.actions
+        isinstance(a, SetIngestible)
+        and a.collection.external_id == external_id
+        and a.after
+        for a in result.actions
     )
 
 
 # The remaining verbs live in their own modules; importing them attaches them to `source`.
-from retrovue.cli.imperative import source_delete, source_ingest  # noqa: E402,F401
+from retrovue.cli.imperative import source_delete, source_ingest  # noqa: F401

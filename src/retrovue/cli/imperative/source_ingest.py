@@ -27,17 +27,24 @@ REFUSAL = (
 
 @source.command("ingest")
 @click.argument("selector", metavar="SOURCE")
-@click.option("--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold.")
+@click.option(
+    "--allow-mass-missing",
+    is_flag=True,
+    help="Mark assets missing even above the threshold.",
+)
 @click.option("--title", hidden=True)
 @click.option("--season", hidden=True)
 @click.option("--episode", hidden=True)
 @c.dry_run_option
 @common_options
-def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode, dry_run) -> None:
+def ingest(
+    app: AppContext, selector, allow_mass_missing, title, season, episode, dry_run
+) -> None:
     """Ingest every eligible (sync-enabled, ingestible) collection of a source."""
-    if title is not None or season is not None or episode is not None:  # SI B-3/B-4: before any read
+    if (
+        title is not None or season is not None or episode is not None
+    ):  # SI B-3/B-4: before any read
         raise UsageError(REFUSAL)
-    app.target
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         times = collection_times(conn)
@@ -59,9 +66,17 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
         any_enabled = any(col.sync_enabled for col in ordered)
         raise NoEligibleCollectionsError(
             "No eligible collections" if any_enabled else "No enabled collections",
-            hint="\n  ".join(f"Skipped '{col.name}': {reason}" for col, reason in skipped) or "the source has no collections",
+            hint="\n  ".join(
+                f"Skipped '{col.name}': {reason}" for col, reason in skipped
+            )
+            or "the source has no collections",
         )
-    source_doc = {"id": str(s.id), "name": s.name, "type": s.type, "external_id": s.external_id}
+    source_doc = {
+        "id": str(s.id),
+        "name": s.name,
+        "type": s.type,
+        "external_id": s.external_id,
+    }
     results: list[dict] = []
     lines: list[str] = []
     actions = []
@@ -70,12 +85,29 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
         with c.read_snapshot(app.engine) as conn:
             for col in eligible:
                 try:
-                    action, diff = build.plan_ingest(
-                        conn, importer, s, col, allow_mass_missing=allow_mass_missing, enumerate_upstream=True
+                    action, _diff = build.plan_ingest(
+                        conn,
+                        importer,
+                        s,
+                        col,
+                        allow_mass_missing=allow_mass_missing,
+                        enumerate_upstream=True,
                     )
                 except ImporterError as exc:
-                    action, _ = build.plan_ingest(None, importer, s, col, enumerate_upstream=False)
-                    results.append(_failed(s, col, action, exc.code, app.scrub(exc.message), times, True))
+                    action, _ = build.plan_ingest(
+                        None, importer, s, col, enumerate_upstream=False
+                    )
+                    results.append(
+                        _failed(
+                            s,
+                            col,
+                            action,
+                            exc.code,
+                            app.scrub(exc.message),
+                            times,
+                            True,
+                        )
+                    )
                     continue
                 actions.append(action)
                 results.append(
@@ -85,10 +117,21 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
                     )
                 )  # fmt: skip
     else:
-        plan_actions = [build.plan_ingest(None, importer, s, col, enumerate_upstream=False)[0] for col in eligible]
-        executor = Executor(app.engine, app.registry, trigger="source-ingest", scrub=app.scrub, progress=progress_factory())
+        plan_actions = [
+            build.plan_ingest(None, importer, s, col, enumerate_upstream=False)[0]
+            for col in eligible
+        ]
+        executor = Executor(
+            app.engine,
+            app.registry,
+            trigger="source-ingest",
+            scrub=app.scrub,
+            progress=progress_factory(),
+        )
         with c.write_lock(app, f"source ingest {s.id}"):
-            outcome = executor.execute(Plan(tuple(plan_actions), allow_mass_missing=allow_mass_missing))
+            outcome = executor.execute(
+                Plan(tuple(plan_actions), allow_mass_missing=allow_mass_missing)
+            )
         interrupted = outcome.interrupted
         by_id = {o.collection.id: o for o in outcome.ingests}
         for col, action in zip(eligible, plan_actions):
@@ -97,7 +140,9 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
                 continue  # not attempted: interrupted before it
             if o.status == "ok":
                 if o.degraded:
-                    app.err(f"Warning: collection '{col.name}' degraded: {o.degraded_reason}; nothing marked missing")
+                    app.err(
+                        f"Warning: collection '{col.name}' degraded: {o.degraded_reason}; nothing marked missing"
+                    )
                 results.append(
                     ingest_document(
                         s, col, action, counts=o.counts, skipped=o.skipped, degraded=o.degraded,
@@ -109,7 +154,18 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
                 message = o.error or o.status
                 if o.error_hint and o.error_code == "NOT_INGESTIBLE":
                     message = f"{message}: {o.error_hint}"
-                results.append(_failed(s, col, action, o.error_code or "INTERRUPTED", message, times, False, o.run_id))
+                results.append(
+                    _failed(
+                        s,
+                        col,
+                        action,
+                        o.error_code or "INTERRUPTED",
+                        message,
+                        times,
+                        False,
+                        o.run_id,
+                    )
+                )
     ok = [r for r in results if r["status"] == "ok"]
     failed = [r for r in results if r["status"] != "ok"]
     totals = sum_counts([_counts_of(r) for r in ok])
@@ -119,15 +175,25 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
         "collections_processed": len(results),
         "collections_succeeded": len(ok),
         "collections_failed": len(failed),
-        "collections_skipped": [{"id": str(col.id), "name": col.name, "reason": reason} for col, reason in skipped],
+        "collections_skipped": [
+            {"id": str(col.id), "name": col.name, "reason": reason}
+            for col, reason in skipped
+        ],
         "total_created_assets": totals.new,
         "total_skipped_assets": totals.unchanged + totals.unmapped,
         "total_duplicates": totals.duplicates,
         "stats": ingest_stats(totals),
-        "last_ingest_time": max((r["last_ingest_time"] for r in ok if r["last_ingest_time"]), default=None),
+        "last_ingest_time": max(
+            (r["last_ingest_time"] for r in ok if r["last_ingest_time"]), default=None
+        ),
         "collection_results": results,
         "errors": [
-            {"collection_id": r["collection_id"], "collection_name": r["collection_name"], "code": r["code"], "message": r["message"]}
+            {
+                "collection_id": r["collection_id"],
+                "collection_name": r["collection_name"],
+                "code": r["code"],
+                "message": r["message"],
+            }
             for r in failed
         ],
         "dry_run": dry_run,
@@ -142,13 +208,20 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
         upstream_only = all(r["code"] in UPSTREAM_CODES for r in failed)
         code = 3 if upstream_only else 1
         doc["status"] = "error"
-        doc["code"] = "UPSTREAM_UNREACHABLE" if upstream_only else "ALL_COLLECTIONS_FAILED"
+        doc["code"] = (
+            "UPSTREAM_UNREACHABLE" if upstream_only else "ALL_COLLECTIONS_FAILED"
+        )
         doc["message"] = "All collections failed"
-    lines = [f"Ingesting source '{s.name}' ({s.type}, {s.external_id})", f"Eligible collections: {len(eligible):,} of {len(ordered):,}"]
+    lines = [
+        f"Ingesting source '{s.name}' ({s.type}, {s.external_id})",
+        f"Eligible collections: {len(eligible):,} of {len(ordered):,}",
+    ]
     lines += [f"  Skipped '{col.name}': {reason}" for col, reason in skipped]
     for r in results:
         if r["status"] == "ok":
-            lines.append(f"Collection '{r['collection_name']}': ok {counts_notation(_counts_of(r))}")
+            lines.append(
+                f"Collection '{r['collection_name']}': ok {counts_notation(_counts_of(r))}"
+            )
         else:
             lines.append(f"Collection '{r['collection_name']}': failed: {r['message']}")
     lines.append(f"Totals: {counts_notation(totals)}")
@@ -156,11 +229,15 @@ def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode
         f"Source ingest complete: {len(results):,} collections processed ({len(ok):,} success, {len(failed):,} failed)"
     )
     if interrupted:
-        lines.append("Interrupted: the collection in progress was rolled back; committed ones stay.")
+        lines.append(
+            "Interrupted: the collection in progress was rolled back; committed ones stay."
+        )
     elif ok:
         lines.append("Success" if not failed else "Partial Success")
     if dry_run:
-        c.emit_dry_run(app, Plan(tuple(actions), allow_mass_missing=allow_mass_missing), doc, lines)
+        c.emit_dry_run(
+            app, Plan(tuple(actions), allow_mass_missing=allow_mass_missing), doc, lines
+        )
     elif app.json_output:
         app.emit_json(doc)
     else:
@@ -183,7 +260,14 @@ def _counts_of(result: dict) -> IngestCounts:
 
 def _failed(s, col, action, code, message, times, dry_run, run_id=None) -> dict:
     doc = ingest_document(
-        s, col, action, counts=None, last_ingest_time=times[col.id][0], run_id=run_id, dry_run=dry_run, status="error"
+        s,
+        col,
+        action,
+        counts=None,
+        last_ingest_time=times[col.id][0],
+        run_id=run_id,
+        dry_run=dry_run,
+        status="error",
     )
     doc["code"], doc["message"] = code, message
     return doc
