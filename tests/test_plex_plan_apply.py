@@ -193,3 +193,54 @@ def test_mid_listing_500_fails_that_collection_only(rv, db_url, engine, tmp_path
         ).all()
     assert {name for name, _ in by_coll} <= {"Movies"}  # no partial TV collection
     assert plex.token not in json.dumps([i.error for i in result.ingests])
+
+
+def _movies_config(tmp_path, plex, local_movies):
+    return plex_config(
+        tmp_path,
+        plex,
+        [{"name": "Movies", "sync": True, "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}]}],
+    )
+
+
+def test_incremental_reingest_costs_no_request_per_unchanged_item(rv, db_url, engine, tmp_path, plex_library):
+    plex, local_movies, _ = plex_library
+    config = _movies_config(tmp_path, plex, local_movies)
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
+    movies = plex.sections["1"]
+    movies.items[0].attrs["updatedAt"] += 60  # changed (re-analysed in Plex)
+    removed = movies.items.pop(1)  # removed from Plex
+    plex.add_movie(movies, "Brand New", year=2024)  # added
+    plex.log.clear()
+    plan = rv("plan", "-c", config, db=db_url, env=env(plex))
+    assert "~ assets: +1 ~1 -1 =28, 0 duplicates" in plan.out
+    listing = plex.requests_to(r"/library/sections/1/all")
+    assert len(listing) == 1  # 30 items, one page: one listing request, nothing per item
+    assert plex.requests_to(r"/library/metadata/.*") == []
+    assert len(plex.log) <= 4  # root, sections, the listing, (a count)
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
+    with engine.connect() as conn:
+        rows = {r.source_uri: r for r in conn.execute(select(Asset.__table__))}
+    assert rows[f"plex://{removed.rating_key}"].missing_since is not None
+    assert sum(r.missing_since is None for r in rows.values()) == 30
+
+
+def test_surgical_ingest_by_title_never_marks_missing(rv, db_url, engine, tmp_path, plex_library):
+    plex, local_movies, local_tv = plex_library
+    config = plex_config(
+        tmp_path,
+        plex,
+        [{"name": "TV Shows", "sync": True, "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local_tv)},
+                                                          {"plex_path": "/archive/TV", "local_path": str(local_tv)}]}],
+    )  # fmt: skip
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
+    plex.add_show(plex.sections["2"], "Moon Base", {1: 3})
+    plex.sections["2"].items[0].children[1].children.pop()  # a Space Patrol episode disappears
+    result = rv("collection", "ingest", "TV Shows", "--title", "moon base", "--season", "1", "--json", db=db_url)
+    assert result.code == 0, result.err
+    stats = result.json()["stats"]
+    assert (stats["assets_ingested"], stats["assets_missing"]) == (3, 0)
+    with engine.connect() as conn:
+        series = conn.execute(select(Asset.series_title, Asset.missing_since)).all()
+    assert sum(s == "Moon Base" for s, _ in series) == 3
+    assert all(m is None for _, m in series)  # a narrowed ingest marks nothing missing
