@@ -244,3 +244,30 @@ def test_surgical_ingest_by_title_never_marks_missing(rv, db_url, engine, tmp_pa
         series = conn.execute(select(Asset.series_title, Asset.missing_since)).all()
     assert sum(s == "Moon Base" for s, _ in series) == 3
     assert all(m is None for _, m in series)  # a narrowed ingest marks nothing missing
+
+
+def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(rv, db_url, engine, tmp_path, plex_library):
+    """SD D-4 / SCG G-6: a location added upstream gets a NULL row; existing rows keep their ids."""
+    plex, local_movies, _ = plex_library
+    added = rv("source", "add", "--type", "plex", "--name", "P", "--base-url", plex.url, "--token", plex.token,
+               "--discover", db=db_url)  # fmt: skip
+    assert added.code == 0, added.err
+    assert rv("collection", "update", "Movies", "--path-mapping", str(local_movies), db=db_url).code == 0
+
+    def rows():
+        with engine.connect() as conn:
+            return {
+                r.plex_path: (r.id, r.local_path, r.created_at)
+                for r in conn.execute(
+                    select(PathMapping.__table__).join(Collection, Collection.id == PathMapping.collection_id).where(
+                        Collection.name == "Movies"
+                    )
+                )
+            }
+
+    before = rows()
+    plex.sections["1"].locations.append("/data/MoreMovies")
+    assert rv("source", "discover", "P", db=db_url).code == 0
+    after = rows()
+    assert after["/data/Movies"] == before["/data/Movies"]  # same row, same id, same local_path
+    assert after["/data/MoreMovies"][1] is None  # the new location, unmapped

@@ -82,6 +82,12 @@ class PlanError(RetrovueError):
     code = "PLAN_ERROR"
 
 
+class StalePlanError(PlanError):
+    """The saved plan was made against a state that has since moved; apply refuses it."""
+
+    code = "STALE_PLAN"
+
+
 class DatabaseError(RetrovueError):
     code = "DATABASE_ERROR"
 

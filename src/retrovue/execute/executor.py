@@ -225,8 +225,7 @@ class Executor:
             elif isinstance(action, SetCollectionSync):
                 conn.execute(update(table).where(where).values(sync_enabled=action.after, updated_at=now))
             elif isinstance(action, SetPathMappings):
-                conn.execute(delete(PathMapping.__table__).where(PathMapping.collection_id == collection_id))
-                _write_mappings(conn, collection_id, action.after, now)
+                _sync_mappings(conn, collection_id, action.after, now)
             elif isinstance(action, SetIngestible):
                 conn.execute(
                     update(table)
@@ -430,6 +429,34 @@ def _mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMappingSpe
         )
     )
     return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]
+
+
+def _sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datetime) -> None:
+    """Make the collection's mapping rows equal ``wanted`` touching only what differs: rows that
+    stay keep their id and created_at (SD D-4: discovery never rewrites existing rows); a changed
+    local_path is updated in place."""
+    table = PathMapping.__table__
+    existing = conn.execute(
+        select(table.c.id, table.c.plex_path, table.c.local_path).where(table.c.collection_id == collection_id)
+    ).all()
+    remaining = list(wanted)
+    unmatched = []
+    for row in existing:
+        spec = PathMappingSpec(row.plex_path, row.local_path)
+        if spec in remaining:
+            remaining.remove(spec)
+        else:
+            unmatched.append(row)
+    for row in unmatched:
+        replacement = next((m for m in remaining if m.plex_path == row.plex_path), None)
+        if replacement is None:
+            conn.execute(delete(table).where(table.c.id == row.id))
+        else:
+            remaining.remove(replacement)
+            conn.execute(
+                update(table).where(table.c.id == row.id).values(local_path=replacement.local_path, updated_at=now)
+            )
+    _write_mappings(conn, collection_id, remaining, now)
 
 
 def _write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: datetime) -> None:

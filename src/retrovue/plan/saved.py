@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select
 from retrovue.config.model import DesiredState
 from retrovue.database import migrate
 from retrovue.database.models import Collection, PathMapping, Source
-from retrovue.errors import PlanError
+from retrovue.errors import PlanError, StalePlanError
 from retrovue.importers.base import PathMappingSpec
 from retrovue.observe.db import fingerprint_assets, load_asset_index
 from retrovue.plan.actions import (
@@ -55,12 +55,6 @@ from retrovue.redact import SENSITIVE_SHOWN
 SUPPORTED_MAJOR = 1
 #: a newer minor version may add counts: ignore what this version does not know
 _COUNT_FIELDS = frozenset(IngestCounts.__dataclass_fields__)
-
-
-class StalePlanError(PlanError):
-    """The saved plan was made against a state that has since moved; apply refuses it."""
-
-    code = "STALE_PLAN"
 
 
 # --- observed database state -------------------------------------------------------------------
