@@ -271,3 +271,22 @@ def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(rv, db_u
     after = rows()
     assert after["/data/Movies"] == before["/data/Movies"]  # same row, same id, same local_path
     assert after["/data/MoreMovies"][1] is None  # the new location, unmapped
+
+
+def test_short_listing_at_apply_time_leaves_no_partial_collection(rv, db_url, engine, tmp_path, plex_library):
+    """A server whose totalSize promises more than it delivers fails the collection (no short list)."""
+    plex, local_movies, _ = plex_library
+    config = _movies_config(tmp_path, plex, local_movies)
+    from retrovue.config.validate import load_config
+    from retrovue.execute.executor import Executor
+    from retrovue.importers.registry import load_registry
+    from retrovue.plan.builder import build_plan
+
+    registry = load_registry()
+    plan = build_plan(load_config(config, registry, env(plex)), engine, registry)
+    plex.phantom_items = 5
+    result = Executor(engine, registry).execute(plan)
+    (movies,) = result.ingests
+    assert movies.status == "failed" and movies.error_code == "UPSTREAM_ERROR"
+    with engine.connect() as conn:
+        assert conn.execute(select(Asset.id)).all() == []
