@@ -607,7 +607,7 @@ def test_update_dry_run(rv, db_url, media):  # SU-040
 
 def test_update_concurrent_modification(rv, db_url, media, monkeypatch):  # SU-050
     add_fs(rv, db_url, media)
-    from retrovue.cli.imperative import source as source_module
+    from retrovue.cli.imperative import source_update as source_module
 
     real = source_module._run_update
 
