@@ -72,3 +72,38 @@ def test_progress_line_per_collection_on_a_terminal(tmp_path):
         os.close(controller)
     assert proc.returncode == 0
     assert b'collection "Library"/"c": 2 items scanned' in output
+
+
+def _apply_on_a_terminal(tmp_path, answer: bytes):
+    """Run apply with stdin on a pseudo-terminal, typing ``answer`` at the prompt."""
+    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True})
+    db = tmp_path / "db.sqlite"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg"), "RETROVUE_DATABASE_URL": f"sqlite:///{db}"}
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [RETROVUE, "apply", "-c", str(config)], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        os.write(controller, answer)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        assets = conn.execute("select count(*) from assets").fetchone()[0]
+    return proc.returncode, out.decode(), err.decode(), assets
+
+
+def test_apply_asks_on_a_terminal_and_yes_applies(tmp_path):
+    code, out, err, assets = _apply_on_a_terminal(tmp_path, b"yes\n")
+    assert "Only 'yes' will be accepted" in err
+    assert (code, assets) == (0, 1)
+    assert "Apply complete!" in out
+
+
+def test_apply_cancelled_by_any_other_answer(tmp_path):
+    code, out, err, assets = _apply_on_a_terminal(tmp_path, b"y\n")
+    assert (code, assets) == (0, 0)
+    assert "Apply cancelled." in err
