@@ -1,0 +1,200 @@
+"""Plans for `collection update` and for collection/source ingests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from retrovue.diff.assets import diff_assets
+from retrovue.importers.base import (
+    BaseImporter,
+    PathMappingSpec,
+)
+from retrovue.observe.db import DbCollection, DbSource, load_asset_index
+from retrovue.plan.actions import (
+    Action,
+    IngestCollection,
+    IngestCounts,
+    SetCollectionSync,
+    SetIngestible,
+    SetPathMappingLocal,
+)
+from retrovue.plan.imperative.sources import (
+    collection_address,
+    upstream_of,
+)
+
+
+@dataclass
+class CollectionUpdatePlan:
+    actions: list[Action]
+    operations: list[str]
+    sync_enabled: bool
+    ingestible: bool
+    ingestible_reason: str | None
+    path_mapping: PathMappingSpec | None
+    changes: list[tuple[str, str, str]]  # (label, before, after) for the human lines
+    noop_message: str | None = None
+
+
+def plan_collection_update(
+    source: DbSource,
+    collection: DbCollection,
+    importer: BaseImporter | None,
+    *,
+    sync: bool | None,
+    mapping: PathMappingSpec | None,
+) -> CollectionUpdatePlan:
+    """CU N-2 then B-16 then B-5: the mapping change first, ingestibility re-evaluated on the
+    result, then the sync flag.  Raises on B-5 (not ingestible); the caller validated the rest."""
+    from retrovue.errors import NotIngestibleError
+
+    address = collection_address(source, collection)
+    actions: list[Action] = []
+    operations: list[str] = []
+    changes: list[tuple[str, str, str]] = []
+    mappings = list(collection.path_mappings)
+    ingestible, reason = collection.ingestible, collection.ingestible_reason
+    if mapping is not None:
+        operations.append("path-mapping")
+        before = next(
+            m.local_path for m in mappings if m.plex_path == mapping.plex_path
+        )
+        if before != mapping.local_path:
+            actions.append(
+                SetPathMappingLocal(
+                    address, mapping.plex_path, before, mapping.local_path
+                )
+            )
+            changes.append(
+                (
+                    f"path mapping {mapping.plex_path}",
+                    before or "(unmapped)",
+                    mapping.local_path or "(unmapped)",
+                )
+            )
+        mappings = [
+            mapping if m.plex_path == mapping.plex_path else m for m in mappings
+        ]
+    if mapping is not None or sync is True:
+        ingestible, reason = _check(importer, collection, mappings)
+        if ingestible != collection.ingestible or (
+            not ingestible
+            and reason != collection.ingestible_reason
+            and mapping is not None
+        ):
+            actions.append(
+                SetIngestible(address, collection.ingestible, ingestible, reason)
+            )
+            if ingestible != collection.ingestible:
+                label = (
+                    _yn(collection.ingestible),
+                    _yn(ingestible)
+                    + (f" ({reason})" if not ingestible and reason else ""),
+                )
+                changes.append(("ingestible", *label))
+    noop = None
+    if sync is not None:
+        operations.append("sync-enable" if sync else "sync-disable")
+        if sync and not ingestible:
+            raise NotIngestibleError(
+                f"Cannot enable sync for collection '{collection.name}'. Collection is not ingestible. "
+                f"Check path mappings and prerequisites with 'retrovue collection show {collection.id}'.",
+                hint=reason,
+            )
+        if sync != collection.sync_enabled:
+            actions.append(SetCollectionSync(address, collection.sync_enabled, sync))
+            changes.append(("sync_enabled", _yn(collection.sync_enabled), _yn(sync)))
+        elif not actions:
+            state = "sync-enabled" if sync else "sync-disabled"
+            noop = f"Collection '{collection.name}' is already {state}; nothing changed"
+    final_sync = sync if sync is not None else collection.sync_enabled
+    return CollectionUpdatePlan(
+        actions,
+        operations,
+        final_sync,
+        ingestible,
+        None if ingestible else reason,
+        mapping,
+        changes,
+        noop,
+    )
+
+
+def _yn(value: bool) -> str:
+    return "Yes" if value else "No"
+
+
+def _check(
+    importer: BaseImporter | None, collection: DbCollection, mappings
+) -> tuple[bool, str | None]:
+    if importer is None:
+        return False, "importer unavailable"
+    return importer.check_ingestible(upstream_of(collection), mappings)
+
+
+# -- ingest (CI, SI) ----------------------------------------------------------------------------
+
+
+def scope_of(title: str | None, season: int | None, episode: int | None) -> str:
+    if episode is not None:
+        return "episode"
+    if season is not None:
+        return "season"
+    return "title" if title is not None else "collection"
+
+
+def plan_ingest(
+    conn: Connection | None,
+    importer: BaseImporter,
+    source: DbSource,
+    collection: DbCollection,
+    *,
+    title: str | None = None,
+    season: int | None = None,
+    episode: int | None = None,
+    allow_mass_missing: bool = False,
+    enumerate_upstream: bool,
+    missing_threshold: float = 0.2,
+):
+    """An IngestCollection action; with ``enumerate_upstream`` (dry-run) it carries the would-be
+    counts, read from the upstream and diffed against one SELECT of the stored index.
+
+    Returns (action, diff or None)."""
+    from retrovue.plan.builder import canonical_mapper
+
+    diff = None
+    counts = IngestCounts()
+    if enumerate_upstream:
+        existing = load_asset_index(conn, collection.id) if conn is not None else {}
+        diff = diff_assets(
+            existing,
+            importer.fetch_assets_for_collection(
+                collection.external_id,
+                filter_title=title,
+                filter_season=season,
+                filter_episode=episode,
+            ),
+            to_canonical=canonical_mapper(importer, collection.path_mappings),
+            full_scope=title is None,
+            missing_threshold=missing_threshold,
+            allow_mass_missing=allow_mass_missing,
+        )
+        counts = diff.counts()
+    action = IngestCollection(
+        collection=collection_address(source, collection),
+        counts=counts,
+        scope=scope_of(title, season, episode),
+        title=title,
+        season=season,
+        episode=episode,
+        degraded=diff.degraded if diff else False,
+        degraded_reason=diff.degraded_reason if diff else None,
+        skipped=diff.skip_reasons() if diff else (),
+        missing_threshold=missing_threshold,
+    )
+    return action, diff
+
+
+# -- delete / wipe (SDel, CW, PS) ----------------------------------------------------------------

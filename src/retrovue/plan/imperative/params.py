@@ -1,0 +1,119 @@
+"""Validate and normalise importer parameters given on the command line (SA B-2, B-11, B-12)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from retrovue.diff.sources import new_external_id
+from retrovue.errors import ValidationError
+from retrovue.importers.base import (
+    ParamSpec,
+)
+from retrovue.observe.db import DbSnapshot
+
+
+class ParamErrors(ValidationError):
+    """Several validation failures found in one pass; each is its own `Error:` line (SA B-2)."""
+
+    def __init__(self, messages: list[str], code: str = "VALIDATION_ERROR"):
+        super().__init__(messages[0])
+        self.messages = messages
+        self.code = code
+
+
+# -- parameters (SA B-2, B-11, B-12; SU-030) -----------------------------------------------------
+
+
+def validate_params(
+    type_id: str,
+    specs: Sequence[ParamSpec],
+    given: Mapping[str, Any],
+    foreign: Sequence[str] = (),
+    *,
+    partial: bool = False,
+) -> dict[str, Any]:
+    """Check and normalise the given parameters; report every problem in one pass.
+
+    ``given`` holds only what the operator passed; ``foreign`` names parameters of other types.
+    ``partial`` (source update) skips the required-parameter check.
+    """
+    errors = [
+        f"Invalid configuration parameter '{name}' for source type '{type_id}'"
+        for name in foreign
+    ]
+    out: dict[str, Any] = {}
+    by_name = {s.name: s for s in specs}
+    if not partial:
+        for spec in specs:
+            if spec.required and given.get(spec.name) is None:
+                errors.append(f"{spec.flag} is required for {type_id} sources")
+    for name, raw in given.items():
+        if raw is None:
+            continue
+        try:
+            out[name] = _normalise(type_id, by_name[name], raw)
+        except ValueError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ParamErrors(errors)
+    return out
+
+
+def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
+    if spec.kind == "bool":
+        return bool(raw)
+    text = str(raw).strip()
+    if spec.kind == "url":
+        parsed = urlparse(text)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"Invalid URL format for {spec.name} parameter")
+        return text
+    if spec.kind == "path":
+        path = os.path.abspath(os.path.expanduser(text)) if text else ""
+        if not text or not os.path.exists(path):
+            raise ValueError(f"Path does not exist: {text}")
+        if not os.path.isdir(path):
+            raise ValueError(f"Path is not a directory: {path}")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ValueError(f"Path is not readable: {path}")
+        return path
+    if spec.kind == "list":
+        items = [i.strip().lower().lstrip(".") for i in text.split(",")]
+        items = [i for i in items if i]
+        if not items:
+            raise ValueError(
+                f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty"
+            )
+        return items
+    if spec.kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(
+                f"Invalid configuration for source type '{type_id}': {spec.name} must be a number"
+            ) from None
+        if number <= 0:
+            raise ValueError(
+                f"Invalid configuration for source type '{type_id}': {spec.name} must be positive"
+            )
+        return int(number) if number.is_integer() else number
+    if not text:
+        raise ValueError(
+            f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty"
+        )
+    return text
+
+
+# -- source add / discover (SA, SD, SCG G-1/G-4/G-6) ----------------------------------------------
+
+
+def unique_external_id(type_id: str, snapshot: DbSnapshot) -> str:
+    """SA B-3: random `<type>-<8 hex>`, regenerated on collision, never derived from the name."""
+    taken = {s.external_id for s in snapshot.sources}
+    while True:
+        candidate = new_external_id(type_id)
+        if candidate not in taken:
+            return candidate
