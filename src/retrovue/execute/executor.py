@@ -16,34 +16,34 @@ from itertools import groupby
 from typing import Protocol
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from retrovue.database.models import Asset, AsRunLog, Collection, IngestRun, PathMapping, PlaylogEvent, Source, utcnow
-from retrovue.errors import RetrovueError
-from retrovue.execute import delete as imperative_writes
+from retrovue.database.models import (
+    Collection,
+    IngestRun,
+    PathMapping,
+    utcnow,
+)
+from retrovue.errors import NotIngestibleError, RetrovueError
 from retrovue.execute.ingest import ingest_collection
+from retrovue.execute.lookups import (
+    collection_id_of,
+    source_name_of,
+    source_row,
+    usable_mappings,
+)
+from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
-from retrovue.importers.base import PathMappingSpec
+from retrovue.importers.base import PathMappingSpec, UpstreamCollection
 from retrovue.importers.registry import Registry
 from retrovue.plan.actions import (
     Action,
-    AddCollection,
     CollectionAddress,
-    CollectionGoneUpstream,
-    CreateSource,
-    DeleteSource,
     IngestCollection,
     IngestCounts,
     Plan,
     PruneSource,
-    RenameCollection,
-    SetCollectionSync,
-    SetIngestible,
-    SetPathMappingLocal,
-    SetPathMappings,
-    UpdateSource,
-    WipeCollection,
     is_change,
 )
 
@@ -119,7 +119,7 @@ class Executor:
             if not isinstance(a, IngestCollection) and not (isinstance(a, PruneSource) and not is_change(a))
         ]
         failed_sources: set[str] = set()
-        for source_name, group in groupby(source_actions, key=_source_name):
+        for source_name, group in groupby(source_actions, key=source_name_of):
             outcome = self._apply_source(source_name, list(group))
             result.sources.append(outcome)
             if not outcome.ok:
@@ -149,7 +149,7 @@ class Executor:
             with self.engine.begin() as conn:
                 source_id: uuid.UUID | None = None
                 for action in actions:
-                    source_id = self._apply(conn, action, source_id)
+                    source_id = apply_source_action(conn, action, source_id, self.clock())
         except (SQLAlchemyError, RetrovueError) as exc:
             message = self.scrub(_describe(exc))
             log.error("source changes rolled back", source=source_name, error=message)
@@ -157,88 +157,6 @@ class Executor:
             return SourceOutcome(source_name, False, message, code)
         log.info("source changes committed", source=source_name, actions=len(actions))
         return SourceOutcome(source_name, True)
-
-    def _apply(self, conn: Connection, action: Action, source_id: uuid.UUID | None) -> uuid.UUID | None:
-        now = self.clock()
-        if isinstance(action, PruneSource):
-            _prune_source(conn, action)
-            return None
-        if isinstance(action, DeleteSource):
-            imperative_writes.delete_source(conn, action)
-            return None
-        if isinstance(action, CreateSource):
-            new_id = uuid.uuid4()
-            conn.execute(
-                insert(Source.__table__).values(
-                    id=new_id,
-                    external_id=action.external_id,
-                    name=action.source.name,
-                    type=action.type,
-                    config=action.config,
-                    origin=action.origin,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            return new_id
-        source_id = source_id or action_source_id(conn, action)
-        if isinstance(action, UpdateSource):
-            row = conn.execute(select(Source.config).where(Source.id == source_id)).one()
-            config = dict(row.config or {})
-            values: dict = {"updated_at": now}
-            for change in action.changes:
-                if change.field.startswith("config."):
-                    key = change.field.removeprefix("config.")
-                    if change.after is None:
-                        config.pop(key, None)
-                    else:
-                        config[key] = change.after
-                else:
-                    values[change.field] = change.after
-            values["config"] = config
-            conn.execute(update(Source.__table__).where(Source.id == source_id).values(**values))
-        elif isinstance(action, AddCollection):
-            collection_id = uuid.uuid4()
-            c = action.collection
-            conn.execute(
-                insert(Collection.__table__).values(
-                    id=collection_id,
-                    source_id=source_id,
-                    external_id=c.external_id,
-                    name=c.name,
-                    sync_enabled=False,
-                    ingestible=False,
-                    locations=list(action.locations),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            _write_mappings(conn, collection_id, action.path_mappings, now)
-        elif isinstance(action, CollectionGoneUpstream):
-            log.warning("collection no longer offered upstream", collection=str(action.collection))
-        else:
-            collection_id = _collection_id(conn, source_id, action.collection)
-            table = Collection.__table__
-            where = table.c.id == collection_id
-            if isinstance(action, RenameCollection):
-                conn.execute(update(table).where(where).values(name=action.after, updated_at=now))
-            elif isinstance(action, SetCollectionSync):
-                conn.execute(update(table).where(where).values(sync_enabled=action.after, updated_at=now))
-            elif isinstance(action, SetPathMappings):
-                _sync_mappings(conn, collection_id, action.after, now)
-            elif isinstance(action, SetIngestible):
-                conn.execute(
-                    update(table)
-                    .where(where)
-                    .values(ingestible=action.after, ingestible_reason=action.reason, updated_at=now)
-                )
-            elif isinstance(action, SetPathMappingLocal):
-                imperative_writes.set_mapping_local(conn, collection_id, action, now)
-            elif isinstance(action, WipeCollection):
-                imperative_writes.wipe_collection(conn, action, now)
-            else:  # pragma: no cover - every action type is handled above
-                raise TypeError(f"no handler for {type(action).__name__}")
-        return source_id
 
     # -- collection ingest unit ---------------------------------------------------------------
 
@@ -257,13 +175,13 @@ class Executor:
         progress = self.progress(str(address))
         try:
             with self.engine.begin() as conn:
-                source = _source_row(conn, address)
-                collection_id = _collection_id(conn, source.id, address)
+                source = source_row(conn, address)
+                collection_id = collection_id_of(conn, source.id, address)
                 importer = self.registry.create(source.type, dict(source.config or {}))
                 _recheck_ingestible(conn, importer, collection_id)  # SCG G-3, whatever the trigger
                 to_canonical = None
                 if importer.uses_path_mappings:
-                    mappings = _mappings(conn, collection_id)
+                    mappings = usable_mappings(conn, collection_id)
                     to_canonical = lambda path: pathmap.resolve(path, mappings)  # noqa: E731
                 diff = ingest_collection(
                     conn,
@@ -340,33 +258,8 @@ class Executor:
             return None
 
 
-def _prune_source(conn: Connection, action: PruneSource) -> None:
-    """Delete a pruned source (cascading to its collections, mappings and assets), re-checking
-    production safety inside the transaction: an asset that aired since the plan keeps it."""
-    in_source = select(Collection.id).where(Collection.source_id == action.source.id)
-    aired = conn.execute(
-        select(Asset.id)
-        .where(Asset.collection_id.in_(in_source))
-        .where(
-            select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
-            | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
-        )
-        .limit(1)
-    ).first()
-    if aired is not None:
-        raise RetrovueError(
-            f"{action.source} kept: its assets are referenced by playlog_events/as_run_log (production safety)"
-        )
-    deleted = conn.execute(delete(Source.__table__).where(Source.id == action.source.id)).rowcount
-    if not deleted:
-        raise RetrovueError(f"{action.source} no longer exists")
-
-
 def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) -> None:
     """SCG G-3: check_ingestible() again inside the unit; a failure fails this collection only."""
-    from retrovue.errors import NotIngestibleError
-    from retrovue.importers.base import UpstreamCollection
-
     row = conn.execute(
         select(Collection.external_id, Collection.name, Collection.locations).where(Collection.id == collection_id)
     ).one()
@@ -385,96 +278,6 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
 def _finish(progress) -> None:
     if progress is not None:
         progress.done()
-
-
-def _source_name(action: Action) -> str:
-    return action.source.name if hasattr(action, "source") else action.collection.source.name
-
-
-def action_source_id(conn: Connection, action: Action) -> uuid.UUID:
-    address = action.source if hasattr(action, "source") else action.collection.source
-    if address.id is not None:
-        return address.id
-    return _source_row(conn, action.collection).id
-
-
-def _source_row(conn: Connection, address: CollectionAddress):
-    source = address.source
-    query = select(Source.id, Source.type, Source.config)
-    if source.id is not None:
-        query = query.where(Source.id == source.id)
-    else:
-        query = query.where(Source.name == source.name)
-    row = conn.execute(query).first()
-    if row is None:
-        raise RetrovueError(f"source '{source.name}' no longer exists")
-    return row
-
-
-def _collection_id(conn: Connection, source_id: uuid.UUID, address: CollectionAddress) -> uuid.UUID:
-    if address.id is not None:
-        return address.id
-    row = conn.execute(
-        select(Collection.id).where(Collection.source_id == source_id, Collection.external_id == address.external_id)
-    ).first()
-    if row is None:
-        raise RetrovueError(f"{address} no longer exists")
-    return row.id
-
-
-def _mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMappingSpec]:
-    rows = conn.execute(
-        select(PathMapping.plex_path, PathMapping.local_path).where(
-            PathMapping.collection_id == collection_id, PathMapping.local_path.is_not(None)
-        )
-    )
-    return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]
-
-
-def _sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datetime) -> None:
-    """Make the collection's mapping rows equal ``wanted`` touching only what differs: rows that
-    stay keep their id and created_at (SD D-4: discovery never rewrites existing rows); a changed
-    local_path is updated in place."""
-    table = PathMapping.__table__
-    existing = conn.execute(
-        select(table.c.id, table.c.plex_path, table.c.local_path).where(table.c.collection_id == collection_id)
-    ).all()
-    remaining = list(wanted)
-    unmatched = []
-    for row in existing:
-        spec = PathMappingSpec(row.plex_path, row.local_path)
-        if spec in remaining:
-            remaining.remove(spec)
-        else:
-            unmatched.append(row)
-    for row in unmatched:
-        replacement = next((m for m in remaining if m.plex_path == row.plex_path), None)
-        if replacement is None:
-            conn.execute(delete(table).where(table.c.id == row.id))
-        else:
-            remaining.remove(replacement)
-            conn.execute(
-                update(table).where(table.c.id == row.id).values(local_path=replacement.local_path, updated_at=now)
-            )
-    _write_mappings(conn, collection_id, remaining, now)
-
-
-def _write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: datetime) -> None:
-    if mappings:
-        conn.execute(
-            insert(PathMapping.__table__),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "collection_id": collection_id,
-                    "plex_path": m.plex_path,
-                    "local_path": m.local_path,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for m in mappings
-            ],
-        )
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,61 @@
+"""Resolve plan addresses to rows inside a unit of work.
+
+Collections of a source created earlier in the same apply have no id in the plan; they are found
+by ``(source, external_id)`` when the unit runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Connection, select
+
+from retrovue.database.models import Collection, PathMapping, Source
+from retrovue.errors import RetrovueError
+from retrovue.importers.base import PathMappingSpec
+from retrovue.plan.actions import Action, CollectionAddress
+
+
+def source_name_of(action: Action) -> str:
+    return action.source.name if hasattr(action, "source") else action.collection.source.name
+
+
+def action_source_id(conn: Connection, action: Action) -> uuid.UUID:
+    address = action.source if hasattr(action, "source") else action.collection.source
+    if address.id is not None:
+        return address.id
+    return source_row(conn, action.collection).id
+
+
+def source_row(conn: Connection, address: CollectionAddress):
+    source = address.source
+    query = select(Source.id, Source.type, Source.config)
+    if source.id is not None:
+        query = query.where(Source.id == source.id)
+    else:
+        query = query.where(Source.name == source.name)
+    row = conn.execute(query).first()
+    if row is None:
+        raise RetrovueError(f"source '{source.name}' no longer exists")
+    return row
+
+
+def collection_id_of(conn: Connection, source_id: uuid.UUID, address: CollectionAddress) -> uuid.UUID:
+    if address.id is not None:
+        return address.id
+    row = conn.execute(
+        select(Collection.id).where(Collection.source_id == source_id, Collection.external_id == address.external_id)
+    ).first()
+    if row is None:
+        raise RetrovueError(f"{address} no longer exists")
+    return row.id
+
+
+def usable_mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMappingSpec]:
+    """The collection's mappings that have a local_path (the ones path resolution can use)."""
+    rows = conn.execute(
+        select(PathMapping.plex_path, PathMapping.local_path).where(
+            PathMapping.collection_id == collection_id, PathMapping.local_path.is_not(None)
+        )
+    )
+    return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]

@@ -1,0 +1,233 @@
+"""Source-level actions carried out inside a source's unit of work: one handler per action type.
+
+Like alembic's ``toimpl``, the executor looks the handler up by the action's class; a handler gets
+the connection, the action, the id of the source the unit works on (None until a CreateSource
+made it) and the unit's timestamp, and returns the source id for the actions after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from sqlalchemy import Connection, delete, insert, select, update
+
+from retrovue.database.models import (
+    AsRunLog,
+    Asset,
+    Collection,
+    PathMapping,
+    PlaylogEvent,
+    Source,
+)
+from retrovue.errors import RetrovueError
+from retrovue.execute import delete as imperative_writes
+from retrovue.execute.lookups import action_source_id, collection_id_of
+from retrovue.importers.base import PathMappingSpec
+from retrovue.plan.actions import (
+    Action,
+    AddCollection,
+    CollectionGoneUpstream,
+    CreateSource,
+    DeleteSource,
+    PruneSource,
+    RenameCollection,
+    SetCollectionSync,
+    SetIngestible,
+    SetPathMappingLocal,
+    SetPathMappings,
+    UpdateSource,
+    WipeCollection,
+)
+
+log = structlog.get_logger("retrovue.execute")
+
+SourceId = uuid.UUID | None
+Handler = Callable[[Connection, Action, SourceId, datetime], SourceId]
+
+
+def apply_source_action(conn: Connection, action: Action, source_id: SourceId, now: datetime) -> SourceId:
+    handler = HANDLERS.get(type(action))
+    if handler is None:  # pragma: no cover - every source-level action type has a handler
+        raise TypeError(f"no handler for {type(action).__name__}")
+    return handler(conn, action, source_id, now)
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+
+def _create_source(conn: Connection, action: CreateSource, _source_id: SourceId, now: datetime) -> SourceId:
+    new_id = uuid.uuid4()
+    conn.execute(
+        insert(Source.__table__).values(
+            id=new_id,
+            external_id=action.external_id,
+            name=action.source.name,
+            type=action.type,
+            config=action.config,
+            origin=action.origin,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return new_id
+
+
+def _update_source(conn: Connection, action: UpdateSource, source_id: SourceId, now: datetime) -> SourceId:
+    source_id = source_id or action_source_id(conn, action)
+    row = conn.execute(select(Source.config).where(Source.id == source_id)).one()
+    config = dict(row.config or {})
+    values: dict = {"updated_at": now}
+    for change in action.changes:
+        if change.field.startswith("config."):
+            key = change.field.removeprefix("config.")
+            if change.after is None:
+                config.pop(key, None)
+            else:
+                config[key] = change.after
+        else:
+            values[change.field] = change.after
+    values["config"] = config
+    conn.execute(update(Source.__table__).where(Source.id == source_id).values(**values))
+    return source_id
+
+
+def _prune_source(conn: Connection, action: PruneSource, _source_id: SourceId, _now: datetime) -> SourceId:
+    """Delete a pruned source (cascading to its collections, mappings and assets), re-checking
+    production safety inside the transaction: an asset that aired since the plan keeps it."""
+    in_source = select(Collection.id).where(Collection.source_id == action.source.id)
+    aired = conn.execute(
+        select(Asset.id)
+        .where(Asset.collection_id.in_(in_source))
+        .where(
+            select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
+            | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
+        )
+        .limit(1)
+    ).first()
+    if aired is not None:
+        raise RetrovueError(
+            f"{action.source} kept: its assets are referenced by playlog_events/as_run_log (production safety)"
+        )
+    deleted = conn.execute(delete(Source.__table__).where(Source.id == action.source.id)).rowcount
+    if not deleted:
+        raise RetrovueError(f"{action.source} no longer exists")
+    return None
+
+
+def _delete_source(conn: Connection, action: DeleteSource, _source_id: SourceId, _now: datetime) -> SourceId:
+    imperative_writes.delete_source(conn, action)
+    return None
+
+
+# -- collections ---------------------------------------------------------------------------------
+
+
+def _add_collection(conn: Connection, action: AddCollection, source_id: SourceId, now: datetime) -> SourceId:
+    source_id = source_id or action_source_id(conn, action)
+    collection_id = uuid.uuid4()
+    c = action.collection
+    conn.execute(
+        insert(Collection.__table__).values(
+            id=collection_id,
+            source_id=source_id,
+            external_id=c.external_id,
+            name=c.name,
+            sync_enabled=False,
+            ingestible=False,
+            locations=list(action.locations),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    write_mappings(conn, collection_id, action.path_mappings, now)
+    return source_id
+
+
+def _gone_upstream(_conn: Connection, action: CollectionGoneUpstream, source_id: SourceId, _now: datetime) -> SourceId:
+    log.warning("collection no longer offered upstream", collection=str(action.collection))
+    return source_id
+
+
+def _collection_update(write: Callable[[Connection, uuid.UUID, Action, datetime], None]) -> Handler:
+    """A handler for an action on an existing collection: resolve its id, then ``write``."""
+
+    def handler(conn: Connection, action: Action, source_id: SourceId, now: datetime) -> SourceId:
+        source_id = source_id or action_source_id(conn, action)
+        write(conn, collection_id_of(conn, source_id, action.collection), action, now)
+        return source_id
+
+    return handler
+
+
+def _set_columns(conn: Connection, collection_id: uuid.UUID, now: datetime, **values) -> None:
+    table = Collection.__table__
+    conn.execute(update(table).where(table.c.id == collection_id).values(updated_at=now, **values))
+
+
+def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datetime) -> None:
+    """Make the collection's mapping rows equal ``wanted`` touching only what differs: rows that
+    stay keep their id and created_at (SD D-4: discovery never rewrites existing rows); a changed
+    local_path is updated in place."""
+    table = PathMapping.__table__
+    existing = conn.execute(
+        select(table.c.id, table.c.plex_path, table.c.local_path).where(table.c.collection_id == collection_id)
+    ).all()
+    remaining = list(wanted)
+    unmatched = []
+    for row in existing:
+        spec = PathMappingSpec(row.plex_path, row.local_path)
+        if spec in remaining:
+            remaining.remove(spec)
+        else:
+            unmatched.append(row)
+    for row in unmatched:
+        replacement = next((m for m in remaining if m.plex_path == row.plex_path), None)
+        if replacement is None:
+            conn.execute(delete(table).where(table.c.id == row.id))
+        else:
+            remaining.remove(replacement)
+            conn.execute(
+                update(table).where(table.c.id == row.id).values(local_path=replacement.local_path, updated_at=now)
+            )
+    write_mappings(conn, collection_id, remaining, now)
+
+
+def write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: datetime) -> None:
+    if mappings:
+        conn.execute(
+            insert(PathMapping.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "collection_id": collection_id,
+                    "plex_path": m.plex_path,
+                    "local_path": m.local_path,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for m in mappings
+            ],
+        )
+
+
+HANDLERS: dict[type, Handler] = {
+    CreateSource: _create_source,
+    UpdateSource: _update_source,
+    PruneSource: _prune_source,
+    DeleteSource: _delete_source,
+    AddCollection: _add_collection,
+    CollectionGoneUpstream: _gone_upstream,
+    RenameCollection: _collection_update(lambda conn, cid, a, now: _set_columns(conn, cid, now, name=a.after)),
+    SetCollectionSync: _collection_update(
+        lambda conn, cid, a, now: _set_columns(conn, cid, now, sync_enabled=a.after)
+    ),
+    SetIngestible: _collection_update(
+        lambda conn, cid, a, now: _set_columns(conn, cid, now, ingestible=a.after, ingestible_reason=a.reason)
+    ),
+    SetPathMappings: _collection_update(lambda conn, cid, a, now: sync_mappings(conn, cid, a.after, now)),
+    SetPathMappingLocal: _collection_update(imperative_writes.set_mapping_local),
+    WipeCollection: _collection_update(lambda conn, cid, a, now: imperative_writes.wipe_collection(conn, a, now)),
+}
