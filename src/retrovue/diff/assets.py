@@ -71,7 +71,7 @@ def diff_assets(
     """
     diff = AssetDiff()
     seen: set[str] = set()
-    taken = {a.canonical_uri for a in existing.values() if not a.missing}
+    known_seen = 0
     candidates: list[tuple[UpstreamAsset, str]] = []
     get = existing.get
     for item in upstream:
@@ -96,6 +96,7 @@ def diff_assets(
         if known is None:
             candidates.append((item, canonical))
             continue
+        known_seen += 1
         if known.missing:
             diff.reappeared.append(known.id)
         if known.change_token != item.change_token:
@@ -106,6 +107,7 @@ def diff_assets(
             diff.unchanged += 1
 
     # N-3: a new item whose canonical_uri is already held is a duplicate; smallest source_uri wins
+    taken = {a.canonical_uri for a in existing.values() if not a.missing} if candidates else set()
     candidates.sort(key=lambda pair: pair[0].source_uri)
     for item, canonical in candidates:
         if canonical in taken:
@@ -114,7 +116,7 @@ def diff_assets(
             taken.add(canonical)
             diff.new.append((describe(item) if describe else item, canonical))
 
-    if full_scope:
+    if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
         _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
     return diff
 

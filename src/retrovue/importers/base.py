@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,12 @@ class PathMappingSpec:
     local_path: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamAsset:
-    """One media file as the upstream reports it (contracts §12.2 N-1)."""
+class UpstreamAsset(NamedTuple):
+    """One media file as the upstream reports it (contracts §12.2 N-1).
+
+    A NamedTuple rather than a frozen dataclass: one is built per upstream item on every plan,
+    and a frozen dataclass costs 3-5x more to construct (a tenth of a no-change plan at 100k).
+    """
 
     source_uri: str
     path: str  # upstream path: local path for filesystem, server path for Plex
@@ -59,7 +62,7 @@ class UpstreamAsset:
     episode_number: int | None = None
     year: int | None = None
     duration_ms: int | None = None
-    metadata: Mapping[str, Any] | None = field(default=None, compare=False)
+    metadata: Mapping[str, Any] | None = None
 
 
 class BaseImporter(ABC):

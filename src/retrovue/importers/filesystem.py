@@ -122,7 +122,7 @@ class FilesystemImporter(BaseImporter):
             raise CollectionNotFoundError(f"collection folder '{root}' no longer exists")
         wanted_title = filter_title.casefold() if filter_title is not None else None
         for path, uri, size, mtime_ns in self._walk(root):
-            item = UpstreamAsset(source_uri=uri, path=path, size=size, change_token=f"{mtime_ns}:{size}")
+            item = UpstreamAsset(uri, path, size, f"{mtime_ns}:{size}")  # positional: cheapest
             if wanted_title is not None:
                 item = self.describe(item)
                 shown = item.series_title if item.kind == "episode" else item.title
