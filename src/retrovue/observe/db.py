@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Connection, String, select, type_coerce
+from sqlalchemy import Connection, String, cast, select
 
 from retrovue.database.models import Asset, Collection, PathMapping, Source
 from retrovue.importers.base import PathMappingSpec
@@ -98,9 +98,9 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
 class ExistingAsset(NamedTuple):
     """The comparison columns of one stored asset.
 
-    ``id`` is the driver's raw value (a UUID on PostgreSQL, 32 hex digits on SQLite): converting
-    every id of an unchanged collection cost a fifth of a no-change plan, so ``as_uuid`` converts
-    only the few that get written.  ``load_asset_index`` hands out result rows, which have the
+    ``id`` is the id as text (32 hex digits on SQLite, the dashed form on PostgreSQL): building a
+    UUID object for every id of an unchanged collection cost a fifth of a no-change plan, so
+    ``as_uuid`` converts only the few that get written.  ``load_asset_index`` hands out result rows, which have the
     same fields: building 100k tuples of our own again would cost more than the SELECT.
     """
 
@@ -116,7 +116,7 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
     rows = conn.execute(
         select(
             Asset.source_uri,
-            type_coerce(Asset.id, String).label("id"),
+            cast(Asset.id, String).label("id"),  # text on both backends: no UUID object per row
             Asset.change_token,
             Asset.canonical_uri,
             Asset.missing_since.is_not(None).label("missing"),
