@@ -19,14 +19,7 @@ from retrovue.plan.actions import Plan
 
 @collection.command("wipe")
 @click.argument("selector", metavar="COLLECTION")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Skip the prompt (under --test-db also overrides production safety).",
-)
-@click.option(
-    "--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively."
-)
+@c.confirmation_options
 @c.dry_run_option
 @common_options
 def wipe(

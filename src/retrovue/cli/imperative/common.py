@@ -32,6 +32,14 @@ dry_run_option = click.option(
 )
 
 
+def confirmation_options(func):
+    """--force / --confirm of the destructive commands (contracts §0.6 C-5, C-6)."""
+    func = click.option("--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively.")(func)
+    return click.option(
+        "--force", is_flag=True, help="Skip the prompt (under --test-db also overrides production safety)."
+    )(func)
+
+
 # -- values -------------------------------------------------------------------------------------
 
 

@@ -49,14 +49,7 @@ def wildcard_matches(pattern: str, sources) -> list[DbSource]:
 
 @source.command("delete")
 @click.argument("selector", metavar="SELECTOR")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Skip the prompt (under --test-db also overrides production safety).",
-)
-@click.option(
-    "--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively."
-)
+@c.confirmation_options
 @c.dry_run_option
 @common_options
 def delete(
