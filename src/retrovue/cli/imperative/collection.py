@@ -25,6 +25,20 @@ def collection() -> None:
     """Collections: the libraries/folders a source offers."""
 
 
+def _identity(s, col) -> dict:
+    """The keys `collection list` items and `collection show` share, in contract order."""
+    return {
+        "id": str(col.id),
+        "external_id": col.external_id,
+        "name": col.name,
+        "source_id": str(s.id),
+        "source_name": s.name,
+        "source_type": s.type,
+        "sync_enabled": col.sync_enabled,
+        "ingestible": col.ingestible,
+    }
+
+
 def _mappings_json(col: DbCollection) -> list[dict]:
     return [
         {"plex_path": m.plex_path, "local_path": m.local_path}
@@ -74,14 +88,7 @@ def list_collections(app: AppContext, positional, source_opt) -> None:
         total, missing = counts.get(col.id, (0, 0))
         items.append(
             {
-                "id": str(col.id),
-                "external_id": col.external_id,
-                "name": col.name,
-                "source_id": str(s.id),
-                "source_name": s.name,
-                "source_type": s.type,
-                "sync_enabled": col.sync_enabled,
-                "ingestible": col.ingestible,
+                **_identity(s, col),
                 "assets_count": total,
                 "missing_count": missing,
                 "last_ingest_time": c.iso(last),
@@ -160,14 +167,7 @@ def show(app: AppContext, selector: str) -> None:
         }
     doc = {
         "status": "ok",
-        "id": str(col.id),
-        "external_id": col.external_id,
-        "name": col.name,
-        "source_id": str(s.id),
-        "source_name": s.name,
-        "source_type": s.type,
-        "sync_enabled": col.sync_enabled,
-        "ingestible": col.ingestible,
+        **_identity(s, col),
         "ingestible_reason": reason,
         "path_mappings": _mappings_json(col),
         "stats": {"assets_count": total, "missing_count": missing},
