@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, insert, select, text
@@ -40,8 +40,10 @@ from retrovue.importers.naming import parse_media_name
 from retrovue.importers.registry import load_registry
 from retrovue.plan.builder import PlanOptions, build_plan
 
-NOW = datetime.now(timezone.utc)
-PG_ADMIN = os.environ.get("RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+NOW = datetime.now(UTC)
+PG_ADMIN = os.environ.get(
+    "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def make_tree(root: Path, n: int) -> Path:
@@ -69,20 +71,35 @@ def scan(root: str) -> list[tuple[str, int, int]]:
 
 
 def build_rows(scanned, collection_id):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     for path, size, mtime in scanned:
         stem = os.path.splitext(os.path.basename(path))[0]
         p = parse_media_name(stem)
         rows.append(
             {
-                "id": uuid.uuid4(), "collection_id": collection_id, "source_uri": file_uri(path),
-                "canonical_uri": path, "kind": p.kind, "title": p.title, "series_title": p.series_title,
-                "season_number": p.season, "episode_number": p.episode, "year": p.year, "duration_ms": None,
-                "size": size, "change_token": f"{mtime}:{size}", "state": "new", "approved_for_broadcast": False,
-                "missing_since": None, "metadata": None, "discovered_at": now, "created_at": now, "updated_at": now,
+                "id": uuid.uuid4(),
+                "collection_id": collection_id,
+                "source_uri": file_uri(path),
+                "canonical_uri": path,
+                "kind": p.kind,
+                "title": p.title,
+                "series_title": p.series_title,
+                "season_number": p.season,
+                "episode_number": p.episode,
+                "year": p.year,
+                "duration_ms": None,
+                "size": size,
+                "change_token": f"{mtime}:{size}",
+                "state": "new",
+                "approved_for_broadcast": False,
+                "missing_since": None,
+                "metadata": None,
+                "discovered_at": now,
+                "created_at": now,
+                "updated_at": now,
             }
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -123,11 +140,15 @@ def timed(fn, collect: bool = True):
 
 def collection_id_of(engine) -> uuid.UUID:
     with engine.connect() as conn:
-        return conn.execute(text("select id from collections where external_id = 'bench'")).scalar_one()
+        return conn.execute(
+            text("select id from collections where external_id = 'bench'")
+        ).scalar_one()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = ap.parse_args()
@@ -145,8 +166,29 @@ def main() -> int:
         t_scan, scanned = timed(lambda: scan(str(media / "bench")))
         with base_engine.begin() as conn:  # a parent row so the foreign key holds
             sid, cid = uuid.uuid4(), uuid.uuid4()
-            conn.execute(insert(Source.__table__).values(id=sid, external_id="b", name="b", type="filesystem", origin="cli", created_at=NOW, updated_at=NOW))  # noqa: E501
-            conn.execute(insert(Collection.__table__).values(id=cid, source_id=sid, external_id="bench", name="bench", sync_enabled=True, ingestible=True, created_at=NOW, updated_at=NOW))  # noqa: E501
+            conn.execute(
+                insert(Source.__table__).values(
+                    id=sid,
+                    external_id="b",
+                    name="b",
+                    type="filesystem",
+                    origin="cli",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )  # noqa: E501
+            conn.execute(
+                insert(Collection.__table__).values(
+                    id=cid,
+                    source_id=sid,
+                    external_id="bench",
+                    name="bench",
+                    sync_enabled=True,
+                    ingestible=True,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )  # noqa: E501
         # rows are built and inserted 10k at a time (timed apart), so the baseline never holds
         # 1M row dicts and the peak RSS printed below is retrovue's own
         t_rows = 0.0
@@ -154,7 +196,9 @@ def main() -> int:
         started = time.perf_counter()
         with base_engine.begin() as conn:
             for i in range(0, len(scanned), 10_000):
-                dt, rows = timed(lambda: build_rows(scanned[i : i + 10_000], cid), collect=False)
+                dt, rows = timed(
+                    lambda i=i: build_rows(scanned[i : i + 10_000], cid), collect=False
+                )
                 t_rows += dt
                 conn.execute(insert(Asset.__table__), rows)
         t_insert = time.perf_counter() - started - t_rows  # insert and commit
@@ -166,13 +210,15 @@ def main() -> int:
                 db = {
                     u: (t, c)
                     for u, t, c in conn.execute(
-                        select(Asset.source_uri, Asset.change_token, Asset.canonical_uri).where(Asset.collection_id == cid)
+                        select(Asset.source_uri, Asset.change_token, Asset.canonical_uri).where(
+                            Asset.collection_id == cid
+                        )
                     )
                 }
-            changed = [p for p, size, mtime in s if db.get(file_uri(p), (None,))[0] != f"{mtime}:{size}"]
+            changed = [
+                p for p, size, mtime in s if db.get(file_uri(p), (None,))[0] != f"{mtime}:{size}"
+            ]
             return len(changed)
-
-
 
         # -- retrovue ---------------------------------------------------------------------------
         config = workdir / "retrovue.yaml"
@@ -219,7 +265,9 @@ def main() -> int:
         extra.mkdir()
         for i in range(k):
             (extra / f"Extra {i:05d}.mkv").touch()
-        t_churn_plan, churn_plan = timed(lambda: build_plan(desired, engine, registry, PlanOptions()))
+        t_churn_plan, churn_plan = timed(
+            lambda: build_plan(desired, engine, registry, PlanOptions())
+        )
         t_churn_apply, churn = timed(lambda: Executor(engine, registry).execute(churn_plan))
         counts = churn.ingests[0].counts
         engine.dispose()
@@ -230,11 +278,19 @@ def main() -> int:
         print(f"  baseline scan (scandir+stat)          {t_scan:8.2f} s")
         print(f"  baseline row dicts                    {t_rows:8.2f} s")
         print(f"  baseline Core insert executemany      {t_insert:8.2f} s")
-        print(f"  first ingest (plan + apply)           {t_first:8.2f} s   ratio {t_first / baseline_first:5.2f}x of {baseline_first:.2f} s (target <= 1.5x)")
+        print(
+            f"  first ingest (plan + apply)           {t_first:8.2f} s   ratio {t_first / baseline_first:5.2f}x of {baseline_first:.2f} s (target <= 1.5x)"
+        )
         print(f"    = {args.files / t_first:,.0f} assets/s end to end")
-        print(f"  no-change plan (median of 3)          {t_noop:8.2f} s   ratio {t_noop / t_noop_base:5.2f}x of {t_noop_base:.2f} s (target <= 1.5x)")
-        print(f"  SQL statements in the no-change plan  {n_statements:8d}     (target: O(1) per collection)")
-        beyond = t_churn_apply - t_churn_plan  # apply re-reads the collection (like its plan) and writes
+        print(
+            f"  no-change plan (median of 3)          {t_noop:8.2f} s   ratio {t_noop / t_noop_base:5.2f}x of {t_noop_base:.2f} s (target <= 1.5x)"
+        )
+        print(
+            f"  SQL statements in the no-change plan  {n_statements:8d}     (target: O(1) per collection)"
+        )
+        beyond = (
+            t_churn_apply - t_churn_plan
+        )  # apply re-reads the collection (like its plan) and writes
         print(
             f"  churn +{counts.new} ~{counts.changed} -{counts.missing}: plan {t_churn_plan:.2f} s, apply {t_churn_apply:.2f} s"
             f" = its own re-read + {beyond:.2f} s beyond the plan (target < 1 s)"

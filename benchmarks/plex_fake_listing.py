@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-
 from plexapi.server import PlexServer
 
 from retrovue.importers.plex import PlexImporter
@@ -39,8 +38,11 @@ def build(episodes: int) -> FakePlex:
     per_show = EPISODES_PER_SEASON * SEASONS_PER_SHOW
     for n in range(math.ceil(episodes / per_show)):
         left = min(per_show, episodes - n * per_show)
-        seasons = {s: min(EPISODES_PER_SEASON, left - (s - 1) * EPISODES_PER_SEASON)
-                   for s in range(1, SEASONS_PER_SHOW + 1) if left > (s - 1) * EPISODES_PER_SEASON}
+        seasons = {
+            s: min(EPISODES_PER_SEASON, left - (s - 1) * EPISODES_PER_SEASON)
+            for s in range(1, SEASONS_PER_SHOW + 1)
+            if left > (s - 1) * EPISODES_PER_SEASON
+        }
         plex.add_show(tv, f"Show {n:05d}", seasons)
     return plex
 
@@ -54,10 +56,16 @@ def raw_http_listing(plex: FakePlex, page_size: int, total: int) -> int:
     session = requests.Session()
     received = 0
     for start in range(0, total, page_size):
-        headers = {"X-Plex-Token": plex.token, "X-Plex-Container-Start": str(start),
-                   "X-Plex-Container-Size": str(page_size)}
-        answer = session.get(f"{plex.url}/library/sections/2/all?type=4&includeCollections=0",
-                             headers=headers, timeout=30)
+        headers = {
+            "X-Plex-Token": plex.token,
+            "X-Plex-Container-Start": str(start),
+            "X-Plex-Container-Size": str(page_size),
+        }
+        answer = session.get(
+            f"{plex.url}/library/sections/2/all?type=4&includeCollections=0",
+            headers=headers,
+            timeout=30,
+        )
         answer.raise_for_status()
         received += len(answer.content)
     return received
@@ -88,7 +96,9 @@ def main() -> None:
     plex = build(args.episodes)
     page = PlexImporter.page_size
     try:
-        base_t, base_n, _ = measure(plex, lambda: raw_http_listing(plex, page, args.episodes), args.repeat)
+        base_t, base_n, _ = measure(
+            plex, lambda: raw_http_listing(plex, page, args.episodes), args.repeat
+        )
         ours_t, ours_n, count = measure(plex, lambda: retrovue_listing(plex), args.repeat)
         ref_t, ref_n, ref_count = measure(plex, lambda: plexapi_listing(plex, page), args.repeat)
     finally:
@@ -97,10 +107,14 @@ def main() -> None:
     out = sys.stdout.write
     out(f"{args.episodes} episodes, page size {page}, ceil(N/page) = {bound}\n")
     out(f"baseline raw HTTP (no parsing): {base_t:7.2f} s  {base_n:4d} requests\n")
-    out(f"retrovue PlexImporter:          {ours_t:7.2f} s  {ours_n:4d} requests  "
-        f"{count} assets  {ours_t / base_t:5.1f}x baseline  {count / ours_t:,.0f} assets/s\n")
-    out(f"plexapi searchEpisodes:         {ref_t:7.2f} s  {ref_n:4d} requests  "
-        f"{ref_count} items  {ref_t / base_t:5.1f}x baseline\n")
+    out(
+        f"retrovue PlexImporter:          {ours_t:7.2f} s  {ours_n:4d} requests  "
+        f"{count} assets  {ours_t / base_t:5.1f}x baseline  {count / ours_t:,.0f} assets/s\n"
+    )
+    out(
+        f"plexapi searchEpisodes:         {ref_t:7.2f} s  {ref_n:4d} requests  "
+        f"{ref_count} items  {ref_t / base_t:5.1f}x baseline\n"
+    )
     if count != args.episodes or ours_n > bound + 2:
         raise SystemExit("FAILED: wrong asset count or too many requests")
 

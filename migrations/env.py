@@ -23,6 +23,8 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:  # `alembic -x url=...` from a shell, for authoring migrations
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
     with create_engine(url).begin() as conn:
         run(conn)

@@ -20,11 +20,15 @@ from sqlalchemy.engine import make_url
 
 from retrovue.database.engine import DatabaseTarget, open_database
 
-pytest_plugins = ["tests.fakeplex_fixtures"] if os.path.exists(
-    os.path.join(os.path.dirname(__file__), "fakeplex_fixtures.py")
-) else []
+pytest_plugins = (
+    ["tests.fakeplex_fixtures"]
+    if os.path.exists(os.path.join(os.path.dirname(__file__), "fakeplex_fixtures.py"))
+    else []
+)
 
-PG_URL = os.environ.get("RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get(
+    "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_PG = os.environ.get("RETROVUE_REQUIRE_POSTGRES") == "1"
 
 
@@ -42,7 +46,9 @@ def pg_template():
     except Exception as exc:  # noqa: BLE001
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL tier required but {PG_URL} is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set RETROVUE_REQUIRE_POSTGRES=1 to fail instead)")
+        pytest.skip(
+            f"PostgreSQL not reachable at {PG_URL} (set RETROVUE_REQUIRE_POSTGRES=1 to fail instead)"
+        )
     name = f"rv_tmpl_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -100,7 +106,12 @@ class CliResult:
 @pytest.fixture
 def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    for var in ("RETROVUE_DATABASE_URL", "RETROVUE_TEST_DATABASE_URL", "RETROVUE_CONFIG", "RETROVUE_LOG_FORMAT"):
+    for var in (
+        "RETROVUE_DATABASE_URL",
+        "RETROVUE_TEST_DATABASE_URL",
+        "RETROVUE_CONFIG",
+        "RETROVUE_LOG_FORMAT",
+    ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
@@ -110,7 +121,9 @@ def rv(isolated_env, capsys, monkeypatch, request):
     """Run the CLI in-process: rv("plan", "-c", path, db=url, input="yes\\n") -> CliResult."""
     from retrovue.cli.main import main
 
-    def run(*argv: str, db: str | None = None, input: str | None = None, env: dict | None = None) -> CliResult:
+    def run(
+        *argv: str, db: str | None = None, input: str | None = None, env: dict | None = None
+    ) -> CliResult:
         args = list(argv)
         with monkeypatch.context() as m:
             if db is not None:

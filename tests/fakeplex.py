@@ -119,8 +119,15 @@ class FakePlex:
         part_id = next(self._ids)
         return Part(part_id, file, size=1_000_000 + part_id)
 
-    def add_movie(self, section: Section, title: str, *, year: int | None = None,
-                  versions: list[list[str]] | None = None, duration: int = 5_400_000) -> Item:
+    def add_movie(
+        self,
+        section: Section,
+        title: str,
+        *,
+        year: int | None = None,
+        versions: list[list[str]] | None = None,
+        duration: int = 5_400_000,
+    ) -> Item:
         """A movie; ``versions`` is one list of part files per Media (default: one file)."""
         name = f"{title} ({year})" if year else title
         versions = versions or [[f"{section.locations[0]}/{name}/{name}.mkv"]]
@@ -128,8 +135,9 @@ class FakePlex:
         section.items.append(movie)
         return movie
 
-    def add_show(self, section: Section, title: str, seasons: dict[int, int], *,
-                 year: int | None = None) -> Item:
+    def add_show(
+        self, section: Section, title: str, seasons: dict[int, int], *, year: int | None = None
+    ) -> Item:
         """A show with ``{season_number: episode_count}``, files under the first location."""
         show = self._item("show", {"title": title, "year": year})
         section.items.append(show)
@@ -139,16 +147,33 @@ class FakePlex:
 
     def add_season(self, show: Item, number: int, episodes: int, root: str = "/tv") -> Item:
         title = show.attrs["title"]
-        season = self._item("season", {"title": f"Season {number}", "index": number,
-                                       "parentRatingKey": show.rating_key, "parentTitle": title})
+        season = self._item(
+            "season",
+            {
+                "title": f"Season {number}",
+                "index": number,
+                "parentRatingKey": show.rating_key,
+                "parentTitle": title,
+            },
+        )
         show.children.append(season)
         for index in range(1, episodes + 1):
             file = f"{root}/Season {number:02d}/{title} - S{number:02d}E{index:02d}.mkv"
-            episode = self._item("episode", {
-                "title": f"Episode {index}", "index": index, "parentIndex": number,
-                "parentRatingKey": season.rating_key, "parentTitle": f"Season {number}",
-                "grandparentRatingKey": show.rating_key, "grandparentTitle": title,
-                "year": show.attrs.get("year"), "duration": 1_800_000}, [[file]])
+            episode = self._item(
+                "episode",
+                {
+                    "title": f"Episode {index}",
+                    "index": index,
+                    "parentIndex": number,
+                    "parentRatingKey": season.rating_key,
+                    "parentTitle": f"Season {number}",
+                    "grandparentRatingKey": show.rating_key,
+                    "grandparentTitle": title,
+                    "year": show.attrs.get("year"),
+                    "duration": 1_800_000,
+                },
+                [[file]],
+            )
             season.children.append(episode)
         return season
 
@@ -185,7 +210,10 @@ class FakePlex:
         url = urlsplit(target)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         headers = {name.lower(): value for name, value in headers.items()}
-        query_token, header_token = query.pop("X-Plex-Token", None), headers.pop("x-plex-token", None)
+        query_token, header_token = (
+            query.pop("X-Plex-Token", None),
+            headers.pop("x-plex-token", None),
+        )
         token = query_token or header_token  # both popped: the log never holds a token
         with self._lock:
             self.log.append(Request(method, url.path, query, headers))
@@ -206,11 +234,21 @@ class FakePlex:
 
     def _route(self, path: str, params: dict) -> tuple[int, bytes, dict]:
         if path == "/":
-            return _ok(_container([], machineIdentifier=self.machine_identifier, version="1.40.0.0",
-                                  friendlyName=self.friendly_name, platform="Linux", myPlex=0))
+            return _ok(
+                _container(
+                    [],
+                    machineIdentifier=self.machine_identifier,
+                    version="1.40.0.0",
+                    friendlyName=self.friendly_name,
+                    platform="Linux",
+                    myPlex=0,
+                )
+            )
         if path == "/library":
             dirs = ['<Directory key="sections" title="Library Sections"/>']
-            return _ok(_container(dirs, title1="Plex Library", identifier="com.plexapp.plugins.library"))
+            return _ok(
+                _container(dirs, title1="Plex Library", identifier="com.plexapp.plugins.library")
+            )
         if path == "/library/sections":
             return _ok(_container([self._section_xml(s) for s in self.sections.values()]))
         if m := re.fullmatch(r"/library/sections/([^/]+)/all", path):
@@ -219,8 +257,9 @@ class FakePlex:
             items = section.listing(type_number)
             if "title" in params or "show.title" in params:
                 items = [i for i in items if _matches(i, params)]
-            return self._page(items, params, librarySectionID=section.key,
-                              librarySectionTitle=section.title)
+            return self._page(
+                items, params, librarySectionID=section.key, librarySectionTitle=section.title
+            )
         if m := re.fullmatch(r"/library/metadata/([\d,]+)(/children|/allLeaves)?", path):
             found = [self.items[int(k)] for k in m.group(1).split(",")]
             if m.group(2) == "/children":
@@ -240,19 +279,35 @@ class FakePlex:
         if self.page_cap is not None:
             size = min(size, self.page_cap)
         page = items[start : start + size]
-        body = _container([_item_xml(i) for i in page], totalSize=total, offset=start,
-                          **container_attrs)
-        return 200, body, {"X-Plex-Container-Start": str(start),
-                           "X-Plex-Container-Total-Size": str(total)}
+        body = _container(
+            [_item_xml(i) for i in page], totalSize=total, offset=start, **container_attrs
+        )
+        return (
+            200,
+            body,
+            {"X-Plex-Container-Start": str(start), "X-Plex-Container-Total-Size": str(total)},
+        )
 
     @staticmethod
     def _section_xml(s: Section) -> str:
-        locations = "".join(f"<Location id={quoteattr(str(n))} path={quoteattr(p)}/>"
-                            for n, p in enumerate(s.locations, 1))
+        locations = "".join(
+            f"<Location id={quoteattr(str(n))} path={quoteattr(p)}/>"
+            for n, p in enumerate(s.locations, 1)
+        )
         agent = {"movie": "tv.plex.agents.movie", "show": "tv.plex.agents.series"}.get(s.type, "")
-        attrs = _attrs(key=s.key, type=s.type, title=s.title, agent=agent, scanner="Plex",
-                       language="en-US", uuid=f"uuid-{s.key}", updatedAt=UPDATED_AT,
-                       contentChangedAt=len(s.items), allowSync=1, refreshing=0)
+        attrs = _attrs(
+            key=s.key,
+            type=s.type,
+            title=s.title,
+            agent=agent,
+            scanner="Plex",
+            language="en-US",
+            uuid=f"uuid-{s.key}",
+            updatedAt=UPDATED_AT,
+            contentChangedAt=len(s.items),
+            allowSync=1,
+            refreshing=0,
+        )
         return f"<Directory {attrs}>{locations}</Directory>"
 
 
@@ -271,10 +326,19 @@ def _attrs(**attrs) -> str:
 
 def _item_xml(item: Item) -> str:
     rk = item.rating_key
-    attrs = _attrs(ratingKey=rk, key=f"/library/metadata/{rk}", guid=f"plex://{item.type}/{rk}",
-                   type=item.type, **item.attrs)
+    attrs = _attrs(
+        ratingKey=rk,
+        key=f"/library/metadata/{rk}",
+        guid=f"plex://{item.type}/{rk}",
+        type=item.type,
+        **item.attrs,
+    )
     if item.type in ("show", "season"):
-        leaves = sum(len(c.children) for c in item.children) if item.type == "show" else len(item.children)
+        leaves = (
+            sum(len(c.children) for c in item.children)
+            if item.type == "show"
+            else len(item.children)
+        )
         return f'<Directory {attrs} childCount="{len(item.children)}" leafCount="{leaves}"/>'
     return f"<Video {attrs}>{''.join(_media_xml(m, item) for m in item.media)}</Video>"
 
@@ -287,8 +351,9 @@ def _media_xml(media: Media, item: Item) -> str:
 
 def _part_attrs(part: Part, item: Item) -> str:
     key = f"/library/parts/{part.id}/{item.attrs['updatedAt']}/file.mkv"
-    return _attrs(id=part.id, key=key, file=part.file, size=part.size, duration=part.duration,
-                  container="mkv")
+    return _attrs(
+        id=part.id, key=key, file=part.file, size=part.size, duration=part.duration, container="mkv"
+    )
 
 
 def _container(children: list[str], **attrs) -> bytes:

@@ -26,7 +26,11 @@ def touch(path: Path, content: bytes = b"x", mtime_ns: int | None = None) -> Non
 
 
 def fs_config(
-    path: Path, base_path: Path | str, collections: dict[str, bool] | None = None, name: str = "Library", **top
+    path: Path,
+    base_path: Path | str,
+    collections: dict[str, bool] | None = None,
+    name: str = "Library",
+    **top,
 ) -> Path:
     """Write a one-source filesystem config; collections maps name -> sync."""
     doc = {

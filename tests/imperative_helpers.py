@@ -75,8 +75,7 @@ def snapshot_tables(url: str) -> dict:
         with engine.connect() as conn:
             return {
                 t: sorted(
-                    tuple(str(v) for v in row)
-                    for row in conn.execute(text(f"SELECT * FROM {t}"))
+                    tuple(str(v) for v in row) for row in conn.execute(text(f"SELECT * FROM {t}"))
                 )
                 for t in TABLES
             }
@@ -114,8 +113,6 @@ def count(url: str, table: str, where: str = "") -> int:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(
-                text(f"SELECT count(*) FROM {table} {where}")
-            ).scalar_one()
+            return conn.execute(text(f"SELECT count(*) FROM {table} {where}")).scalar_one()
     finally:
         engine.dispose()

@@ -43,40 +43,28 @@ def test_list_json_and_order(rv, db_url, media):  # AL N-1 / N-2 / N-3 / JSON ke
     }
     names = [a["collection"]["name"] for a in doc["assets"]]
     assert names == sorted(names, key=str.casefold)
-    movies = [
-        a["canonical_uri"] for a in doc["assets"] if a["collection"]["name"] == "Movies"
-    ]
+    movies = [a["canonical_uri"] for a in doc["assets"] if a["collection"]["name"] == "Movies"]
     assert movies == sorted(movies)
 
 
 def test_filters_and_limit(rv, db_url, media):  # AL N-1 / N-4
     _ingest(rv, db_url, media)
     doc = one_json(
-        rv(
-            "asset", "list", "--collection", "TV", "--limit", "2", "--json", db=db_url
-        ).out
+        rv("asset", "list", "--collection", "TV", "--limit", "2", "--json", db=db_url).out
     )
-    assert (
-        doc["total"] == 2 and doc["truncated"] is True and doc["filters"]["limit"] == 2
-    )
+    assert doc["total"] == 2 and doc["truncated"] is True and doc["filters"]["limit"] == 2
     assert doc["filters"]["collection"] is not None
     doc = one_json(rv("asset", "list", "--state", "ready", "--json", db=db_url).out)
     assert doc["total"] == 0 and doc["assets"] == []
+    assert one_json(rv("asset", "list", "--missing", "--json", db=db_url).out)["total"] == 0
     assert (
-        one_json(rv("asset", "list", "--missing", "--json", db=db_url).out)["total"]
-        == 0
-    )
-    assert (
-        one_json(
-            rv("asset", "list", "--present", "--not-approved", "--json", db=db_url).out
-        )["total"]
+        one_json(rv("asset", "list", "--present", "--not-approved", "--json", db=db_url).out)[
+            "total"
+        ]
         == 5
     )
     human = rv("asset", "list", "--limit", "1", db=db_url).out.splitlines()
-    assert (
-        human[-2] == "Total: 1 asset"
-        and human[-1] == "(limited to 1; more assets match)"
-    )
+    assert human[-2] == "Total: 1 asset" and human[-1] == "(limited to 1; more assets match)"
     assert " approved=No  missing=-  " in human[0]
     assert rv("asset", "list", "--state", "ready", db=db_url).out.splitlines() == [
         "No assets found",
@@ -84,9 +72,7 @@ def test_filters_and_limit(rv, db_url, media):  # AL N-1 / N-4
     ]
 
 
-def test_usage_errors(
-    rv, db_url
-):  # AL N-1: bad --state or --limit is a usage error (exit 1)
+def test_usage_errors(rv, db_url):  # AL N-1: bad --state or --limit is a usage error (exit 1)
     for argv in (("--state", "bogus"), ("--limit", "0")):
         r = rv("asset", "list", *argv, "--json", db=db_url)
         assert r.code == 1 and one_json(r.out)["code"] == "USAGE_ERROR"
@@ -135,15 +121,11 @@ def test_show_not_found_and_ambiguous(rv, db_url, media):  # AS N-1
     }
     add_fs(rv, db_url, media, "A")
     add_fs(rv, db_url, media, "B")
-    for doc in one_json(rv("collection", "list", "--json", db=db_url).out)[
-        "collections"
-    ]:
+    for doc in one_json(rv("collection", "list", "--json", db=db_url).out)["collections"]:
         if doc["name"] == "Movies":
             enable(rv, db_url, doc["id"])
             assert rv("collection", "ingest", doc["id"], db=db_url).code == 0
-    uri = one_json(rv("asset", "list", "--json", db=db_url).out)["assets"][0][
-        "source_uri"
-    ]
+    uri = one_json(rv("asset", "list", "--json", db=db_url).out)["assets"][0]["source_uri"]
     r = rv("asset", "show", uri, db=db_url)
     assert (
         r.code == 1

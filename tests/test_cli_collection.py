@@ -55,9 +55,7 @@ def test_list_filtered_and_errors(rv, db_url, media):  # CL B-2 / B-3 / B-8 / D-
     add_fs(rv, db_url, media, "A")
     add_fs(rv, db_url, media, "B", False)
     doc = one_json(rv("collection", "list", "B", "--json", db=db_url).out)
-    assert (
-        doc["total"] == 0 and doc["collections"] == [] and doc["source"]["name"] == "B"
-    )
+    assert doc["total"] == 0 and doc["collections"] == [] and doc["source"]["name"] == "B"
     doc = one_json(
         rv("collection", "list", "B", "--source", "A", "--json", db=db_url).out
     )  # --source wins
@@ -107,7 +105,7 @@ def test_show_explains_ingestibility(rv, db_url, media):  # CS B-4 / B-6 / D-1
     )  # stale flag explained
     human = rv("collection", "show", "Movies", db=db_url).out.splitlines()
     assert human[0] == "Collection: Movies" and any(
-        l.startswith("  Not ingestible because: ") for l in human
+        line.startswith("  Not ingestible because: ") for line in human
     )
     assert "  Last Run: none" in human and "  Last Ingest: Never" in human
 
@@ -119,10 +117,7 @@ def test_selector_blank_and_ambiguous(rv, db_url, media):  # CS B-1..B-3 / §0.5
     assert r.code == 1
     doc = one_json(r.out)
     assert doc["code"] == "AMBIGUOUS_SELECTOR"
-    assert (
-        doc["message"]
-        == "Multiple collections match 'Movies'. Please specify the UUID."
-    )
+    assert doc["message"] == "Multiple collections match 'Movies'. Please specify the UUID."
     assert len(doc["context"]["candidates"]) == 2
     assert set(doc["context"]["candidates"][0]) == {"id", "name", "external_id"}
     assert "Collection:" not in r.err
@@ -145,12 +140,9 @@ def test_update_validation(rv, db_url, media):  # CU B-3 / B-4 / B-14 / B-15
         r.err
         == "Error: Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping.\n"
     )
-    r = rv(
-        "collection", "update", "Movies", "--sync-enable", "--sync-disable", db=db_url
-    )
+    r = rv("collection", "update", "Movies", "--sync-enable", "--sync-disable", db=db_url)
     assert (
-        r.err
-        == "Error: Cannot specify both --sync-enable and --sync-disable. Use one flag only.\n"
+        r.err == "Error: Cannot specify both --sync-enable and --sync-disable. Use one flag only.\n"
     )
     r = rv("collection", "update", "Movies", "--path-mapping", "/tmp", db=db_url)
     assert r.code == 1 and r.err.splitlines()[0] == (
@@ -182,15 +174,10 @@ def test_sync_enable_disable(rv, db_url, media):  # CU B-5 / B-7 / B-8 / D-6 / B
         and doc["updated"] is True
         and doc["sync_enabled"] is True
     )
-    r = rv(
-        "collection", "update", "Movies", "--enable-sync", "--json", db=db_url
-    )  # hidden alias
+    r = rv("collection", "update", "Movies", "--enable-sync", "--json", db=db_url)  # hidden alias
     again = one_json(r.out)
     assert again["updated"] is False and again["updated_at"] == doc["updated_at"]
-    assert (
-        again["message"]
-        == "Collection 'Movies' is already sync-enabled; nothing changed"
-    )
+    assert again["message"] == "Collection 'Movies' is already sync-enabled; nothing changed"
     r = rv("collection", "update", "Movies", "--sync-disable", db=db_url)
     assert r.out.splitlines() == [
         "Successfully updated collection: Movies",
@@ -215,11 +202,7 @@ def test_update_dry_run(rv, db_url, media):  # CU B-18
     add_fs(rv, db_url, media)
     before = snapshot_tables(db_url)
     r = rv("collection", "update", "Movies", "--sync-enable", "--dry-run", db=db_url)
-    assert (
-        r.code == 0
-        and r.out.splitlines()[-1] == FOOTER
-        and "~ sync: false -> true" in r.out
-    )
+    assert r.code == 0 and r.out.splitlines()[-1] == FOOTER and "~ sync: false -> true" in r.out
     assert snapshot_tables(db_url) == before
 
 
@@ -279,10 +262,7 @@ def test_plex_path_mapping_flow(
     )
     assert r.code == 0, r.err
     doc = one_json(r.out)
-    assert (
-        doc["operation"] == ["path-mapping", "sync-enable"]
-        and doc["ingestible"] is True
-    )
+    assert doc["operation"] == ["path-mapping", "sync-enable"] and doc["ingestible"] is True
     assert doc["path_mapping"] == {
         "plex_path": "/data/Movies",
         "local_path": str(local),
@@ -291,9 +271,7 @@ def test_plex_path_mapping_flow(
     r = rv("collection", "ingest", "Movies", "--json", db=db_url)
     assert r.code == 0, r.err
     assert one_json(r.out)["stats"]["assets_ingested"] == 2
-    canon = one_json(rv("asset", "list", "--json", db=db_url).out)["assets"][0][
-        "canonical_uri"
-    ]
+    canon = one_json(rv("asset", "list", "--json", db=db_url).out)["assets"][0]["canonical_uri"]
     assert canon.startswith(str(local) + "/")  # CI N-2: mapped to the local path
     r = rv(
         "collection",
@@ -306,13 +284,9 @@ def test_plex_path_mapping_flow(
     )
     doc = one_json(r.out)
     assert (
-        doc["ingestible"] is False
-        and doc["sync_enabled"] is True
-        and "Warning:" in r.err
+        doc["ingestible"] is False and doc["sync_enabled"] is True and "Warning:" in r.err
     )  # B-16
-    assert (
-        count(db_url, "path_mappings", "WHERE local_path IS NULL") == 1
-    )  # DELETE keeps the row
+    assert count(db_url, "path_mappings", "WHERE local_path IS NULL") == 1  # DELETE keeps the row
 
 
 # -- ingest (CI) --------------------------------------------------------------------------------
@@ -387,9 +361,7 @@ def test_ingest_human_and_rerun(rv, db_url, media):  # CI §12.3 / B-18 / B-19
     assert r.out.splitlines()[-1] == "Ingest complete for collection 'Movies'"
     r = rv("collection", "ingest", "Movies", "--json", db=db_url)
     doc = one_json(r.out)
-    assert (
-        doc["stats"]["assets_unchanged"] == 2 and doc["stats"]["assets_ingested"] == 0
-    )
+    assert doc["stats"]["assets_unchanged"] == 2 and doc["stats"]["assets_ingested"] == 0
     assert doc["last_ingest_time"] is not None and doc["ingest_run_id"]
     r = rv(
         "collection",
@@ -403,10 +375,7 @@ def test_ingest_human_and_rerun(rv, db_url, media):  # CI §12.3 / B-18 / B-19
         "1",
         db=db_url,
     )
-    assert (
-        r.out.splitlines()[0]
-        == "Ingesting episode S02E01 of 'Lost' from collection 'TV'"
-    )
+    assert r.out.splitlines()[0] == "Ingesting episode S02E01 of 'Lost' from collection 'TV'"
 
 
 def test_ingest_scope_not_found(rv, db_url, media):  # CI B-8
@@ -503,16 +472,12 @@ def test_wipe_requires_confirmation_without_tty(rv, db_url, ingested):  # CW N-3
         ("", False),
     ],
 )
-def test_wipe_prompt(
-    rv, db_url, ingested, monkeypatch, answer, wiped
-):  # CW N-3 / C-2 / C-3 / C-4
+def test_wipe_prompt(rv, db_url, ingested, monkeypatch, answer, wiped):  # CW N-3 / C-2 / C-3 / C-4
     monkeypatch.setattr(cli_context, "stdin_is_tty", lambda: True)
     r = rv("collection", "wipe", "Movies", db=db_url, input=answer)
     assert r.code == 0
     assert "Are you sure you want to wipe collection 'Movies'" in r.err
-    assert (
-        "This action cannot be undone." in r.err and "Type 'yes' to confirm:" in r.err
-    )
+    assert "This action cannot be undone." in r.err and "Type 'yes' to confirm:" in r.err
     if wiped:
         assert r.out.splitlines() == [
             "Successfully wiped collection: Movies",
@@ -551,9 +516,7 @@ def test_wipe_confirm_keeps_settings(rv, db_url, ingested):  # CW N-2 / N-6 / JS
         and show["last_ingest_time"] is None
         and show["last_run"] is not None
     )
-    r = rv(
-        "collection", "wipe", "Movies", "--force", "--json", db=db_url
-    )  # N-6: again is valid
+    r = rv("collection", "wipe", "Movies", "--force", "--json", db=db_url)  # N-6: again is valid
     assert r.code == 0 and one_json(r.out)["assets_deleted"] == 0
 
 
@@ -570,18 +533,13 @@ def test_wipe_dry_run(rv, db_url, ingested):  # CW N-5 / C-9 / C-10
     assert snapshot_tables(db_url) == before
 
 
-def test_wipe_production_safety(
-    rv, db_url, ingested, tmp_path
-):  # CW N-4 / PS-011 / PS-030
+def test_wipe_production_safety(rv, db_url, ingested, tmp_path):  # CW N-4 / PS-011 / PS-030
     asset_id = one_json(rv("asset", "list", "--json", db=db_url).out)["assets"][0]["id"]
     air(db_url, asset_id)
     r = rv("collection", "wipe", "Movies", "--force", "--json", db=db_url)
     assert r.code == 1
     doc = one_json(r.out)
-    assert (
-        doc["code"] == "PRODUCTION_SAFETY_FAILED"
-        and "1 aired asset(s)" in doc["message"]
-    )
+    assert doc["code"] == "PRODUCTION_SAFETY_FAILED" and "1 aired asset(s)" in doc["message"]
     assert count(db_url, "assets") == 2
 
 
@@ -593,9 +551,7 @@ def test_dry_run_plans_follow_the_plan_schema(
 
     import jsonschema
 
-    schema = json.loads(
-        (Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text()
-    )
+    schema = json.loads((Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text())
     add_fs(rv, db_url, media)
     enable(rv, db_url, "Movies")
     runs = [

@@ -19,7 +19,10 @@ def test_broken_plugin_is_listed_unavailable_not_fatal(rv, monkeypatch):  # SLT 
     result = rv("source", "list-types", "--json")
     assert result.code == 0
     entries = {e["type"]: e for e in result.json()["source_types"]}
-    assert entries["jellyfin"]["available"] is False and "ModuleNotFoundError" in entries["jellyfin"]["error"]
+    assert (
+        entries["jellyfin"]["available"] is False
+        and "ModuleNotFoundError" in entries["jellyfin"]["error"]
+    )
     assert entries["filesystem"]["available"] is True
 
 
@@ -57,21 +60,55 @@ def interrupting(monkeypatch):
     with_plugins(monkeypatch)
 
 
-def test_source_ingest_ctrl_c_exits_130_keeping_committed_collections(rv, db_url, tmp_path, interrupting):  # SI N-4
+def test_source_ingest_ctrl_c_exits_130_keeping_committed_collections(
+    rv, db_url, tmp_path, interrupting
+):  # SI N-4
     base = make_tree(tmp_path / "m", {"a": ["1.mkv"], "b": ["2.mkv"], "c": ["3.mkv"]})
-    assert rv("source", "add", "--type", "filesystem", "--name", "L", "--base-path", str(base), "--discover", db=db_url).code == 0
+    assert (
+        rv(
+            "source",
+            "add",
+            "--type",
+            "filesystem",
+            "--name",
+            "L",
+            "--base-path",
+            str(base),
+            "--discover",
+            db=db_url,
+        ).code
+        == 0
+    )
     for name in ("a", "b", "c"):
         assert rv("collection", "update", name, "--sync-enable", db=db_url).code == 0
     result = rv("source", "ingest", "L", db=db_url)
     assert result.code == 130
-    listed = {c["name"]: c for c in rv("collection", "list", "--json", db=db_url).json()["collections"]}
+    listed = {
+        c["name"]: c for c in rv("collection", "list", "--json", db=db_url).json()["collections"]
+    }
     assert listed["a"]["last_ingest_time"] is not None  # committed before the interrupt
     assert listed["b"]["last_ingest_time"] is None and listed["c"]["last_ingest_time"] is None
 
 
-def test_collection_ingest_ctrl_c_exits_130_and_rolls_back(rv, db_url, tmp_path, interrupting):  # CI, §0.4
+def test_collection_ingest_ctrl_c_exits_130_and_rolls_back(
+    rv, db_url, tmp_path, interrupting
+):  # CI, §0.4
     base = make_tree(tmp_path / "m", {"b": ["1.mkv", "2.mkv"]})
-    assert rv("source", "add", "--type", "filesystem", "--name", "L", "--base-path", str(base), "--discover", db=db_url).code == 0
+    assert (
+        rv(
+            "source",
+            "add",
+            "--type",
+            "filesystem",
+            "--name",
+            "L",
+            "--base-path",
+            str(base),
+            "--discover",
+            db=db_url,
+        ).code
+        == 0
+    )
     assert rv("collection", "update", "b", "--sync-enable", db=db_url).code == 0
     result = rv("collection", "ingest", "b", db=db_url)
     assert result.code == 130

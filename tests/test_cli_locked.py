@@ -6,7 +6,21 @@ from tests.helpers import make_tree
 
 def test_mutating_command_refused_while_the_lock_is_held(rv, db_url, engine, tmp_path):  # UOW-003
     base = make_tree(tmp_path / "media", {"movies": ["a.mkv"]})
-    assert rv("source", "add", "--type", "filesystem", "--name", "Lib", "--base-path", str(base), "--discover", db=db_url).code == 0
+    assert (
+        rv(
+            "source",
+            "add",
+            "--type",
+            "filesystem",
+            "--name",
+            "Lib",
+            "--base-path",
+            str(base),
+            "--discover",
+            db=db_url,
+        ).code
+        == 0
+    )
     with apply_lock(engine, "retrovue apply -c other.yaml"):
         refused = rv("collection", "update", "movies", "--sync-enable", "--json", db=db_url)
         dry = rv("collection", "update", "movies", "--sync-enable", "--dry-run", db=db_url)

@@ -41,10 +41,7 @@ def test_list_types_json(rv, db_url):  # SLT B-1 / B-2 / B-3 / B-6 / D-6 / D-7
     }
     assert plex["interface_compliant"] is True and plex["status"] == "ok"
     required = {p["name"]: p for p in plex["parameters"]["required"]}
-    assert (
-        required["token"]["sensitive"] is True
-        and required["base_url"]["flag"] == "--base-url"
-    )
+    assert required["token"]["sensitive"] is True and required["base_url"]["flag"] == "--base-url"
 
 
 def test_list_types_human(rv, db_url):  # SLT B-1
@@ -53,14 +50,10 @@ def test_list_types_human(rv, db_url):  # SLT B-1
     lines = r.out.splitlines()
     assert lines[0] == "Available source types:"
     assert "  filesystem - Filesystem folders" in lines
-    assert lines[-1].startswith("Total: ") and lines[-1].endswith(
-        " source types available"
-    )
+    assert lines[-1].startswith("Total: ") and lines[-1].endswith(" source types available")
 
 
-def test_read_only_commands_refuse_dry_run(
-    rv, db_url
-):  # §0.1: --dry-run on a read-only command
+def test_read_only_commands_refuse_dry_run(rv, db_url):  # §0.1: --dry-run on a read-only command
     for argv in (
         ("source", "list"),
         ("source", "list-types"),
@@ -222,9 +215,7 @@ def test_add_blank_name(rv, db_url, media):  # SA B-2: blank name invalid
     assert r.code == 1 and count(db_url, "sources") == 0
 
 
-def test_add_help_lists_type_flags(
-    rv, db_url
-):  # SA: --help with --type lists param_spec flags
+def test_add_help_lists_type_flags(rv, db_url):  # SA: --help with --type lists param_spec flags
     r = rv("source", "add", "--type", "plex", "--help")
     assert r.code == 0
     assert "--base-url" in r.out and "--token" in r.out and "--verify-ssl" in r.out
@@ -233,24 +224,16 @@ def test_add_help_lists_type_flags(
     assert "--base-path" in r.out and "--extensions" in r.out and "--token" not in r.out
 
 
-def test_add_discover_in_one_unit(
-    rv, db_url, media
-):  # SA D-3 / D-4 / SCG G-1 / G-4 / D-2
+def test_add_discover_in_one_unit(rv, db_url, media):  # SA D-3 / D-4 / SCG G-1 / G-4 / D-2
     doc = add_fs(rv, db_url, media)
     assert doc["collections_discovered"] == 3
     assert [c["name"] for c in doc["collections"]] == ["Empty", "Movies", "TV"]
     assert all(c["sync_enabled"] is False for c in doc["collections"])  # SA D-4
-    assert all(
-        c["ingestible"] is True for c in doc["collections"]
-    )  # SD D-2 (readable folder)
-    assert (
-        count(db_url, "path_mappings") == 0
-    )  # SCG G-6: filesystem has no mapping rows
+    assert all(c["ingestible"] is True for c in doc["collections"])  # SD D-2 (readable folder)
+    assert count(db_url, "path_mappings") == 0  # SCG G-6: filesystem has no mapping rows
 
 
-def test_add_discover_failure_persists_nothing(
-    rv, db_url, media, monkeypatch
-):  # SA B-5a / D-6
+def test_add_discover_failure_persists_nothing(rv, db_url, media, monkeypatch):  # SA B-5a / D-6
     from retrovue.errors import ImporterUnreachableError
     from retrovue.importers.filesystem import FilesystemImporter
 
@@ -298,10 +281,7 @@ def test_add_dry_run_writes_nothing(rv, db_url, media):  # SA B-6 / §0.7
     )
     assert r.code == 0, r.err
     assert r.out.rstrip("\n").splitlines()[-1] == DRY_FOOTER
-    assert (
-        'source "F" will be created' in r.out
-        and 'collection "Movies" discovered' in r.out
-    )
+    assert 'source "F" will be created' in r.out and 'collection "Movies" discovered' in r.out
     r = rv(
         "source",
         "add",
@@ -423,9 +403,7 @@ def test_list_sorted_and_counts(rv, db_url, media):  # SL B-1 / B-5 / D-3 / D-4 
     assert beta["enabled_collections"] == 1 and beta["ingestible_collections"] == 3
     assert beta["created_at"].endswith("+00:00")
     human = rv("source", "list", db=db_url).out.splitlines()
-    assert (
-        human[0] == "Configured sources:" and human[-1] == "Total: 2 sources configured"
-    )
+    assert human[0] == "Configured sources:" and human[-1] == "Total: 2 sources configured"
 
 
 def test_list_type_filter(rv, db_url, media):  # SL B-2 / B-3
@@ -489,9 +467,7 @@ def test_show(rv, db_url, media):  # SS N-1 / N-2 / JSON keys
 def test_show_not_found(rv, db_url):  # SS N-1 / §0.5
     r = rv("source", "show", "ghost", db=db_url)
     assert (
-        r.code == 1
-        and r.out == ""
-        and r.err.splitlines()[0] == "Error: Source 'ghost' not found"
+        r.code == 1 and r.out == "" and r.err.splitlines()[0] == "Error: Source 'ghost' not found"
     )
 
 
@@ -511,9 +487,7 @@ def test_show_redacts_plex_token(rv, db_url, fake_plex):  # SS N-3 / §0.11
         db=db_url,
     )
     assert r.code == 0, r.err
-    assert (
-        fake_plex.token not in r.out and one_json(r.out)["config"]["token"] == REDACTED
-    )
+    assert fake_plex.token not in r.out and one_json(r.out)["config"]["token"] == REDACTED
     r = rv("source", "show", "P", db=db_url)
     assert fake_plex.token not in r.out and REDACTED in r.out
 
@@ -521,9 +495,7 @@ def test_show_redacts_plex_token(rv, db_url, fake_plex):  # SS N-3 / §0.11
 # -- update (SU) --------------------------------------------------------------------------------
 
 
-def test_update_name_and_path(
-    rv, db_url, media, tmp_path
-):  # SU-020 / SU-051 / SU-030 / N-2
+def test_update_name_and_path(rv, db_url, media, tmp_path):  # SU-020 / SU-051 / SU-030 / N-2
     add_fs(rv, db_url, media)
     other = tmp_path / "other"
     other.mkdir()
@@ -543,16 +515,12 @@ def test_update_name_and_path(
     assert doc["name"] == "Lib2" and doc["updated_parameters"] == ["name", "base_path"]
     assert doc["config"]["base_path"] == str(other)
     assert "Warning:" in r.err  # SU N-2
-    assert (
-        count(db_url, "collections") == 3
-    )  # SCG G-2: a source update never rewrites collections
+    assert count(db_url, "collections") == 3  # SCG G-2: a source update never rewrites collections
 
 
 def test_update_no_change_keeps_updated_at(rv, db_url, media):  # SU-051
     created = add_fs(rv, db_url, media)
-    before = one_json(rv("source", "show", created["id"], "--json", db=db_url).out)[
-        "updated_at"
-    ]
+    before = one_json(rv("source", "show", created["id"], "--json", db=db_url).out)["updated_at"]
     r = rv("source", "update", created["id"], "--name", "Library", "--json", db=db_url)
     assert r.code == 0 and one_json(r.out)["updated_parameters"] == []
     assert one_json(r.out)["updated_at"] == before
@@ -563,14 +531,11 @@ def test_update_refusals(rv, db_url, media):  # SU-020 / SU-021 / SU-030 / SU-01
     r = rv("source", "update", "Library", db=db_url)
     assert r.code == 1
     r = rv("source", "update", "Library", "--external-id", "x", db=db_url)
-    assert r.code == 1 and r.err.startswith(
-        "Error: Cannot update immutable field 'external_id'"
-    )
+    assert r.code == 1 and r.err.startswith("Error: Cannot update immutable field 'external_id'")
     r = rv("source", "update", "Library", "--base-url", "http://x", db=db_url)
     assert (
         r.code == 1
-        and "Invalid configuration parameter 'base_url' for source type 'filesystem'"
-        in r.err
+        and "Invalid configuration parameter 'base_url' for source type 'filesystem'" in r.err
     )
     r = rv("source", "update", "nope", "--name", "x", db=db_url)
     assert r.code == 1 and r.err.startswith("Error: Source 'nope' not found")
@@ -579,9 +544,7 @@ def test_update_refusals(rv, db_url, media):  # SU-020 / SU-021 / SU-030 / SU-01
 def test_update_dry_run(rv, db_url, media):  # SU-040
     add_fs(rv, db_url, media)
     before = snapshot_tables(db_url)
-    r = rv(
-        "source", "update", "Library", "--name", "New", "--dry-run", "--json", db=db_url
-    )
+    r = rv("source", "update", "Library", "--name", "New", "--dry-run", "--json", db=db_url)
     assert r.code == 0
     doc = one_json(r.out)
     assert (
@@ -675,9 +638,7 @@ def test_discover_human_and_idempotent(rv, db_url, media):  # SD B-6 human
     )
     r = rv("source", "discover", "Library", db=db_url)
     assert r.out.splitlines()[0] == "Successfully added 0 collections from 'Library':"
-    assert (
-        "  \u2022 Movies (ID: Movies) - Already exists, skipped" in r.out.splitlines()
-    )
+    assert "  \u2022 Movies (ID: Movies) - Already exists, skipped" in r.out.splitlines()
     assert not r.out.rstrip().endswith("for sync")
     assert count(db_url, "collections") == 3
 
@@ -707,19 +668,14 @@ def test_discover_unreachable_exits_3(rv, db_url, media, tmp_path):  # SD N-2 / 
     assert r.code == 3 and one_json(r.out)["code"] == "UPSTREAM_UNREACHABLE"
 
 
-def test_discover_unavailable_importer(
-    rv, db_url, media, engine
-):  # SD B-8 / §0.12 availability
+def test_discover_unavailable_importer(rv, db_url, media, engine):  # SD B-8 / §0.12 availability
     add_fs(rv, db_url, media, discover=False)
     from sqlalchemy import text
 
     with engine.begin() as conn:
         conn.execute(text("UPDATE sources SET type = 'ghost'"))
     r = rv("source", "discover", "Library", db=db_url)
-    assert (
-        r.code == 1
-        and r.err.splitlines()[0] == "Error: Source type 'ghost' is not available"
-    )
+    assert r.code == 1 and r.err.splitlines()[0] == "Error: Source type 'ghost' is not available"
     r = rv("source", "list", "--json", db=db_url)  # still listed (§0.12)
     assert one_json(r.out)["sources"][0]["available"] is False
 
@@ -747,9 +703,7 @@ def test_plex_discover_creates_null_mappings(
     )
     assert r.code == 0, r.err
     doc = one_json(r.out)
-    assert [c["name"] for c in doc["collections"]] == [
-        "Movies"
-    ]  # SD B-10: other sections skipped
+    assert [c["name"] for c in doc["collections"]] == ["Movies"]  # SD B-10: other sections skipped
     assert doc["collections"][0]["ingestible"] is False  # no local_path yet
     assert (
         count(
@@ -759,7 +713,5 @@ def test_plex_discover_creates_null_mappings(
         )
         == 1
     )
-    r = rv(
-        "source", "discover", "P", "--json", db=db_url
-    )  # D-4: existing rows never duplicated
+    r = rv("source", "discover", "P", "--json", db=db_url)  # D-4: existing rows never duplicated
     assert r.code == 0 and count(db_url, "path_mappings") == 1

@@ -32,9 +32,7 @@ def two(rv, db_url, media):
     """Two sources with ingested assets: 'Alpha' (aired later by some tests) and 'Beta'."""
     for name in ("Alpha", "Beta"):
         add_fs(rv, db_url, media, name)
-    for doc in one_json(rv("collection", "list", "--json", db=db_url).out)[
-        "collections"
-    ]:
+    for doc in one_json(rv("collection", "list", "--json", db=db_url).out)["collections"]:
         if doc["name"] == "Movies":
             enable(rv, db_url, doc["id"])
     for name in ("Alpha", "Beta"):
@@ -46,13 +44,9 @@ def _asset_of(rv, db_url, source_name) -> str:
     doc = one_json(rv("asset", "list", "--json", db=db_url).out)
     cols = {
         c["id"]: c["source_name"]
-        for c in one_json(rv("collection", "list", "--json", db=db_url).out)[
-            "collections"
-        ]
+        for c in one_json(rv("collection", "list", "--json", db=db_url).out)["collections"]
     }
-    return next(
-        a["id"] for a in doc["assets"] if cols[a["collection"]["id"]] == source_name
-    )
+    return next(a["id"] for a in doc["assets"] if cols[a["collection"]["id"]] == source_name)
 
 
 def test_no_tty_needs_confirm(rv, db_url, two):  # SDel B-1 / C-1
@@ -61,17 +55,11 @@ def test_no_tty_needs_confirm(rv, db_url, two):  # SDel B-1 / C-1
     assert count(db_url, "sources") == 2
 
 
-def test_confirm_deletes_with_cascade(
-    rv, db_url, two
-):  # SDel D-1..D-4 / SCG G-2 / B-4 / C-6
+def test_confirm_deletes_with_cascade(rv, db_url, two):  # SDel D-1..D-4 / SCG G-2 / B-4 / C-6
     r = rv("source", "delete", "Alpha", "--confirm", "--json", db=db_url)
     assert r.code == 0, r.err
     doc = one_json(r.out)
-    assert (
-        doc["status"] == "ok"
-        and doc["targets_processed"] == 1
-        and doc["targets_skipped"] == 0
-    )
+    assert doc["status"] == "ok" and doc["targets_processed"] == 1 and doc["targets_skipped"] == 0
     assert (
         doc["deleted"] is True and doc["name"] == "Alpha"
     )  # single result copied to the top level
@@ -85,8 +73,7 @@ def test_confirm_deletes_with_cascade(
         "assets_deleted",
     }
     assert (
-        doc["results"][0]["collections_deleted"] == 3
-        and doc["results"][0]["assets_deleted"] == 2
+        doc["results"][0]["collections_deleted"] == 3 and doc["results"][0]["assets_deleted"] == 2
     )
     assert (
         count(db_url, "sources") == 1
@@ -94,10 +81,7 @@ def test_confirm_deletes_with_cascade(
         and count(db_url, "assets") == 2
     )
     assert (
-        count(
-            db_url, "assets", "WHERE collection_id NOT IN (SELECT id FROM collections)"
-        )
-        == 0
+        count(db_url, "assets", "WHERE collection_id NOT IN (SELECT id FROM collections)") == 0
     )  # no orphans
 
 
@@ -142,10 +126,7 @@ def test_prompt_through_stdin(
 def test_wildcards(rv, db_url, two, monkeypatch):  # SDel B-8 / C-7
     r = rv("source", "delete", "Z*", "--confirm", "--json", db=db_url)
     assert r.code == 0 and one_json(r.out)["targets_processed"] == 0
-    assert (
-        rv("source", "delete", "Z*", "--confirm", db=db_url).out
-        == "No sources match 'Z*'\n"
-    )
+    assert rv("source", "delete", "Z*", "--confirm", db=db_url).out == "No sources match 'Z*'\n"
     monkeypatch.setattr(cli_context, "stdin_is_tty", lambda: True)
     r = rv("source", "delete", "*", db=db_url, input="no\n")
     assert r.err.splitlines()[0] == "Are you sure you want to delete 2 sources?"
@@ -171,9 +152,7 @@ def test_production_safety_partial(
     assert r.code == 2
     doc = one_json(r.out)
     assert (
-        doc["status"] == "partial"
-        and doc["targets_processed"] == 1
-        and doc["targets_skipped"] == 1
+        doc["status"] == "partial" and doc["targets_processed"] == 1 and doc["targets_skipped"] == 1
     )
     assert doc["skipped"][0]["name"] == "Alpha"
     assert (
@@ -190,22 +169,21 @@ def test_production_safety_total_refusal(rv, db_url, two):  # PS-022 / PS-040 / 
     doc = one_json(r.out)
     assert doc["status"] == "error" and doc["code"] == "PRODUCTION_SAFETY_FAILED"
     assert (
-        doc["targets_processed"] == 0
-        and doc["targets_skipped"] == 1
-        and len(doc["skipped"]) == 1
+        doc["targets_processed"] == 0 and doc["targets_skipped"] == 1 and len(doc["skipped"]) == 1
     )
     assert count(db_url, "sources") == 2
 
 
-def test_test_db_force_overrides_safety(
-    rv, tmp_path, media
-):  # PS-030 / PS-001 / C-5 / C-6
+def test_test_db_force_overrides_safety(rv, tmp_path, media):  # PS-030 / PS-001 / C-5 / C-6
     test_url = f"sqlite:///{tmp_path / 'test.db'}"
     prod = tmp_path / "prod.db"
     env = {"RETROVUE_TEST_DATABASE_URL": test_url}
     add_fs(rv, f"sqlite:///{prod}", media, "Prod", False)
     dump = sqlite_dump(prod)
-    run = lambda *a: rv(*a, "--test-db", db=f"sqlite:///{prod}", env=env)
+
+    def run(*a):
+        return rv(*a, "--test-db", db=f"sqlite:///{prod}", env=env)
+
     assert (
         run(
             "source",
@@ -250,9 +228,7 @@ def test_dry_run(rv, db_url, two):  # SDel dry-run / C-9 / C-10
     assert snapshot_tables(db_url) == before
 
 
-def test_unavailable_type_can_be_deleted(
-    rv, db_url, media, engine
-):  # §0.12 availability
+def test_unavailable_type_can_be_deleted(rv, db_url, media, engine):  # §0.12 availability
     from sqlalchemy import text
 
     add_fs(rv, db_url, media)
@@ -262,9 +238,7 @@ def test_unavailable_type_can_be_deleted(
     assert count(db_url, "collections") == 0
 
 
-def _pty_run(
-    argv: list[str], answer: bytes | None, env: dict
-) -> tuple[int, str, bytes]:
+def _pty_run(argv: list[str], answer: bytes | None, env: dict) -> tuple[int, str, bytes]:
     """Run retrovue with stdin on a pseudo-terminal; type ``answer`` once the prompt shows."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
@@ -297,9 +271,7 @@ def _pty_run(
     return proc.returncode, out.decode(), seen + err
 
 
-@pytest.mark.parametrize(
-    "answer, deleted", [(b"yes\n", True), (b"no\n", False), (None, False)]
-)
+@pytest.mark.parametrize("answer, deleted", [(b"yes\n", True), (b"no\n", False), (None, False)])
 def test_prompt_through_a_real_terminal(
     tmp_path, media, answer, deleted
 ):  # C-1 / C-2 / C-3 / C-4 (pty)
@@ -309,8 +281,22 @@ def test_prompt_through_a_real_terminal(
         "RETROVUE_DATABASE_URL": url,
         "XDG_DATA_HOME": str(tmp_path / "xdg"),
     }
-    subprocess.run([RETROVUE, "source", "add", "--type", "filesystem", "--name", "L", "--base-path", str(media)],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            RETROVUE,
+            "source",
+            "add",
+            "--type",
+            "filesystem",
+            "--name",
+            "L",
+            "--base-path",
+            str(media),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     code, out, err = _pty_run(["source", "delete", "L"], answer, env)
     assert code == 0, err
     assert b"This action cannot be undone." in err

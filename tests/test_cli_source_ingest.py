@@ -83,16 +83,10 @@ def test_ingests_eligible_and_skips_others(
     assert doc["total_created_assets"] == 5 and doc["stats"]["assets_ingested"] == 5
     assert doc["last_ingest_time"] is not None
     assert (
-        count(
-            db_url, "ingest_runs", "WHERE trigger = 'source-ingest' AND status = 'ok'"
-        )
-        == 2
+        count(db_url, "ingest_runs", "WHERE trigger = 'source-ingest' AND status = 'ok'") == 2
     )  # D-4
     assert (
-        count(
-            db_url, "assets", "WHERE state = 'new' AND approved_for_broadcast = false"
-        )
-        == 5
+        count(db_url, "assets", "WHERE state = 'new' AND approved_for_broadcast = false") == 5
     )  # D-9
     result = doc["collection_results"][0]
     assert set(result) >= {
@@ -124,24 +118,14 @@ def test_human_output(rv, db_url, media):  # SI human output
     assert lines[0].startswith("Ingesting source 'Library' (filesystem, filesystem-")
     assert lines[1] == "Eligible collections: 1 of 3"
     assert "  Skipped 'TV': sync disabled" in lines
-    assert (
-        "Collection 'Movies': ok +2 ~0 =0 -0, 0 remapped, 0 duplicates, 0 unmapped"
-        in lines
-    )
-    assert (
-        lines[-2]
-        == "Source ingest complete: 1 collections processed (1 success, 0 failed)"
-    )
+    assert "Collection 'Movies': ok +2 ~0 =0 -0, 0 remapped, 0 duplicates, 0 unmapped" in lines
+    assert lines[-2] == "Source ingest complete: 1 collections processed (1 success, 0 failed)"
     assert lines[-1] == "Success"
-    r = rv(
-        "source", "ingest", "Library", db=db_url
-    )  # B-18: a re-run writes no asset row
+    r = rv("source", "ingest", "Library", db=db_url)  # B-18: a re-run writes no asset row
     assert "Collection 'Movies': ok +0 ~0 =2 -0" in r.out
 
 
-def test_partial_failure_exits_2(
-    rv, db_url, media
-):  # SI D-3 / B-9 / D-1 / D-2 / D-12 / SCG G-3
+def test_partial_failure_exits_2(rv, db_url, media):  # SI D-3 / B-9 / D-1 / D-2 / D-12 / SCG G-3
     add_fs(rv, db_url, media)
     enable(rv, db_url, "Movies")
     enable(rv, db_url, "TV")
@@ -213,11 +197,7 @@ def test_dry_run_writes_nothing(rv, db_url, media):  # SI B-6 / §0.7
     r = rv("source", "ingest", "Library", "--dry-run", "--json", db=db_url)
     assert r.code == 0
     doc = one_json(r.out)
-    assert (
-        doc["dry_run"] is True
-        and doc["stats"]["assets_ingested"] == 2
-        and "plan" in doc
-    )
+    assert doc["dry_run"] is True and doc["stats"]["assets_ingested"] == 2 and "plan" in doc
     assert doc["collection_results"][0]["ingest_run_id"] is None
     r = rv("source", "ingest", "Library", "--dry-run", db=db_url)
     assert r.out.splitlines()[-1] == "(No database changes made \u2014 dry-run mode)"

@@ -32,7 +32,9 @@ def problems(tmp_path, registry, text, env=None):
 
 
 def test_malformed_yaml_names_file_line_and_column(tmp_path, registry):
-    path, diags = problems(tmp_path, registry, "version: 1\nsources:\n  - name: x\n    type: [filesystem\n")
+    path, diags = problems(
+        tmp_path, registry, "version: 1\nsources:\n  - name: x\n    type: [filesystem\n"
+    )
     assert len(diags) == 1
     assert diags[0].file == path
     assert (diags[0].line, diags[0].column) == (5, 1)
@@ -88,19 +90,21 @@ def test_interpolation_default_and_typing(tmp_path, registry):
     text = (
         "version: 1\nsources:\n  - name: Lib\n    type: filesystem\n    config:\n"
         "      base_path: ${MEDIA_ROOT:-/srv/media}\n      follow_symlinks: ${FOLLOW}\n"
-        "      extensions: [\"$${literal}\"]\n"
+        '      extensions: ["$${literal}"]\n'
     )
     desired = load_config(write(tmp_path, text), registry, {"FOLLOW": "true"})
     config = desired.sources[0].config
     assert config["base_path"] == "/srv/media"
-    assert config["follow_symlinks"] is True  # an unquoted single reference is re-typed as YAML would
+    assert (
+        config["follow_symlinks"] is True
+    )  # an unquoted single reference is re-typed as YAML would
     assert config["extensions"] == ["${literal}"]
 
 
 def test_quoted_reference_stays_a_string(tmp_path, registry):
     text = (
         "version: 1\nsources:\n  - name: P\n    type: plex\n    config:\n"
-        "      base_url: http://127.0.0.1:32400\n      token: \"${TOKEN}\"\n"
+        '      base_url: http://127.0.0.1:32400\n      token: "${TOKEN}"\n'
     )
     desired = load_config(write(tmp_path, text), registry, {"TOKEN": "12345"})
     assert desired.sources[0].config["token"] == "12345"
@@ -152,12 +156,17 @@ def test_shipped_schema_is_the_generated_one(registry):
 
 
 def test_shipped_examples_validate(registry):
-    for example in [REPO / "retrovue.yaml.example", REPO / "examples" / "quickstart" / "retrovue.yaml"]:
+    for example in [
+        REPO / "retrovue.yaml.example",
+        REPO / "examples" / "quickstart" / "retrovue.yaml",
+    ]:
         load_config(str(example), registry, {"PLEX_TOKEN": "x"})
 
 
 def test_validate_command_json_lists_all_diagnostics(rv, tmp_path):
-    path = write(tmp_path, "version: 2\nsources:\n  - {name: Lib, type: ftp, config: {}}\nextra: 1\n")
+    path = write(
+        tmp_path, "version: 2\nsources:\n  - {name: Lib, type: ftp, config: {}}\nextra: 1\n"
+    )
     result = rv("validate", "-c", path, "--json")
     assert result.code == 1
     doc = result.json()

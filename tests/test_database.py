@@ -12,7 +12,9 @@ from tests.helpers import fs_config, make_tree
 
 
 def test_default_database_is_created_and_migrated_under_xdg(rv, isolated_env, tmp_path):
-    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True})
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
     assert rv("apply", "-c", str(config), "--auto-approve").code == 0
     db_file = isolated_env / "xdg" / "retrovue" / "retrovue.db"
     assert db_file.exists()
@@ -25,7 +27,9 @@ def test_home_fallback_without_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.delenv("RETROVUE_DATABASE_URL", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert resolve_target(None, False).url == f"sqlite:///{tmp_path}/.local/share/retrovue/retrovue.db"
+    assert (
+        resolve_target(None, False).url == f"sqlite:///{tmp_path}/.local/share/retrovue/retrovue.db"
+    )
 
 
 def test_url_precedence(monkeypatch, tmp_path):
@@ -45,12 +49,19 @@ def test_test_db_refuses_the_production_database(monkeypatch, tmp_path, rv):
 
 def test_test_db_leaves_production_untouched(rv, isolated_env, tmp_path, monkeypatch):
     production = tmp_path / "prod.db"
-    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True})
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
     assert rv("apply", "-c", str(config), "--auto-approve", db=f"sqlite:///{production}").code == 0
     before = production.read_bytes()
     make_tree(tmp_path / "m", {"c": ["b.mkv"]})
     monkeypatch.setenv("RETROVUE_TEST_DATABASE_URL", f"sqlite:///{tmp_path}/test.db")
-    assert rv("apply", "-c", str(config), "--auto-approve", "--test-db", db=f"sqlite:///{production}").code == 0
+    assert (
+        rv(
+            "apply", "-c", str(config), "--auto-approve", "--test-db", db=f"sqlite:///{production}"
+        ).code
+        == 0
+    )
     assert production.read_bytes() == before
     with sqlite3.connect(tmp_path / "test.db") as conn:
         assert conn.execute("select count(*) from assets").fetchone()[0] == 2
@@ -83,8 +94,15 @@ def test_migrations_create_every_table(engine):
 
     tables = set(inspect(engine).get_table_names())
     assert {
-        "sources", "collections", "path_mappings", "assets", "ingest_runs", "apply_locks", "playlog_events", "as_run_log",
-    } <= tables  # fmt: skip
+        "sources",
+        "collections",
+        "path_mappings",
+        "assets",
+        "ingest_runs",
+        "apply_locks",
+        "playlog_events",
+        "as_run_log",
+    } <= tables
 
 
 def test_approved_requires_ready(engine):
@@ -98,13 +116,25 @@ def test_approved_requires_ready(engine):
 
     sid, cid, now = uuid.uuid4(), uuid.uuid4(), utcnow()
     with engine.begin() as conn:
-        conn.execute(insert(Source).values(id=sid, external_id="s", name="s", type="filesystem", origin="cli"))
+        conn.execute(
+            insert(Source).values(
+                id=sid, external_id="s", name="s", type="filesystem", origin="cli"
+            )
+        )
         conn.execute(insert(Collection).values(id=cid, source_id=sid, external_id="c", name="c"))
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(
             insert(Asset).values(
-                id=uuid.uuid4(), collection_id=cid, source_uri="u", canonical_uri="/u", kind="other",
-                change_token="t", state="new", approved_for_broadcast=True, discovered_at=now, created_at=now,
+                id=uuid.uuid4(),
+                collection_id=cid,
+                source_uri="u",
+                canonical_uri="/u",
+                kind="other",
+                change_token="t",
+                state="new",
+                approved_for_broadcast=True,
+                discovered_at=now,
+                created_at=now,
                 updated_at=now,
             )
-        )  # fmt: skip
+        )

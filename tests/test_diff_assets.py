@@ -4,7 +4,7 @@ import uuid
 
 from retrovue.diff.assets import diff_assets
 from retrovue.importers.base import UpstreamAsset
-from retrovue.observe.db import ExistingAsset
+from retrovue.model.snapshots import ExistingAsset
 
 
 def up(uri, token="t1", path=None):
@@ -40,7 +40,12 @@ def test_duplicates_by_canonical_uri_smallest_source_uri_wins():  # N-3
     existing = dict([known("held", canonical="/m/same-as-held")])
     diff = diff_assets(
         existing,
-        [up("held", path="/m/same-as-held"), up("z", path="/m/x"), up("y", path="/m/x"), up("w", path="/m/same-as-held")],
+        [
+            up("held", path="/m/same-as-held"),
+            up("z", path="/m/x"),
+            up("y", path="/m/x"),
+            up("w", path="/m/same-as-held"),
+        ],
     )
     assert [i.source_uri for i, _ in diff.new] == ["y"]
     assert diff.duplicates == 2
@@ -55,7 +60,9 @@ def test_remapped_when_only_canonical_changes():  # N-9
 
 
 def test_unmapped_items_are_counted_with_an_example():
-    diff = diff_assets({}, [up("a", path="/srv/a"), up("b", path="/srv/b")], to_canonical=lambda p: None)
+    diff = diff_assets(
+        {}, [up("a", path="/srv/a"), up("b", path="/srv/b")], to_canonical=lambda p: None
+    )
     assert (diff.unmapped, diff.unmapped_example, diff.new) == (2, "/srv/a", [])
 
 
@@ -64,7 +71,9 @@ def test_mass_missing_guard_suppresses_above_threshold():
     diff = diff_assets(existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.2)
     assert diff.degraded and diff.missing == [] and diff.missing_suppressed == 3
     assert "30%" in diff.degraded_reason
-    allowed = diff_assets(existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.2, allow_mass_missing=True)
+    allowed = diff_assets(
+        existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.2, allow_mass_missing=True
+    )
     assert allowed.degraded and len(allowed.missing) == 3
 
 

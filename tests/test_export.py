@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 
 from retrovue.database.models import Collection, PathMapping, Source, utcnow
 from retrovue.importers.registry import load_registry
-from retrovue.observe.db import DbSnapshot, DbSource
+from retrovue.model.snapshots import DbSnapshot, DbSource
 from retrovue.render.export import env_var_name, export_yaml
 from tests.helpers import fs_config, make_tree
 
@@ -23,7 +23,9 @@ def _no_changes(rv, db_url, path, env=None) -> None:
 
 
 def test_round_trip_of_an_imperatively_changed_filesystem_setup(rv, db_url, engine, tmp_path):
-    media = make_tree(tmp_path / "mé dia $HOME", {"movies": ["Heat (1995).mkv"], "shows": [], "ads": []})
+    media = make_tree(
+        tmp_path / "mé dia $HOME", {"movies": ["Heat (1995).mkv"], "shows": [], "ads": []}
+    )
     cfg = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True}, name='Quoted "Lib" #1')
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
     with engine.begin() as conn:  # drift made outside the config: a `collection update`
@@ -35,7 +37,11 @@ def test_round_trip_of_an_imperatively_changed_filesystem_setup(rv, db_url, engi
     doc = yaml.safe_load(exported.out)
     (source,) = doc["sources"]
     assert source["name"] == 'Quoted "Lib" #1' and source["type"] == "filesystem"
-    assert {c["name"]: c["sync"] for c in source["collections"]} == {"ads": False, "movies": True, "shows": True}
+    assert {c["name"]: c["sync"] for c in source["collections"]} == {
+        "ads": False,
+        "movies": True,
+        "shows": True,
+    }
     assert rv("validate", "-c", str(path), db=db_url).code == 0
     _no_changes(rv, db_url, path)
 
@@ -48,16 +54,34 @@ def test_round_trip_of_plex_with_secret_and_path_mappings(rv, db_url, engine, tm
     fake_plex.add_section("2", "TV", "show", ["/data/TV"])
     doc = {
         "version": 1,
-        "sources": [{
-            "name": "Living Room Plex", "type": "plex",
-            "config": {"base_url": fake_plex.url, "token": "${PLEX_TOKEN}"},
-            "collections": [{"name": "Movies", "sync": True,
-                             "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local)}]}],
-        }],
-    }  # fmt: skip
+        "sources": [
+            {
+                "name": "Living Room Plex",
+                "type": "plex",
+                "config": {"base_url": fake_plex.url, "token": "${PLEX_TOKEN}"},
+                "collections": [
+                    {
+                        "name": "Movies",
+                        "sync": True,
+                        "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local)}],
+                    }
+                ],
+            }
+        ],
+    }
     cfg = tmp_path / "retrovue.yaml"
     cfg.write_text(yaml.safe_dump(doc))
-    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url, env={"PLEX_TOKEN": fake_plex.token}).code == 0
+    assert (
+        rv(
+            "apply",
+            "-c",
+            str(cfg),
+            "--auto-approve",
+            db=db_url,
+            env={"PLEX_TOKEN": fake_plex.token},
+        ).code
+        == 0
+    )
     exported = rv("export", db=db_url)
     assert exported.code == 0, exported.err
     assert fake_plex.token not in exported.out + exported.err
@@ -73,19 +97,40 @@ def test_round_trip_of_plex_with_secret_and_path_mappings(rv, db_url, engine, tm
     _no_changes(rv, db_url, path, env={TOKEN_VAR: fake_plex.token})
 
 
-def test_imperative_source_is_adopted_and_only_selected_sources_exported(rv, db_url, engine, tmp_path):
+def test_imperative_source_is_adopted_and_only_selected_sources_exported(
+    rv, db_url, engine, tmp_path
+):
     media = make_tree(tmp_path / "media", {"movies": ["Heat (1995).mkv"]})
     other = make_tree(tmp_path / "other", {"clips": []})
     now = utcnow()
     with engine.begin() as conn:  # as `source add` would have stored them
         for name, base, coll in (("Imported", media, "movies"), ("Other", other, "clips")):
             sid, cid = uuid.uuid4(), uuid.uuid4()
-            conn.execute(insert(Source.__table__).values(
-                id=sid, external_id=f"filesystem-{name.lower()}", name=name, type="filesystem",
-                config={"base_path": str(base)}, origin="cli", created_at=now, updated_at=now))
-            conn.execute(insert(Collection.__table__).values(
-                id=cid, source_id=sid, external_id=coll, name=coll, sync_enabled=True, ingestible=True,
-                locations=[str(base / coll)], created_at=now, updated_at=now))  # fmt: skip
+            conn.execute(
+                insert(Source.__table__).values(
+                    id=sid,
+                    external_id=f"filesystem-{name.lower()}",
+                    name=name,
+                    type="filesystem",
+                    config={"base_path": str(base)},
+                    origin="cli",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                insert(Collection.__table__).values(
+                    id=cid,
+                    source_id=sid,
+                    external_id=coll,
+                    name=coll,
+                    sync_enabled=True,
+                    ingestible=True,
+                    locations=[str(base / coll)],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
     exported = rv("export", "--source", "imported", db=db_url)
     assert exported.code == 0, exported.err
     doc = yaml.safe_load(exported.out)
@@ -109,7 +154,18 @@ def test_empty_database_and_json(rv, db_url):
 def test_env_var_names_and_unknown_importer_keeps_secrets_out():
     assert env_var_name("Living Room Plex", "token") == "LIVING_ROOM_PLEX_TOKEN"
     assert env_var_name("4K / HDR", "api_key") == "RV_4K_HDR_API_KEY"
-    snapshot = DbSnapshot((DbSource(uuid.uuid4(), "jf-1", "Jelly", "jellyfin", {"url": "http://j", "api_key": "k3y-v4lue"}, "cli"),))
+    snapshot = DbSnapshot(
+        (
+            DbSource(
+                uuid.uuid4(),
+                "jf-1",
+                "Jelly",
+                "jellyfin",
+                {"url": "http://j", "api_key": "k3y-v4lue"},
+                "cli",
+            ),
+        )
+    )
     result = export_yaml(snapshot, load_registry(include_plugins=False))
     assert "k3y-v4lue" not in result.text and "${JELLY_API_KEY}" in result.text
     assert "is not loaded here" in result.text
@@ -118,8 +174,20 @@ def test_env_var_names_and_unknown_importer_keeps_secrets_out():
 def test_dollar_signs_survive_the_round_trip(rv, db_url, engine, tmp_path):
     base = make_tree(tmp_path / "price $5 ${X}", {"movies": []})
     cfg = tmp_path / "retrovue.yaml"
-    cfg.write_text(yaml.safe_dump({"version": 1, "sources": [
-        {"name": "Dollar", "type": "filesystem", "config": {"base_path": str(base).replace("$", "$$")}}]}))  # fmt: skip
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "sources": [
+                    {
+                        "name": "Dollar",
+                        "type": "filesystem",
+                        "config": {"base_path": str(base).replace("$", "$$")},
+                    }
+                ],
+            }
+        )
+    )
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
     with engine.connect() as conn:
         assert conn.execute(select(Source.config)).scalar_one()["base_path"] == str(base)
@@ -133,16 +201,51 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
     now = utcnow()
     sid, cid = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(insert(Source.__table__).values(
-            id=sid, external_id="plex-1", name="P", type="plex", config={"base_url": "http://p", "token": "t0k3n"},
-            origin="cli", created_at=now, updated_at=now))
-        conn.execute(insert(Collection.__table__).values(
-            id=cid, source_id=sid, external_id="1", name="Movies", sync_enabled=False, ingestible=False,
-            created_at=now, updated_at=now))
-        conn.execute(insert(PathMapping.__table__), [
-            {"id": uuid.uuid4(), "collection_id": cid, "plex_path": "/a", "local_path": "/mnt/a", "created_at": now, "updated_at": now},
-            {"id": uuid.uuid4(), "collection_id": cid, "plex_path": "/b", "local_path": None, "created_at": now, "updated_at": now},
-        ])  # fmt: skip
+        conn.execute(
+            insert(Source.__table__).values(
+                id=sid,
+                external_id="plex-1",
+                name="P",
+                type="plex",
+                config={"base_url": "http://p", "token": "t0k3n"},
+                origin="cli",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            insert(Collection.__table__).values(
+                id=cid,
+                source_id=sid,
+                external_id="1",
+                name="Movies",
+                sync_enabled=False,
+                ingestible=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            insert(PathMapping.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "collection_id": cid,
+                    "plex_path": "/a",
+                    "local_path": "/mnt/a",
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                {
+                    "id": uuid.uuid4(),
+                    "collection_id": cid,
+                    "plex_path": "/b",
+                    "local_path": None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ],
+        )
     from retrovue.observe.db import load_snapshot
 
     with engine.connect() as conn:

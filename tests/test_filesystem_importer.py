@@ -22,8 +22,13 @@ def test_collections_are_immediate_subdirectories_hidden_skipped(tmp_path):
 
 
 def test_extensions_case_insensitive_hidden_files_skipped(tmp_path):
-    make_tree(tmp_path, {"c": ["A.MKV", "b.Mp4", "notes.txt", ".hidden.mkv", ".dir/x.mkv", "sub/c.mkv"]})
-    paths = [os.path.relpath(a.path, tmp_path / "c") for a in importer(tmp_path).fetch_assets_for_collection("c")]
+    make_tree(
+        tmp_path, {"c": ["A.MKV", "b.Mp4", "notes.txt", ".hidden.mkv", ".dir/x.mkv", "sub/c.mkv"]}
+    )
+    paths = [
+        os.path.relpath(a.path, tmp_path / "c")
+        for a in importer(tmp_path).fetch_assets_for_collection("c")
+    ]
     assert paths == ["A.MKV", "b.Mp4", "sub/c.mkv"]
 
 
@@ -34,7 +39,9 @@ def test_configured_extensions(tmp_path):
 
 
 def test_asset_fields_and_change_token(tmp_path):
-    make_tree(tmp_path, {"shows": ["Space Patrol/Season 01/Space Patrol - S01E02 - The Return.mkv"]})
+    make_tree(
+        tmp_path, {"shows": ["Space Patrol/Season 01/Space Patrol - S01E02 - The Return.mkv"]}
+    )
     path = tmp_path / "shows/Space Patrol/Season 01/Space Patrol - S01E02 - The Return.mkv"
     path.write_bytes(b"12345")
     os.utime(path, ns=(1_000_000_000, 2_000_000_000))
@@ -46,7 +53,13 @@ def test_asset_fields_and_change_token(tmp_path):
     assert asset.path == str(path)
     assert asset.size == 5
     assert asset.change_token == "2000000000:5"
-    assert (asset.kind, asset.series_title, asset.season_number, asset.episode_number, asset.title) == (
+    assert (
+        asset.kind,
+        asset.series_title,
+        asset.season_number,
+        asset.episode_number,
+        asset.title,
+    ) == (
         "episode",
         "Space Patrol",
         1,
@@ -56,7 +69,9 @@ def test_asset_fields_and_change_token(tmp_path):
 
 
 def test_unicode_spaces_and_long_names(tmp_path):
-    long_name = ("Ü" * 60) + " " + ("x" * 120) + ".mkv"  # > 255 bytes would be refused by the FS; this is 243
+    long_name = (
+        ("Ü" * 60) + " " + ("x" * 120) + ".mkv"
+    )  # > 255 bytes would be refused by the FS; this is 243
     names = ["Amélie (2001).mkv", "日本語 タイトル.mp4", "with  spaces  .mkv", long_name]
     make_tree(tmp_path, {"c": names})
     assets = list(importer(tmp_path).fetch_assets_for_collection("c"))
@@ -106,13 +121,26 @@ def test_check_ingestible(tmp_path):
 def test_title_filter_matches_series_or_movie_exactly_case_insensitive(tmp_path):
     make_tree(
         tmp_path,
-        {"c": ["Space Patrol/Season 01/Space Patrol - S01E01.mkv", "Space Patrol/Season 02/Space Patrol - S02E01.mkv",
-               "Space Patrol II - S01E01.mkv", "Space Patrol (1962).mkv"]},
-    )  # fmt: skip
+        {
+            "c": [
+                "Space Patrol/Season 01/Space Patrol - S01E01.mkv",
+                "Space Patrol/Season 02/Space Patrol - S02E01.mkv",
+                "Space Patrol II - S01E01.mkv",
+                "Space Patrol (1962).mkv",
+            ]
+        },
+    )
     imp = importer(tmp_path)
-    names = lambda **kw: sorted(os.path.basename(a.path) for a in imp.fetch_assets_for_collection("c", **kw))  # noqa: E731
+
+    def names(**kw):
+        return sorted(os.path.basename(a.path) for a in imp.fetch_assets_for_collection("c", **kw))
+
     assert names(filter_title="space patrol") == [
-        "Space Patrol (1962).mkv", "Space Patrol - S01E01.mkv", "Space Patrol - S02E01.mkv"
-    ]  # fmt: skip
+        "Space Patrol (1962).mkv",
+        "Space Patrol - S01E01.mkv",
+        "Space Patrol - S02E01.mkv",
+    ]
     assert names(filter_title="Space Patrol", filter_season=2) == ["Space Patrol - S02E01.mkv"]
-    assert names(filter_title="Space Patrol", filter_season=1, filter_episode=1) == ["Space Patrol - S01E01.mkv"]
+    assert names(filter_title="Space Patrol", filter_season=1, filter_episode=1) == [
+        "Space Patrol - S01E01.mkv"
+    ]

@@ -7,7 +7,18 @@ from tests.helpers import fs_config, make_tree
 
 def test_config_adopts_an_imperatively_added_source_and_reverts_drift(rv, db_url, tmp_path):
     base = make_tree(tmp_path / "media", {"movies": ["a (1999).mkv"], "shows": ["s - S01E01.mkv"]})
-    added = rv("source", "add", "--type", "filesystem", "--name", "Library", "--base-path", str(base), "--discover", db=db_url)
+    added = rv(
+        "source",
+        "add",
+        "--type",
+        "filesystem",
+        "--name",
+        "Library",
+        "--base-path",
+        str(base),
+        "--discover",
+        db=db_url,
+    )
     assert added.code == 0, added.err
     assert rv("collection", "update", "shows", "--sync-enable", db=db_url).code == 0
 
@@ -16,7 +27,9 @@ def test_config_adopts_an_imperatively_added_source_and_reverts_drift(rv, db_url
     plan = rv("plan", "-c", str(config), db=db_url)
     assert "will be created" not in plan.out
     assert "~ sync: false -> true" in plan.out  # movies, as declared
-    assert 'collection "shows"' in plan.out and "+1 ~0 -0 =0" in plan.out  # enabled imperatively: ingested
+    assert (
+        'collection "shows"' in plan.out and "+1 ~0 -0 =0" in plan.out
+    )  # enabled imperatively: ingested
 
     # declaring sync: false for shows reverts the imperative change
     doc = yaml.safe_load(config.read_text())

@@ -69,7 +69,9 @@ def test_second_apply_waits_then_fails_naming_the_holder(rv, db_url, engine, tmp
         assert waited >= 0.6
         assert _sources(engine) == 0  # nothing written while the other apply held the lock
         shown = rv("lock", "show", "--json", db=db_url).json()
-        assert shown["locked"] and shown["lock"]["pid"] == os.getpid() and not shown["lock"]["stale"]
+        assert (
+            shown["locked"] and shown["lock"]["pid"] == os.getpid() and not shown["lock"]["stale"]
+        )
     result = rv("apply", "-c", str(cfg), "--auto-approve", db=db_url)
     assert result.code == 0, result.err
     assert _sources(engine) == 1
@@ -118,7 +120,9 @@ _HOLDER = textwrap.dedent(
 
 
 def test_killed_apply_leaves_a_lock_that_is_shown_then_taken_over(rv, db_url, engine, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, db_url], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, db_url], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         live = rv("lock", "show", db=db_url)
@@ -143,7 +147,9 @@ def test_killed_apply_leaves_a_lock_that_is_shown_then_taken_over(rv, db_url, en
 
 
 def test_release_clears_a_stale_lock(rv, db_url, engine, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, db_url], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, db_url], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)

@@ -13,15 +13,27 @@ RETROVUE = str(Path(sys.executable).parent / "retrovue")
 
 
 def test_json_logs_on_stderr_and_stdout_is_only_the_result(rv, tmp_path):
-    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True})
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
     result = rv(
-        "apply", "-c", str(config), "--auto-approve", "--json", "--log-format", "json",
-        db=f"sqlite:///{tmp_path}/db.sqlite", env={"RETROVUE_LOG_LEVEL": "info"},
-    )  # fmt: skip
+        "apply",
+        "-c",
+        str(config),
+        "--auto-approve",
+        "--json",
+        "--log-format",
+        "json",
+        db=f"sqlite:///{tmp_path}/db.sqlite",
+        env={"RETROVUE_LOG_LEVEL": "info"},
+    )
     assert result.code == 0
     json.loads(result.out)  # stdout: exactly one document
     events = [json.loads(line) for line in result.err.splitlines() if line.strip()]
-    assert {e["event"] for e in events} >= {"source changes committed", "collection ingest committed"}
+    assert {e["event"] for e in events} >= {
+        "source changes committed",
+        "collection ingest committed",
+    }
     assert all(e["level"] == "info" for e in events)
 
 
@@ -37,12 +49,22 @@ def test_secrets_are_scrubbed_from_log_lines():
 
 
 def _apply_in(tmp_path, stdin, stderr):
-    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv", "b.mkv"]}), {"c": True})
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg"), "RETROVUE_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite"}
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv", "b.mkv"]}), {"c": True}
+    )
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        "RETROVUE_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
+    }
     return subprocess.run(
-        [RETROVUE, "apply", "-c", str(config), "--auto-approve"], stdin=stdin, stdout=subprocess.PIPE,
-        stderr=stderr, env=env, timeout=60,
-    )  # fmt: skip
+        [RETROVUE, "apply", "-c", str(config), "--auto-approve"],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_no_progress_output_when_stderr_is_not_a_terminal(tmp_path):
@@ -76,13 +98,23 @@ def test_progress_line_per_collection_on_a_terminal(tmp_path):
 
 def _apply_on_a_terminal(tmp_path, answer: bytes):
     """Run apply with stdin on a pseudo-terminal, typing ``answer`` at the prompt."""
-    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True})
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
     db = tmp_path / "db.sqlite"
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg"), "RETROVUE_DATABASE_URL": f"sqlite:///{db}"}
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        "RETROVUE_DATABASE_URL": f"sqlite:///{db}",
+    }
     controller, terminal = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [RETROVUE, "apply", "-c", str(config)], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            [RETROVUE, "apply", "-c", str(config)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         os.write(controller, answer)
         out, err = proc.communicate(timeout=60)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrovue.importers.base import PathMappingSpec
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     AddCollection,
     CollectionAddress,
     CollectionGoneUpstream,
@@ -40,21 +40,32 @@ def _plex_create() -> list:
     src = SourceAddress("Living Room Plex")
     movies = CollectionAddress(src, "1", "Movies")
     return [
-        CreateSource(src, "plex", "plex-5063d926", {"base_url": "http://10.0.0.5:32400", "token": "s3cr3t-t0ken"},
-                     frozenset({"token"})),
+        CreateSource(
+            src,
+            "plex",
+            "plex-5063d926",
+            {"base_url": "http://10.0.0.5:32400", "token": "s3cr3t-t0ken"},
+            frozenset({"token"}),
+        ),
         AddCollection(movies, ("/data/Movies",), (PathMappingSpec("/data/Movies", None),)),
         SetPathMappings_(movies),
         SetIngestible(movies, False, True, None),
         SetCollectionSync(movies, False, True),
-        IngestCollection(movies, IngestCounts(discovered=3, new=3), skipped=(SkipReason("no path mapping", 1, "/x/y.mkv"),)),
-    ]  # fmt: skip
+        IngestCollection(
+            movies,
+            IngestCounts(discovered=3, new=3),
+            skipped=(SkipReason("no path mapping", 1, "/x/y.mkv"),),
+        ),
+    ]
 
 
 def SetPathMappings_(address):
-    from retrovue.plan.actions import SetPathMappings
+    from retrovue.model.actions import SetPathMappings
 
     return SetPathMappings(
-        address, (PathMappingSpec("/data/Movies", None),), (PathMappingSpec("/data/Movies", "/mnt/nas/Movies"),)
+        address,
+        (PathMappingSpec("/data/Movies", None),),
+        (PathMappingSpec("/data/Movies", "/mnt/nas/Movies"),),
     )
 
 
@@ -63,24 +74,48 @@ def _fs_update() -> list:
     ads = CollectionAddress(src, "commercials", "commercials", _id(2))
     return [
         UpdateSource(src, (FieldChange("config.base_path", "/old", "/media/interstitials"),)),
-        IngestCollection(ads, IngestCounts(discovered=10, new=1, changed=2, unchanged=6, missing=1, duplicates=1)),
+        IngestCollection(
+            ads, IngestCounts(discovered=10, new=1, changed=2, unchanged=6, missing=1, duplicates=1)
+        ),
         CollectionGoneUpstream(CollectionAddress(src, "bumpers", "bumpers", _id(3))),
     ]
 
 
 PLANS = {
-    "no_changes": Plan(actions=(IngestCollection(
-        CollectionAddress(SourceAddress("Library", _id(1)), "movies", "movies", _id(2)), IngestCounts(unchanged=5)),)),
+    "no_changes": Plan(
+        actions=(
+            IngestCollection(
+                CollectionAddress(SourceAddress("Library", _id(1)), "movies", "movies", _id(2)),
+                IngestCounts(unchanged=5),
+            ),
+        )
+    ),
     "create_and_update": Plan(
         actions=tuple(_plex_create() + _fs_update()),
-        problems=(Problem("Bedroom Plex", "unreachable", "connection refused (http://10.0.0.9:32400)"),),
+        problems=(
+            Problem("Bedroom Plex", "unreachable", "connection refused (http://10.0.0.9:32400)"),
+        ),
     ),
-    "prune": Plan(actions=(
-        PruneSource(SourceAddress("Old NAS", _id(7)), "filesystem-1", "filesystem", 2, 40, prune=True),
-        PruneSource(SourceAddress("On Air", _id(8)), "filesystem-2", "filesystem", 1, 9, prune=True, protected_assets=3),
-        PruneSource(SourceAddress("Forgotten", _id(9)), "filesystem-3", "filesystem", 1, 0, prune=False),
-    )),
-}  # fmt: skip
+    "prune": Plan(
+        actions=(
+            PruneSource(
+                SourceAddress("Old NAS", _id(7)), "filesystem-1", "filesystem", 2, 40, prune=True
+            ),
+            PruneSource(
+                SourceAddress("On Air", _id(8)),
+                "filesystem-2",
+                "filesystem",
+                1,
+                9,
+                prune=True,
+                protected_assets=3,
+            ),
+            PruneSource(
+                SourceAddress("Forgotten", _id(9)), "filesystem-3", "filesystem", 1, 0, prune=False
+            ),
+        )
+    ),
+}
 
 
 def _big_plan(sources: int, collections: int) -> Plan:
@@ -88,7 +123,9 @@ def _big_plan(sources: int, collections: int) -> Plan:
     for s in range(sources):
         src = SourceAddress(f"Source {s:02d}", _id(100 + s))
         for c in range(collections):
-            address = CollectionAddress(src, f"c{c}", f"Collection {c:02d}", _id(1000 + 100 * s + c))
+            address = CollectionAddress(
+                src, f"c{c}", f"Collection {c:02d}", _id(1000 + 100 * s + c)
+            )
             actions.append(SetCollectionSync(address, False, True))
     return Plan(actions=tuple(actions))
 
@@ -124,7 +161,9 @@ def test_golden_capped(name):
 def test_summary_line_comes_first_and_secrets_never_show():
     rendered = render_markdown(PLANS["create_and_update"])
     lines = rendered.splitlines()
-    assert lines[0] == "### retrovue plan" and lines[2].startswith("**Plan: 1 source to create, 1 to update;")
+    assert lines[0] == "### retrovue plan" and lines[2].startswith(
+        "**Plan: 1 source to create, 1 to update;"
+    )
     assert "s3cr3t-t0ken" not in rendered and "config.token = (sensitive)" in rendered
     assert rendered.count("<details>") == rendered.count("</details>") == 2
 
@@ -151,7 +190,7 @@ def test_cli_markdown(rv, db_url, tmp_path):
     assert result.code == 0, result.err
     assert result.out.startswith("### retrovue plan\n\n**Plan: 1 source to create")
     assert "<details><summary><code>Library</code>: create</summary>" in result.out
-    assert "```diff\n+ source \"Library\" will be created\n" in result.out
+    assert '```diff\n+ source "Library" will be created\n' in result.out
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
     again = rv("plan", "-c", str(cfg), "--format", "markdown", db=db_url)
     assert "**No changes.**" in again.out and "Nothing to do" in again.out

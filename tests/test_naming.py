@@ -8,10 +8,28 @@ CASES = [
     # stem, parent folders, kind, title, series, season, episode, year
     ("Show - S01E02 - Pilot", (), "episode", "Pilot", "Show", 1, 2, None),
     ("Show.S01E02.720p.HDTV.x264", (), "episode", "Show", "Show", 1, 2, None),
-    ("The.Office.US.S05E14.Stress.Relief.1080p.WEB-DL", (), "episode", "Stress Relief", "The Office US", 5, 14, None),
+    (
+        "The.Office.US.S05E14.Stress.Relief.1080p.WEB-DL",
+        (),
+        "episode",
+        "Stress Relief",
+        "The Office US",
+        5,
+        14,
+        None,
+    ),
     ("show_s02e10_title", (), "episode", "title", "show", 2, 10, None),
     ("Show 1x02", (), "episode", "Show", "Show", 1, 2, None),
-    ("Doctor Who 12x05 Fugitive of the Judoon", (), "episode", "Fugitive of the Judoon", "Doctor Who", 12, 5, None),
+    (
+        "Doctor Who 12x05 Fugitive of the Judoon",
+        (),
+        "episode",
+        "Fugitive of the Judoon",
+        "Doctor Who",
+        12,
+        5,
+        None,
+    ),
     ("S02E05", ("My Show", "Season 02"), "episode", "My Show", "My Show", 2, 5, None),
     ("s03e100", ("Long Runner", "Season 3"), "episode", "Long Runner", "Long Runner", 3, 100, None),
     ("Movie (1999)", (), "movie", "Movie", None, None, None, 1999),
@@ -28,7 +46,14 @@ CASES = [
 @pytest.mark.parametrize("stem,parents,kind,title,series,season,episode,year", CASES)
 def test_parse_media_name(stem, parents, kind, title, series, season, episode, year):
     parsed = parse_media_name(stem, parents)
-    assert (parsed.kind, parsed.title, parsed.series_title, parsed.season, parsed.episode, parsed.year) == (
+    assert (
+        parsed.kind,
+        parsed.title,
+        parsed.series_title,
+        parsed.season,
+        parsed.episode,
+        parsed.year,
+    ) == (
         kind,
         title,
         series,

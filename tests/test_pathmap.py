@@ -26,7 +26,11 @@ def test_the_prefix_itself_maps_to_the_local_root():
 
 
 def test_longest_prefix_wins_whatever_the_order():
-    mappings = [M("/data", "/mnt/data"), M("/data/Movies/Kids", "/srv/kids"), M("/data/Movies", "/mnt/m")]
+    mappings = [
+        M("/data", "/mnt/data"),
+        M("/data/Movies/Kids", "/srv/kids"),
+        M("/data/Movies", "/mnt/m"),
+    ]
     assert resolve("/data/Movies/Kids/Up.mkv", mappings) == os.path.join("/srv/kids", "Up.mkv")
     assert resolve("/data/Movies/Heat.mkv", mappings) == os.path.join("/mnt/m", "Heat.mkv")
     assert resolve("/data/TV/x.mkv", mappings) == os.path.join("/mnt/data", "TV", "x.mkv")
@@ -34,7 +38,9 @@ def test_longest_prefix_wins_whatever_the_order():
 
 def test_only_the_leading_occurrence_is_replaced():
     mappings = [M("/media", "/mnt")]
-    assert resolve("/media/backup/media/a.mkv", mappings) == os.path.join("/mnt", "backup", "media", "a.mkv")
+    assert resolve("/media/backup/media/a.mkv", mappings) == os.path.join(
+        "/mnt", "backup", "media", "a.mkv"
+    )
     assert resolve("/other/media/a.mkv", mappings) is None
 
 
@@ -55,7 +61,9 @@ def test_root_mapping_covers_everything():
 
 def test_windows_server_paths_split_on_backslashes_case_insensitively():
     mappings = [M("D:\\Media\\Movies", "/mnt/movies")]
-    assert resolve("d:\\media\\movies\\Heat\\Heat.mkv", mappings) == os.path.join("/mnt/movies", "Heat", "Heat.mkv")
+    assert resolve("d:\\media\\movies\\Heat\\Heat.mkv", mappings) == os.path.join(
+        "/mnt/movies", "Heat", "Heat.mkv"
+    )
     assert resolve("D:\\Media\\MoviesHD\\a.mkv", mappings) is None
 
 
@@ -66,7 +74,12 @@ def test_same_plex_path_to_two_local_paths_is_a_conflict():
 
 
 def test_nested_identical_and_unset_mappings_are_not_conflicts():
-    mappings = [M("/data", "/a"), M("/data/Movies", "/b"), M("/data/Movies", "/b/"), M("/data/Movies", None)]
+    mappings = [
+        M("/data", "/a"),
+        M("/data/Movies", "/b"),
+        M("/data/Movies", "/b/"),
+        M("/data/Movies", None),
+    ]
     assert find_conflicts(mappings) == []
 
 

@@ -22,7 +22,10 @@ def library(tmp_path):
         tmp_path / "media",
         {
             "commercials": ["cola.mp4", "bumper.mkv", "notes.txt"],
-            "shows": ["Space Patrol/Season 01/Space Patrol - S01E01 - Pilot.mkv", "Space Patrol/Season 01/Space Patrol - S01E02.mkv"],
+            "shows": [
+                "Space Patrol/Season 01/Space Patrol - S01E01 - Pilot.mkv",
+                "Space Patrol/Season 01/Space Patrol - S01E02.mkv",
+            ],
             "movies": ["Night of the Robots (1962).avi"],
         },
     )
@@ -33,7 +36,9 @@ def library(tmp_path):
 def assets(engine, collection=None):
     query = select(Asset).order_by(Asset.source_uri)
     if collection:
-        query = query.join(Collection, Collection.id == Asset.collection_id).where(Collection.name == collection)
+        query = query.join(Collection, Collection.id == Asset.collection_id).where(
+            Collection.name == collection
+        )
     with engine.connect() as conn:
         return conn.execute(query).mappings().all()
 
@@ -69,7 +74,10 @@ def test_plan_json_follows_the_schema(rv, db_url, library):
     jsonschema.validate(doc, PLAN_SCHEMA)
     assert doc["format_version"].startswith("1.")
     ingest = [a for a in doc["actions"] if a["kind"] == "ingest_collection"]
-    assert {a["collection"]["name"]: a["counts"]["new"] for a in ingest} == {"commercials": 2, "shows": 2}
+    assert {a["collection"]["name"]: a["counts"]["new"] for a in ingest} == {
+        "commercials": 2,
+        "shows": 2,
+    }
 
 
 def test_apply_ingests_and_records_runs(rv, db_url, engine, library):
@@ -79,21 +87,36 @@ def test_apply_ingests_and_records_runs(rv, db_url, engine, library):
     assert "Apply complete!" in result.out
     rows = assets(engine)
     assert len(rows) == 4
-    assert all(r.state == "new" and r.approved_for_broadcast is False for r in rows)  # never ready, never approved
+    assert all(
+        r.state == "new" and r.approved_for_broadcast is False for r in rows
+    )  # never ready, never approved
     episode = next(r for r in rows if r.episode_number == 1)
-    assert (episode.series_title, episode.season_number, episode.kind) == ("Space Patrol", 1, "episode")
-    assert episode.canonical_uri == str(base / "shows/Space Patrol/Season 01/Space Patrol - S01E01 - Pilot.mkv")
+    assert (episode.series_title, episode.season_number, episode.kind) == (
+        "Space Patrol",
+        1,
+        "episode",
+    )
+    assert episode.canonical_uri == str(
+        base / "shows/Space Patrol/Season 01/Space Patrol - S01E01 - Pilot.mkv"
+    )
     with engine.connect() as conn:
         runs = conn.execute(select(IngestRun.trigger, IngestRun.status, IngestRun.counts)).all()
         colls = {c.name: c for c in conn.execute(select(Collection.__table__))}
         source = conn.execute(select(Source.__table__)).one()
-    assert sorted((r.trigger, r.status, r.counts["new"]) for r in runs) == [("apply", "ok", 2), ("apply", "ok", 2)]
+    assert sorted((r.trigger, r.status, r.counts["new"]) for r in runs) == [
+        ("apply", "ok", 2),
+        ("apply", "ok", 2),
+    ]
     assert colls["commercials"].sync_enabled and colls["commercials"].last_ingest_at is not None
-    assert not colls["movies"].sync_enabled and colls["movies"].last_ingest_at is None  # new ones start disabled
+    assert (
+        not colls["movies"].sync_enabled and colls["movies"].last_ingest_at is None
+    )  # new ones start disabled
     assert source.origin == "config" and source.external_id.startswith("filesystem-")
 
 
-def test_changed_file_resets_state_and_approval_missing_is_marked_and_cleared(rv, db_url, engine, tmp_path):
+def test_changed_file_resets_state_and_approval_missing_is_marked_and_cleared(
+    rv, db_url, engine, tmp_path
+):
     base = make_tree(tmp_path / "media", {"c": [f"f{i}.mkv" for i in range(10)]})
     config = fs_config(tmp_path / "retrovue.yaml", base, {"c": True})
     assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
@@ -107,7 +130,10 @@ def test_changed_file_resets_state_and_approval_missing_is_marked_and_cleared(rv
     rows = {os.path.basename(r.canonical_uri): r for r in assets(engine)}
     assert (rows["f0.mkv"].state, rows["f0.mkv"].approved_for_broadcast) == ("new", False)
     assert rows["f1.mkv"].missing_since is not None  # marked, never deleted
-    assert (rows["f2.mkv"].state, rows["f2.mkv"].approved_for_broadcast) == ("ready", True)  # untouched
+    assert (rows["f2.mkv"].state, rows["f2.mkv"].approved_for_broadcast) == (
+        "ready",
+        True,
+    )  # untouched
     (base / "c" / "f1.mkv").write_bytes(b"")
     replan = rv("plan", "-c", str(config), db=db_url)
     assert "1 reappeared" in replan.out
@@ -125,7 +151,9 @@ def test_mass_missing_guard_and_override(rv, db_url, engine, tmp_path):
     assert "degraded: 5 of 10 assets (50%) would go missing" in plan.out
     applied = rv("apply", "-c", config, "--auto-approve", db=db_url)
     assert applied.code == 0
-    assert all(r.missing_since is None for r in assets(engine))  # an offline NAS never empties a catalogue
+    assert all(
+        r.missing_since is None for r in assets(engine)
+    )  # an offline NAS never empties a catalogue
     forced = rv("apply", "-c", config, "--auto-approve", "--allow-mass-missing", db=db_url)
     assert forced.code == 0
     assert sum(r.missing_since is not None for r in assets(engine)) == 5
@@ -143,8 +171,17 @@ def test_unreachable_source_is_shown_and_the_rest_planned(rv, db_url, engine, tm
     doc = {
         "version": 1,
         "sources": [
-            {"name": "Gone", "type": "filesystem", "config": {"base_path": str(tmp_path / "offline-nas")}},
-            {"name": "Here", "type": "filesystem", "config": {"base_path": str(base)}, "collections": [{"name": "shows", "sync": True}]},
+            {
+                "name": "Gone",
+                "type": "filesystem",
+                "config": {"base_path": str(tmp_path / "offline-nas")},
+            },
+            {
+                "name": "Here",
+                "type": "filesystem",
+                "config": {"base_path": str(base)},
+                "collections": [{"name": "shows", "sync": True}],
+            },
         ],
     }
     config = tmp_path / "two.yaml"
@@ -207,7 +244,9 @@ def test_collection_vanishing_between_plan_and_apply_fails_alone(db_url, engine,
 
     base = make_tree(tmp_path / "media", {"a": ["1.mkv"], "b": ["2.mkv"]})
     registry = load_registry()
-    desired = load_config(str(fs_config(tmp_path / "r.yaml", base, {"a": True, "b": True})), registry, {})
+    desired = load_config(
+        str(fs_config(tmp_path / "r.yaml", base, {"a": True, "b": True})), registry, {}
+    )
     plan = build_plan(desired, engine, registry)
     shutil.rmtree(base / "b")
     result = Executor(engine, registry).execute(plan)
@@ -228,7 +267,9 @@ def test_interrupt_rolls_back_only_the_collection_in_progress(db_url, engine, tm
 
     base = make_tree(tmp_path / "media", {"a": ["1.mkv"], "b": ["2.mkv", "3.mkv"], "c": ["4.mkv"]})
     registry = load_registry()
-    desired = load_config(str(fs_config(tmp_path / "r.yaml", base, {"a": True, "b": True, "c": True})), registry, {})
+    desired = load_config(
+        str(fs_config(tmp_path / "r.yaml", base, {"a": True, "b": True, "c": True})), registry, {}
+    )
     plan = build_plan(desired, engine, registry)
 
     class CtrlC:
@@ -245,7 +286,10 @@ def test_interrupt_rolls_back_only_the_collection_in_progress(db_url, engine, tm
 
     result = Executor(engine, registry, progress=CtrlC).execute(plan)
     assert result.interrupted
-    assert [(i.collection.name, i.status) for i in result.ingests] == [("a", "ok"), ("b", "interrupted")]
+    assert [(i.collection.name, i.status) for i in result.ingests] == [
+        ("a", "ok"),
+        ("b", "interrupted"),
+    ]
     assert [os.path.basename(r.canonical_uri) for r in assets(engine)] == ["1.mkv"]
     with engine.connect() as conn:
         assert sorted(conn.execute(select(IngestRun.status)).scalars()) == ["interrupted", "ok"]
@@ -273,7 +317,12 @@ def test_plan_issues_constant_statements_per_collection(engine, tmp_path):
     doc = {
         "version": 1,
         "sources": [
-            {"name": name, "type": "filesystem", "config": {"base_path": str(base)}, "collections": [{"name": "c", "sync": True}]}
+            {
+                "name": name,
+                "type": "filesystem",
+                "config": {"base_path": str(base)},
+                "collections": [{"name": "c", "sync": True}],
+            }
             for name, base in (("Small", small), ("Large", large))
         ],
     }
@@ -309,7 +358,12 @@ def test_unreachable_database_is_a_clear_error(rv, library):
 
 
 def test_unicode_and_long_names_are_ingested(rv, db_url, engine, tmp_path):
-    names = ["Amélie (2001).mkv", "日本語 タイトル.mp4", "with  spaces  .mkv", ("Ü" * 60) + ("y" * 120) + ".mkv"]
+    names = [
+        "Amélie (2001).mkv",
+        "日本語 タイトル.mp4",
+        "with  spaces  .mkv",
+        ("Ü" * 60) + ("y" * 120) + ".mkv",
+    ]
     base = make_tree(tmp_path / "media", {"c": names})
     config = str(fs_config(tmp_path / "r.yaml", base, {"c": True}))
     assert rv("apply", "-c", config, "--auto-approve", db=db_url).code == 0

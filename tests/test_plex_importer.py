@@ -91,13 +91,22 @@ def test_episode_assets_carry_series_season_episode_and_file(plex):
 
 def test_multi_part_and_multi_version_items_give_one_asset_per_part(plex):
     movies = plex.sections["1"]
-    movie = plex.add_movie(movies, "Kill Bill", year=2003,
-                           versions=[["/data/Movies/KB/cd1.mkv", "/data/Movies/KB/cd2.mkv"],
-                                     ["/data/MoviesHD/KB/kb.mkv"]])
+    movie = plex.add_movie(
+        movies,
+        "Kill Bill",
+        year=2003,
+        versions=[
+            ["/data/Movies/KB/cd1.mkv", "/data/Movies/KB/cd2.mkv"],
+            ["/data/MoviesHD/KB/kb.mkv"],
+        ],
+    )
     assets = [a for a in importer(plex).fetch_assets_for_collection("1") if a.title == "Kill Bill"]
     part_ids = [p.id for m in movie.media for p in m.parts]
-    assert [a.path for a in assets] == ["/data/Movies/KB/cd1.mkv", "/data/Movies/KB/cd2.mkv",
-                                        "/data/MoviesHD/KB/kb.mkv"]
+    assert [a.path for a in assets] == [
+        "/data/Movies/KB/cd1.mkv",
+        "/data/Movies/KB/cd2.mkv",
+        "/data/MoviesHD/KB/kb.mkv",
+    ]
     assert [a.source_uri for a in assets] == [f"plex://{movie.rating_key}/{p}" for p in part_ids]
     assert assets[0].duration_ms is None  # a part of a multi-part film is not the whole film
     assert assets[2].duration_ms == 5_400_000  # a single-part version is
@@ -111,7 +120,10 @@ def test_change_token_follows_updated_at_part_id_and_size(plex):
     plex.sections["1"].items[1].attrs["updatedAt"] += 60
     after = {a.source_uri: a.change_token for a in imp.fetch_assets_for_collection("1")}
     changed = {uri for uri in before if before[uri] != after[uri]}
-    assert changed == {f"plex://{heat.rating_key}", f"plex://{plex.sections['1'].items[1].rating_key}"}
+    assert changed == {
+        f"plex://{heat.rating_key}",
+        f"plex://{plex.sections['1'].items[1].rating_key}",
+    }
 
 
 # ----- surgical filters -----------------------------------------------------------------------
@@ -128,7 +140,9 @@ def test_show_title_season_and_episode_filters(plex):
     assert plex.requests_to(LISTING)[-1].query["show.title"] == "lost"
     season = list(imp.fetch_assets_for_collection("2", filter_title="Lost", filter_season=2))
     assert [(a.season_number, a.episode_number) for a in season] == [(2, 1), (2, 2)]
-    one = list(imp.fetch_assets_for_collection("2", filter_title="Lost", filter_season=1, filter_episode=3))
+    one = list(
+        imp.fetch_assets_for_collection("2", filter_title="Lost", filter_season=1, filter_episode=3)
+    )
     assert [a.path for a in one] == ["/data/TV/Lost/Season 01/Lost - S01E03.mkv"]
 
 
@@ -242,8 +256,10 @@ def test_ingestible_only_when_every_location_maps_to_a_readable_directory(tmp_pa
     collection = UpstreamCollection("1", "Movies", ("/data/Movies", "/data/MoviesHD"), "movie")
     (tmp_path / "m").mkdir()
     (tmp_path / "hd").mkdir()
-    ok = [PathMappingSpec("/data/Movies", str(tmp_path / "m")),
-          PathMappingSpec("/data/MoviesHD", str(tmp_path / "hd"))]
+    ok = [
+        PathMappingSpec("/data/Movies", str(tmp_path / "m")),
+        PathMappingSpec("/data/MoviesHD", str(tmp_path / "hd")),
+    ]
     check = PlexImporter({"base_url": "http://unused", "token": "x"}).check_ingestible
     assert check(collection, ok) == (True, None)
 
@@ -258,4 +274,6 @@ def test_ingestible_only_when_every_location_maps_to_a_readable_directory(tmp_pa
     ingestible, reason = check(collection, conflicting)
     assert not ingestible and "/data/Movies" in reason
 
-    assert check(collection, [PathMappingSpec("/data", str(tmp_path))])[0] is False  # no /data/Movies dir
+    assert (
+        check(collection, [PathMappingSpec("/data", str(tmp_path))])[0] is False
+    )  # no /data/Movies dir

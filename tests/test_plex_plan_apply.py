@@ -52,30 +52,48 @@ def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_librar
     config = plex_config(
         tmp_path,
         plex,
-        [{"name": "Movies", "sync": True, "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}]}],
+        [
+            {
+                "name": "Movies",
+                "sync": True,
+                "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}],
+            }
+        ],
     )
     plan = rv("plan", "-c", config, db=db_url, env=env(plex))
     assert plan.code == 0, plan.err
     assert '+ collection "Movies" discovered' in plan.out
     assert '+ collection "TV Shows" discovered' in plan.out
     assert "Music" not in plan.out  # only movie and show sections become collections
-    skipped = rv("plan", "-c", config, "--json", db=db_url, env=env(plex)).json()["skipped_collections"]
-    assert skipped == [{"source": "Living Room Plex", "external_id": "3", "name": "Music",
-                        "reason": "section type 'artist' is not ingested"}]  # fmt: skip
+    skipped = rv("plan", "-c", config, "--json", db=db_url, env=env(plex)).json()[
+        "skipped_collections"
+    ]
+    assert skipped == [
+        {
+            "source": "Living Room Plex",
+            "external_id": "3",
+            "name": "Music",
+            "reason": "section type 'artist' is not ingested",
+        }
+    ]
     assert "~ assets: +30 ~0 -0 =0, 0 duplicates" in plan.out
     assert f"mapping /data/Movies -> {local_movies} (exists)" in plan.out
-    assert "no path mapping covers location '/data/TV'" in plan.out or "/data/TV" in plan.out  # TV not ingestible
+    assert (
+        "no path mapping covers location '/data/TV'" in plan.out or "/data/TV" in plan.out
+    )  # TV not ingestible
     assert plex.token not in plan.out + plan.err
 
     applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex))
     assert applied.code == 0, applied.err
     with engine.connect() as conn:
         mappings = conn.execute(
-            select(Collection.name, PathMapping.plex_path, PathMapping.local_path).join(
-                PathMapping, PathMapping.collection_id == Collection.id
-            ).order_by(Collection.name, PathMapping.plex_path)
+            select(Collection.name, PathMapping.plex_path, PathMapping.local_path)
+            .join(PathMapping, PathMapping.collection_id == Collection.id)
+            .order_by(Collection.name, PathMapping.plex_path)
         ).all()
-        rows = conn.execute(select(Asset.source_uri, Asset.canonical_uri, Asset.kind, Asset.year)).all()
+        rows = conn.execute(
+            select(Asset.source_uri, Asset.canonical_uri, Asset.kind, Asset.year)
+        ).all()
         colls = {c.name: c for c in conn.execute(select(Collection.__table__))}
     # G-6: one mapping per section location, local_path NULL until set
     assert [tuple(m) for m in mappings] == [
@@ -85,7 +103,10 @@ def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_librar
     ]
     assert colls["Movies"].ingestible and not colls["TV Shows"].ingestible
     assert len(rows) == 30
-    assert all(r.source_uri.startswith("plex://") and r.canonical_uri.startswith(str(local_movies)) for r in rows)
+    assert all(
+        r.source_uri.startswith("plex://") and r.canonical_uri.startswith(str(local_movies))
+        for r in rows
+    )
     assert rv("plan", "-c", config, "--detailed-exitcode", db=db_url, env=env(plex)).code == 0
 
 
@@ -124,11 +145,15 @@ def test_unmapped_files_are_skipped_and_counted(rv, db_url, engine, tmp_path, pl
     doc = json.loads(result.out)
     ingest = next(a for a in doc["actions"] if a["kind"] == "ingest_collection")
     assert (ingest["counts"]["new"], ingest["counts"]["unmapped"]) == (14, 1)
-    assert ingest["skipped_reasons"] == [{"reason": "no path mapping covers the file", "count": 1, "example": "/elsewhere/ep.mkv"}]
+    assert ingest["skipped_reasons"] == [
+        {"reason": "no path mapping covers the file", "count": 1, "example": "/elsewhere/ep.mkv"}
+    ]
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
     with engine.connect() as conn:
         canon = conn.execute(select(Asset.canonical_uri)).scalars().all()
-    assert len(canon) == 14 and not any(c.startswith("/elsewhere") for c in canon)  # never a server path
+    assert len(canon) == 14 and not any(
+        c.startswith("/elsewhere") for c in canon
+    )  # never a server path
 
 
 def test_mapping_outside_section_locations_is_an_error(rv, db_url, tmp_path, plex_library):
@@ -136,7 +161,12 @@ def test_mapping_outside_section_locations_is_an_error(rv, db_url, tmp_path, ple
     config = plex_config(
         tmp_path,
         plex,
-        [{"name": "Movies", "path_mappings": [{"plex_path": "/data/Moviez", "local_path": str(local_movies)}]}],
+        [
+            {
+                "name": "Movies",
+                "path_mappings": [{"plex_path": "/data/Moviez", "local_path": str(local_movies)}],
+            }
+        ],
     )
     result = rv("plan", "-c", config, db=db_url, env=env(plex))
     assert result.code == 1
@@ -168,11 +198,21 @@ def test_mid_listing_500_fails_that_collection_only(rv, db_url, engine, tmp_path
         tmp_path,
         plex,
         [
-            {"name": "Movies", "sync": True, "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}]},
-            {"name": "TV Shows", "sync": True, "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local_tv)},
-                                                              {"plex_path": "/archive/TV", "local_path": str(local_tv)}]},
+            {
+                "name": "Movies",
+                "sync": True,
+                "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}],
+            },
+            {
+                "name": "TV Shows",
+                "sync": True,
+                "path_mappings": [
+                    {"plex_path": "/data/TV", "local_path": str(local_tv)},
+                    {"plex_path": "/archive/TV", "local_path": str(local_tv)},
+                ],
+            },
         ],
-    )  # fmt: skip
+    )
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor
     from retrovue.importers.registry import load_registry
@@ -199,11 +239,19 @@ def _movies_config(tmp_path, plex, local_movies):
     return plex_config(
         tmp_path,
         plex,
-        [{"name": "Movies", "sync": True, "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}]}],
+        [
+            {
+                "name": "Movies",
+                "sync": True,
+                "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local_movies)}],
+            }
+        ],
     )
 
 
-def test_incremental_reingest_costs_no_request_per_unchanged_item(rv, db_url, engine, tmp_path, plex_library):
+def test_incremental_reingest_costs_no_request_per_unchanged_item(
+    rv, db_url, engine, tmp_path, plex_library
+):
     plex, local_movies, _ = plex_library
     config = _movies_config(tmp_path, plex, local_movies)
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
@@ -230,13 +278,31 @@ def test_surgical_ingest_by_title_never_marks_missing(rv, db_url, engine, tmp_pa
     config = plex_config(
         tmp_path,
         plex,
-        [{"name": "TV Shows", "sync": True, "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local_tv)},
-                                                          {"plex_path": "/archive/TV", "local_path": str(local_tv)}]}],
-    )  # fmt: skip
+        [
+            {
+                "name": "TV Shows",
+                "sync": True,
+                "path_mappings": [
+                    {"plex_path": "/data/TV", "local_path": str(local_tv)},
+                    {"plex_path": "/archive/TV", "local_path": str(local_tv)},
+                ],
+            }
+        ],
+    )
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
     plex.add_show(plex.sections["2"], "Moon Base", {1: 3})
     plex.sections["2"].items[0].children[1].children.pop()  # a Space Patrol episode disappears
-    result = rv("collection", "ingest", "TV Shows", "--title", "moon base", "--season", "1", "--json", db=db_url)
+    result = rv(
+        "collection",
+        "ingest",
+        "TV Shows",
+        "--title",
+        "moon base",
+        "--season",
+        "1",
+        "--json",
+        db=db_url,
+    )
     assert result.code == 0, result.err
     stats = result.json()["stats"]
     assert (stats["assets_ingested"], stats["assets_missing"]) == (3, 0)
@@ -246,22 +312,39 @@ def test_surgical_ingest_by_title_never_marks_missing(rv, db_url, engine, tmp_pa
     assert all(m is None for _, m in series)  # a narrowed ingest marks nothing missing
 
 
-def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(rv, db_url, engine, tmp_path, plex_library):
+def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(
+    rv, db_url, engine, tmp_path, plex_library
+):
     """SD D-4 / SCG G-6: a location added upstream gets a NULL row; existing rows keep their ids."""
     plex, local_movies, _ = plex_library
-    added = rv("source", "add", "--type", "plex", "--name", "P", "--base-url", plex.url, "--token", plex.token,
-               "--discover", db=db_url)  # fmt: skip
+    added = rv(
+        "source",
+        "add",
+        "--type",
+        "plex",
+        "--name",
+        "P",
+        "--base-url",
+        plex.url,
+        "--token",
+        plex.token,
+        "--discover",
+        db=db_url,
+    )
     assert added.code == 0, added.err
-    assert rv("collection", "update", "Movies", "--path-mapping", str(local_movies), db=db_url).code == 0
+    assert (
+        rv("collection", "update", "Movies", "--path-mapping", str(local_movies), db=db_url).code
+        == 0
+    )
 
     def rows():
         with engine.connect() as conn:
             return {
                 r.plex_path: (r.id, r.local_path, r.created_at)
                 for r in conn.execute(
-                    select(PathMapping.__table__).join(Collection, Collection.id == PathMapping.collection_id).where(
-                        Collection.name == "Movies"
-                    )
+                    select(PathMapping.__table__)
+                    .join(Collection, Collection.id == PathMapping.collection_id)
+                    .where(Collection.name == "Movies")
                 )
             }
 
@@ -273,7 +356,9 @@ def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(rv, db_u
     assert after["/data/MoreMovies"][1] is None  # the new location, unmapped
 
 
-def test_short_listing_at_apply_time_leaves_no_partial_collection(rv, db_url, engine, tmp_path, plex_library):
+def test_short_listing_at_apply_time_leaves_no_partial_collection(
+    rv, db_url, engine, tmp_path, plex_library
+):
     """A server whose totalSize promises more than it delivers fails the collection (no short list)."""
     plex, local_movies, _ = plex_library
     config = _movies_config(tmp_path, plex, local_movies)

@@ -20,11 +20,15 @@ def _config(path, sources: dict, **top):
         "version": 1,
         **top,
         "sources": [
-            {"name": name, "type": "filesystem", "config": {"base_path": str(base)},
-             "collections": [{"name": "movies", "sync": True}]}
+            {
+                "name": name,
+                "type": "filesystem",
+                "config": {"base_path": str(base)},
+                "collections": [{"name": "movies", "sync": True}],
+            }
             for name, base in sources.items()
         ],
-    }  # fmt: skip
+    }
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -58,7 +62,10 @@ def test_removed_source_is_only_reported_without_prune(rv, db_url, engine, tmp_p
     cfg = _setup(rv, db_url, tmp_path)
     plan = rv("plan", "-c", str(cfg), "--detailed-exitcode", db=db_url)
     assert plan.code == 0, plan.out  # reporting is not a change
-    assert 'source "B" is no longer in the config; kept (1 collection, 2 assets; use --prune to delete it)' in plan.out
+    assert (
+        'source "B" is no longer in the config; kept (1 collection, 2 assets; use --prune to delete it)'
+        in plan.out
+    )
     assert "No changes." in plan.out
     applied = rv("apply", "-c", str(cfg), "--auto-approve", db=db_url)
     assert applied.code == 0
@@ -69,11 +76,18 @@ def test_prune_flag_shows_then_deletes_with_cascade(rv, db_url, engine, tmp_path
     cfg = _setup(rv, db_url, tmp_path)
     plan = rv("plan", "-c", str(cfg), "--prune", "--detailed-exitcode", db=db_url)
     assert plan.code == 2
-    assert 'source "B" will be deleted (no longer in the config; 1 collection, 2 assets)' in plan.out
+    assert (
+        'source "B" will be deleted (no longer in the config; 1 collection, 2 assets)' in plan.out
+    )
     assert "Plan: 0 sources to create, 0 to update, 1 to delete;" in plan.out
     doc = json.loads(rv("plan", "-c", str(cfg), "--prune", "--json", db=db_url).out)
     (prune,) = [a for a in doc["actions"] if a["kind"] == "prune_source"]
-    assert prune["change"] and prune["prune"] and prune["assets"] == 2 and prune["protected_assets"] == 0
+    assert (
+        prune["change"]
+        and prune["prune"]
+        and prune["assets"] == 2
+        and prune["protected_assets"] == 0
+    )
     applied = rv("apply", "-c", str(cfg), "--prune", "--auto-approve", db=db_url)
     assert applied.code == 0, applied.err
     assert _names(engine) == {"A"}
@@ -85,7 +99,9 @@ def test_prune_flag_shows_then_deletes_with_cascade(rv, db_url, engine, tmp_path
 def test_prune_true_in_the_file(rv, db_url, engine, tmp_path):
     cfg = _setup(rv, db_url, tmp_path)
     data = yaml.safe_load(cfg.read_text())
-    cfg.write_text(yaml.safe_dump({"version": 1, "prune": True, "sources": data["sources"]}, sort_keys=False))
+    cfg.write_text(
+        yaml.safe_dump({"version": 1, "prune": True, "sources": data["sources"]}, sort_keys=False)
+    )
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
     assert _names(engine) == {"A"}
 
@@ -94,14 +110,27 @@ def test_source_with_aired_assets_is_kept_and_reported(rv, db_url, engine, tmp_p
     cfg = _setup(rv, db_url, tmp_path)
     with engine.begin() as conn:
         source_b = conn.execute(select(Source.id).where(Source.name == "B")).scalar_one()
-        assets = conn.execute(
-            select(Asset.id).join(Collection, Asset.collection_id == Collection.id).where(Collection.source_id == source_b)
-        ).scalars().all()
-        conn.execute(PlaylogEvent.__table__.insert().values(id=uuid.uuid4(), asset_id=assets[0], channel="1"))
-        conn.execute(AsRunLog.__table__.insert().values(id=uuid.uuid4(), asset_id=assets[1], channel="1"))
+        assets = (
+            conn.execute(
+                select(Asset.id)
+                .join(Collection, Asset.collection_id == Collection.id)
+                .where(Collection.source_id == source_b)
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            PlaylogEvent.__table__.insert().values(id=uuid.uuid4(), asset_id=assets[0], channel="1")
+        )
+        conn.execute(
+            AsRunLog.__table__.insert().values(id=uuid.uuid4(), asset_id=assets[1], channel="1")
+        )
     plan = rv("plan", "-c", str(cfg), "--prune", "--detailed-exitcode", db=db_url)
     assert plan.code == 0
-    assert 'source "B" is no longer in the config but is kept: 2 assets referenced by playlog_events/as_run_log' in plan.out
+    assert (
+        'source "B" is no longer in the config but is kept: 2 assets referenced by playlog_events/as_run_log'
+        in plan.out
+    )
     applied = rv("apply", "-c", str(cfg), "--prune", "--auto-approve", db=db_url)
     assert applied.code == 0
     assert _names(engine) == {"A", "B"} and _assets(engine) == 3
@@ -121,9 +150,12 @@ def test_asset_airing_between_plan_and_apply_still_keeps_the_source(rv, db_url, 
     plan = plan_from_json(json.loads(out.read_text()), load_config(str(cfg), registry))
     with engine.begin() as conn:
         asset = conn.execute(
-            select(Asset.id).join(Collection, Asset.collection_id == Collection.id)
-            .join(Source, Collection.source_id == Source.id).where(Source.name == "B").limit(1)
-        ).scalar_one()  # fmt: skip
+            select(Asset.id)
+            .join(Collection, Asset.collection_id == Collection.id)
+            .join(Source, Collection.source_id == Source.id)
+            .where(Source.name == "B")
+            .limit(1)
+        ).scalar_one()
         conn.execute(PlaylogEvent.__table__.insert().values(id=uuid.uuid4(), asset_id=asset))
     result = Executor(engine, registry).execute(plan)
     (outcome,) = result.sources
@@ -151,7 +183,9 @@ def test_saved_prune_plan_deletes_on_apply(rv, db_url, engine, tmp_path):
     cfg = _setup(rv, db_url, tmp_path)
     out = tmp_path / "plan.json"
     assert rv("plan", "-c", str(cfg), "--prune", "--out", str(out), db=db_url).code == 0
-    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "plan.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).resolve().parents[1] / "schemas" / "plan.schema.json").read_text()
+    )
     jsonschema.validate(json.loads(out.read_text()), schema)
     assert "prune_source" in out.read_text()
     result = rv("apply", str(out), "--auto-approve", db=db_url)

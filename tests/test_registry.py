@@ -17,7 +17,11 @@ class HalfImporter(BaseImporter):  # not compliant: misses most of the contract
 
 def plugin_entry_points(monkeypatch, *specs):
     eps = [EntryPoint(name, value, registry_module.ENTRY_POINT_GROUP) for name, value in specs]
-    monkeypatch.setattr(registry_module, "entry_points", lambda group: eps if group == registry_module.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        registry_module,
+        "entry_points",
+        lambda group: eps if group == registry_module.ENTRY_POINT_GROUP else [],
+    )
 
 
 def test_builtins():
@@ -40,7 +44,10 @@ def test_duplicate_type_id_fails_loudly_naming_both(monkeypatch):
     with pytest.raises(DuplicateSourceTypeError) as info:
         registry_module.load_registry()
     assert "Multiple importers claim source type 'filesystem'" in info.value.message
-    assert "built-in" in info.value.hint and "fs2 = retrovue.importers.filesystem:FilesystemImporter" in info.value.hint
+    assert (
+        "built-in" in info.value.hint
+        and "fs2 = retrovue.importers.filesystem:FilesystemImporter" in info.value.hint
+    )
 
 
 def test_broken_plugin_is_reported_not_fatal(monkeypatch):

@@ -28,7 +28,10 @@ TOKEN_VAR = "LIVING_ROOM_PLEX_TOKEN"
 def media(tmp_path) -> Path:
     return make_tree(
         tmp_path / "media",
-        {"movies": ["Heat (1995).mkv", "Alien (1979).mkv"], "shows": ["Show/Season 01/Show - S01E01.mkv"]},
+        {
+            "movies": ["Heat (1995).mkv", "Alien (1979).mkv"],
+            "shows": ["Show/Season 01/Show - S01E01.mkv"],
+        },
     )
 
 
@@ -53,12 +56,15 @@ def plex_setup(fake_plex, tmp_path):
                 "type": "plex",
                 "config": {"base_url": fake_plex.url, "token": "${" + TOKEN_VAR + "}"},
                 "collections": [
-                    {"name": "Movies", "sync": True,
-                     "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local)}]},
+                    {
+                        "name": "Movies",
+                        "sync": True,
+                        "path_mappings": [{"plex_path": "/data/Movies", "local_path": str(local)}],
+                    },
                 ],
             }
         ],
-    }  # fmt: skip
+    }
     path = tmp_path / "plex.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, {TOKEN_VAR: fake_plex.token}
@@ -110,18 +116,25 @@ def test_no_secret_value_in_a_saved_plan(rv, db_url, plex_setup, tmp_path, fake_
     assert fake_plex.token not in raw
     doc = json.loads(raw)
     assert doc["secret_fingerprints"]["Living Room Plex.token"].startswith("sha256:")
-    assert next(a for a in doc["actions"] if a["kind"] == "create_source")["config"]["token"] == "(sensitive)"
+    assert (
+        next(a for a in doc["actions"] if a["kind"] == "create_source")["config"]["token"]
+        == "(sensitive)"
+    )
     # a token change is an update of a sensitive field: neither value lands in the file
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url, env=env).code == 0
     old_token, fake_plex.token = fake_plex.token, "new-secret-value-42"  # the token was rotated
-    result = rv("plan", "-c", str(cfg), "--out", str(out), db=db_url, env={TOKEN_VAR: "new-secret-value-42"})
+    result = rv(
+        "plan", "-c", str(cfg), "--out", str(out), db=db_url, env={TOKEN_VAR: "new-secret-value-42"}
+    )
     assert result.code == 0 and "config.token: (sensitive) -> (sensitive)" in result.out
     raw = out.read_text()
     assert "new-secret-value-42" not in raw and old_token not in raw
     assert "new-secret-value-42" not in result.out + result.err
     assert '"sensitive": true' in raw
     # and the saved plan still carries the rotation out, with the value from the environment
-    applied = rv("apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "new-secret-value-42"})
+    applied = rv(
+        "apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "new-secret-value-42"}
+    )
     assert applied.code == 0, applied.err
     with open_engine(db_url) as engine, engine.connect() as conn:
         assert conn.execute(select(Source.config)).scalar_one()["token"] == "new-secret-value-42"
@@ -150,7 +163,10 @@ def test_apply_saved_plan_then_refuse_it_the_second_time(rv, db_url, engine, cfg
     assert _count(engine, Source) == 1 and _count(engine, Asset) == 2
     second = rv("apply", str(out), "--auto-approve", db=db_url)
     assert second.code == 1
-    assert "is stale" in second.err and 'source "Library" was created in the database since the plan' in second.err
+    assert (
+        "is stale" in second.err
+        and 'source "Library" was created in the database since the plan' in second.err
+    )
     assert _count(engine, Asset) == 2
 
 
@@ -186,7 +202,9 @@ def test_changed_config_is_named(rv, db_url, cfg, tmp_path):
 def test_changed_secret_is_named(rv, db_url, plex_setup, tmp_path):
     cfg, env = plex_setup
     out = _plan_out(rv, cfg, db_url, tmp_path, env=env)
-    result = rv("apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "rotated-token-value"})
+    result = rv(
+        "apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "rotated-token-value"}
+    )
     assert result.code == 1
     assert "secret Living Room Plex.token changed since the plan" in result.err
     assert "rotated-token-value" not in result.err + result.out
@@ -199,10 +217,14 @@ def test_database_change_in_one_collection_is_named(rv, db_url, engine, cfg, tmp
     (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
     out = _plan_out(rv, cfg, db_url, tmp_path)
     with engine.begin() as conn:  # an imperative `collection update` meanwhile
-        conn.execute(update(Collection).where(Collection.name == "shows").values(ingestible_reason="poked"))
+        conn.execute(
+            update(Collection).where(Collection.name == "shows").values(ingestible_reason="poked")
+        )
     result = rv("apply", str(out), "--auto-approve", "--json", db=db_url)
     assert result.code == 1
-    assert result.json()["context"]["moved"] == ['collection "Library"/"shows" changed in the database since the plan']
+    assert result.json()["context"]["moved"] == [
+        'collection "Library"/"shows" changed in the database since the plan'
+    ]
 
 
 def test_asset_change_in_an_ingested_collection_is_named(rv, db_url, engine, cfg, tmp_path):
@@ -275,7 +297,15 @@ def test_saved_plan_apply_needs_approval_without_a_tty(rv, db_url, engine, cfg, 
 
 def test_gitops_example_pipeline_steps(rv, db_url, cfg, tmp_path):
     example = ROOT / "examples" / "gitops"
-    assert rv("validate", "-c", str(example / "retrovue.yaml"), env={"LIVING_ROOM_PLEX_TOKEN": "x" * 20}).code == 0
+    assert (
+        rv(
+            "validate",
+            "-c",
+            str(example / "retrovue.yaml"),
+            env={"LIVING_ROOM_PLEX_TOKEN": "x" * 20},
+        ).code
+        == 0
+    )
     workflow = yaml.safe_load((example / ".github" / "workflows" / "retrovue.yml").read_text())
     plan_steps = " ".join(s.get("run", "") for s in workflow["jobs"]["plan"]["steps"])
     apply_steps = " ".join(s.get("run", "") for s in workflow["jobs"]["apply"]["steps"])
@@ -283,7 +313,17 @@ def test_gitops_example_pipeline_steps(rv, db_url, cfg, tmp_path):
     assert "retrovue apply plan.json --auto-approve" in apply_steps
     # the pipeline's two commands, as CI runs them: one observation gives plan.json and plan.md
     out = tmp_path / "plan.json"
-    planned = rv("plan", "-c", str(cfg), "--out", str(out), "--format", "markdown", "--detailed-exitcode", db=db_url)
+    planned = rv(
+        "plan",
+        "-c",
+        str(cfg),
+        "--out",
+        str(out),
+        "--format",
+        "markdown",
+        "--detailed-exitcode",
+        db=db_url,
+    )
     assert planned.code == 2 and planned.out.startswith("### retrovue plan")
     assert json.loads(out.read_text())["has_changes"] is True
     applied = rv("apply", str(out), "--auto-approve", "--lock-timeout", "5", db=db_url)

@@ -8,7 +8,7 @@ import pytest
 
 from retrovue.cli.imperative.selectors import resolve_collection, resolve_source
 from retrovue.errors import AmbiguousSelectorError, NotFoundError, UsageError
-from retrovue.observe.db import DbCollection, DbSnapshot, DbSource
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 from tests.imperative_helpers import add_fs, media_fixture, one_json  # noqa: F401
 
 
@@ -24,11 +24,13 @@ def _source(name, external_id, *collections):
 @pytest.fixture
 def snap():
     # a source whose *name* is another's external_id: the external_id step wins
-    return DbSnapshot((
-        _source("Plex", "plex-1", ("1", "Movies"), ("2", "TV")),
-        _source("plex-1", "plex-2", ("1", "Movies")),
-        _source("Straße", "fs-1", ("%", "100%")),
-    ))  # fmt: skip
+    return DbSnapshot(
+        (
+            _source("Plex", "plex-1", ("1", "Movies"), ("2", "TV")),
+            _source("plex-1", "plex-2", ("1", "Movies")),
+            _source("Straße", "fs-1", ("%", "100%")),
+        )
+    )
 
 
 def test_uuid_then_external_id_then_name(snap):  # §0.5 steps 1-3
@@ -54,9 +56,7 @@ def test_ambiguous_collection(snap):  # §0.5 several rows
     with pytest.raises(AmbiguousSelectorError) as exc:
         resolve_collection(snap, "movies")
     err = exc.value
-    assert (
-        err.message == "Multiple collections match 'movies'. Please specify the UUID."
-    )
+    assert err.message == "Multiple collections match 'movies'. Please specify the UUID."
     assert len(err.context["candidates"]) == 2
     assert set(err.context["candidates"][0]) == {"id", "name", "external_id"}
     with pytest.raises(AmbiguousSelectorError):
@@ -85,7 +85,6 @@ def test_cli_ambiguous_source(rv, db_url, media):  # §0.5 through the CLI, both
         line.startswith("  ") and "(filesystem-" in line for line in lines[1:]
     )
     ids = [
-        one_json(rv("source", "list", "--json", db=db_url).out)["sources"][i]["id"]
-        for i in (0, 1)
+        one_json(rv("source", "list", "--json", db=db_url).out)["sources"][i]["id"] for i in (0, 1)
     ]
     assert rv("source", "show", ids[0], db=db_url).code == 0

@@ -27,7 +27,9 @@ def upgrade(app) -> None:
     finally:
         engine.dispose()
     if app.json_output:
-        app.emit_json({"status": "ok", "database": app.target.display_url, "from": before, "to": after})
+        app.emit_json(
+            {"status": "ok", "database": app.target.display_url, "from": before, "to": after}
+        )
     else:
         app.out(f"Database {app.target.display_url}: {before or '(empty)'} -> {after}\n")
 
@@ -45,8 +47,16 @@ def current(app) -> None:
     head = migrate.head_revision()
     if app.json_output:
         app.emit_json(
-            {"status": "ok", "database": app.target.display_url, "current": revision, "head": head, "up_to_date": revision == head}
+            {
+                "status": "ok",
+                "database": app.target.display_url,
+                "current": revision,
+                "head": head,
+                "up_to_date": revision == head,
+            }
         )
     else:
         state = "up to date" if revision == head else "out of date: run `retrovue db upgrade`"
-        app.out(f"Database {app.target.display_url}: revision {revision or '(none)'}, head {head} ({state})\n")
+        app.out(
+            f"Database {app.target.display_url}: revision {revision or '(none)'}, head {head} ({state})\n"
+        )

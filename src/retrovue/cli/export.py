@@ -12,7 +12,13 @@ from retrovue.render.export import export_yaml
 
 
 @click.command("export")
-@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this stored source (repeatable).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME",
+    help="Only this stored source (repeatable).",
+)
 @common_options
 def export(app: AppContext, sources: tuple[str, ...]) -> None:
     """Print retrovue.yaml for the current database (secrets become ${VAR} references)."""
@@ -31,10 +37,14 @@ def export(app: AppContext, sources: tuple[str, ...]) -> None:
             {
                 "status": "ok",
                 "yaml": result.text,
-                "variables": [{"name": s.variable, "source": s.source, "key": s.key} for s in result.secrets],
+                "variables": [
+                    {"name": s.variable, "source": s.source, "key": s.key} for s in result.secrets
+                ],
             }
         )
     else:
         app.out(result.text)
     for secret in result.secrets:
-        app.err(f"note: set {secret.variable} (the {secret.key} of source \"{secret.source}\") before using this file")
+        app.err(
+            f'note: set {secret.variable} (the {secret.key} of source "{secret.source}") before using this file'
+        )

@@ -32,7 +32,9 @@ def show(app: AppContext) -> None:
     """Show who holds the apply lock, and whether that holder is still alive."""
     info = show_lock(app.engine)
     if app.json_output:
-        app.emit_json({"status": "ok", "locked": info is not None, "lock": info.to_json() if info else None})
+        app.emit_json(
+            {"status": "ok", "locked": info is not None, "lock": info.to_json() if info else None}
+        )
     elif info is None:
         app.out("apply lock: free\n")
     else:
@@ -46,7 +48,9 @@ def release(app: AppContext, force: bool) -> None:
     """Release a stale apply lock (a live one only with --force)."""
     info = release_lock(app.engine, force=force)
     if app.json_output:
-        app.emit_json({"status": "ok", "released": info is not None, "lock": info.to_json() if info else None})
+        app.emit_json(
+            {"status": "ok", "released": info is not None, "lock": info.to_json() if info else None}
+        )
     elif info is None:
         app.out("apply lock: free (nothing to release)\n")
     else:

@@ -12,6 +12,7 @@ from retrovue.cli.options import INTERRUPTED, Exit, common_options  # noqa: F401
 from retrovue.errors import ConfigError, RetrovueError
 from retrovue.redact import Redactor
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="retrovue")
 def cli() -> None:
@@ -98,7 +99,10 @@ def report_error(exc: RetrovueError, json_wanted: bool, debug: bool) -> int:
     if json_wanted:
         click.echo(scrub(json.dumps(_error_document(exc.code, message, context or None))))
     if isinstance(exc, ConfigError):
-        click.echo(f"Error: invalid config ({len(exc.diagnostics)} problem{'s' if len(exc.diagnostics) != 1 else ''})", err=True)
+        click.echo(
+            f"Error: invalid config ({len(exc.diagnostics)} problem{'s' if len(exc.diagnostics) != 1 else ''})",
+            err=True,
+        )
         for d in exc.diagnostics:
             click.echo(f"  {scrub(str(d))}", err=True)
     else:

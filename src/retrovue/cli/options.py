@@ -28,13 +28,26 @@ def common_options(func):
     """--json, --test-db, --db, --debug, --log-format on every command (contracts §0.1)."""
 
     @click.option("--json", "json_output", is_flag=True, help="Print one JSON document on stdout.")
-    @click.option("--test-db", is_flag=True, help="Use the test database (RETROVUE_TEST_DATABASE_URL).")
-    @click.option("--db", "db_url", metavar="URL", help="Database URL (else RETROVUE_DATABASE_URL, else the default).")
+    @click.option(
+        "--test-db", is_flag=True, help="Use the test database (RETROVUE_TEST_DATABASE_URL)."
+    )
+    @click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        help="Database URL (else RETROVUE_DATABASE_URL, else the default).",
+    )
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format on stderr.")
     @functools.wraps(func)
     def wrapper(*args, json_output, test_db, db_url, debug, log_format, **kwargs):
-        app = AppContext(json_output=json_output, test_db=test_db, db_url=db_url, debug=debug, log_format=log_format)
+        app = AppContext(
+            json_output=json_output,
+            test_db=test_db,
+            db_url=db_url,
+            debug=debug,
+            log_format=log_format,
+        )
         click.get_current_context().obj = app
         try:
             if test_db:

@@ -57,7 +57,9 @@ def load_yaml(text: str, file: str) -> LoadedDocument:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise ConfigError([Diagnostic(f"YAML syntax error: {problem}", file, line, column)]) from None
+        raise ConfigError(
+            [Diagnostic(f"YAML syntax error: {problem}", file, line, column)]
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Diagnostic(f"YAML error: {exc}", file)]) from None
     doc = LoadedDocument(file=file, text=text, data=None)
@@ -79,15 +81,24 @@ def _build(node: yaml.Node, path: Path, doc: LoadedDocument, problems: list[Diag
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(Diagnostic("YAML merge keys (<<) are not supported", doc.file, *_mark(key_node)))
+                problems.append(
+                    Diagnostic("YAML merge keys (<<) are not supported", doc.file, *_mark(key_node))
+                )
                 continue
             key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                problems.append(Diagnostic("mapping keys must be strings", doc.file, *_mark(key_node)))
+                problems.append(
+                    Diagnostic("mapping keys must be strings", doc.file, *_mark(key_node))
+                )
                 continue
             if key in out:
                 problems.append(
-                    Diagnostic(f"duplicate key '{key}'", doc.file, *_mark(key_node), json_path(path + (key,)))
+                    Diagnostic(
+                        f"duplicate key '{key}'",
+                        doc.file,
+                        *_mark(key_node),
+                        json_path(path + (key,)),
+                    )
                 )
                 continue
             out[key] = _build(value_node, path + (key,), doc, problems)
@@ -133,7 +144,10 @@ def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list
             if default is not None:
                 return default
             problems.append(
-                doc.diagnostic(f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)", path)
+                doc.diagnostic(
+                    f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)",
+                    path,
+                )
             )
             return match.group(0)  # left as written, so the schema does not report it a second time
 

@@ -97,7 +97,10 @@ def build_schema(registry: Registry) -> dict:
                 "$ref": "#/$defs/threshold",
                 "description": "Share of a collection's assets that may go missing in one run (default 0.2)",
             },
-            "prune": {"type": "boolean", "description": "Delete config-created sources removed from this file"},
+            "prune": {
+                "type": "boolean",
+                "description": "Delete config-created sources removed from this file",
+            },
             "sources": {"type": "array", "items": {"$ref": "#/$defs/source"}},
         },
         "$defs": defs,

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from jsonschema import Draft202012Validator
 
 from retrovue.config.loader import LoadedDocument, interpolate, load_yaml
-from retrovue.config.model import DEFAULT_MISSING_THRESHOLD, CollectionDecl, DesiredState, SourceDecl
+from retrovue.config.model import (
+    DEFAULT_MISSING_THRESHOLD,
+    CollectionDecl,
+    DesiredState,
+    SourceDecl,
+)
 from retrovue.config.schema import build_schema
 from retrovue.errors import ConfigError, Diagnostic
 from retrovue.importers import pathmap
@@ -27,19 +32,25 @@ def config_path(option: str | None) -> str:
     return option or os.environ.get(ENV_CONFIG) or "retrovue.yaml"
 
 
-def load_config(path: str, registry: Registry, environ: Mapping[str, str] | None = None) -> DesiredState:
+def load_config(
+    path: str, registry: Registry, environ: Mapping[str, str] | None = None
+) -> DesiredState:
     environ = dict(os.environ if environ is None else environ)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
-        raise ConfigError([Diagnostic("config file not found (use -c FILE or $RETROVUE_CONFIG)", path)]) from None
+        raise ConfigError(
+            [Diagnostic("config file not found (use -c FILE or $RETROVUE_CONFIG)", path)]
+        ) from None
     except OSError as exc:
         raise ConfigError([Diagnostic(f"cannot read config file: {exc.strerror}", path)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([Diagnostic(f"config file is not UTF-8 (byte {exc.start})", path)]) from None
+        raise ConfigError(
+            [Diagnostic(f"config file is not UTF-8 (byte {exc.start})", path)]
+        ) from None
 
     doc = load_yaml(text, path)
     data, problems = interpolate(doc, environ)
@@ -91,13 +102,16 @@ def semantic_problems(doc: LoadedDocument, data) -> list[Diagnostic]:
         if folded in names:
             problems.append(
                 doc.diagnostic(
-                    f"duplicate source name '{source['name']}' (also at sources[{names[folded]}])", ("sources", i, "name")
+                    f"duplicate source name '{source['name']}' (also at sources[{names[folded]}])",
+                    ("sources", i, "name"),
                 )
             )
         names.setdefault(folded, i)
         if "external_id" in source:
             if source["external_id"] in external_ids:
-                problems.append(doc.diagnostic("duplicate source external_id", ("sources", i, "external_id")))
+                problems.append(
+                    doc.diagnostic("duplicate source external_id", ("sources", i, "external_id"))
+                )
             external_ids.setdefault(source["external_id"], i)
         problems += _collection_problems(doc, source, ("sources", i))
     return problems
@@ -108,21 +122,37 @@ def _collection_problems(doc: LoadedDocument, source: dict, at: tuple) -> list[D
     seen: dict[tuple[str, str], int] = {}
     for j, coll in enumerate(source.get("collections") or []):
         here = at + ("collections", j)
-        key = ("external_id", coll["external_id"]) if "external_id" in coll else ("name", coll["name"].casefold())
+        key = (
+            ("external_id", coll["external_id"])
+            if "external_id" in coll
+            else ("name", coll["name"].casefold())
+        )
         if key in seen:
-            problems.append(doc.diagnostic(f"collection declared twice (also at collections[{seen[key]}])", here))
+            problems.append(
+                doc.diagnostic(
+                    f"collection declared twice (also at collections[{seen[key]}])", here
+                )
+            )
         seen.setdefault(key, j)
         mappings = coll.get("path_mappings")
         if mappings is None:
             continue
         if source["type"] != "plex" and mappings:
-            problems.append(doc.diagnostic(f"path_mappings apply to plex sources, not '{source['type']}'", here + ("path_mappings",)))
+            problems.append(
+                doc.diagnostic(
+                    f"path_mappings apply to plex sources, not '{source['type']}'",
+                    here + ("path_mappings",),
+                )
+            )
             continue
         specs = []
         for k, m in enumerate(mappings):
             if not os.path.isabs(m["local_path"]):
                 problems.append(
-                    doc.diagnostic(f"local_path '{m['local_path']}' is not an absolute path", here + ("path_mappings", k, "local_path"))
+                    doc.diagnostic(
+                        f"local_path '{m['local_path']}' is not an absolute path",
+                        here + ("path_mappings", k, "local_path"),
+                    )
                 )
             specs.append(PathMappingSpec(m["plex_path"], m["local_path"]))
         for message in pathmap.find_conflicts(specs):
@@ -150,7 +180,9 @@ def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> Des
     for s in data.get("sources") or []:
         importer = registry.get(s["type"])
         sensitive = frozenset(importer.sensitive_params())
-        config = _absolute_paths(dict(s["config"]), importer.param_spec(), os.path.dirname(os.path.abspath(path)))
+        config = _absolute_paths(
+            dict(s["config"]), importer.param_spec(), os.path.dirname(os.path.abspath(path))
+        )
         for key in sorted(sensitive):
             if key in config:
                 fingerprints[f"{s['name']}.{key}"] = fingerprint(str(config[key]))
@@ -160,7 +192,9 @@ def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> Des
                 external_id=c.get("external_id"),
                 sync=c.get("sync"),
                 path_mappings=(
-                    tuple(PathMappingSpec(m["plex_path"], m["local_path"]) for m in c["path_mappings"])
+                    tuple(
+                        PathMappingSpec(m["plex_path"], m["local_path"]) for m in c["path_mappings"]
+                    )
                     if "path_mappings" in c
                     else None
                 ),
@@ -168,7 +202,9 @@ def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> Des
             )
             for c in s.get("collections") or []
         )
-        sources.append(SourceDecl(s["name"], s["type"], s.get("external_id"), config, collections, sensitive))
+        sources.append(
+            SourceDecl(s["name"], s["type"], s.get("external_id"), config, collections, sensitive)
+        )
     return DesiredState(
         file=path,
         sources=tuple(sources),

@@ -21,7 +21,9 @@ ENV_TEST_URL = "RETROVUE_TEST_DATABASE_URL"
 
 
 def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return Path(base) / "retrovue"
 
 
@@ -49,7 +51,9 @@ def _normalise(url: str) -> str:
 def resolve_target(db_option: str | None, test_db: bool) -> DatabaseTarget:
     """Production: --db, else $RETROVUE_DATABASE_URL, else the XDG default.  --test-db: its own URL,
     refused when it is the production database after normalisation."""
-    production = db_option or os.environ.get(ENV_URL) or _sqlite_url(default_data_dir() / "retrovue.db")
+    production = (
+        db_option or os.environ.get(ENV_URL) or _sqlite_url(default_data_dir() / "retrovue.db")
+    )
     if not test_db:
         return DatabaseTarget(production, False)
     test_url = os.environ.get(ENV_TEST_URL) or _sqlite_url(default_data_dir() / "retrovue-test.db")
@@ -81,7 +85,9 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"Database operation failed: invalid database URL '{redact_url(url)}'") from exc
+        raise DatabaseError(
+            f"Database operation failed: invalid database URL '{redact_url(url)}'"
+        ) from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -93,7 +99,9 @@ def make_engine(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, connect_args={"connect_timeout": 10})
-    raise DatabaseError(f"Database operation failed: unsupported database '{backend}' (use sqlite or postgresql)")
+    raise DatabaseError(
+        f"Database operation failed: unsupported database '{backend}' (use sqlite or postgresql)"
+    )
 
 
 @contextmanager

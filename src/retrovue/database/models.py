@@ -9,7 +9,7 @@ extra random-key B-tree halves the insert rate.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -37,7 +37,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -63,10 +63,14 @@ class Source(Base):
 
 class Collection(Base):
     __tablename__ = "collections"
-    __table_args__ = (UniqueConstraint("source_id", "external_id", name="uq_collections_source_external"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_collections_source_external"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), index=True
+    )
     external_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -97,11 +101,15 @@ class Asset(Base):
     __tablename__ = "assets"
     __table_args__ = (
         UniqueConstraint("collection_id", "source_uri", name="uq_assets_collection_source_uri"),
-        CheckConstraint("approved_for_broadcast = false OR state = 'ready'", name="approved_implies_ready"),
+        CheckConstraint(
+            "approved_for_broadcast = false OR state = 'ready'", name="approved_implies_ready"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    collection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE")
+    )
     source_uri: Mapped[str] = mapped_column(Text)
     canonical_uri: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
@@ -172,4 +180,3 @@ class AsRunLog(Base):
     asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id"), index=True)
     channel: Mapped[str | None] = mapped_column(String(255))
     aired_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-

@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from retrovue.importers.base import UpstreamAsset
-from retrovue.observe.db import ExistingAsset
-from retrovue.plan.actions import IngestCounts, SkipReason
+from retrovue.model.actions import SkipReason
+from retrovue.model.counts import IngestCounts
+from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.upstream import UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
 
@@ -122,14 +123,21 @@ def diff_assets(
 
 
 def _mark_missing(
-    diff: AssetDiff, existing: dict[str, ExistingAsset], seen: set[str], threshold: float, allow: bool
+    diff: AssetDiff,
+    existing: dict[str, ExistingAsset],
+    seen: set[str],
+    threshold: float,
+    allow: bool,
 ) -> None:
     present = [a for a in existing.values() if not a.missing]
     gone = [a.id for uri, a in existing.items() if not a.missing and uri not in seen]
     if not gone:
         return
     if diff.discovered == 0:
-        diff.degraded, diff.degraded_reason = True, "the upstream returned no items for a non-empty collection"
+        diff.degraded, diff.degraded_reason = (
+            True,
+            "the upstream returned no items for a non-empty collection",
+        )
     elif len(gone) > threshold * len(present):
         diff.degraded = True
         diff.degraded_reason = (

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 from retrovue.config.model import CollectionDecl, SourceDecl
 from retrovue.importers import pathmap
-from retrovue.importers.base import PathMappingSpec, UpstreamCollection
-from retrovue.observe.db import DbSource
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
     AddCollection,
     CollectionAddress,
@@ -30,6 +28,8 @@ from retrovue.plan.actions import (
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.snapshots import DbSource
+from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
 IngestibleCheck = Callable[[UpstreamCollection, Sequence[PathMappingSpec]], tuple[bool, str | None]]
 
@@ -97,7 +97,9 @@ def diff_source(
         if coll_decl is not None and coll_decl.path_mappings is not None:
             problems += _mappings_outside_locations(decl.name, up, coll_decl.path_mappings)
             mappings = _declared_mappings(coll_decl.path_mappings, discovered)
-        if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(sorted(db.path_mappings, key=_mkey)):
+        if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(
+            sorted(db.path_mappings, key=_mkey)
+        ):
             actions.append(SetPathMappings(coll_address, db.path_mappings, mappings))
         elif db is None and mappings != discovered:
             actions.append(SetPathMappings(coll_address, discovered, mappings))
@@ -110,12 +112,16 @@ def diff_source(
         if coll_decl is not None and coll_decl.sync is not None and coll_decl.sync != current_sync:
             sync = coll_decl.sync
             actions.append(SetCollectionSync(coll_address, current_sync, sync))
-        states.append(CollectionState(coll_address, up, sync, ingestible, mappings, coll_decl, db is not None))
+        states.append(
+            CollectionState(coll_address, up, sync, ingestible, mappings, coll_decl, db is not None)
+        )
 
     upstream_ids = {u.external_id for u in upstream}
     for db in stored.collections if stored else ():
         if db.external_id not in upstream_ids:
-            actions.append(CollectionGoneUpstream(CollectionAddress(address, db.external_id, db.name, db.id)))
+            actions.append(
+                CollectionGoneUpstream(CollectionAddress(address, db.external_id, db.name, db.id))
+            )
     return actions, states, problems
 
 
@@ -137,7 +143,10 @@ def _source_changes(decl: SourceDecl, stored: DbSource) -> tuple[FieldChange, ..
 
 
 def _match_declarations(
-    decl: SourceDecl, upstream: list[UpstreamCollection], stored: DbSource | None, problems: list[Problem]
+    decl: SourceDecl,
+    upstream: list[UpstreamCollection],
+    stored: DbSource | None,
+    problems: list[Problem],
 ) -> dict[str, CollectionDecl]:
     """Declared collections by upstream external_id: matched on external_id, else on the upstream
     or stored name (case-insensitive).  A declaration that matches nothing is a problem."""
@@ -154,7 +163,12 @@ def _match_declarations(
         if ext is None or ext not in by_id:
             offered = ", ".join(sorted(u.name for u in upstream)) or "none"
             problems.append(
-                Problem(decl.name, "error", f"declared collection '{c.label}' is not offered upstream (offered: {offered})", c.label)
+                Problem(
+                    decl.name,
+                    "error",
+                    f"declared collection '{c.label}' is not offered upstream (offered: {offered})",
+                    c.label,
+                )
             )
             continue
         out[ext] = c
@@ -202,4 +216,6 @@ def _declared_mappings(
     declared: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
 ) -> tuple[PathMappingSpec, ...]:
     """The declared mappings, plus a NULL row (G-6) for every location no declared mapping covers."""
-    return tuple(declared) + tuple(m for m in discovered if pathmap.resolve(m.plex_path, declared) is None)
+    return tuple(declared) + tuple(
+        m for m in discovered if pathmap.resolve(m.plex_path, declared) is None
+    )

@@ -17,18 +17,38 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from retrovue.database.models import Asset
-from retrovue.importers.base import UpstreamAsset
+from retrovue.model.upstream import UpstreamAsset
 
 COLUMNS = (
-    "id", "collection_id", "source_uri", "canonical_uri", "kind", "title", "series_title", "season_number",
-    "episode_number", "year", "duration_ms", "size", "change_token", "state", "approved_for_broadcast",
-    "missing_since", "metadata", "discovered_at", "created_at", "updated_at",
-)  # fmt: skip
+    "id",
+    "collection_id",
+    "source_uri",
+    "canonical_uri",
+    "kind",
+    "title",
+    "series_title",
+    "season_number",
+    "episode_number",
+    "year",
+    "duration_ms",
+    "size",
+    "change_token",
+    "state",
+    "approved_for_broadcast",
+    "missing_since",
+    "metadata",
+    "discovered_at",
+    "created_at",
+    "updated_at",
+)
 BATCH = 10_000
 
 
 def insert_new_assets(
-    conn: Connection, collection_id: uuid.UUID, items: Iterable[tuple[UpstreamAsset, str]], now: datetime
+    conn: Connection,
+    collection_id: uuid.UUID,
+    items: Iterable[tuple[UpstreamAsset, str]],
+    now: datetime,
 ) -> None:
     if conn.dialect.name == "postgresql":
         _copy_postgresql(conn, collection_id, items, now)
@@ -47,11 +67,28 @@ def _copy_postgresql(conn, collection_id, items, now) -> None:
             for item, canonical in items:
                 copy.write_row(
                     (
-                        uuid.uuid4(), collection_id, item.source_uri, canonical, item.kind, item.title,
-                        item.series_title, item.season_number, item.episode_number, item.year, item.duration_ms,
-                        item.size, item.change_token, "new", False, None, _metadata(item), now, now, now,
+                        uuid.uuid4(),
+                        collection_id,
+                        item.source_uri,
+                        canonical,
+                        item.kind,
+                        item.title,
+                        item.series_title,
+                        item.season_number,
+                        item.episode_number,
+                        item.year,
+                        item.duration_ms,
+                        item.size,
+                        item.change_token,
+                        "new",
+                        False,
+                        None,
+                        _metadata(item),
+                        now,
+                        now,
+                        now,
                     )
-                )  # fmt: skip
+                )
     finally:
         cursor.close()
 
@@ -64,8 +101,10 @@ def _executemany_sqlite(conn, collection_id, items, now) -> None:
         processor = table.c[column].type.bind_processor(dialect)
         return processor(value) if processor else value
 
-    coll, stamp, false = processed("collection_id", collection_id), processed("created_at", now), processed(
-        "approved_for_broadcast", False
+    coll, stamp, false = (
+        processed("collection_id", collection_id),
+        processed("created_at", now),
+        processed("approved_for_broadcast", False),
     )
     to_id = table.c.id.type.bind_processor(dialect) or (lambda v: v)
     sql = f"INSERT INTO assets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -75,11 +114,28 @@ def _executemany_sqlite(conn, collection_id, items, now) -> None:
         for item, canonical in items:
             batch.append(
                 (
-                    to_id(uuid.uuid4()), coll, item.source_uri, canonical, item.kind, item.title, item.series_title,
-                    item.season_number, item.episode_number, item.year, item.duration_ms, item.size,
-                    item.change_token, "new", false, None, _metadata(item), stamp, stamp, stamp,
+                    to_id(uuid.uuid4()),
+                    coll,
+                    item.source_uri,
+                    canonical,
+                    item.kind,
+                    item.title,
+                    item.series_title,
+                    item.season_number,
+                    item.episode_number,
+                    item.year,
+                    item.duration_ms,
+                    item.size,
+                    item.change_token,
+                    "new",
+                    false,
+                    None,
+                    _metadata(item),
+                    stamp,
+                    stamp,
+                    stamp,
                 )
-            )  # fmt: skip
+            )
             if len(batch) >= BATCH:
                 cursor.executemany(sql, batch)
                 batch = []

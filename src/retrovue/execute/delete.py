@@ -21,7 +21,7 @@ from retrovue.database.models import (
     Source,
 )
 from retrovue.errors import ProductionSafetyError, RetrovueError
-from retrovue.plan.actions import DeleteSource, SetPathMappingLocal, WipeCollection
+from retrovue.model.actions import DeleteSource, SetPathMappingLocal, WipeCollection
 
 
 def aired_count(conn: Connection, collection_ids) -> int:
@@ -45,9 +45,7 @@ def safety_reason(aired: int) -> str:
 
 def _drop_playout_rows(conn: Connection, asset_ids) -> None:
     """PS-030 (--test-db --force): the playout rows would otherwise block the delete (FKs)."""
-    conn.execute(
-        delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids))
-    )
+    conn.execute(delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids)))
     conn.execute(delete(AsRunLog.__table__).where(AsRunLog.asset_id.in_(asset_ids)))
 
 
@@ -63,13 +61,9 @@ def delete_source(conn: Connection, action: DeleteSource) -> None:
             raise ProductionSafetyError(safety_reason(aired))
     # explicit deletes in FK order: SQLite without foreign_keys=ON would not cascade
     conn.execute(delete(Asset.__table__).where(Asset.collection_id.in_(collections)))
-    conn.execute(
-        delete(PathMapping.__table__).where(PathMapping.collection_id.in_(collections))
-    )
+    conn.execute(delete(PathMapping.__table__).where(PathMapping.collection_id.in_(collections)))
     conn.execute(delete(Collection.__table__).where(Collection.source_id == source_id))
-    if not conn.execute(
-        delete(Source.__table__).where(Source.id == source_id)
-    ).rowcount:
+    if not conn.execute(delete(Source.__table__).where(Source.id == source_id)).rowcount:
         raise RetrovueError(f"{action.source} no longer exists")
 
 
@@ -87,9 +81,7 @@ def wipe_collection(conn: Connection, action: WipeCollection, now: datetime) -> 
     ).rowcount
     table = Collection.__table__
     conn.execute(
-        update(table)
-        .where(table.c.id == collection_id)
-        .values(last_ingest_at=None, updated_at=now)
+        update(table).where(table.c.id == collection_id).values(last_ingest_at=None, updated_at=now)
     )
     return deleted
 
@@ -114,6 +106,4 @@ def set_mapping_local(
             f"{action.collection}: path mapping '{action.plex_path}' no longer exists"
         )
     ctable = Collection.__table__
-    conn.execute(
-        update(ctable).where(ctable.c.id == collection_id).values(updated_at=now)
-    )
+    conn.execute(update(ctable).where(ctable.c.id == collection_id).values(updated_at=now))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Protocol
@@ -35,59 +35,18 @@ from retrovue.execute.lookups import (
 )
 from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
-from retrovue.importers.base import PathMappingSpec, UpstreamCollection
 from retrovue.importers.registry import Registry
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
-    CollectionAddress,
     IngestCollection,
-    IngestCounts,
     Plan,
     PruneSource,
     is_change,
 )
+from retrovue.model.results import ExecutionResult, IngestOutcome, SourceOutcome
+from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
 log = structlog.get_logger("retrovue.execute")
-
-
-@dataclass
-class SourceOutcome:
-    source: str
-    ok: bool
-    error: str | None = None
-    error_code: str | None = None
-
-
-@dataclass
-class IngestOutcome:
-    collection: CollectionAddress
-    status: str  # ok | failed | interrupted | skipped
-    planned: IngestCounts
-    counts: IngestCounts | None = None
-    error: str | None = None
-    error_code: str | None = None
-    run_id: uuid.UUID | None = None
-    degraded: bool = False
-    degraded_reason: str | None = None
-    #: the reason behind ``error`` (e.g. why a collection is not ingestible), when there is one
-    error_hint: str | None = None
-    skipped: tuple = ()  # SkipReason of the committed run (unmapped items)
-    started_at: datetime | None = None
-
-
-@dataclass
-class ExecutionResult:
-    sources: list[SourceOutcome] = field(default_factory=list)
-    ingests: list[IngestOutcome] = field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def failures(self) -> int:
-        return sum(not s.ok for s in self.sources) + sum(i.status == "failed" for i in self.ingests)
-
-    @property
-    def successes(self) -> int:
-        return sum(s.ok for s in self.sources) + sum(i.status == "ok" for i in self.ingests)
 
 
 class Progress(Protocol):
@@ -116,7 +75,8 @@ class Executor:
         source_actions = [
             a
             for a in plan.actions
-            if not isinstance(a, IngestCollection) and not (isinstance(a, PruneSource) and not is_change(a))
+            if not isinstance(a, IngestCollection)
+            and not (isinstance(a, PruneSource) and not is_change(a))
         ]
         failed_sources: set[str] = set()
         for source_name, group in groupby(source_actions, key=source_name_of):
@@ -129,15 +89,28 @@ class Executor:
                 continue
             if action.collection.source.name in failed_sources:
                 result.ingests.append(
-                    IngestOutcome(action.collection, "skipped", action.counts, error="its source's changes failed")
+                    IngestOutcome(
+                        action.collection,
+                        "skipped",
+                        action.counts,
+                        error="its source's changes failed",
+                    )
                 )
                 continue
-            if not action.counts.has_changes and action.scope == "collection" and self.trigger == "apply":
+            if (
+                not action.counts.has_changes
+                and action.scope == "collection"
+                and self.trigger == "apply"
+            ):
                 continue  # nothing planned here: the collection is left as it is
             try:
                 result.ingests.append(self._ingest(action, plan.allow_mass_missing))
             except KeyboardInterrupt:
-                result.ingests.append(IngestOutcome(action.collection, "interrupted", action.counts, error="interrupted"))
+                result.ingests.append(
+                    IngestOutcome(
+                        action.collection, "interrupted", action.counts, error="interrupted"
+                    )
+                )
                 result.interrupted = True
                 break
         return result
@@ -153,7 +126,9 @@ class Executor:
         except (SQLAlchemyError, RetrovueError) as exc:
             message = self.scrub(_describe(exc))
             log.error("source changes rolled back", source=source_name, error=message)
-            code = getattr(exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR")
+            code = getattr(
+                exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"
+            )
             return SourceOutcome(source_name, False, message, code)
         log.info("source changes committed", source=source_name, actions=len(actions))
         return SourceOutcome(source_name, True)
@@ -202,19 +177,27 @@ class Executor:
         except KeyboardInterrupt:
             _finish(progress)
             if collection_id is not None:
-                self._record_failure(collection_id, run, "interrupted", "interrupted by the operator")
+                self._record_failure(
+                    collection_id, run, "interrupted", "interrupted by the operator"
+                )
             raise
         except Exception as exc:  # noqa: BLE001 - any failure rolls back this collection only
             _finish(progress)
             message = self.scrub(_describe(exc))
             log.error("collection ingest rolled back", collection=str(address), error=message)
-            run_id = self._record_failure(collection_id, run, "failed", message) if collection_id else None
+            run_id = (
+                self._record_failure(collection_id, run, "failed", message)
+                if collection_id
+                else None
+            )
             return IngestOutcome(
                 address,
                 "failed",
                 action.counts,
                 error=message,
-                error_code=getattr(exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"),
+                error_code=getattr(
+                    exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"
+                ),
                 run_id=run_id,
                 error_hint=self.scrub(exc.hint) if getattr(exc, "hint", None) else None,
                 started_at=started,
@@ -248,7 +231,9 @@ class Executor:
         )
         return run_id
 
-    def _record_failure(self, collection_id, run: dict, status: str, error: str) -> uuid.UUID | None:
+    def _record_failure(
+        self, collection_id, run: dict, status: str, error: str
+    ) -> uuid.UUID | None:
         """N-6: a failed run's row is written after the rollback, in its own unit."""
         try:
             with self.engine.begin() as conn:
@@ -261,12 +246,16 @@ class Executor:
 def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) -> None:
     """SCG G-3: check_ingestible() again inside the unit; a failure fails this collection only."""
     row = conn.execute(
-        select(Collection.external_id, Collection.name, Collection.locations).where(Collection.id == collection_id)
+        select(Collection.external_id, Collection.name, Collection.locations).where(
+            Collection.id == collection_id
+        )
     ).one()
     mappings = [
         PathMappingSpec(r.plex_path, r.local_path)
         for r in conn.execute(
-            select(PathMapping.plex_path, PathMapping.local_path).where(PathMapping.collection_id == collection_id)
+            select(PathMapping.plex_path, PathMapping.local_path).where(
+                PathMapping.collection_id == collection_id
+            )
         )
     ]
     upstream = UpstreamCollection(row.external_id, row.name, tuple(row.locations or ()))

@@ -15,8 +15,8 @@ from retrovue.database.models import Asset, Collection
 from retrovue.diff.assets import AssetDiff, diff_assets
 from retrovue.execute.bulk import insert_new_assets
 from retrovue.importers.base import BaseImporter
+from retrovue.model.counts import IngestCounts
 from retrovue.observe.db import as_uuid, load_asset_index
-from retrovue.plan.actions import IngestCounts
 
 BATCH = 5_000
 _assets = Asset.__table__
@@ -44,7 +44,9 @@ _UPDATE_CHANGED = (
 _UPDATE_CANONICAL = (
     update(_assets)
     .where(_assets.c.id == bindparam("b_id"))
-    .values(canonical_uri=bindparam("b_canonical"), missing_since=None, updated_at=bindparam("b_now"))
+    .values(
+        canonical_uri=bindparam("b_canonical"), missing_since=None, updated_at=bindparam("b_now")
+    )
 )
 
 
@@ -83,7 +85,11 @@ def ingest_collection(
     )
     check_identity(diff.counts())
     write_diff(conn, collection_id, diff, now)
-    conn.execute(update(Collection.__table__).where(Collection.id == collection_id).values(last_ingest_at=now))
+    conn.execute(
+        update(Collection.__table__)
+        .where(Collection.id == collection_id)
+        .values(last_ingest_at=now)
+    )
     return diff
 
 
@@ -119,7 +125,10 @@ def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now:
     _batched(
         conn,
         _UPDATE_CANONICAL,
-        ({"b_id": as_uuid(asset_id), "b_canonical": canonical, "b_now": now} for asset_id, canonical in diff.remapped),
+        (
+            {"b_id": as_uuid(asset_id), "b_canonical": canonical, "b_now": now}
+            for asset_id, canonical in diff.remapped
+        ),
     )
     _set_missing(conn, diff.reappeared, None, now)
     _set_missing(conn, diff.missing, now, now)
@@ -140,5 +149,7 @@ def _set_missing(conn: Connection, ids: list, value: datetime | None, now: datet
     for start in range(0, len(ids), 900):  # stays under SQLite's bound-parameter limit
         chunk = [as_uuid(i) for i in ids[start : start + 900]]
         conn.execute(
-            update(_assets).where(_assets.c.id.in_(chunk)).values(missing_since=value, updated_at=now)
+            update(_assets)
+            .where(_assets.c.id.in_(chunk))
+            .values(missing_since=value, updated_at=now)
         )

@@ -98,9 +98,9 @@ def _is_postgres(engine: Engine) -> bool:
 
 def _row(conn: Connection) -> LockInfo | None:
     row = conn.execute(
-        select(ApplyLock.holder, ApplyLock.host, ApplyLock.pid, ApplyLock.command, ApplyLock.started_at).where(
-            ApplyLock.name == LOCK_NAME
-        )
+        select(
+            ApplyLock.holder, ApplyLock.host, ApplyLock.pid, ApplyLock.command, ApplyLock.started_at
+        ).where(ApplyLock.name == LOCK_NAME)
     ).first()
     if row is None:
         return None
@@ -146,7 +146,9 @@ def _sqlite_try(engine: Engine, me: dict) -> LockInfo | None:
             # delete only the exact row we judged stale, so two contenders cannot both take over
             conn.execute(
                 delete(ApplyLock).where(
-                    ApplyLock.name == LOCK_NAME, ApplyLock.pid == info.pid, ApplyLock.host == info.host
+                    ApplyLock.name == LOCK_NAME,
+                    ApplyLock.pid == info.pid,
+                    ApplyLock.host == info.host,
                 )
             )
     with engine.connect() as conn:
@@ -160,7 +162,11 @@ def _stale_on_this_host(info: LockInfo) -> bool:
 def _sqlite_release(engine: Engine, me: dict) -> None:
     with engine.begin() as conn:
         conn.execute(
-            delete(ApplyLock).where(ApplyLock.name == LOCK_NAME, ApplyLock.pid == me["pid"], ApplyLock.host == me["host"])
+            delete(ApplyLock).where(
+                ApplyLock.name == LOCK_NAME,
+                ApplyLock.pid == me["pid"],
+                ApplyLock.host == me["host"],
+            )
         )
 
 
@@ -182,7 +188,9 @@ def _pg_try(conn: Connection, me: dict) -> bool:
 def _pg_release(conn: Connection, me: dict) -> None:
     try:
         conn.rollback()
-        conn.execute(delete(ApplyLock).where(ApplyLock.name == LOCK_NAME, ApplyLock.pid == me["pid"]))
+        conn.execute(
+            delete(ApplyLock).where(ApplyLock.name == LOCK_NAME, ApplyLock.pid == me["pid"])
+        )
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
         conn.commit()
     finally:
@@ -218,7 +226,9 @@ def apply_lock(engine: Engine, command: str, timeout: float = 0.0) -> Iterator[L
         else:
             yield from _hold_sqlite(engine, me, deadline, started)
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"Database operation failed while taking the apply lock: {exc}") from exc
+        raise DatabaseError(
+            f"Database operation failed while taking the apply lock: {exc}"
+        ) from exc
 
 
 def _info(me: dict) -> LockInfo:
@@ -231,7 +241,9 @@ def _hold_sqlite(engine: Engine, me: dict, deadline: float, started: float) -> I
         if holder is None:
             break
         if time.monotonic() >= deadline:
-            raise _locked_error(holder, round(time.monotonic() - started, 1) if deadline > started else 0)
+            raise _locked_error(
+                holder, round(time.monotonic() - started, 1) if deadline > started else 0
+            )
         time.sleep(POLL_SECONDS)
     try:
         yield _info(me)
@@ -246,7 +258,9 @@ def _hold_pg(engine: Engine, me: dict, deadline: float, started: float) -> Itera
             if time.monotonic() >= deadline:
                 holder = _row(conn)
                 conn.rollback()
-                raise _locked_error(holder, round(time.monotonic() - started, 1) if deadline > started else 0)
+                raise _locked_error(
+                    holder, round(time.monotonic() - started, 1) if deadline > started else 0
+                )
             time.sleep(POLL_SECONDS)
     except BaseException:
         conn.close()

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, select
 
 from retrovue.database.models import Collection, PathMapping, Source
 from retrovue.errors import RetrovueError
-from retrovue.importers.base import PathMappingSpec
-from retrovue.plan.actions import Action, CollectionAddress
+from retrovue.model.actions import Action, CollectionAddress
+from retrovue.model.upstream import PathMappingSpec
 
 
 def source_name_of(action: Action) -> str:
@@ -40,11 +40,15 @@ def source_row(conn: Connection, address: CollectionAddress):
     return row
 
 
-def collection_id_of(conn: Connection, source_id: uuid.UUID, address: CollectionAddress) -> uuid.UUID:
+def collection_id_of(
+    conn: Connection, source_id: uuid.UUID, address: CollectionAddress
+) -> uuid.UUID:
     if address.id is not None:
         return address.id
     row = conn.execute(
-        select(Collection.id).where(Collection.source_id == source_id, Collection.external_id == address.external_id)
+        select(Collection.id).where(
+            Collection.source_id == source_id, Collection.external_id == address.external_id
+        )
     ).first()
     if row is None:
         raise RetrovueError(f"{address} no longer exists")

@@ -25,8 +25,7 @@ from retrovue.database.models import (
 from retrovue.errors import RetrovueError
 from retrovue.execute import delete as imperative_writes
 from retrovue.execute.lookups import action_source_id, collection_id_of
-from retrovue.importers.base import PathMappingSpec
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
     AddCollection,
     CollectionGoneUpstream,
@@ -41,6 +40,7 @@ from retrovue.plan.actions import (
     UpdateSource,
     WipeCollection,
 )
+from retrovue.model.upstream import PathMappingSpec
 
 log = structlog.get_logger("retrovue.execute")
 
@@ -48,7 +48,9 @@ SourceId = uuid.UUID | None
 Handler = Callable[[Connection, Action, SourceId, datetime], SourceId]
 
 
-def apply_source_action(conn: Connection, action: Action, source_id: SourceId, now: datetime) -> SourceId:
+def apply_source_action(
+    conn: Connection, action: Action, source_id: SourceId, now: datetime
+) -> SourceId:
     handler = HANDLERS.get(type(action))
     if handler is None:  # pragma: no cover - every source-level action type has a handler
         raise TypeError(f"no handler for {type(action).__name__}")
@@ -58,7 +60,9 @@ def apply_source_action(conn: Connection, action: Action, source_id: SourceId, n
 # -- sources -------------------------------------------------------------------------------------
 
 
-def _create_source(conn: Connection, action: CreateSource, _source_id: SourceId, now: datetime) -> SourceId:
+def _create_source(
+    conn: Connection, action: CreateSource, _source_id: SourceId, now: datetime
+) -> SourceId:
     new_id = uuid.uuid4()
     conn.execute(
         insert(Source.__table__).values(
@@ -75,7 +79,9 @@ def _create_source(conn: Connection, action: CreateSource, _source_id: SourceId,
     return new_id
 
 
-def _update_source(conn: Connection, action: UpdateSource, source_id: SourceId, now: datetime) -> SourceId:
+def _update_source(
+    conn: Connection, action: UpdateSource, source_id: SourceId, now: datetime
+) -> SourceId:
     source_id = source_id or action_source_id(conn, action)
     row = conn.execute(select(Source.config).where(Source.id == source_id)).one()
     config = dict(row.config or {})
@@ -94,7 +100,9 @@ def _update_source(conn: Connection, action: UpdateSource, source_id: SourceId, 
     return source_id
 
 
-def _prune_source(conn: Connection, action: PruneSource, _source_id: SourceId, _now: datetime) -> SourceId:
+def _prune_source(
+    conn: Connection, action: PruneSource, _source_id: SourceId, _now: datetime
+) -> SourceId:
     """Delete a pruned source (cascading to its collections, mappings and assets), re-checking
     production safety inside the transaction: an asset that aired since the plan keeps it."""
     in_source = select(Collection.id).where(Collection.source_id == action.source.id)
@@ -117,7 +125,9 @@ def _prune_source(conn: Connection, action: PruneSource, _source_id: SourceId, _
     return None
 
 
-def _delete_source(conn: Connection, action: DeleteSource, _source_id: SourceId, _now: datetime) -> SourceId:
+def _delete_source(
+    conn: Connection, action: DeleteSource, _source_id: SourceId, _now: datetime
+) -> SourceId:
     imperative_writes.delete_source(conn, action)
     return None
 
@@ -125,7 +135,9 @@ def _delete_source(conn: Connection, action: DeleteSource, _source_id: SourceId,
 # -- collections ---------------------------------------------------------------------------------
 
 
-def _add_collection(conn: Connection, action: AddCollection, source_id: SourceId, now: datetime) -> SourceId:
+def _add_collection(
+    conn: Connection, action: AddCollection, source_id: SourceId, now: datetime
+) -> SourceId:
     source_id = source_id or action_source_id(conn, action)
     collection_id = uuid.uuid4()
     c = action.collection
@@ -146,7 +158,9 @@ def _add_collection(conn: Connection, action: AddCollection, source_id: SourceId
     return source_id
 
 
-def _gone_upstream(_conn: Connection, action: CollectionGoneUpstream, source_id: SourceId, _now: datetime) -> SourceId:
+def _gone_upstream(
+    _conn: Connection, action: CollectionGoneUpstream, source_id: SourceId, _now: datetime
+) -> SourceId:
     log.warning("collection no longer offered upstream", collection=str(action.collection))
     return source_id
 
@@ -173,7 +187,9 @@ def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datet
     local_path is updated in place."""
     table = PathMapping.__table__
     existing = conn.execute(
-        select(table.c.id, table.c.plex_path, table.c.local_path).where(table.c.collection_id == collection_id)
+        select(table.c.id, table.c.plex_path, table.c.local_path).where(
+            table.c.collection_id == collection_id
+        )
     ).all()
     remaining = list(wanted)
     unmatched = []
@@ -190,7 +206,9 @@ def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datet
         else:
             remaining.remove(replacement)
             conn.execute(
-                update(table).where(table.c.id == row.id).values(local_path=replacement.local_path, updated_at=now)
+                update(table)
+                .where(table.c.id == row.id)
+                .values(local_path=replacement.local_path, updated_at=now)
             )
     write_mappings(conn, collection_id, remaining, now)
 
@@ -220,14 +238,22 @@ HANDLERS: dict[type, Handler] = {
     DeleteSource: _delete_source,
     AddCollection: _add_collection,
     CollectionGoneUpstream: _gone_upstream,
-    RenameCollection: _collection_update(lambda conn, cid, a, now: _set_columns(conn, cid, now, name=a.after)),
+    RenameCollection: _collection_update(
+        lambda conn, cid, a, now: _set_columns(conn, cid, now, name=a.after)
+    ),
     SetCollectionSync: _collection_update(
         lambda conn, cid, a, now: _set_columns(conn, cid, now, sync_enabled=a.after)
     ),
     SetIngestible: _collection_update(
-        lambda conn, cid, a, now: _set_columns(conn, cid, now, ingestible=a.after, ingestible_reason=a.reason)
+        lambda conn, cid, a, now: _set_columns(
+            conn, cid, now, ingestible=a.after, ingestible_reason=a.reason
+        )
     ),
-    SetPathMappings: _collection_update(lambda conn, cid, a, now: sync_mappings(conn, cid, a.after, now)),
+    SetPathMappings: _collection_update(
+        lambda conn, cid, a, now: sync_mappings(conn, cid, a.after, now)
+    ),
     SetPathMappingLocal: _collection_update(imperative_writes.set_mapping_local),
-    WipeCollection: _collection_update(lambda conn, cid, a, now: imperative_writes.wipe_collection(conn, a, now)),
+    WipeCollection: _collection_update(
+        lambda conn, cid, a, now: imperative_writes.wipe_collection(conn, a, now)
+    ),
 }

@@ -24,9 +24,23 @@ from retrovue.importers.base import (
 from retrovue.importers.naming import parse_media_name
 
 DEFAULT_EXTENSIONS = (
-    "mkv", "mp4", "m4v", "avi", "mov", "wmv", "mpg", "mpeg", "ts", "m2ts", "webm", "flv", "ogv", "vob",
-    "divx", "3gp",
-)  # fmt: skip
+    "mkv",
+    "mp4",
+    "m4v",
+    "avi",
+    "mov",
+    "wmv",
+    "mpg",
+    "mpeg",
+    "ts",
+    "m2ts",
+    "webm",
+    "flv",
+    "ogv",
+    "vob",
+    "divx",
+    "3gp",
+)
 
 
 _SAFE = "/:@!$&'()*+,;=-._~"
@@ -55,14 +69,21 @@ class FilesystemImporter(BaseImporter):
     @classmethod
     def param_spec(cls) -> Sequence[ParamSpec]:
         return (
-            ParamSpec("base_path", "path", required=True, help="Folder whose subdirectories are collections"),
+            ParamSpec(
+                "base_path",
+                "path",
+                required=True,
+                help="Folder whose subdirectories are collections",
+            ),
             ParamSpec(
                 "extensions",
                 "list",
                 default=list(DEFAULT_EXTENSIONS),
                 help="Media file extensions (case-insensitive)",
             ),
-            ParamSpec("follow_symlinks", "bool", default=False, help="Follow symlinked directories"),
+            ParamSpec(
+                "follow_symlinks", "bool", default=False, help="Follow symlinked directories"
+            ),
         )
 
     def __init__(self, config):
@@ -76,7 +97,9 @@ class FilesystemImporter(BaseImporter):
 
     def validate_connection(self) -> None:
         if not os.path.isdir(self.base_path):
-            raise ImporterUnreachableError(f"base_path '{self.base_path}' does not exist or is not a directory")
+            raise ImporterUnreachableError(
+                f"base_path '{self.base_path}' does not exist or is not a directory"
+            )
         if not os.access(self.base_path, os.R_OK | os.X_OK):
             raise ImporterUnreachableError(f"base_path '{self.base_path}' is not readable")
 
@@ -85,7 +108,9 @@ class FilesystemImporter(BaseImporter):
         try:
             entries = sorted(os.scandir(self.base_path), key=lambda e: e.name)
         except OSError as exc:
-            raise ImporterUnreachableError(f"cannot list '{self.base_path}': {exc.strerror}") from exc
+            raise ImporterUnreachableError(
+                f"cannot list '{self.base_path}': {exc.strerror}"
+            ) from exc
         return [
             UpstreamCollection(external_id=e.name, name=e.name, locations=(e.path,), kind="folder")
             for e in entries
@@ -117,7 +142,9 @@ class FilesystemImporter(BaseImporter):
     ) -> Iterator[UpstreamAsset]:
         root = self.collection_path(external_id)
         if not os.path.isdir(self.base_path):
-            raise ImporterUnreachableError(f"base_path '{self.base_path}' does not exist or is not a directory")
+            raise ImporterUnreachableError(
+                f"base_path '{self.base_path}' does not exist or is not a directory"
+            )
         if not os.path.isdir(root):
             raise CollectionNotFoundError(f"collection folder '{root}' no longer exists")
         wanted_title = filter_title.casefold() if filter_title is not None else None
@@ -174,11 +201,15 @@ class FilesystemImporter(BaseImporter):
                 folder_uri = file_uri(directory) + "/"
             except FileNotFoundError as exc:
                 if directory == root:
-                    raise CollectionNotFoundError(f"collection folder '{root}' no longer exists") from exc
+                    raise CollectionNotFoundError(
+                        f"collection folder '{root}' no longer exists"
+                    ) from exc
                 continue  # a subfolder removed while we walk: its files are simply not seen
             except OSError as exc:
                 # An unreadable subfolder would otherwise make its files look missing.
-                raise ImporterResponseError(f"cannot read folder '{directory}': {exc.strerror}") from exc
+                raise ImporterResponseError(
+                    f"cannot read folder '{directory}': {exc.strerror}"
+                ) from exc
             subdirs = []
             for entry in entries:
                 name = entry.name

@@ -91,9 +91,7 @@ def find_conflicts(mappings: Sequence[PathMappingSpec]) -> list[str]:
     return messages
 
 
-def uncovered_locations(
-    locations: Iterable[str], mappings: Sequence[PathMappingSpec]
-) -> list[str]:
+def uncovered_locations(locations: Iterable[str], mappings: Sequence[PathMappingSpec]) -> list[str]:
     """The upstream locations (section roots) that no mapping with a local_path covers."""
     return [loc for loc in locations if _best_match(loc, mappings) is None]
 

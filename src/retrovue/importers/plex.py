@@ -21,8 +21,8 @@ from plexapi.server import PlexServer
 
 from retrovue.errors import (
     CollectionNotFoundError,
-    ImporterError,
     ImporterAuthError,
+    ImporterError,
     ImporterResponseError,
     ImporterUnreachableError,
 )
@@ -63,9 +63,13 @@ class PlexImporter(BaseImporter):
     @classmethod
     def param_spec(cls) -> Sequence[ParamSpec]:
         return (
-            ParamSpec("base_url", "url", required=True, help="Plex server URL, e.g. http://plex:32400"),
+            ParamSpec(
+                "base_url", "url", required=True, help="Plex server URL, e.g. http://plex:32400"
+            ),
             ParamSpec("token", "string", required=True, sensitive=True, help="X-Plex-Token"),
-            ParamSpec("verify_ssl", "bool", default=True, help="verify the server's TLS certificate"),
+            ParamSpec(
+                "verify_ssl", "bool", default=True, help="verify the server's TLS certificate"
+            ),
             ParamSpec("timeout", "number", default=30, help="seconds to wait for each request"),
         )
 
@@ -83,20 +87,30 @@ class PlexImporter(BaseImporter):
             timeout = float(self.config.get("timeout") or 30)
             token = self.config.get("token")
             self._server = self._guard(
-                "connect", lambda: PlexServer(self.base_url, token, session=session, timeout=timeout)
+                "connect",
+                lambda: PlexServer(self.base_url, token, session=session, timeout=timeout),
             )
         return self._server
 
-    def _query(self, key: str, what: str, headers: dict | None = None,
-               not_found: type[ImporterError] = ImporterResponseError) -> Element:
+    def _query(
+        self,
+        key: str,
+        what: str,
+        headers: dict | None = None,
+        not_found: type[ImporterError] = ImporterResponseError,
+    ) -> Element:
         """``PlexServer.query`` with errors translated and an empty answer treated as invalid."""
         data = self._guard(what, lambda: self._plex().query(key, headers=headers), not_found)
         if data is None:
             raise ImporterResponseError(f"{self._where()} sent an empty answer to {what}")
         return data
 
-    def _guard(self, what: str, call: Callable[[], T],
-               not_found: type[ImporterError] = ImporterResponseError) -> T:
+    def _guard(
+        self,
+        what: str,
+        call: Callable[[], T],
+        not_found: type[ImporterError] = ImporterResponseError,
+    ) -> T:
         """Run ``call`` and turn plexapi/requests failures into importer errors.
 
         The new error is raised *outside* the ``except`` block so it carries no ``__context__``:
@@ -122,7 +136,9 @@ class PlexImporter(BaseImporter):
         if isinstance(exc, (BadRequest, ParseError, TypeError, PlexApiException)):
             return ImporterResponseError(f"{where} sent an invalid answer during {what}: {detail}")
         if isinstance(exc, requests.Timeout):
-            return ImporterUnreachableError(f"{where} did not answer within the timeout during {what}")
+            return ImporterUnreachableError(
+                f"{where} did not answer within the timeout during {what}"
+            )
         if isinstance(exc, requests.exceptions.SSLError):
             return ImporterUnreachableError(
                 f"{where}: TLS error during {what}: {detail}", hint="see the source's verify_ssl"
@@ -202,7 +218,10 @@ class PlexImporter(BaseImporter):
         """
         start, total, seen = 0, None, set()
         while total is None or start < total:
-            headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(self.page_size)}
+            headers = {
+                "X-Plex-Container-Start": str(start),
+                "X-Plex-Container-Size": str(self.page_size),
+            }
             page = self._query(key, what, headers, not_found=CollectionNotFoundError)
             page_total = _int(page.get("totalSize"))
             if page_total is None or (total is not None and page_total != total):
@@ -241,7 +260,10 @@ class PlexImporter(BaseImporter):
         for location in collection.locations:
             local = pathmap.resolve(location, path_mappings)
             if not os.path.isdir(local):
-                return False, f"local path {local!r} for Plex location {location!r} is not a directory"
+                return (
+                    False,
+                    f"local path {local!r} for Plex location {location!r} is not a directory",
+                )
             if not os.access(local, os.R_OK | os.X_OK):
                 return False, f"local path {local!r} for Plex location {location!r} is not readable"
         return True, None
@@ -256,7 +278,9 @@ class _Filter:
 
     def matches(self, elem: Element) -> bool:
         if self.title is not None:
-            shown = elem.get("grandparentTitle") if elem.get("type") == "episode" else elem.get("title")
+            shown = (
+                elem.get("grandparentTitle") if elem.get("type") == "episode" else elem.get("title")
+            )
             if (shown or "").casefold() != self.title:
                 return False
         if self.season is not None and _int(elem.get("parentIndex")) != self.season:
@@ -284,8 +308,12 @@ def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
             episode_number=_int(elem.get("index")) if kind == "episode" else None,
             year=_int(elem.get("year")),
             duration_ms=_duration(elem, media, part, single),
-            metadata={"rating_key": rating_key, "guid": elem.get("guid"), "part_id": part_id,
-                      "media_id": media.get("id")},
+            metadata={
+                "rating_key": rating_key,
+                "guid": elem.get("guid"),
+                "part_id": part_id,
+                "media_id": media.get("id"),
+            },
         )
 
 

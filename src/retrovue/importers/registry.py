@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from retrovue.errors import DuplicateSourceTypeError, ImporterUnavailableError, UnknownSourceTypeError
+from retrovue.errors import (
+    DuplicateSourceTypeError,
+    ImporterUnavailableError,
+    UnknownSourceTypeError,
+)
 from retrovue.importers.base import BaseImporter, is_compliant
 
 ENTRY_POINT_GROUP = "retrovue.importers"
@@ -48,7 +52,8 @@ class Registry:
         entry = self.importers.get(type_id)
         if entry is None:
             raise UnknownSourceTypeError(
-                f"Unknown source type '{type_id}'", hint=f"available types: {', '.join(self.types()) or 'none'}"
+                f"Unknown source type '{type_id}'",
+                hint=f"available types: {', '.join(self.types()) or 'none'}",
             )
         return entry.cls
 

@@ -13,15 +13,25 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, exists, func, or_, select
 
 from retrovue.config.model import DesiredState, SourceDecl
+from retrovue.database.models import AsRunLog, Asset, Collection, PlaylogEvent
 from retrovue.diff.assets import diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
 from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.registry import Registry
-from retrovue.database.models import Asset, AsRunLog, Collection, PlaylogEvent
-from retrovue.observe.db import DbSnapshot, fingerprint_assets, load_asset_index, load_snapshot
-from retrovue.plan.actions import Action, IngestCollection, MappingRoot, Plan, Problem, SkippedCollection, PruneSource, SourceAddress
+from retrovue.model.actions import (
+    Action,
+    IngestCollection,
+    MappingRoot,
+    Plan,
+    Problem,
+    PruneSource,
+    SkippedCollection,
+    SourceAddress,
+)
+from retrovue.model.snapshots import DbSnapshot
+from retrovue.observe.db import fingerprint_assets, load_asset_index, load_snapshot
 from retrovue.plan.saved import observe_db_state
 
 
@@ -72,7 +82,11 @@ def build_plan(
                 try:
                     actions.append(_plan_ingest(conn, importer, decl, state, desired, options))
                 except ImporterError as exc:
-                    problems.append(Problem(decl.name, _problem_kind(exc), scrub(exc.message), state.address.name))
+                    problems.append(
+                        Problem(
+                            decl.name, _problem_kind(exc), scrub(exc.message), state.address.name
+                        )
+                    )
         if not options.only_sources:  # a plan narrowed with --source never prunes the others
             actions += _plan_prune(conn, snapshot, desired, options.prune or desired.prune)
     return Plan(
@@ -120,7 +134,9 @@ def canonical_mapper(importer: BaseImporter, state_mappings) -> Callable[[str], 
     return lambda path: pathmap.resolve(path, usable)
 
 
-def _plan_ingest(conn, importer: BaseImporter, decl: SourceDecl, state: CollectionState, desired, options) -> IngestCollection:
+def _plan_ingest(
+    conn, importer: BaseImporter, decl: SourceDecl, state: CollectionState, desired, options
+) -> IngestCollection:
     existing = load_asset_index(conn, state.address.id) if state.address.id is not None else {}
     diff = diff_assets(
         existing,
@@ -145,11 +161,16 @@ def _plan_ingest(conn, importer: BaseImporter, decl: SourceDecl, state: Collecti
     )
 
 
-
-def _plan_prune(conn: Connection, snapshot: DbSnapshot, desired: DesiredState, prune: bool) -> list[PruneSource]:
+def _plan_prune(
+    conn: Connection, snapshot: DbSnapshot, desired: DesiredState, prune: bool
+) -> list[PruneSource]:
     """Config-created sources the file no longer declares: deleted with prune, else reported.
     Imperatively created sources (origin "cli") are never the file's to delete."""
-    declared = {s.id for d in desired.sources if (s := snapshot.match_source(d.name, d.external_id)) is not None}
+    declared = {
+        s.id
+        for d in desired.sources
+        if (s := snapshot.match_source(d.name, d.external_id)) is not None
+    }
     out = []
     for stored in snapshot.sources:
         if stored.origin != "config" or stored.id in declared:

@@ -27,9 +27,7 @@ from retrovue.config.model import DesiredState
 from retrovue.database import migrate
 from retrovue.database.models import Collection, PathMapping, Source
 from retrovue.errors import PlanError, StalePlanError
-from retrovue.importers.base import PathMappingSpec
-from retrovue.observe.db import fingerprint_assets, load_asset_index
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
     AddCollection,
     CollectionAddress,
@@ -50,6 +48,8 @@ from retrovue.plan.actions import (
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.upstream import PathMappingSpec
+from retrovue.observe.db import fingerprint_assets, load_asset_index
 from retrovue.redact import SENSITIVE_SHOWN
 
 SUPPORTED_MAJOR = 1
@@ -91,7 +91,8 @@ class DbState:
                     "name": s.name,
                     "fingerprint": s.fingerprint,
                     "collections": {
-                        ext: {"name": c.name, "fingerprint": c.fingerprint} for ext, c in sorted(s.collections.items())
+                        ext: {"name": c.name, "fingerprint": c.fingerprint}
+                        for ext, c in sorted(s.collections.items())
                     },
                 }
                 for sid, s in sorted(self.sources.items())
@@ -107,7 +108,10 @@ class DbState:
                 sid: SourceFingerprint(
                     s["name"],
                     s["fingerprint"],
-                    {ext: CollectionFingerprint(c["name"], c["fingerprint"]) for ext, c in s["collections"].items()},
+                    {
+                        ext: CollectionFingerprint(c["name"], c["fingerprint"])
+                        for ext, c in s["collections"].items()
+                    },
                 )
                 for sid, s in doc["sources"].items()
             },
@@ -141,19 +145,37 @@ def observe_db_state(conn: Connection) -> DbState:
     c = Collection.__table__.c
     for row in conn.execute(
         select(
-            c.id, c.source_id, c.external_id, c.name, c.sync_enabled, c.ingestible, c.ingestible_reason,
-            c.locations, c.config, c.last_ingest_at, c.updated_at,
+            c.id,
+            c.source_id,
+            c.external_id,
+            c.name,
+            c.sync_enabled,
+            c.ingestible,
+            c.ingestible_reason,
+            c.locations,
+            c.config,
+            c.last_ingest_at,
+            c.updated_at,
         )
-    ):  # fmt: skip
+    ):
         values = dict(row._mapping)
         values["path_mappings"] = mappings.get(row.id, [])
-        collections[row.source_id][row.external_id] = CollectionFingerprint(row.name, _digest(values))
+        collections[row.source_id][row.external_id] = CollectionFingerprint(
+            row.name, _digest(values)
+        )
     sources: dict[str, SourceFingerprint] = {}
     s = Source.__table__.c
-    for row in conn.execute(select(s.id, s.external_id, s.name, s.type, s.config, s.origin, s.updated_at)):
-        sources[str(row.id)] = SourceFingerprint(row.name, _digest(dict(row._mapping)), collections.get(row.id, {}))
+    for row in conn.execute(
+        select(s.id, s.external_id, s.name, s.type, s.config, s.origin, s.updated_at)
+    ):
+        sources[str(row.id)] = SourceFingerprint(
+            row.name, _digest(dict(row._mapping)), collections.get(row.id, {})
+        )
     whole = _digest(
-        {sid: [src.fingerprint, {e: cf.fingerprint for e, cf in src.collections.items()}] for sid, src in sources.items()}
+        {
+            sid: [src.fingerprint, {e: cf.fingerprint for e, cf in src.collections.items()}]
+            for sid, src in sources.items()
+        }
     )
     return DbState(migrate.current_revision(conn), whole, sources)
 
@@ -184,7 +206,9 @@ class SavedPlan:
 def saved_document(plan_document: dict, plan: Plan, options: SavedOptions) -> dict:
     """The JSON plan plus what apply needs to check it is still current."""
     if plan.db_state is None:
-        raise PlanError("internal: a saved plan needs the observed database state (PlanOptions.fingerprint)")
+        raise PlanError(
+            "internal: a saved plan needs the observed database state (PlanOptions.fingerprint)"
+        )
     doc = dict(plan_document)
     doc["plan_id"] = str(uuid.uuid4())
     doc["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -207,7 +231,9 @@ def load_saved_plan(path: str) -> SavedPlan:
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read saved plan {path}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise PlanError(f"saved plan {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise PlanError(
+            f"saved plan {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
+        ) from None
     if not isinstance(doc, dict) or "format_version" not in doc:
         raise PlanError(f"{path} is not a retrovue plan file (no format_version)")
     major = str(doc["format_version"]).split(".", 1)[0]
@@ -216,7 +242,11 @@ def load_saved_plan(path: str) -> SavedPlan:
             f"saved plan {path} has format_version {doc['format_version']}; this retrovue reads {SUPPORTED_MAJOR}.x",
             hint="make the plan again with this version of retrovue",
         )
-    missing = [k for k in ("observed", "config_file", "config_hash", "plan_id", "actions") if doc.get(k) is None]
+    missing = [
+        k
+        for k in ("observed", "config_file", "config_hash", "plan_id", "actions")
+        if doc.get(k) is None
+    ]
     if missing:
         raise PlanError(
             f"{path} is not a saved plan (missing {', '.join(missing)})",
@@ -237,7 +267,9 @@ def load_saved_plan(path: str) -> SavedPlan:
         secret_fingerprints=dict(doc.get("secret_fingerprints") or {}),
         db_state=state,
         options=SavedOptions(
-            tuple(opts.get("sources") or ()), bool(opts.get("allow_mass_missing")), bool(opts.get("prune"))
+            tuple(opts.get("sources") or ()),
+            bool(opts.get("allow_mass_missing")),
+            bool(opts.get("prune")),
         ),
     )
 
@@ -280,13 +312,18 @@ def _secret_moves(before: dict[str, str], after: dict[str, str]) -> list[str]:
         elif key not in before:
             out.append(f"secret {key} was added to the config")
         elif before[key] != after[key]:
-            out.append(f"secret {key} changed since the plan (its value, from the environment, differs)")
+            out.append(
+                f"secret {key} changed since the plan (its value, from the environment, differs)"
+            )
     return out
 
 
 def _db_moves(before: DbState, after: DbState) -> list[str]:
     out = []
-    for sid in sorted(set(before.sources) | set(after.sources), key=lambda k: (before.sources.get(k) or after.sources[k]).name):
+    for sid in sorted(
+        set(before.sources) | set(after.sources),
+        key=lambda k: (before.sources.get(k) or after.sources[k]).name,
+    ):
         old, new = before.sources.get(sid), after.sources.get(sid)
         if old is None:
             out.append(f'source "{new.name}" was created in the database since the plan')
@@ -298,11 +335,17 @@ def _db_moves(before: DbState, after: DbState) -> list[str]:
             for ext in sorted(set(old.collections) | set(new.collections)):
                 oc, nc = old.collections.get(ext), new.collections.get(ext)
                 if oc is None:
-                    out.append(f'collection "{new.name}"/"{nc.name}" was added in the database since the plan')
+                    out.append(
+                        f'collection "{new.name}"/"{nc.name}" was added in the database since the plan'
+                    )
                 elif nc is None:
-                    out.append(f'collection "{old.name}"/"{oc.name}" was removed from the database since the plan')
+                    out.append(
+                        f'collection "{old.name}"/"{oc.name}" was removed from the database since the plan'
+                    )
                 elif oc.fingerprint != nc.fingerprint:
-                    out.append(f'collection "{old.name}"/"{oc.name}" changed in the database since the plan')
+                    out.append(
+                        f'collection "{old.name}"/"{oc.name}" changed in the database since the plan'
+                    )
     if not out:  # the whole-state digest moved but no part did: say so rather than nothing
         out.append("the database changed since the plan")
     return out
@@ -318,7 +361,9 @@ def _asset_moves(saved: SavedPlan, conn: Connection, now: DbState) -> list[str]:
             continue  # created by the plan: its absence is covered by the database state
         current = fingerprint_assets(load_asset_index(conn, uuid.UUID(ref["id"])))
         if current != action["db_fingerprint"]:
-            out.append(f'collection "{ref["source"]["name"]}"/"{ref["name"]}": its assets changed in the database since the plan')
+            out.append(
+                f'collection "{ref["source"]["name"]}"/"{ref["name"]}": its assets changed in the database since the plan'
+            )
     return out
 
 
@@ -334,7 +379,9 @@ def _source_address(ref: dict) -> SourceAddress:
 
 
 def _collection_address(ref: dict) -> CollectionAddress:
-    return CollectionAddress(_source_address(ref["source"]), ref["external_id"], ref["name"], _uuid(ref.get("id")))
+    return CollectionAddress(
+        _source_address(ref["source"]), ref["external_id"], ref["name"], _uuid(ref.get("id"))
+    )
 
 
 def _mappings(items: list[dict]) -> tuple[PathMappingSpec, ...]:
@@ -346,7 +393,8 @@ def plan_from_json(document: dict, desired: DesiredState) -> Plan:
     try:
         actions = tuple(_action(a, desired) for a in document["actions"])
         problems = tuple(
-            Problem(p["source"], p["kind"], p["message"], p.get("collection")) for p in document.get("problems") or ()
+            Problem(p["source"], p["kind"], p["message"], p.get("collection"))
+            for p in document.get("problems") or ()
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(f"saved plan is malformed: {type(exc).__name__}: {exc}") from None
@@ -366,7 +414,7 @@ def _secret(desired: DesiredState, source: str, key: str) -> Any:
     decl = desired.source(source)
     if decl is None or key not in decl.config:
         raise PlanError(
-            f'saved plan needs the secret {source}.{key}, but the config no longer declares it',
+            f"saved plan needs the secret {source}.{key}, but the config no longer declares it",
             hint="make a new plan",
         )
     return decl.config[key]
@@ -383,7 +431,14 @@ def _action(a: dict, desired: DesiredState) -> Action:
             for k, v in a["config"].items()
         }
         sensitive |= {k for k, v in a["config"].items() if v == SENSITIVE_SHOWN}
-        return CreateSource(source, a["type"], a["external_id"], config, frozenset(sensitive), a.get("origin", "config"))
+        return CreateSource(
+            source,
+            a["type"],
+            a["external_id"],
+            config,
+            frozenset(sensitive),
+            a.get("origin", "config"),
+        )
     if kind == "update_source":
         source = _source_address(a["source"])
         changes = []
@@ -396,9 +451,14 @@ def _action(a: dict, desired: DesiredState) -> Action:
         return UpdateSource(source, tuple(changes))
     if kind == "prune_source":
         return PruneSource(
-            _source_address(a["source"]), a["external_id"], a["type"], a.get("collections", 0), a.get("assets", 0),
-            bool(a.get("prune")), a.get("protected_assets", 0),
-        )  # fmt: skip
+            _source_address(a["source"]),
+            a["external_id"],
+            a["type"],
+            a.get("collections", 0),
+            a.get("assets", 0),
+            bool(a.get("prune")),
+            a.get("protected_assets", 0),
+        )
     collection = _collection_address(a["collection"])
     if kind == "discover_collection":
         return AddCollection(collection, tuple(a["locations"]), _mappings(a["path_mappings"]))
@@ -422,11 +482,18 @@ def _action(a: dict, desired: DesiredState) -> Action:
             episode=a.get("episode"),
             degraded=bool(a.get("degraded")),
             degraded_reason=a.get("degraded_reason"),
-            skipped=tuple(SkipReason(s["reason"], s["count"], s["example"]) for s in a.get("skipped_reasons") or ()),
+            skipped=tuple(
+                SkipReason(s["reason"], s["count"], s["example"])
+                for s in a.get("skipped_reasons") or ()
+            ),
             missing_threshold=a.get("missing_threshold", 0.2),
             mapping_roots=tuple(
-                MappingRoot(m["plex_path"], m["local_path"], bool(m["exists"])) for m in a.get("mapping_roots") or ()
+                MappingRoot(m["plex_path"], m["local_path"], bool(m["exists"]))
+                for m in a.get("mapping_roots") or ()
             ),
             db_fingerprint=a.get("db_fingerprint"),
         )
-    raise PlanError(f"saved plan has an action of unknown kind '{kind}'", hint="make the plan with this retrovue version")
+    raise PlanError(
+        f"saved plan has an action of unknown kind '{kind}'",
+        hint="make the plan with this retrovue version",
+    )

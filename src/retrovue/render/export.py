@@ -19,7 +19,7 @@ from typing import Any
 
 from retrovue.errors import RetrovueError
 from retrovue.importers.registry import Registry
-from retrovue.observe.db import DbCollection, DbSnapshot, DbSource
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
 SCHEMA_LINE = "# yaml-language-server: $schema=https://retrovue.dev/schemas/retrovue.schema.json"
 #: for a source whose importer is not loaded: which keys to treat as secrets, to be safe
@@ -71,14 +71,19 @@ def _sensitive_keys(source: DbSource, registry: Registry) -> tuple[set[str], boo
 
 
 def export_yaml(snapshot: DbSnapshot, registry: Registry, only: tuple[str, ...] = ()) -> Export:
-    sources = [s for s in snapshot.sources if not only or s.name.casefold() in {n.casefold() for n in only}]
+    sources = [
+        s for s in snapshot.sources if not only or s.name.casefold() in {n.casefold() for n in only}
+    ]
     secrets: list[ExportedSecret] = []
     body: list[str] = []
     for source in sources:
         body += _source_lines(source, registry, secrets)
     head = [SCHEMA_LINE, "# Exported by `retrovue export` from the current database."]
     if secrets:
-        head.append("# Secrets are not exported. Before `retrovue plan`, set: " + ", ".join(s.variable for s in secrets))
+        head.append(
+            "# Secrets are not exported. Before `retrovue plan`, set: "
+            + ", ".join(s.variable for s in secrets)
+        )
     head += ["version: 1"]
     head.append("sources:" if body else "sources: []")
     return Export("\n".join(head + body) + "\n", tuple(secrets))
@@ -92,13 +97,18 @@ def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSe
         f"    external_id: {scalar(source.external_id)}",
     ]
     if not known:
-        lines.insert(0, f"  # importer type {source.type!r} is not loaded here: keys that look secret are withheld")
+        lines.insert(
+            0,
+            f"  # importer type {source.type!r} is not loaded here: keys that look secret are withheld",
+        )
     lines.append("    config:" if source.config else "    config: {}")
     for key in sorted(source.config):
         if key in sensitive and source.config[key] is not None:
             variable = env_var_name(source.name, key)
             secrets.append(ExportedSecret(variable, source.name, key))
-            lines.append(f"      # secret: set {variable} to this source's {key} (the value is not exported)")
+            lines.append(
+                f"      # secret: set {variable} to this source's {key} (the value is not exported)"
+            )
             lines.append(f"      {key}: ${{{variable}}}")
         else:
             lines.append(f"      {key}: {scalar(source.config[key])}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrovue.plan.actions import IngestCounts
+from retrovue.model.counts import IngestCounts
 
 
 def count_noun(n: int, singular: str, plural: str | None = None) -> str:
@@ -37,16 +37,13 @@ def ingest_stats(c: IngestCounts) -> dict:
     }
 
 
-def sum_counts(items: list[IngestCounts]) -> IngestCounts:
-    fields = IngestCounts.__dataclass_fields__
-    return IngestCounts(**{f: sum(getattr(c, f) for c in items) for f in fields})
-
-
 def ingest_header(
     scope: str, name: str, title: str | None, season: int | None, episode: int | None
 ) -> str:
     if scope == "episode":
-        return f"Ingesting episode S{season:02d}E{episode:02d} of '{title}' from collection '{name}'"
+        return (
+            f"Ingesting episode S{season:02d}E{episode:02d} of '{title}' from collection '{name}'"
+        )
     if scope == "season":
         return f"Ingesting season {season} of '{title}' from collection '{name}'"
     if scope == "title":

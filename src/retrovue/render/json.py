@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from retrovue.importers.base import PathMappingSpec
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
     AddCollection,
     CollectionAddress,
@@ -26,6 +25,7 @@ from retrovue.plan.actions import (
     WipeCollection,
     is_change,
 )
+from retrovue.model.upstream import PathMappingSpec
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import summarize
 
@@ -58,7 +58,12 @@ def _source(a: SourceAddress) -> dict:
 
 
 def _collection(a: CollectionAddress) -> dict:
-    return {"source": _source(a.source), "external_id": a.external_id, "name": a.name, "id": _id(a.id)}
+    return {
+        "source": _source(a.source),
+        "external_id": a.external_id,
+        "name": a.name,
+        "id": _id(a.id),
+    }
 
 
 def _mapping(m: PathMappingSpec) -> dict:
@@ -77,7 +82,10 @@ def action_to_json(a: Action) -> dict:
         out["type"] = a.type
         out["external_id"] = a.external_id
         out["origin"] = a.origin
-        out["config"] = {k: (SENSITIVE_SHOWN if k in a.sensitive_keys else v) for k, v in sorted(a.config.items())}
+        out["config"] = {
+            k: (SENSITIVE_SHOWN if k in a.sensitive_keys else v)
+            for k, v in sorted(a.config.items())
+        }
     elif isinstance(a, UpdateSource):
         out["changes"] = [
             {
@@ -109,7 +117,11 @@ def action_to_json(a: Action) -> dict:
         out["after"] = [{"plex_path": a.plex_path, "local_path": a.after}]
     elif isinstance(a, DeleteSource):
         out["type"] = a.type
-        out["collections"], out["path_mappings"], out["assets"] = a.collections, a.path_mappings, a.assets
+        out["collections"], out["path_mappings"], out["assets"] = (
+            a.collections,
+            a.path_mappings,
+            a.assets,
+        )
     elif isinstance(a, WipeCollection):
         out["assets"] = a.assets
     elif isinstance(a, IngestCollection):

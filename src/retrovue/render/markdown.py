@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
     CreateSource,
     DeleteSource,
@@ -31,9 +31,13 @@ class MarkdownLimits:
     max_lines_per_source: int = 200
 
 
-def render_markdown(plan: Plan, limits: MarkdownLimits = MarkdownLimits(), title: str = "retrovue plan") -> str:
+def render_markdown(
+    plan: Plan, limits: MarkdownLimits = MarkdownLimits(), title: str = "retrovue plan"
+) -> str:
     head = [f"### {title}", "", f"**{summary_line(plan)}**", ""]
-    blocks = [_source_details(name, actions, limits) for name, actions in group_by_source(plan).items()]
+    blocks = [
+        _source_details(name, actions, limits) for name, actions in group_by_source(plan).items()
+    ]
     tail = _problems(plan)
     out = list(head)
     budget = limits.max_chars - len("\n".join(head + tail)) - 200  # 200: room for the "more" line
@@ -81,7 +85,9 @@ def _source_details(name: str, actions: list[Action], limits: MarkdownLimits) ->
     lines = [_diff_line(line) for line in source_block(name, actions)]
     if len(lines) > limits.max_lines_per_source:
         more = len(lines) - limits.max_lines_per_source
-        lines = lines[: limits.max_lines_per_source] + [f"  … {more} more line{'s' if more != 1 else ''}"]
+        lines = lines[: limits.max_lines_per_source] + [
+            f"  … {more} more line{'s' if more != 1 else ''}"
+        ]
     body = "\n".join(lines).replace("```", "`\u200b``")  # a name holding ``` must not end the block
     summary = f"<code>{_escape(name)}</code>: {_verb(actions)}"
     return f"<details><summary>{summary}</summary>\n\n```diff\n{body}\n```\n\n</details>\n"

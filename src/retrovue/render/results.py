@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from retrovue.execute.executor import ExecutionResult
+from retrovue.model.results import ExecutionResult
 from retrovue.render.summary import plural
 from retrovue.render.text import counts_line
 
@@ -12,7 +12,10 @@ from retrovue.render.text import counts_line
 def render_results(result: ExecutionResult) -> str:
     lines = [""]
     for s in result.sources:
-        lines.append(f'source "{s.source}": ' + ("changes committed" if s.ok else f"FAILED, rolled back: {s.error}"))
+        lines.append(
+            f'source "{s.source}": '
+            + ("changes committed" if s.ok else f"FAILED, rolled back: {s.error}")
+        )
     for i in result.ingests:
         if i.status == "ok":
             line = f"{i.collection}: ingested {counts_line(i.counts)}"
@@ -24,11 +27,17 @@ def render_results(result: ExecutionResult) -> str:
         else:
             lines.append(f"{i.collection}: {i.status.upper()}: {i.error}")
     if result.interrupted:
-        lines.append("Interrupted: the collection in progress was rolled back; committed ones stay.")
+        lines.append(
+            "Interrupted: the collection in progress was rolled back; committed ones stay."
+        )
     ok = sum(i.status == "ok" for i in result.ingests)
     failed = sum(i.status == "failed" for i in result.ingests)
     src_failed = sum(not s.ok for s in result.sources)
-    verdict = "Apply complete!" if not (failed or src_failed or result.interrupted) else "Apply finished with errors."
+    verdict = (
+        "Apply complete!"
+        if not (failed or src_failed or result.interrupted)
+        else "Apply finished with errors."
+    )
     lines.append(
         f"{verdict} Sources: {len(result.sources) - src_failed:,} committed, {src_failed:,} failed; "
         f"collections: {plural(ok, 'ingested', 'ingested')}, {failed:,} failed."

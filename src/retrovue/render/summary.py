@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     AddCollection,
     CreateSource,
     IngestCollection,
@@ -37,7 +37,9 @@ def summarize(plan: Plan) -> PlanSummary:
     counts = dict.fromkeys(PlanSummary.__dataclass_fields__, 0)
     changed_collections: set = set()
     discovered = {
-        (a.collection.source.name, a.collection.external_id) for a in plan.actions if isinstance(a, AddCollection)
+        (a.collection.source.name, a.collection.external_id)
+        for a in plan.actions
+        if isinstance(a, AddCollection)
     }
     for a in plan.actions:
         if isinstance(a, CreateSource):
@@ -55,7 +57,9 @@ def summarize(plan: Plan) -> PlanSummary:
             counts["assets_missing"] += c.missing
             counts["assets_unchanged"] += c.unchanged
             counts["duplicates"] += c.duplicates
-    counts["collections_change"] = len(changed_collections - discovered)  # new ones count as discovered
+    counts["collections_change"] = len(
+        changed_collections - discovered
+    )  # new ones count as discovered
     return PlanSummary(**counts)
 
 

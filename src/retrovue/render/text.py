@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     Action,
     AddCollection,
     CollectionGoneUpstream,
@@ -99,8 +99,8 @@ def source_block(name: str, actions: list[Action]) -> list[str]:
     dropped = next((a for a in actions if isinstance(a, DeleteSource)), None)
     if dropped is not None:  # `source delete`
         counts = (
-            f'{plural(dropped.collections, "collection")}, {plural(dropped.path_mappings, "path mapping")}, '
-            f'{plural(dropped.assets, "asset")}'
+            f"{plural(dropped.collections, 'collection')}, {plural(dropped.path_mappings, 'path mapping')}, "
+            f"{plural(dropped.assets, 'asset')}"
         )
         return [f'  - source "{name}" will be deleted ({counts})']
     create = next((a for a in actions if isinstance(a, CreateSource)), None)
@@ -110,7 +110,9 @@ def source_block(name: str, actions: list[Action]) -> list[str]:
         lines.append(f"      + type        = {value(create.type)}")
         lines.append(f"      + external_id = {value(create.external_id)}")
         for key in sorted(create.config):
-            lines.append(f"      + config.{key} = {value(create.config[key], key in create.sensitive_keys)}")
+            lines.append(
+                f"      + config.{key} = {value(create.config[key], key in create.sensitive_keys)}"
+            )
     elif update is not None:
         lines = [f'  ~ source "{name}" will be updated'] + [_field(ch) for ch in update.changes]
     else:
@@ -164,11 +166,15 @@ def _detail(a: Action, new: bool = False) -> list[str]:
     if isinstance(a, SetPathMappingLocal):
         return [f"~ path mapping {a.plex_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
     if isinstance(a, WipeCollection):
-        return [f"- assets: {plural(a.assets, 'asset')} will be deleted (path mappings and settings kept)"]
+        return [
+            f"- assets: {plural(a.assets, 'asset')} will be deleted (path mappings and settings kept)"
+        ]
     if isinstance(a, IngestCollection):
         lines = [f"{'~' if a.counts.has_changes else '='} assets: {counts_line(a.counts)}"]
         if a.degraded:
-            lines.append(f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing")
+            lines.append(
+                f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing"
+            )
         lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
         lines += [
             f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
@@ -191,12 +197,16 @@ def _prune_line(a: PruneSource) -> str:
 
 
 def _field(ch: FieldChange) -> str:
-    return f"      ~ {ch.field}: {value(ch.before, ch.sensitive)} -> {value(ch.after, ch.sensitive)}"
+    return (
+        f"      ~ {ch.field}: {value(ch.before, ch.sensitive)} -> {value(ch.after, ch.sensitive)}"
+    )
 
 
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
-        return "No changes." + (" (some sources could not be planned, see above)" if plan.problems else "")
+        return "No changes." + (
+            " (some sources could not be planned, see above)" if plan.problems else ""
+        )
     s = summarize(plan)
     deleted = sum(isinstance(a, PruneSource) and a.will_delete for a in plan.actions)
     deleted += sum(isinstance(a, DeleteSource) for a in plan.actions)
@@ -208,4 +218,3 @@ def summary_line(plan: Plan) -> str:
         f"assets: {s.assets_new:,} to create, {s.assets_changed:,} to change, {s.assets_missing:,} to mark missing"
         + (f", {wiped:,} to delete." if wiped else ".")
     )
-

@@ -16,8 +16,18 @@ from retrovue.errors import UsageError
 from retrovue.observe.db import load_snapshot
 
 STATES = ("new", "enriching", "ready", "retired")
-_LIST_FIELDS = ("source_uri", "canonical_uri", "kind", "title", "series_title", "season_number", "episode_number",
-                "year", "duration_ms", "size")  # fmt: skip
+_LIST_FIELDS = (
+    "source_uri",
+    "canonical_uri",
+    "kind",
+    "title",
+    "series_title",
+    "season_number",
+    "episode_number",
+    "year",
+    "duration_ms",
+    "size",
+)
 
 
 @click.group()
@@ -33,17 +43,11 @@ def asset() -> None:
     help="Only this collection's assets.",
 )
 @click.option("--state", type=click.Choice(STATES), help="Only assets in this state.")
-@click.option(
-    "--approved/--not-approved", default=None, help="Only (not) approved assets."
-)
-@click.option(
-    "--missing/--present", default=None, help="Only missing (or present) assets."
-)
+@click.option("--approved/--not-approved", default=None, help="Only (not) approved assets.")
+@click.option("--missing/--present", default=None, help="Only missing (or present) assets.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N assets.")
 @common_options
-def list_assets(
-    app: AppContext, collection_sel, state, approved, missing, limit
-) -> None:
+def list_assets(app: AppContext, collection_sel, state, approved, missing, limit) -> None:
     """List assets (AND of the filters), ordered by source, collection, canonical_uri."""
     with c.read_snapshot(app.engine) as conn:
         chosen = None
@@ -62,9 +66,7 @@ def list_assets(
             query = query.where(Asset.approved_for_broadcast == approved)
         if missing is not None:
             query = query.where(
-                Asset.missing_since.is_not(None)
-                if missing
-                else Asset.missing_since.is_(None)
+                Asset.missing_since.is_not(None) if missing else Asset.missing_since.is_(None)
             )
         query = query.order_by(
             func.lower(Source.name),
@@ -127,9 +129,7 @@ def list_assets(
 def show(app: AppContext, selector: str) -> None:
     """Show one asset (by id, source_uri or canonical_uri)."""
     if not selector.strip():
-        raise UsageError(
-            "Invalid asset ID format. Expected UUID, source URI, or canonical URI."
-        )
+        raise UsageError("Invalid asset ID format. Expected UUID, source URI, or canonical URI.")
     with c.read_snapshot(app.engine) as conn:
         r = resolve_asset(conn, selector)
         owner = conn.execute(
@@ -168,17 +168,11 @@ def show(app: AppContext, selector: str) -> None:
     for key, value in doc.items():
         if key in ("status", "id"):
             continue
-        label = (
-            key.replace("_", " ").title().replace("Uri", "URI").replace("Ms", "(ms)")
-        )
+        label = key.replace("_", " ").title().replace("Uri", "URI").replace("Ms", "(ms)")
         if key == "collection":
             value = f"{owner.name} ({owner.id}); source {owner.sname} ({owner.type}, {owner.sid})"
         elif key == "metadata":
-            text = (
-                json.dumps(value, indent=2, sort_keys=True)
-                if value is not None
-                else "null"
-            )
+            text = json.dumps(value, indent=2, sort_keys=True) if value is not None else "null"
             lines.append(f"  {label}:")
             lines += ["    " + line for line in text.splitlines()]
             continue

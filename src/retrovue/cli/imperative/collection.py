@@ -14,9 +14,10 @@ from retrovue.cli.options import common_options
 from retrovue.errors import DatabaseError, UsageError, ValidationError
 from retrovue.execute.executor import Executor
 from retrovue.importers.base import PathMappingSpec
-from retrovue.observe.db import DbCollection, DbSource, load_snapshot
+from retrovue.model.actions import Plan
+from retrovue.model.snapshots import DbCollection, DbSource
+from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 from retrovue.render.imperative import count_noun, mapping_line
 
 
@@ -40,10 +41,7 @@ def _identity(s, col) -> dict:
 
 
 def _mappings_json(col: DbCollection) -> list[dict]:
-    return [
-        {"plex_path": m.plex_path, "local_path": m.local_path}
-        for m in col.path_mappings
-    ]
+    return [{"plex_path": m.plex_path, "local_path": m.local_path} for m in col.path_mappings]
 
 
 def _mapping_lines(col: DbCollection) -> list[str]:
@@ -111,7 +109,7 @@ def list_collections(app: AppContext, positional, source_opt) -> None:
         c.human(app, ["No collections found", "Total: 0 collections"])
         return
     lines = []
-    for (s, col), i in zip(pairs, items):
+    for (s, col), i in zip(pairs, items, strict=False):
         lines += [
             f"  ID: {i['id']}",
             f"  Name: {i['name']}",
@@ -261,14 +259,10 @@ def update(
     c.register_source_secrets(app, snapshot)
     s, col = resolve_collection(snapshot, selector)
     mapping = (
-        _chosen_mapping(col, path_mapping, path_mapping_plex)
-        if path_mapping is not None
-        else None
+        _chosen_mapping(col, path_mapping, path_mapping_plex) if path_mapping is not None else None
     )
     importer = (
-        app.registry.create(s.type, dict(s.config))
-        if app.registry.available(s.type)
-        else None
+        app.registry.create(s.type, dict(s.config)) if app.registry.available(s.type) else None
     )
     sync = True if sync_enable else False if sync_disable else None
     result = build.plan_collection_update(s, col, importer, sync=sync, mapping=mapping)
@@ -293,12 +287,7 @@ def update(
         else None,
         "dry_run": dry_run,
     }
-    if (
-        mapping is not None
-        and mapping.local_path is None
-        and result.sync_enabled
-        and sync is None
-    ):
+    if mapping is not None and mapping.local_path is None and result.sync_enabled and sync is None:
         app.err(
             f"Warning: collection '{col.name}' is still sync-enabled but no longer ingestible"
         )  # CU B-16
@@ -317,9 +306,7 @@ def update(
         app.emit_json(doc)
         return
     if not result.actions:
-        c.human(
-            app, [result.noop_message or f"Collection '{col.name}': nothing changed"]
-        )
+        c.human(app, [result.noop_message or f"Collection '{col.name}': nothing changed"])
         return
     c.human(
         app,
@@ -333,9 +320,7 @@ def collection_times_of(app: AppContext, col: DbCollection):
         return collection_times(conn)[col.id][2]
 
 
-def _chosen_mapping(
-    col: DbCollection, value: str, plex_path: str | None
-) -> PathMappingSpec:
+def _chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> PathMappingSpec:
     """CU B-14 (an existing row, chosen by --path-mapping-plex when several) and B-15."""
     rows = col.path_mappings
     if not rows:
@@ -347,8 +332,7 @@ def _chosen_mapping(
         if row is None:
             raise ValidationError(
                 f"Collection '{col.name}' has no path mapping with plex_path '{plex_path}'",
-                hint="available plex_path values: "
-                + ", ".join(m.plex_path for m in rows),
+                hint="available plex_path values: " + ", ".join(m.plex_path for m in rows),
             )
     elif len(rows) > 1:
         raise ValidationError(
@@ -361,10 +345,8 @@ def _chosen_mapping(
         return PathMappingSpec(row.plex_path, None)
     local = os.path.abspath(os.path.expanduser(value)) if value.strip() else ""
     if not local or not os.path.isdir(local) or not os.access(local, os.R_OK | os.X_OK):
-        raise ValidationError(
-            f"Local path '{value}' does not exist or is not accessible."
-        )
+        raise ValidationError(f"Local path '{value}' does not exist or is not accessible.")
     return PathMappingSpec(row.plex_path, local.rstrip(os.sep) or os.sep)
 
 
-from retrovue.cli.imperative import collection_ingest, collection_wipe  # noqa: F401
+from retrovue.cli.imperative import collection_ingest, collection_wipe  # noqa: E402, F401

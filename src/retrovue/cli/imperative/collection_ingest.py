@@ -20,9 +20,9 @@ from retrovue.errors import (
     UsageError,
 )
 from retrovue.execute.executor import Executor
+from retrovue.model.actions import Plan
 from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 from retrovue.render.imperative import ingest_header, ingest_lines
 from retrovue.render.progress import progress_factory
 
@@ -38,9 +38,7 @@ def _non_negative(flag: str):
                 f"{flag} must be a non-negative integer", param_hint=flag
             ) from None
         if number < 0:
-            raise click.BadParameter(
-                f"{flag} must be a non-negative integer", param_hint=flag
-            )
+            raise click.BadParameter(f"{flag} must be a non-negative integer", param_hint=flag)
         return number
 
     return convert
@@ -64,9 +62,7 @@ def _non_negative(flag: str):
     is_flag=True,
     help="Mark assets missing even above the threshold.",
 )
-@click.option(
-    "--verbose-assets", is_flag=True, help="List created and updated assets in JSON."
-)
+@click.option("--verbose-assets", is_flag=True, help="List created and updated assets in JSON.")
 @c.dry_run_option
 @common_options
 def ingest(
@@ -105,9 +101,7 @@ def ingest(
             verbose_assets,
             dry_run,
         )
-    except (
-        RetrovueError
-    ) as exc:  # §12.3: error documents carry the collection and the scope
+    except RetrovueError as exc:  # §12.3: error documents carry the collection and the scope
         exc.message = app.scrub(exc.message)
         hints = app.scrub(exc.hint).split("\n  ") if exc.hint else []
         extra = {
@@ -171,16 +165,31 @@ def _ingest(
     if dry_run:
         with c.read_snapshot(app.engine) as conn:
             action, diff = build.plan_ingest(
-                conn, importer, s, col, title=title, season=season, episode=episode,
-                allow_mass_missing=allow_mass_missing, enumerate_upstream=True,
-            )  # fmt: skip
+                conn,
+                importer,
+                s,
+                col,
+                title=title,
+                season=season,
+                episode=episode,
+                allow_mass_missing=allow_mass_missing,
+                enumerate_upstream=True,
+            )
         if narrowed and action.counts.discovered == 0:
             raise _scope_not_found(col, scope, title, season, episode)
         verbose = _verbose_dry(diff) if verbose_assets else None
         doc = ingest_document(
-            s, col, action, counts=action.counts, skipped=action.skipped, degraded=action.degraded,
-            degraded_reason=action.degraded_reason, last_ingest_time=times[col.id][0], dry_run=True, verbose=verbose,
-        )  # fmt: skip
+            s,
+            col,
+            action,
+            counts=action.counts,
+            skipped=action.skipped,
+            degraded=action.degraded,
+            degraded_reason=action.degraded_reason,
+            last_ingest_time=times[col.id][0],
+            dry_run=True,
+            verbose=verbose,
+        )
         if action.degraded:
             app.err(
                 f"Warning: collection '{col.name}' degraded: {action.degraded_reason}; nothing would be marked missing"
@@ -192,9 +201,7 @@ def _ingest(
             ingest_lines(header, col.name, action.counts, action.skipped),
         )
         return
-    if (
-        narrowed
-    ):  # B-8: a narrowed run that matches nothing writes nothing (not even a run row)
+    if narrowed:  # B-8: a narrowed run that matches nothing writes nothing (not even a run row)
         probe = importer.fetch_assets_for_collection(
             col.external_id,
             filter_title=title,
@@ -221,9 +228,7 @@ def _ingest(
         progress=progress_factory(),
     )
     with c.write_lock(app, f"collection ingest {col.id}"):
-        result = executor.execute(
-            Plan((action,), allow_mass_missing=allow_mass_missing)
-        )
+        result = executor.execute(Plan((action,), allow_mass_missing=allow_mass_missing))
     outcome = result.ingests[0]
     if outcome.status == "interrupted" or result.interrupted:
         if app.json_output:
@@ -247,10 +252,18 @@ def _ingest(
         )
     verbose = _verbose_real(app, col.id, outcome.started_at) if verbose_assets else None
     doc = ingest_document(
-        s, col, action, counts=outcome.counts, skipped=outcome.skipped, degraded=outcome.degraded,
-        degraded_reason=outcome.degraded_reason, last_ingest_time=outcome.started_at, run_id=outcome.run_id,
-        dry_run=False, verbose=verbose,
-    )  # fmt: skip
+        s,
+        col,
+        action,
+        counts=outcome.counts,
+        skipped=outcome.skipped,
+        degraded=outcome.degraded,
+        degraded_reason=outcome.degraded_reason,
+        last_ingest_time=outcome.started_at,
+        run_id=outcome.run_id,
+        dry_run=False,
+        verbose=verbose,
+    )
     if app.json_output:
         app.emit_json(doc)
     else:
@@ -258,8 +271,11 @@ def _ingest(
 
 
 def _scope_not_found(col, scope, title, season, episode) -> ScopeNotFoundError:
-    what = {"title": f"title '{title}'", "season": f"season {season} of '{title}'",
-            "episode": f"episode S{season or 0:02d}E{episode or 0:02d} of '{title}'"}[scope]  # fmt: skip
+    what = {
+        "title": f"title '{title}'",
+        "season": f"season {season} of '{title}'",
+        "episode": f"episode S{season or 0:02d}E{episode or 0:02d} of '{title}'",
+    }[scope]
     return ScopeNotFoundError(
         f"No items match {what} in collection '{col.name}'",
         context={
@@ -291,9 +307,9 @@ def _as_error(outcome, col, scope, show_hint) -> RetrovueError:
         from retrovue.errors import DatabaseError
 
         cls = DatabaseError
-        if not message.startswith(
-            "Database operation failed"
-        ) and not message.startswith("Transaction failed"):
+        if not message.startswith("Database operation failed") and not message.startswith(
+            "Transaction failed"
+        ):
             message = f"Transaction failed: {message}"
     error = cls(
         message,
@@ -319,14 +335,26 @@ def _verbose_dry(diff) -> dict:
         for item, canonical in diff.new
     ]
     updated = [
-        {"id": str(aid), "source_uri": item.source_uri, "canonical_uri": canonical, "state": "new",
-         "approved_for_broadcast": False, "change": "content"}
+        {
+            "id": str(aid),
+            "source_uri": item.source_uri,
+            "canonical_uri": canonical,
+            "state": "new",
+            "approved_for_broadcast": False,
+            "change": "content",
+        }
         for aid, item, canonical in diff.changed
     ] + [
-        {"id": str(aid), "source_uri": None, "canonical_uri": canonical, "state": None,
-         "approved_for_broadcast": None, "change": "remap"}
+        {
+            "id": str(aid),
+            "source_uri": None,
+            "canonical_uri": canonical,
+            "state": None,
+            "approved_for_broadcast": None,
+            "change": "remap",
+        }
         for aid, canonical in diff.remapped
-    ]  # fmt: skip
+    ]
     return {"created_assets": created, "updated_assets": updated}
 
 
@@ -338,19 +366,29 @@ def _verbose_real(app: AppContext, collection_id, started) -> dict:
 
     with c.read_snapshot(app.engine) as conn:
         rows = conn.execute(
-            select(Asset.id, Asset.source_uri, Asset.canonical_uri, Asset.state, Asset.approved_for_broadcast,
-                   Asset.created_at, Asset.updated_at)
+            select(
+                Asset.id,
+                Asset.source_uri,
+                Asset.canonical_uri,
+                Asset.state,
+                Asset.approved_for_broadcast,
+                Asset.created_at,
+                Asset.updated_at,
+            )
             .where(Asset.collection_id == collection_id, Asset.updated_at == started)
             .order_by(Asset.source_uri)
-        ).all()  # fmt: skip
+        ).all()
     created, updated = [], []
     for r in rows:
-        item = {"id": str(r.id), "source_uri": r.source_uri, "canonical_uri": r.canonical_uri, "state": r.state,
-                "approved_for_broadcast": r.approved_for_broadcast}  # fmt: skip
+        item = {
+            "id": str(r.id),
+            "source_uri": r.source_uri,
+            "canonical_uri": r.canonical_uri,
+            "state": r.state,
+            "approved_for_broadcast": r.approved_for_broadcast,
+        }
         if r.created_at == started:
             created.append(item)
         else:
-            updated.append(
-                {**item, "change": "content" if r.state == "new" else "remap"}
-            )
+            updated.append({**item, "change": "content" if r.state == "new" else "remap"})
     return {"created_assets": created, "updated_assets": updated}

@@ -12,9 +12,9 @@ from retrovue.cli.options import common_options
 from retrovue.errors import DatabaseError, ProductionSafetyError
 from retrovue.execute.delete import safety_reason
 from retrovue.execute.executor import Executor
+from retrovue.model.actions import Plan
 from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 
 
 @collection.command("wipe")
@@ -22,16 +22,12 @@ from retrovue.plan.actions import Plan
 @c.confirmation_options
 @c.dry_run_option
 @common_options
-def wipe(
-    app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: bool
-) -> None:
+def wipe(app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: bool) -> None:
     """Delete every asset of a collection; its settings and path mappings are kept."""
     with c.read_snapshot(app.engine) as conn:
         snapshot = load_snapshot(conn)
         c.register_source_secrets(app, snapshot)
-        s, col = resolve_collection(
-            snapshot, selector
-        )  # CW N-1: whatever the importer's state
+        s, col = resolve_collection(snapshot, selector)  # CW N-1: whatever the importer's state
         assets, aired = build.wipe_counts(conn, col)
     override = app.test_db and force  # CW N-4 / PS-030
     doc = {
@@ -75,9 +71,7 @@ def wipe(
     failed = [o for o in result.sources if not o.ok]
     if failed:
         if failed[0].error_code == "PRODUCTION_SAFETY_FAILED":
-            raise ProductionSafetyError(
-                f"Collection '{col.name}' was not wiped: {failed[0].error}"
-            )
+            raise ProductionSafetyError(f"Collection '{col.name}' was not wiped: {failed[0].error}")
         raise DatabaseError(f"Transaction failed: {failed[0].error}")
     if app.json_output:
         app.emit_json(doc)

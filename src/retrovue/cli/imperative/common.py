@@ -19,24 +19,27 @@ from retrovue.cli.options import Exit
 from retrovue.errors import ImporterUnavailableError, RetrovueError
 from retrovue.importers.base import BaseImporter, is_compliant
 from retrovue.importers.registry import Registry
-from retrovue.observe.db import DbSnapshot, DbSource, load_snapshot
-from retrovue.plan.actions import Plan
+from retrovue.model.actions import Plan
+from retrovue.model.snapshots import DbSnapshot, DbSource
+from retrovue.observe.db import load_snapshot
 from retrovue.redact import REDACTED
 from retrovue.render.json import plan_to_json
 from retrovue.render.text import render_text
 
 DRY_RUN_FOOTER = "(No database changes made \u2014 dry-run mode)"
 
-dry_run_option = click.option(
-    "--dry-run", is_flag=True, help="Show the plan; write nothing."
-)
+dry_run_option = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 
 
 def confirmation_options(func):
     """--force / --confirm of the destructive commands (contracts §0.6 C-5, C-6)."""
-    func = click.option("--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively.")(func)
+    func = click.option(
+        "--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively."
+    )(func)
     return click.option(
-        "--force", is_flag=True, help="Skip the prompt (under --test-db also overrides production safety)."
+        "--force",
+        is_flag=True,
+        help="Skip the prompt (under --test-db also overrides production safety).",
     )(func)
 
 
@@ -62,8 +65,7 @@ def yes_no(value: bool) -> str:
 
 def redacted_config(config: dict, sensitive: set[str] | frozenset[str]) -> dict:
     return {
-        k: (REDACTED if k in sensitive and v is not None else v)
-        for k, v in sorted(config.items())
+        k: (REDACTED if k in sensitive and v is not None else v) for k, v in sorted(config.items())
     }
 
 
@@ -86,9 +88,7 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
     (pysqlite would otherwise run each SELECT in its own implicit snapshot)."""
     if engine.dialect.name == "postgresql":
         with (
-            engine.connect().execution_options(
-                isolation_level="REPEATABLE READ"
-            ) as conn,
+            engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
             conn.begin(),
         ):
             yield conn
@@ -166,9 +166,7 @@ def error_document(exc: RetrovueError) -> dict:
     return doc
 
 
-def emit_dry_run(
-    app: AppContext, plan: Plan, document: dict, human_lines: list[str] = ()
-) -> None:
+def emit_dry_run(app: AppContext, plan: Plan, document: dict, human_lines: list[str] = ()) -> None:
     """§0.7: the plan as `retrovue plan` renders it, then the footer; JSON gets dry_run + plan."""
     if app.json_output:
         document = dict(document)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from retrovue.observe.db import DbCollection, DbSource
-from retrovue.plan.actions import IngestCollection, IngestCounts
+from retrovue.model.actions import IngestCollection
+from retrovue.model.counts import IngestCounts
+from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.render.imperative import ingest_stats
 
 #: error codes that count as upstream failures for SI D-3 (exit 3 when every failure is one)

@@ -39,9 +39,7 @@ def _option(spec: ParamSpec, hidden: bool) -> click.Option:
     suffix = " (required)" if spec.required else ""
     if spec.kind == "bool":
         default = (
-            f" [default: {'yes' if spec.default else 'no'}]"
-            if spec.default is not None
-            else ""
+            f" [default: {'yes' if spec.default else 'no'}]" if spec.default is not None else ""
         )
         return click.Option(
             [f"--{name}/--no-{name}", dest],
@@ -49,9 +47,7 @@ def _option(spec: ParamSpec, hidden: bool) -> click.Option:
             hidden=hidden,
             help=spec.help + default,
         )
-    metavar = {"url": "URL", "path": "PATH", "list": "A,B,…", "number": "N"}.get(
-        spec.kind, "TEXT"
-    )
+    metavar = {"url": "URL", "path": "PATH", "list": "A,B,…", "number": "N"}.get(spec.kind, "TEXT")
     help_text = spec.help + suffix + (" (sensitive)" if spec.sensitive else "")
     return click.Option(
         [spec.flag, dest], default=None, metavar=metavar, hidden=hidden, help=help_text
@@ -98,7 +94,5 @@ class TypeParamsCommand(click.Command):
 def given_params(kwargs: dict) -> dict:
     """The param_spec values the operator actually passed, by parameter name."""
     return {
-        k[len(PREFIX) :]: v
-        for k, v in kwargs.items()
-        if k.startswith(PREFIX) and v is not None
+        k[len(PREFIX) :]: v for k, v in kwargs.items() if k.startswith(PREFIX) and v is not None
     }

@@ -32,9 +32,9 @@ def collection_times(conn: Connection) -> dict[uuid.UUID, tuple]:
 def asset_counts(conn: Connection) -> dict[uuid.UUID, tuple[int, int]]:
     """collection id -> (assets, missing assets), one grouped query (CL N-1)."""
     rows = conn.execute(
-        select(
-            Asset.collection_id, func.count(), func.count(Asset.missing_since)
-        ).group_by(Asset.collection_id)
+        select(Asset.collection_id, func.count(), func.count(Asset.missing_since)).group_by(
+            Asset.collection_id
+        )
     )
     return {cid: (int(total), int(missing)) for cid, total, missing in rows}
 

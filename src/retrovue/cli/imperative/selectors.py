@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from retrovue.database.models import Asset
 from retrovue.errors import AmbiguousSelectorError, NotFoundError, UsageError
-from retrovue.observe.db import DbCollection, DbSnapshot, DbSource
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
 T = TypeVar("T")
 
@@ -53,19 +53,13 @@ def _decide(
     raise AmbiguousSelectorError(
         f"Multiple {noun}s match '{selector}'. Please specify the UUID.",
         hint="\n  ".join(f"{i}  {n}  ({e}, {w})" for i, n, e, w in rows),
-        context={
-            "candidates": [
-                {"id": i, "name": n, "external_id": e} for i, n, e, _ in rows
-            ]
-        },
+        context={"candidates": [{"id": i, "name": n, "external_id": e} for i, n, e, _ in rows]},
     )
 
 
 def resolve_source(snapshot: DbSnapshot, selector: str) -> DbSource:
     if not selector or not selector.strip():
-        raise UsageError(
-            "Invalid source ID format. Expected UUID, external ID, or source name."
-        )
+        raise UsageError("Invalid source ID format. Expected UUID, external ID, or source name.")
     hits = _pick(
         snapshot.sources,
         selector,
@@ -73,14 +67,10 @@ def resolve_source(snapshot: DbSnapshot, selector: str) -> DbSource:
         lambda s: s.external_id,
         lambda s: s.name,
     )
-    return _decide(
-        hits, selector, "source", lambda s: (str(s.id), s.name, s.external_id, s.type)
-    )
+    return _decide(hits, selector, "source", lambda s: (str(s.id), s.name, s.external_id, s.type))
 
 
-def resolve_collection(
-    snapshot: DbSnapshot, selector: str
-) -> tuple[DbSource, DbCollection]:
+def resolve_collection(snapshot: DbSnapshot, selector: str) -> tuple[DbSource, DbCollection]:
     if not selector or not selector.strip():
         raise UsageError(
             "Invalid collection ID format. Expected UUID, external ID, or collection name."
@@ -104,18 +94,14 @@ def resolve_collection(
 def resolve_asset(conn: Connection, selector: str):
     """The asset row: UUID id, then exact source_uri, then exact canonical_uri."""
     if not selector or not selector.strip():
-        raise UsageError(
-            "Invalid asset ID format. Expected UUID, source URI, or canonical URI."
-        )
+        raise UsageError("Invalid asset ID format. Expected UUID, source URI, or canonical URI.")
     wanted = as_uuid(selector)
     steps = ([Asset.id == wanted] if wanted is not None else []) + [
         Asset.source_uri == selector,
         Asset.canonical_uri == selector,
     ]
     for condition in steps:
-        rows = conn.execute(
-            select(Asset.__table__).where(condition).order_by(Asset.id)
-        ).all()
+        rows = conn.execute(select(Asset.__table__).where(condition).order_by(Asset.id)).all()
         if rows:
             return _decide(
                 rows,

@@ -22,8 +22,8 @@ from retrovue.errors import (
 )
 from retrovue.execute.executor import Executor
 from retrovue.importers.base import is_compliant
+from retrovue.model.actions import Plan
 from retrovue.observe.db import load_snapshot
-from retrovue.plan.actions import Plan
 from retrovue.render.progress import progress_factory
 
 
@@ -98,10 +98,17 @@ def list_types(app: AppContext) -> None:
         )
     for name, reason in sorted(registry.broken.items()):  # SLT B-4: listed, not fatal
         items.append(
-            {"type": name, "display_name": name, "importer_file": None, "available": False,
-             "interface_compliant": False, "status": "error", "error": reason,
-             "parameters": {"required": [], "optional": []}}
-        )  # fmt: skip
+            {
+                "type": name,
+                "display_name": name,
+                "importer_file": None,
+                "available": False,
+                "interface_compliant": False,
+                "status": "error",
+                "error": reason,
+                "parameters": {"required": [], "optional": []},
+            }
+        )
     items.sort(key=lambda i: i["type"])
     if app.json_output:
         app.emit_json({"status": "ok", "source_types": items, "total": len(items)})
@@ -180,9 +187,7 @@ def list_sources(app: AppContext, type_id) -> None:
         return
     what = f"{type_id} " if type_id else ""
     if not items:
-        c.human(
-            app, [f"No {what}sources configured", f"Total: 0 {what}sources configured"]
-        )
+        c.human(app, [f"No {what}sources configured", f"Total: 0 {what}sources configured"])
         return
     lines = [f"{type_id.capitalize()} sources:" if type_id else "Configured sources:"]
     for i in items:

@@ -23,9 +23,9 @@ from retrovue.errors import (
     ImporterError,
     UsageError,
 )
+from retrovue.model.actions import Plan
 from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 
 
 @source.command("add", cls=TypeParamsCommand)
@@ -95,9 +95,7 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
     upstream = None
     if discover:
         try:
-            upstream = (
-                importer.list_collections()
-            )  # SA D-3: exactly as `source discover`
+            upstream = importer.list_collections()  # SA D-3: exactly as `source discover`
         except NotImplementedError:
             app.err(
                 "Warning: this importer cannot list collections; --discover was ignored"
@@ -110,9 +108,7 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
                 exit_code=3 if exc.exit_code == 3 else 1,
                 hints=[app.scrub(exc.message)],
             )
-    actions = build.plan_source_add(
-        name, type_id, external_id, config, importer, upstream
-    )
+    actions = build.plan_source_add(name, type_id, external_id, config, importer, upstream)
     plan = Plan(tuple(actions))
     document = {
         "status": "ok",
@@ -128,17 +124,22 @@ def add(app: AppContext, type_id, name, discover, dry_run, **kwargs) -> None:
     }
     if dry_run:
         document["collections"] = [
-            {"id": None, "external_id": u.external_id, "name": u.name, "sync_enabled": False,
-             "ingestible": importer.check_ingestible(u, build.discovered_mappings(importer, u))[0]}
+            {
+                "id": None,
+                "external_id": u.external_id,
+                "name": u.name,
+                "sync_enabled": False,
+                "ingestible": importer.check_ingestible(u, build.discovered_mappings(importer, u))[
+                    0
+                ],
+            }
             for u in upstream or ()
-        ]  # fmt: skip
+        ]
         c.emit_dry_run(app, plan, document)
         return
     run_source_unit(app, plan, f"source add --type {type_id} --name {name}")
     with c.read_snapshot(app.engine) as conn:
-        stored = next(
-            s for s in load_snapshot(conn).sources if s.external_id == external_id
-        )
+        stored = next(s for s in load_snapshot(conn).sources if s.external_id == external_id)
     document["id"] = str(stored.id)
     document["collections"] = [
         collection_brief(col) for col in sorted(stored.collections, key=by_name)

@@ -14,9 +14,10 @@ from retrovue.cli.imperative.selectors import resolve_source
 from retrovue.cli.imperative.source import source
 from retrovue.cli.options import Exit, common_options
 from retrovue.execute.executor import Executor
-from retrovue.observe.db import DbSource, load_snapshot
+from retrovue.model.actions import Plan
+from retrovue.model.snapshots import DbSource
+from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 from retrovue.render.imperative import count_noun
 
 log = structlog.get_logger("retrovue.source.delete")
@@ -28,21 +29,16 @@ def is_wildcard(selector: str) -> bool:
 
 def wildcard_matches(pattern: str, sources) -> list[DbSource]:
     """SDel B-8: `*` any run, `?` one character, the rest literal; name casefolded, external_id exact."""
-    regex = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     exact = re.compile(regex, re.DOTALL)
     folded = re.compile(
         "".join(
-            ".*" if ch == "*" else "." if ch == "?" else re.escape(ch.casefold())
-            for ch in pattern
+            ".*" if ch == "*" else "." if ch == "?" else re.escape(ch.casefold()) for ch in pattern
         ),
         re.DOTALL,
     )
     hits = [
-        s
-        for s in sources
-        if folded.fullmatch(s.name.casefold()) or exact.fullmatch(s.external_id)
+        s for s in sources if folded.fullmatch(s.name.casefold()) or exact.fullmatch(s.external_id)
     ]
     return sorted(hits, key=lambda s: (s.name.casefold(), str(s.id)))
 
@@ -52,9 +48,7 @@ def wildcard_matches(pattern: str, sources) -> list[DbSource]:
 @c.confirmation_options
 @c.dry_run_option
 @common_options
-def delete(
-    app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: bool
-) -> None:
+def delete(app: AppContext, selector: str, force: bool, confirmed: bool, dry_run: bool) -> None:
     """Delete sources with their collections, path mappings and assets."""
     wildcard = is_wildcard(selector)
     with c.read_snapshot(app.engine) as conn:
@@ -80,18 +74,13 @@ def delete(
         else:
             c.human(app, [f"No sources match '{selector}'"])
         return
-    override = (
-        app.test_db and force
-    )  # PS-030 (never --confirm, never in production: PS-011)
+    override = app.test_db and force  # PS-030 (never --confirm, never in production: PS-011)
     protected = [t for t in targets if t.aired and not override]
     deletable = [t for t in targets if not (t.aired and not override)]
     skipped = [
-        {"id": str(t.source.id), "name": t.source.name, "reason": t.reason}
-        for t in protected
+        {"id": str(t.source.id), "name": t.source.name, "reason": t.reason} for t in protected
     ]
-    plan = Plan(
-        tuple(build.delete_action(t, override and t.aired > 0) for t in deletable)
-    )
+    plan = Plan(tuple(build.delete_action(t, override and t.aired > 0) for t in deletable))
     if dry_run:  # C-9 / C-10
         doc = {
             "status": "ok",
@@ -121,10 +110,8 @@ def delete(
     executor = Executor(app.engine, app.registry, trigger="apply", scrub=app.scrub)
     results, kept = [], list(skipped)
     with c.write_lock(app, f"source delete {selector}"):
-        for target, action in zip(deletable, plan.actions):
-            outcome = executor.execute(Plan((action,))).sources[
-                0
-            ]  # D-8: one unit per source
+        for target, action in zip(deletable, plan.actions, strict=False):
+            outcome = executor.execute(Plan((action,))).sources[0]  # D-8: one unit per source
             if outcome.ok:
                 results.append(_result(target, True))
                 log.info("source deleted", **_result(target, True))  # SDel D-6
@@ -164,9 +151,7 @@ def _prompt(deletable, protected) -> list[str]:
     totals = _impact(deletable)
     if len(deletable) == 1:
         t = deletable[0]
-        lines = [
-            f"Are you sure you want to delete source '{t.source.name}' (ID: {t.source.id})?"
-        ]
+        lines = [f"Are you sure you want to delete source '{t.source.name}' (ID: {t.source.id})?"]
     else:
         lines = [f"Are you sure you want to delete {len(deletable)} sources?"]
         lines += [f"  - {t.source.name} (ID: {t.source.id})" for t in deletable]
@@ -178,20 +163,18 @@ def _prompt(deletable, protected) -> list[str]:
     ]
     if protected:
         lines.append("These sources are protected and will be kept:")
-        lines += [
-            f"  - {t.source.name} (ID: {t.source.id}): {t.reason}" for t in protected
-        ]
+        lines += [f"  - {t.source.name} (ID: {t.source.id}): {t.reason}" for t in protected]
     return lines
 
 
 def _refuse(app: AppContext, protected, skipped) -> None:
     if len(protected) == 1:
         t = protected[0]
-        message = (
-            f"Source '{t.source.name}' is protected and was not deleted: {t.reason}"
-        )
+        message = f"Source '{t.source.name}' is protected and was not deleted: {t.reason}"
     else:
-        message = f"All {len(protected)} sources are protected and were not deleted (production safety)"
+        message = (
+            f"All {len(protected)} sources are protected and were not deleted (production safety)"
+        )
     extra = {
         "targets_processed": 0,
         "targets_skipped": len(skipped),

@@ -12,9 +12,10 @@ from retrovue.cli.imperative.source import (
     source,
 )
 from retrovue.cli.options import common_options
-from retrovue.observe.db import DbSource, load_snapshot
+from retrovue.model.actions import Plan
+from retrovue.model.snapshots import DbSource
+from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 
 
 @source.command("discover")
@@ -58,9 +59,7 @@ def discover(app: AppContext, selector: str, dry_run: bool) -> None:
         c.human(app, [f"No collections found for source '{s.name}'"])
         return
     added = doc["collections_added"]
-    lines = [
-        f"Successfully added {added:,} collection{'s' if added != 1 else ''} from '{s.name}':"
-    ]
+    lines = [f"Successfully added {added:,} collection{'s' if added != 1 else ''} from '{s.name}':"]
     for item in doc["collections"]:
         note = {
             "added": "Disabled by default",
@@ -79,9 +78,7 @@ def discover(app: AppContext, selector: str, dry_run: bool) -> None:
     c.human(app, lines)
 
 
-def _discover_doc(
-    source_doc: dict, result, stored: DbSource | None, type_id: str
-) -> dict:
+def _discover_doc(source_doc: dict, result, stored: DbSource | None, type_id: str) -> dict:
     items = []
     for d in result.collections:
         row = stored.collection(d.upstream.external_id) if stored else d.stored
@@ -104,24 +101,19 @@ def _discover_doc(
         "source": source_doc,
         "collections_added": sum(d.status == "added" for d in result.collections),
         "collections_updated": sum(d.status == "updated" for d in result.collections),
-        "collections_unchanged": sum(
-            d.status == "unchanged" for d in result.collections
-        ),
+        "collections_unchanged": sum(d.status == "unchanged" for d in result.collections),
         "collections": items,
         "collections_gone": [
-            {"id": str(g.id), "external_id": g.external_id, "name": g.name}
-            for g in result.gone
+            {"id": str(g.id), "external_id": g.external_id, "name": g.name} for g in result.gone
         ],
         "dry_run": stored is None,
     }
 
 
 def _planned_ingestible(result, external_id: str) -> bool:
-    from retrovue.plan.actions import SetIngestible
+    from retrovue.model.actions import SetIngestible
 
     return any(
-        isinstance(a, SetIngestible)
-        and a.collection.external_id == external_id
-        and a.after
+        isinstance(a, SetIngestible) and a.collection.external_id == external_id and a.after
         for a in result.actions
     )

@@ -13,10 +13,11 @@ from retrovue.cli.imperative.source import source
 from retrovue.cli.options import INTERRUPTED, Exit, common_options
 from retrovue.errors import ImporterError, NoEligibleCollectionsError, UsageError
 from retrovue.execute.executor import Executor
+from retrovue.model.actions import Plan
+from retrovue.model.counts import IngestCounts, sum_counts
 from retrovue.observe.db import load_snapshot
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import IngestCounts, Plan
-from retrovue.render.imperative import counts_notation, ingest_stats, sum_counts
+from retrovue.render.imperative import counts_notation, ingest_stats
 from retrovue.render.progress import progress_factory
 
 REFUSAL = (
@@ -37,9 +38,7 @@ REFUSAL = (
 @click.option("--episode", hidden=True)
 @c.dry_run_option
 @common_options
-def ingest(
-    app: AppContext, selector, allow_mass_missing, title, season, episode, dry_run
-) -> None:
+def ingest(app: AppContext, selector, allow_mass_missing, title, season, episode, dry_run) -> None:
     """Ingest every eligible (sync-enabled, ingestible) collection of a source."""
     if (
         title is not None or season is not None or episode is not None
@@ -66,9 +65,7 @@ def ingest(
         any_enabled = any(col.sync_enabled for col in ordered)
         raise NoEligibleCollectionsError(
             "No eligible collections" if any_enabled else "No enabled collections",
-            hint="\n  ".join(
-                f"Skipped '{col.name}': {reason}" for col, reason in skipped
-            )
+            hint="\n  ".join(f"Skipped '{col.name}': {reason}" for col, reason in skipped)
             or "the source has no collections",
         )
     source_doc = {
@@ -94,9 +91,7 @@ def ingest(
                         enumerate_upstream=True,
                     )
                 except ImporterError as exc:
-                    action, _ = build.plan_ingest(
-                        None, importer, s, col, enumerate_upstream=False
-                    )
+                    action, _ = build.plan_ingest(None, importer, s, col, enumerate_upstream=False)
                     results.append(
                         _failed(
                             s,
@@ -112,10 +107,17 @@ def ingest(
                 actions.append(action)
                 results.append(
                     ingest_document(
-                        s, col, action, counts=action.counts, skipped=action.skipped, degraded=action.degraded,
-                        degraded_reason=action.degraded_reason, last_ingest_time=times[col.id][0], dry_run=True,
+                        s,
+                        col,
+                        action,
+                        counts=action.counts,
+                        skipped=action.skipped,
+                        degraded=action.degraded,
+                        degraded_reason=action.degraded_reason,
+                        last_ingest_time=times[col.id][0],
+                        dry_run=True,
                     )
-                )  # fmt: skip
+                )
     else:
         plan_actions = [
             build.plan_ingest(None, importer, s, col, enumerate_upstream=False)[0]
@@ -134,7 +136,7 @@ def ingest(
             )
         interrupted = outcome.interrupted
         by_id = {o.collection.id: o for o in outcome.ingests}
-        for col, action in zip(eligible, plan_actions):
+        for col, action in zip(eligible, plan_actions, strict=False):
             o = by_id.get(col.id)
             if o is None:
                 continue  # not attempted: interrupted before it
@@ -145,11 +147,18 @@ def ingest(
                     )
                 results.append(
                     ingest_document(
-                        s, col, action, counts=o.counts, skipped=o.skipped, degraded=o.degraded,
-                        degraded_reason=o.degraded_reason, last_ingest_time=o.started_at, run_id=o.run_id,
+                        s,
+                        col,
+                        action,
+                        counts=o.counts,
+                        skipped=o.skipped,
+                        degraded=o.degraded,
+                        degraded_reason=o.degraded_reason,
+                        last_ingest_time=o.started_at,
+                        run_id=o.run_id,
                         dry_run=False,
                     )
-                )  # fmt: skip
+                )
             else:
                 message = o.error or o.status
                 if o.error_hint and o.error_code == "NOT_INGESTIBLE":
@@ -176,8 +185,7 @@ def ingest(
         "collections_succeeded": len(ok),
         "collections_failed": len(failed),
         "collections_skipped": [
-            {"id": str(col.id), "name": col.name, "reason": reason}
-            for col, reason in skipped
+            {"id": str(col.id), "name": col.name, "reason": reason} for col, reason in skipped
         ],
         "total_created_assets": totals.new,
         "total_skipped_assets": totals.unchanged + totals.unmapped,
@@ -208,9 +216,7 @@ def ingest(
         upstream_only = all(r["code"] in UPSTREAM_CODES for r in failed)
         code = 3 if upstream_only else 1
         doc["status"] = "error"
-        doc["code"] = (
-            "UPSTREAM_UNREACHABLE" if upstream_only else "ALL_COLLECTIONS_FAILED"
-        )
+        doc["code"] = "UPSTREAM_UNREACHABLE" if upstream_only else "ALL_COLLECTIONS_FAILED"
         doc["message"] = "All collections failed"
     lines = [
         f"Ingesting source '{s.name}' ({s.type}, {s.external_id})",
@@ -235,9 +241,7 @@ def ingest(
     elif ok:
         lines.append("Success" if not failed else "Partial Success")
     if dry_run:
-        c.emit_dry_run(
-            app, Plan(tuple(actions), allow_mass_missing=allow_mass_missing), doc, lines
-        )
+        c.emit_dry_run(app, Plan(tuple(actions), allow_mass_missing=allow_mass_missing), doc, lines)
     elif app.json_output:
         app.emit_json(doc)
     else:
@@ -251,11 +255,17 @@ def ingest(
 def _counts_of(result: dict) -> IngestCounts:
     st = result["stats"]
     return IngestCounts(
-        discovered=st["assets_discovered"], new=st["assets_ingested"], changed=st["assets_updated"],
-        remapped=st["assets_remapped"], unchanged=st["assets_unchanged"], missing=st["assets_missing"],
-        reappeared=st["assets_reappeared"], duplicates=st["duplicates_prevented"], unmapped=st["assets_unmapped"],
+        discovered=st["assets_discovered"],
+        new=st["assets_ingested"],
+        changed=st["assets_updated"],
+        remapped=st["assets_remapped"],
+        unchanged=st["assets_unchanged"],
+        missing=st["assets_missing"],
+        reappeared=st["assets_reappeared"],
+        duplicates=st["duplicates_prevented"],
+        unmapped=st["assets_unmapped"],
         missing_suppressed=result["missing_suppressed"],
-    )  # fmt: skip
+    )
 
 
 def _failed(s, col, action, code, message, times, dry_run, run_id=None) -> dict:

@@ -25,9 +25,9 @@ from retrovue.errors import (
     ImporterUnavailableError,
     ValidationError,
 )
-from retrovue.observe.db import DbSource
+from retrovue.model.actions import Plan
+from retrovue.model.snapshots import DbSource
 from retrovue.plan import imperative as build
-from retrovue.plan.actions import Plan
 
 
 @source.command("update", cls=TypeParamsCommand)
@@ -69,15 +69,11 @@ def update(
             hint="see `retrovue source update --help`",
         )
     if new_name is not None and (not new_name.strip() or len(new_name) > 255):
-        raise ValidationError(
-            "Invalid source name: must be 1 to 255 characters and not blank"
-        )
+        raise ValidationError("Invalid source name: must be 1 to 255 characters and not blank")
     params: dict = {}
     sensitive: set[str] = set()
     if given:
-        if not app.registry.available(
-            s.type
-        ):  # SU-030: an unavailable source accepts only --name
+        if not app.registry.available(s.type):  # SU-030: an unavailable source accepts only --name
             raise ImporterUnavailableError(
                 f"Source type '{s.type}' is not available",
                 hint=f"source '{s.name}' has type '{s.type}', which no loaded importer provides; only --name can change",
@@ -102,10 +98,7 @@ def update(
     if (
         new_name is not None
         and new_name != s.name
-        and any(
-            o.id != s.id and o.name.casefold() == new_name.casefold()
-            for o in snapshot.sources
-        )
+        and any(o.id != s.id and o.name.casefold() == new_name.casefold() for o in snapshot.sources)
     ):
         app.err(
             f"Warning: another source is named '{new_name}'; name selectors will be ambiguous"
@@ -152,9 +145,7 @@ def update(
         "external_id": s.external_id,
         "name": row.name,
         "type": s.type,
-        "config": c.redacted_config(
-            dict(row.config or {}), c.sensitive_of(app.registry, s.type)
-        ),
+        "config": c.redacted_config(dict(row.config or {}), c.sensitive_of(app.registry, s.type)),
         "updated_at": c.iso(row.updated_at),
         "updated_parameters": names,
         "dry_run": False,
@@ -180,9 +171,7 @@ def _run_update(app: AppContext, plan: Plan, s: DbSource, read_updated_at) -> No
                 select(Source.updated_at).where(Source.id == s.id)
             ).scalar_one_or_none()
         if now_updated is None or now_updated != read_updated_at:
-            raise ConcurrentModificationError(
-                "Source was modified concurrently. Please retry."
-            )
+            raise ConcurrentModificationError("Source was modified concurrently. Please retry.")
         result = executor_for(app).execute(plan)
     failed = [o for o in result.sources if not o.ok]
     if failed:

@@ -35,8 +35,25 @@ from retrovue.plan.imperative.sources import (
 )
 
 __all__ = [
-    "CollectionUpdatePlan", "DeleteTarget", "DiscoveredCollection", "DiscoveryPlan", "ParamErrors",
-    "collection_address", "delete_action", "delete_targets", "discovered_mappings", "plan_collection_update",
-    "plan_discover", "plan_ingest", "plan_source_add", "plan_source_update", "scope_of", "source_address",
-    "unique_external_id", "upstream_of", "validate_params", "wipe_action", "wipe_counts",
-]  # fmt: skip
+    "CollectionUpdatePlan",
+    "DeleteTarget",
+    "DiscoveredCollection",
+    "DiscoveryPlan",
+    "ParamErrors",
+    "collection_address",
+    "delete_action",
+    "delete_targets",
+    "discovered_mappings",
+    "plan_collection_update",
+    "plan_discover",
+    "plan_ingest",
+    "plan_source_add",
+    "plan_source_update",
+    "scope_of",
+    "source_address",
+    "unique_external_id",
+    "upstream_of",
+    "validate_params",
+    "wipe_action",
+    "wipe_counts",
+]

@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from retrovue.diff.assets import diff_assets
-from retrovue.importers.base import (
-    BaseImporter,
-    PathMappingSpec,
-)
-from retrovue.observe.db import DbCollection, DbSource, load_asset_index
-from retrovue.plan.actions import (
+from retrovue.importers.base import BaseImporter
+from retrovue.model.actions import (
     Action,
     IngestCollection,
     IngestCounts,
@@ -20,6 +16,9 @@ from retrovue.plan.actions import (
     SetIngestible,
     SetPathMappingLocal,
 )
+from retrovue.model.snapshots import DbCollection, DbSource
+from retrovue.model.upstream import PathMappingSpec
+from retrovue.observe.db import load_asset_index
 from retrovue.plan.imperative.sources import (
     collection_address,
     upstream_of,
@@ -58,14 +57,10 @@ def plan_collection_update(
     ingestible, reason = collection.ingestible, collection.ingestible_reason
     if mapping is not None:
         operations.append("path-mapping")
-        before = next(
-            m.local_path for m in mappings if m.plex_path == mapping.plex_path
-        )
+        before = next(m.local_path for m in mappings if m.plex_path == mapping.plex_path)
         if before != mapping.local_path:
             actions.append(
-                SetPathMappingLocal(
-                    address, mapping.plex_path, before, mapping.local_path
-                )
+                SetPathMappingLocal(address, mapping.plex_path, before, mapping.local_path)
             )
             changes.append(
                 (
@@ -74,24 +69,17 @@ def plan_collection_update(
                     mapping.local_path or "(unmapped)",
                 )
             )
-        mappings = [
-            mapping if m.plex_path == mapping.plex_path else m for m in mappings
-        ]
+        mappings = [mapping if m.plex_path == mapping.plex_path else m for m in mappings]
     if mapping is not None or sync is True:
         ingestible, reason = _check(importer, collection, mappings)
         if ingestible != collection.ingestible or (
-            not ingestible
-            and reason != collection.ingestible_reason
-            and mapping is not None
+            not ingestible and reason != collection.ingestible_reason and mapping is not None
         ):
-            actions.append(
-                SetIngestible(address, collection.ingestible, ingestible, reason)
-            )
+            actions.append(SetIngestible(address, collection.ingestible, ingestible, reason))
             if ingestible != collection.ingestible:
                 label = (
                     _yn(collection.ingestible),
-                    _yn(ingestible)
-                    + (f" ({reason})" if not ingestible and reason else ""),
+                    _yn(ingestible) + (f" ({reason})" if not ingestible and reason else ""),
                 )
                 changes.append(("ingestible", *label))
     noop = None

@@ -10,11 +10,11 @@ from sqlalchemy import Connection, func, select
 
 from retrovue.database.models import Asset
 from retrovue.execute.delete import aired_count, safety_reason
-from retrovue.observe.db import DbCollection, DbSource
-from retrovue.plan.actions import (
+from retrovue.model.actions import (
     DeleteSource,
     WipeCollection,
 )
+from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.plan.imperative.sources import collection_address, source_address
 
 
@@ -48,9 +48,7 @@ def _count_assets(conn: Connection, collection_ids: list[uuid.UUID]) -> int:
         return 0
     return int(
         conn.execute(
-            select(func.count())
-            .select_from(Asset)
-            .where(Asset.collection_id.in_(collection_ids))
+            select(func.count()).select_from(Asset).where(Asset.collection_id.in_(collection_ids))
         ).scalar_one()
     )
 
@@ -75,9 +73,7 @@ def wipe_counts(conn: Connection, collection: DbCollection) -> tuple[int, int]:
 def wipe_action(
     source: DbSource, collection: DbCollection, assets: int, override_safety: bool
 ) -> WipeCollection:
-    return WipeCollection(
-        collection_address(source, collection), assets, override_safety
-    )
+    return WipeCollection(collection_address(source, collection), assets, override_safety)
 
 
 # -- source update (SU) ------------------------------------------------------------------------

@@ -9,10 +9,8 @@ from urllib.parse import urlparse
 
 from retrovue.diff.sources import new_external_id
 from retrovue.errors import ValidationError
-from retrovue.importers.base import (
-    ParamSpec,
-)
-from retrovue.observe.db import DbSnapshot
+from retrovue.importers.base import ParamSpec
+from retrovue.model.snapshots import DbSnapshot
 
 
 class ParamErrors(ValidationError):
@@ -41,8 +39,7 @@ def validate_params(
     ``partial`` (source update) skips the required-parameter check.
     """
     errors = [
-        f"Invalid configuration parameter '{name}' for source type '{type_id}'"
-        for name in foreign
+        f"Invalid configuration parameter '{name}' for source type '{type_id}'" for name in foreign
     ]
     out: dict[str, Any] = {}
     by_name = {s.name: s for s in specs}

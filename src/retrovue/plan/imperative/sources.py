@@ -9,13 +9,8 @@ from typing import Any
 
 from retrovue.config.model import SourceDecl
 from retrovue.diff.sources import diff_source
-from retrovue.importers.base import (
-    BaseImporter,
-    PathMappingSpec,
-    UpstreamCollection,
-)
-from retrovue.observe.db import DbCollection, DbSource
-from retrovue.plan.actions import (
+from retrovue.importers.base import BaseImporter
+from retrovue.model.actions import (
     Action,
     CollectionAddress,
     CollectionGoneUpstream,
@@ -27,6 +22,8 @@ from retrovue.plan.actions import (
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.snapshots import DbCollection, DbSource
+from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
 
 def plan_source_add(
@@ -54,8 +51,7 @@ def plan_source_add(
         importer.uses_path_mappings,
     )
     return [
-        dataclasses.replace(a, origin="cli") if isinstance(a, CreateSource) else a
-        for a in actions
+        dataclasses.replace(a, origin="cli") if isinstance(a, CreateSource) else a for a in actions
     ]
 
 
@@ -90,9 +86,7 @@ def plan_discover(
     actions, _states, _problems = diff_source(
         decl, source, upstream, importer.check_ingestible, importer.uses_path_mappings
     )
-    remapped = {
-        a.collection.external_id for a in actions if isinstance(a, SetPathMappings)
-    }
+    remapped = {a.collection.external_id for a in actions if isinstance(a, SetPathMappings)}
     stored_ids = {c.external_id for c in source.collections}
     kept: list[Action] = []
     for a in actions:
@@ -113,20 +107,14 @@ def plan_discover(
         if stored is None:
             plan.collections.append(DiscoveredCollection(up, "added", None, None))
         elif stored.name != up.name:
-            plan.collections.append(
-                DiscoveredCollection(up, "updated", stored.name, stored)
-            )
+            plan.collections.append(DiscoveredCollection(up, "updated", stored.name, stored))
         else:
             plan.collections.append(DiscoveredCollection(up, "unchanged", None, stored))
     plan.gone = [
         a_coll
         for a_coll in source.collections
         if a_coll.external_id
-        in {
-            a.collection.external_id
-            for a in kept
-            if isinstance(a, CollectionGoneUpstream)
-        }
+        in {a.collection.external_id for a in kept if isinstance(a, CollectionGoneUpstream)}
     ]
     return plan
 
@@ -146,13 +134,10 @@ def collection_address(source: DbSource, collection: DbCollection) -> Collection
 
 def upstream_of(collection: DbCollection) -> UpstreamCollection:
     """The stored collection as check_ingestible() wants it (locations persisted at discovery)."""
-    return UpstreamCollection(
-        collection.external_id, collection.name, collection.locations
-    )
+    return UpstreamCollection(collection.external_id, collection.name, collection.locations)
 
 
 # -- collection update (CU) ---------------------------------------------------------------------
-
 
 
 def plan_source_update(
@@ -168,9 +153,7 @@ def plan_source_update(
     for key, value in params.items():
         if source.config.get(key) != value:
             changes.append(
-                FieldChange(
-                    f"config.{key}", source.config.get(key), value, key in sensitive
-                )
+                FieldChange(f"config.{key}", source.config.get(key), value, key in sensitive)
             )
     if not changes:
         return None, []

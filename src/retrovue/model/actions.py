@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from retrovue.importers.base import PathMappingSpec
+from retrovue.model.counts import IngestCounts
+from retrovue.model.upstream import PathMappingSpec
 
 
 @dataclass(frozen=True)
@@ -103,24 +104,6 @@ class SetIngestible:
     before: bool
     after: bool
     reason: str | None
-
-
-@dataclass(frozen=True)
-class IngestCounts:
-    discovered: int = 0
-    new: int = 0
-    changed: int = 0
-    remapped: int = 0
-    unchanged: int = 0
-    missing: int = 0
-    reappeared: int = 0
-    duplicates: int = 0
-    unmapped: int = 0
-    missing_suppressed: int = 0
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.new or self.changed or self.remapped or self.missing or self.reappeared)
 
 
 @dataclass(frozen=True)

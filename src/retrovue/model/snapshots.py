@@ -1,0 +1,64 @@
+"""What the database holds, as plain frozen data (read by ``retrovue.observe``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from retrovue.model.upstream import PathMappingSpec
+
+
+@dataclass(frozen=True)
+class DbCollection:
+    id: uuid.UUID
+    source_id: uuid.UUID
+    external_id: str
+    name: str
+    sync_enabled: bool
+    ingestible: bool
+    ingestible_reason: str | None
+    locations: tuple[str, ...]
+    path_mappings: tuple[PathMappingSpec, ...]
+
+
+@dataclass(frozen=True)
+class DbSource:
+    id: uuid.UUID
+    external_id: str
+    name: str
+    type: str
+    config: dict
+    origin: str
+    collections: tuple[DbCollection, ...] = ()
+
+    def collection(self, external_id: str) -> DbCollection | None:
+        return next((c for c in self.collections if c.external_id == external_id), None)
+
+
+@dataclass(frozen=True)
+class DbSnapshot:
+    sources: tuple[DbSource, ...] = field(default_factory=tuple)
+
+    def match_source(self, name: str, external_id: str | None) -> DbSource | None:
+        """A declared source is the stored one with its external_id, else with its name."""
+        if external_id is not None:
+            return next((s for s in self.sources if s.external_id == external_id), None)
+        folded = name.casefold()
+        return next((s for s in self.sources if s.name.casefold() == folded), None)
+
+
+class ExistingAsset(NamedTuple):
+    """The comparison columns of one stored asset.
+
+    ``id`` is the id as text (32 hex digits on SQLite, the dashed form on PostgreSQL): building a
+    UUID object for every id of an unchanged collection cost a fifth of a no-change plan, so
+    ``as_uuid`` converts only the few that get written.  ``load_asset_index`` hands out result rows, which have the
+    same fields: building 100k tuples of our own again would cost more than the SELECT.
+    """
+
+    source_uri: str
+    id: uuid.UUID | str
+    change_token: str
+    canonical_uri: str
+    missing: bool

@@ -1,0 +1,44 @@
+"""What upstream systems report, as plain data: collections, items and path mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+@dataclass(frozen=True)
+class UpstreamCollection:
+    """A library/folder an upstream offers.  ``locations`` are upstream paths (Plex section roots)."""
+
+    external_id: str
+    name: str
+    locations: tuple[str, ...] = ()
+    kind: str = "other"
+
+
+@dataclass(frozen=True)
+class PathMappingSpec:
+    plex_path: str
+    local_path: str | None
+
+
+class UpstreamAsset(NamedTuple):
+    """One media file as the upstream reports it (contracts §12.2 N-1).
+
+    A NamedTuple rather than a frozen dataclass: one is built per upstream item on every plan,
+    and a frozen dataclass costs 3-5x more to construct (a tenth of a no-change plan at 100k).
+    """
+
+    source_uri: str
+    path: str  # upstream path: local path for filesystem, server path for Plex
+    size: int | None
+    change_token: str
+    kind: str = "other"  # movie | episode | other
+    title: str | None = None
+    series_title: str | None = None
+    season_number: int | None = None
+    episode_number: int | None = None
+    year: int | None = None
+    duration_ms: int | None = None
+    metadata: Mapping[str, Any] | None = None
