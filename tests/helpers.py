@@ -47,3 +47,12 @@ def fs_config(
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def plan_on(engine, desired, registry, options=None):
+    """Build a plan against ``engine`` the way `retrovue plan` does (one read connection)."""
+    from retrovue.observe.reader import DbReader
+    from retrovue.plan.builder import PlanOptions, build_plan
+
+    with engine.connect() as conn:
+        return build_plan(desired, DbReader(conn), registry, options or PlanOptions())

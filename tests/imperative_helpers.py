@@ -63,6 +63,28 @@ def add_fs(rv, db, base, name="Library", discover=True, *extra) -> dict:
     return one_json(r.out)
 
 
+def add_plex(rv, db, base_url, token, name="P", discover=True, *extra) -> dict:
+    """`source add --type plex` against (usually) the fake Plex server; the --json document."""
+    argv = [
+        "source",
+        "add",
+        "--type",
+        "plex",
+        "--name",
+        name,
+        "--base-url",
+        base_url,
+        "--token",
+        token,
+        "--json",
+    ]
+    if discover:
+        argv.append("--discover")
+    r = rv(*argv, *extra, db=db)
+    assert r.code == 0, r.err
+    return one_json(r.out)
+
+
 def enable(rv, db, selector) -> None:
     r = rv("collection", "update", selector, "--sync-enable", db=db)
     assert r.code == 0, r.err

@@ -6,9 +6,10 @@ import shutil
 
 import pytest
 
-from retrovue.cli import context as cli_context
+from retrovue.cli import console as cli_console
 from tests.imperative_helpers import (  # noqa: F401
     add_fs,
+    add_plex,
     air,
     count,
     enable,
@@ -211,23 +212,7 @@ def plex_source(rv, db_url, fake_plex):
     movies = fake_plex.add_section("1", "Movies", "movie", ["/data/Movies"])
     fake_plex.add_movie(movies, "Heat", year=1995)
     fake_plex.add_movie(movies, "Alien", year=1979)
-    r = rv(
-        "source",
-        "add",
-        "--type",
-        "plex",
-        "--name",
-        "P",
-        "--base-url",
-        fake_plex.url,
-        "--token",
-        fake_plex.token,
-        "--discover",
-        "--json",
-        db=db_url,
-    )
-    assert r.code == 0, r.err
-    return one_json(r.out)
+    return add_plex(rv, db_url, fake_plex.url, fake_plex.token)
 
 
 def test_plex_path_mapping_flow(
@@ -473,7 +458,7 @@ def test_wipe_requires_confirmation_without_tty(rv, db_url, ingested):  # CW N-3
     ],
 )
 def test_wipe_prompt(rv, db_url, ingested, monkeypatch, answer, wiped):  # CW N-3 / C-2 / C-3 / C-4
-    monkeypatch.setattr(cli_context, "stdin_is_tty", lambda: True)
+    monkeypatch.setattr(cli_console, "stdin_is_tty", lambda: True)
     r = rv("collection", "wipe", "Movies", db=db_url, input=answer)
     assert r.code == 0
     assert "Are you sure you want to wipe collection 'Movies'" in r.err
@@ -489,7 +474,7 @@ def test_wipe_prompt(rv, db_url, ingested, monkeypatch, answer, wiped):  # CW N-
 
 
 def test_wipe_cancel_json(rv, db_url, ingested, monkeypatch):  # C-4 JSON
-    monkeypatch.setattr(cli_context, "stdin_is_tty", lambda: True)
+    monkeypatch.setattr(cli_console, "stdin_is_tty", lambda: True)
     r = rv("collection", "wipe", "Movies", "--json", db=db_url, input="no\n")
     assert r.code == 0 and one_json(r.out) == {
         "status": "cancelled",
@@ -551,7 +536,9 @@ def test_dry_run_plans_follow_the_plan_schema(
 
     import jsonschema
 
-    schema = json.loads((Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).parents[1] / "src/retrovue/schemas/plan.schema.json").read_text()
+    )
     add_fs(rv, db_url, media)
     enable(rv, db_url, "Movies")
     runs = [

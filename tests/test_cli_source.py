@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
 from retrovue.redact import REDACTED
 from tests.imperative_helpers import (  # noqa: F401
     add_fs,
+    add_plex,
     count,
     media_fixture,
     one_json,
@@ -472,22 +474,8 @@ def test_show_not_found(rv, db_url):  # SS N-1 / §0.5
 
 
 def test_show_redacts_plex_token(rv, db_url, fake_plex):  # SS N-3 / §0.11
-    r = rv(
-        "source",
-        "add",
-        "--type",
-        "plex",
-        "--name",
-        "P",
-        "--base-url",
-        fake_plex.url,
-        "--token",
-        fake_plex.token,
-        "--json",
-        db=db_url,
-    )
-    assert r.code == 0, r.err
-    assert fake_plex.token not in r.out and one_json(r.out)["config"]["token"] == REDACTED
+    doc = add_plex(rv, db_url, fake_plex.url, fake_plex.token, discover=False)
+    assert fake_plex.token not in json.dumps(doc) and doc["config"]["token"] == REDACTED
     r = rv("source", "show", "P", db=db_url)
     assert fake_plex.token not in r.out and REDACTED in r.out
 
@@ -570,16 +558,16 @@ def test_update_dry_run(rv, db_url, media):  # SU-040
 
 def test_update_concurrent_modification(rv, db_url, media, monkeypatch):  # SU-050
     add_fs(rv, db_url, media)
-    from retrovue.cli.imperative import source_update as source_module
+    from retrovue.app import source_update as source_module
 
-    real = source_module._run_update
+    real = source_module._commit_if_unmodified
 
-    def bumped(app, plan, s, read):
+    def bumped(ctx, plan, s, read):
         from datetime import UTC, datetime
 
-        return real(app, plan, s, datetime(2000, 1, 1, tzinfo=UTC))
+        return real(ctx, plan, s, datetime(2000, 1, 1, tzinfo=UTC))
 
-    monkeypatch.setattr(source_module, "_run_update", bumped)
+    monkeypatch.setattr(source_module, "_commit_if_unmodified", bumped)
     r = rv("source", "update", "Library", "--name", "X", "--json", db=db_url)
     assert r.code == 1
     assert one_json(r.out) == {
@@ -686,23 +674,7 @@ def test_plex_discover_creates_null_mappings(
     movies = fake_plex.add_section("1", "Movies", "movie", ["/data/Movies"])
     fake_plex.add_movie(movies, "Heat", year=1995)
     fake_plex.add_section("3", "Music", "artist", ["/data/Music"])
-    r = rv(
-        "source",
-        "add",
-        "--type",
-        "plex",
-        "--name",
-        "P",
-        "--base-url",
-        fake_plex.url,
-        "--token",
-        fake_plex.token,
-        "--discover",
-        "--json",
-        db=db_url,
-    )
-    assert r.code == 0, r.err
-    doc = one_json(r.out)
+    doc = add_plex(rv, db_url, fake_plex.url, fake_plex.token)
     assert [c["name"] for c in doc["collections"]] == ["Movies"]  # SD B-10: other sections skipped
     assert doc["collections"][0]["ingestible"] is False  # no local_path yet
     assert (

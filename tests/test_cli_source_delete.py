@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from retrovue.cli import context as cli_context
+from retrovue.cli import console as cli_console
 from tests.imperative_helpers import (  # noqa: F401
     add_fs,
     air,
@@ -101,7 +101,7 @@ def test_human_output(rv, db_url, two):  # SDel human
 def test_prompt_through_stdin(
     rv, db_url, two, monkeypatch, answer, deleted
 ):  # SDel B-3 / C-2 / C-3 / C-4
-    monkeypatch.setattr(cli_context, "stdin_is_tty", lambda: True)
+    monkeypatch.setattr(cli_console, "stdin_is_tty", lambda: True)
     src = one_json(rv("source", "show", "Alpha", "--json", db=db_url).out)
     r = rv("source", "delete", "Alpha", db=db_url, input=answer)
     assert r.code == 0
@@ -127,7 +127,7 @@ def test_wildcards(rv, db_url, two, monkeypatch):  # SDel B-8 / C-7
     r = rv("source", "delete", "Z*", "--confirm", "--json", db=db_url)
     assert r.code == 0 and one_json(r.out)["targets_processed"] == 0
     assert rv("source", "delete", "Z*", "--confirm", db=db_url).out == "No sources match 'Z*'\n"
-    monkeypatch.setattr(cli_context, "stdin_is_tty", lambda: True)
+    monkeypatch.setattr(cli_console, "stdin_is_tty", lambda: True)
     r = rv("source", "delete", "*", db=db_url, input="no\n")
     assert r.err.splitlines()[0] == "Are you sure you want to delete 2 sources?"
     assert any(line.startswith("  - Alpha (ID: ") for line in r.err.splitlines())

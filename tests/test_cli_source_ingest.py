@@ -118,11 +118,11 @@ def test_human_output(rv, db_url, media):  # SI human output
     assert lines[0].startswith("Ingesting source 'Library' (filesystem, filesystem-")
     assert lines[1] == "Eligible collections: 1 of 3"
     assert "  Skipped 'TV': sync disabled" in lines
-    assert "Collection 'Movies': ok +2 ~0 =0 -0, 0 remapped, 0 duplicates, 0 unmapped" in lines
+    assert "Collection 'Movies': ok +2 ~0 -0 =0, 0 remapped, 0 duplicates, 0 unmapped" in lines
     assert lines[-2] == "Source ingest complete: 1 collections processed (1 success, 0 failed)"
     assert lines[-1] == "Success"
     r = rv("source", "ingest", "Library", db=db_url)  # B-18: a re-run writes no asset row
-    assert "Collection 'Movies': ok +0 ~0 =2 -0" in r.out
+    assert "Collection 'Movies': ok +0 ~0 -0 =2" in r.out
 
 
 def test_partial_failure_exits_2(rv, db_url, media):  # SI D-3 / B-9 / D-1 / D-2 / D-12 / SCG G-3

@@ -151,7 +151,7 @@ def test_missing_file(tmp_path, registry):
 def test_shipped_schema_is_the_generated_one(registry):
     """schemas/retrovue.schema.json is generated from param_spec(): regenerate with
     `python -m retrovue.config.schema > schemas/retrovue.schema.json`."""
-    shipped = json.loads((REPO / "schemas" / "retrovue.schema.json").read_text())
+    shipped = json.loads((REPO / "src/retrovue/schemas/retrovue.schema.json").read_text())
     assert shipped == build_schema(registry)
 
 

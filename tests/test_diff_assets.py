@@ -2,8 +2,10 @@
 
 import uuid
 
-from retrovue.diff.assets import diff_assets
+from retrovue.diff.assets import UNMAPPED_REASON, diff_assets
 from retrovue.importers.base import UpstreamAsset
+from retrovue.model.actions import SkipReason
+from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
 
 
@@ -87,3 +89,136 @@ def test_below_threshold_marks_missing():
     existing = dict(known(f"a{i}") for i in range(10))
     diff = diff_assets(existing, [up(f"a{i}") for i in range(8)], missing_threshold=0.2)
     assert not diff.degraded and len(diff.missing) == 2
+
+
+def test_counts_of_a_mixed_run_are_exact():  # N-4: reappeared counts on top of its category
+    existing = dict(
+        [known("a"), known("b"), known("c", missing=True), known("d")]
+        + [known(f"k{i}") for i in range(7)]
+    )
+    upstream = [up("a"), up("b", "t2"), up("c"), up("new")] + [up(f"k{i}") for i in range(7)]
+    diff = diff_assets(existing, upstream)
+    assert diff.counts() == IngestCounts(
+        discovered=11, new=1, changed=1, unchanged=9, missing=1, reappeared=1
+    )
+    assert diff.missing == [existing["d"].id] and diff.reappeared == [existing["c"].id]
+    assert not diff.degraded
+
+
+def test_unchanged_token_and_canonical_writes_nothing():  # B-16 / B-18
+    existing = dict([known("a", canonical="/local/a")])
+    diff = diff_assets(existing, [up("a", path="/srv/a")], to_canonical=lambda p: "/local/a")
+    assert diff.new == diff.changed == diff.remapped == diff.reappeared == diff.missing == []
+    assert diff.counts() == IngestCounts(discovered=1, unchanged=1)
+
+
+def test_changed_token_is_changed_with_the_new_canonical_not_remapped():  # B-17
+    existing = dict([known("a", canonical="/old/a")])
+    item = up("a", "t2", path="/new/a")
+    diff = diff_assets(existing, [item])
+    assert diff.changed == [(existing["a"].id, item, "/new/a")]
+    assert diff.remapped == [] and diff.counts().unchanged == 0
+
+
+def test_reappeared_with_a_new_token_is_changed_and_reappeared():  # N-4
+    existing = dict([known("a", missing=True)])
+    diff = diff_assets(existing, [up("a", "t2")])
+    assert (diff.counts().changed, diff.counts().reappeared, diff.counts().unchanged) == (1, 1, 0)
+
+
+def test_same_source_uri_listed_twice_is_one_item_and_one_duplicate():
+    diff = diff_assets({}, [up("a"), up("a")])
+    assert [i.source_uri for i, _ in diff.new] == ["a"]
+    assert diff.counts() == IngestCounts(discovered=2, new=1, duplicates=1)
+
+
+def test_canonical_held_only_by_a_missing_asset_is_not_taken():  # N-3: taken = non-missing
+    existing = dict([known("old", canonical="/m/x", missing=True)])
+    diff = diff_assets(existing, [up("new", path="/m/x")])
+    assert [(i.source_uri, c) for i, c in diff.new] == [("new", "/m/x")]
+    assert diff.duplicates == 0 and diff.missing == [] and not diff.degraded
+
+
+def test_new_items_are_stored_under_their_mapped_canonical_uri():  # N-2
+    item = up("a", path="/srv/Movies/a.mkv")
+    diff = diff_assets({}, [item], to_canonical=lambda p: p.replace("/srv", "/mnt/nas", 1))
+    assert diff.new == [(item, "/mnt/nas/Movies/a.mkv")]
+
+
+def test_unmapped_items_give_one_skip_reason_with_the_first_example():  # N-2
+    def to_canonical(path):
+        return path.replace("/srv", "/mnt", 1) if path.startswith("/srv/") else None
+
+    diff = diff_assets(
+        {},
+        [up("a", path="/other/a"), up("b", path="/srv/b"), up("c", path="/other/c")],
+        to_canonical=to_canonical,
+    )
+    assert diff.skip_reasons() == (SkipReason(UNMAPPED_REASON, 2, "/other/a"),)
+    assert diff.counts() == IngestCounts(discovered=3, new=1, unmapped=2)
+
+
+def test_no_unmapped_items_no_skip_reason():
+    assert diff_assets({}, [up("a")], to_canonical=lambda p: p).skip_reasons() == ()
+
+
+def test_mass_missing_empty_upstream_with_override_marks_all_missing():  # N-5
+    existing = dict([known("a"), known("b")])
+    diff = diff_assets(existing, [], allow_mass_missing=True)
+    assert diff.degraded and diff.missing_suppressed == 0
+    assert sorted(map(str, diff.missing)) == sorted(str(a.id) for a in existing.values())
+
+
+def test_empty_upstream_suppresses_missing_and_counts_it():  # N-5
+    existing = dict([known("a"), known("b")])
+    diff = diff_assets(existing, [])
+    assert diff.counts() == IngestCounts(missing_suppressed=2)
+    assert diff.degraded_reason == "the upstream returned no items for a non-empty collection"
+
+
+def test_empty_upstream_for_a_collection_with_only_missing_assets_is_not_degraded():  # N-5
+    existing = dict([known("a", missing=True)])
+    diff = diff_assets(existing, [])
+    assert not diff.degraded and diff.missing == [] and diff.missing_suppressed == 0
+
+
+def test_empty_upstream_for_an_empty_collection_is_not_degraded():
+    diff = diff_assets({}, [])
+    assert not diff.degraded and diff.counts() == IngestCounts()
+
+
+def test_mass_missing_ratio_counts_only_non_missing_assets():  # N-5
+    present = [known(f"p{i}") for i in range(5)]
+    already = [known(f"m{i}", missing=True) for i in range(5)]
+    existing = dict(present + already)
+    diff = diff_assets(existing, [up(f"p{i}") for i in range(3)], missing_threshold=0.2)
+    # 2 of 5 present (40%), not 2 of 10 (20%, which would pass)
+    assert diff.degraded and diff.missing == [] and diff.missing_suppressed == 2
+    assert diff.degraded_reason == ("2 of 5 assets (40%) would go missing, above the 20% threshold")
+
+
+def test_missing_threshold_is_the_one_given():
+    existing = dict(known(f"a{i}") for i in range(10))
+    diff = diff_assets(existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.5)
+    assert not diff.degraded and len(diff.missing) == 3
+
+
+def test_already_missing_asset_is_not_marked_again():  # N-4
+    existing = dict([known("gone", missing=True)] + [known(f"a{i}") for i in range(5)])
+    diff = diff_assets(existing, [up(f"a{i}") for i in range(5)])
+    assert diff.missing == [] and not diff.degraded
+    assert diff.counts() == IngestCounts(discovered=5, unchanged=5)
+
+
+def test_describe_completes_only_the_items_that_are_written():
+    existing = dict([known("same"), known("changed")])
+    calls = []
+
+    def describe(item):
+        calls.append(item.source_uri)
+        return item._replace(title=f"described {item.source_uri}")
+
+    diff = diff_assets(existing, [up("same"), up("changed", "t2"), up("new")], describe=describe)
+    assert sorted(calls) == ["changed", "new"]
+    assert [i.title for i, _ in diff.new] == ["described new"]
+    assert [i.title for _, i, _ in diff.changed] == ["described changed"]

@@ -38,9 +38,11 @@ def test_json_logs_on_stderr_and_stdout_is_only_the_result(rv, tmp_path):
 
 
 def test_secrets_are_scrubbed_from_log_lines():
-    from retrovue.cli.context import AppContext
+    from retrovue.app.context import Context
+    from retrovue.cli.logging import configure_logging
 
-    app = AppContext(log_format="json")
+    app = Context()
+    configure_logging("json", app.scrub)
     app.register_secrets({"token": "s3cr3t-token-value"}, {"token"})
     assert app.scrub("GET /library?X-Plex-Token=s3cr3t-token-value failed") == (
         "GET /library?X-Plex-Token=***REDACTED*** failed"

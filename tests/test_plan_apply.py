@@ -13,7 +13,7 @@ from retrovue.database.models import Asset, Collection, IngestRun, Source
 from tests.helpers import fs_config, make_tree
 
 REPO = Path(__file__).resolve().parents[1]
-PLAN_SCHEMA = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
+PLAN_SCHEMA = json.loads((REPO / "src/retrovue/schemas/plan.schema.json").read_text())
 
 
 @pytest.fixture
@@ -236,23 +236,24 @@ def test_source_targeting(rv, db_url, tmp_path, library):
 def test_collection_vanishing_between_plan_and_apply_fails_alone(db_url, engine, tmp_path):
     """Apply re-enumerates each collection in its own transaction: the vanished one fails and
     rolls back, the others commit (exit 2)."""
-    from retrovue.cli.declarative import exit_code
+    from retrovue.app.declarative import Applied
+    from retrovue.cli.exit_codes import exit_code
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor
     from retrovue.importers.registry import load_registry
-    from retrovue.plan.builder import build_plan
+    from tests.helpers import plan_on
 
     base = make_tree(tmp_path / "media", {"a": ["1.mkv"], "b": ["2.mkv"]})
     registry = load_registry()
     desired = load_config(
         str(fs_config(tmp_path / "r.yaml", base, {"a": True, "b": True})), registry, {}
     )
-    plan = build_plan(desired, engine, registry)
+    plan = plan_on(engine, desired, registry)
     shutil.rmtree(base / "b")
     result = Executor(engine, registry).execute(plan)
     statuses = {i.collection.name: i.status for i in result.ingests}
     assert statuses == {"a": "ok", "b": "failed"}
-    assert exit_code(plan, result) == 2
+    assert exit_code(Applied(plan, result).outcome) == 2
     with engine.connect() as conn:
         runs = conn.execute(select(IngestRun.status, IngestRun.error)).all()
     assert sorted(r.status for r in runs) == ["failed", "ok"]
@@ -263,14 +264,14 @@ def test_interrupt_rolls_back_only_the_collection_in_progress(db_url, engine, tm
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor
     from retrovue.importers.registry import load_registry
-    from retrovue.plan.builder import build_plan
+    from tests.helpers import plan_on
 
     base = make_tree(tmp_path / "media", {"a": ["1.mkv"], "b": ["2.mkv", "3.mkv"], "c": ["4.mkv"]})
     registry = load_registry()
     desired = load_config(
         str(fs_config(tmp_path / "r.yaml", base, {"a": True, "b": True, "c": True})), registry, {}
     )
-    plan = build_plan(desired, engine, registry)
+    plan = plan_on(engine, desired, registry)
 
     class CtrlC:
         def __init__(self, label):
@@ -309,7 +310,8 @@ def test_plan_issues_constant_statements_per_collection(engine, tmp_path):
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor
     from retrovue.importers.registry import load_registry
-    from retrovue.plan.builder import PlanOptions, build_plan
+    from retrovue.plan.builder import PlanOptions
+    from tests.helpers import plan_on
 
     registry = load_registry()
     small = make_tree(tmp_path / "small", {"c": [f"f{i:05}.mkv" for i in range(10)]})
@@ -329,7 +331,7 @@ def test_plan_issues_constant_statements_per_collection(engine, tmp_path):
     config = tmp_path / "r.yaml"
     config.write_text(json.dumps(doc))
     desired = load_config(str(config), registry, {})
-    Executor(engine, registry).execute(build_plan(desired, engine, registry))
+    Executor(engine, registry).execute(plan_on(engine, desired, registry))
     for base in (small, large):
         (base / "c" / "f00000.mkv").write_bytes(b"changed")
 
@@ -341,7 +343,7 @@ def test_plan_issues_constant_statements_per_collection(engine, tmp_path):
             count += 1
 
         event.listen(engine, "before_cursor_execute", counter)
-        plan = build_plan(desired, engine, registry, PlanOptions(only_sources=(source,)))
+        plan = plan_on(engine, desired, registry, PlanOptions(only_sources=(source,)))
         event.remove(engine, "before_cursor_execute", counter)
         assert plan.has_changes  # the diff really ran
         return count

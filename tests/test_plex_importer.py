@@ -66,7 +66,10 @@ def test_lists_movie_and_show_sections_and_reports_the_skipped(plex):
         UpstreamCollection("1", "Movies", ("/data/Movies", "/data/MoviesHD"), "movie"),
         UpstreamCollection("2", "TV Shows", ("/data/TV",), "show"),
     ]
-    assert imp.skipped_sections() == [("3", "Music", "artist"), ("4", "Photos", "photo")]
+    assert imp.skipped_collections() == [
+        ("3", "Music", "section type 'artist' is not ingested"),
+        ("4", "Photos", "section type 'photo' is not ingested"),
+    ]
 
 
 def test_a_renamed_section_shows_its_new_name(plex):

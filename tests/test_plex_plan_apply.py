@@ -7,6 +7,7 @@ import yaml
 from sqlalchemy import select
 
 from retrovue.database.models import Asset, Collection, PathMapping
+from tests.imperative_helpers import add_plex
 
 TOKEN_ENV = "TEST_PLEX_TOKEN"
 
@@ -216,11 +217,11 @@ def test_mid_listing_500_fails_that_collection_only(rv, db_url, engine, tmp_path
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor
     from retrovue.importers.registry import load_registry
-    from retrovue.plan.builder import build_plan
+    from tests.helpers import plan_on
 
     registry = load_registry()
     desired = load_config(config, registry, env(plex))
-    plan = build_plan(desired, engine, registry)
+    plan = plan_on(engine, desired, registry)
     # fail the TV listing: every request from now on to the show section's /all answers 500
     plex.fail_after = len(plex.log) + 3  # source changes need none; Movies' listing takes ~3
     plex.fail_status = 500
@@ -232,7 +233,7 @@ def test_mid_listing_500_fails_that_collection_only(rv, db_url, engine, tmp_path
             select(Collection.name, Asset.id).join(Asset, Asset.collection_id == Collection.id)
         ).all()
     assert {name for name, _ in by_coll} <= {"Movies"}  # no partial TV collection
-    assert plex.token not in json.dumps([i.error for i in result.ingests])
+    assert plex.token not in json.dumps([i.message for i in result.ingests])
 
 
 def _movies_config(tmp_path, plex, local_movies):
@@ -317,21 +318,7 @@ def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(
 ):
     """SD D-4 / SCG G-6: a location added upstream gets a NULL row; existing rows keep their ids."""
     plex, local_movies, _ = plex_library
-    added = rv(
-        "source",
-        "add",
-        "--type",
-        "plex",
-        "--name",
-        "P",
-        "--base-url",
-        plex.url,
-        "--token",
-        plex.token,
-        "--discover",
-        db=db_url,
-    )
-    assert added.code == 0, added.err
+    add_plex(rv, db_url, plex.url, plex.token)
     assert (
         rv("collection", "update", "Movies", "--path-mapping", str(local_movies), db=db_url).code
         == 0
@@ -365,13 +352,13 @@ def test_short_listing_at_apply_time_leaves_no_partial_collection(
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor
     from retrovue.importers.registry import load_registry
-    from retrovue.plan.builder import build_plan
+    from tests.helpers import plan_on
 
     registry = load_registry()
-    plan = build_plan(load_config(config, registry, env(plex)), engine, registry)
+    plan = plan_on(engine, load_config(config, registry, env(plex)), registry)
     plex.phantom_items = 5
     result = Executor(engine, registry).execute(plan)
     (movies,) = result.ingests
-    assert movies.status == "failed" and movies.error_code == "UPSTREAM_ERROR"
+    assert movies.status == "failed" and movies.code == "UPSTREAM_ERROR"
     with engine.connect() as conn:
         assert conn.execute(select(Asset.id)).all() == []

@@ -159,7 +159,7 @@ def test_asset_airing_between_plan_and_apply_still_keeps_the_source(rv, db_url, 
         conn.execute(PlaylogEvent.__table__.insert().values(id=uuid.uuid4(), asset_id=asset))
     result = Executor(engine, registry).execute(plan)
     (outcome,) = result.sources
-    assert not outcome.ok and "production safety" in outcome.error
+    assert not outcome.ok and "production safety" in outcome.message
     assert _names(engine) == {"A", "B"}
 
 
@@ -184,7 +184,7 @@ def test_saved_prune_plan_deletes_on_apply(rv, db_url, engine, tmp_path):
     out = tmp_path / "plan.json"
     assert rv("plan", "-c", str(cfg), "--prune", "--out", str(out), db=db_url).code == 0
     schema = json.loads(
-        (Path(__file__).resolve().parents[1] / "schemas" / "plan.schema.json").read_text()
+        (Path(__file__).resolve().parents[1] / "src/retrovue/schemas/plan.schema.json").read_text()
     )
     jsonschema.validate(json.loads(out.read_text()), schema)
     assert "prune_source" in out.read_text()

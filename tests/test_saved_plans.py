@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,14 +13,34 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text, update
 
+from retrovue.config.model import DesiredState
 from retrovue.config.validate import load_config
 from retrovue.database.engine import DatabaseTarget, open_database
 from retrovue.database.models import Asset, Collection, Source
+from retrovue.errors import PlanError
 from retrovue.importers.registry import load_registry
-from retrovue.plan.builder import PlanOptions, build_plan
-from retrovue.plan.saved import plan_from_json
+from retrovue.model.actions import (
+    CollectionAddress,
+    DeleteSource,
+    IngestCollection,
+    Plan,
+    SetPathMappingLocal,
+    SourceAddress,
+    WipeCollection,
+)
+from retrovue.model.codec import FORMAT_VERSION
+from retrovue.model.counts import IngestCounts
+from retrovue.model.snapshots import DbState
+from retrovue.plan.builder import PlanOptions
+from retrovue.plan.saved import (
+    SavedOptions,
+    load_saved_plan,
+    plan_from_json,
+    saved_document,
+    stale_reasons,
+)
 from retrovue.render.json import plan_to_json
-from tests.helpers import fs_config, make_tree
+from tests.helpers import fs_config, make_tree, plan_on
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_VAR = "LIVING_ROOM_PLEX_TOKEN"
@@ -98,9 +120,9 @@ def test_saved_plan_records_what_it_was_made_against(rv, db_url, cfg, tmp_path):
     rv("apply", "-c", str(cfg), "--auto-approve", db=db_url)
     (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
     doc = json.loads(_plan_out(rv, cfg, db_url, tmp_path).read_text())
-    schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+    schema = json.loads((ROOT / "src/retrovue/schemas/plan.schema.json").read_text())
     jsonschema.validate(doc, schema)
-    assert doc["format_version"].startswith("1.1")
+    assert doc["format_version"] == FORMAT_VERSION
     assert doc["config_file"] == str(cfg) and doc["config_hash"].startswith("sha256:")
     assert doc["schema_revision"] and doc["observed"]["schema_revision"] == doc["schema_revision"]
     (source,) = doc["observed"]["sources"].values()
@@ -145,7 +167,7 @@ def test_plan_from_json_rebuilds_the_same_plan(db_url, engine, plex_setup, monke
     monkeypatch.setenv(TOKEN_VAR, env[TOKEN_VAR])
     registry = load_registry()
     desired = load_config(str(cfg), registry)
-    plan = build_plan(desired, engine, registry, PlanOptions(fingerprint=True))
+    plan = plan_on(engine, desired, registry, PlanOptions(fingerprint=True))
     rebuilt = plan_from_json(json.loads(json.dumps(plan_to_json(plan))), desired)
     assert rebuilt == plan
     create = rebuilt.actions[0]
@@ -328,3 +350,89 @@ def test_gitops_example_pipeline_steps(rv, db_url, cfg, tmp_path):
     assert json.loads(out.read_text())["has_changes"] is True
     applied = rv("apply", str(out), "--auto-approve", "--lock-timeout", "5", db=db_url)
     assert applied.code == 0, applied.err
+
+
+# --- every action kind reloads as itself (the codec) -----------------------------------------------
+
+
+def _saved_file(tmp_path, actions) -> Path:
+    """A saved plan of these actions, written the way `plan --out` writes one."""
+    plan = Plan(
+        actions=tuple(actions),
+        config_file="retrovue.yaml",
+        config_hash="sha256:00",
+        db_state=DbState("rev-1", "sha256:11"),
+    )
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(saved_document(plan_to_json(plan), plan, SavedOptions())))
+    return path
+
+
+def test_imperative_actions_reload_as_themselves(tmp_path):
+    """A one-row local_path edit once came back as a whole-set SetPathMappings (which would
+    delete the collection's other mapping rows); deletes and wipes did not come back at all."""
+    source = SourceAddress("Den Plex", uuid.uuid4())
+    movies = CollectionAddress(source, "1", "Movies", uuid.uuid4())
+    actions = (
+        SetPathMappingLocal(movies, "/data/Movies", "/mnt/old", "/mnt/new"),
+        WipeCollection(movies, assets=12, override_safety=True),
+        DeleteSource(source, "plex", collections=1, path_mappings=2, assets=12),
+    )
+    saved = load_saved_plan(str(_saved_file(tmp_path, actions)))
+    assert [a["kind"] for a in saved.document["actions"]] == [
+        "set_path_mapping_local",
+        "wipe_collection",
+        "delete_source",
+    ]
+    rebuilt = plan_from_json(saved.document, DesiredState("retrovue.yaml", ()))
+    assert rebuilt.actions == actions
+    assert type(rebuilt.actions[0]) is SetPathMappingLocal
+
+
+def test_unknown_action_kind_in_a_saved_plan_is_refused(tmp_path):
+    path = _saved_file(tmp_path, ())
+    doc = json.loads(path.read_text())
+    doc["actions"] = [{"kind": "teleport_source", "change": True, "address": "x"}]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match="unknown kind 'teleport_source'") as caught:
+        load_saved_plan(str(path))
+    assert caught.value.hint == "make the plan with this retrovue version"
+
+
+def test_staleness_is_a_pure_comparison(tmp_path):
+    """check_fresh compares against whatever observer it is handed: no database needed."""
+    movies = CollectionAddress(SourceAddress("Library", uuid.uuid4()), "m", "movies", uuid.uuid4())
+    ingest = IngestCollection(movies, IngestCounts(new=1), db_fingerprint="sha256:aa")
+    saved = load_saved_plan(str(_saved_file(tmp_path, (ingest,))))
+    desired = DesiredState("retrovue.yaml", (), config_hash="sha256:00")
+
+    class Observer:
+        def __init__(self, state: DbState, assets: str):
+            self.state, self.assets, self.asked = state, assets, []
+
+        def db_state(self) -> DbState:
+            return self.state
+
+        def asset_fingerprint(self, collection_id):
+            self.asked.append(collection_id)
+            return self.assets
+
+    same = Observer(DbState("rev-1", "sha256:11"), "sha256:aa")
+    assert stale_reasons(saved, desired, same) == [] and same.asked == [movies.id]
+    moved = Observer(DbState("rev-2", "sha256:11"), "sha256:bb")
+    assert stale_reasons(saved, desired, moved) == [
+        "database schema revision changed (rev-1 -> rev-2)",
+        'collection "Library"/"movies": its assets changed in the database since the plan',
+    ]
+
+
+def test_saved_plan_module_runs_no_sql():
+    tree = ast.parse((ROOT / "src" / "retrovue" / "plan" / "saved.py").read_text())
+    modules = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {m for m in modules if m.split(".")[0] == "sqlalchemy"}
+    assert not {m for m in modules if m.startswith("retrovue.database")}

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from retrovue.cli.imperative.selectors import resolve_collection, resolve_source
+from retrovue.app.selectors import resolve_collection, resolve_source
 from retrovue.errors import AmbiguousSelectorError, NotFoundError, UsageError
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 from tests.imperative_helpers import add_fs, media_fixture, one_json  # noqa: F401

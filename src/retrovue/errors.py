@@ -1,7 +1,7 @@
 """Typed errors, raised deep and turned into exit codes only in the CLI layer.
 
-Each error carries a stable ``code`` (the JSON error code of contracts.md §0.3) and the exit code it
-maps to (DESIGN §6).  Nothing here prints.
+Each error carries a stable ``code`` (the ``code`` of the JSON error document) and the exit code it
+maps to.  Nothing here prints.
 """
 
 from __future__ import annotations
@@ -13,11 +13,21 @@ class RetrovueError(Exception):
     code = "ERROR"
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None, context: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        context: dict | None = None,
+        details: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: machine-readable facts, under "context" in the JSON error document
         self.context = context or {}
+        #: extra top-level keys of the JSON error document (e.g. the collection a command was on)
+        self.details = details or {}
 
 
 class UsageError(RetrovueError):
@@ -54,20 +64,18 @@ class Diagnostic:
         }
 
 
-class ConfigError(RetrovueError):
-    """The config file is malformed or invalid; carries every diagnostic found in one pass."""
-
+class ValidationError(RetrovueError):
     code = "VALIDATION_ERROR"
+
+
+class ConfigError(ValidationError):
+    """The config file is malformed or invalid; carries every diagnostic found in one pass."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = list(diagnostics)
         first = str(self.diagnostics[0]) if self.diagnostics else "invalid config"
         more = len(self.diagnostics) - 1
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
-
-
-class ValidationError(RetrovueError):
-    code = "VALIDATION_ERROR"
 
 
 class NotFoundError(RetrovueError):
@@ -105,11 +113,18 @@ class LockedError(RetrovueError):
     code = "LOCKED"
 
 
+class InterruptedByOperator(RetrovueError):
+    """Ctrl-C: the unit in progress rolled back, committed ones stay."""
+
+    code = "INTERRUPTED"
+    exit_code = 130
+
+
 class ApprovalRequired(RetrovueError):
     code = "CONFIRMATION_REQUIRED"
 
 
-# --- importer errors (DESIGN §9): raised by importers, never printed by them -----------------
+# --- importer errors: raised by importers, never printed by them -----------------------------
 
 
 class ImporterError(RetrovueError):
@@ -123,8 +138,7 @@ class ImporterUnreachableError(ImporterError):
 
 
 class ImporterResponseError(ImporterError):
-    code = "UPSTREAM_ERROR"
-    exit_code = 3
+    """The upstream answered, but not with something usable (bad data, a short listing)."""
 
 
 class ImporterAuthError(ImporterError):
@@ -149,7 +163,7 @@ class DuplicateSourceTypeError(RetrovueError):
     code = "DUPLICATE_SOURCE_TYPE"
 
 
-# --- imperative commands (contracts.md §0.3) -------------------------------------------------
+# --- errors of the imperative commands -------------------------------------------------------
 
 
 class NotSyncEnabledError(RetrovueError):
@@ -168,12 +182,13 @@ class NoEligibleCollectionsError(RetrovueError):
     code = "NO_ELIGIBLE_COLLECTIONS"
 
 
-class AllCollectionsFailedError(RetrovueError):
-    code = "ALL_COLLECTIONS_FAILED"
-
-
 class ProductionSafetyError(RetrovueError):
     code = "PRODUCTION_SAFETY_FAILED"
+
+
+def safety_reason(aired: int) -> str:
+    """Why a source or collection is kept: assets of it have aired."""
+    return f"production safety: {aired} aired asset(s) referenced by playlog_events/as_run_log"
 
 
 class ConcurrentModificationError(RetrovueError):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+# the placeholder is part of the plan wire format, which lives in the leaf model package
+from retrovue.model.codec import SENSITIVE_SHOWN as SENSITIVE_SHOWN
+
 REDACTED = "***REDACTED***"
-SENSITIVE_SHOWN = "(sensitive)"
 
 _URL_TOKEN = re.compile(r"(?i)(x-plex-token|token|password|passwd)=([^&\s'\"]+)")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from retrovue.app import admin
+from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
-from retrovue.database import migrate
-from retrovue.database.engine import database_errors, make_engine
 
 
 @click.group()
@@ -16,47 +16,33 @@ def db() -> None:
 
 @db.command()
 @common_options
-def upgrade(app) -> None:
+def upgrade(console: Console) -> None:
     """Migrate the database to the newest schema revision."""
-    engine = make_engine(app.target.url)
-    try:
-        with database_errors(app.target), engine.begin() as conn:
-            before = migrate.current_revision(conn)
-            migrate.upgrade(conn)
-            after = migrate.current_revision(conn)
-    finally:
-        engine.dispose()
-    if app.json_output:
-        app.emit_json(
-            {"status": "ok", "database": app.target.display_url, "from": before, "to": after}
-        )
+    r = admin.upgrade(console.ctx)
+    if console.json_output:
+        console.emit_json({"status": "ok", "database": r.database, "from": r.before, "to": r.after})
     else:
-        app.out(f"Database {app.target.display_url}: {before or '(empty)'} -> {after}\n")
+        console.out(f"Database {r.database}: {r.before or '(empty)'} -> {r.after}\n")
 
 
 @db.command()
 @common_options
-def current(app) -> None:
+def current(console: Console) -> None:
     """Show the database's schema revision and the newest one."""
-    engine = make_engine(app.target.url)
-    try:
-        with database_errors(app.target), engine.connect() as conn:
-            revision = migrate.current_revision(conn)
-    finally:
-        engine.dispose()
-    head = migrate.head_revision()
-    if app.json_output:
-        app.emit_json(
+    r = admin.current(console.ctx)
+    up_to_date = r.before == r.head
+    if console.json_output:
+        console.emit_json(
             {
                 "status": "ok",
-                "database": app.target.display_url,
-                "current": revision,
-                "head": head,
-                "up_to_date": revision == head,
+                "database": r.database,
+                "current": r.before,
+                "head": r.head,
+                "up_to_date": up_to_date,
             }
         )
     else:
-        state = "up to date" if revision == head else "out of date: run `retrovue db upgrade`"
-        app.out(
-            f"Database {app.target.display_url}: revision {revision or '(none)'}, head {head} ({state})\n"
+        state = "up to date" if up_to_date else "out of date: run `retrovue db upgrade`"
+        console.out(
+            f"Database {r.database}: revision {r.before or '(none)'}, head {r.head} ({state})\n"
         )

@@ -6,28 +6,14 @@ import sys
 
 import click
 
-from retrovue.cli.context import AppContext, stdin_is_tty
-from retrovue.cli.options import Exit, common_options
-from retrovue.config.model import DesiredState
-from retrovue.config.validate import config_path, load_config
-from retrovue.errors import ApprovalRequired, ConfigError, PlanError
-from retrovue.execute.executor import Executor
-from retrovue.execute.lock import apply_lock
+from retrovue.app import declarative as use
+from retrovue.cli.console import Console, stdin_is_tty
+from retrovue.cli.options import common_options
+from retrovue.config.validate import config_path
+from retrovue.errors import ApprovalRequired, ConfigError
 from retrovue.model.actions import Plan
-from retrovue.model.results import ExecutionResult
-from retrovue.plan.builder import PlanOptions, build_plan
-from retrovue.plan.saved import (
-    SavedOptions,
-    check_fresh,
-    load_saved_plan,
-    plan_from_json,
-    saved_document,
-)
-from retrovue.render.json import plan_to_json
-from retrovue.render.markdown import render_markdown
-from retrovue.render.progress import progress_factory
-from retrovue.render.results import render_results, results_to_json
-from retrovue.render.text import render_text
+from retrovue.model.enums import Outcome
+from retrovue.plan.builder import PlanOptions
 
 config_option = click.option(
     "-c",
@@ -48,76 +34,33 @@ prune_option = click.option(
     is_flag=True,
     help="Delete config-created sources no longer in the file (also `prune: true`).",
 )
-
-
-def _load(app: AppContext, config_file: str | None) -> DesiredState:
-    desired = load_config(config_path(config_file), app.registry)
-    for source in desired.sources:
-        app.register_secrets(source.config, source.sensitive_keys)
-    return desired
+mass_missing_option = click.option(
+    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
+)
 
 
 @click.command()
 @config_option
 @common_options
-def validate(app: AppContext, config_file: str | None) -> None:
+def validate(console: Console, config_file: str | None) -> Outcome:
     """Check retrovue.yaml (syntax, schema, semantics). Touches no database and no upstream."""
-    path = config_path(config_file)
+    from retrovue.render.declarative import validate_document, validate_failure_document
+
     try:
-        desired = _load(app, config_file)
+        validated = use.validate(console.ctx, config_file)
     except ConfigError as exc:
-        if app.json_output:
-            app.emit_json(
-                {
-                    "status": "error",
-                    "code": exc.code,
-                    "valid": False,
-                    "file": path,
-                    "diagnostics": [d.to_json() for d in exc.diagnostics],
-                }
-            )
-            for d in exc.diagnostics:
-                app.err(f"  {d}")
-            raise Exit(1) from None
-        raise
-    if app.json_output:
-        app.emit_json(
-            {
-                "status": "ok",
-                "valid": True,
-                "file": path,
-                "sources": len(desired.sources),
-                "diagnostics": [],
-            }
-        )
+        if not console.json_output:
+            raise
+        console.emit_json(validate_failure_document(exc, config_path(config_file)))
+        for d in exc.diagnostics:
+            console.err(f"  {d}")
+        return Outcome.FAILED
+    if console.json_output:
+        console.emit_json(validate_document(validated))
     else:
-        app.out(
-            f"{path}: valid ({len(desired.sources)} source{'s' if len(desired.sources) != 1 else ''})\n"
-        )
-
-
-def _make_plan(
-    app: AppContext,
-    desired: DesiredState,
-    sources,
-    allow_mass_missing: bool,
-    fingerprint=False,
-    prune=False,
-) -> Plan:
-    plan = build_plan(
-        desired,
-        app.engine,
-        app.registry,
-        PlanOptions(tuple(sources), allow_mass_missing, fingerprint, prune),
-        scrub=app.scrub,
-    )
-    errors = [p for p in plan.problems if p.kind == "error"]
-    if errors:
-        raise PlanError(
-            "; ".join(f'source "{p.source}": {p.message}' for p in errors),
-            hint=f"fix {desired.file} and plan again",
-        )
-    return plan
+        count = len(validated.desired.sources)
+        console.out(f"{validated.path}: valid ({count} source{'s' if count != 1 else ''})\n")
+    return Outcome.OK
 
 
 @click.command()
@@ -134,13 +77,11 @@ def _make_plan(
     default=None,
     help="Output format.",
 )
-@click.option(
-    "--allow-mass-missing", is_flag=True, help="Plan missing-marking even above the threshold."
-)
+@mass_missing_option
 @prune_option
 @common_options
 def plan(
-    app: AppContext,
+    console: Console,
     config_file,
     sources,
     out_file,
@@ -148,30 +89,29 @@ def plan(
     fmt,
     allow_mass_missing,
     prune,
-) -> None:
+) -> Outcome:
     """Show what apply would change. Writes nothing."""
-    desired = _load(app, config_file)
-    the_plan = _make_plan(
-        app, desired, sources, allow_mass_missing, fingerprint=bool(out_file), prune=prune
+    options = PlanOptions(tuple(sources), allow_mass_missing, prune=prune)
+    planned = use.plan(
+        console.ctx, config_file, options, out_file=out_file, detailed=detailed_exitcode
     )
-    document = plan_to_json(the_plan)
-    if out_file:
-        from retrovue.render.savefile import save_plan
+    _show_plan(console, planned.plan, "json" if console.json_output else fmt)
+    return planned.outcome
 
-        options = SavedOptions(tuple(sources), allow_mass_missing, prune or desired.prune)
-        save_plan(out_file, saved_document(document, the_plan, options), app.scrub)
-    if app.json_output or fmt == "json":
-        app.emit_json(document)
+
+def _show_plan(console: Console, the_plan: Plan, fmt: str | None) -> None:
+    if fmt == "json":
+        from retrovue.render.json import plan_to_json
+
+        console.emit_json(plan_to_json(the_plan))
     elif fmt == "markdown":
-        app.out(render_markdown(the_plan))
+        from retrovue.render.markdown import render_markdown
+
+        console.out(render_markdown(the_plan))
     else:
-        app.out(render_text(the_plan))
-    if the_plan.auth_failed:
-        raise Exit(1)  # bad credentials are a config error, not an outage
-    if the_plan.unreachable:
-        raise Exit(3)
-    if detailed_exitcode and the_plan.has_changes:
-        raise Exit(2)
+        from retrovue.render.text import render_text
+
+        console.out(render_text(the_plan))
 
 
 @click.command()
@@ -183,9 +123,7 @@ def plan(
     is_flag=True,
     help="Apply without asking (required when stdin is not a terminal).",
 )
-@click.option(
-    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
-)
+@mass_missing_option
 @prune_option
 @click.option(
     "--lock-timeout",
@@ -196,7 +134,7 @@ def plan(
 )
 @common_options
 def apply(
-    app: AppContext,
+    console: Console,
     plan_file,
     config_file,
     sources,
@@ -204,57 +142,33 @@ def apply(
     allow_mass_missing,
     prune,
     lock_timeout,
-) -> None:
+) -> Outcome:
     """Plan (or load the saved PLAN), show it, ask for `yes`, then carry it out."""
-    saved = None
-    if plan_file:
-        if sources or allow_mass_missing or prune:
-            raise click.UsageError(
-                "--source, --allow-mass-missing and --prune are fixed by the saved plan"
-            )
-        saved = load_saved_plan(plan_file)
-        desired = _load(
-            app, config_file or saved.config_file
-        )  # -c: the same file, checked out elsewhere
-    else:
-        desired = _load(app, config_file)
-    command = f"apply {plan_file}" if plan_file else f"apply -c {desired.file}"
-    # locked before observing, so nothing moves between the plan (or the staleness check) and its execution
-    with apply_lock(app.engine, command, timeout=lock_timeout):
-        if saved is not None:
-            with app.engine.connect() as conn:
-                check_fresh(saved, desired, conn)
-            the_plan = plan_from_json(saved.document, desired)
-        else:
-            the_plan = _make_plan(app, desired, sources, allow_mass_missing, prune=prune)
-        _run_apply(app, the_plan, auto_approve)
+    from retrovue.render.declarative import applied_document
+    from retrovue.render.results import render_results
 
-
-def _run_apply(app: AppContext, the_plan: Plan, auto_approve: bool) -> None:
-    if not app.json_output:
-        app.out(render_text(the_plan))
-    if not the_plan.has_changes:
-        if app.json_output:
-            app.emit_json({"status": "ok", "plan": plan_to_json(the_plan), "results": None})
-        raise Exit(1 if the_plan.auth_failed else 3 if the_plan.unreachable else 0)
-    if not auto_approve:
-        _confirm(app)
-    executor = Executor(
-        app.engine, app.registry, trigger="apply", scrub=app.scrub, progress=progress_factory()
+    request = use.ApplyRequest(
+        config_file,
+        plan_file,
+        PlanOptions(tuple(sources), allow_mass_missing, prune=prune),
+        lock_timeout,
     )
-    result = executor.execute(the_plan)
-    code = exit_code(the_plan, result)
-    if app.json_output:
-        status = {0: "ok", 2: "partial"}.get(code, "error")
-        app.emit_json(
-            {"status": status, "plan": plan_to_json(the_plan), "results": results_to_json(result)}
-        )
-    else:
-        app.out(render_results(result))
-    raise Exit(code)
+    applied = use.apply(console.ctx, request, lambda p: _approve(console, p, auto_approve))
+    if applied.cancelled:
+        console.err("Apply cancelled.")
+    elif console.json_output:
+        console.emit_json(applied_document(applied))
+    elif applied.result is not None:
+        console.out(render_results(applied.result))
+    return applied.outcome
 
 
-def _confirm(app: AppContext) -> None:
+def _approve(console: Console, the_plan: Plan, auto_approve: bool) -> bool:
+    """Show the plan; when it changes something, have the operator type `yes`."""
+    if not console.json_output:
+        _show_plan(console, the_plan, "text")
+    if not the_plan.has_changes or auto_approve:
+        return True
     if not stdin_is_tty():
         raise ApprovalRequired(
             "apply needs approval, but stdin is not a terminal",
@@ -264,20 +178,4 @@ def _confirm(app: AppContext) -> None:
         "\nDo you want to perform these actions? Only 'yes' will be accepted to approve.", err=True
     )
     click.echo("  Enter a value: ", err=True, nl=False)
-    answer = sys.stdin.readline()
-    if answer.strip() != "yes":
-        app.err("Apply cancelled.")
-        raise Exit(0)
-
-
-def exit_code(plan: Plan, result: ExecutionResult) -> int:
-    """DESIGN §6 for apply: 0 all done, 2 partial, 1 nothing done (3 when an unreachable upstream
-    is why), 130 after Ctrl-C."""
-    if result.interrupted:
-        return 130
-    failures = result.failures + (1 if plan.unreachable else 0) + (1 if plan.auth_failed else 0)
-    if failures == 0:
-        return 0
-    if result.successes:
-        return 2
-    return 3 if plan.unreachable and not plan.auth_failed and result.failures == 0 else 1
+    return sys.stdin.readline().strip() == "yes"

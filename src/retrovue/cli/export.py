@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from retrovue.cli.context import AppContext
+from retrovue.app import admin
+from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
-from retrovue.errors import NotFoundError
-from retrovue.observe.db import load_snapshot
-from retrovue.render.export import export_yaml
 
 
 @click.command("export")
@@ -20,20 +18,11 @@ from retrovue.render.export import export_yaml
     help="Only this stored source (repeatable).",
 )
 @common_options
-def export(app: AppContext, sources: tuple[str, ...]) -> None:
+def export(console: Console, sources: tuple[str, ...]) -> None:
     """Print retrovue.yaml for the current database (secrets become ${VAR} references)."""
-    with app.engine.connect() as conn:
-        snapshot = load_snapshot(conn)
-    known = {s.name.casefold() for s in snapshot.sources}
-    unknown = [n for n in sources if n.casefold() not in known]
-    if unknown:
-        raise NotFoundError(
-            f"no stored source named {', '.join(repr(n) for n in unknown)}",
-            hint="see `retrovue source list`",
-        )
-    result = export_yaml(snapshot, app.registry, tuple(sources))
-    if app.json_output:
-        app.emit_json(
+    result = admin.export(console.ctx, tuple(sources))
+    if console.json_output:
+        console.emit_json(
             {
                 "status": "ok",
                 "yaml": result.text,
@@ -43,8 +32,8 @@ def export(app: AppContext, sources: tuple[str, ...]) -> None:
             }
         )
     else:
-        app.out(result.text)
+        console.out(result.text)
     for secret in result.secrets:
-        app.err(
+        console.err(
             f'note: set {secret.variable} (the {secret.key} of source "{secret.source}") before using this file'
         )

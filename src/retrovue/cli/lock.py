@@ -1,12 +1,12 @@
-"""`retrovue lock show | release [--force]`: inspect and clear a stuck apply lock (DESIGN §5)."""
+"""`retrovue lock show | release [--force]`: inspect and clear a stuck apply lock."""
 
 from __future__ import annotations
 
 import click
 
-from retrovue.cli.context import AppContext
+from retrovue.app import admin
+from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
-from retrovue.execute.lock import LockInfo, release_lock, show_lock
 
 
 @click.group()
@@ -14,7 +14,7 @@ def lock() -> None:
     """Inspect or release the apply lock."""
 
 
-def _describe(info: LockInfo) -> str:
+def _describe(info) -> str:
     state = "stale: the holder is gone" if info.stale else "held"
     return (
         f"apply lock: {state}\n"
@@ -28,30 +28,30 @@ def _describe(info: LockInfo) -> str:
 
 @lock.command("show")
 @common_options
-def show(app: AppContext) -> None:
+def show(console: Console) -> None:
     """Show who holds the apply lock, and whether that holder is still alive."""
-    info = show_lock(app.engine)
-    if app.json_output:
-        app.emit_json(
+    info = admin.show_lock(console.ctx)
+    if console.json_output:
+        console.emit_json(
             {"status": "ok", "locked": info is not None, "lock": info.to_json() if info else None}
         )
     elif info is None:
-        app.out("apply lock: free\n")
+        console.out("apply lock: free\n")
     else:
-        app.out(_describe(info))
+        console.out(_describe(info))
 
 
 @lock.command("release")
 @click.option("--force", is_flag=True, help="Release even when the holder looks alive.")
 @common_options
-def release(app: AppContext, force: bool) -> None:
+def release(console: Console, force: bool) -> None:
     """Release a stale apply lock (a live one only with --force)."""
-    info = release_lock(app.engine, force=force)
-    if app.json_output:
-        app.emit_json(
+    info = admin.release_lock(console.ctx, force)
+    if console.json_output:
+        console.emit_json(
             {"status": "ok", "released": info is not None, "lock": info.to_json() if info else None}
         )
     elif info is None:
-        app.out("apply lock: free (nothing to release)\n")
+        console.out("apply lock: free (nothing to release)\n")
     else:
-        app.out(f"released the apply lock of {info.describe()}\n")
+        console.out(f"released the apply lock of {info.describe()}\n")

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import structlog
 
+from retrovue.render.values import one_line
+
 
 class _StderrLogger:
     """Writes to whatever sys.stderr is at the time (tests and pipes swap it)."""
@@ -25,7 +27,8 @@ def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> No
     level = getattr(logging, level_name, logging.WARNING)
 
     def redact(_logger, _method, event_dict):
-        return {k: scrub(v) if isinstance(v, str) else v for k, v in event_dict.items()}
+        # names from upstream reach log lines too: no control character reaches the terminal
+        return {k: one_line(scrub(v)) if isinstance(v, str) else v for k, v in event_dict.items()}
 
     renderer = (
         structlog.processors.JSONRenderer()

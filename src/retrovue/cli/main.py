@@ -1,15 +1,15 @@
-"""The `retrovue` command: click groups, and the one place where errors become exit codes."""
+"""The `retrovue` command: click groups, and the one place where a run becomes an exit code."""
 
 from __future__ import annotations
 
 import json
 import sys
-import traceback
 
 import click
 
-from retrovue.cli.options import INTERRUPTED, Exit, common_options  # noqa: F401 - re-exported
-from retrovue.errors import ConfigError, RetrovueError
+from retrovue.cli.console import error_document, report_error
+from retrovue.cli.exit_codes import exit_code
+from retrovue.errors import RetrovueError
 from retrovue.redact import Redactor
 
 
@@ -20,31 +20,18 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from retrovue.cli import db as db_commands
-    from retrovue.cli import declarative
+    from retrovue.cli import db, declarative, export, imperative, lock
 
     cli.add_command(declarative.validate)
     cli.add_command(declarative.plan)
     cli.add_command(declarative.apply)
-    cli.add_command(db_commands.db)
-    from retrovue.cli import export as export_commands
-    from retrovue.cli import lock as lock_commands
-
-    cli.add_command(lock_commands.lock)
-    cli.add_command(export_commands.export)
-    from retrovue.cli import imperative  # the commands of contracts.md
-
+    cli.add_command(db.db)
+    cli.add_command(lock.lock)
+    cli.add_command(export.export)
     imperative.register(cli)
 
 
 _register_commands()
-
-
-def _error_document(code: str, message: str, context: dict | None = None) -> dict:
-    doc = {"status": "error", "code": code, "message": message}
-    if context:
-        doc["context"] = context
-    return doc
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,61 +39,34 @@ def main(argv: list[str] | None = None) -> None:
     json_wanted = "--json" in argv
     debug = "--debug" in argv
     try:
-        cli.main(args=argv, prog_name="retrovue", standalone_mode=False)
-        code = 0
-    except Exit as exc:
-        code = exc.code
-    except click.exceptions.Abort:
-        click.echo("Error: interrupted", err=True)
-        code = INTERRUPTED
+        ended = cli.main(args=argv, prog_name="retrovue", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
-        code = 0
+        ended = None
     except click.UsageError as exc:
-        # contracts §0.3: usage errors exit 1 (never 2), naming the flag
+        # usage errors exit 1 (never 2), naming the flag
         message = exc.format_message()
         if json_wanted:
-            click.echo(json.dumps(_error_document("USAGE_ERROR", message)))
-        hint = f"\n{exc.ctx.get_usage()}" if exc.ctx else ""
-        click.echo(f"Error: {message}{hint}", err=True)
-        code = 1
+            click.echo(json.dumps(error_document("USAGE_ERROR", message)))
+        usage = f"\n{exc.ctx.get_usage()}" if exc.ctx else ""
+        click.echo(f"Error: {message}{usage}", err=True)
+        ended = exc
     except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except RetrovueError as exc:
-        code = report_error(exc, json_wanted, debug)
-    except KeyboardInterrupt:
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         click.echo("Error: interrupted", err=True)
-        code = INTERRUPTED
+        ended = KeyboardInterrupt() if isinstance(exc, click.exceptions.Abort) else exc
+    except RetrovueError as exc:  # raised before a command's own reporting could see it
+        report_error(exc, json_wanted, debug, Redactor().scrub)
+        ended = exc
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug
         if debug:
+            import traceback
+
             traceback.print_exc()
         message = Redactor().scrub(f"unexpected error: {type(exc).__name__}: {exc}")
         if json_wanted:
-            click.echo(json.dumps(_error_document("INTERNAL_ERROR", message)))
+            click.echo(json.dumps(error_document("INTERNAL_ERROR", message)))
         click.echo(f"Error: {message}", err=True)
-        code = 1
-    sys.exit(code)
-
-
-def report_error(exc: RetrovueError, json_wanted: bool, debug: bool) -> int:
-    scrub = Redactor().scrub
-    if debug:
-        traceback.print_exc()
-    message = scrub(exc.message)
-    context = dict(exc.context)
-    if isinstance(exc, ConfigError):
-        context["diagnostics"] = [d.to_json() for d in exc.diagnostics]
-    if json_wanted:
-        click.echo(scrub(json.dumps(_error_document(exc.code, message, context or None))))
-    if isinstance(exc, ConfigError):
-        click.echo(
-            f"Error: invalid config ({len(exc.diagnostics)} problem{'s' if len(exc.diagnostics) != 1 else ''})",
-            err=True,
-        )
-        for d in exc.diagnostics:
-            click.echo(f"  {scrub(str(d))}", err=True)
-    else:
-        click.echo(f"Error: {message}", err=True)
-    if exc.hint:
-        click.echo(f"  {scrub(exc.hint)}", err=True)
-    return exc.exit_code
+        ended = exc
+    sys.exit(exit_code(ended))

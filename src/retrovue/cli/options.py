@@ -1,8 +1,4 @@
-"""What every command shares: the common options and the exit signal.
-
-Kept apart from ``main`` (which imports every command module) so command modules can import it
-without an import cycle.
-"""
+"""The options every command shares, and the wrapper that turns them into a Console."""
 
 from __future__ import annotations
 
@@ -10,22 +6,18 @@ import functools
 
 import click
 
-from retrovue.cli.context import AppContext
+from retrovue.app.context import Context
+from retrovue.cli.console import Console
 from retrovue.errors import RetrovueError
-
-INTERRUPTED = 130
-
-
-class Exit(Exception):
-    """Raised by a command that has printed its result and wants a specific exit code."""
-
-    def __init__(self, code: int):
-        super().__init__(code)
-        self.code = code
 
 
 def common_options(func):
-    """--json, --test-db, --db, --debug, --log-format on every command (contracts §0.1)."""
+    """--json, --test-db, --db, --debug, --log-format on every command.
+
+    The wrapped command gets a :class:`Console` first and returns how it ended (an ``Outcome``,
+    or None); a typed error is reported here, while the secrets this run learnt are still
+    known, and handed to ``main`` as the command's result for its exit code.
+    """
 
     @click.option("--json", "json_output", is_flag=True, help="Print one JSON document on stdout.")
     @click.option(
@@ -41,24 +33,21 @@ def common_options(func):
     @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format on stderr.")
     @functools.wraps(func)
     def wrapper(*args, json_output, test_db, db_url, debug, log_format, **kwargs):
-        app = AppContext(
-            json_output=json_output,
-            test_db=test_db,
-            db_url=db_url,
-            debug=debug,
-            log_format=log_format,
-        )
-        click.get_current_context().obj = app
+        from retrovue.cli.logging import configure_logging
+        from retrovue.render.progress import progress_factory
+
+        ctx = Context(test_db=test_db, db_url=db_url, progress=progress_factory())
+        configure_logging(log_format, ctx.scrub)
+        console = Console(ctx, json_output=json_output, debug=debug)
+        click.get_current_context().obj = console
         try:
             if test_db:
-                app.target  # noqa: B018 - contracts §0.8: refuse a test DB that is production, before anything else
-            return func(app, *args, **kwargs)
+                ctx.target  # noqa: B018 - refuse a test database that is production, before anything else
+            return func(console, *args, **kwargs)
         except RetrovueError as exc:
-            # scrub here, while the secrets this run learnt are still known
-            exc.message = app.scrub(exc.message)
-            exc.hint = app.scrub(exc.hint) if exc.hint else None
-            raise
+            console.report(exc)
+            return exc
         finally:
-            app.close()
+            ctx.close()
 
     return wrapper

@@ -66,16 +66,52 @@ def load_yaml(text: str, file: str) -> LoadedDocument:
     if root is None:
         raise ConfigError([Diagnostic("the config file is empty", file, 1, 1)])
     problems: list[Diagnostic] = []
-    doc.data = _build(root, (), doc, problems)
+    try:
+        doc.data = _build(root, (), doc, problems, _Budget())
+    except _TooLarge:
+        raise ConfigError(
+            [
+                Diagnostic(
+                    f"the document expands to more than {MAX_NODES:,} values "
+                    "(YAML aliases repeating a large or recursive anchor?)",
+                    file,
+                )
+            ]
+        ) from None
     if problems:
         raise ConfigError(problems)
     return doc
 
 
+#: a real config has a few hundred values; aliases must not multiply that into millions
+#: (a few hundred bytes of nested aliases otherwise expand into gigabytes)
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooLarge
+
+
 _SCALAR_LOADER = yaml.SafeLoader("")
 
 
-def _build(node: yaml.Node, path: Path, doc: LoadedDocument, problems: list[Diagnostic]) -> Any:
+def _build(
+    node: yaml.Node, path: Path, doc: LoadedDocument, problems: list[Diagnostic], budget: _Budget
+) -> Any:
+    budget.spend()
+    if len(path) > MAX_DEPTH:  # a recursive alias (&a [*a]) is infinitely deep
+        raise _TooLarge
     doc.marks[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -101,10 +137,12 @@ def _build(node: yaml.Node, path: Path, doc: LoadedDocument, problems: list[Diag
                     )
                 )
                 continue
-            out[key] = _build(value_node, path + (key,), doc, problems)
+            out[key] = _build(value_node, path + (key,), doc, problems, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(child, path + (i,), doc, problems) for i, child in enumerate(node.value)]
+        return [
+            _build(child, path + (i,), doc, problems, budget) for i, child in enumerate(node.value)
+        ]
     if node.style is None:
         doc.plain.add(path)
     return _scalar(node)

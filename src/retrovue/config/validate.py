@@ -7,6 +7,7 @@ file:line:column and its JSON path.  Nothing here touches the database or an ups
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Mapping
 
@@ -21,11 +22,14 @@ from retrovue.config.model import (
 )
 from retrovue.config.schema import build_schema
 from retrovue.errors import ConfigError, Diagnostic
+from retrovue.fingerprint import digest_text
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
 from retrovue.importers.registry import Registry
 
 ENV_CONFIG = "RETROVUE_CONFIG"
+#: CI validates files from pull requests: parsing must stay bounded whatever they contain
+MAX_FILE_BYTES = 4 * 2**20
 
 
 def config_path(option: str | None) -> str:
@@ -38,13 +42,17 @@ def load_config(
     environ = dict(os.environ if environ is None else environ)
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             [Diagnostic("config file not found (use -c FILE or $RETROVUE_CONFIG)", path)]
         ) from None
     except OSError as exc:
         raise ConfigError([Diagnostic(f"cannot read config file: {exc.strerror}", path)]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(
+            [Diagnostic(f"config file is larger than {MAX_FILE_BYTES // 2**20} MiB", path)]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -54,12 +62,27 @@ def load_config(
 
     doc = load_yaml(text, path)
     data, problems = interpolate(doc, environ)
-    problems += schema_problems(doc, data, registry)
+    non_finite = non_finite_numbers(doc, data)
+    reported = {d.path for d in non_finite}
+    problems += non_finite
+    problems += [d for d in schema_problems(doc, data, registry) if d.path not in reported]
     if not problems:
         problems += semantic_problems(doc, data)
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.line or 0, d.column or 0)))
     return _desired_state(path, raw, data, registry)
+
+
+def non_finite_numbers(doc: LoadedDocument, data, path: tuple = ()) -> list[Diagnostic]:
+    """NaN compares false with every bound, so a schema's minimum/maximum would let it through
+    (and a NaN threshold would switch the mass-missing guard off)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [doc.diagnostic(f"{data!r} is not a finite number", path)]
+    if isinstance(data, dict):
+        return [d for k, v in data.items() for d in non_finite_numbers(doc, v, path + (k,))]
+    if isinstance(data, list):
+        return [d for i, v in enumerate(data) for d in non_finite_numbers(doc, v, path + (i,))]
+    return []
 
 
 def schema_problems(doc: LoadedDocument, data, registry: Registry) -> list[Diagnostic]:
@@ -170,10 +193,6 @@ def _absolute_paths(config: dict, specs, base_dir: str) -> dict:
     return config
 
 
-def fingerprint(value: str) -> str:
-    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
-
-
 def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> DesiredState:
     sources = []
     fingerprints = {}
@@ -185,7 +204,7 @@ def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> Des
         )
         for key in sorted(sensitive):
             if key in config:
-                fingerprints[f"{s['name']}.{key}"] = fingerprint(str(config[key]))
+                fingerprints[f"{s['name']}.{key}"] = digest_text(str(config[key]))
         collections = tuple(
             CollectionDecl(
                 name=c.get("name"),

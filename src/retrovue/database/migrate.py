@@ -1,7 +1,12 @@
-"""Alembic, driven in code: the migration scripts live in the top-level ``migrations/`` folder."""
+"""Alembic, driven in code: the migration scripts are package data, ``retrovue/migrations/``
+(the top-level ``migrations/`` of a checkout is a symlink to it)."""
 
 from __future__ import annotations
 
+import atexit
+import functools
+from contextlib import ExitStack
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -10,12 +15,21 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+_extracted = ExitStack()
+atexit.register(_extracted.close)
+
+
+@functools.cache
+def migrations_dir() -> Path:
+    """The scripts as a real directory, as Alembic's ``script_location`` needs: ``files()`` of an
+    ordinary (or editable) install already is one, ``as_file`` then returns it unchanged."""
+    return _extracted.enter_context(resources.as_file(resources.files("retrovue") / "migrations"))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # a ConfigParser value: a literal % must be doubled
+    cfg.set_main_option("script_location", str(migrations_dir()).replace("%", "%%"))
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg

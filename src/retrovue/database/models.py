@@ -1,7 +1,7 @@
-"""Tables of DESIGN §8.  Column names follow the seeds.
+"""The catalogue's tables.  Column names follow the original RetroVue schema.
 
 Primary keys are client-generated UUIDs: with no server default to read back, bulk inserts never
-need RETURNING, which costs 4–6× on PostgreSQL (limits.md §3.3).  ``assets`` carries only the
+need RETURNING, which measured 4–6× slower on PostgreSQL.  ``assets`` carries only the
 indexes the ingest needs (primary key, and the identity ``(collection_id, source_uri)``): every
 extra random-key B-tree halves the insert rate.
 """

@@ -1,4 +1,4 @@
-"""Compare a collection's upstream items with its stored assets (DESIGN §7, contracts §12.2).
+"""Compare a collection's upstream items with its stored assets.
 
 Pure: no database, no network.  The plan uses the counts; the executor uses the lists.
 """
@@ -29,6 +29,8 @@ class AssetDiff:
     duplicates: int = 0
     unmapped: int = 0
     unmapped_example: str | None = None
+    #: items the upstream could not give us in a storable form: reason -> (count, example)
+    unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
     degraded: bool = False
     degraded_reason: str | None = None
     missing_suppressed: int = 0
@@ -45,12 +47,14 @@ class AssetDiff:
             duplicates=self.duplicates,
             unmapped=self.unmapped,
             missing_suppressed=self.missing_suppressed,
+            unusable=sum(n for n, _ in self.unusable.values()),
         )
 
     def skip_reasons(self) -> tuple[SkipReason, ...]:
-        if not self.unmapped:
-            return ()
-        return (SkipReason(UNMAPPED_REASON, self.unmapped, self.unmapped_example or ""),)
+        reasons = [SkipReason(why, n, example) for why, (n, example) in self.unusable.items()]
+        if self.unmapped:
+            reasons.append(SkipReason(UNMAPPED_REASON, self.unmapped, self.unmapped_example or ""))
+        return tuple(reasons)
 
 
 def diff_assets(
@@ -84,6 +88,10 @@ def diff_assets(
             diff.duplicates += 1  # the upstream listed the same item twice
             continue
         seen.add(uri)
+        if item.problem is not None:
+            count, example = diff.unusable.get(item.problem, (0, item.path))
+            diff.unusable[item.problem] = (count + 1, example)
+            continue
         if to_canonical is None:
             canonical = item.path
         else:
@@ -107,7 +115,8 @@ def diff_assets(
         else:
             diff.unchanged += 1
 
-    # N-3: a new item whose canonical_uri is already held is a duplicate; smallest source_uri wins
+    # a new item whose canonical_uri is already held is a duplicate; the smallest source_uri wins,
+    # so which item is kept does not depend on the upstream's listing order
     taken = {a.canonical_uri for a in existing.values() if not a.missing} if candidates else set()
     candidates.sort(key=lambda pair: pair[0].source_uri)
     for item, canonical in candidates:

@@ -28,6 +28,7 @@ from retrovue.model.actions import (
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.enums import ProblemKind
 from retrovue.model.snapshots import DbSource
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
@@ -165,7 +166,7 @@ def _match_declarations(
             problems.append(
                 Problem(
                     decl.name,
-                    "error",
+                    ProblemKind.ERROR,
                     f"declared collection '{c.label}' is not offered upstream (offered: {offered})",
                     c.label,
                 )
@@ -191,7 +192,7 @@ def _mappings_outside_locations(
             problems.append(
                 Problem(
                     source,
-                    "error",
+                    ProblemKind.ERROR,
                     f"path mapping plex_path '{m.plex_path}' is outside every location of collection "
                     f"'{up.name}' ({', '.join(up.locations) or 'none'})",
                     up.name,
@@ -201,7 +202,7 @@ def _mappings_outside_locations(
 
 
 def _discovered_mappings(up: UpstreamCollection) -> tuple[PathMappingSpec, ...]:
-    """SCG G-6: one mapping per upstream location, local_path unknown (NULL) until set."""
+    """One mapping per upstream location, local_path unknown (NULL) until an operator sets it."""
     return tuple(PathMappingSpec(loc, None) for loc in up.locations)
 
 
@@ -215,7 +216,7 @@ def _with_new_locations(
 def _declared_mappings(
     declared: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
 ) -> tuple[PathMappingSpec, ...]:
-    """The declared mappings, plus a NULL row (G-6) for every location no declared mapping covers."""
+    """The declared mappings, plus a NULL row for every location no declared mapping covers."""
     return tuple(declared) + tuple(
         m for m in discovered if pathmap.resolve(m.plex_path, declared) is None
     )

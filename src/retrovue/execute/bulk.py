@@ -1,4 +1,4 @@
-"""The fastest correct path for inserting a collection's new assets (limits.md §3).
+"""The fastest correct path for inserting a collection's new assets.
 
 PostgreSQL: ``COPY … FROM STDIN`` through psycopg (0.4–0.5× the time of Core executemany).
 SQLite: the driver's ``executemany`` with every constant (collection id, timestamps, flags)

@@ -2,7 +2,7 @@
 path mapping's local_path.  Each runs inside the caller's unit (the executor's transaction).
 
 Production safety is re-checked inside the unit: an asset that aired between the plan and this
-write keeps its source/collection (the unit raises and rolls back alone, UOW-040 B).
+write keeps its source/collection (the unit raises and rolls back alone; other units stand).
 """
 
 from __future__ import annotations
@@ -10,50 +10,27 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 
-from retrovue.database.models import (
-    AsRunLog,
-    Asset,
-    Collection,
-    PathMapping,
-    PlaylogEvent,
-    Source,
-)
-from retrovue.errors import ProductionSafetyError, RetrovueError
-from retrovue.model.actions import DeleteSource, SetPathMappingLocal, WipeCollection
-
-
-def aired_count(conn: Connection, collection_ids) -> int:
-    """Assets of these collections referenced by playlog_events or as_run_log (aired, PS-010)."""
-    aired = (
-        select(func.count())
-        .select_from(Asset)
-        .where(Asset.collection_id.in_(collection_ids))
-        .where(
-            select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
-            | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
-        )
-    )
-    return int(conn.execute(aired).scalar_one())
-
-
-def safety_reason(aired: int) -> str:
-    """PS-021 wording."""
-    return f"production safety: {aired} aired asset(s) referenced by playlog_events/as_run_log"
+from retrovue.database.models import AsRunLog, Asset, Collection, PathMapping, PlaylogEvent, Source
+from retrovue.errors import ProductionSafetyError, RetrovueError, safety_reason
+from retrovue.model.actions import DeleteSource, PruneSource, SetPathMappingLocal, WipeCollection
+from retrovue.observe.aired import aired_count, collections_of
 
 
 def _drop_playout_rows(conn: Connection, asset_ids) -> None:
-    """PS-030 (--test-db --force): the playout rows would otherwise block the delete (FKs)."""
+    """Only under --test-db --force: the playout rows would otherwise block the delete (FKs)."""
     conn.execute(delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids)))
     conn.execute(delete(AsRunLog.__table__).where(AsRunLog.asset_id.in_(asset_ids)))
 
 
-def delete_source(conn: Connection, action: DeleteSource) -> None:
+def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
+    """Delete a source with its collections, path mappings and assets, re-checking production
+    safety inside the unit: an asset that aired since the plan keeps the source."""
     source_id = action.source.id
-    collections = select(Collection.id).where(Collection.source_id == source_id)
+    collections = collections_of(source_id)
     assets = select(Asset.id).where(Asset.collection_id.in_(collections))
-    if action.override_safety:
+    if getattr(action, "override_safety", False):
         _drop_playout_rows(conn, assets)
     else:
         aired = aired_count(conn, collections)

@@ -1,8 +1,8 @@
-"""The one executor (style guideline 6): every plan, from `apply` or an imperative command, runs here.
+"""The one executor: every plan, from `apply` or an imperative command, runs here.
 
-Units of work (DESIGN §5): all source-level actions of one source commit together (so discovery
-commits with the source it discovers, G-1/G-4); each collection ingest commits alone (D-1/D-2),
-with its ``ingest_runs`` row.  A failed collection rolls back alone; Ctrl-C rolls back only the
+Units of work: all source-level actions of one source commit together (so discovery commits with
+the source it discovers, and a failed discovery leaves no source behind); each collection ingest
+commits alone, with its ``ingest_runs`` row.  A failed collection rolls back alone; Ctrl-C rolls back only the
 collection in progress and stops.
 """
 
@@ -25,7 +25,7 @@ from retrovue.database.models import (
     PathMapping,
     utcnow,
 )
-from retrovue.errors import NotIngestibleError, RetrovueError
+from retrovue.errors import DatabaseError, InterruptedByOperator, NotIngestibleError, RetrovueError
 from retrovue.execute.ingest import ingest_collection
 from retrovue.execute.lookups import (
     collection_id_of,
@@ -43,6 +43,7 @@ from retrovue.model.actions import (
     PruneSource,
     is_change,
 )
+from retrovue.model.enums import RunStatus, Trigger
 from retrovue.model.results import ExecutionResult, IngestOutcome, SourceOutcome
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
@@ -64,7 +65,7 @@ ProgressFactory = Callable[[str], Progress | None]
 class Executor:
     engine: Engine
     registry: Registry
-    trigger: str = "apply"
+    trigger: Trigger = Trigger.APPLY
     scrub: Callable[[str], str] = str
     progress: ProgressFactory = lambda _label: None
     clock: Callable[[], datetime] = utcnow
@@ -91,24 +92,23 @@ class Executor:
                 result.ingests.append(
                     IngestOutcome(
                         action.collection,
-                        "skipped",
+                        RunStatus.SKIPPED,
                         action.counts,
-                        error="its source's changes failed",
+                        error=RetrovueError("its source's changes failed"),
                     )
                 )
                 continue
-            if (
-                not action.counts.has_changes
-                and action.scope == "collection"
-                and self.trigger == "apply"
-            ):
+            if not action.counts.has_changes and not plan.ingest_unchanged:
                 continue  # nothing planned here: the collection is left as it is
             try:
                 result.ingests.append(self._ingest(action, plan.allow_mass_missing))
             except KeyboardInterrupt:
                 result.ingests.append(
                     IngestOutcome(
-                        action.collection, "interrupted", action.counts, error="interrupted"
+                        action.collection,
+                        RunStatus.INTERRUPTED,
+                        action.counts,
+                        error=InterruptedByOperator("interrupted"),
                     )
                 )
                 result.interrupted = True
@@ -124,14 +124,11 @@ class Executor:
                 for action in actions:
                     source_id = apply_source_action(conn, action, source_id, self.clock())
         except (SQLAlchemyError, RetrovueError) as exc:
-            message = self.scrub(_describe(exc))
-            log.error("source changes rolled back", source=source_name, error=message)
-            code = getattr(
-                exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"
-            )
-            return SourceOutcome(source_name, False, message, code)
+            error = self._typed(exc)
+            log.error("source changes rolled back", source=source_name, error=error.message)
+            return SourceOutcome(source_name, error)
         log.info("source changes committed", source=source_name, actions=len(actions))
-        return SourceOutcome(source_name, True)
+        return SourceOutcome(source_name)
 
     # -- collection ingest unit ---------------------------------------------------------------
 
@@ -153,11 +150,11 @@ class Executor:
                 source = source_row(conn, address)
                 collection_id = collection_id_of(conn, source.id, address)
                 importer = self.registry.create(source.type, dict(source.config or {}))
-                _recheck_ingestible(conn, importer, collection_id)  # SCG G-3, whatever the trigger
-                to_canonical = None
-                if importer.uses_path_mappings:
-                    mappings = usable_mappings(conn, collection_id)
-                    to_canonical = lambda path: pathmap.resolve(path, mappings)  # noqa: E731
+                # re-checked inside the unit: the mappings may have changed since the plan
+                _recheck_ingestible(conn, importer, collection_id)
+                to_canonical = pathmap.canonical_mapper(
+                    importer.uses_path_mappings, usable_mappings(conn, collection_id)
+                )
                 diff = ingest_collection(
                     conn,
                     importer,
@@ -173,40 +170,36 @@ class Executor:
                     on_item=progress,
                 )
                 counts = diff.counts()
-                run_id = self._record_run(conn, collection_id, run, "ok", counts, None)
+                run_id = self._record_run(conn, collection_id, run, RunStatus.OK, counts, None)
         except KeyboardInterrupt:
             _finish(progress)
             if collection_id is not None:
                 self._record_failure(
-                    collection_id, run, "interrupted", "interrupted by the operator"
+                    collection_id, run, RunStatus.INTERRUPTED, "interrupted by the operator"
                 )
             raise
         except Exception as exc:  # noqa: BLE001 - any failure rolls back this collection only
             _finish(progress)
-            message = self.scrub(_describe(exc))
-            log.error("collection ingest rolled back", collection=str(address), error=message)
+            error = self._typed(exc)
+            log.error("collection ingest rolled back", collection=str(address), error=error.message)
             run_id = (
-                self._record_failure(collection_id, run, "failed", message)
+                self._record_failure(collection_id, run, RunStatus.FAILED, error.message)
                 if collection_id
                 else None
             )
             return IngestOutcome(
                 address,
-                "failed",
+                RunStatus.FAILED,
                 action.counts,
-                error=message,
-                error_code=getattr(
-                    exc, "code", "DATABASE_ERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"
-                ),
+                error=error,
                 run_id=run_id,
-                error_hint=self.scrub(exc.hint) if getattr(exc, "hint", None) else None,
                 started_at=started,
             )
         _finish(progress)
         log.info("collection ingest committed", collection=str(address), **counts.__dict__)
         return IngestOutcome(
             address,
-            "ok",
+            RunStatus.OK,
             action.counts,
             counts=counts,
             run_id=run_id,
@@ -215,6 +208,18 @@ class Executor:
             skipped=diff.skip_reasons(),
             started_at=started,
         )
+
+    def _typed(self, exc: BaseException) -> RetrovueError:
+        """The error as a typed, scrubbed ``RetrovueError``: outcomes carry it, not a string."""
+        if isinstance(exc, RetrovueError):
+            exc.message = self.scrub(exc.message)
+            exc.hint = self.scrub(exc.hint) if exc.hint else None
+            return exc
+        if isinstance(exc, SQLAlchemyError):
+            orig = getattr(exc, "orig", None) or exc
+            first_line = str(orig).strip().splitlines()[0]
+            return DatabaseError(self.scrub(f"Database operation failed: {first_line}"))
+        return RetrovueError(self.scrub(f"{type(exc).__name__}: {exc}"))
 
     def _record_run(self, conn, collection_id, run: dict, status: str, counts, error) -> uuid.UUID:
         run_id = uuid.uuid4()
@@ -234,7 +239,8 @@ class Executor:
     def _record_failure(
         self, collection_id, run: dict, status: str, error: str
     ) -> uuid.UUID | None:
-        """N-6: a failed run's row is written after the rollback, in its own unit."""
+        """A failed run's row is written after the rollback, in its own unit, so the failure is
+        recorded even though the ingest left nothing behind."""
         try:
             with self.engine.begin() as conn:
                 return self._record_run(conn, collection_id, run, status, None, error)
@@ -244,7 +250,8 @@ class Executor:
 
 
 def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) -> None:
-    """SCG G-3: check_ingestible() again inside the unit; a failure fails this collection only."""
+    """check_ingestible() again inside the unit, whatever the trigger: mappings or folders may have
+    changed since the plan.  A failure fails this collection only."""
     row = conn.execute(
         select(Collection.external_id, Collection.name, Collection.locations).where(
             Collection.id == collection_id
@@ -267,12 +274,3 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
 def _finish(progress) -> None:
     if progress is not None:
         progress.done()
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, RetrovueError):
-        return exc.message
-    if isinstance(exc, SQLAlchemyError):
-        orig = getattr(exc, "orig", None) or exc
-        return f"Database operation failed: {str(orig).strip().splitlines()[0]}"
-    return f"{type(exc).__name__}: {exc}"

@@ -1,4 +1,4 @@
-"""Write one collection's asset diff in bulk (limits.md: Core executemany, batches, no per-row ORM).
+"""Write one collection's asset diff in bulk: Core executemany, batches, no per-row ORM.
 
 Runs inside the caller's transaction; the caller commits or rolls back the whole collection.
 """
@@ -51,7 +51,8 @@ _UPDATE_CANONICAL = (
 
 
 class InvariantError(Exception):
-    """UOW-020: a count identity failed before commit; the collection rolls back."""
+    """A count identity failed before commit (every discovered item must land in exactly one
+    count); the collection rolls back rather than commit numbers that do not add up."""
 
 
 def ingest_collection(
@@ -94,7 +95,7 @@ def ingest_collection(
 
 
 def check_identity(c: IngestCounts) -> None:
-    total = c.new + c.changed + c.remapped + c.unchanged + c.unmapped + c.duplicates
+    total = c.new + c.changed + c.remapped + c.unchanged + c.unmapped + c.duplicates + c.unusable
     if c.discovered != total:
         raise InvariantError(f"count identity failed: discovered {c.discovered} != {total}")
 

@@ -1,4 +1,4 @@
-"""The apply lock (DESIGN §5): one writer at a time, whichever way the mutation comes in.
+"""The apply lock: one writer at a time, whichever way the mutation comes in.
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection for the duration.  The
 server drops it when that connection dies, so a killed apply never leaves PostgreSQL locked; the
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from retrovue.database.models import ApplyLock
 from retrovue.errors import DatabaseError, LockedError
+from retrovue.model.time import as_utc
 
 LOCK_NAME = "apply"
 #: the advisory-lock key: fixed, so every retrovue process on a database contends for the same one
@@ -104,10 +105,7 @@ def _row(conn: Connection) -> LockInfo | None:
     ).first()
     if row is None:
         return None
-    started = row.started_at
-    if started is not None and started.tzinfo is None:  # SQLite hands back naive timestamps
-        started = started.replace(tzinfo=UTC)
-    return LockInfo(row.holder, row.host, row.pid, row.command, started)
+    return LockInfo(row.holder, row.host, row.pid, row.command, as_utc(row.started_at))
 
 
 def _locked_error(info: LockInfo | None, waited: float) -> LockedError:

@@ -15,15 +15,11 @@ import structlog
 from sqlalchemy import Connection, delete, insert, select, update
 
 from retrovue.database.models import (
-    AsRunLog,
-    Asset,
     Collection,
     PathMapping,
-    PlaylogEvent,
     Source,
 )
-from retrovue.errors import RetrovueError
-from retrovue.execute import delete as imperative_writes
+from retrovue.execute.delete import delete_source, set_mapping_local, wipe_collection
 from retrovue.execute.lookups import action_source_id, collection_id_of
 from retrovue.model.actions import (
     Action,
@@ -100,35 +96,10 @@ def _update_source(
     return source_id
 
 
-def _prune_source(
-    conn: Connection, action: PruneSource, _source_id: SourceId, _now: datetime
-) -> SourceId:
-    """Delete a pruned source (cascading to its collections, mappings and assets), re-checking
-    production safety inside the transaction: an asset that aired since the plan keeps it."""
-    in_source = select(Collection.id).where(Collection.source_id == action.source.id)
-    aired = conn.execute(
-        select(Asset.id)
-        .where(Asset.collection_id.in_(in_source))
-        .where(
-            select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
-            | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
-        )
-        .limit(1)
-    ).first()
-    if aired is not None:
-        raise RetrovueError(
-            f"{action.source} kept: its assets are referenced by playlog_events/as_run_log (production safety)"
-        )
-    deleted = conn.execute(delete(Source.__table__).where(Source.id == action.source.id)).rowcount
-    if not deleted:
-        raise RetrovueError(f"{action.source} no longer exists")
-    return None
-
-
 def _delete_source(
-    conn: Connection, action: DeleteSource, _source_id: SourceId, _now: datetime
+    conn: Connection, action: DeleteSource | PruneSource, _source_id: SourceId, _now: datetime
 ) -> SourceId:
-    imperative_writes.delete_source(conn, action)
+    delete_source(conn, action)
     return None
 
 
@@ -183,7 +154,7 @@ def _set_columns(conn: Connection, collection_id: uuid.UUID, now: datetime, **va
 
 def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datetime) -> None:
     """Make the collection's mapping rows equal ``wanted`` touching only what differs: rows that
-    stay keep their id and created_at (SD D-4: discovery never rewrites existing rows); a changed
+    stay keep their id and created_at (discovery never rewrites existing rows); a changed
     local_path is updated in place."""
     table = PathMapping.__table__
     existing = conn.execute(
@@ -234,7 +205,7 @@ def write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: da
 HANDLERS: dict[type, Handler] = {
     CreateSource: _create_source,
     UpdateSource: _update_source,
-    PruneSource: _prune_source,
+    PruneSource: _delete_source,
     DeleteSource: _delete_source,
     AddCollection: _add_collection,
     CollectionGoneUpstream: _gone_upstream,
@@ -252,8 +223,6 @@ HANDLERS: dict[type, Handler] = {
     SetPathMappings: _collection_update(
         lambda conn, cid, a, now: sync_mappings(conn, cid, a.after, now)
     ),
-    SetPathMappingLocal: _collection_update(imperative_writes.set_mapping_local),
-    WipeCollection: _collection_update(
-        lambda conn, cid, a, now: imperative_writes.wipe_collection(conn, a, now)
-    ),
+    SetPathMappingLocal: _collection_update(set_mapping_local),
+    WipeCollection: _collection_update(lambda conn, cid, a, now: wipe_collection(conn, a, now)),
 }

@@ -1,4 +1,4 @@
-"""The importer contract (DESIGN §9): what every source type provides.
+"""The importer contract: what every source type provides.
 
 Importers only read upstream systems.  They return plain data and raise the typed errors of
 ``retrovue.errors``; they never print and never touch the database.
@@ -82,6 +82,11 @@ class BaseImporter(ABC):
         """
         return item
 
+    def skipped_collections(self) -> list[tuple[str, str, str]]:
+        """``(external_id, name, reason)`` of what the last ``list_collections()`` was offered
+        but left out, so a plan can say why it is not there."""
+        return []
+
     @abstractmethod
     def check_ingestible(
         self, collection: UpstreamCollection, path_mappings: Sequence[PathMappingSpec]
@@ -105,7 +110,7 @@ REQUIRED_MEMBERS = (
 
 
 def is_compliant(importer_cls: type) -> bool:
-    """contracts §0.12: an importer is compliant when it provides every member of the contract."""
+    """An importer is compliant when it provides every member of the contract, none left abstract."""
     for name in REQUIRED_MEMBERS:
         member = getattr(importer_cls, name, None)
         if member is None or getattr(member, "__isabstractmethod__", False):

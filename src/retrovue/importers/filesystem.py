@@ -1,7 +1,7 @@
-"""The filesystem importer (DESIGN §9): each immediate subdirectory of ``base_path`` is a collection.
+"""The filesystem importer: each immediate subdirectory of ``base_path`` is a collection.
 
 The walk uses ``os.scandir`` + ``DirEntry.stat()``, the fastest enumeration on this machine
-(limits.md §2: pathlib is 2.3–4× slower).  Directory symlinks are not followed unless
+(pathlib measured 2.3–4× slower).  Directory symlinks are not followed unless
 ``follow_symlinks`` is set, and then every directory is entered at most once (keyed by device and
 inode), so a symlink loop can never hang a scan.
 """
@@ -51,15 +51,37 @@ _ASCII_ESCAPES = str.maketrans(
 )
 
 
+NOT_UTF8 = "file or folder name is not valid UTF-8"
+
+
 def _escape_name(name: str) -> str:
-    return name.translate(_ASCII_ESCAPES) if name.isascii() else quote(name, safe=_SAFE)
+    # os.fsencode gives back the raw bytes of a name that is not valid UTF-8 (Python keeps them
+    # as surrogates): a URI can carry any byte, so every file gets a stable source_uri
+    return (
+        name.translate(_ASCII_ESCAPES) if name.isascii() else quote(os.fsencode(name), safe=_SAFE)
+    )
 
 
 def file_uri(path: str) -> str:
-    """``file://`` URI of an absolute native path (same result as ``quote(path, safe=_SAFE)``)."""
-    if path.isascii():
-        return "file://" + path.translate(_ASCII_ESCAPES)
-    return "file://" + quote(path, safe=_SAFE)
+    """``file://`` URI of an absolute native path, its raw bytes percent-encoded."""
+    return "file://" + _escape_name(path)
+
+
+def is_text(name: str) -> bool:
+    """Can this name be stored and printed as text?  Old Samba and NFS shares hold names in
+    other encodings, which Python keeps as lone surrogates."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: str) -> str:
+    """A path as text, undecodable bytes shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 class FilesystemImporter(BaseImporter):
@@ -111,11 +133,24 @@ class FilesystemImporter(BaseImporter):
             raise ImporterUnreachableError(
                 f"cannot list '{self.base_path}': {exc.strerror}"
             ) from exc
-        return [
-            UpstreamCollection(external_id=e.name, name=e.name, locations=(e.path,), kind="folder")
+        folders = [
+            e
             for e in entries
             if not e.name.startswith(".") and e.is_dir(follow_symlinks=self.follow_symlinks)
         ]
+        self._skipped = [
+            (printable_path(e.name), printable_path(e.name), NOT_UTF8)
+            for e in folders
+            if not is_text(e.path)
+        ]
+        return [
+            UpstreamCollection(external_id=e.name, name=e.name, locations=(e.path,), kind="folder")
+            for e in folders
+            if is_text(e.path)
+        ]
+
+    def skipped_collections(self) -> list[tuple[str, str, str]]:
+        return list(getattr(self, "_skipped", ()))
 
     def collection_path(self, external_id: str) -> str:
         return os.path.join(self.base_path, external_id)
@@ -149,6 +184,12 @@ class FilesystemImporter(BaseImporter):
             raise CollectionNotFoundError(f"collection folder '{root}' no longer exists")
         wanted_title = filter_title.casefold() if filter_title is not None else None
         for path, uri, size, mtime_ns in self._walk(root):
+            if uri is None:  # not storable as text: counted and named, never written
+                item = UpstreamAsset(
+                    file_uri(path), printable_path(path), size, "", problem=NOT_UTF8
+                )
+                yield item
+                continue
             item = UpstreamAsset(uri, path, size, f"{mtime_ns}:{size}")  # positional: cheapest
             if wanted_title is not None:
                 item = self.describe(item)
@@ -178,8 +219,9 @@ class FilesystemImporter(BaseImporter):
             year=parsed.year,
         )
 
-    def _walk(self, root: str) -> Iterator[tuple[str, str, int, int]]:
-        """Depth-first, name-ordered walk yielding (path, file URI, size, mtime_ns) of media files.
+    def _walk(self, root: str) -> Iterator[tuple[str, str | None, int, int]]:
+        """Depth-first, name-ordered walk yielding (path, file URI, size, mtime_ns) of media files;
+        the URI is None for a file whose path is not valid text.
 
         The URI of each folder is escaped once and only file names per file: escaping whole
         paths cost a quarter of a no-change plan.
@@ -199,6 +241,7 @@ class FilesystemImporter(BaseImporter):
                 with os.scandir(directory) as it:
                     entries = sorted(it, key=lambda e: e.name)
                 folder_uri = file_uri(directory) + "/"
+                folder_is_text = is_text(directory)
             except FileNotFoundError as exc:
                 if directory == root:
                     raise CollectionNotFoundError(
@@ -227,5 +270,8 @@ class FilesystemImporter(BaseImporter):
                     continue  # a dangling symlink or a file deleted mid-scan
                 if not stat.S_ISREG(st.st_mode):
                     continue
-                yield entry.path, folder_uri + _escape_name(name), st.st_size, st.st_mtime_ns
+                if folder_is_text and is_text(name):
+                    yield entry.path, folder_uri + _escape_name(name), st.st_size, st.st_mtime_ns
+                else:
+                    yield entry.path, None, st.st_size, st.st_mtime_ns
             stack.extend(reversed(subdirs))

@@ -1,9 +1,9 @@
-"""Title, season, episode and year from common media file names (DESIGN §9, filesystem).
+"""Title, season, episode and year from common media file names (for the filesystem importer).
 
 Understood forms: ``Show/Season 01/Show - S01E02 - Title.mkv``, ``Show.S01E02.720p.mkv``,
 ``Show 1x02.mkv`` and ``Movie (1999).mkv`` / ``Movie.1999.1080p.mkv``.  Anything else is an
-``other`` item titled after its file name.  The regexes run once per file: they cost < 20% of a
-directory scan (limits.md §2).
+``other`` item titled after its file name.  The regexes run once per file: they measured under 20%
+of the cost of a directory scan.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Path mapping: turn an upstream (Plex server) path into a local native path (DESIGN §7).
+"""Path mapping: turn an upstream (Plex server) path into a local native path.
 
 Rule: among the mappings that have a ``local_path``, the one whose ``plex_path`` is the longest
 prefix of the path *on whole segments* wins (``/data/Movies`` covers ``/data/Movies/x`` but not
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from retrovue.importers.base import PathMappingSpec
+from retrovue.model.upstream import PathMappingSpec
 
 _WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 
@@ -67,6 +67,17 @@ def resolve(path: str, mappings: Sequence[PathMappingSpec]) -> str | None:
     rest = _raw_segments(path)[len(_segments(mapping.plex_path)) :]
     local = _normalise_local(mapping.local_path)
     return os.path.join(local, *rest) if rest else local
+
+
+def canonical_mapper(
+    uses_path_mappings: bool, mappings: Iterable[PathMappingSpec]
+) -> Callable[[str], str | None] | None:
+    """The upstream-path -> local-path function of an importer, or None when its paths are
+    already local.  Mappings without a local path map nothing."""
+    if not uses_path_mappings:
+        return None
+    usable = _usable(mappings)
+    return lambda path: resolve(path, usable)
 
 
 def find_conflicts(mappings: Sequence[PathMappingSpec]) -> list[str]:

@@ -1,10 +1,10 @@
-"""Plex Media Server importer (DESIGN §7, §9), talking to the server only through ``plexapi``.
+"""Plex Media Server importer, talking to the server only through ``plexapi``.
 
-Listing strategy (see /work/shared/notes/plex-api.md §3, §6): one paged ``/all`` listing per
-section (``type=1`` movies, ``type=4`` episodes, never per show or season), paged by this module
-through ``PlexServer.query`` rather than plexapi's ``fetchItems``, because that loop silently skips
-items when a server shortens pages and discards everything on a mid-listing error.  Items are read
-straight from the parsed XML: no plexapi objects, so no per-item auto-reload requests.
+Listing strategy: one paged ``/all`` listing per section (``type=1`` movies, ``type=4`` episodes,
+never per show or season), paged by this module through ``PlexServer.query`` rather than plexapi's
+``fetchItems``, because that loop silently skips items when a server shortens pages and discards
+everything on a mid-listing error.  Items are read straight from the parsed XML: no plexapi
+objects, so no per-item auto-reload requests.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class PlexImporter(BaseImporter):
     display_name = "Plex Media Server"
     uses_path_mappings = True
 
-    #: Items per ``/all`` page: large enough that request count stops mattering (notes §6).
+    #: Items per ``/all`` page: from 500–1,000 on, the request count stops dominating a listing.
     page_size = 1000
 
     def __init__(self, config):
@@ -123,7 +123,8 @@ class PlexImporter(BaseImporter):
         raise error
 
     def _translate(self, exc: Exception, what: str, not_found: type[ImporterError]) -> Exception:
-        """Map an exception to the importer error contract (notes §5 gives the catch order)."""
+        """Map an exception to the importer error contract.  The order of the checks matters:
+        Unauthorized is a subclass of BadRequest, and a ConnectTimeout is also a Timeout."""
         detail = self._redactor.scrub(str(exc))[:300]
         where = self._where()
         if isinstance(exc, Unauthorized):
@@ -157,11 +158,10 @@ class PlexImporter(BaseImporter):
             if kind in _LISTED_TYPES:
                 collections.append(UpstreamCollection(key, title, _locations(elem), kind))
             else:
-                self._skipped.append((key, title, kind))
+                self._skipped.append((key, title, f"section type '{kind}' is not ingested"))
         return collections
 
-    def skipped_sections(self) -> list[tuple[str, str, str]]:
-        """``(key, title, type)`` of the sections the last ``list_collections()`` left out."""
+    def skipped_collections(self) -> list[tuple[str, str, str]]:
         return list(self._skipped)
 
     def _sections(self) -> list[Element]:

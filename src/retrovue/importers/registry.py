@@ -1,4 +1,4 @@
-"""Importer registry: the built-ins plus the ``retrovue.importers`` entry-point group (DESIGN §9).
+"""Importer registry: the built-ins plus the ``retrovue.importers`` entry-point group.
 
 A registry is built once per command and passed along; there is no module-level mutable state.
 """
@@ -95,7 +95,7 @@ def load_registry(*, include_plugins: bool = True) -> Registry:
             provider = f"{ep.name} = {ep.value}"
             try:
                 cls = ep.load()
-            except Exception as exc:  # a broken plugin is reported, not fatal (contracts SLT B-4)
+            except Exception as exc:  # a broken plugin is listed as unavailable, not fatal
                 registry.broken[ep.name] = f"{type(exc).__name__}: {exc}"
                 continue
             registry.register(cls, provider)

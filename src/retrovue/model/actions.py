@@ -1,4 +1,4 @@
-"""Plan actions: frozen, plain data with no I/O (style guideline 1).
+"""Plan actions: frozen, plain data with no I/O, so the same plan can be shown, saved and run.
 
 A plan is an ordered tuple of these.  ``plan`` renders it, ``apply`` and the imperative commands
 hand it to the one executor.  Collections of a source that does not exist yet have no id; the
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrovue.model.counts import IngestCounts
+from retrovue.model.enums import ProblemKind, Scope
 from retrovue.model.upstream import PathMappingSpec
 
 
@@ -126,7 +127,7 @@ class MappingRoot:
 class IngestCollection:
     collection: CollectionAddress
     counts: IngestCounts
-    scope: str = "collection"  # collection | title | season | episode
+    scope: Scope = Scope.COLLECTION
     title: str | None = None
     season: int | None = None
     episode: int | None = None
@@ -165,7 +166,8 @@ class PruneSource:
 @dataclass(frozen=True)
 class SetPathMappingLocal:
     """`collection update --path-mapping`: set (or clear, with None) the local_path of the one
-    existing row with this plex_path.  The row is never created or deleted (SCG G-6)."""
+    existing row with this plex_path.  The row is never created or deleted: only discovery creates
+    mapping rows, so the command cannot invent a plex_path."""
 
     collection: CollectionAddress
     plex_path: str
@@ -175,10 +177,11 @@ class SetPathMappingLocal:
 
 @dataclass(frozen=True)
 class DeleteSource:
-    """`source delete`: the source with its collections, path mappings and assets (SCG G-2).
+    """`source delete`: the source with its collections, path mappings and assets, so nothing is
+    left orphaned.
 
-    ``override_safety`` (only under --test-db --force, PS-030) also removes the playout rows that
-    reference its assets, which the foreign keys would otherwise refuse."""
+    ``override_safety`` (only under --test-db --force; production never overrides) also removes the
+    playout rows that reference its assets, which the foreign keys would otherwise refuse."""
 
     source: SourceAddress
     type: str
@@ -227,7 +230,7 @@ class Problem:
     """Something that kept part of the plan from being made (the rest is still planned)."""
 
     source: str
-    kind: str  # unreachable | upstream | auth | error
+    kind: ProblemKind
     message: str
     collection: str | None = None
 
@@ -251,6 +254,9 @@ class Plan:
     config_hash: str | None = None
     secret_fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
     allow_mass_missing: bool = False
+    #: ingest a collection even when its plan found nothing to change: an imperative ingest
+    #: records a run either way, a declarative apply leaves an unchanged collection alone
+    ingest_unchanged: bool = False
     #: what the plan observed in the database, for saved-plan staleness (plan/saved.py DbState)
     db_state: Any = field(default=None, compare=False)
 
@@ -260,8 +266,8 @@ class Plan:
 
     @property
     def unreachable(self) -> bool:
-        return any(p.kind in ("unreachable", "upstream") for p in self.problems)
+        return any(p.kind in (ProblemKind.UNREACHABLE, ProblemKind.UPSTREAM) for p in self.problems)
 
     @property
     def auth_failed(self) -> bool:
-        return any(p.kind == "auth" for p in self.problems)
+        return any(p.kind == ProblemKind.AUTH for p in self.problems)

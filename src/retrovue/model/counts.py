@@ -17,6 +17,7 @@ class IngestCounts:
     duplicates: int = 0
     unmapped: int = 0
     missing_suppressed: int = 0
+    unusable: int = 0  # listed upstream but not storable (e.g. a name that is not UTF-8)
 
     @property
     def has_changes(self) -> bool:

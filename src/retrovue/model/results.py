@@ -6,33 +6,65 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from retrovue.model.actions import CollectionAddress
+from retrovue.model.actions import CollectionAddress, IngestCollection, Plan, SkipReason
 from retrovue.model.counts import IngestCounts
+from retrovue.model.enums import Outcome, RunStatus
+from retrovue.model.snapshots import DbCollection, DbSource
+
+
+def _message(error: BaseException | None) -> str | None:
+    return None if error is None else getattr(error, "message", None) or str(error)
+
+
+def _code(error: BaseException | None) -> str | None:
+    return None if error is None else getattr(error, "code", "ERROR")
 
 
 @dataclass
 class SourceOutcome:
+    """One source's unit of source-level changes.  ``error`` is the typed error that rolled it
+    back (a ``retrovue.errors`` instance; typed loosely here so the model stays a leaf)."""
+
     source: str
-    ok: bool
-    error: str | None = None
-    error_code: str | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def message(self) -> str | None:
+        return _message(self.error)
+
+    @property
+    def code(self) -> str | None:
+        return _code(self.error)
 
 
 @dataclass
 class IngestOutcome:
     collection: CollectionAddress
-    status: str  # ok | failed | interrupted | skipped
+    status: RunStatus
     planned: IngestCounts
     counts: IngestCounts | None = None
-    error: str | None = None
-    error_code: str | None = None
+    error: BaseException | None = None
     run_id: uuid.UUID | None = None
     degraded: bool = False
     degraded_reason: str | None = None
-    #: the reason behind ``error`` (e.g. why a collection is not ingestible), when there is one
-    error_hint: str | None = None
-    skipped: tuple = ()  # SkipReason of the committed run (unmapped items)
+    skipped: tuple[SkipReason, ...] = ()  # why items of the committed run were not stored
     started_at: datetime | None = None
+
+    @property
+    def message(self) -> str | None:
+        return _message(self.error)
+
+    @property
+    def code(self) -> str | None:
+        return _code(self.error)
+
+    @property
+    def hint(self) -> str | None:
+        return getattr(self.error, "hint", None)
 
 
 @dataclass
@@ -43,8 +75,93 @@ class ExecutionResult:
 
     @property
     def failures(self) -> int:
-        return sum(not s.ok for s in self.sources) + sum(i.status == "failed" for i in self.ingests)
+        return sum(not s.ok for s in self.sources) + sum(
+            i.status == RunStatus.FAILED for i in self.ingests
+        )
 
     @property
     def successes(self) -> int:
-        return sum(s.ok for s in self.sources) + sum(i.status == "ok" for i in self.ingests)
+        return sum(s.ok for s in self.sources) + sum(i.status == RunStatus.OK for i in self.ingests)
+
+
+@dataclass(frozen=True)
+class IngestedAsset:
+    """An asset a collection ingest created or updated (``collection ingest --verbose-assets``)."""
+
+    id: str | None  # None: not created yet (dry run)
+    source_uri: str | None
+    canonical_uri: str | None
+    state: str | None
+    approved_for_broadcast: bool | None
+    change: str | None = None  # content | remap; None for a created asset
+
+
+@dataclass(frozen=True)
+class CollectionIngestReport:
+    """One collection's ingest as an imperative command reports it: done, previewed or failed."""
+
+    source: DbSource
+    collection: DbCollection
+    action: IngestCollection
+    dry_run: bool
+    counts: IngestCounts | None = None
+    skipped: tuple[SkipReason, ...] = ()
+    degraded: bool = False
+    degraded_reason: str | None = None
+    last_ingest_time: datetime | None = None
+    run_id: uuid.UUID | None = None
+    error: BaseException | None = None
+    created_assets: tuple[IngestedAsset, ...] | None = None
+    updated_assets: tuple[IngestedAsset, ...] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def message(self) -> str | None:
+        return _message(self.error)
+
+    @property
+    def code(self) -> str | None:
+        return _code(self.error)
+
+
+#: error codes that mean the upstream failed us, not the database or the request
+UPSTREAM_CODES = frozenset({"UPSTREAM_UNREACHABLE", "UPSTREAM_ERROR"})
+
+
+@dataclass(frozen=True)
+class SourceIngestReport:
+    """`source ingest`: every eligible collection of a source, each in its own unit."""
+
+    source: DbSource
+    collections_total: int
+    eligible: tuple[DbCollection, ...]
+    skipped: tuple[tuple[DbCollection, str], ...]  # (collection, why it is not eligible)
+    results: tuple[CollectionIngestReport, ...]
+    dry_run: bool
+    interrupted: bool = False
+    plan: Plan | None = None  # the plan a dry run shows
+
+    @property
+    def succeeded(self) -> tuple[CollectionIngestReport, ...]:
+        return tuple(r for r in self.results if r.ok)
+
+    @property
+    def failed(self) -> tuple[CollectionIngestReport, ...]:
+        return tuple(r for r in self.results if not r.ok)
+
+    @property
+    def upstream_only(self) -> bool:
+        return all(r.code in UPSTREAM_CODES for r in self.failed)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.interrupted:
+            return Outcome.INTERRUPTED
+        if not self.failed:
+            return Outcome.OK
+        if self.succeeded:
+            return Outcome.PARTIAL
+        return Outcome.UNREACHABLE if self.upstream_only else Outcome.FAILED

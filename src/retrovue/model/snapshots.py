@@ -62,3 +62,30 @@ class ExistingAsset(NamedTuple):
     change_token: str
     canonical_uri: str
     missing: bool
+
+
+# --- fingerprints of the observed database, for saved-plan staleness -----------------------------
+
+
+@dataclass(frozen=True)
+class CollectionFingerprint:
+    name: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class SourceFingerprint:
+    name: str
+    fingerprint: str
+    collections: dict[str, CollectionFingerprint] = field(default_factory=dict)  # by external_id
+
+
+@dataclass(frozen=True)
+class DbState:
+    """Fingerprints of everything a plan reads from the database, assets aside (those are
+    fingerprinted per ingested collection, on ``IngestCollection.db_fingerprint``).  Computed by
+    ``retrovue.observe.state``; written into saved plans as ``observed``."""
+
+    schema_revision: str | None
+    fingerprint: str
+    sources: dict[str, SourceFingerprint] = field(default_factory=dict)  # by source id

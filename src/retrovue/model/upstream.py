@@ -24,7 +24,7 @@ class PathMappingSpec:
 
 
 class UpstreamAsset(NamedTuple):
-    """One media file as the upstream reports it (contracts §12.2 N-1).
+    """One media file as the upstream reports it.
 
     A NamedTuple rather than a frozen dataclass: one is built per upstream item on every plan,
     and a frozen dataclass costs 3-5x more to construct (a tenth of a no-change plan at 100k).
@@ -42,3 +42,5 @@ class UpstreamAsset(NamedTuple):
     year: int | None = None
     duration_ms: int | None = None
     metadata: Mapping[str, Any] | None = None
+    #: why this item cannot be stored (it is counted and named, never written); None: it can
+    problem: str | None = None

@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy import Connection, Engine, exists, func, or_, select
+from typing import TYPE_CHECKING
 
 from retrovue.config.model import DesiredState, SourceDecl
-from retrovue.database.models import AsRunLog, Asset, Collection, PlaylogEvent
 from retrovue.diff.assets import diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
 from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
+from retrovue.fingerprint import fingerprint_assets
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.registry import Registry
@@ -30,9 +29,11 @@ from retrovue.model.actions import (
     SkippedCollection,
     SourceAddress,
 )
+from retrovue.model.enums import ProblemKind
 from retrovue.model.snapshots import DbSnapshot
-from retrovue.observe.db import fingerprint_assets, load_asset_index, load_snapshot
-from retrovue.plan.saved import observe_db_state
+
+if TYPE_CHECKING:  # planning reads through the reader it is given; it imports no SQL
+    from retrovue.observe.reader import DbReader
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class PlanOptions:
 
 def build_plan(
     desired: DesiredState,
-    engine: Engine,
+    reader: DbReader,
     registry: Registry,
     options: PlanOptions = PlanOptions(),
     scrub: Callable[[str], str] = str,
@@ -54,41 +55,38 @@ def build_plan(
     actions: list[Action] = []
     problems: list[Problem] = []
     skipped: list[SkippedCollection] = []
-    with engine.connect() as conn:
-        # fingerprint *before* observing: a change racing this plan then makes the saved plan
-        # stale, instead of slipping in unseen
-        db_state = observe_db_state(conn) if options.fingerprint else None
-        snapshot = load_snapshot(conn)
-        for decl in selected:
-            stored = snapshot.match_source(decl.name, decl.external_id)
-            importer = registry.create(decl.type, decl.config)
-            try:
-                upstream = importer.list_collections()
-            except ImporterError as exc:
-                problems.append(Problem(decl.name, _problem_kind(exc), scrub(exc.message)))
+    # fingerprint *before* observing: a change racing this plan then makes the saved plan
+    # stale, instead of slipping in unseen
+    db_state = reader.db_state() if options.fingerprint else None
+    snapshot = reader.snapshot()
+    for decl in selected:
+        stored = snapshot.match_source(decl.name, decl.external_id)
+        importer = registry.create(decl.type, decl.config)
+        try:
+            upstream = importer.list_collections()
+        except ImporterError as exc:
+            problems.append(Problem(decl.name, _problem_kind(exc), scrub(exc.message)))
+            continue
+        skipped += [
+            SkippedCollection(decl.name, key, title, reason)
+            for key, title, reason in importer.skipped_collections()
+        ]
+        source_actions, states, source_problems = diff_source(
+            decl, stored, upstream, importer.check_ingestible, importer.uses_path_mappings
+        )
+        actions += source_actions
+        problems += source_problems
+        for state in states:
+            if not (state.sync_enabled and state.ingestible):
                 continue
-            skipped += [
-                SkippedCollection(decl.name, key, title, f"section type '{kind}' is not ingested")
-                for key, title, kind in getattr(importer, "skipped_sections", lambda: [])()
-            ]
-            source_actions, states, source_problems = diff_source(
-                decl, stored, upstream, importer.check_ingestible, importer.uses_path_mappings
-            )
-            actions += source_actions
-            problems += source_problems
-            for state in states:
-                if not (state.sync_enabled and state.ingestible):
-                    continue
-                try:
-                    actions.append(_plan_ingest(conn, importer, decl, state, desired, options))
-                except ImporterError as exc:
-                    problems.append(
-                        Problem(
-                            decl.name, _problem_kind(exc), scrub(exc.message), state.address.name
-                        )
-                    )
-        if not options.only_sources:  # a plan narrowed with --source never prunes the others
-            actions += _plan_prune(conn, snapshot, desired, options.prune or desired.prune)
+            try:
+                actions.append(_plan_ingest(reader, importer, state, desired, options))
+            except ImporterError as exc:
+                problems.append(
+                    Problem(decl.name, _problem_kind(exc), scrub(exc.message), state.address.name)
+                )
+    if not options.only_sources:  # a plan narrowed with --source never prunes the others
+        actions += _plan_prune(reader, snapshot, desired, options.prune or desired.prune)
     return Plan(
         actions=tuple(actions),
         problems=tuple(problems),
@@ -101,12 +99,12 @@ def build_plan(
     )
 
 
-def _problem_kind(exc: ImporterError) -> str:
+def _problem_kind(exc: ImporterError) -> ProblemKind:
     if isinstance(exc, ImporterAuthError):
-        return "auth"
+        return ProblemKind.AUTH
     if isinstance(exc, ImporterUnreachableError):
-        return "unreachable"
-    return "upstream"  # bad answers, a listing cut short, a collection gone upstream
+        return ProblemKind.UNREACHABLE
+    return ProblemKind.UPSTREAM  # bad answers, a listing cut short, a collection gone upstream
 
 
 def _select(desired: DesiredState, names: tuple[str, ...]) -> tuple[SourceDecl, ...]:
@@ -127,21 +125,14 @@ def threshold_for(state: CollectionState, desired: DesiredState) -> float:
     return desired.missing_threshold
 
 
-def canonical_mapper(importer: BaseImporter, state_mappings) -> Callable[[str], str | None] | None:
-    if not importer.uses_path_mappings:
-        return None
-    usable = [m for m in state_mappings if m.local_path]
-    return lambda path: pathmap.resolve(path, usable)
-
-
 def _plan_ingest(
-    conn, importer: BaseImporter, decl: SourceDecl, state: CollectionState, desired, options
+    reader: DbReader, importer: BaseImporter, state: CollectionState, desired, options
 ) -> IngestCollection:
-    existing = load_asset_index(conn, state.address.id) if state.address.id is not None else {}
+    existing = reader.asset_index(state.address.id)
     diff = diff_assets(
         existing,
         importer.fetch_assets_for_collection(state.upstream.external_id),
-        to_canonical=canonical_mapper(importer, state.path_mappings),
+        to_canonical=pathmap.canonical_mapper(importer.uses_path_mappings, state.path_mappings),
         missing_threshold=threshold_for(state, desired),
         allow_mass_missing=options.allow_mass_missing,
     )
@@ -162,7 +153,7 @@ def _plan_ingest(
 
 
 def _plan_prune(
-    conn: Connection, snapshot: DbSnapshot, desired: DesiredState, prune: bool
+    reader: DbReader, snapshot: DbSnapshot, desired: DesiredState, prune: bool
 ) -> list[PruneSource]:
     """Config-created sources the file no longer declares: deleted with prune, else reported.
     Imperatively created sources (origin "cli") are never the file's to delete."""
@@ -175,32 +166,16 @@ def _plan_prune(
     for stored in snapshot.sources:
         if stored.origin != "config" or stored.id in declared:
             continue
-        in_source = select(Collection.id).where(Collection.source_id == stored.id)
-        assets = conn.execute(
-            select(func.count()).select_from(Asset).where(Asset.collection_id.in_(in_source))
-        ).scalar_one()
-        protected = 0
-        if assets:
-            protected = conn.execute(
-                select(func.count())
-                .select_from(Asset)
-                .where(
-                    Asset.collection_id.in_(in_source),
-                    or_(
-                        exists().where(PlaylogEvent.asset_id == Asset.id),
-                        exists().where(AsRunLog.asset_id == Asset.id),
-                    ),
-                )
-            ).scalar_one()
+        tally = reader.tally_collections([c.id for c in stored.collections])
         out.append(
             PruneSource(
                 SourceAddress(stored.name, stored.id),
                 stored.external_id,
                 stored.type,
                 collections=len(stored.collections),
-                assets=assets,
+                assets=tally.assets,
                 prune=prune,
-                protected_assets=protected,
+                protected_assets=tally.aired,
             )
         )
     return out

@@ -7,6 +7,7 @@ import dataclasses
 from retrovue.model.results import ExecutionResult
 from retrovue.render.summary import plural
 from retrovue.render.text import counts_line
+from retrovue.render.values import one_line
 
 
 def render_results(result: ExecutionResult) -> str:
@@ -14,7 +15,7 @@ def render_results(result: ExecutionResult) -> str:
     for s in result.sources:
         lines.append(
             f'source "{s.source}": '
-            + ("changes committed" if s.ok else f"FAILED, rolled back: {s.error}")
+            + ("changes committed" if s.ok else f"FAILED, rolled back: {s.message}")
         )
     for i in result.ingests:
         if i.status == "ok":
@@ -25,7 +26,7 @@ def render_results(result: ExecutionResult) -> str:
             if i.degraded:
                 lines.append(f"  ! degraded: {i.degraded_reason}; nothing marked missing")
         else:
-            lines.append(f"{i.collection}: {i.status.upper()}: {i.error}")
+            lines.append(f"{i.collection}: {i.status.upper()}: {i.message}")
     if result.interrupted:
         lines.append(
             "Interrupted: the collection in progress was rolled back; committed ones stay."
@@ -42,13 +43,16 @@ def render_results(result: ExecutionResult) -> str:
         f"{verdict} Sources: {len(result.sources) - src_failed:,} committed, {src_failed:,} failed; "
         f"collections: {plural(ok, 'ingested', 'ingested')}, {failed:,} failed."
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(one_line(line) for line in lines) + "\n"
 
 
 def results_to_json(result: ExecutionResult) -> dict:
     return {
         "interrupted": result.interrupted,
-        "sources": [dataclasses.asdict(s) for s in result.sources],
+        "sources": [
+            {"source": s.source, "ok": s.ok, "error": s.message, "error_code": s.code}
+            for s in result.sources
+        ],
         "collections": [
             {
                 "address": str(i.collection),
@@ -56,8 +60,8 @@ def results_to_json(result: ExecutionResult) -> dict:
                 "status": i.status,
                 "planned": dataclasses.asdict(i.planned),
                 "counts": dataclasses.asdict(i.counts) if i.counts else None,
-                "error": i.error,
-                "error_code": i.error_code,
+                "error": i.message,
+                "error_code": i.code,
                 "ingest_run_id": str(i.run_id) if i.run_id else None,
                 "degraded": i.degraded,
                 "degraded_reason": i.degraded_reason,

@@ -24,6 +24,7 @@ from retrovue.model.actions import (
 )
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import plural, summarize
+from retrovue.render.values import counts_head, one_line
 
 
 def value(v, sensitive: bool = False) -> str:
@@ -39,7 +40,7 @@ def value(v, sensitive: bool = False) -> str:
 
 
 def counts_line(c: IngestCounts) -> str:
-    line = f"+{c.new:,} ~{c.changed:,} -{c.missing:,} ={c.unchanged:,}, {plural(c.duplicates, 'duplicate')}"
+    line = f"{counts_head(c)}, {plural(c.duplicates, 'duplicate')}"
     extras = []
     if c.remapped:
         extras.append(f"{c.remapped:,} remapped")
@@ -47,6 +48,8 @@ def counts_line(c: IngestCounts) -> str:
         extras.append(f"{c.reappeared:,} reappeared")
     if c.unmapped:
         extras.append(f"{c.unmapped:,} unmapped")
+    if c.unusable:
+        extras.append(f"{c.unusable:,} unusable")
     if c.missing_suppressed:
         extras.append(f"{c.missing_suppressed:,} missing suppressed")
     return line + ("; " + ", ".join(extras) if extras else "")
@@ -89,7 +92,8 @@ def render_text(plan: Plan) -> str:
     if plan.problems:
         out.append("")
     out.append(summary_line(plan))
-    return "\n".join(out) + "\n"
+    # each element is one line by construction: a line break inside one came from a name
+    return "\n".join(one_line(line) for line in out) + "\n"
 
 
 def source_block(name: str, actions: list[Action]) -> list[str]:

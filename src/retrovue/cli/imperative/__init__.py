@@ -1,7 +1,8 @@
-"""The imperative commands of contracts.md: `retrovue source|collection|asset …`.
+"""The imperative commands: `retrovue source|collection|asset …`.
 
-Each command builds the same plan actions `retrovue plan` builds (retrovue.plan.imperative) and
-runs them through the one executor; `--dry-run` prints that plan and writes nothing.
+Each command calls a use case of ``retrovue.app``, which builds the same plan actions `retrovue
+plan` builds and runs them through the one executor; `--dry-run` prints that plan and writes
+nothing.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""`source add|update` flags generated from the importers' ``param_spec()`` (§0.12).
+"""`source add|update` flags generated from the importers' ``param_spec()``.
 
-Every registered type's flags are accepted (so a flag of another type gets SA B-11's message
-instead of click's), but with ``--type X`` on the line, ``--help`` lists only X's flags.
+Every registered type's flags are accepted (so a flag of another type is refused by name, with
+the type it does not belong to, rather than by click), but with ``--type X`` on the line,
+``--help`` lists only X's flags.
 """
 
 from __future__ import annotations
 
 import click
 
+from retrovue.app.source_params import registry_specs
 from retrovue.importers.base import ParamSpec
-from retrovue.importers.registry import Registry, load_registry
+from retrovue.importers.registry import load_registry
 
 PREFIX = "param_"
 
@@ -21,16 +23,6 @@ def _peek_type(args: list[str]) -> str | None:
         if arg.startswith("--type="):
             return arg.split("=", 1)[1]
     return None
-
-
-def registry_specs(registry: Registry) -> dict[str, tuple[ParamSpec, ...]]:
-    out = {}
-    for type_id, entry in sorted(registry.importers.items()):
-        try:
-            out[type_id] = tuple(entry.cls.param_spec())
-        except Exception:  # noqa: BLE001 - a broken plugin contributes no flags
-            out[type_id] = ()
-    return out
 
 
 def _option(spec: ParamSpec, hidden: bool) -> click.Option:

@@ -1,6 +1,6 @@
 """Builders for the imperative commands: arguments + a DB snapshot + an importer -> plan actions.
 
-The same action types `retrovue plan` builds, so one executor runs both (DESIGN §1).  Source-level
+The same action types `retrovue plan` builds, so one executor runs both.  Source-level
 diffing reuses ``diff.sources``; asset diffing reuses ``diff.assets``.  Nothing here writes.
 """
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
 from retrovue.diff.assets import diff_assets
+from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.model.actions import (
     Action,
@@ -16,9 +15,9 @@ from retrovue.model.actions import (
     SetIngestible,
     SetPathMappingLocal,
 )
-from retrovue.model.snapshots import DbCollection, DbSource
+from retrovue.model.enums import Scope
+from retrovue.model.snapshots import DbCollection, DbSource, ExistingAsset
 from retrovue.model.upstream import PathMappingSpec
-from retrovue.observe.db import load_asset_index
 from retrovue.plan.imperative.sources import (
     collection_address,
     upstream_of,
@@ -45,8 +44,9 @@ def plan_collection_update(
     sync: bool | None,
     mapping: PathMappingSpec | None,
 ) -> CollectionUpdatePlan:
-    """CU N-2 then B-16 then B-5: the mapping change first, ingestibility re-evaluated on the
-    result, then the sync flag.  Raises on B-5 (not ingestible); the caller validated the rest."""
+    """The mapping change first, ingestibility re-evaluated on the result, then the sync flag, so
+    --sync-enable can rely on a mapping set in the same call.  Raises NotIngestibleError when sync
+    is enabled on a collection that is not ingestible; the caller validated the rest."""
     from retrovue.errors import NotIngestibleError
 
     address = collection_address(source, collection)
@@ -122,19 +122,19 @@ def _check(
     return importer.check_ingestible(upstream_of(collection), mappings)
 
 
-# -- ingest (CI, SI) ----------------------------------------------------------------------------
+# -- ingest ------------------------------------------------------------------------------------
 
 
-def scope_of(title: str | None, season: int | None, episode: int | None) -> str:
+def scope_of(title: str | None, season: int | None, episode: int | None) -> Scope:
     if episode is not None:
-        return "episode"
+        return Scope.EPISODE
     if season is not None:
-        return "season"
-    return "title" if title is not None else "collection"
+        return Scope.SEASON
+    return Scope.TITLE if title is not None else Scope.COLLECTION
 
 
 def plan_ingest(
-    conn: Connection | None,
+    existing: dict[str, ExistingAsset] | None,
     importer: BaseImporter,
     source: DbSource,
     collection: DbCollection,
@@ -143,19 +143,15 @@ def plan_ingest(
     season: int | None = None,
     episode: int | None = None,
     allow_mass_missing: bool = False,
-    enumerate_upstream: bool,
     missing_threshold: float = 0.2,
 ):
-    """An IngestCollection action; with ``enumerate_upstream`` (dry-run) it carries the would-be
-    counts, read from the upstream and diffed against one SELECT of the stored index.
+    """An IngestCollection action; given the stored asset index ``existing`` (a dry run) it carries
+    the would-be counts, read from the upstream and diffed against that index.
 
     Returns (action, diff or None)."""
-    from retrovue.plan.builder import canonical_mapper
-
     diff = None
     counts = IngestCounts()
-    if enumerate_upstream:
-        existing = load_asset_index(conn, collection.id) if conn is not None else {}
+    if existing is not None:
         diff = diff_assets(
             existing,
             importer.fetch_assets_for_collection(
@@ -164,7 +160,9 @@ def plan_ingest(
                 filter_season=season,
                 filter_episode=episode,
             ),
-            to_canonical=canonical_mapper(importer, collection.path_mappings),
+            to_canonical=pathmap.canonical_mapper(
+                importer.uses_path_mappings, collection.path_mappings
+            ),
             full_scope=title is None,
             missing_threshold=missing_threshold,
             allow_mass_missing=allow_mass_missing,
@@ -183,6 +181,3 @@ def plan_ingest(
         missing_threshold=missing_threshold,
     )
     return action, diff
-
-
-# -- delete / wipe (SDel, CW, PS) ----------------------------------------------------------------

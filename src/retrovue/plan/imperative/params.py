@@ -1,7 +1,8 @@
-"""Validate and normalise importer parameters given on the command line (SA B-2, B-11, B-12)."""
+"""Validate and normalise importer parameters given on the command line."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,15 +15,16 @@ from retrovue.model.snapshots import DbSnapshot
 
 
 class ParamErrors(ValidationError):
-    """Several validation failures found in one pass; each is its own `Error:` line (SA B-2)."""
+    """Several validation failures found in one pass; each is its own `Error:` line, so the
+    operator sees every problem at once instead of fixing them one run at a time."""
 
     def __init__(self, messages: list[str], code: str = "VALIDATION_ERROR"):
-        super().__init__(messages[0])
+        super().__init__("; ".join(messages))
         self.messages = messages
         self.code = code
 
 
-# -- parameters (SA B-2, B-11, B-12; SU-030) -----------------------------------------------------
+# -- parameters ----------------------------------------------------------------------------------
 
 
 def validate_params(
@@ -92,6 +94,10 @@ def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
             raise ValueError(
                 f"Invalid configuration for source type '{type_id}': {spec.name} must be a number"
             ) from None
+        if not math.isfinite(number):
+            raise ValueError(
+                f"Invalid configuration for source type '{type_id}': {spec.name} must be a finite number"
+            )
         if number <= 0:
             raise ValueError(
                 f"Invalid configuration for source type '{type_id}': {spec.name} must be positive"
@@ -104,11 +110,12 @@ def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
     return text
 
 
-# -- source add / discover (SA, SD, SCG G-1/G-4/G-6) ----------------------------------------------
+# -- source add: external ids ---------------------------------------------------------------------
 
 
 def unique_external_id(type_id: str, snapshot: DbSnapshot) -> str:
-    """SA B-3: random `<type>-<8 hex>`, regenerated on collision, never derived from the name."""
+    """A random `<type>-<8 hex>`, regenerated on collision; never derived from the name, which can
+    repeat and change."""
     taken = {s.external_id for s in snapshot.sources}
     while True:
         candidate = new_external_id(type_id)

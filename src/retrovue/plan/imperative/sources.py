@@ -34,7 +34,8 @@ def plan_source_add(
     importer: BaseImporter,
     upstream: list[UpstreamCollection] | None,
 ) -> list[Action]:
-    """CreateSource plus, under --discover, the discovered collections (one unit, G-1/G-4)."""
+    """CreateSource plus, under --discover, the discovered collections: one unit, so a failed
+    discovery leaves no source row behind."""
     decl = SourceDecl(
         name,
         type_id,
@@ -73,8 +74,9 @@ class DiscoveryPlan:
 def plan_discover(
     source: DbSource, upstream: list[UpstreamCollection], importer: BaseImporter
 ) -> DiscoveryPlan:
-    """SD: add new collections, follow upstream renames, add missing mapping rows; never touch an
-    existing collection's flags (D-3) except ingestible after D-4 added a mapping row."""
+    """Discovery: add new collections, follow upstream renames, add missing mapping rows; never
+    touch an existing collection's flags, which are the operator's, except ingestible when a mapping
+    row was just added to it."""
     decl = SourceDecl(
         source.name,
         source.type,
@@ -97,7 +99,7 @@ def plan_discover(
             and a.collection.external_id in stored_ids
             and a.collection.external_id not in remapped
         ):
-            continue  # D-3
+            continue  # an existing collection keeps its flags unless it just got a mapping row
         if isinstance(a, SetCollectionSync):
             continue
         kept.append(a)
@@ -137,7 +139,7 @@ def upstream_of(collection: DbCollection) -> UpstreamCollection:
     return UpstreamCollection(collection.external_id, collection.name, collection.locations)
 
 
-# -- collection update (CU) ---------------------------------------------------------------------
+# -- source update and discovery mappings -------------------------------------------------------
 
 
 def plan_source_update(
@@ -146,7 +148,8 @@ def plan_source_update(
     params: Mapping[str, Any],
     sensitive: set[str],
 ) -> tuple[UpdateSource | None, list[str]]:
-    """SU-020/SU-051: only given values that differ become changes; returns (action, names)."""
+    """Only given values that differ become changes, so an update that changes nothing writes
+    nothing and keeps updated_at; returns (action, names)."""
     changes: list[FieldChange] = []
     if new_name is not None and new_name != source.name:
         changes.append(FieldChange("name", source.name, new_name))
@@ -164,7 +167,8 @@ def plan_source_update(
 def discovered_mappings(
     importer: BaseImporter, upstream: UpstreamCollection
 ) -> tuple[PathMappingSpec, ...]:
-    """SCG G-6: the NULL mapping rows discovery creates (none for local filesystem paths)."""
+    """The mapping rows discovery creates: one per upstream location, local_path NULL until an
+    operator sets it (none for local filesystem paths)."""
     if not importer.uses_path_mappings:
         return ()
     return tuple(PathMappingSpec(loc, None) for loc in upstream.locations)

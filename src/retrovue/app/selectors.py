@@ -1,4 +1,4 @@
-"""The one selector resolver (contracts §0.5): UUID id, then exact external_id, then casefolded name.
+"""The one selector resolver: UUID id, then exact external_id, then casefolded name.
 
 The first step that yields rows decides.  Matching is literal (no wildcards).  Works on a
 ``DbSnapshot`` so a command resolves and reads from the same snapshot (CDG G-7).
@@ -10,9 +10,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Connection, select
-
-from retrovue.database.models import Asset
 from retrovue.errors import AmbiguousSelectorError, NotFoundError, UsageError
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
@@ -39,7 +36,7 @@ def _pick(items: Sequence[T], selector: str, id_of, external_id_of, name_of) -> 
     return [i for i in items if name_of(i).casefold() == folded]
 
 
-def _decide(
+def decide(
     hits: list[T],
     selector: str,
     noun: str,
@@ -67,7 +64,7 @@ def resolve_source(snapshot: DbSnapshot, selector: str) -> DbSource:
         lambda s: s.external_id,
         lambda s: s.name,
     )
-    return _decide(hits, selector, "source", lambda s: (str(s.id), s.name, s.external_id, s.type))
+    return decide(hits, selector, "source", lambda s: (str(s.id), s.name, s.external_id, s.type))
 
 
 def resolve_collection(snapshot: DbSnapshot, selector: str) -> tuple[DbSource, DbCollection]:
@@ -83,7 +80,7 @@ def resolve_collection(snapshot: DbSnapshot, selector: str) -> tuple[DbSource, D
         lambda p: p[1].external_id,
         lambda p: p[1].name,
     )
-    return _decide(
+    return decide(
         hits,
         selector,
         "collection",
@@ -91,22 +88,8 @@ def resolve_collection(snapshot: DbSnapshot, selector: str) -> tuple[DbSource, D
     )
 
 
-def resolve_asset(conn: Connection, selector: str):
+def resolve_asset(conn, selector: str):
     """The asset row: UUID id, then exact source_uri, then exact canonical_uri."""
-    if not selector or not selector.strip():
-        raise UsageError("Invalid asset ID format. Expected UUID, source URI, or canonical URI.")
-    wanted = as_uuid(selector)
-    steps = ([Asset.id == wanted] if wanted is not None else []) + [
-        Asset.source_uri == selector,
-        Asset.canonical_uri == selector,
-    ]
-    for condition in steps:
-        rows = conn.execute(select(Asset.__table__).where(condition).order_by(Asset.id)).all()
-        if rows:
-            return _decide(
-                rows,
-                selector,
-                "asset",
-                lambda r: (str(r.id), r.title or "", r.source_uri, r.canonical_uri),
-            )
-    raise NotFoundError(f"Asset '{selector}' not found")
+    from retrovue.observe.catalog import find_asset
+
+    return find_asset(conn, selector, decide)

@@ -1,0 +1,135 @@
+"""`collection update`: enable/disable sync and set a path mapping's local path, in one unit.
+
+The mapping change comes first and ingestibility is re-checked on its result, so one call can map
+a collection and enable its sync.  Every check runs before anything is written.  It never ingests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from retrovue.app.context import Context
+from retrovue.app.selectors import resolve_collection
+from retrovue.errors import UsageError, ValidationError
+from retrovue.model.actions import Plan
+from retrovue.model.snapshots import DbCollection
+from retrovue.model.upstream import PathMappingSpec
+from retrovue.observe.catalog import collection_times
+from retrovue.plan import imperative as build
+from retrovue.plan.imperative import CollectionUpdatePlan
+
+#: the --path-mapping value that clears a mapping's local path (the row stays)
+CLEAR = "DELETE"
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    selector: str
+    sync_enable: bool = False
+    sync_disable: bool = False
+    path_mapping: str | None = None  # a local path, or CLEAR
+    path_mapping_plex: str | None = None  # which mapping row, when there are several
+
+    @property
+    def sync(self) -> bool | None:
+        return True if self.sync_enable else False if self.sync_disable else None
+
+
+@dataclass(frozen=True)
+class CollectionUpdate:
+    collection: DbCollection
+    change: CollectionUpdatePlan
+    plan: Plan
+    updated_at: datetime | None  # after the write; the stored value for a preview
+    dry_run: bool
+    #: the mapping was cleared but sync stays on: the next ingest will refuse
+    still_enabled_unusable: bool = False
+
+
+def check_request(request: UpdateRequest) -> None:
+    if not (request.sync_enable or request.sync_disable or request.path_mapping is not None):
+        raise ValidationError(
+            "Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping."
+        )
+    if request.sync_enable and request.sync_disable:
+        raise ValidationError(
+            "Cannot specify both --sync-enable and --sync-disable. Use one flag only."
+        )
+    if request.path_mapping_plex is not None and request.path_mapping is None:
+        raise UsageError("--path-mapping-plex requires --path-mapping")
+
+
+def preview_update(ctx: Context, request: UpdateRequest) -> CollectionUpdate:
+    """Validate and plan the update; writes nothing."""
+    check_request(request)
+    source, col = resolve_collection(ctx.snapshot(), request.selector)
+    mapping = None
+    if request.path_mapping is not None:
+        mapping = chosen_mapping(col, request.path_mapping, request.path_mapping_plex)
+    importer = (
+        ctx.registry.create(source.type, dict(source.config))
+        if ctx.registry.available(source.type)
+        else None
+    )
+    change = build.plan_collection_update(source, col, importer, sync=request.sync, mapping=mapping)
+    unusable = (
+        mapping is not None
+        and mapping.local_path is None
+        and change.sync_enabled
+        and request.sync is None
+    )
+    return CollectionUpdate(
+        col, change, Plan(tuple(change.actions)), _updated_at(ctx, col), True, unusable
+    )
+
+
+def commit_update(ctx: Context, preview: CollectionUpdate) -> CollectionUpdate:
+    """Write a previewed update as one unit (nothing when nothing changes)."""
+    col = preview.collection
+    if preview.plan.actions:
+        ctx.commit_source_changes(preview.plan, f"collection update {col.id}")
+    return dataclasses.replace(preview, updated_at=_updated_at(ctx, col), dry_run=False)
+
+
+def _updated_at(ctx: Context, col: DbCollection) -> datetime | None:
+    with ctx.reading() as conn:
+        return collection_times(conn)[col.id][2]
+
+
+def chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> PathMappingSpec:
+    """The mapping row to edit, with its new local path.  Rows are made by discovery, never here;
+    a collection with several needs ``plex_path`` to say which."""
+    rows = col.path_mappings
+    if not rows:
+        raise ValidationError(
+            f"Collection '{col.name}' does not have a path mapping. Path mappings are created during source discovery."
+        )
+    available = "available plex_path values: " + ", ".join(m.plex_path for m in rows)
+    if plex_path is not None:
+        row = next((m for m in rows if m.plex_path == plex_path), None)
+        if row is None:
+            raise ValidationError(
+                f"Collection '{col.name}' has no path mapping with plex_path '{plex_path}'",
+                hint=available,
+            )
+    elif len(rows) > 1:
+        raise ValidationError(
+            f"Collection '{col.name}' has {len(rows)} path mappings; choose one with --path-mapping-plex",
+            hint=available,
+        )
+    else:
+        row = rows[0]
+    if value == CLEAR:
+        return PathMappingSpec(row.plex_path, None)
+    return PathMappingSpec(row.plex_path, _local_directory(value))
+
+
+def _local_directory(value: str) -> str:
+    """An existing, readable directory, absolute and without a trailing slash."""
+    local = os.path.abspath(os.path.expanduser(value)) if value.strip() else ""
+    if not local or not os.path.isdir(local) or not os.access(local, os.R_OK | os.X_OK):
+        raise ValidationError(f"Local path '{value}' does not exist or is not accessible.")
+    return local.rstrip(os.sep) or os.sep

@@ -1,0 +1,124 @@
+"""What the two ingest commands share: previewing a collection's ingest and reporting a run."""
+
+from __future__ import annotations
+
+import uuid
+
+from retrovue.app.context import Context
+from retrovue.importers.base import BaseImporter
+from retrovue.model.actions import IngestCollection
+from retrovue.model.enums import RunStatus
+from retrovue.model.results import CollectionIngestReport, IngestedAsset, IngestOutcome
+from retrovue.model.snapshots import DbCollection, DbSource
+from retrovue.plan import imperative as build
+
+
+def times_of(ctx: Context) -> dict[uuid.UUID, tuple]:
+    """collection id -> (last_ingest_at, created_at, updated_at)."""
+    from retrovue.observe.catalog import collection_times
+
+    with ctx.reading() as conn:
+        return collection_times(conn)
+
+
+def preview_ingest(
+    ctx: Context,
+    importer: BaseImporter,
+    source: DbSource,
+    col: DbCollection,
+    times: dict,
+    *,
+    title: str | None = None,
+    season: int | None = None,
+    episode: int | None = None,
+    allow_mass_missing: bool = False,
+    verbose: bool = False,
+) -> CollectionIngestReport:
+    """What ingesting would do, from the upstream and one read of the stored index."""
+    from retrovue.observe.db import load_asset_index
+
+    with ctx.reading() as conn:
+        existing = load_asset_index(conn, col.id)
+    action, diff = build.plan_ingest(
+        existing,
+        importer,
+        source,
+        col,
+        title=title,
+        season=season,
+        episode=episode,
+        allow_mass_missing=allow_mass_missing,
+    )
+    created = updated = None
+    if verbose:
+        created = tuple(
+            IngestedAsset(None, item.source_uri, canonical, "new", False)
+            for item, canonical in diff.new
+        )
+        updated = tuple(
+            IngestedAsset(str(aid), item.source_uri, canonical, "new", False, "content")
+            for aid, item, canonical in diff.changed
+        ) + tuple(
+            IngestedAsset(str(aid), None, canonical, None, None, "remap")
+            for aid, canonical in diff.remapped
+        )
+    return CollectionIngestReport(
+        source,
+        col,
+        action,
+        dry_run=True,
+        counts=action.counts,
+        skipped=action.skipped,
+        degraded=action.degraded,
+        degraded_reason=action.degraded_reason,
+        last_ingest_time=times[col.id][0],
+        created_assets=created,
+        updated_assets=updated,
+    )
+
+
+def report_of(
+    source: DbSource,
+    col: DbCollection,
+    action: IngestCollection,
+    outcome: IngestOutcome,
+    times: dict,
+) -> CollectionIngestReport:
+    """A run the executor carried out (or rolled back), as the ingest commands report it."""
+    if outcome.status != RunStatus.OK:
+        return failed_report(
+            source, col, action, outcome.error, times, dry_run=False, run_id=outcome.run_id
+        )
+    return CollectionIngestReport(
+        source,
+        col,
+        action,
+        dry_run=False,
+        counts=outcome.counts,
+        skipped=outcome.skipped,
+        degraded=outcome.degraded,
+        degraded_reason=outcome.degraded_reason,
+        last_ingest_time=outcome.started_at,
+        run_id=outcome.run_id,
+    )
+
+
+def failed_report(
+    source: DbSource,
+    col: DbCollection,
+    action: IngestCollection,
+    error: BaseException | None,
+    times: dict,
+    *,
+    dry_run: bool,
+    run_id: uuid.UUID | None = None,
+) -> CollectionIngestReport:
+    return CollectionIngestReport(
+        source,
+        col,
+        action,
+        dry_run=dry_run,
+        last_ingest_time=times[col.id][0],
+        run_id=run_id,
+        error=error,
+    )

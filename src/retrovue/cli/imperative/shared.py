@@ -1,0 +1,72 @@
+"""What the imperative commands share at the terminal: --dry-run output, the confirmation prompt
+and the flags that go with them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from retrovue.cli import console as terminal
+from retrovue.cli.console import Console
+from retrovue.errors import ApprovalRequired
+from retrovue.model.actions import Plan
+
+DRY_RUN_FOOTER = "(No database changes made \u2014 dry-run mode)"
+
+dry_run_option = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+
+
+def confirmation_options(func):
+    """--force / --confirm of the destructive commands."""
+    func = click.option(
+        "--confirm", "confirmed", is_flag=True, help="Answer 'yes' non-interactively."
+    )(func)
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Skip the prompt (under --test-db also overrides production safety).",
+    )(func)
+
+
+def emit_dry_run(console: Console, plan: Plan, document: dict, lines: list[str] = ()) -> None:
+    """The plan as `retrovue plan` renders it, then the footer; JSON gets dry_run + plan."""
+    if console.json_output:
+        from retrovue.render.json import plan_to_json
+
+        console.emit_json({**document, "dry_run": True, "plan": plan_to_json(plan)})
+        return
+    from retrovue.render.text import render_text
+
+    text = render_text(plan)
+    if lines:
+        text += "\n".join(lines) + "\n"
+    console.out(text + DRY_RUN_FOOTER + "\n")
+
+
+def confirmed(console: Console, prompt_lines: list[str], *, force: bool, confirmed: bool) -> bool:
+    """True when the operator typed `yes` (or passed --force/--confirm).  Without a terminal to
+    ask on, the command is refused rather than guessed."""
+    if force or confirmed:
+        return True
+    if not terminal.stdin_is_tty():  # looked up at call time: tests stand in a terminal
+        raise ApprovalRequired(
+            "Confirmation required but stdin is not a terminal; re-run with --confirm (or --force)"
+        )
+    for line in prompt_lines:
+        console.err(line)
+    console.err("This action cannot be undone.")
+    click.echo("Type 'yes' to confirm: ", err=True, nl=False)
+    try:
+        answer = sys.stdin.readline()
+    except (KeyboardInterrupt, EOFError):
+        answer = ""
+    click.echo("", err=True)
+    return answer.strip() == "yes"
+
+
+def cancelled(console: Console, line: str) -> None:
+    if console.json_output:
+        console.emit_json({"status": "cancelled", "message": line})
+    else:
+        console.out(line + "\n")

@@ -1,0 +1,41 @@
+"""Digests of observed state and of secrets: saved plans record them, apply compares them.
+
+One length and one canonical form everywhere, so two fingerprints of the same thing always agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.time import as_utc
+
+PREFIX = "sha256:"
+HEX_DIGITS = 32
+
+
+def digest_text(text: str) -> str:
+    return PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:HEX_DIGITS]
+
+
+def digest_value(value: Any) -> str:
+    """A digest of JSON-like data, independent of key order and of the backend's datetimes."""
+    return digest_text(json.dumps(value, sort_keys=True, default=_plain, separators=(",", ":")))
+
+
+def fingerprint_assets(index: dict[str, ExistingAsset]) -> str:
+    """A digest of a collection's stored assets (the columns a plan compares)."""
+    digest = hashlib.sha256()
+    for uri in sorted(index):
+        a = index[uri]
+        digest.update(f"{uri}\0{a.change_token}\0{a.canonical_uri}\0{a.missing}\n".encode())
+    return PREFIX + digest.hexdigest()[:HEX_DIGITS]
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    return str(value)

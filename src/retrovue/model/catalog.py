@@ -1,0 +1,48 @@
+"""Stored assets as the read-only commands see them: plain frozen rows, no session behind them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    id: uuid.UUID
+    collection_id: uuid.UUID
+    source_uri: str
+    canonical_uri: str
+    kind: str
+    title: str | None
+    series_title: str | None
+    season_number: int | None
+    episode_number: int | None
+    year: int | None
+    duration_ms: int | None
+    size: int | None
+    change_token: str
+    state: str
+    approved_for_broadcast: bool
+    missing_since: datetime | None
+    metadata: dict | None
+    discovered_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ListedAsset:
+    asset: AssetRecord
+    collection_name: str
+
+
+@dataclass(frozen=True)
+class AssetOwner:
+    """The collection an asset belongs to, and that collection's source."""
+
+    collection_id: uuid.UUID
+    collection_name: str
+    source_id: uuid.UUID
+    source_name: str
+    source_type: str

@@ -1,0 +1,313 @@
+"""The wire format of plans: one codec, keyed on the action class.
+
+``plan --json``, ``plan --out`` and ``apply PLAN`` all go through here, so what is written is
+what is read back.  Fields are encoded generically from the dataclasses (ids as text, tuples as
+lists, frozensets as sorted lists, enums as their value, dicts with sorted keys), so a new action
+needs one row in ``_KINDS`` (and its executor handler), nothing else.  The documented shape is
+``schemas/plan.schema.json``.
+
+Secret values are never written: the ``CreateSource.config`` values of its ``sensitive_keys``
+and both sides of a sensitive ``FieldChange`` become ``SENSITIVE_SHOWN``.  ``decode_action`` puts
+them back only when handed a ``SecretLookup`` (saved plans: the reloaded config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import types
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from retrovue.model.actions import (
+    Action,
+    AddCollection,
+    CollectionAddress,
+    CollectionGoneUpstream,
+    CreateSource,
+    DeleteSource,
+    IngestCollection,
+    Plan,
+    Problem,
+    PruneSource,
+    RenameCollection,
+    SetCollectionSync,
+    SetIngestible,
+    SetPathMappingLocal,
+    SetPathMappings,
+    SkippedCollection,
+    SourceAddress,
+    UpdateSource,
+    WipeCollection,
+    is_change,
+)
+
+#: semver: a minor bump only adds (1.1: prune_source, origin, ingest scope filters,
+#: allow_mass_missing; 1.2: set_path_mapping_local, create_source.sensitive_keys,
+#: override_safety on delete_source/wipe_collection)
+FORMAT_VERSION = "1.2.0"
+
+#: what every output shows in place of a secret value
+SENSITIVE_SHOWN = "(sensitive)"
+
+#: ``(source name, config key) -> secret value``; raises when the value cannot be had
+SecretLookup = Callable[[str, str], Any]
+
+T = TypeVar("T")
+
+
+class CodecError(ValueError):
+    """A document that does not decode into a plan (a missing field, a wrong type)."""
+
+
+class UnknownKindError(CodecError):
+    """An action kind this version does not know (a newer retrovue wrote the plan)."""
+
+    def __init__(self, kind: Any):
+        super().__init__(f"unknown action kind {kind!r}")
+        self.kind = kind
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def _hide(value: Any) -> Any:
+    # None stays None: "not set" is no secret, and the reader needs to know it
+    return None if value is None else SENSITIVE_SHOWN
+
+
+def _mask_create(a: CreateSource) -> CreateSource:
+    config = {k: SENSITIVE_SHOWN if k in a.sensitive_keys else v for k, v in a.config.items()}
+    return dataclasses.replace(a, config=config)
+
+
+def _unmask_create(a: CreateSource, secret: SecretLookup) -> CreateSource:
+    # 1.1 files carry no sensitive_keys: there the placeholder itself marks what was hidden
+    hidden = a.sensitive_keys | {k for k, v in a.config.items() if v == SENSITIVE_SHOWN}
+    config = {k: secret(a.source.name, k) if k in hidden else v for k, v in a.config.items()}
+    return dataclasses.replace(a, config=config, sensitive_keys=frozenset(hidden))
+
+
+def _mask_update(a: UpdateSource) -> UpdateSource:
+    changes = tuple(
+        dataclasses.replace(c, before=_hide(c.before), after=_hide(c.after)) if c.sensitive else c
+        for c in a.changes
+    )
+    return dataclasses.replace(a, changes=changes)
+
+
+def _unmask_update(a: UpdateSource, secret: SecretLookup) -> UpdateSource:
+    # only "after" comes back: the executor writes it and never needs the old secret
+    changes = tuple(
+        dataclasses.replace(c, after=secret(a.source.name, c.field.removeprefix("config.")))
+        if c.sensitive and c.after is not None
+        else c
+        for c in a.changes
+    )
+    return dataclasses.replace(a, changes=changes)
+
+
+@dataclass(frozen=True)
+class _Secrets:
+    """How one action class hides its secret values, and how it gets them back."""
+
+    mask: Callable[[Any], Any]
+    unmask: Callable[[Any, SecretLookup], Any]
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Kind:
+    cls: type
+    name: str
+    #: dataclass field -> JSON key, where the documented JSON names it otherwise
+    renames: Mapping[str, str] = field(default_factory=dict)
+    secrets: _Secrets | None = None
+
+
+_KINDS: tuple[_Kind, ...] = (
+    _Kind(CreateSource, "create_source", secrets=_Secrets(_mask_create, _unmask_create)),
+    _Kind(UpdateSource, "update_source", secrets=_Secrets(_mask_update, _unmask_update)),
+    _Kind(AddCollection, "discover_collection"),
+    _Kind(RenameCollection, "rename_collection"),
+    _Kind(CollectionGoneUpstream, "collection_gone_upstream"),
+    _Kind(SetCollectionSync, "set_sync"),
+    _Kind(SetPathMappings, "set_path_mappings"),
+    _Kind(SetIngestible, "set_ingestible"),
+    _Kind(IngestCollection, "ingest_collection", renames={"skipped": "skipped_reasons"}),
+    _Kind(PruneSource, "prune_source"),
+    _Kind(SetPathMappingLocal, "set_path_mapping_local"),
+    _Kind(DeleteSource, "delete_source"),
+    _Kind(WipeCollection, "wipe_collection"),
+)
+_BY_CLASS = {k.cls: k for k in _KINDS}
+_BY_NAME = {k.name: k for k in _KINDS}
+
+#: action class -> its ``kind`` on the wire
+KINDS: Mapping[type, str] = MappingProxyType({k.cls: k.name for k in _KINDS})
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+def encode_action(action: Action) -> dict[str, Any]:
+    """The JSON object of one action: ``kind``, ``change``, ``address``, then its fields."""
+    kind = _BY_CLASS[type(action)]
+    head = {"kind": kind.name, "change": is_change(action), "address": str(_target(action))}
+    if kind.secrets is not None:
+        action = kind.secrets.mask(action)
+    return head | _encode_fields(action, kind.renames)
+
+
+def decode_action(document: Mapping[str, Any], secret: SecretLookup | None = None) -> Action:
+    """The action a JSON object describes.  ``change`` and ``address`` are derived, so ignored;
+    secret values stay ``SENSITIVE_SHOWN`` unless ``secret`` can tell them."""
+    if not isinstance(document, Mapping):
+        raise CodecError(f"an action must be an object, not {type(document).__name__}")
+    kind = _BY_NAME.get(document.get("kind"))
+    if kind is None:
+        raise UnknownKindError(document.get("kind"))
+    action = _decode_fields(kind.cls, document, kind.renames)
+    if secret is not None and kind.secrets is not None:
+        action = kind.secrets.unmask(action, secret)
+    return action
+
+
+def _target(action: Action) -> SourceAddress | CollectionAddress:
+    return getattr(action, "collection", None) or action.source
+
+
+# --- plans and other records --------------------------------------------------------------------
+
+
+def encode_plan(plan: Plan) -> dict[str, Any]:
+    """A plan's own content; renderers add what they derive from it (the summary), saved plans
+    what they were made against."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "config_file": plan.config_file,
+        "config_hash": plan.config_hash,
+        "secret_fingerprints": _encode(plan.secret_fingerprints),
+        "allow_mass_missing": plan.allow_mass_missing,
+        "has_changes": plan.has_changes,
+        "actions": [encode_action(a) for a in plan.actions],
+        "problems": [encode_record(p) for p in plan.problems],
+        "skipped_collections": [encode_record(s) for s in plan.skipped],
+    }
+
+
+def decode_plan(document: Mapping[str, Any], secret: SecretLookup | None = None) -> Plan:
+    """The plan ``encode_plan`` wrote (``db_state`` aside: it is not part of the plan JSON)."""
+    if not isinstance(document, Mapping):
+        raise CodecError(f"a plan must be an object, not {type(document).__name__}")
+    if "actions" not in document:
+        raise CodecError("a plan must have 'actions'")
+    return Plan(
+        actions=tuple(decode_action(a, secret) for a in _list(document.get("actions"))),
+        problems=tuple(decode_record(Problem, p) for p in _list(document.get("problems"))),
+        skipped=tuple(
+            decode_record(SkippedCollection, s) for s in _list(document.get("skipped_collections"))
+        ),
+        config_file=document.get("config_file"),
+        config_hash=document.get("config_hash"),
+        secret_fingerprints=dict(document.get("secret_fingerprints") or {}),
+        allow_mass_missing=bool(document.get("allow_mass_missing", False)),
+    )
+
+
+def _list(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CodecError(f"expected a list, not {type(value).__name__}")
+    return value
+
+
+def encode_record(record: Any) -> dict[str, Any]:
+    """Any plain dataclass of the model (problems, fingerprints, counts) as a JSON object."""
+    return _encode_fields(record, {})
+
+
+def decode_record(cls: type[T], document: Any) -> T:
+    return _decode_fields(cls, document, {})
+
+
+# --- generic field encoding ---------------------------------------------------------------------
+
+
+def _encode_fields(record: Any, renames: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        renames.get(f.name, f.name): _encode(getattr(record, f.name))
+        for f in dataclasses.fields(record)
+    }
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # before str: a StrEnum is one
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _encode_fields(value, {})
+    if isinstance(value, (frozenset, set)):
+        return sorted(_encode(v) for v in value)  # sorted: the same plan, the same bytes
+    if isinstance(value, (tuple, list)):
+        return [_encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _encode(value[k]) for k in sorted(value)}
+    return value
+
+
+def _decode_fields(cls: type[T], document: Any, renames: Mapping[str, str]) -> T:
+    if not isinstance(document, Mapping):
+        raise CodecError(f"{cls.__name__} must be an object, not {type(document).__name__}")
+    hints = _hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        key = renames.get(f.name, f.name)
+        if key in document:
+            values[f.name] = _decode(hints[f.name], document[key])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise CodecError(f"{cls.__name__} is missing {key!r}")
+        # absent but defaulted: an older minor version wrote it, the default stands; unknown
+        # keys are ignored the same way, as a newer minor version may add fields
+    return cls(**values)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if origin in (tuple, frozenset) or tp in (tuple, frozenset):
+        item = args[0] if args else Any
+        return (origin or tp)(_decode(item, v) for v in _list(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise CodecError(f"expected an object, not {type(value).__name__}")
+        item = args[1] if args else Any
+        return {k: _decode(item, v) for k, v in value.items()}
+    if isinstance(tp, type):
+        if dataclasses.is_dataclass(tp):
+            return _decode_fields(tp, value, {})
+        if issubclass(tp, enum.Enum):
+            return tp(value)
+        if tp is uuid.UUID:
+            if not isinstance(value, str):
+                raise CodecError(f"expected an id as text, not {type(value).__name__}")
+            return uuid.UUID(value)
+    return value

@@ -1,0 +1,52 @@
+"""The closed vocabularies: string enums, so they serialize as the words the outputs always used."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Trigger(StrEnum):
+    """What started a collection ingest (recorded on its ``ingest_runs`` row)."""
+
+    APPLY = "apply"
+    SOURCE_INGEST = "source-ingest"
+    COLLECTION_INGEST = "collection-ingest"
+
+
+class Scope(StrEnum):
+    """How much of a collection an ingest covers; only a full one may mark assets missing."""
+
+    COLLECTION = "collection"
+    TITLE = "title"
+    SEASON = "season"
+    EPISODE = "episode"
+
+
+class RunStatus(StrEnum):
+    """How one collection ingest ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+
+
+class ProblemKind(StrEnum):
+    """Why part of a plan could not be made (the rest is still planned)."""
+
+    UNREACHABLE = "unreachable"
+    UPSTREAM = "upstream"
+    AUTH = "auth"
+    ERROR = "error"
+
+
+class Outcome(StrEnum):
+    """How a whole command ended; the CLI turns this, and only this, into an exit code."""
+
+    OK = "ok"
+    CHANGES = "changes"  # plan --detailed-exitcode: there is something to apply
+    PARTIAL = "partial"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"

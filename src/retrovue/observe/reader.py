@@ -1,0 +1,48 @@
+"""The database as planning sees it: every read a plan needs, over one open connection.
+
+Planning code receives a ``DbReader`` and never writes SQL itself, so ``retrovue.plan`` stays
+free of the ORM and of SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from retrovue.model.snapshots import DbSnapshot, ExistingAsset
+from retrovue.observe import aired, db
+
+
+@dataclass(frozen=True)
+class AssetTally:
+    assets: int
+    aired: int
+
+
+@dataclass
+class DbReader:
+    conn: Connection
+
+    def snapshot(self) -> DbSnapshot:
+        return db.load_snapshot(self.conn)
+
+    def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
+        """``source_uri -> ExistingAsset`` of a stored collection (empty for one not stored yet)."""
+        if collection_id is None:
+            return {}
+        return db.load_asset_index(self.conn, collection_id)
+
+    def tally_collections(self, collection_ids: list[uuid.UUID]) -> AssetTally:
+        """How many assets these collections hold, and how many of them have aired."""
+        if not collection_ids:
+            return AssetTally(0, 0)
+        total = aired.asset_count(self.conn, collection_ids)
+        return AssetTally(total, aired.aired_count(self.conn, collection_ids) if total else 0)
+
+    def db_state(self):
+        """Fingerprints of everything a plan reads, for saved-plan staleness checks."""
+        from retrovue.observe.state import observe_db_state
+
+        return observe_db_state(self.conn)

@@ -1,0 +1,127 @@
+"""What `asset list` and `asset show` print."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from retrovue.render.values import iso, yes_no
+
+if TYPE_CHECKING:
+    from retrovue.app.asset_read import AssetDetail, AssetListing
+    from retrovue.model.catalog import AssetRecord, ListedAsset
+
+_DESCRIPTIVE = (
+    "source_uri",
+    "canonical_uri",
+    "kind",
+    "title",
+    "series_title",
+    "season_number",
+    "episode_number",
+    "year",
+    "duration_ms",
+    "size",
+)
+
+
+def _descriptive(a: AssetRecord) -> dict:
+    return {f: getattr(a, f) for f in _DESCRIPTIVE}
+
+
+def _listed(item: ListedAsset) -> dict:
+    a = item.asset
+    return {
+        "id": str(a.id),
+        "collection": {"id": str(a.collection_id), "name": item.collection_name},
+        **_descriptive(a),
+        "state": a.state,
+        "approved_for_broadcast": a.approved_for_broadcast,
+        "missing_since": iso(a.missing_since),
+        "discovered_at": iso(a.discovered_at),
+    }
+
+
+def list_document(listing: AssetListing) -> dict:
+    items = [_listed(i) for i in listing.assets]
+    f = listing.filters
+    return {
+        "status": "ok",
+        "total": len(items),
+        "truncated": listing.truncated,
+        "assets": items,
+        "filters": {
+            "collection": str(listing.collection.id) if listing.collection else None,
+            "state": f.state,
+            "approved": f.approved,
+            "missing": f.missing,
+            "limit": f.limit,
+        },
+    }
+
+
+def list_lines(listing: AssetListing) -> list[str]:
+    if not listing.assets:
+        return ["No assets found", "Total: 0 assets"]
+    lines = [
+        f"{a.id}  {a.state}  approved={yes_no(a.approved_for_broadcast)}  "
+        f"missing={iso(a.missing_since) or '-'}  {a.canonical_uri}"
+        for a in (i.asset for i in listing.assets)
+    ]
+    n = len(listing.assets)
+    lines.append(f"Total: {n:,} asset{'s' if n != 1 else ''}")
+    if listing.truncated:
+        lines.append(f"(limited to {listing.filters.limit}; more assets match)")
+    return lines
+
+
+def show_document(detail: AssetDetail) -> dict:
+    a, owner = detail.asset, detail.owner
+    return {
+        "status": "ok",
+        "id": str(a.id),
+        "collection": {
+            "id": str(owner.collection_id),
+            "name": owner.collection_name,
+            "source": {
+                "id": str(owner.source_id),
+                "name": owner.source_name,
+                "type": owner.source_type,
+            },
+        },
+        **_descriptive(a),
+        "change_token": a.change_token,
+        "state": a.state,
+        "approved_for_broadcast": a.approved_for_broadcast,
+        "missing_since": iso(a.missing_since),
+        "metadata": a.metadata,
+        "discovered_at": iso(a.discovered_at),
+        "created_at": iso(a.created_at),
+        "updated_at": iso(a.updated_at),
+    }
+
+
+def show_lines(detail: AssetDetail) -> list[str]:
+    """One `  <Field>: <value>` line per key of the JSON document, in its order."""
+    owner = detail.owner
+    lines = [f"Asset: {detail.asset.id}"]
+    for key, value in show_document(detail).items():
+        if key in ("status", "id"):
+            continue
+        label = key.replace("_", " ").title().replace("Uri", "URI").replace("Ms", "(ms)")
+        if key == "collection":
+            value = (
+                f"{owner.collection_name} ({owner.collection_id}); "
+                f"source {owner.source_name} ({owner.source_type}, {owner.source_id})"
+            )
+        elif key == "metadata":
+            text = json.dumps(value, indent=2, sort_keys=True) if value is not None else "null"
+            lines.append(f"  {label}:")
+            lines += ["    " + line for line in text.splitlines()]
+            continue
+        elif isinstance(value, bool):
+            value = yes_no(value)
+        elif value is None:
+            value = "-"
+        lines.append(f"  {label}: {value}")
+    return lines
