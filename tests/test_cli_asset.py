@@ -65,11 +65,27 @@ def test_filters_and_limit(rv, db_url, media):  # AL N-1 / N-4
     )
     human = rv("asset", "list", "--limit", "1", db=db_url).out.splitlines()
     assert human[-2] == "Total: 1 asset" and human[-1] == "(limited to 1; more assets match)"
-    assert " approved=No  missing=-  " in human[0]
+    # issue 10: an aligned table with the source and collection of each asset
+    assert human[0].split() == ["SOURCE", "COLLECTION", "STATE", "APPROVED", "MISSING", "URI", "ID"]
+    assert human[1].split()[2:5] == ["new", "No", "-"] and len(human) == 4
     assert rv("asset", "list", "--state", "ready", db=db_url).out.splitlines() == [
         "No assets found",
         "Total: 0 assets",
     ]
+
+
+def test_source_filter_and_column(rv, db_url, media):
+    """issue 10: asset list --source keeps one source's assets; the table names each source."""
+    _ingest(rv, db_url, media)
+    add_fs(rv, db_url, media, "Other")
+    doc = one_json(rv("asset", "list", "--source", "Library", "--json", db=db_url).out)
+    assert doc["total"] == 5
+    assert one_json(rv("asset", "list", "--source", "Other", "--json", db=db_url).out)["total"] == 0
+    human = rv("asset", "list", "--source", "library", db=db_url).out.splitlines()
+    assert [line.split()[0] for line in human[1:6]] == ["Library"] * 5
+    assert human[-1] == "Total: 5 assets"
+    r = rv("asset", "list", "--source", "nope", "--json", db=db_url)
+    assert r.code == 1 and one_json(r.out)["code"] == "NOT_FOUND"
 
 
 def test_usage_errors(rv, db_url):  # AL N-1: bad --state or --limit is a usage error (exit 1)

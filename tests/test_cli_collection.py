@@ -49,7 +49,21 @@ def test_list(rv, db_url, media):  # CL B-1 / B-6 / B-7 / N-1
         "path_mappings",
     }
     human = rv("collection", "list", db=db_url).out.splitlines()
-    assert "  Path Mappings: none" in human and human[-1] == "Total: 3 collections"
+    # issue 10: an aligned table, one row per collection, under a header
+    assert human[0].split() == [
+        "SOURCE",
+        "COLLECTION",
+        "SYNC",
+        "INGESTIBLE",
+        "ASSETS",
+        "LAST",
+        "INGEST",
+        "ID",
+    ]
+    assert [line.split()[1] for line in human[1:4]] == ["Empty", "Movies", "TV"]
+    assert human[1].split()[2:6] == ["No", "Yes", "0", "Never"]
+    assert len({line.index("Never") for line in human[1:4]}) == 1  # columns line up
+    assert human[-1] == "Total: 3 collections"
 
 
 def test_list_filtered_and_errors(rv, db_url, media):  # CL B-2 / B-3 / B-8 / D-9

@@ -406,6 +406,21 @@ def test_list_sorted_and_counts(rv, db_url, media):  # SL B-1 / B-5 / D-3 / D-4 
     assert beta["created_at"].endswith("+00:00")
     human = rv("source", "list", db=db_url).out.splitlines()
     assert human[0] == "Configured sources:" and human[-1] == "Total: 2 sources configured"
+    # issue 10: an aligned table, one row per source
+    assert human[1].split() == [
+        "NAME",
+        "TYPE",
+        "AVAILABLE",
+        "ENABLED",
+        "INGESTIBLE",
+        "UPDATED",
+        "ID",
+    ]
+    assert [line.split()[:5] for line in human[2:4]] == [
+        ["Alpha", "filesystem", "Yes", "0", "0"],
+        ["beta", "filesystem", "Yes", "1", "3"],
+    ]
+    assert human[2].index("filesystem") == human[3].index("filesystem")
 
 
 def test_list_type_filter(rv, db_url, media):  # SL B-2 / B-3

@@ -15,6 +15,7 @@ import pytest
 from retrovue.model.actions import (
     Action,
     AddCollection,
+    AssetDetail,
     CollectionAddress,
     CollectionGoneUpstream,
     CreateSource,
@@ -103,6 +104,7 @@ SAMPLES: dict[type, Action] = {
         missing_threshold=0.5,
         mapping_roots=(MappingRoot("/data/Movies", "/mnt/movies", True),),
         db_fingerprint="sha256:0123456789abcdef",
+        detail=(AssetDetail("missing", 12, ("/mnt/movies/a.mkv",)),),
     ),
     PruneSource: PruneSource(
         SOURCE, "machine-1", "plex", collections=3, assets=40, prune=True, protected_assets=2

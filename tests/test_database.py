@@ -67,10 +67,17 @@ def test_test_db_leaves_production_untouched(rv, isolated_env, tmp_path, monkeyp
         assert conn.execute("select count(*) from assets").fetchone()[0] == 2
 
 
+def _older_revision() -> str:
+    older = sorted(migrate.known_revisions() - {migrate.head_revision()})
+    if not older:
+        pytest.skip("only one migration exists: no revision is behind the head")
+    return older[0]
+
+
 def test_out_of_date_schema_is_refused_naming_db_upgrade(db_url, rv, tmp_path):
     engine = open_database(DatabaseTarget(db_url, False))
     with engine.begin() as conn:
-        conn.execute(text("update alembic_version set version_num = '0000'"))
+        conn.execute(text("update alembic_version set version_num = :r"), {"r": _older_revision()})
     engine.dispose()
     with pytest.raises(SchemaOutOfDateError, match="out of date"):
         open_database(DatabaseTarget(db_url, False))
@@ -138,3 +145,89 @@ def test_approved_requires_ready(engine):
                 updated_at=now,
             )
         )
+
+
+# --- issue 9, item 9: a database failure is one line naming the cause and the database ---------
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("Error:")]
+
+
+def _assert_one_clean_line(err: str, *expected: str) -> str:
+    lines = _error_lines(err)
+    assert len(lines) == 1, err
+    for dump in ("[SQL:", "[parameters:", "sqlalche.me", "Traceback", "LINE 1:"):
+        assert dump not in err, err
+    for text_ in expected:
+        assert text_ in lines[0], lines[0]
+    return lines[0]
+
+
+def _read_only_url(db_url: str) -> str:
+    """The same database, refusing writes: SQLite opened read-only, PostgreSQL read-only by
+    default for every new session."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///file:{url.database}?mode=ro&uri=true"
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on')
+        )
+    admin.dispose()
+    return db_url
+
+
+def test_a_read_only_database_is_one_error_line(db_url, rv, tmp_path):
+    """Issue 9, item 9: no statement, parameters or link in the error; --debug shows them."""
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    url = _read_only_url(db_url)
+    result = rv("apply", "-c", str(config), "--auto-approve", db=url)
+    assert result.code == 1
+    line = _assert_one_clean_line(result.err, "Database operation failed on ")
+    assert "read" in line.casefold() and "taking" not in line
+    debug = rv("apply", "-c", str(config), "--auto-approve", "--debug", db=url)
+    assert debug.code == 1 and "[SQL:" in debug.err  # the details are there when asked for
+
+
+def test_a_dropped_column_is_one_error_line(db_url, rv, tmp_path):
+    """Issue 9, item 9: a read that hits a column changed by hand names the column, the
+    database and `retrovue db check`, in one line and a hint (it used to print the SELECT)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("alter table collections drop column ingestible_reason"))
+    engine.dispose()
+    config = fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {})
+    result = rv("plan", "-c", str(config), db=db_url)
+    assert result.code == 1
+    _assert_one_clean_line(result.err, "ingestible_reason", db_url)  # db_url has no password
+    assert "retrovue db check" in result.err
+    doc = rv("plan", "-c", str(config), "--json", db=db_url)
+    assert doc.code == 1 and doc.json()["code"] == "DATABASE_ERROR"
+
+
+def test_a_database_locked_by_another_writer_is_one_error_line(rv, tmp_path):
+    """Issue 9, item 9: SQLite busy past the timeout (5 s) is one line with a hint."""
+    url = f"sqlite:///{tmp_path}/busy.db"
+    open_database(DatabaseTarget(url, False)).dispose()
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    writer = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        result = rv("apply", "-c", str(config), "--auto-approve", db=url)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert result.code == 1
+    _assert_one_clean_line(result.err, "database is locked", url)
+    assert "another process is writing" in result.err

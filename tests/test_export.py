@@ -85,16 +85,17 @@ def test_round_trip_of_plex_with_secret_and_path_mappings(rv, db_url, engine, tm
     exported = rv("export", db=db_url)
     assert exported.code == 0, exported.err
     assert fake_plex.token not in exported.out + exported.err
-    assert f"token: ${{{TOKEN_VAR}}}" in exported.out
-    assert f"# secret: set {TOKEN_VAR} to this source's token" in exported.out
-    assert TOKEN_VAR in exported.err  # the operator is told on stderr too
+    # stored as its reference (issue 9, item 12), so exported as that same reference
+    assert 'token: "${PLEX_TOKEN}"' in exported.out
+    assert "# secret: set PLEX_TOKEN to this source's token" in exported.out
+    assert "PLEX_TOKEN" in exported.err  # the operator is told on stderr too
     path = tmp_path / "exported.yaml"
     path.write_text(exported.out)
     source = yaml.safe_load(exported.out)["sources"][0]
     movies = next(c for c in source["collections"] if c["name"] == "Movies")
     assert movies["path_mappings"] == [{"plex_path": "/data/Movies", "local_path": str(local)}]
     assert rv("plan", "-c", str(path), db=db_url).code == 1  # the variable must be set
-    _no_changes(rv, db_url, path, env={TOKEN_VAR: fake_plex.token})
+    _no_changes(rv, db_url, path, env={"PLEX_TOKEN": fake_plex.token})
 
 
 def test_imperative_source_is_adopted_and_only_selected_sources_exported(

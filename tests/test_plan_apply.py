@@ -192,6 +192,9 @@ def test_unreachable_source_is_shown_and_the_rest_planned(rv, db_url, engine, tm
     assert '+ source "Here" will be created' in plan.out
     applied = rv("apply", "-c", str(config), "--auto-approve", db=db_url)
     assert applied.code == 2  # partial: Here committed, Gone could not be done
+    # issue 9, item 13: the summary names what failed at plan time, and counts it
+    assert '\nsource "Gone": NOT PLANNED (unreachable): ' in applied.out
+    assert "Apply finished with errors." in applied.out and ", 1 failed." in applied.out
     assert len(assets(engine)) == 2
     with engine.connect() as conn:
         assert conn.execute(select(Source.name)).scalars().all() == ["Here"]
@@ -294,6 +297,13 @@ def test_interrupt_rolls_back_only_the_collection_in_progress(db_url, engine, tm
     assert [os.path.basename(r.canonical_uri) for r in assets(engine)] == ["1.mkv"]
     with engine.connect() as conn:
         assert sorted(conn.execute(select(IngestRun.status)).scalars()) == ["interrupted", "ok"]
+    # issue 9, item 13: the summary lists what the run never reached
+    from retrovue.render.results import render_results, results_to_json
+
+    text = render_results(result, plan)
+    assert 'collection "Library"/"c": NOT ATTEMPTED: the run stopped before it' in text
+    assert text.rstrip().endswith("0 failed, 1 not attempted.")
+    assert results_to_json(result, plan)["not_attempted"] == ['collection "Library"/"c"']
 
 
 def test_apply_refuses_without_tty_and_without_auto_approve(rv, db_url, engine, library):

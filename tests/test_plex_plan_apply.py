@@ -193,8 +193,11 @@ def test_unreachable_server_exits_3(rv, db_url, tmp_path, plex_library):
     assert "unreachable" in result.out
 
 
-def test_mid_listing_500_fails_that_collection_only(rv, db_url, engine, tmp_path, plex_library):
+def test_mid_listing_500_fails_that_collection_only(
+    rv, db_url, engine, tmp_path, plex_library, monkeypatch
+):
     plex, local_movies, local_tv = plex_library
+    monkeypatch.setenv(TOKEN_ENV, plex.token)  # the executor reads the stored ${VAR} reference
     config = plex_config(
         tmp_path,
         plex,
@@ -303,6 +306,7 @@ def test_surgical_ingest_by_title_never_marks_missing(rv, db_url, engine, tmp_pa
         "1",
         "--json",
         db=db_url,
+        env=env(plex),  # the stored token is the ${VAR} reference, read at run time
     )
     assert result.code == 0, result.err
     stats = result.json()["stats"]
@@ -344,10 +348,11 @@ def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(
 
 
 def test_short_listing_at_apply_time_leaves_no_partial_collection(
-    rv, db_url, engine, tmp_path, plex_library
+    rv, db_url, engine, tmp_path, plex_library, monkeypatch
 ):
     """A server whose totalSize promises more than it delivers fails the collection (no short list)."""
     plex, local_movies, _ = plex_library
+    monkeypatch.setenv(TOKEN_ENV, plex.token)  # the executor reads the stored ${VAR} reference
     config = _movies_config(tmp_path, plex, local_movies)
     from retrovue.config.validate import load_config
     from retrovue.execute.executor import Executor

@@ -28,15 +28,17 @@ from retrovue.model.actions import (
     SourceAddress,
     WipeCollection,
 )
-from retrovue.model.codec import FORMAT_VERSION
+from retrovue.model.codec import FORMAT_VERSION, decode_plan
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import DbState
+from retrovue.observe.keys import database_key
 from retrovue.plan.builder import PlanOptions
 from retrovue.plan.saved import (
     SavedOptions,
     load_saved_plan,
     plan_from_json,
     saved_document,
+    sealed,
     stale_reasons,
 )
 from retrovue.render.json import plan_to_json
@@ -137,29 +139,28 @@ def test_no_secret_value_in_a_saved_plan(rv, db_url, plex_setup, tmp_path, fake_
     raw = out.read_text()
     assert fake_plex.token not in raw
     doc = json.loads(raw)
-    assert doc["secret_fingerprints"]["Living Room Plex.token"].startswith("sha256:")
+    # keyed with the database's key (issue 9, item 12): a guessed token cannot be checked offline
+    assert doc["secret_fingerprints"]["Living Room Plex.token"].startswith("hmac-sha256:")
     assert (
         next(a for a in doc["actions"] if a["kind"] == "create_source")["config"]["token"]
         == "(sensitive)"
     )
-    # a token change is an update of a sensitive field: neither value lands in the file
+    # a change of a sensitive field is an update of it: neither value lands in the file
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url, env=env).code == 0
+    cfg.write_text(cfg.read_text().replace(TOKEN_VAR, "ROTATED_TOKEN"))
+    rotated = {"ROTATED_TOKEN": "new-secret-value-42"}
     old_token, fake_plex.token = fake_plex.token, "new-secret-value-42"  # the token was rotated
-    result = rv(
-        "plan", "-c", str(cfg), "--out", str(out), db=db_url, env={TOKEN_VAR: "new-secret-value-42"}
-    )
+    result = rv("plan", "-c", str(cfg), "--out", str(out), db=db_url, env=rotated)
     assert result.code == 0 and "config.token: (sensitive) -> (sensitive)" in result.out
     raw = out.read_text()
     assert "new-secret-value-42" not in raw and old_token not in raw
     assert "new-secret-value-42" not in result.out + result.err
     assert '"sensitive": true' in raw
-    # and the saved plan still carries the rotation out, with the value from the environment
-    applied = rv(
-        "apply", str(out), "--auto-approve", db=db_url, env={TOKEN_VAR: "new-secret-value-42"}
-    )
+    # and the saved plan carries the change out: the new reference is stored, never the value
+    applied = rv("apply", str(out), "--auto-approve", db=db_url, env=rotated)
     assert applied.code == 0, applied.err
     with open_engine(db_url) as engine, engine.connect() as conn:
-        assert conn.execute(select(Source.config)).scalar_one()["token"] == "new-secret-value-42"
+        assert conn.execute(select(Source.config)).scalar_one()["token"] == "${ROTATED_TOKEN}"
 
 
 def test_plan_from_json_rebuilds_the_same_plan(db_url, engine, plex_setup, monkeypatch):
@@ -171,7 +172,8 @@ def test_plan_from_json_rebuilds_the_same_plan(db_url, engine, plex_setup, monke
     rebuilt = plan_from_json(json.loads(json.dumps(plan_to_json(plan))), desired)
     assert rebuilt == plan
     create = rebuilt.actions[0]
-    assert create.config["token"] == env[TOKEN_VAR] and create.sensitive_keys == {"token"}
+    # the reference is what is stored (issue 9, item 12); the importer reads the variable
+    assert create.config["token"] == "${" + TOKEN_VAR + "}" and create.sensitive_keys == {"token"}
 
 
 # --- apply PLAN ---------------------------------------------------------------------------------
@@ -262,11 +264,17 @@ def test_asset_change_in_an_ingested_collection_is_named(rv, db_url, engine, cfg
     ]
 
 
-def test_schema_revision_is_checked(rv, db_url, cfg, tmp_path):
+def _resealed(engine, out: Path, doc: dict) -> None:
+    """Write an edited plan with a valid digest, as only a holder of the database key could."""
+    with engine.connect() as conn:
+        out.write_text(json.dumps(sealed(doc, database_key(conn))))
+
+
+def test_schema_revision_is_checked(rv, db_url, engine, cfg, tmp_path):
     out = _plan_out(rv, cfg, db_url, tmp_path)
     doc = json.loads(out.read_text())
     doc["observed"]["schema_revision"] = "0000_older"
-    out.write_text(json.dumps(doc))
+    _resealed(engine, out, doc)
     result = rv("apply", str(out), "--auto-approve", db=db_url)
     assert result.code == 1 and "database schema revision changed (0000_older ->" in result.err
 
@@ -384,9 +392,25 @@ def test_imperative_actions_reload_as_themselves(tmp_path):
         "wipe_collection",
         "delete_source",
     ]
-    rebuilt = plan_from_json(saved.document, DesiredState("retrovue.yaml", ()))
+    rebuilt = decode_plan(saved.document)
     assert rebuilt.actions == actions
     assert type(rebuilt.actions[0]) is SetPathMappingLocal
+
+
+@pytest.mark.parametrize("kind", ["set_path_mapping_local", "wipe_collection", "delete_source"])
+def test_a_saved_plan_never_runs_an_imperative_only_action(tmp_path, kind):
+    """issue 9, item 1: `plan --out` never writes these; one in the file was put there by hand
+    (a delete_source with override_safety would remove aired assets), so it is refused."""
+    source = SourceAddress("Den Plex", uuid.uuid4())
+    movies = CollectionAddress(source, "1", "Movies", uuid.uuid4())
+    action = {
+        "set_path_mapping_local": SetPathMappingLocal(movies, "/data/Movies", None, "/mnt/x"),
+        "wipe_collection": WipeCollection(movies, assets=12, override_safety=True),
+        "delete_source": DeleteSource(source, "plex", override_safety=True),
+    }[kind]
+    saved = load_saved_plan(str(_saved_file(tmp_path, (action,))))
+    with pytest.raises(PlanError, match=f"holds a {kind} action, which `retrovue plan` never"):
+        plan_from_json(saved.document, DesiredState("retrovue.yaml", ()))
 
 
 def test_unknown_action_kind_in_a_saved_plan_is_refused(tmp_path):
@@ -416,6 +440,9 @@ def test_staleness_is_a_pure_comparison(tmp_path):
         def asset_fingerprint(self, collection_id):
             self.asked.append(collection_id)
             return self.assets
+
+        def key(self) -> bytes:
+            return b"k" * 32
 
     same = Observer(DbState("rev-1", "sha256:11"), "sha256:aa")
     assert stale_reasons(saved, desired, same) == [] and same.asked == [movies.id]

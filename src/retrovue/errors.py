@@ -96,12 +96,36 @@ class StalePlanError(PlanError):
     code = "STALE_PLAN"
 
 
+class PlanModifiedError(PlanError):
+    """The saved plan's digest does not match its content: it was edited after it was made."""
+
+    code = "PLAN_MODIFIED"
+
+
+class SecretNotSetError(RetrovueError):
+    """A stored ``${VAR}`` reference to a secret whose variable is not set where retrovue runs."""
+
+    code = "SECRET_NOT_SET"
+
+
 class DatabaseError(RetrovueError):
     code = "DATABASE_ERROR"
 
 
 class SchemaOutOfDateError(DatabaseError):
     code = "SCHEMA_OUT_OF_DATE"
+
+
+class SchemaTooNewError(DatabaseError):
+    """The database carries a schema revision this retrovue does not know: a newer one made it."""
+
+    code = "SCHEMA_TOO_NEW"
+
+
+class SchemaMismatchError(DatabaseError):
+    """The live schema differs from the one this retrovue's models declare."""
+
+    code = "SCHEMA_MISMATCH"
 
 
 class TestDbIsProductionError(RetrovueError):
@@ -113,11 +137,28 @@ class LockedError(RetrovueError):
     code = "LOCKED"
 
 
+class LockLostError(RetrovueError):
+    """The apply lock stopped being ours while we worked (its session died, or someone released
+    or took it over): the unit in progress rolled back, committed ones stay, nothing else runs."""
+
+    code = "LOCK_LOST"
+
+
 class InterruptedByOperator(RetrovueError):
     """Ctrl-C: the unit in progress rolled back, committed ones stay."""
 
     code = "INTERRUPTED"
     exit_code = 130
+
+
+class TerminatedBySignal(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `docker stop`).  A ``KeyboardInterrupt`` so that it unwinds
+    exactly like Ctrl-C (the unit in progress rolls back, committed ones stay, the lock is
+    released); the run then exits 143 instead of 130."""
+
+    code = "TERMINATED"
+    exit_code = 143
+    reason = "terminated by SIGTERM"
 
 
 class ApprovalRequired(RetrovueError):

@@ -14,36 +14,45 @@ class Revisions:
     before: str | None
     after: str | None
     head: str
+    #: where it stands: "current", "behind", "newer" (made by a newer retrovue), "foreign"
+    #: (tables but no revision), "empty" or "missing" (no database yet)
+    status: str = "current"
 
 
 def upgrade(ctx: Context) -> Revisions:
-    """Migrate the selected database to the newest schema revision."""
+    """Migrate the selected database to the newest schema revision, in one transaction.  A
+    database made by a newer retrovue is refused before anything runs."""
     from retrovue.database import migrate
-    from retrovue.database.engine import database_errors, make_engine
+    from retrovue.database.engine import migrate_database
 
-    engine = make_engine(ctx.target.url)
-    try:
-        with database_errors(ctx.target), engine.begin() as conn:
-            before = migrate.current_revision(conn)
-            migrate.upgrade(conn)
-            after = migrate.current_revision(conn)
-    finally:
-        engine.dispose()
-    return Revisions(ctx.target.display_url, before, after, migrate.head_revision())
+    before, after = migrate_database(ctx.target)
+    return Revisions(
+        ctx.target.display_url, before.revision, after.revision, migrate.head_revision()
+    )
 
 
 def current(ctx: Context) -> Revisions:
-    """Where the selected database's schema stands, without migrating it."""
+    """Where the selected database's schema stands, without creating or migrating it."""
     from retrovue.database import migrate
-    from retrovue.database.engine import database_errors, make_engine
+    from retrovue.database.engine import NoDatabase, read_schema_state
 
-    engine = make_engine(ctx.target.url)
-    try:
-        with database_errors(ctx.target), engine.connect() as conn:
-            revision = migrate.current_revision(conn)
-    finally:
-        engine.dispose()
-    return Revisions(ctx.target.display_url, revision, revision, migrate.head_revision())
+    state = read_schema_state(ctx.target)
+    if isinstance(state, NoDatabase):
+        return Revisions(ctx.target.display_url, None, None, migrate.head_revision(), "missing")
+    return Revisions(
+        ctx.target.display_url,
+        state.revision,
+        state.revision,
+        migrate.head_revision(),
+        state.status.value,
+    )
+
+
+def check(ctx: Context):
+    """How the live schema differs from this retrovue's models (empty: it matches)."""
+    from retrovue.database.check import check_schema
+
+    return check_schema(ctx.target)
 
 
 def show_lock(ctx: Context):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retrovue.app.context import Context
-from retrovue.app.selectors import resolve_asset, resolve_collection
+from retrovue.app.selectors import resolve_asset, resolve_collection, resolve_source
 from retrovue.errors import UsageError
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
 from retrovue.model.snapshots import DbCollection
@@ -18,6 +18,7 @@ STATES = ("new", "enriching", "ready", "retired")
 @dataclass(frozen=True)
 class AssetFilters:
     collection: str | None = None  # a collection selector
+    source: str | None = None  # a source selector
     state: str | None = None
     approved: bool | None = None
     missing: bool | None = None
@@ -30,6 +31,8 @@ class AssetListing:
     filters: AssetFilters
     collection: DbCollection | None  # the collection the filter resolved to
     truncated: bool  # --limit left matching assets out
+    # collection id -> its source's name, for the table's SOURCE column
+    source_names: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -40,19 +43,24 @@ class AssetDetail:
 
 def list_assets(ctx: Context, filters: AssetFilters) -> AssetListing:
     """Assets matching every filter (AND), ordered by source, collection, canonical_uri."""
-    chosen = None
+    chosen = source = None
     with ctx.reading() as conn:
+        snapshot = load_snapshot(conn)
         if filters.collection is not None:
-            _source, chosen = resolve_collection(load_snapshot(conn), filters.collection)
+            _source, chosen = resolve_collection(snapshot, filters.collection)
+        if filters.source is not None:
+            source = resolve_source(snapshot, filters.source)
         rows, truncated = stored.list_assets(
             conn,
             collection_id=chosen.id if chosen else None,
+            source_id=source.id if source else None,
             state=filters.state,
             approved=filters.approved,
             missing=filters.missing,
             limit=filters.limit,
         )
-    return AssetListing(tuple(rows), filters, chosen, truncated)
+    names = {c.id: s.name for s in snapshot.sources for c in s.collections}
+    return AssetListing(tuple(rows), filters, chosen, truncated, names)
 
 
 def show_asset(ctx: Context, selector: str) -> AssetDetail:

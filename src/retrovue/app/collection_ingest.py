@@ -24,6 +24,7 @@ from retrovue.errors import (
 from retrovue.model.actions import Plan
 from retrovue.model.enums import RunStatus, Scope, Trigger
 from retrovue.model.results import CollectionIngestReport, IngestedAsset
+from retrovue.model.snapshots import ExistingAsset
 from retrovue.plan import imperative as build
 
 
@@ -115,6 +116,7 @@ def _ingest(ctx, request: IngestRequest, source, col, times) -> CollectionIngest
         episode=request.episode,
     )
     plan = Plan((action,), allow_mass_missing=request.allow_mass_missing, ingest_unchanged=True)
+    before = _asset_index(ctx, col.id) if request.verbose_assets else None
     result = ctx.run(plan, f"collection ingest {col.id}", Trigger.COLLECTION_INGEST)
     outcome = result.ingests[0]
     if result.interrupted or outcome.status == RunStatus.INTERRUPTED:
@@ -122,8 +124,8 @@ def _ingest(ctx, request: IngestRequest, source, col, times) -> CollectionIngest
     if outcome.status != RunStatus.OK:
         raise _failure(outcome.error, col)
     report = report_of(source, col, action, outcome, times)
-    if request.verbose_assets:
-        report = _with_written_assets(ctx, report)
+    if before is not None:
+        report = _with_written_assets(ctx, report, before)
     return CollectionIngest(report)
 
 
@@ -186,21 +188,41 @@ def _failure(error: BaseException | None, col) -> RetrovueError:
     return DatabaseError(message)
 
 
-def _with_written_assets(ctx: Context, report: CollectionIngestReport) -> CollectionIngestReport:
-    """Created/updated rows of this run, read back after commit: the run stamps them with its start."""
+def _asset_index(ctx: Context, collection_id) -> dict[str, ExistingAsset]:
+    from retrovue.observe.db import load_asset_index
+
+    with ctx.reading() as conn:
+        return load_asset_index(conn, collection_id)
+
+
+def _with_written_assets(
+    ctx: Context, report: CollectionIngestReport, before: dict[str, ExistingAsset]
+) -> CollectionIngestReport:
+    """Created/updated rows of this run, read back after commit (the run stamps the rows it
+    writes with its start) and told apart by the index read before it: a row the run only marked
+    missing or back is neither created nor updated."""
     from retrovue.observe.catalog import assets_written_at
 
-    created, updated = [], []
     with ctx.reading() as conn:
         rows = assets_written_at(conn, report.collection.id, report.last_ingest_time)
+    created, updated = [], []
     for r in rows:
         asset = IngestedAsset(
             str(r.id), r.source_uri, r.canonical_uri, r.state, r.approved_for_broadcast
         )
-        if r.created_at == report.last_ingest_time:
+        change = _change_of(before.get(r.source_uri), r)
+        if change == "created":
             created.append(asset)
-        else:
-            updated.append(
-                dataclasses.replace(asset, change="content" if r.state == "new" else "remap")
-            )
+        elif change is not None:
+            updated.append(dataclasses.replace(asset, change=change))
     return dataclasses.replace(report, created_assets=tuple(created), updated_assets=tuple(updated))
+
+
+def _change_of(known: ExistingAsset | None, row) -> str | None:
+    if known is None:
+        return "created"
+    if known.change_token != row.change_token:
+        return "content"
+    if known.canonical_uri != row.canonical_uri:
+        return "remap"
+    return None

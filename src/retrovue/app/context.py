@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from retrovue.errors import DatabaseError, ImporterUnavailableError
+from retrovue.errors import DatabaseError, ImporterUnavailableError, RetrovueError
 from retrovue.importers.base import is_compliant
 from retrovue.model.enums import Trigger
 from retrovue.redact import Redactor
@@ -20,13 +20,16 @@ from retrovue.redact import Redactor
 if TYPE_CHECKING:  # the ORM and the engine load only when a command touches the database
     from sqlalchemy import Connection, Engine
 
-    from retrovue.database.engine import DatabaseTarget
+    from retrovue.database.engine import DatabaseTarget, NoDatabase
     from retrovue.execute.executor import Executor, ProgressFactory
+    from retrovue.execute.lock import HeldLock
     from retrovue.importers.base import BaseImporter
     from retrovue.importers.registry import Registry
     from retrovue.model.actions import Plan
     from retrovue.model.results import ExecutionResult
     from retrovue.model.snapshots import DbSnapshot, DbSource
+    from retrovue.observe.empty import EmptyReader
+    from retrovue.observe.reader import DbReader
 
 
 def _no_progress(_label: str) -> None:
@@ -39,6 +42,8 @@ class Context:
     db_url: str | None = None
     redactor: Redactor = field(default_factory=Redactor)
     progress: ProgressFactory = _no_progress
+    _schema_checked: bool = field(default=False, init=False, repr=False)
+    _held_lock: HeldLock | None = field(default=None, init=False, repr=False)
 
     def scrub(self, text: str) -> str:
         return self.redactor.scrub(text)
@@ -61,15 +66,44 @@ class Context:
 
         return open_database(self.target)
 
+    @cached_property
+    def reading_engine(self) -> Engine | NoDatabase:
+        """The database for reads that must create nothing (a plan): the command's engine when
+        it has opened one, else the existing database, else a ``NoDatabase`` saying why not."""
+        if "engine" in self.__dict__:
+            return self.engine
+        from retrovue.database.engine import open_existing
+
+        return open_existing(self.target)
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+        if "reading_engine" in self.__dict__:
+            from retrovue.database.engine import NoDatabase
+
+            if not isinstance(self.reading_engine, NoDatabase):
+                self.reading_engine.dispose()
+
+    def typed_error(self, exc: BaseException) -> RetrovueError | None:
+        """A database failure that escaped a use case, as one scrubbed line naming the database
+        (the statement and its parameters stay in the --debug traceback).  None: not one."""
+        from retrovue.database.failures import database_error, is_database_failure
+
+        if not is_database_failure(exc):
+            return None
+        error = database_error(exc, self.target.url)
+        error.message = self.scrub(error.message)
+        return error
 
     # -- secrets -----------------------------------------------------------------------------
 
     def register_secrets(self, config: dict, sensitive: set[str] | frozenset[str]) -> None:
+        from retrovue.config.loader import whole_reference
+
         for key in sensitive:
-            self.redactor.add(config.get(key))
+            if not whole_reference(config.get(key)):  # a stored ${VAR} is no secret: show it
+                self.redactor.add(config.get(key))
 
     def sensitive_keys(self, type_id: str) -> set[str]:
         entry = self.registry.importers.get(type_id)
@@ -99,6 +133,34 @@ class Context:
         self.learn_secrets(snapshot)
         return snapshot
 
+    @contextmanager
+    def plan_reader(self) -> Iterator[DbReader | EmptyReader]:
+        """What a plan reads, read-only: planning never creates, migrates or writes a database,
+        and one that does not exist yet reads as empty (see ``database_note``)."""
+        from retrovue.database.engine import NoDatabase
+
+        engine = self.reading_engine
+        if isinstance(engine, NoDatabase):
+            from retrovue.database.migrate import head_revision
+            from retrovue.observe.empty import EmptyReader
+
+            yield EmptyReader(head_revision())
+            return
+        from retrovue.observe.reader import DbReader
+
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(postgresql_readonly=True)
+            yield DbReader(conn)
+
+    @property
+    def database_note(self) -> str | None:
+        """Why a plan read an empty database (it does not exist yet); None when it exists."""
+        from retrovue.database.engine import NoDatabase
+
+        engine = self.reading_engine
+        return engine.note if isinstance(engine, NoDatabase) else None
+
     def learn_secrets(self, snapshot: DbSnapshot) -> None:
         for source in snapshot.sources:
             self.register_secrets(source.config, self.sensitive_keys(source.type))
@@ -111,24 +173,53 @@ class Context:
                 f"Source type '{source.type}' is not available",
                 hint=f"source '{source.name}' has type '{source.type}', which no loaded importer provides",
             )
-        return entry.cls(dict(source.config))
+        from retrovue.config.references import runtime_config
+
+        sensitive = entry.cls.sensitive_params()
+        config = runtime_config(source.config, sensitive, source.name)  # ${VAR}s read now
+        self.register_secrets(config, sensitive)
+        return entry.cls(config)
 
     # -- writing -----------------------------------------------------------------------------
 
     def executor(self, trigger: Trigger = Trigger.APPLY) -> Executor:
         from retrovue.execute.executor import Executor
 
-        return Executor(
+        self.require_writable_schema()
+        executor = Executor(
             self.engine, self.registry, trigger=trigger, scrub=self.scrub, progress=self.progress
         )
+        if self._held_lock is not None:  # under the apply lock: every unit checks it is still ours
+            executor.guard = self._held_lock.verify
+        return executor
+
+    def require_writable_schema(self) -> None:
+        """Before the first write: the live schema must be the one the models declare, so a
+        column dropped by hand is refused up front instead of failing writes half-way.  Checked
+        once per context, i.e. once per command: it costs 20–50 ms on SQLite, 45–150 ms on
+        PostgreSQL, too much to repeat per unit of work."""
+        if self._schema_checked:
+            return
+        from retrovue.database.check import require_matching_schema
+
+        require_matching_schema(self.engine, self.target.display_url)
+        self._schema_checked = True
 
     @contextmanager
-    def locked(self, command: str, timeout: float = 0.0) -> Iterator[None]:
-        """Hold the apply lock: one writer at a time, whichever command writes."""
+    def locked(self, command: str, timeout: float | None = None) -> Iterator[HeldLock]:
+        """Hold the apply lock: one writer at a time, whichever command writes.  ``timeout``:
+        how long to wait for it (None: the command offers no way to wait, and a refusal says
+        what to do instead).  Executors made meanwhile check before each unit that it is held."""
         from retrovue.execute.lock import apply_lock
 
-        with apply_lock(self.engine, command, timeout=timeout):
-            yield
+        with apply_lock(
+            self.engine, command, timeout=timeout or 0.0, can_wait=timeout is not None
+        ) as held:
+            self._held_lock = held
+            try:
+                yield held
+            finally:
+                self._held_lock = None
 
     def run(
         self,

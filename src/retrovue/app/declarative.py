@@ -7,6 +7,8 @@ callback while the lock is held.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +54,8 @@ class Applied:
             return plan_outcome(plan)
         if result.interrupted:
             return Outcome.INTERRUPTED
+        if result.lock_lost is not None:
+            return Outcome.FAILED  # another writer may have run meanwhile: not a partial success
         failures = result.failures + plan.unreachable + plan.auth_failed
         if failures == 0:
             return Outcome.OK
@@ -85,11 +89,12 @@ def validate(ctx: Context, config_file: str | None) -> Validated:
 
 
 def make_plan(ctx: Context, desired: DesiredState, options: PlanOptions = PlanOptions()) -> Plan:
-    """Observe the database and the upstreams and compute the plan; writes nothing."""
-    from retrovue.observe.reader import DbReader
-
-    with ctx.engine.connect() as conn:
-        plan = build_plan(desired, DbReader(conn), ctx.registry, options, scrub=ctx.scrub)
+    """Observe the database and the upstreams and compute the plan; writes nothing (a database
+    that does not exist yet is planned as empty, with a note saying so)."""
+    with ctx.plan_reader() as reader:
+        plan = build_plan(desired, reader, ctx.registry, options, scrub=ctx.scrub)
+    if ctx.database_note:
+        plan = dataclasses.replace(plan, notes=(*plan.notes, ctx.database_note))
     errors = [p for p in plan.problems if p.kind == ProblemKind.ERROR]
     if errors:
         raise PlanError(
@@ -109,7 +114,7 @@ def plan(
 ) -> Planned:
     desired = load_desired(ctx, config_file)
     if out_file:
-        options = PlanOptions(options.only_sources, options.allow_mass_missing, True, options.prune)
+        options = dataclasses.replace(options, fingerprint=True)
     the_plan = make_plan(ctx, desired, options)
     if out_file:
         save(ctx, the_plan, desired, options, out_file)
@@ -117,14 +122,34 @@ def plan(
 
 
 def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptions, path: str):
-    from retrovue.plan.saved import SavedOptions, saved_document
+    """Write the saved plan with its digest and secret fingerprints, keyed with the database's
+    key (read, never written: plan writes nothing)."""
+    from retrovue.plan.saved import SavedOptions, saved_document, sealed, secret_fingerprints
     from retrovue.render.json import plan_to_json
     from retrovue.render.savefile import save_plan
 
     saved = SavedOptions(
         options.only_sources, options.allow_mass_missing, options.prune or desired.prune
     )
-    save_plan(path, saved_document(plan_to_json(the_plan), the_plan, saved), ctx.scrub)
+    key = _database_key(ctx)
+    document = saved_document(
+        plan_to_json(the_plan), the_plan, saved, secret_fingerprints(desired, key)
+    )
+    save_plan(path, sealed(document, key, ctx.scrub), ctx.scrub)
+
+
+def _database_key(ctx: Context) -> bytes:
+    from retrovue.observe.keys import database_key
+    from retrovue.observe.reader import DbReader
+
+    with ctx.plan_reader() as reader:
+        if not isinstance(reader, DbReader):  # no database yet, so no key to make the plan with
+            raise PlanError(
+                f"cannot save the plan: {ctx.database_note}",
+                hint="a saved plan is checked with its database's key: create the database "
+                "first (`retrovue db upgrade`), then plan again",
+            )
+        return database_key(reader.conn)
 
 
 @dataclass(frozen=True)
@@ -152,7 +177,7 @@ def apply(ctx: Context, request: ApplyRequest, approve: Callable[[Plan], bool]) 
 
         saved = load_saved_plan(request.plan_file)
         # -c: the same file, checked out elsewhere
-        desired = load_desired(ctx, request.config_file or saved.config_file)
+        desired = load_desired(ctx, request.config_file or _saved_config(saved))
         command = f"apply {request.plan_file}"
     else:
         desired = load_desired(ctx, request.config_file)
@@ -169,10 +194,22 @@ def apply(ctx: Context, request: ApplyRequest, approve: Callable[[Plan], bool]) 
         return Applied(the_plan, ctx.executor(Trigger.APPLY).execute(the_plan))
 
 
+def _saved_config(saved) -> str:
+    """The config the saved plan was made from (stored absolute), or an error naming it."""
+    if not os.path.exists(saved.config_file):
+        raise PlanError(
+            f"config file not found: {saved.config_file} (saved plan {saved.path} was made from it)",
+            hint="pass the same config file with -c FILE (e.g. from the checkout that applies)",
+        )
+    return saved.config_file
+
+
 def _fresh_saved_plan(ctx: Context, saved, desired: DesiredState) -> Plan:
     from retrovue.observe.state import StateObserver
-    from retrovue.plan.saved import check_fresh, plan_from_json
+    from retrovue.plan.saved import check_fresh, plan_from_json, verify_digest
 
     with ctx.engine.connect() as conn:
-        check_fresh(saved, desired, StateObserver(conn))
-    return plan_from_json(saved.document, desired)
+        observer = StateObserver(conn)
+        verify_digest(saved, observer.key())  # first: an edited plan is looked at no further
+        check_fresh(saved, desired, observer)
+    return plan_from_json(saved.document, desired, f"saved plan {saved.path}")

@@ -8,6 +8,7 @@ error output: an ``Error:`` line (hints indented under it) and, with ``--json``,
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -24,16 +25,22 @@ class Console:
     ctx: Context
     json_output: bool = False
     debug: bool = False
+    color: bool = False  # decided once per run: see use_color
 
     def scrub(self, text: str) -> str:
         return self.ctx.scrub(text)
 
     def out(self, text: str) -> None:
-        click.echo(terminal_text(self.scrub(text)), nl=False)
+        click.echo(self._paint(terminal_text(self.scrub(text))), nl=False)
 
     def lines(self, lines: list[str]) -> None:
         """One element per line: a line break inside an element is escaped, not printed."""
-        click.echo("".join(one_line(self.scrub(line)) + "\n" for line in lines), nl=False)
+        text = "".join(one_line(self.scrub(line)) + "\n" for line in lines)
+        click.echo(self._paint(text), nl=False)
+
+    def _paint(self, text: str) -> str:
+        # after escaping, so a name from upstream can never carry its own colour codes
+        return colorize(text) if self.color else text
 
     def emit_json(self, document: dict) -> None:
         click.echo(self.scrub(json.dumps(document, indent=2, default=str)))
@@ -70,6 +77,37 @@ def report_error(exc: RetrovueError, json_output: bool, debug: bool, scrub=str) 
             click.echo(f"Error: {scrub(line)}", err=True)
     if exc.hint:
         click.echo(f"  {scrub(exc.hint)}", err=True)
+
+
+# Terraform's colours for a plan line's leading symbol (after its indentation)
+_SYMBOL_STYLES = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
+
+
+def use_color(no_color_flag: bool, stream=None) -> bool:
+    """Colour only for a person at a terminal: not when piped, nor with NO_COLOR or --no-color."""
+    stream = stream if stream is not None else sys.stdout
+    if no_color_flag or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def colorize(text: str) -> str:
+    """Each line whose first non-blank character is a plan symbol, in that symbol's colour."""
+    from rich.color import ColorSystem
+    from rich.style import Style
+
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\n")
+        style = _SYMBOL_STYLES.get(body.lstrip(" ")[:1])
+        if style and body:
+            line = (
+                Style.parse(style).render(body, color_system=ColorSystem.STANDARD)
+                + line[len(body) :]
+            )
+        out.append(line)
+    return "".join(out)
 
 
 def stdin_is_tty() -> bool:

@@ -1,4 +1,4 @@
-"""`retrovue db upgrade|current`: Alembic migrations of the selected database."""
+"""`retrovue db upgrade|current|check`: the selected database's schema."""
 
 from __future__ import annotations
 
@@ -7,17 +7,28 @@ import click
 from retrovue.app import admin
 from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
+from retrovue.model.enums import Outcome
+
+#: what `db current` says about each schema status
+_STANDING = {
+    "current": "up to date",
+    "behind": "out of date: run `retrovue db upgrade`",
+    "newer": "made by a newer retrovue: use that version",
+    "foreign": "tables but no retrovue revision: not a retrovue database",
+    "empty": "empty: created and migrated on first use",
+    "missing": "does not exist yet: created and migrated on first use",
+}
 
 
 @click.group()
 def db() -> None:
-    """Database schema migrations."""
+    """Database schema: migrations and checks."""
 
 
 @db.command()
 @common_options
 def upgrade(console: Console) -> None:
-    """Migrate the database to the newest schema revision."""
+    """Migrate the database to the newest schema revision (one transaction)."""
     r = admin.upgrade(console.ctx)
     if console.json_output:
         console.emit_json({"status": "ok", "database": r.database, "from": r.before, "to": r.after})
@@ -28,9 +39,9 @@ def upgrade(console: Console) -> None:
 @db.command()
 @common_options
 def current(console: Console) -> None:
-    """Show the database's schema revision and the newest one."""
+    """Show the database's schema revision and the newest one (creates nothing)."""
     r = admin.current(console.ctx)
-    up_to_date = r.before == r.head
+    up_to_date = r.status == "current"
     if console.json_output:
         console.emit_json(
             {
@@ -39,10 +50,39 @@ def current(console: Console) -> None:
                 "current": r.before,
                 "head": r.head,
                 "up_to_date": up_to_date,
+                "schema": r.status,
             }
         )
     else:
-        state = "up to date" if up_to_date else "out of date: run `retrovue db upgrade`"
         console.out(
-            f"Database {r.database}: revision {r.before or '(none)'}, head {r.head} ({state})\n"
+            f"Database {r.database}: revision {r.before or '(none)'}, head {r.head} "
+            f"({_STANDING[r.status]})\n"
         )
+
+
+@db.command()
+@common_options
+def check(console: Console) -> Outcome:
+    """Compare the live schema with this retrovue's models; exit 1 when they differ."""
+    result = admin.check(console.ctx)
+    if console.json_output:
+        console.emit_json(
+            {
+                "status": "ok" if result.matches else "mismatch",
+                "database": result.database,
+                "revision": result.revision,
+                "head": result.head,
+                "matches": result.matches,
+                "differences": [d.to_json() for d in result.differences],
+            }
+        )
+    elif result.matches:
+        console.out(f"Database {result.database}: the schema matches this retrovue's models.\n")
+    else:
+        count = len(result.differences)
+        lines = [
+            f"Database {result.database}: {count} difference{'s' if count != 1 else ''} "
+            "from this retrovue's models:"
+        ]
+        console.lines(lines + [f"  {d.message}" for d in result.differences])
+    return Outcome.OK if result.matches else Outcome.FAILED

@@ -34,6 +34,11 @@ prune_option = click.option(
     is_flag=True,
     help="Delete config-created sources no longer in the file (also `prune: true`).",
 )
+detail_option = click.option(
+    "--detail",
+    is_flag=True,
+    help="Name the files behind each asset count (at most 10 per kind, then 'and N more').",
+)
 mass_missing_option = click.option(
     "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
 )
@@ -55,6 +60,8 @@ def validate(console: Console, config_file: str | None) -> Outcome:
         for d in exc.diagnostics:
             console.err(f"  {d}")
         return Outcome.FAILED
+    for warning in validated.desired.warnings:  # valid, but unwise: stderr, not a failure
+        console.err(f"Warning: {warning}")
     if console.json_output:
         console.emit_json(validate_document(validated))
     else:
@@ -79,6 +86,7 @@ def validate(console: Console, config_file: str | None) -> Outcome:
 )
 @mass_missing_option
 @prune_option
+@detail_option
 @common_options
 def plan(
     console: Console,
@@ -89,9 +97,10 @@ def plan(
     fmt,
     allow_mass_missing,
     prune,
+    detail,
 ) -> Outcome:
     """Show what apply would change. Writes nothing."""
-    options = PlanOptions(tuple(sources), allow_mass_missing, prune=prune)
+    options = PlanOptions(tuple(sources), allow_mass_missing, prune=prune, detail=detail)
     planned = use.plan(
         console.ctx, config_file, options, out_file=out_file, detailed=detailed_exitcode
     )
@@ -125,6 +134,7 @@ def _show_plan(console: Console, the_plan: Plan, fmt: str | None) -> None:
 )
 @mass_missing_option
 @prune_option
+@detail_option
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
@@ -141,6 +151,7 @@ def apply(
     auto_approve,
     allow_mass_missing,
     prune,
+    detail,
     lock_timeout,
 ) -> Outcome:
     """Plan (or load the saved PLAN), show it, ask for `yes`, then carry it out."""
@@ -150,7 +161,7 @@ def apply(
     request = use.ApplyRequest(
         config_file,
         plan_file,
-        PlanOptions(tuple(sources), allow_mass_missing, prune=prune),
+        PlanOptions(tuple(sources), allow_mass_missing, prune=prune, detail=detail),
         lock_timeout,
     )
     applied = use.apply(console.ctx, request, lambda p: _approve(console, p, auto_approve))
@@ -159,7 +170,7 @@ def apply(
     elif console.json_output:
         console.emit_json(applied_document(applied))
     elif applied.result is not None:
-        console.out(render_results(applied.result))
+        console.out(render_results(applied.result, applied.plan))
     return applied.outcome
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from retrovue.errors import RetrovueError
 from retrovue.model.enums import Outcome
 
-INTERRUPTED = 130
+INTERRUPTED = 130  # 128 + SIGINT
+TERMINATED = 143  # 128 + SIGTERM
 
 _BY_OUTCOME = {
     Outcome.OK: 0,
@@ -18,8 +19,15 @@ _BY_OUTCOME = {
 }
 
 
-def exit_code(ended: Outcome | BaseException | None) -> int:
-    """``None`` is a command that simply finished (a read)."""
+def exit_code(ended: Outcome | BaseException | None, *, terminated: bool = False) -> int:
+    """``None`` is a command that simply finished (a read).  ``terminated``: the process got
+    SIGTERM, which stops a run exactly as Ctrl-C does; whatever reported the interruption (an
+    outcome, an error, the signal's own exception), the run then ends as 143."""
+    code = _code(ended)
+    return TERMINATED if terminated and code == INTERRUPTED else code
+
+
+def _code(ended: Outcome | BaseException | None) -> int:
     if ended is None:
         return 0
     if isinstance(ended, int):  # click's own exits (--help, --version) hand back their code
@@ -29,5 +37,5 @@ def exit_code(ended: Outcome | BaseException | None) -> int:
     if isinstance(ended, RetrovueError):
         return ended.exit_code
     if isinstance(ended, KeyboardInterrupt):
-        return INTERRUPTED
+        return getattr(ended, "exit_code", INTERRUPTED)
     return 1  # usage errors and anything unexpected: never 2, which means "changes" or "partial"

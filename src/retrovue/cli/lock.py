@@ -16,7 +16,7 @@ def lock() -> None:
 
 def _describe(info) -> str:
     state = "stale: the holder is gone" if info.stale else "held"
-    return (
+    text = (
         f"apply lock: {state}\n"
         f"  holder:  {info.holder}\n"
         f"  host:    {info.host}\n"
@@ -24,6 +24,9 @@ def _describe(info) -> str:
         f"  command: {info.command}\n"
         f"  since:   {info.started_at.isoformat(timespec='seconds') if info.started_at else '?'}\n"
     )
+    if info.heartbeat_at is not None:  # SQLite: the holder's last sign of life
+        text += f"  heartbeat: {info.heartbeat_at.isoformat(timespec='seconds')}\n"
+    return text
 
 
 @lock.command("show")

@@ -21,9 +21,15 @@ class _StderrLogger:
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 
 
-def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> None:
+def configure_logging(
+    log_format: str | None,
+    scrub: Callable[[str], str],
+    level: str | None = None,
+    no_color: bool = False,
+) -> None:
+    """``level`` comes from -q/-v and wins over RETROVUE_LOG_LEVEL; ``no_color`` is --no-color."""
     fmt = (log_format or os.environ.get("RETROVUE_LOG_FORMAT") or "text").lower()
-    level_name = os.environ.get("RETROVUE_LOG_LEVEL", "warning").upper()
+    level_name = (level or os.environ.get("RETROVUE_LOG_LEVEL", "warning")).upper()
     level = getattr(logging, level_name, logging.WARNING)
 
     def redact(_logger, _method, event_dict):
@@ -33,7 +39,7 @@ def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> No
     renderer = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=_stderr_color(no_color))
     )
     structlog.configure(
         processors=[
@@ -46,3 +52,8 @@ def configure_logging(log_format: str | None, scrub: Callable[[str], str]) -> No
         logger_factory=lambda *_args: _StderrLogger(),
         cache_logger_on_first_use=False,
     )
+
+
+def _stderr_color(no_color: bool) -> bool:
+    # the same rule as stdout's colour: a terminal, and neither NO_COLOR nor --no-color
+    return sys.stderr.isatty() and not no_color and not os.environ.get("NO_COLOR")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import click
 
 from retrovue.cli.console import error_document, report_error
 from retrovue.cli.exit_codes import exit_code
-from retrovue.errors import RetrovueError
+from retrovue.errors import InterruptedByOperator, RetrovueError, TerminatedBySignal
 from retrovue.redact import Redactor
 
 
@@ -20,7 +21,7 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from retrovue.cli import db, declarative, export, imperative, lock
+    from retrovue.cli import db, declarative, export, imperative, lock, schema
 
     cli.add_command(declarative.validate)
     cli.add_command(declarative.plan)
@@ -28,14 +29,49 @@ def _register_commands() -> None:
     cli.add_command(db.db)
     cli.add_command(lock.lock)
     cli.add_command(export.export)
+    cli.add_command(schema.schema)
     imperative.register(cli)
 
 
 _register_commands()
 
 
+class _Signals:
+    """SIGTERM (a cancelled CI job, `docker stop`) raises ``TerminatedBySignal`` in the main
+    thread, so the run unwinds as it does on Ctrl-C (the unit in progress rolls back, the lock is
+    released) instead of dying mid-transaction.  Remembers that it came, for the exit code."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+        self._previous: object = None
+        self._installed = False
+
+    def __enter__(self) -> _Signals:
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._installed = True
+        except ValueError:  # not the main thread (an embedding program): its signals are its own
+            pass
+        return self
+
+    def _on_sigterm(self, _signum, _frame) -> None:
+        self.terminated = True
+        raise TerminatedBySignal()
+
+    def __exit__(self, *_exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    with _Signals() as signals:
+        ended = _run(argv, signals)
+    sys.exit(exit_code(ended, terminated=signals.terminated))
+
+
+def _run(argv: list[str], signals: _Signals) -> object:
+    """Run the command; how it ended (an ``Outcome``, an error, or None)."""
     json_wanted = "--json" in argv
     debug = "--debug" in argv
     try:
@@ -54,8 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
-        click.echo("Error: interrupted", err=True)
+        # click hands a Ctrl-C (or our SIGTERM) over as Abort; either way the run was stopped
         ended = KeyboardInterrupt() if isinstance(exc, click.exceptions.Abort) else exc
+        _report_stop(signals.terminated, json_wanted)
     except RetrovueError as exc:  # raised before a command's own reporting could see it
         report_error(exc, json_wanted, debug, Redactor().scrub)
         ended = exc
@@ -69,4 +106,15 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(json.dumps(error_document("INTERNAL_ERROR", message)))
         click.echo(f"Error: {message}", err=True)
         ended = exc
-    sys.exit(exit_code(ended))
+    return ended
+
+
+def _report_stop(terminated: bool, json_wanted: bool) -> None:
+    code, message = (
+        (TerminatedBySignal.code, "terminated (SIGTERM)")
+        if terminated
+        else (InterruptedByOperator.code, "interrupted")
+    )
+    if json_wanted:
+        click.echo(json.dumps(error_document(code, message)))
+    click.echo(f"Error: {message}", err=True)

@@ -7,12 +7,12 @@ import functools
 import click
 
 from retrovue.app.context import Context
-from retrovue.cli.console import Console
+from retrovue.cli.console import Console, use_color
 from retrovue.errors import RetrovueError
 
 
 def common_options(func):
-    """--json, --test-db, --db, --debug, --log-format on every command.
+    """--json, --test-db, --db, --debug, --log-format, --no-color, -q/-v on every command.
 
     The wrapped command gets a :class:`Console` first and returns how it ended (an ``Outcome``,
     or None); a typed error is reported here, while the secrets this run learnt are still
@@ -31,14 +31,23 @@ def common_options(func):
     )
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format on stderr.")
+    @click.option("--no-color", is_flag=True, help="No colour (also NO_COLOR, or not a terminal).")
+    @click.option("-q", "--quiet", is_flag=True, help="Log errors only.")
+    @click.option(
+        "-v", "--verbose", count=True, help="Log info (-vv: debug); else RETROVUE_LOG_LEVEL."
+    )
     @functools.wraps(func)
-    def wrapper(*args, json_output, test_db, db_url, debug, log_format, **kwargs):
+    def wrapper(
+        *args, json_output, test_db, db_url, debug, log_format, no_color, quiet, verbose, **kwargs
+    ):
         from retrovue.cli.logging import configure_logging
         from retrovue.render.progress import progress_factory
 
         ctx = Context(test_db=test_db, db_url=db_url, progress=progress_factory())
-        configure_logging(log_format, ctx.scrub)
-        console = Console(ctx, json_output=json_output, debug=debug)
+        configure_logging(
+            log_format, ctx.scrub, level=flag_level(quiet, verbose), no_color=no_color
+        )
+        console = Console(ctx, json_output=json_output, debug=debug, color=use_color(no_color))
         click.get_current_context().obj = console
         try:
             if test_db:
@@ -47,7 +56,22 @@ def common_options(func):
         except RetrovueError as exc:
             console.report(exc)
             return exc
+        except Exception as exc:
+            typed = ctx.typed_error(exc)  # a database failure: one line, details with --debug
+            if typed is None:
+                raise
+            console.report(typed)
+            return typed
         finally:
             ctx.close()
 
     return wrapper
+
+
+def flag_level(quiet: bool, verbose: int) -> str | None:
+    """The log level -q/-v ask for; None leaves it to RETROVUE_LOG_LEVEL (the flags win)."""
+    if quiet:
+        return "error"
+    if verbose:
+        return "info" if verbose == 1 else "debug"
+    return None

@@ -7,6 +7,7 @@ every error (syntax, duplicate key, schema, semantic, unset variable) can name f
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,11 +177,10 @@ def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list
         def substitute(match: re.Match) -> str:
             if match.group(0) == "$$":
                 return "$"
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
+            found = reference_value(match, environ)
+            if found is not None:
+                return found
+            name = match.group(1)
             problems.append(
                 doc.diagnostic(
                     f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)",
@@ -197,3 +197,24 @@ def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list
         return result
 
     return resolve(doc.data, ()), problems
+
+
+def whole_reference(value: Any) -> re.Match | None:
+    """The match when ``value`` is one ``${VAR}`` / ``${VAR:-default}`` and nothing else."""
+    if not isinstance(value, str):
+        return None
+    match = _REFERENCE.fullmatch(value)
+    return match if match is not None and match.group(1) else None
+
+
+def has_reference(value: Any) -> bool:
+    """Whether a string reads any variable (``$$`` is an escaped dollar, not a reference)."""
+    return isinstance(value, str) and any(m.group(1) for m in _REFERENCE.finditer(value))
+
+
+def reference_value(match: re.Match, environ: Mapping[str, str]) -> str | None:
+    """What a ``${VAR}`` match stands for here: the variable, else its default, else None."""
+    name, default = match.group(1), match.group(2)
+    if name in environ:
+        return environ[name]
+    return default

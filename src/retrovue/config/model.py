@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from retrovue.errors import Diagnostic
 from retrovue.importers.base import PathMappingSpec
 
 DEFAULT_MISSING_THRESHOLD = 0.2
@@ -31,6 +32,14 @@ class SourceDecl:
     config: dict[str, Any]
     collections: tuple[CollectionDecl, ...]
     sensitive_keys: frozenset[str] = frozenset()
+    #: sensitive params written as one ``${VAR}``: param -> the reference, as written
+    references: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stored_config(self) -> dict[str, Any]:
+        """``config`` as the database keeps it: a referenced secret as its reference (resolved
+        when an importer is made), never as its value; ``config`` itself holds the values."""
+        return {**self.config, **self.references}
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,12 @@ class DesiredState:
     prune: bool = False
     #: sha256 of the file's bytes (saved plans use it to detect a changed config)
     config_hash: str = ""
-    #: "<source>.<param>" -> sha256 fingerprint of each sensitive value (never the value)
+    #: "<source>.<param>" -> fingerprint of each sensitive value (never the value); empty here:
+    #: fingerprints are keyed with the database's key, which reading a file does not have
+    #: (saved plans make them, ``retrovue.plan.saved.secret_fingerprints``)
     secret_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: what is valid but unwise (a secret written in clear); ``validate`` prints them
+    warnings: tuple[Diagnostic, ...] = ()
 
     def source(self, name: str) -> SourceDecl | None:
         folded = name.casefold()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from retrovue.importers.base import ParamSpec
 from retrovue.importers.registry import Registry
+from retrovue.model.limits import NAME_MAX, PATH_MAX
 
 SCHEMA_ID = "https://retrovue.dev/schemas/retrovue.schema.json"
 
@@ -37,8 +38,8 @@ def build_schema(registry: Registry) -> dict:
             "additionalProperties": False,
             "required": ["plex_path", "local_path"],
             "properties": {
-                "plex_path": {"type": "string", "minLength": 1},
-                "local_path": {"type": "string", "minLength": 1},
+                "plex_path": {"type": "string", "minLength": 1, "maxLength": PATH_MAX},
+                "local_path": {"type": "string", "minLength": 1, "maxLength": PATH_MAX},
             },
         },
         "collection": {
@@ -46,8 +47,8 @@ def build_schema(registry: Registry) -> dict:
             "additionalProperties": False,
             "anyOf": [{"required": ["name"]}, {"required": ["external_id"]}],
             "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "external_id": {"type": "string", "minLength": 1},
+                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
+                "external_id": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
                 "sync": {"type": "boolean"},
                 "missing_threshold": {"$ref": "#/$defs/threshold"},
                 "path_mappings": {"type": "array", "items": {"$ref": "#/$defs/path_mapping"}},
@@ -75,9 +76,9 @@ def build_schema(registry: Registry) -> dict:
         "additionalProperties": False,
         "required": ["name", "type", "config"],
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
             "type": {"enum": type_ids},
-            "external_id": {"type": "string", "minLength": 1, "maxLength": 255},
+            "external_id": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
             "config": {"type": "object"},
             "collections": {"type": "array", "items": {"$ref": "#/$defs/collection"}},
         },

@@ -10,19 +10,26 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from retrovue.config.loader import LoadedDocument, interpolate, load_yaml
+from retrovue.config.loader import (
+    LoadedDocument,
+    has_reference,
+    interpolate,
+    load_yaml,
+    whole_reference,
+)
 from retrovue.config.model import (
     DEFAULT_MISSING_THRESHOLD,
     CollectionDecl,
     DesiredState,
     SourceDecl,
 )
+from retrovue.config.references import references_of
 from retrovue.config.schema import build_schema
 from retrovue.errors import ConfigError, Diagnostic
-from retrovue.fingerprint import digest_text
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
 from retrovue.importers.registry import Registry
@@ -66,11 +73,13 @@ def load_config(
     reported = {d.path for d in non_finite}
     problems += non_finite
     problems += [d for d in schema_problems(doc, data, registry) if d.path not in reported]
-    if not problems:
-        problems += semantic_problems(doc, data)
+    # every check runs in the one pass; a place already reported (an unset variable left as
+    # written, a value of the wrong type) is not reported a second time
+    places = {d.path for d in problems}
+    problems += [d for d in semantic_problems(doc, data) if d.path not in places]
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.line or 0, d.column or 0)))
-    return _desired_state(path, raw, data, registry)
+    return _desired_state(path, raw, doc, data, registry)
 
 
 def non_finite_numbers(doc: LoadedDocument, data, path: tuple = ()) -> list[Diagnostic]:
@@ -116,26 +125,43 @@ def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+def _entries(data: Any, key: str) -> list[tuple[int, dict]]:
+    """The mappings listed under ``key``, with their index.  The semantic checks run on data
+    the schema may have refused, so whatever is not the expected shape is skipped, not trusted."""
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _text(item: dict, key: str) -> str | None:
+    value = item.get(key)
+    return value if isinstance(value, str) else None
+
+
 def semantic_problems(doc: LoadedDocument, data) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     names: dict[str, int] = {}
     external_ids: dict[str, int] = {}
-    for i, source in enumerate(data.get("sources") or []):
-        folded = source["name"].casefold()
-        if folded in names:
-            problems.append(
-                doc.diagnostic(
-                    f"duplicate source name '{source['name']}' (also at sources[{names[folded]}])",
-                    ("sources", i, "name"),
+    for i, source in _entries(data, "sources"):
+        name = _text(source, "name")
+        if name is not None:
+            folded = name.casefold()
+            if folded in names:
+                problems.append(
+                    doc.diagnostic(
+                        f"duplicate source name '{name}' (also at sources[{names[folded]}])",
+                        ("sources", i, "name"),
+                    )
                 )
-            )
-        names.setdefault(folded, i)
-        if "external_id" in source:
-            if source["external_id"] in external_ids:
+            names.setdefault(folded, i)
+        external_id = _text(source, "external_id")
+        if external_id is not None:
+            if external_id in external_ids:
                 problems.append(
                     doc.diagnostic("duplicate source external_id", ("sources", i, "external_id"))
                 )
-            external_ids.setdefault(source["external_id"], i)
+            external_ids.setdefault(external_id, i)
         problems += _collection_problems(doc, source, ("sources", i))
     return problems
 
@@ -143,43 +169,54 @@ def semantic_problems(doc: LoadedDocument, data) -> list[Diagnostic]:
 def _collection_problems(doc: LoadedDocument, source: dict, at: tuple) -> list[Diagnostic]:
     problems = []
     seen: dict[tuple[str, str], int] = {}
-    for j, coll in enumerate(source.get("collections") or []):
+    for j, coll in _entries(source, "collections"):
         here = at + ("collections", j)
-        key = (
-            ("external_id", coll["external_id"])
-            if "external_id" in coll
-            else ("name", coll["name"].casefold())
-        )
+        key = _collection_key(coll)
         if key in seen:
             problems.append(
                 doc.diagnostic(
                     f"collection declared twice (also at collections[{seen[key]}])", here
                 )
             )
-        seen.setdefault(key, j)
-        mappings = coll.get("path_mappings")
-        if mappings is None:
-            continue
-        if source["type"] != "plex" and mappings:
+        if key is not None:
+            seen.setdefault(key, j)
+        problems += _mapping_problems(doc, source, coll, here)
+    return problems
+
+
+def _collection_key(coll: dict) -> tuple[str, str] | None:
+    if "external_id" in coll:
+        external_id = _text(coll, "external_id")
+        return None if external_id is None else ("external_id", external_id)
+    name = _text(coll, "name")
+    return None if name is None else ("name", name.casefold())
+
+
+def _mapping_problems(doc: LoadedDocument, source: dict, coll: dict, here: tuple) -> list:
+    mappings = coll.get("path_mappings")
+    if not isinstance(mappings, list):
+        return []
+    kind = _text(source, "type")
+    if kind is not None and kind != "plex" and mappings:
+        return [
+            doc.diagnostic(
+                f"path_mappings apply to plex sources, not '{kind}'", here + ("path_mappings",)
+            )
+        ]
+    problems, specs = [], []
+    for k, m in _entries(coll, "path_mappings"):
+        plex_path, local_path = _text(m, "plex_path"), _text(m, "local_path")
+        if local_path is not None and not os.path.isabs(local_path):
             problems.append(
                 doc.diagnostic(
-                    f"path_mappings apply to plex sources, not '{source['type']}'",
-                    here + ("path_mappings",),
+                    f"local_path '{local_path}' is not an absolute path",
+                    here + ("path_mappings", k, "local_path"),
                 )
             )
-            continue
-        specs = []
-        for k, m in enumerate(mappings):
-            if not os.path.isabs(m["local_path"]):
-                problems.append(
-                    doc.diagnostic(
-                        f"local_path '{m['local_path']}' is not an absolute path",
-                        here + ("path_mappings", k, "local_path"),
-                    )
-                )
-            specs.append(PathMappingSpec(m["plex_path"], m["local_path"]))
-        for message in pathmap.find_conflicts(specs):
-            problems.append(doc.diagnostic(message, here + ("path_mappings",)))
+        if plex_path is not None and local_path is not None:
+            specs.append(PathMappingSpec(plex_path, local_path))
+    for message in pathmap.find_conflicts(specs):
+        problems.append(doc.diagnostic(message, here + ("path_mappings",)))
     return problems
 
 
@@ -193,18 +230,56 @@ def _absolute_paths(config: dict, specs, base_dir: str) -> dict:
     return config
 
 
-def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> DesiredState:
+def secret_warnings(doc: LoadedDocument, at: tuple, sensitive: frozenset[str]) -> list[Diagnostic]:
+    """A secret the file gives in clear is valid, but it is stored in clear in the database too
+    (only a ``${VAR}`` reference is stored as the reference): say so, without failing."""
+    raw_config = _raw_at(doc.data, at + ("config",))
+    warnings = []
+    for key in sorted(sensitive):
+        message = _clear_secret(raw_config.get(key))
+        if message:
+            warnings.append(doc.diagnostic(f"{key}: {message}", at + ("config", key)))
+    return warnings
+
+
+def _clear_secret(value: Any) -> str | None:
+    reference = whole_reference(value)
+    if reference is not None:
+        if reference.group(2):
+            return "the default of this reference is a secret written in clear in the file"
+        return None
+    if value is None:
+        return None
+    if has_reference(value):
+        return (
+            "only a value that is one ${VAR} and nothing else is kept out of the database; "
+            "this one is stored there in clear"
+        )
+    return (
+        "a secret written in clear: it is stored in clear in the database too; "
+        "write a ${VAR} reference and set the variable in the environment"
+    )
+
+
+def _raw_at(data: Any, path: tuple) -> dict:
+    for part in path:
+        data = data[part]
+    return data if isinstance(data, dict) else {}
+
+
+def _desired_state(
+    path: str, raw: bytes, doc: LoadedDocument, data: dict, registry: Registry
+) -> DesiredState:
     sources = []
-    fingerprints = {}
-    for s in data.get("sources") or []:
+    warnings: list[Diagnostic] = []
+    for i, s in enumerate(data.get("sources") or []):
         importer = registry.get(s["type"])
         sensitive = frozenset(importer.sensitive_params())
         config = _absolute_paths(
             dict(s["config"]), importer.param_spec(), os.path.dirname(os.path.abspath(path))
         )
-        for key in sorted(sensitive):
-            if key in config:
-                fingerprints[f"{s['name']}.{key}"] = digest_text(str(config[key]))
+        references = references_of(_raw_at(doc.data, ("sources", i, "config")), sensitive)
+        warnings += secret_warnings(doc, ("sources", i), sensitive)
         collections = tuple(
             CollectionDecl(
                 name=c.get("name"),
@@ -222,7 +297,15 @@ def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> Des
             for c in s.get("collections") or []
         )
         sources.append(
-            SourceDecl(s["name"], s["type"], s.get("external_id"), config, collections, sensitive)
+            SourceDecl(
+                s["name"],
+                s["type"],
+                s.get("external_id"),
+                config,
+                collections,
+                sensitive,
+                references,
+            )
         )
     return DesiredState(
         file=path,
@@ -230,5 +313,5 @@ def _desired_state(path: str, raw: bytes, data: dict, registry: Registry) -> Des
         missing_threshold=data.get("missing_threshold", DEFAULT_MISSING_THRESHOLD),
         prune=bool(data.get("prune", False)),
         config_hash="sha256:" + hashlib.sha256(raw).hexdigest(),
-        secret_fingerprints=fingerprints,
+        warnings=tuple(warnings),
     )

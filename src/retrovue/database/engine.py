@@ -8,12 +8,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from retrovue.database import migrate
-from retrovue.errors import DatabaseError, SchemaOutOfDateError, TestDbIsProductionError
+from retrovue.database.failures import database_error
+from retrovue.database.interrupts import finalize_interrupted_statement
+from retrovue.errors import (
+    DatabaseError,
+    SchemaOutOfDateError,
+    SchemaTooNewError,
+    TestDbIsProductionError,
+)
 from retrovue.redact import redact_url
 
 ENV_URL = "RETROVUE_DATABASE_URL"
@@ -71,29 +78,50 @@ def resolve_target(db_option: str | None, test_db: bool) -> DatabaseTarget:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL: readers never block the writer; NORMAL is durable across application crashes in WAL
-    # mode.  A bigger page cache measured 1.15–1.5× faster bulk inserts on this machine.
+    # mode.  A bigger page cache measured 1.15–1.5× faster bulk inserts on this machine.  The busy
+    # timeout comes first: switching a new file to WAL must wait for, not fail on, a neighbour.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-131072")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def _parse(url: str) -> URL:
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(
             f"Database operation failed: invalid database URL '{redact_url(url)}'"
         ) from exc
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another backend or an in-memory database."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        if parsed.query.get("mode") == "memory":
+            return None
+        # file:/abs, file:///abs and file://localhost/abs all name /abs
+        database = database[len("file:") :].removeprefix("//localhost").removeprefix("//")
+    if database in ("", ":memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for this URL; connecting creates nothing but a SQLite file in an existing folder."""
+    parsed = _parse(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", finalize_interrupted_statement)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -104,44 +132,187 @@ def make_engine(url: str) -> Engine:
     )
 
 
-@contextmanager
-def database_errors(target: DatabaseTarget, engine: Engine | None = None) -> Iterator[None]:
-    """Turn driver errors into DatabaseError with the (password-free) URL and the first line."""
-    try:
-        yield
-    except OperationalError as exc:
-        if engine is not None:
-            engine.dispose()
-        raise DatabaseError(
-            f"Database operation failed: cannot connect to {target.display_url}: {_first_line(exc)}"
-        ) from exc
-    except SQLAlchemyError as exc:
-        if engine is not None:
-            engine.dispose()
-        raise DatabaseError(f"Database operation failed: {_first_line(exc)}") from exc
+def _sqlite_migrating(dbapi_connection, _record) -> None:
+    # pysqlite commits each DDL statement on its own; with its transaction handling off, the
+    # "begin" listener below opens the one transaction a migration runs in.  Foreign keys are
+    # off (checked after the migration instead): a table a batch migration rebuilds must not
+    # cascade deletes into its children.  A migration waits long for writers to finish.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
 
 
-def open_database(target: DatabaseTarget) -> Engine:
-    """Connect, create and migrate a new (empty) database, refuse an out-of-date one."""
-    engine = make_engine(target.url)
-    with database_errors(target, engine), engine.begin() as conn:
-        current = migrate.current_revision(conn)
-        head = migrate.head_revision()
-        if current is None:
-            if inspect(conn).get_table_names():
-                raise SchemaOutOfDateError(
-                    f"Database {target.display_url} has tables but no retrovue schema revision",
-                    hint="run `retrovue db upgrade` on an empty database, or point --db elsewhere",
-                )
-            migrate.upgrade(conn)
-        elif current != head:
-            raise SchemaOutOfDateError(
-                f"Database schema is out of date (revision {current}, head {head})",
-                hint="run `retrovue db upgrade`",
-            )
+def _begin_immediate(conn) -> None:
+    # IMMEDIATE takes SQLite's write lock at once: it is the migration lock, and the schema read
+    # that follows it sees what any migrating neighbour committed before
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _migrating_engine(url: str) -> Engine:
+    """An engine whose transactions hold the migration lock and make DDL transactional."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_migrating)
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return redact_url(text.splitlines()[0] if text else type(exc).__name__)
+@contextmanager
+def database_errors(target: DatabaseTarget, engine: Engine | None = None) -> Iterator[None]:
+    """Turn driver errors into one DatabaseError line naming the (password-free) database."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        if engine is not None:
+            engine.dispose()
+        raise database_error(exc, target.url) from exc
+
+
+# --- the schema a command finds ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoDatabase:
+    """Where a read finds no retrovue database yet (nothing was created to find out)."""
+
+    database: str  # the URL with any password redacted
+    exists: bool  # True: a database without a retrovue schema; False: not even that
+
+    @property
+    def state(self) -> str:
+        return "has no retrovue schema yet" if self.exists else "does not exist yet"
+
+    @property
+    def note(self) -> str:
+        """What a plan made against it says."""
+        then = "migrates" if self.exists else "creates"
+        return f"database {self.database} {self.state}: planned as empty; apply {then} it"
+
+
+def _refuse(state: migrate.SchemaState, target: DatabaseTarget) -> None:
+    """Raise unless the schema is one this retrovue can work with as it is."""
+    if state.status is migrate.Schema.CURRENT:
+        return
+    if state.status is migrate.Schema.NEWER:
+        raise _too_new(state, target)
+    if state.status is migrate.Schema.FOREIGN:
+        raise _foreign(target)
+    raise SchemaOutOfDateError(
+        f"Database schema is out of date (revision {state.revision}, head {migrate.head_revision()})",
+        hint="run `retrovue db upgrade`",
+    )
+
+
+def _too_new(state: migrate.SchemaState, target: DatabaseTarget) -> SchemaTooNewError:
+    return SchemaTooNewError(
+        f"Database {target.display_url} has schema revision {state.revision}, made by a newer "
+        f"retrovue (this one knows up to {migrate.head_revision()})",
+        hint="use the retrovue version that migrated it; `retrovue db upgrade` cannot go back",
+    )
+
+
+def _foreign(target: DatabaseTarget) -> SchemaOutOfDateError:
+    return SchemaOutOfDateError(
+        f"Database {target.display_url} has tables but no retrovue schema revision",
+        hint="`retrovue db upgrade` adds retrovue's tables beside them; "
+        "or point --db at an empty database",
+    )
+
+
+def _read_state(engine: Engine) -> migrate.SchemaState:
+    with engine.connect() as conn:
+        return migrate.schema_state(conn)
+
+
+def open_database(target: DatabaseTarget) -> Engine:
+    """Connect for work that may write: a new database (no file yet, or an empty PostgreSQL one)
+    is created and migrated first; any other must be at the newest revision."""
+    path = sqlite_file(target.url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif _parse(target.url).get_backend_name() == "sqlite":
+        # the migration runs on a connection of its own, which would get a database of its own
+        raise DatabaseError(
+            f"Database {target.display_url} is an in-memory SQLite database, which retrovue "
+            "cannot migrate or keep",
+            hint="give a file: sqlite:///path/to/retrovue.db",
+        )
+    engine = make_engine(target.url)
+    try:
+        with database_errors(target):
+            state = _read_state(engine)
+        if state.status is migrate.Schema.EMPTY:
+            _, state = migrate_database(target, first_use=True)
+        _refuse(state, target)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def open_existing(target: DatabaseTarget) -> Engine | NoDatabase:
+    """Connect for reading only: create, migrate and write nothing.  A database that does not
+    exist yet, or has no schema yet, is a ``NoDatabase`` (it reads as empty)."""
+    path = sqlite_file(target.url)
+    if path is not None and not path.exists():
+        return NoDatabase(target.display_url, exists=False)
+    if path is not None and path.is_file() and path.stat().st_size == 0:
+        return NoDatabase(target.display_url, exists=True)  # connecting would write into it
+    engine = make_engine(target.url)
+    try:
+        with database_errors(target):
+            state = _read_state(engine)
+        if state.status is migrate.Schema.EMPTY:
+            engine.dispose()
+            return NoDatabase(target.display_url, exists=True)
+        _refuse(state, target)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def read_schema_state(target: DatabaseTarget) -> migrate.SchemaState | NoDatabase:
+    """Where the schema stands, reading only (a missing SQLite file is not created)."""
+    path = sqlite_file(target.url)
+    if path is not None and not path.exists():
+        return NoDatabase(target.display_url, exists=False)
+    engine = make_engine(target.url)
+    try:
+        with database_errors(target, engine):
+            return _read_state(engine)
+    finally:
+        engine.dispose()
+
+
+def migrate_database(
+    target: DatabaseTarget, *, first_use: bool = False
+) -> tuple[migrate.SchemaState, migrate.SchemaState]:
+    """Migrate to the newest revision in one transaction under the migration lock; the states
+    before and after.  ``first_use`` migrates only a database that is still empty once the lock
+    is held (a neighbour may have migrated it meanwhile, which is fine)."""
+    path = sqlite_file(target.url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = _migrating_engine(target.url)
+    try:
+        with database_errors(target, engine), engine.begin() as conn:
+            migrate.take_migration_lock(conn)
+            # read again under the lock: another process may have migrated since we looked
+            before = migrate.schema_state(conn)
+            _refuse_upgrade(before, target, first_use)
+            if before.status is not migrate.Schema.CURRENT:
+                migrate.upgrade(conn)
+            after = migrate.schema_state(conn)
+    finally:
+        engine.dispose()
+    return before, after
+
+
+def _refuse_upgrade(state: migrate.SchemaState, target: DatabaseTarget, first_use: bool) -> None:
+    if state.status is migrate.Schema.NEWER:
+        raise _too_new(state, target)  # before any script runs: there is no way down
+    if first_use and state.status is not migrate.Schema.EMPTY:
+        _refuse(state, target)  # first use migrates an empty database only

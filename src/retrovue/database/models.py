@@ -160,6 +160,15 @@ class ApplyLock(Base):
     started_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class Setting(Base):
+    """Small named values of the database itself (its key for saved-plan digests)."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class PlaylogEvent(Base):
     """Written by the playout side; present here so deletes of aired assets can be refused."""
 

@@ -9,12 +9,16 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from retrovue.model.actions import SkipReason
+from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
 from retrovue.model.upstream import UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
+
+#: paths shown per kind of change with ``--detail``; the rest is counted ("and N more") so a
+#: collection with 100,000 new files still makes a plan a reviewer can read
+DETAIL_CAP = 10
 
 
 @dataclass
@@ -34,6 +38,9 @@ class AssetDiff:
     degraded: bool = False
     degraded_reason: str | None = None
     missing_suppressed: int = 0
+    #: the paths of duplicates and unmapped items, kept only for ``--detail`` (None: not asked)
+    duplicate_paths: list[str] | None = None
+    unmapped_paths: list[str] | None = None
 
     def counts(self) -> IngestCounts:
         return IngestCounts(
@@ -67,14 +74,18 @@ def diff_assets(
     allow_mass_missing: bool = False,
     on_item: Callable[[], None] | None = None,
     describe: Callable[[UpstreamAsset], UpstreamAsset] | None = None,
+    keep_paths: bool = False,
 ) -> AssetDiff:
     """One pass over the upstream items against the stored index.
 
     ``to_canonical`` maps an upstream path to the local path (None: no mapping covers it); without
     it the upstream path is already local.  ``full_scope`` is False for a narrowed ingest, which
     never marks anything missing.  ``describe`` completes the items that will be written.
+    ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
     """
     diff = AssetDiff()
+    if keep_paths:
+        diff.duplicate_paths, diff.unmapped_paths = [], []
     seen: set[str] = set()
     known_seen = 0
     candidates: list[tuple[UpstreamAsset, str]] = []
@@ -86,6 +97,8 @@ def diff_assets(
         uri = item.source_uri
         if uri in seen:
             diff.duplicates += 1  # the upstream listed the same item twice
+            if diff.duplicate_paths is not None:
+                diff.duplicate_paths.append(item.path)
             continue
         seen.add(uri)
         if item.problem is not None:
@@ -100,6 +113,8 @@ def diff_assets(
                 diff.unmapped += 1
                 if diff.unmapped_example is None:
                     diff.unmapped_example = item.path
+                if diff.unmapped_paths is not None:
+                    diff.unmapped_paths.append(item.path)
                 continue
         known = get(uri)
         if known is None:
@@ -122,6 +137,8 @@ def diff_assets(
     for item, canonical in candidates:
         if canonical in taken:
             diff.duplicates += 1
+            if diff.duplicate_paths is not None:
+                diff.duplicate_paths.append(canonical)
         else:
             taken.add(canonical)
             diff.new.append((describe(item) if describe else item, canonical))
@@ -157,3 +174,28 @@ def _mark_missing(
         diff.missing_suppressed = len(gone)
         return
     diff.missing = gone
+
+
+def asset_detail(
+    diff: AssetDiff, existing: dict[str, ExistingAsset], cap: int = DETAIL_CAP
+) -> tuple[AssetDetail, ...]:
+    """Which files each kind of change touches, at most ``cap`` paths per kind (sorted, so the
+    same state gives the same plan), with the full count.  Missing and reappeared assets are
+    stored ids: their paths come from the stored index."""
+    stored = (
+        {a.id: a.canonical_uri for a in existing.values()}
+        if (diff.missing or diff.reappeared)
+        else {}
+    )
+    kinds = (
+        ("new", [canonical for _item, canonical in diff.new]),
+        ("changed", [canonical for _id, _item, canonical in diff.changed]),
+        ("remapped", [canonical for _id, canonical in diff.remapped]),
+        ("reappeared", [stored[i] for i in diff.reappeared]),
+        ("missing", [stored[i] for i in diff.missing]),
+        ("duplicate", diff.duplicate_paths or []),
+        ("unmapped", diff.unmapped_paths or []),
+    )
+    return tuple(
+        AssetDetail(kind, len(paths), tuple(sorted(paths)[:cap])) for kind, paths in kinds if paths
+    )

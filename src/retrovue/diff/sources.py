@@ -7,8 +7,9 @@ planner needs.  ``check_ingestible`` is injected so this stays free of I/O.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from retrovue.config.model import CollectionDecl, SourceDecl
@@ -52,13 +53,30 @@ def new_external_id(type_id: str) -> str:
     return f"{type_id}-{secrets.token_hex(4)}"
 
 
+def derived_external_id(type_id: str, name: str, taken: Collection[str] = ()) -> str:
+    """The external_id a declared source without one is created with: ``<type>-<8 hex>`` from
+    the case-folded name, so every plan of the same file shows the id apply will store.
+
+    When that id is taken (a stored source created under this name and since renamed, or another
+    source of the same plan), ``-2``, ``-3``, … is appended: the first free one wins."""
+    base = f"{type_id}-{hashlib.sha256(name.casefold().encode()).hexdigest()[:8]}"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def diff_source(
     decl: SourceDecl,
     stored: DbSource | None,
     upstream: list[UpstreamCollection],
     check_ingestible: IngestibleCheck,
     uses_path_mappings: bool,
+    taken_external_ids: Collection[str] = (),
 ) -> tuple[list[Action], list[CollectionState], list[Problem]]:
+    """``taken_external_ids``: the source external_ids already stored or planned, which a new
+    source's derived id must avoid."""
     actions: list[Action] = []
     problems: list[Problem] = []
     if stored is None:
@@ -67,8 +85,8 @@ def diff_source(
             CreateSource(
                 address,
                 decl.type,
-                decl.external_id or new_external_id(decl.type),
-                dict(decl.config),
+                decl.external_id or derived_external_id(decl.type, decl.name, taken_external_ids),
+                decl.stored_config,  # a secret given as ${VAR} is stored as the reference
                 decl.sensitive_keys,
             )
         )
@@ -96,8 +114,11 @@ def diff_source(
 
         mappings = current_mappings
         if coll_decl is not None and coll_decl.path_mappings is not None:
-            problems += _mappings_outside_locations(decl.name, up, coll_decl.path_mappings)
-            mappings = _declared_mappings(coll_decl.path_mappings, discovered)
+            stored_rows = db.path_mappings if db is not None else ()
+            problems += _mappings_outside_locations(
+                decl.name, up, tuple(m for m in coll_decl.path_mappings if m not in stored_rows)
+            )
+            mappings = _declared_mappings(coll_decl.path_mappings, discovered, current_mappings)
         if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(
             sorted(db.path_mappings, key=_mkey)
         ):
@@ -136,8 +157,9 @@ def _source_changes(decl: SourceDecl, stored: DbSource) -> tuple[FieldChange, ..
         changes.append(FieldChange("name", stored.name, decl.name))
     if decl.type != stored.type:
         changes.append(FieldChange("type", stored.type, decl.type))
-    for key in sorted(set(decl.config) | set(stored.config)):
-        before, after = stored.config.get(key), decl.config.get(key)
+    wanted = decl.stored_config  # compared as stored: a reference, not the value it reads
+    for key in sorted(set(wanted) | set(stored.config)):
+        before, after = stored.config.get(key), wanted.get(key)
         if before != after:
             changes.append(FieldChange(f"config.{key}", before, after, key in decl.sensitive_keys))
     return tuple(changes)
@@ -160,6 +182,8 @@ def _match_declarations(
             by_name.setdefault(c.name.casefold(), c.external_id)
     out: dict[str, CollectionDecl] = {}
     for c in decl.collections:
+        if _stored_but_gone(c, stored, by_id):
+            continue  # reported as gone upstream, like an unlisted one
         ext = c.external_id if c.external_id is not None else by_name.get(c.name.casefold())
         if ext is None or ext not in by_id:
             offered = ", ".join(sorted(u.name for u in upstream)) or "none"
@@ -174,6 +198,18 @@ def _match_declarations(
             continue
         out[ext] = c
     return out
+
+
+def _stored_but_gone(c: CollectionDecl, stored: DbSource | None, offered: Collection[str]) -> bool:
+    """Listed by the external_id of a collection the database holds and the upstream no longer
+    offers: not a typo but state (``retrovue export`` lists every stored collection so), so it
+    is not an error.  A name alone still has to match what the upstream offers."""
+    return (
+        c.external_id is not None
+        and c.external_id not in offered
+        and stored is not None
+        and stored.collection(c.external_id) is not None
+    )
 
 
 def _mappings_outside_locations(
@@ -214,9 +250,15 @@ def _with_new_locations(
 
 
 def _declared_mappings(
-    declared: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
+    declared: tuple[PathMappingSpec, ...],
+    discovered: tuple[PathMappingSpec, ...],
+    current: tuple[PathMappingSpec, ...],
 ) -> tuple[PathMappingSpec, ...]:
-    """The declared mappings, plus a NULL row for every location no declared mapping covers."""
+    """The declared mappings, plus a NULL row for every location no declared mapping covers.
+
+    Stored NULL rows are discovery's placeholders, not declarations (``export`` leaves them out):
+    one the declaration does not cover stays, even when its location has left the upstream."""
+    unset = discovered + tuple(m for m in current if m.local_path is None and m not in discovered)
     return tuple(declared) + tuple(
-        m for m in discovered if pathmap.resolve(m.plex_path, declared) is None
+        m for m in unset if pathmap.resolve(m.plex_path, declared) is None
     )

@@ -3,6 +3,8 @@ path mapping's local_path.  Each runs inside the caller's unit (the executor's t
 
 Production safety is re-checked inside the unit: an asset that aired between the plan and this
 write keeps its source/collection (the unit raises and rolls back alone; other units stand).
+Prune deletes only what the file created: a source made with `retrovue source add` is kept, whatever
+the plan says (a plan file may have been edited).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
     """Delete a source with its collections, path mappings and assets, re-checking production
     safety inside the unit: an asset that aired since the plan keeps the source."""
     source_id = action.source.id
+    if isinstance(action, PruneSource):
+        _require_config_origin(conn, action)
     collections = collections_of(source_id)
     assets = select(Asset.id).where(Asset.collection_id.in_(collections))
     if getattr(action, "override_safety", False):
@@ -42,6 +46,18 @@ def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
     conn.execute(delete(Collection.__table__).where(Collection.source_id == source_id))
     if not conn.execute(delete(Source.__table__).where(Source.id == source_id)).rowcount:
         raise RetrovueError(f"{action.source} no longer exists")
+
+
+def _require_config_origin(conn: Connection, action: PruneSource) -> None:
+    origin = conn.execute(select(Source.origin).where(Source.id == action.source.id)).scalar()
+    if origin is None:
+        raise RetrovueError(f"{action.source} no longer exists")
+    if origin != "config":
+        raise ProductionSafetyError(
+            f"{action.source} was not created from the config (origin '{origin}'): prune never "
+            "deletes it",
+            hint="delete it with `retrovue source delete` if it should go",
+        )
 
 
 def wipe_collection(conn: Connection, action: WipeCollection, now: datetime) -> int:

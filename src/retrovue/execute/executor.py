@@ -2,8 +2,12 @@
 
 Units of work: all source-level actions of one source commit together (so discovery commits with
 the source it discovers, and a failed discovery leaves no source behind); each collection ingest
-commits alone, with its ``ingest_runs`` row.  A failed collection rolls back alone; Ctrl-C rolls back only the
-collection in progress and stops.
+commits alone, with its ``ingest_runs`` row.  A failed collection rolls back alone; Ctrl-C (or
+SIGTERM) rolls back only the unit in progress and stops.
+
+Under the apply lock, ``guard`` checks that the lock is still ours before each unit and again just
+before each unit commits: a lost lock (its session died, someone released it by force) rolls the
+unit in progress back and stops the run with ``LockLostError``, so nothing commits without it.
 """
 
 from __future__ import annotations
@@ -19,13 +23,20 @@ import structlog
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from retrovue.config.references import importer_config
+from retrovue.database.failures import database_error, is_database_failure
 from retrovue.database.models import (
     Collection,
     IngestRun,
     PathMapping,
     utcnow,
 )
-from retrovue.errors import DatabaseError, InterruptedByOperator, NotIngestibleError, RetrovueError
+from retrovue.errors import (
+    InterruptedByOperator,
+    LockLostError,
+    NotIngestibleError,
+    RetrovueError,
+)
 from retrovue.execute.ingest import ingest_collection
 from retrovue.execute.lookups import (
     collection_id_of,
@@ -40,7 +51,6 @@ from retrovue.model.actions import (
     Action,
     IngestCollection,
     Plan,
-    PruneSource,
     is_change,
 )
 from retrovue.model.enums import RunStatus, Trigger
@@ -59,6 +69,13 @@ class Progress(Protocol):
 
 
 ProgressFactory = Callable[[str], Progress | None]
+#: raises ``LockLostError`` unless the apply lock is still held; given the connection of a unit
+#: about to commit, or None between units
+LockGuard = Callable[[Connection | None], None]
+
+
+def _unguarded(_conn: Connection | None = None) -> None:
+    return None
 
 
 @dataclass
@@ -69,18 +86,21 @@ class Executor:
     scrub: Callable[[str], str] = str
     progress: ProgressFactory = lambda _label: None
     clock: Callable[[], datetime] = utcnow
+    guard: LockGuard = _unguarded
 
     def execute(self, plan: Plan) -> ExecutionResult:
+        """Run every unit of the plan.  An interruption or a lost lock in a source-level unit
+        propagates (nothing was ingested yet); in a collection ingest it ends the run, recorded
+        in the result (``interrupted``, ``lock_lost``) beside what committed before it."""
         result = ExecutionResult()
-        # a PruneSource that deletes nothing (no --prune, or protected) is shown in the plan only
+        # notes that change nothing (a collection gone upstream, a PruneSource that deletes
+        # nothing) are shown in the plan only: a unit of them would report "changes committed"
         source_actions = [
-            a
-            for a in plan.actions
-            if not isinstance(a, IngestCollection)
-            and not (isinstance(a, PruneSource) and not is_change(a))
+            a for a in plan.actions if not isinstance(a, IngestCollection) and is_change(a)
         ]
         failed_sources: set[str] = set()
         for source_name, group in groupby(source_actions, key=source_name_of):
+            self.guard(None)
             outcome = self._apply_source(source_name, list(group))
             result.sources.append(outcome)
             if not outcome.ok:
@@ -101,17 +121,26 @@ class Executor:
             if not action.counts.has_changes and not plan.ingest_unchanged:
                 continue  # nothing planned here: the collection is left as it is
             try:
-                result.ingests.append(self._ingest(action, plan.allow_mass_missing))
-            except KeyboardInterrupt:
+                self.guard(None)
+                outcome = self._ingest(action, plan.allow_mass_missing)
+            except LockLostError as lost:  # found before the unit began: it never ran
+                outcome = IngestOutcome(
+                    action.collection, RunStatus.FAILED, action.counts, error=self._typed(lost)
+                )
+            except KeyboardInterrupt as stop:
                 result.ingests.append(
                     IngestOutcome(
                         action.collection,
                         RunStatus.INTERRUPTED,
                         action.counts,
-                        error=InterruptedByOperator("interrupted"),
+                        error=InterruptedByOperator(_stop_reason(stop)),
                     )
                 )
                 result.interrupted = True
+                break
+            result.ingests.append(outcome)
+            if isinstance(outcome.error, LockLostError):
+                result.lock_lost = outcome.error
                 break
         return result
 
@@ -123,6 +152,9 @@ class Executor:
                 source_id: uuid.UUID | None = None
                 for action in actions:
                     source_id = apply_source_action(conn, action, source_id, self.clock())
+                self.guard(conn)
+        except LockLostError:
+            raise
         except (SQLAlchemyError, RetrovueError) as exc:
             error = self._typed(exc)
             log.error("source changes rolled back", source=source_name, error=error.message)
@@ -149,7 +181,10 @@ class Executor:
             with self.engine.begin() as conn:
                 source = source_row(conn, address)
                 collection_id = collection_id_of(conn, source.id, address)
-                importer = self.registry.create(source.type, dict(source.config or {}))
+                config = importer_config(
+                    self.registry, source.type, source.config, address.source.name
+                )
+                importer = self.registry.create(source.type, config)
                 # re-checked inside the unit: the mappings may have changed since the plan
                 _recheck_ingestible(conn, importer, collection_id)
                 to_canonical = pathmap.canonical_mapper(
@@ -171,12 +206,10 @@ class Executor:
                 )
                 counts = diff.counts()
                 run_id = self._record_run(conn, collection_id, run, RunStatus.OK, counts, None)
-        except KeyboardInterrupt:
+                self.guard(conn)
+        except KeyboardInterrupt as stop:
             _finish(progress)
-            if collection_id is not None:
-                self._record_failure(
-                    collection_id, run, RunStatus.INTERRUPTED, "interrupted by the operator"
-                )
+            self._record_interruption(address, collection_id, run, _stop_reason(stop))
             raise
         except Exception as exc:  # noqa: BLE001 - any failure rolls back this collection only
             _finish(progress)
@@ -215,10 +248,10 @@ class Executor:
             exc.message = self.scrub(exc.message)
             exc.hint = self.scrub(exc.hint) if exc.hint else None
             return exc
-        if isinstance(exc, SQLAlchemyError):
-            orig = getattr(exc, "orig", None) or exc
-            first_line = str(orig).strip().splitlines()[0]
-            return DatabaseError(self.scrub(f"Database operation failed: {first_line}"))
+        if is_database_failure(exc):
+            error = database_error(exc, self.engine.url)
+            error.message = self.scrub(error.message)
+            return error
         return RetrovueError(self.scrub(f"{type(exc).__name__}: {exc}"))
 
     def _record_run(self, conn, collection_id, run: dict, status: str, counts, error) -> uuid.UUID:
@@ -248,6 +281,20 @@ class Executor:
             log.error("could not record the failed ingest run", collection_id=str(collection_id))
             return None
 
+    def _record_interruption(
+        self, address, collection_id: uuid.UUID | None, run: dict, reason: str
+    ) -> None:
+        """The interrupted run's row, after the rollback.  The interruption may have come before
+        the unit knew its collection's id: it is looked up again then."""
+        if collection_id is None:
+            try:
+                with self.engine.connect() as conn:
+                    collection_id = collection_id_of(conn, source_row(conn, address).id, address)
+            except (SQLAlchemyError, RetrovueError):
+                log.error("could not record the interrupted ingest run", collection=str(address))
+                return
+        self._record_failure(collection_id, run, RunStatus.INTERRUPTED, reason)
+
 
 def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) -> None:
     """check_ingestible() again inside the unit, whatever the trigger: mappings or folders may have
@@ -269,6 +316,11 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
     ok, reason = importer.check_ingestible(upstream, mappings)
     if not ok:
         raise NotIngestibleError(f"Collection '{row.name}' is not ingestible", hint=reason)
+
+
+def _stop_reason(stop: KeyboardInterrupt) -> str:
+    """Why the run stopped, as its ``ingest_runs`` row and summary say it."""
+    return getattr(stop, "reason", "interrupted by the operator")
 
 
 def _finish(progress) -> None:

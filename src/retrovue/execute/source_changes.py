@@ -19,6 +19,7 @@ from retrovue.database.models import (
     PathMapping,
     Source,
 )
+from retrovue.errors import RetrovueError
 from retrovue.execute.delete import delete_source, set_mapping_local, wipe_collection
 from retrovue.execute.lookups import action_source_id, collection_id_of
 from retrovue.model.actions import (
@@ -75,9 +76,15 @@ def _create_source(
     return new_id
 
 
+#: the columns an UpdateSource may set besides ``config.<param>``: never its id, origin or times
+#: (an origin changed to "config" would make an imperatively made source prunable)
+UPDATABLE_COLUMNS = frozenset({"name", "type"})
+
+
 def _update_source(
     conn: Connection, action: UpdateSource, source_id: SourceId, now: datetime
 ) -> SourceId:
+    _require_updatable(action)
     source_id = source_id or action_source_id(conn, action)
     row = conn.execute(select(Source.config).where(Source.id == source_id)).one()
     config = dict(row.config or {})
@@ -94,6 +101,12 @@ def _update_source(
     values["config"] = config
     conn.execute(update(Source.__table__).where(Source.id == source_id).values(**values))
     return source_id
+
+
+def _require_updatable(action: UpdateSource) -> None:
+    for change in action.changes:
+        if not change.field.startswith("config.") and change.field not in UPDATABLE_COLUMNS:
+            raise RetrovueError(f"{action.source}: '{change.field}' is not a field an update sets")
 
 
 def _delete_source(

@@ -22,6 +22,7 @@ from retrovue.importers.base import (
     UpstreamCollection,
 )
 from retrovue.importers.naming import parse_media_name
+from retrovue.model import limits
 
 DEFAULT_EXTENSIONS = (
     "mkv",
@@ -84,6 +85,13 @@ def printable_path(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def _folder_problem(entry: os.DirEntry) -> str | None:
+    """Why a folder cannot be a stored collection (None: it can)."""
+    if not is_text(entry.path):
+        return NOT_UTF8
+    return limits.collection_problem(entry.name, entry.name)
+
+
 class FilesystemImporter(BaseImporter):
     type_id = "filesystem"
     display_name = "Filesystem folders"
@@ -138,15 +146,16 @@ class FilesystemImporter(BaseImporter):
             for e in entries
             if not e.name.startswith(".") and e.is_dir(follow_symlinks=self.follow_symlinks)
         ]
+        problems = {e.name: _folder_problem(e) for e in folders}
         self._skipped = [
-            (printable_path(e.name), printable_path(e.name), NOT_UTF8)
+            (printable_path(e.name), printable_path(e.name), problems[e.name])
             for e in folders
-            if not is_text(e.path)
+            if problems[e.name]
         ]
         return [
             UpstreamCollection(external_id=e.name, name=e.name, locations=(e.path,), kind="folder")
             for e in folders
-            if is_text(e.path)
+            if not problems[e.name]
         ]
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:

@@ -34,6 +34,7 @@ from retrovue.importers.base import (
     UpstreamAsset,
     UpstreamCollection,
 )
+from retrovue.model import limits
 from retrovue.redact import Redactor
 
 T = TypeVar("T")
@@ -155,10 +156,16 @@ class PlexImporter(BaseImporter):
         collections, self._skipped = [], []
         for elem in self._sections():
             key, title, kind = elem.get("key", ""), elem.get("title", ""), elem.get("type", "")
-            if kind in _LISTED_TYPES:
-                collections.append(UpstreamCollection(key, title, _locations(elem), kind))
+            locations = _locations(elem)
+            problem = (
+                f"section type '{kind}' is not ingested"
+                if kind not in _LISTED_TYPES
+                else limits.collection_problem(key, title) or limits.locations_problem(locations)
+            )
+            if problem is None:
+                collections.append(UpstreamCollection(key, title, locations, kind))
             else:
-                self._skipped.append((key, title, f"section type '{kind}' is not ingested"))
+                self._skipped.append((key, title, problem))
         return collections
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:
@@ -296,11 +303,12 @@ def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
     updated_at = elem.get("updatedAt", "")
     for media, part in parts:
         part_id, size = part.get("id"), _int(part.get("size"))
+        change_token = f"{updated_at}:{part_id}:{size}"
         yield UpstreamAsset(
             source_uri=f"plex://{rating_key}" if single else f"plex://{rating_key}/{part_id}",
             path=part.get("file", ""),
             size=size,
-            change_token=f"{updated_at}:{part_id}:{size}",
+            change_token=change_token,
             kind=kind,
             title=elem.get("title"),
             series_title=elem.get("grandparentTitle") if kind == "episode" else None,
@@ -314,6 +322,7 @@ def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
                 "part_id": part_id,
                 "media_id": media.get("id"),
             },
+            problem=limits.token_problem(change_token),
         )
 
 

@@ -115,6 +115,16 @@ class SkipReason:
 
 
 @dataclass(frozen=True)
+class AssetDetail:
+    """Which assets one kind of change touches (``plan --detail``): at most a cap of paths,
+    with the full count, so a reviewer sees the files without the plan growing with them."""
+
+    kind: str  # new, changed, remapped, reappeared, missing, duplicate, unmapped
+    total: int
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MappingRoot:
     """Coverage of one path mapping: does its local root exist here?"""
 
@@ -139,6 +149,8 @@ class IngestCollection:
     mapping_roots: tuple[MappingRoot, ...] = ()
     #: fingerprint of the observed database state of this collection (saved-plan staleness)
     db_fingerprint: str | None = None
+    #: per-asset detail, built only when asked for (empty otherwise, and in older saved plans)
+    detail: tuple[AssetDetail, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,6 +271,9 @@ class Plan:
     ingest_unchanged: bool = False
     #: what the plan observed in the database, for saved-plan staleness (plan/saved.py DbState)
     db_state: Any = field(default=None, compare=False)
+    #: what a reader of the plan should know about how it was made (e.g. that the database
+    #: does not exist yet and was read as empty)
+    notes: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:

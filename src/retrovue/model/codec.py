@@ -49,8 +49,9 @@ from retrovue.model.actions import (
 
 #: semver: a minor bump only adds (1.1: prune_source, origin, ingest scope filters,
 #: allow_mass_missing; 1.2: set_path_mapping_local, create_source.sensitive_keys,
-#: override_safety on delete_source/wipe_collection)
-FORMAT_VERSION = "1.2.0"
+#: override_safety on delete_source/wipe_collection; 1.3: notes, and saved plans' digest with
+#: keyed "hmac-sha256:" fingerprints of secrets and source rows)
+FORMAT_VERSION = "1.3.0"
 
 #: what every output shows in place of a secret value
 SENSITIVE_SHOWN = "(sensitive)"
@@ -171,9 +172,11 @@ def decode_action(document: Mapping[str, Any], secret: SecretLookup | None = Non
     secret values stay ``SENSITIVE_SHOWN`` unless ``secret`` can tell them."""
     if not isinstance(document, Mapping):
         raise CodecError(f"an action must be an object, not {type(document).__name__}")
-    kind = _BY_NAME.get(document.get("kind"))
+    if "kind" not in document:
+        raise CodecError("an action has no 'kind'")
+    kind = _BY_NAME.get(document["kind"]) if isinstance(document["kind"], str) else None
     if kind is None:
-        raise UnknownKindError(document.get("kind"))
+        raise UnknownKindError(document["kind"])
     action = _decode_fields(kind.cls, document, kind.renames)
     if secret is not None and kind.secrets is not None:
         action = kind.secrets.unmask(action, secret)
@@ -200,6 +203,7 @@ def encode_plan(plan: Plan) -> dict[str, Any]:
         "actions": [encode_action(a) for a in plan.actions],
         "problems": [encode_record(p) for p in plan.problems],
         "skipped_collections": [encode_record(s) for s in plan.skipped],
+        "notes": list(plan.notes),
     }
 
 
@@ -215,10 +219,11 @@ def decode_plan(document: Mapping[str, Any], secret: SecretLookup | None = None)
         skipped=tuple(
             decode_record(SkippedCollection, s) for s in _list(document.get("skipped_collections"))
         ),
-        config_file=document.get("config_file"),
-        config_hash=document.get("config_hash"),
-        secret_fingerprints=dict(document.get("secret_fingerprints") or {}),
+        config_file=_decode(str | None, document.get("config_file")),
+        config_hash=_decode(str | None, document.get("config_hash")),
+        secret_fingerprints=_decode(dict[str, str], document.get("secret_fingerprints")) or {},
         allow_mass_missing=bool(document.get("allow_mass_missing", False)),
+        notes=tuple(str(n) for n in _list(document.get("notes"))),
     )
 
 
@@ -237,6 +242,12 @@ def encode_record(record: Any) -> dict[str, Any]:
 
 def decode_record(cls: type[T], document: Any) -> T:
     return _decode_fields(cls, document, {})
+
+
+def decode_as(tp: Any, value: Any) -> Any:
+    """``value`` checked against a type the way fields are (``str | None``, ``dict[str, str]``…);
+    a CodecError says what was expected."""
+    return _decode(tp, value)
 
 
 # --- generic field encoding ---------------------------------------------------------------------
@@ -273,7 +284,7 @@ def _decode_fields(cls: type[T], document: Any, renames: Mapping[str, str]) -> T
     for f in dataclasses.fields(cls):
         key = renames.get(f.name, f.name)
         if key in document:
-            values[f.name] = _decode(hints[f.name], document[key])
+            values[f.name] = _decode_field(cls, key, hints[f.name], document[key])
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise CodecError(f"{cls.__name__} is missing {key!r}")
         # absent but defaulted: an older minor version wrote it, the default stands; unknown
@@ -286,10 +297,34 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _decode_field(cls: type, key: str, tp: Any, value: Any) -> Any:
+    """One field, its failure told with the field's place (``IngestCollection.counts: …``)."""
+    try:
+        return _decode(tp, value)
+    except CodecError as exc:
+        raise CodecError(f"{cls.__name__}.{key}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # an enum value or an id that is not one
+        raise CodecError(f"{cls.__name__}.{key}: {exc}") from None
+
+
+#: JSON scalars a field's type asks for, and how to name them in an error
+_SCALARS: Mapping[type, tuple[tuple[type, ...], str]] = MappingProxyType(
+    {
+        str: ((str,), "text"),
+        bool: ((bool,), "true or false"),
+        int: ((int,), "an integer"),
+        float: ((int, float), "a number"),
+    }
+)
+
+
 def _decode(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if value is None:
+        # null only where the field may be None: anything else would fail later, in the executor
+        if tp is Any or (origin in (typing.Union, types.UnionType) and type(None) in args):
+            return None
+        raise CodecError("must not be null")
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return _decode(inner[0], value) if len(inner) == 1 else value
@@ -310,4 +345,14 @@ def _decode(tp: Any, value: Any) -> Any:
             if not isinstance(value, str):
                 raise CodecError(f"expected an id as text, not {type(value).__name__}")
             return uuid.UUID(value)
+        if tp in _SCALARS:
+            return _scalar(tp, value)
     return value
+
+
+def _scalar(tp: type, value: Any) -> Any:
+    accepted, name = _SCALARS[tp]
+    # bool is an int in Python, but true is no count and 1 is no flag
+    if not isinstance(value, accepted) or (tp is not bool and isinstance(value, bool)):
+        raise CodecError(f"expected {name}, not {type(value).__name__}")
+    return float(value) if tp is float else value

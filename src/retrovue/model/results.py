@@ -72,6 +72,8 @@ class ExecutionResult:
     sources: list[SourceOutcome] = field(default_factory=list)
     ingests: list[IngestOutcome] = field(default_factory=list)
     interrupted: bool = False
+    #: the ``LockLostError`` that stopped the run: units after it never ran
+    lock_lost: BaseException | None = None
 
     @property
     def failures(self) -> int:
@@ -129,6 +131,8 @@ class CollectionIngestReport:
 
 #: error codes that mean the upstream failed us, not the database or the request
 UPSTREAM_CODES = frozenset({"UPSTREAM_UNREACHABLE", "UPSTREAM_ERROR"})
+#: the code of a lost apply lock: the run stopped, whatever committed before it
+LOCK_LOST_CODE = "LOCK_LOST"
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,8 @@ class SourceIngestReport:
     def outcome(self) -> Outcome:
         if self.interrupted:
             return Outcome.INTERRUPTED
+        if any(r.code == LOCK_LOST_CODE for r in self.failed):
+            return Outcome.FAILED  # another writer may have run meanwhile: not a partial success
         if not self.failed:
             return Outcome.OK
         if self.succeeded:

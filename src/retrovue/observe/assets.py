@@ -22,6 +22,7 @@ def list_assets(
     conn: Connection,
     *,
     collection_id: uuid.UUID | None = None,
+    source_id: uuid.UUID | None = None,
     state: str | None = None,
     approved: bool | None = None,
     missing: bool | None = None,
@@ -34,6 +35,7 @@ def list_assets(
         .join(Collection, Collection.id == Asset.collection_id)
         .join(Source, Source.id == Collection.source_id)
         .where(*_conditions(collection_id, state, approved, missing))
+        .where(*([Collection.source_id == source_id] if source_id is not None else []))
         .order_by(
             func.lower(Source.name),
             func.lower(Collection.name),

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, String, func, select, type_coerce
 
 from retrovue.database.models import Asset, Collection, IngestRun, Source
 from retrovue.errors import NotFoundError, UsageError
+from retrovue.model.time import as_utc
 
 
 def source_times(conn: Connection) -> dict[uuid.UUID, tuple]:
@@ -79,18 +81,33 @@ def _as_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-def assets_written_at(conn: Connection, collection_id: uuid.UUID, started):
-    """The assets a run created or updated: the run stamps ``updated_at`` with its start time."""
+def assets_written_at(conn: Connection, collection_id: uuid.UUID, started: datetime):
+    """The assets a run wrote (created, updated, marked missing or back): the run stamps
+    ``updated_at`` with its start time."""
     return conn.execute(
         select(
             Asset.id,
             Asset.source_uri,
             Asset.canonical_uri,
+            Asset.change_token,
             Asset.state,
             Asset.approved_for_broadcast,
-            Asset.created_at,
-            Asset.updated_at,
         )
-        .where(Asset.collection_id == collection_id, Asset.updated_at == started)
+        .where(Asset.collection_id == collection_id, stamped(conn, Asset.updated_at, started))
         .order_by(Asset.source_uri)
     ).all()
+
+
+def stamped(conn: Connection, column, when: datetime):
+    """``column == when`` on both backends.
+
+    SQLite keeps timestamps as text, and two spellings of the same instant reach it: SQLAlchemy's
+    (``2024-05-01 10:00:00.000000``) and the driver's own, which the bulk insert of new assets
+    uses (``2024-05-01 10:00:00+00:00``).  Compared as a datetime, the second never matched, so
+    the text is compared with both."""
+    if conn.dialect.name != "sqlite":
+        return column == when
+    utc = as_utc(when)
+    processor = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    spellings = {utc.isoformat(" ")} | ({processor(utc)} if processor else set())
+    return type_coerce(column, String).in_(sorted(spellings))

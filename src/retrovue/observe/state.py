@@ -3,6 +3,11 @@
 ``plan --out`` records ``observe_db_state``; ``apply PLAN`` re-observes through a
 ``StateObserver`` under the apply lock, and ``retrovue.plan.saved`` compares the two (it runs no
 SQL itself).
+
+A source row's fingerprint covers its config, which may hold a token in clear: it is keyed with
+the database's key, so the saved plan cannot be used to check guesses of that token offline.
+Collection rows hold no secret, and the whole-state digest is over fingerprints, so those stay
+plain digests (an empty database has the same state digest whether it exists yet or not).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from sqlalchemy import Connection, select
 
 from retrovue.database import migrate
 from retrovue.database.models import Collection, PathMapping, Source
-from retrovue.fingerprint import digest_value, fingerprint_assets
+from retrovue.fingerprint import digest_value, fingerprint_assets, keyed_digest_value
 from retrovue.model.snapshots import CollectionFingerprint, DbState, SourceFingerprint
 from retrovue.observe.db import load_asset_index
+from retrovue.observe.keys import database_key
 
 
 @dataclass(frozen=True)
@@ -33,19 +39,25 @@ class StateObserver:
     def asset_fingerprint(self, collection_id: uuid.UUID) -> str:
         return fingerprint_assets(load_asset_index(self.conn, collection_id))
 
+    def key(self) -> bytes:
+        """The database's key (saved-plan digests and secret fingerprints); never shown."""
+        return database_key(self.conn)
+
 
 def observe_db_state(conn: Connection) -> DbState:
-    """Three SELECTs whatever the catalogue's size.  ``updated_at``/``last_ingest_at`` are part
+    """Four SELECTs whatever the catalogue's size.  ``updated_at``/``last_ingest_at`` are part
     of the fingerprint so that any apply or imperative ingest since the plan shows up, even one
     that ended up writing the same values (that is what makes a second apply of a plan fail)."""
     collections = _collection_fingerprints(conn, _mappings(conn))
     sources: dict[str, SourceFingerprint] = {}
     s = Source.__table__.c
-    for row in conn.execute(
+    rows = conn.execute(
         select(s.id, s.external_id, s.name, s.type, s.config, s.origin, s.updated_at)
-    ):
+    ).all()
+    key = database_key(conn) if rows else b""  # a database with no source needs no key yet
+    for row in rows:
         sources[str(row.id)] = SourceFingerprint(
-            row.name, digest_value(dict(row._mapping)), collections.get(row.id, {})
+            row.name, keyed_digest_value(key, dict(row._mapping)), collections.get(row.id, {})
         )
     whole = digest_value(
         {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrovue.config.model import DesiredState, SourceDecl
-from retrovue.diff.assets import diff_assets
+from retrovue.diff.assets import asset_detail, diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
 from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
 from retrovue.fingerprint import fingerprint_assets
@@ -21,6 +21,7 @@ from retrovue.importers.base import BaseImporter
 from retrovue.importers.registry import Registry
 from retrovue.model.actions import (
     Action,
+    CreateSource,
     IngestCollection,
     MappingRoot,
     Plan,
@@ -42,6 +43,7 @@ class PlanOptions:
     allow_mass_missing: bool = False
     fingerprint: bool = False  # saved plans record a fingerprint of each collection's stored state
     prune: bool = False  # delete config-created sources no longer declared (also `prune: true`)
+    detail: bool = False  # name the files behind each asset count (capped); costs nothing when off
 
 
 def build_plan(
@@ -59,6 +61,10 @@ def build_plan(
     # stale, instead of slipping in unseen
     db_state = reader.db_state() if options.fingerprint else None
     snapshot = reader.snapshot()
+    # a new source's derived external_id must not collide with a stored or declared one
+    taken = {s.external_id for s in snapshot.sources} | {
+        d.external_id for d in desired.sources if d.external_id
+    }
     for decl in selected:
         stored = snapshot.match_source(decl.name, decl.external_id)
         importer = registry.create(decl.type, decl.config)
@@ -72,8 +78,9 @@ def build_plan(
             for key, title, reason in importer.skipped_collections()
         ]
         source_actions, states, source_problems = diff_source(
-            decl, stored, upstream, importer.check_ingestible, importer.uses_path_mappings
+            decl, stored, upstream, importer.check_ingestible, importer.uses_path_mappings, taken
         )
+        taken |= {a.external_id for a in source_actions if isinstance(a, CreateSource)}
         actions += source_actions
         problems += source_problems
         for state in states:
@@ -135,6 +142,7 @@ def _plan_ingest(
         to_canonical=pathmap.canonical_mapper(importer.uses_path_mappings, state.path_mappings),
         missing_threshold=threshold_for(state, desired),
         allow_mass_missing=options.allow_mass_missing,
+        keep_paths=options.detail,
     )
     return IngestCollection(
         collection=state.address,
@@ -149,6 +157,7 @@ def _plan_ingest(
             if m.local_path
         ),
         db_fingerprint=fingerprint_assets(existing) if options.fingerprint else None,
+        detail=asset_detail(diff, existing) if options.detail else (),
     )
 
 

@@ -9,29 +9,52 @@ is there).
 
 The observing is ``retrovue.observe.state``; this module only compares, so it runs no SQL.
 
+A saved plan is tamper-evident: ``sealed`` writes an HMAC of the whole document, keyed with the
+database's key (which never leaves the database), and ``verify_digest`` refuses a file whose
+digest does not match before anything else is looked at.  Secret fingerprints are keyed the same
+way, so a file cannot be used to check guesses of a token offline.
+
 ``plan_from_json`` rebuilds the very ``Plan`` the executor runs (SQLMesh's ``EvaluatablePlan``:
-freeze, then evaluate).  Secret values are never in the file; they come back from the reloaded
-config, whose fingerprints have just been checked.
+freeze, then evaluate).  What the config decides is taken from the reloaded config, not from the
+file (defence in depth behind the digest): a new source's config, a source update's new values
+and every ingest's missing threshold.  Secret values are never in the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from retrovue.config.model import DesiredState
-from retrovue.errors import PlanError, StalePlanError
-from retrovue.model.actions import IngestCollection, Plan
+from retrovue.config.model import CollectionDecl, DesiredState, SourceDecl
+from retrovue.errors import PlanError, PlanModifiedError, StalePlanError
+from retrovue.fingerprint import KEYED_PREFIX, canonical_json, keyed_digest_text
+from retrovue.model.actions import (
+    CreateSource,
+    DeleteSource,
+    FieldChange,
+    IngestCollection,
+    Plan,
+    PruneSource,
+    RenameCollection,
+    SetPathMappingLocal,
+    UpdateSource,
+    WipeCollection,
+)
 from retrovue.model.codec import (
     FORMAT_VERSION,
-    SecretLookup,
+    KINDS,
+    CodecError,
     UnknownKindError,
     decode_action,
+    decode_as,
     decode_plan,
     decode_record,
     encode_record,
@@ -49,6 +72,8 @@ class Observer(Protocol):
     def db_state(self) -> DbState: ...
 
     def asset_fingerprint(self, collection_id: uuid.UUID) -> str: ...
+
+    def key(self) -> bytes: ...
 
 
 # --- the file --------------------------------------------------------------------------------------
@@ -76,8 +101,14 @@ class SavedPlan:
     ingests: tuple[IngestCollection, ...] = ()
 
 
-def saved_document(plan_document: dict, plan: Plan, options: SavedOptions) -> dict:
-    """The JSON plan plus what apply needs to check it is still current."""
+def saved_document(
+    plan_document: dict,
+    plan: Plan,
+    options: SavedOptions,
+    secret_fingerprints: Mapping[str, str] | None = None,
+) -> dict:
+    """The JSON plan plus what apply needs to check it is still current (``secret_fingerprints``:
+    keyed, from ``secret_fingerprints(desired, key)``)."""
     if plan.db_state is None:
         raise PlanError(
             "internal: a saved plan needs the observed database state (PlanOptions.fingerprint)"
@@ -86,9 +117,60 @@ def saved_document(plan_document: dict, plan: Plan, options: SavedOptions) -> di
     doc["plan_id"] = str(uuid.uuid4())
     doc["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     doc["schema_revision"] = plan.db_state.schema_revision
+    if plan.config_file:  # absolute: the plan is applied from wherever CI happens to run
+        doc["config_file"] = os.path.abspath(plan.config_file)
     doc["observed"] = encode_record(plan.db_state)
     doc["options"] = encode_record(options)
+    if secret_fingerprints is not None:
+        doc["secret_fingerprints"] = dict(sorted(secret_fingerprints.items()))
     return doc
+
+
+def secret_fingerprints(desired: DesiredState, key: bytes) -> dict[str, str]:
+    """``"<source>.<param>"`` -> HMAC of each secret's value (as the environment gives it now),
+    keyed with the database's key: a rotated secret shows, a guessed one cannot be checked."""
+    return {
+        f"{decl.name}.{param}": keyed_digest_text(key, str(decl.config[param]))
+        for decl in desired.sources
+        for param in sorted(decl.sensitive_keys)
+        if param in decl.config
+    }
+
+
+# --- the digest ------------------------------------------------------------------------------------
+
+DIGEST = "digest"
+
+
+def sealed(document: dict, key: bytes, scrub: Callable[[str], str] = str) -> dict:
+    """The document exactly as it will be read back (JSON, scrubbed of known secrets), with its
+    digest: the digest covers what the file holds, not what was in memory."""
+    plain = json.loads(scrub(json.dumps(document, default=str)))
+    plain.pop(DIGEST, None)
+    return plain | {DIGEST: document_digest(plain, key)}
+
+
+def document_digest(document: Mapping[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 of the canonical JSON (sorted keys, no spaces) of all but the digest."""
+    body = canonical_json({k: v for k, v in document.items() if k != DIGEST})
+    return KEYED_PREFIX + hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def verify_digest(saved: SavedPlan, key: bytes) -> None:
+    """Refuse a saved plan whose digest is missing or does not match its content."""
+    written = saved.document.get(DIGEST)
+    if isinstance(written, str) and hmac.compare_digest(
+        written, document_digest(saved.document, key)
+    ):
+        return
+    why = "its digest does not match" if written else "it has no digest"
+    raise PlanModifiedError(
+        f"the saved plan {saved.path} was modified after it was made ({why}); nothing was changed",
+        hint="make the plan again (`retrovue plan --out PLAN`), review it and apply that; a plan "
+        "is checked with the key of the database it was made on, so a plan made on another "
+        "database is refused the same way",
+        context={"plan_id": saved.plan_id},
+    )
 
 
 def load_saved_plan(path: str) -> SavedPlan:
@@ -104,6 +186,7 @@ def load_saved_plan(path: str) -> SavedPlan:
             f"{path} is not a saved plan (missing {', '.join(missing)})",
             hint="write saved plans with `retrovue plan --out PLAN` (the --json output is not one)",
         )
+    _decoded(f"saved plan {path}", lambda: _check_fields(doc))
     state = _decoded(f"saved plan {path}", lambda: decode_record(DbState, doc["observed"]))
     actions = _decoded(f"saved plan {path}", lambda: [decode_action(a) for a in doc["actions"]])
     return SavedPlan(
@@ -111,7 +194,7 @@ def load_saved_plan(path: str) -> SavedPlan:
         document=doc,
         plan_id=str(doc["plan_id"]),
         created_at=doc.get("created_at"),
-        config_file=doc["config_file"],
+        config_file=_config_file(path, str(doc["config_file"])),
         config_hash=doc["config_hash"],
         secret_fingerprints=dict(doc.get("secret_fingerprints") or {}),
         db_state=state,
@@ -120,6 +203,37 @@ def load_saved_plan(path: str) -> SavedPlan:
         ),
         ingests=tuple(a for a in actions if _fingerprinted(a)),
     )
+
+
+#: the top-level fields of a saved plan and what each must be (absent: None)
+_FIELDS: Mapping[str, Any] = {
+    "config_file": str,
+    "config_hash": str,
+    "plan_id": str,
+    "created_at": str | None,
+    "actions": tuple,  # a JSON list
+    "secret_fingerprints": dict[str, str] | None,
+    "options": dict | None,
+    "observed": dict,
+    "allow_mass_missing": bool | None,
+    DIGEST: str | None,
+}
+
+
+def _check_fields(doc: Mapping[str, Any]) -> None:
+    for key, expected in _FIELDS.items():
+        try:
+            decode_as(expected, doc.get(key))
+        except CodecError as exc:
+            raise CodecError(f"{key}: {exc}") from None
+
+
+def _config_file(plan_path: str, config_file: str) -> str:
+    """A relative config path (an older plan, or one edited by hand) is relative to the plan
+    file's directory, never to the working directory of the apply."""
+    if os.path.isabs(config_file):
+        return config_file
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(plan_path)), config_file))
 
 
 def _read(path: str) -> dict:
@@ -168,7 +282,10 @@ def _decoded(what: str, decode: Callable[[], T]) -> T:
             hint="make the plan with this retrovue version",
         ) from None
     except (TypeError, ValueError) as exc:
-        raise PlanError(f"{what} is malformed: {exc}") from None
+        raise PlanError(
+            f"{what} is malformed: {exc}",
+            hint="saved plans are written by `retrovue plan --out PLAN` and must not be edited",
+        ) from None
 
 
 # --- staleness ------------------------------------------------------------------------------------
@@ -179,7 +296,7 @@ def stale_reasons(saved: SavedPlan, desired: DesiredState, observer: Observer) -
     moved: list[str] = []
     if desired.config_hash != saved.config_hash:
         moved.append(f"config {desired.file} changed since the plan")
-    moved += _secret_moves(saved.secret_fingerprints, desired.secret_fingerprints)
+    moved += _secret_moves(saved.secret_fingerprints, secret_fingerprints(desired, observer.key()))
     now = observer.db_state()
     if now.schema_revision != saved.db_state.schema_revision:
         moved.append(
@@ -259,25 +376,118 @@ def _asset_moves(ingests: tuple[IngestCollection, ...], observer: Observer) -> l
 # --- JSON -> Plan ------------------------------------------------------------------------------------
 
 
-def plan_from_json(document: dict, desired: DesiredState) -> Plan:
-    """Rebuild the ``Plan`` a JSON plan describes; secrets are filled in from ``desired``."""
-    plan = _decoded("saved plan", lambda: decode_plan(document, _secrets_of(desired)))
+def plan_from_json(document: dict, desired: DesiredState, what: str = "saved plan") -> Plan:
+    """Rebuild the ``Plan`` a JSON plan describes, with what the config decides taken from
+    ``desired`` (``what`` names the file in errors)."""
+    plan = _decoded(what, lambda: decode_plan(document))
+    actions = tuple(_as_configured(a, desired, plan, what) for a in plan.actions)
+    plan = dataclasses.replace(plan, actions=actions)
     state = document.get("observed")
     if not state:
         return plan
-    return dataclasses.replace(
-        plan, db_state=_decoded("saved plan", lambda: decode_record(DbState, state))
+    return dataclasses.replace(plan, db_state=_decoded(what, lambda: decode_record(DbState, state)))
+
+
+#: kinds only the imperative commands make: a saved plan (from `plan --out`) never holds one
+_IMPERATIVE_ONLY = (DeleteSource, WipeCollection, SetPathMappingLocal)
+
+
+def _as_configured(action: Any, desired: DesiredState, plan: Plan, what: str) -> Any:
+    """The action with what the config decides taken from ``desired``; refused when the config
+    could not have made it."""
+    if isinstance(action, _IMPERATIVE_ONLY):
+        raise PlanError(
+            f"{what} holds a {KINDS[type(action)]} action, which `retrovue plan` never makes",
+            hint="saved plans are written by `retrovue plan --out PLAN` and must not be edited",
+        )
+    if isinstance(action, CreateSource):
+        decl = _declared(desired, action.source.name, what)
+        return dataclasses.replace(
+            action,
+            type=decl.type,
+            config=decl.stored_config,
+            sensitive_keys=decl.sensitive_keys,
+            origin="config",
+        )
+    if isinstance(action, UpdateSource):
+        decl = _declared(desired, action.source.name, what)
+        return dataclasses.replace(
+            action, changes=tuple(_configured_change(c, decl, what) for c in action.changes)
+        )
+    if isinstance(action, IngestCollection):
+        decl = _declared(desired, action.collection.source.name, what)
+        threshold = _threshold(desired, decl, action, plan.actions)
+        return dataclasses.replace(action, missing_threshold=threshold)
+    if isinstance(action, PruneSource) and _declares(desired, action):
+        raise PlanError(
+            f"{what} prunes {action.source}, which {desired.file} declares",
+            hint="make a new plan",
+        )
+    return action
+
+
+def _declared(desired: DesiredState, name: str, what: str) -> SourceDecl:
+    decl = desired.source(name)
+    if decl is None:
+        raise PlanError(
+            f'{what} changes source "{name}", which {desired.file} does not declare',
+            hint="make a new plan",
+        )
+    return decl
+
+
+def _declares(desired: DesiredState, prune: PruneSource) -> bool:
+    return any(
+        d.name.casefold() == prune.source.name.casefold() or d.external_id == prune.external_id
+        for d in desired.sources
     )
 
 
-def _secrets_of(desired: DesiredState) -> SecretLookup:
-    def secret(source: str, key: str) -> Any:
-        decl = desired.source(source)
-        if decl is None or key not in decl.config:
-            raise PlanError(
-                f"saved plan needs the secret {source}.{key}, but the config no longer declares it",
-                hint="make a new plan",
-            )
-        return decl.config[key]
+def _configured_change(change: FieldChange, decl: SourceDecl, what: str) -> FieldChange:
+    """The new value of an updated field as the config has it (a secret as stored: its
+    reference, or its value when the file gives it in clear)."""
+    if change.field == "name":
+        return dataclasses.replace(change, after=decl.name)
+    if change.field == "type":
+        return dataclasses.replace(change, after=decl.type)
+    if change.field.startswith("config."):
+        key = change.field.removeprefix("config.")
+        return dataclasses.replace(
+            change, after=decl.stored_config.get(key), sensitive=key in decl.sensitive_keys
+        )
+    raise PlanError(
+        f'{what} changes the {change.field!r} of source "{decl.name}", which no plan changes',
+        hint="saved plans are written by `retrovue plan --out PLAN` and must not be edited",
+    )
 
-    return secret
+
+def _threshold(
+    desired: DesiredState, decl: SourceDecl, ingest: IngestCollection, actions: tuple
+) -> float:
+    """The collection's own ``missing_threshold``, else the file's (as the plan builder has it)."""
+    coll = _collection_decl(decl, ingest, actions)
+    if coll is not None and coll.missing_threshold is not None:
+        return coll.missing_threshold
+    return desired.missing_threshold
+
+
+def _collection_decl(
+    decl: SourceDecl, ingest: IngestCollection, actions: tuple
+) -> CollectionDecl | None:
+    """The declaration of the ingested collection: by external_id, else by its upstream name or
+    the stored name an upstream rename in the same plan replaces (case-insensitive)."""
+    address = ingest.collection
+    names = {address.name.casefold()} | {
+        a.before.casefold()
+        for a in actions
+        if isinstance(a, RenameCollection)
+        and a.collection.external_id == address.external_id
+        and a.collection.source.name == address.source.name
+    }
+    for c in decl.collections:
+        if c.external_id is not None:
+            if c.external_id == address.external_id:
+                return c
+        elif c.name is not None and c.name.casefold() in names:
+            return c
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from retrovue.render.table import table_lines
 from retrovue.render.values import iso, yes_no
 
 if TYPE_CHECKING:
@@ -63,11 +64,20 @@ def list_document(listing: AssetListing) -> dict:
 def list_lines(listing: AssetListing) -> list[str]:
     if not listing.assets:
         return ["No assets found", "Total: 0 assets"]
-    lines = [
-        f"{a.id}  {a.state}  approved={yes_no(a.approved_for_broadcast)}  "
-        f"missing={iso(a.missing_since) or '-'}  {a.canonical_uri}"
-        for a in (i.asset for i in listing.assets)
+    headers = ["SOURCE", "COLLECTION", "STATE", "APPROVED", "MISSING", "URI", "ID"]
+    rows = [
+        [
+            listing.source_names.get(i.asset.collection_id, "-"),
+            i.collection_name,
+            i.asset.state,
+            yes_no(i.asset.approved_for_broadcast),
+            iso(i.asset.missing_since) or "-",
+            i.asset.canonical_uri,
+            str(i.asset.id),
+        ]
+        for i in listing.assets
     ]
+    lines = table_lines(headers, rows)
     n = len(listing.assets)
     lines.append(f"Total: {n:,} asset{'s' if n != 1 else ''}")
     if listing.truncated:

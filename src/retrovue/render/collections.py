@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from retrovue.render.table import table_lines
 from retrovue.render.values import count_noun, iso, yes_no
 
 if TYPE_CHECKING:
@@ -69,22 +70,20 @@ def list_document(listing: CollectionListing) -> dict:
 def list_lines(listing: CollectionListing) -> list[str]:
     if not listing.entries:
         return ["No collections found", "Total: 0 collections"]
-    lines = []
-    for e in listing.entries:
-        s, col = e.source, e.collection
-        lines += [
-            f"  ID: {col.id}",
-            f"  Name: {col.name}",
-            f"  Source: {s.name} ({s.external_id})",
-            f"  Type: {s.type}",
-            f"  Sync Enabled: {yes_no(col.sync_enabled)}",
-            f"  Ingestible: {yes_no(col.ingestible)}",
-            *mapping_lines(col),
-            f"  Assets: {e.assets:,}",
-            f"  Last Ingest: {iso(e.last_ingest) or 'Never'}",
-            f"  Created: {iso(e.created_at)}",
-            "",
+    headers = ["SOURCE", "COLLECTION", "SYNC", "INGESTIBLE", "ASSETS", "LAST INGEST", "ID"]
+    rows = [
+        [
+            e.source.name,
+            e.collection.name,
+            yes_no(e.collection.sync_enabled),
+            yes_no(e.collection.ingestible),
+            f"{e.assets:,}",
+            iso(e.last_ingest) or "Never",
+            str(e.collection.id),
         ]
+        for e in listing.entries
+    ]
+    lines = table_lines(headers, rows)
     lines.append(f"Total: {count_noun(len(listing.entries), 'collection')}")
     return lines
 

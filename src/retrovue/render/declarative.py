@@ -35,5 +35,5 @@ def applied_document(applied) -> dict:
     return {
         "status": status,
         "plan": plan_to_json(applied.plan),
-        "results": results_to_json(applied.result),
+        "results": results_to_json(applied.result, applied.plan),
     }

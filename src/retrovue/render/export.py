@@ -2,8 +2,11 @@
 
 The output is written so that `retrovue plan` with it shows no changes: sources keep their
 ``external_id`` (identity), collections are addressed by ``external_id`` (their name is kept
-for the reader), every stored collection is listed with its sync flag, and path mappings with
-a ``local_path`` are declared (the unset ones are what discovery recreates anyway).
+for the reader), every stored collection is listed with its sync flag (one the upstream no
+longer offers too: listed by external_id, the plan reports it as gone instead of refusing it),
+and path mappings with a ``local_path`` are declared (the unset ones are discovery's).
+
+``missing_threshold`` is the one setting it cannot give back: the database does not store it.
 
 Secrets are never exported: each becomes a ``${VAR}`` reference with a comment naming the
 variable to set.  Strings are emitted JSON-quoted (valid YAML) with ``$`` doubled, because the
@@ -17,11 +20,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from retrovue.config.loader import whole_reference
 from retrovue.errors import RetrovueError
 from retrovue.importers.registry import Registry
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
-SCHEMA_LINE = "# yaml-language-server: $schema=https://retrovue.dev/schemas/retrovue.schema.json"
+#: relative to the YAML file, so editors find it offline: `retrovue schema config` writes it
+SCHEMA_LINE = (
+    "# yaml-language-server: $schema=./retrovue.schema.json\n"
+    "# (write that file beside this one with: retrovue schema config > retrovue.schema.json)"
+)
+#: the database keeps no threshold (a plan reads it from the file), so export cannot know one
+THRESHOLD_NOTE = (
+    "# missing_threshold is not stored in the database, so it is not exported: if your file",
+    "# set one (top level or per collection), set it here again, or the default 0.2 applies.",
+)
 #: for a source whose importer is not loaded: which keys to treat as secrets, to be safe
 _LIKELY_SECRET = re.compile(r"(?i)token|password|passwd|secret|api_?key|credential")
 
@@ -79,6 +92,8 @@ def export_yaml(snapshot: DbSnapshot, registry: Registry, only: tuple[str, ...] 
     for source in sources:
         body += _source_lines(source, registry, secrets)
     head = [SCHEMA_LINE, "# Exported by `retrovue export` from the current database."]
+    if sources:
+        head += THRESHOLD_NOTE
     if secrets:
         head.append(
             "# Secrets are not exported. Before `retrovue plan`, set: "
@@ -104,12 +119,15 @@ def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSe
     lines.append("    config:" if source.config else "    config: {}")
     for key in sorted(source.config):
         if key in sensitive and source.config[key] is not None:
-            variable = env_var_name(source.name, key)
+            # a secret stored as its ${VAR} reference is exported as that very reference
+            stored = whole_reference(source.config[key])
+            variable = stored.group(1) if stored else env_var_name(source.name, key)
             secrets.append(ExportedSecret(variable, source.name, key))
             lines.append(
                 f"      # secret: set {variable} to this source's {key} (the value is not exported)"
             )
-            lines.append(f"      {key}: ${{{variable}}}")
+            reference = json.dumps(stored.group(0)) if stored else f"${{{variable}}}"
+            lines.append(f"      {key}: {reference}")
         else:
             lines.append(f"      {key}: {scalar(source.config[key])}")
     if source.collections:

@@ -8,7 +8,7 @@ import dataclasses
 from retrovue.model.counts import IngestCounts, sum_counts
 from retrovue.model.enums import Outcome, Scope
 from retrovue.model.results import CollectionIngestReport, IngestedAsset, SourceIngestReport
-from retrovue.render.values import counts_head, iso
+from retrovue.render.values import counts_head, iso, uid
 
 
 def counts_notation(c: IngestCounts) -> str:
@@ -38,7 +38,7 @@ def ingest_stats(c: IngestCounts) -> dict:
 
 def _asset(a: IngestedAsset) -> dict:
     doc = {
-        "id": a.id,
+        "id": uid(a.id),  # a dry run's ids come from the index, as the database spells them
         "source_uri": a.source_uri,
         "canonical_uri": a.canonical_uri,
         "state": a.state,

@@ -15,11 +15,13 @@ from retrovue.model.actions import (
     Action,
     CreateSource,
     DeleteSource,
+    IngestCollection,
     Plan,
     PruneSource,
     UpdateSource,
     is_change,
 )
+from retrovue.render.summary import is_warning, plural
 from retrovue.render.text import group_by_source, source_block, summary_line
 
 MARKERS = "+-~!="
@@ -35,6 +37,7 @@ def render_markdown(
     plan: Plan, limits: MarkdownLimits = MarkdownLimits(), title: str = "retrovue plan"
 ) -> str:
     head = [f"### {title}", "", f"**{summary_line(plan)}**", ""]
+    head += [f"> Note: {_escape(note)}\n" for note in plan.notes]
     blocks = [
         _source_details(name, actions, limits) for name, actions in group_by_source(plan).items()
     ]
@@ -69,7 +72,19 @@ def _verb(actions: list[Action]) -> str:
     if any(isinstance(a, UpdateSource) for a in actions):
         return "update"
     changes = sum(is_change(a) for a in actions)
-    return f"{changes} change{'s' if changes != 1 else ''}" if changes else "no changes"
+    verb = f"{changes} change{'s' if changes != 1 else ''}" if changes else "no changes"
+    flags = _flags(actions)
+    return f"{verb}, {flags}" if flags else verb
+
+
+def _flags(actions: list[Action]) -> str:
+    """Degraded collections and warnings of one source: a collapsed block must not look clean."""
+    degraded = sum(isinstance(a, IngestCollection) and a.degraded for a in actions)
+    warnings = sum(is_warning(a) for a in actions)
+    parts = [f"{degraded} degraded"] if degraded else []
+    if warnings:
+        parts.append(plural(warnings, "warning"))
+    return ", ".join(parts)
 
 
 def _diff_line(line: str) -> str:

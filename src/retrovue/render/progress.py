@@ -1,28 +1,109 @@
-"""One progress line per collection on a terminal (stderr); nothing at all elsewhere."""
+"""Progress of each collection on a terminal (stderr): a live line while it runs, one summary line
+when it ends; nothing at all when stderr is not a terminal (logs and pipes stay clean).
+
+The live line shows the phase (scanning, then writing when the executor says so), the count with
+its noun in the right number, the rate, and an ETA once a total is known.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
+
+from retrovue.render.values import count_noun, one_line
+
+_REFRESH_SECONDS = 0.1  # redrawing on every item would cost more than scanning it
+
+
+@dataclass
+class PhaseCounter:
+    """The count, rate and ETA of one phase; plain data so the wording is testable without a TTY."""
+
+    name: str
+    total: int | None = None
+    count: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def rate(self, now: float) -> float:
+        elapsed = now - self.started
+        return self.count / elapsed if elapsed > 0 else 0.0
+
+    def eta(self, now: float) -> str | None:
+        rate = self.rate(now)
+        if self.total is None or rate <= 0:
+            return None
+        seconds = max(0, round((self.total - self.count) / rate))
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def describe(self, label: str, now: float) -> str:
+        done = count_noun(self.count, "item")
+        if self.total is not None:
+            done = f"{self.count:,}/{count_noun(self.total, 'item')}"
+        parts = [f"{label}: {self.name} {done}", f"{self.rate(now):,.0f} items/s"]
+        eta = self.eta(now)
+        if eta is not None:
+            parts.append(f"ETA {eta}")
+        return " · ".join(parts)
 
 
 class ProgressLine:
+    """One collection: ticks once per upstream item; ``done`` leaves a summary line behind."""
+
     def __init__(self, label: str, stream: TextIO):
-        self.label, self.stream, self.count, self.shown = label, stream, 0, 0.0
+        self.label, self.stream = one_line(label), stream
+        self.scanned = 0
+        self.phase = PhaseCounter("scanning")
+        self.shown = 0.0
+        self._live = None  # started on the first tick: a collection that ends at once shows none
 
     def __call__(self) -> None:
-        self.count += 1
+        self.phase.count += 1
+        if self.phase.name == "scanning":
+            self.scanned = self.phase.count
         now = time.monotonic()
-        if now - self.shown >= 0.1:
+        if now - self.shown >= _REFRESH_SECONDS:
             self.shown = now
-            self.stream.write(f"\r  {self.label}: {self.count:,} items scanned")
-            self.stream.flush()
+            self._show(now)
+
+    def start_phase(self, name: str, total: int | None = None) -> None:
+        """A new phase (e.g. ``writing`` with the number of rows to write): its own count and ETA."""
+        self.phase = PhaseCounter(name, total)
+        self._show(time.monotonic())
 
     def done(self) -> None:
-        self.stream.write(f"\r  {self.label}: {self.count:,} items scanned\n")
+        if self._live is not None:
+            progress, _task = self._live
+            progress.stop()  # transient: the live line is cleared, the summary replaces it
+            self._live = None
+        self.stream.write(f"  {self.label}: {count_noun(self.scanned, 'item')} scanned\n")
         self.stream.flush()
+
+    def _show(self, now: float) -> None:
+        if self._live is None:
+            self._live = _start_live(self.stream)
+        progress, task = self._live
+        progress.update(task, description=self.phase.describe(self.label, now))
+        progress.refresh()
+
+
+def _start_live(stream: TextIO):
+    # rich is imported here so commands that show no progress do not pay for it at start-up
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    console = Console(file=stream, highlight=False)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),  # names are shown as typed
+        console=console,
+        transient=True,
+        auto_refresh=False,  # redrawn from the ticks: no thread racing Ctrl-C
+    )
+    progress.start()
+    return progress, progress.add_task("", total=None)
 
 
 def progress_factory(stream: TextIO | None = None) -> Callable[[str], ProgressLine | None]:

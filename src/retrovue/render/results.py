@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import dataclasses
 
+from retrovue.model.actions import IngestCollection, Plan
 from retrovue.model.results import ExecutionResult
 from retrovue.render.summary import plural
 from retrovue.render.text import counts_line
 from retrovue.render.values import one_line
 
 
-def render_results(result: ExecutionResult) -> str:
+def not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
+    """Collections the plan meant to ingest that the run never reached (it stopped first)."""
+    reached = {str(i.collection) for i in result.ingests}
+    return [
+        str(a.collection)
+        for a in plan.actions
+        if isinstance(a, IngestCollection)
+        and (a.counts.has_changes or plan.ingest_unchanged)
+        and str(a.collection) not in reached
+    ]
+
+
+def plan_failures(plan: Plan) -> list[str]:
+    """What could not even be planned: the apply is partial because of them."""
+    return [
+        f'source "{p.source}"'
+        + (f' collection "{p.collection}"' if p.collection else "")
+        + f": NOT PLANNED ({p.kind}): {p.message}"
+        for p in plan.problems
+    ]
+
+
+def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
     lines = [""]
     for s in result.sources:
         lines.append(
@@ -27,28 +50,40 @@ def render_results(result: ExecutionResult) -> str:
                 lines.append(f"  ! degraded: {i.degraded_reason}; nothing marked missing")
         else:
             lines.append(f"{i.collection}: {i.status.upper()}: {i.message}")
+    failed_at_plan = plan_failures(plan) if plan is not None else []
+    lines += failed_at_plan
+    skipped = not_attempted(plan, result) if plan is not None else []
+    lines += [f"{address}: NOT ATTEMPTED: the run stopped before it" for address in skipped]
     if result.interrupted:
         lines.append(
             "Interrupted: the collection in progress was rolled back; committed ones stay."
         )
+    if result.lock_lost is not None:
+        lines.append(
+            "Stopped: the apply lock was lost; committed units stay, the unit in progress "
+            "was rolled back and nothing after it ran."
+        )
     ok = sum(i.status == "ok" for i in result.ingests)
-    failed = sum(i.status == "failed" for i in result.ingests)
+    failed = sum(i.status == "failed" for i in result.ingests) + len(failed_at_plan)
     src_failed = sum(not s.ok for s in result.sources)
     verdict = (
         "Apply complete!"
-        if not (failed or src_failed or result.interrupted)
+        if not (failed or src_failed or result.interrupted or result.lock_lost or skipped)
         else "Apply finished with errors."
     )
     lines.append(
         f"{verdict} Sources: {len(result.sources) - src_failed:,} committed, {src_failed:,} failed; "
-        f"collections: {plural(ok, 'ingested', 'ingested')}, {failed:,} failed."
+        f"collections: {plural(ok, 'ingested', 'ingested')}, {failed:,} failed"
+        + (f", {len(skipped):,} not attempted." if skipped else ".")
     )
     return "\n".join(one_line(line) for line in lines) + "\n"
 
 
-def results_to_json(result: ExecutionResult) -> dict:
+def results_to_json(result: ExecutionResult, plan: Plan | None = None) -> dict:
     return {
         "interrupted": result.interrupted,
+        "not_attempted": not_attempted(plan, result) if plan is not None else [],
+        "lock_lost": getattr(result.lock_lost, "message", None),
         "sources": [
             {"source": s.source, "ok": s.ok, "error": s.message, "error_code": s.code}
             for s in result.sources

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from retrovue.render.table import table_lines
 from retrovue.render.values import count_noun, iso, redacted_config, uid, yes_no
 
 if TYPE_CHECKING:
@@ -99,19 +100,20 @@ def sources_lines(listing: SourceListing) -> list[str]:
     if not listing.sources:
         return [f"No {what}sources configured", f"Total: 0 {what}sources configured"]
     lines = [f"{type_id.capitalize()} sources:" if type_id else "Configured sources:"]
-    for item in listing.sources:
-        s = item.source
-        unavailable = "" if item.available else " (unavailable: importer not loaded)"
-        lines += [
-            f"  ID: {s.id}",
-            f"  Name: {s.name}",
-            f"  Type: {s.type}{unavailable}",
-            f"  Enabled Collections: {_enabled(s):,}",
-            f"  Ingestible Collections: {_ingestible(s):,}",
-            f"  Created: {iso(item.created_at)}",
-            f"  Updated: {iso(item.updated_at)}",
-            "",
+    headers = ["NAME", "TYPE", "AVAILABLE", "ENABLED", "INGESTIBLE", "UPDATED", "ID"]
+    rows = [
+        [
+            item.source.name,
+            item.source.type,
+            yes_no(item.available),
+            f"{_enabled(item.source):,}",
+            f"{_ingestible(item.source):,}",
+            iso(item.updated_at) or "-",
+            str(item.source.id),
         ]
+        for item in listing.sources
+    ]
+    lines += table_lines(headers, rows)
     noun = "source" if len(listing.sources) == 1 else "sources"
     lines.append(f"Total: {len(listing.sources):,} {what}{noun} configured")
     return lines

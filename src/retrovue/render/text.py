@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from retrovue.model.actions import (
     Action,
     AddCollection,
@@ -23,20 +26,18 @@ from retrovue.model.actions import (
     is_change,
 )
 from retrovue.redact import SENSITIVE_SHOWN
-from retrovue.render.summary import plural, summarize
+from retrovue.render.summary import notes, plural, summarize
 from retrovue.render.values import counts_head, one_line
 
 
 def value(v, sensitive: bool = False) -> str:
+    """A value as JSON (what --json and the config file say), so a list is ``["mkv", "mp4"]``,
+    never a Python repr."""
     if sensitive and v is not None:
         return SENSITIVE_SHOWN
-    if isinstance(v, bool):
-        return "true" if v else "false"
     if v is None:
         return "(none)"
-    if isinstance(v, str):
-        return f'"{v}"'
-    return str(v)
+    return json.dumps(v, ensure_ascii=False, default=str)
 
 
 def counts_line(c: IngestCounts) -> str:
@@ -91,6 +92,7 @@ def render_text(plan: Plan) -> str:
         out.append(f"  ! {where}: {p.kind}: {p.message}")
     if plan.problems:
         out.append("")
+    out += [f"Note: {note}" for note in plan.notes]
     out.append(summary_line(plan))
     # each element is one line by construction: a line break inside one came from a name
     return "\n".join(one_line(line) for line in out) + "\n"
@@ -143,9 +145,23 @@ def _collection_block(actions: list[Action]) -> list[str]:
         head = f"      = {label}"
     new = head.lstrip().startswith("+")
     lines = [head]
-    for a in actions:
+    for a in _end_state(actions) if new else actions:
         lines.extend("          " + line for line in _detail(a, new))
     return lines
+
+
+def _end_state(actions: list[Action]) -> list[Action]:
+    """A discovered collection's mappings as they will be stored: discovery's unset rows and a
+    declared mapping replacing them are internal steps, not three lines to review."""
+    remapped = [a for a in actions if isinstance(a, SetPathMappings)]
+    if not remapped:
+        return actions
+    end = remapped[-1].after
+    return [
+        dataclasses.replace(a, path_mappings=end) if isinstance(a, AddCollection) else a
+        for a in actions
+        if not isinstance(a, SetPathMappings)
+    ]
 
 
 def _detail(a: Action, new: bool = False) -> list[str]:
@@ -184,8 +200,23 @@ def _detail(a: Action, new: bool = False) -> list[str]:
             f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
             for m in a.mapping_roots
         ]
-        return lines
+        return lines + _asset_detail(a)
     return []
+
+
+_DETAIL_LABELS = {"reappeared": "back from missing"}
+
+
+def _asset_detail(a: IngestCollection) -> list[str]:
+    """``--detail``: the files behind each count, capped; unmarked lines, so the markdown diff
+    block does not colour a path as an added or removed line."""
+    lines = []
+    for d in a.detail:
+        lines.append(f"  {_DETAIL_LABELS.get(d.kind, d.kind)} ({d.total:,}):")
+        lines += [f"    {path}" for path in d.paths]
+        if d.total > len(d.paths):
+            lines.append(f"    … and {d.total - len(d.paths):,} more")
+    return lines
 
 
 def _prune_line(a: PruneSource) -> str:
@@ -207,11 +238,15 @@ def _field(ch: FieldChange) -> str:
 
 
 def summary_line(plan: Plan) -> str:
-    if not plan.has_changes:
-        return "No changes." + (
-            " (some sources could not be planned, see above)" if plan.problems else ""
-        )
+    """The closing line.  Degraded collections, warnings and problems are not changes, but a
+    plan that has any never says a bare "No changes." (a held guard must not read as all clear)."""
     s = summarize(plan)
+    tail = notes(s)
+    head = _changes(plan, s) if plan.has_changes else "No changes"
+    return f"{head}. {tail}." if tail else f"{head}."
+
+
+def _changes(plan: Plan, s) -> str:
     deleted = sum(isinstance(a, PruneSource) and a.will_delete for a in plan.actions)
     deleted += sum(isinstance(a, DeleteSource) for a in plan.actions)
     wiped = sum(a.assets for a in plan.actions if isinstance(a, WipeCollection))
@@ -220,5 +255,6 @@ def summary_line(plan: Plan) -> str:
         + (f", {deleted:,} to delete; " if deleted else "; ")
         + f"{plural(s.collections_discover, 'collection')} to discover, {s.collections_change:,} to change; "
         f"assets: {s.assets_new:,} to create, {s.assets_changed:,} to change, {s.assets_missing:,} to mark missing"
-        + (f", {wiped:,} to delete." if wiped else ".")
+        + (f", {s.assets_reappeared:,} back from missing" if s.assets_reappeared else "")
+        + (f", {wiped:,} to delete" if wiped else "")
     )

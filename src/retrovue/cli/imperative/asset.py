@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app.asset_read import STATES, AssetFilters, list_assets, show_asset
+from retrovue.cli.complete import complete_collection, complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
 from retrovue.render import assets as view
@@ -17,7 +18,18 @@ def asset() -> None:
 
 @asset.command("list")
 @click.option(
-    "--collection", "collection", metavar="COLLECTION", help="Only this collection's assets."
+    "--collection",
+    "collection",
+    metavar="COLLECTION",
+    shell_complete=complete_collection,
+    help="Only this collection's assets.",
+)
+@click.option(
+    "--source",
+    "source",
+    metavar="SOURCE",
+    shell_complete=complete_source,
+    help="Only this source's assets.",
 )
 @click.option("--state", type=click.Choice(STATES), help="Only assets in this state.")
 @click.option("--approved/--not-approved", default=None, help="Only (not) approved assets.")

@@ -7,6 +7,7 @@ import click
 
 from retrovue.app.collection_read import list_collections, show_collection
 from retrovue.app.collection_update import UpdateRequest, commit_update, preview_update
+from retrovue.cli.complete import complete_collection, complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
 from retrovue.cli.options import common_options
@@ -19,11 +20,12 @@ def collection() -> None:
 
 
 @collection.command("list")
-@click.argument("positional", metavar="[SOURCE]", required=False)
+@click.argument("positional", metavar="[SOURCE]", required=False, shell_complete=complete_source)
 @click.option(
     "--source",
     "source_opt",
     metavar="SOURCE",
+    shell_complete=complete_source,
     help="Only this source's collections (wins over the argument).",
 )
 @common_options
@@ -37,7 +39,7 @@ def list_command(console: Console, positional, source_opt) -> None:
 
 
 @collection.command("show")
-@click.argument("selector", metavar="COLLECTION")
+@click.argument("selector", metavar="COLLECTION", shell_complete=complete_collection)
 @common_options
 def show(console: Console, selector: str) -> None:
     """Show one collection, and why it is not ingestible (read-only)."""
@@ -49,7 +51,7 @@ def show(console: Console, selector: str) -> None:
 
 
 @collection.command("update")
-@click.argument("selector", metavar="COLLECTION")
+@click.argument("selector", metavar="COLLECTION", shell_complete=complete_collection)
 @click.option(
     "--sync-enable",
     "--enable-sync",

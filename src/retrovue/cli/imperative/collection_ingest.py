@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app.collection_ingest import IngestRequest, ingest_collection
+from retrovue.cli.complete import complete_collection
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.collection import collection
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
@@ -30,7 +31,7 @@ def _non_negative(flag: str):
 
 
 @collection.command("ingest")
-@click.argument("selector", metavar="COLLECTION")
+@click.argument("selector", metavar="COLLECTION", shell_complete=complete_collection)
 @click.option("--title", help="Only this series/movie title (exact, case-insensitive).")
 @click.option(
     "--season", callback=_non_negative("--season"), help="Only this season (needs --title)."

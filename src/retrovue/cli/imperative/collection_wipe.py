@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app.collection_wipe import plan_wipe, wipe_collection
+from retrovue.cli.complete import complete_collection
 from retrovue.cli.console import Console
 from retrovue.cli.imperative import shared
 from retrovue.cli.imperative.collection import collection
@@ -15,7 +16,7 @@ from retrovue.render import deletes as view
 
 
 @collection.command("wipe")
-@click.argument("selector", metavar="COLLECTION")
+@click.argument("selector", metavar="COLLECTION", shell_complete=complete_collection)
 @confirmation_options
 @dry_run_option
 @common_options

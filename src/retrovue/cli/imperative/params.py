@@ -25,10 +25,11 @@ def _peek_type(args: list[str]) -> str | None:
     return None
 
 
-def _option(spec: ParamSpec, hidden: bool) -> click.Option:
+def _option(spec: ParamSpec, hidden: bool, partial: bool = False) -> click.Option:
     dest = PREFIX + spec.name
     name = spec.name.replace("_", "-")
-    suffix = " (required)" if spec.required else ""
+    # a partial update changes only what is given: nothing is required there
+    suffix = " (required)" if spec.required and not partial else ""
     if spec.kind == "bool":
         default = (
             f" [default: {'yes' if spec.default else 'no'}]" if spec.default is not None else ""
@@ -48,6 +49,8 @@ def _option(spec: ParamSpec, hidden: bool) -> click.Option:
 
 class TypeParamsCommand(click.Command):
     """A command whose extra options come from the importers' param_spec()."""
+
+    partial = False  # `source update`: every parameter is optional
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["rv_type"] = _peek_type(args)
@@ -75,12 +78,75 @@ class TypeParamsCommand(click.Command):
             for spec in type_specs:
                 if spec.name not in options:
                     options[spec.name] = _option(
-                        spec, hidden=shown is not None and spec.name not in shown
+                        spec,
+                        hidden=shown is not None and spec.name not in shown,
+                        partial=self.partial,
                     )
                 elif shown is not None and spec.name in shown:
-                    options[spec.name] = _option(spec, hidden=False)
+                    options[spec.name] = _option(spec, hidden=False, partial=self.partial)
         ctx.meta["rv_type_options"] = list(options.values())
         return ctx.meta["rv_type_options"]
+
+
+class PartialParamsCommand(TypeParamsCommand):
+    """`source update`: the type flags are optional, and ``--help`` lists them per type, since
+    a source has one type and only that type's flags apply to it."""
+
+    partial = True
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `--help` exits while parsing, before SOURCE is processed: note it (and the database
+        # options) first, so the help can show that source's own flags
+        try:
+            opts, positional, _order = self.make_parser(ctx).parse_args(args=list(args))
+        except click.ClickException:
+            opts, positional = {}, []
+        ctx.meta["rv_help_target"] = (
+            opts.get("selector") or (positional[0] if positional else None),
+            bool(opts.get("test_db")),
+            opts.get("db_url"),
+        )
+        return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        typed = {o.name: o for o in self._type_options(ctx)}
+        rows = [
+            r
+            for p in self.get_params(ctx)
+            if isinstance(p, click.Option)
+            and p.name not in typed
+            and (r := p.get_help_record(ctx)) is not None
+        ]
+        with formatter.section("Options"):
+            formatter.write_dl(rows)
+        try:
+            specs = registry_specs(load_registry())
+        except Exception:  # noqa: BLE001 - the command itself reports registry failures
+            specs = {}
+        own = _stored_type(*ctx.meta.get("rv_help_target", (None, False, None)))
+        for type_id, type_specs in specs.items():
+            if own in specs and type_id != own:
+                continue
+            records = [typed[PREFIX + s.name].get_help_record(ctx) for s in type_specs]
+            with formatter.section(f"Options for {type_id} sources"):
+                formatter.write_dl([r for r in records if r is not None])
+
+
+def _stored_type(selector: str | None, test_db: bool, db_url: str | None) -> str | None:
+    """The type of the stored source SELECTOR names; None when it cannot be told, and the help
+    then lists every type."""
+    if not selector:
+        return None
+    from retrovue.app.context import Context
+    from retrovue.app.selectors import stored_source_type
+
+    ctx = Context(test_db=test_db, db_url=db_url)
+    try:
+        return stored_source_type(ctx, selector)
+    except Exception:  # noqa: BLE001 - help must print whatever the database says
+        return None
+    finally:
+        ctx.close()
 
 
 def given_params(kwargs: dict) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app import source_read as read
+from retrovue.cli.complete import complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
 from retrovue.render import sources as render
@@ -27,7 +28,25 @@ def list_types(console: Console) -> None:
     if console.json_output:
         console.emit_json(render.source_types_document(types))
     else:
-        console.lines(render.source_types_lines(types))
+        console.lines(_with_type_detail(types, render.source_types_lines(types)))
+
+
+def _with_type_detail(types: list[read.SourceType], lines: list[str]) -> list[str]:
+    """Under each type's line, whether it is compliant and its parameters, so the text says what
+    --json says (the heading and the Total line frame one line per type)."""
+    if not types:
+        return lines
+    out = [lines[0]]
+    for t, line in zip(types, lines[1:-1], strict=True):
+        out += [line, f"      Compliant: {'Yes' if t.compliant else 'No'}"]
+        out += [f"      {_param(p)}" for p in t.parameters]
+    return out + [lines[-1]]
+
+
+def _param(p) -> str:
+    notes = [n for n, on in (("required", p.required), ("sensitive", p.sensitive)) if on]
+    head = f"{p.flag} ({', '.join(notes)})" if notes else p.flag
+    return f"{head}: {p.help}" if p.help else head
 
 
 @source.command("list")
@@ -43,7 +62,7 @@ def list_sources(console: Console, type_id) -> None:
 
 
 @source.command("show")
-@click.argument("selector", metavar="SOURCE")
+@click.argument("selector", metavar="SOURCE", shell_complete=complete_source)
 @common_options
 def show(console: Console, selector: str) -> None:
     """Show one source with its collections (read-only)."""

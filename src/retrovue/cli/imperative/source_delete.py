@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app.source_delete import delete_sources, plan_delete
+from retrovue.cli.complete import complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative import shared
 from retrovue.cli.imperative.shared import confirmation_options, dry_run_option, emit_dry_run
@@ -15,14 +16,17 @@ from retrovue.render import deletes as view
 
 
 @source.command("delete")
-@click.argument("selector", metavar="SELECTOR")
+@click.argument("selector", metavar="SELECTOR", shell_complete=complete_source)
 @confirmation_options
 @dry_run_option
 @common_options
 def delete(
     console: Console, selector: str, force: bool, confirmed: bool, dry_run: bool
 ) -> Outcome | None:
-    """Delete sources with their collections, path mappings and assets."""
+    """Delete the source SELECTOR names, with its collections, path mappings and assets.
+
+    SELECTOR is one UUID, external_id or name; with `*` or `?` in it, it is a pattern that may
+    match several sources, and every match is deleted after one confirmation."""
     preview = plan_delete(console.ctx, selector, force=force, dry_run=dry_run)
     if not preview.targets:
         if console.json_output:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app.source_discover import discover_collections
+from retrovue.cli.complete import complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
 from retrovue.cli.imperative.source import source
@@ -13,7 +14,7 @@ from retrovue.render import sources as render
 
 
 @source.command("discover")
-@click.argument("selector", metavar="SOURCE")
+@click.argument("selector", metavar="SOURCE", shell_complete=complete_source)
 @dry_run_option
 @common_options
 def discover(console: Console, selector: str, dry_run: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrovue.app.source_ingest import ingest_source
+from retrovue.cli.complete import complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
 from retrovue.cli.imperative.source import source
@@ -14,7 +15,7 @@ from retrovue.render import ingest as show
 
 
 @source.command("ingest")
-@click.argument("selector", metavar="SOURCE")
+@click.argument("selector", metavar="SOURCE", shell_complete=complete_source)
 @click.option(
     "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
 )

@@ -1,0 +1,31 @@
+"""A database that does not exist yet, as planning sees it: empty, at the revision apply would
+create.  It answers what ``DbReader`` answers, so a plan made before the first apply is the
+plan apply makes on the new database (a saved one stays fresh across that creation)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from retrovue.fingerprint import digest_value
+from retrovue.model.snapshots import DbSnapshot, DbState, ExistingAsset
+from retrovue.observe.reader import AssetTally
+
+
+@dataclass(frozen=True)
+class EmptyReader:
+    #: the revision the database will have once apply has created and migrated it
+    schema_revision: str
+
+    def snapshot(self) -> DbSnapshot:
+        return DbSnapshot(())
+
+    def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
+        return {}
+
+    def tally_collections(self, collection_ids: list[uuid.UUID]) -> AssetTally:
+        return AssetTally(0, 0)
+
+    def db_state(self) -> DbState:
+        # what observe.state.observe_db_state reads from a migrated database with no sources
+        return DbState(self.schema_revision, digest_value({}), {})

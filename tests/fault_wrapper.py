@@ -1,0 +1,80 @@
+"""Run the real `retrovue` CLI with a fault injected after the N-th matching SQL statement.
+
+Used by tests/test_faults.py (issue 9, fault-injection suite); nothing in the product knows about
+it.  It registers a SQLAlchemy ``Engine`` cursor listener, then calls ``retrovue.cli.main.main()``
+with the remaining arguments, so the process is the CLI as an operator runs it.
+
+Environment:
+    RV_FAULT_PATTERN  regular expression searched in each statement (case-insensitive)
+    RV_FAULT_NTH      which match triggers the fault (1 = the first; default 1)
+    RV_FAULT_ACTION   SIGINT | SIGTERM | SIGKILL: the signal the process sends itself;
+                      PAUSE: print ``FAULT-PAUSED`` on stderr, then carry on once the file
+                      RV_FAULT_RESUME exists (at most RV_FAULT_SECONDS, default 30), so the
+                      test can act from outside meanwhile (terminate a session, release the lock)
+    RV_FAULT_WHEN     before | after: fire before the statement runs or once it has run
+                      (default after: the statement's work is in the transaction, not committed)
+    RV_FAULT_DELAY    seconds to wait before sending the signal, from another thread, so it
+                      lands while the main thread is busy (a long scan, a bulk insert)
+
+Without RV_FAULT_PATTERN the CLI runs untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+import time
+
+from sqlalchemy import Engine, event
+
+_SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+
+
+def _install() -> None:
+    pattern = os.environ.get("RV_FAULT_PATTERN")
+    if not pattern:
+        return
+    matcher = re.compile(pattern, re.IGNORECASE)
+    nth = int(os.environ.get("RV_FAULT_NTH", "1"))
+    action = os.environ.get("RV_FAULT_ACTION", "SIGKILL")
+    when = os.environ.get("RV_FAULT_WHEN", "after")
+    seen = 0
+
+    def fault(statement: str) -> None:
+        nonlocal seen
+        if not matcher.search(statement):
+            return
+        seen += 1
+        if seen != nth:
+            return
+        if action == "PAUSE":
+            _pause()
+            return
+        delay = float(os.environ.get("RV_FAULT_DELAY", "0"))
+        if delay:
+            threading.Timer(delay, os.kill, (os.getpid(), _SIGNALS[action])).start()
+        else:
+            os.kill(os.getpid(), _SIGNALS[action])
+
+    def _pause() -> None:
+        print("FAULT-PAUSED", file=sys.stderr, flush=True)
+        resume = os.environ.get("RV_FAULT_RESUME", "")
+        deadline = time.monotonic() + float(os.environ.get("RV_FAULT_SECONDS", "30"))
+        while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
+            time.sleep(0.02)
+
+    event_name = "after_cursor_execute" if when == "after" else "before_cursor_execute"
+
+    @event.listens_for(Engine, event_name)
+    def _on_statement(_conn, _cursor, statement, _params, _context, _many):
+        fault(statement)
+
+
+if __name__ == "__main__":
+    _install()
+    from retrovue.cli.main import main
+
+    main(sys.argv[1:])

@@ -1,0 +1,88 @@
+"""`retrovue db check` compares the live schema with the models, and writes are refused when it
+differs (issue 9, item 10)."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, text
+
+from tests.helpers import fs_config, make_tree
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+
+
+def _count(url: str, table: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(text(f"select count(*) from {table}")).scalar_one()
+    engine.dispose()
+    return n
+
+
+def test_a_migrated_database_matches_its_models(db_url, rv):
+    """Issue 9, item 10: no false alarms on either backend."""
+    result = rv("db", "check", "--json", db=db_url)
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["matches"] is True and doc["differences"] == []
+    assert rv("db", "check", db=db_url).out.endswith("the schema matches this retrovue's models.\n")
+
+
+def test_a_dropped_column_is_listed_and_exits_1(db_url, rv):
+    """Issue 9, item 10: `db check --json` lists the differences; exit 1 when there are any."""
+    _execute(db_url, "alter table assets drop column title")
+    result = rv("db", "check", "--json", db=db_url)
+    assert result.code == 1
+    doc = result.json()
+    assert doc["matches"] is False
+    assert [(d["kind"], d["table"], d["column"]) for d in doc["differences"]] == [
+        ("add_column", "assets", "title")
+    ]
+    text_out = rv("db", "check", db=db_url)
+    assert text_out.code == 1 and "column assets.title is missing" in text_out.out
+
+
+def test_apply_refuses_to_write_to_a_schema_it_did_not_make(db_url, rv, tmp_path):
+    """Issue 9, item 10: apply checks the schema before it writes, so a dropped column is a clear
+    refusal up front, not failing writes; nothing is written."""
+    _execute(db_url, "alter table assets drop column title")
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    result = rv("apply", "-c", str(config), "--auto-approve", "--json", db=db_url)
+    assert result.code == 1
+    assert '"code": "SCHEMA_MISMATCH"' in result.out
+    assert "column assets.title is missing" in result.err and "retrovue db check" in result.err
+    assert _count(db_url, "sources") == 0
+
+
+def test_imperative_writes_are_refused_the_same_way(db_url, rv, tmp_path):
+    """Issue 9, item 10: writes through Context (here `source add`) check the schema first."""
+    _execute(db_url, "alter table assets drop column title")
+    result = rv(
+        "source", "add", "--type", "filesystem", "--name", "S", "--base-path", str(tmp_path),
+        "--json", db=db_url,
+    )  # fmt: skip
+    assert result.code == 1
+    assert result.json()["code"] == "SCHEMA_MISMATCH"
+    assert _count(db_url, "sources") == 0
+
+
+def test_tables_of_other_software_are_not_differences(db_url, rv):
+    """Issue 9, item 10: a database shared with other software (the playout side) may hold
+    tables retrovue does not know; they are neither differences nor a reason to refuse writes."""
+    _execute(db_url, "create table playout_schedule (id integer primary key)")
+    result = rv("db", "check", "--json", db=db_url)
+    assert result.code == 0 and result.json()["differences"] == []
+
+
+def test_db_check_of_a_missing_database_creates_nothing(rv, tmp_path):
+    """Issue 9, item 10 / issue 10: checking reads only."""
+    result = rv("db", "check", db=f"sqlite:///{tmp_path}/none/retrovue.db")
+    assert result.code == 1 and "does not exist yet" in result.err
+    assert not (tmp_path / "none").exists()
