@@ -191,3 +191,37 @@ def test_log_colour_follows_no_color(monkeypatch):
     assert _stderr_color(True) is False
     monkeypatch.setenv("NO_COLOR", "1")
     assert _stderr_color(False) is False
+
+
+def test_the_ingest_announces_scan_and_write_phases(engine, tmp_path):
+    """issue 10: progress shows a scan phase (with the stored count as its total once there is
+    one, so an ETA can show) and a write phase with the rows to write."""
+    from retrovue.config.validate import load_config
+    from retrovue.execute.executor import Executor
+    from retrovue.importers.registry import load_registry
+    from tests.helpers import fs_config, make_tree, plan_on
+
+    base = make_tree(tmp_path / "media", {"c": ["a.mkv", "b.mkv", "c.mkv"]})
+    registry = load_registry()
+    desired = load_config(str(fs_config(tmp_path / "r.yaml", base, {"c": True})), registry, {})
+    phases: list[tuple[str, int | None]] = []
+
+    class Recorder:
+        def __init__(self, _label):
+            pass
+
+        def __call__(self):
+            pass
+
+        def start_phase(self, name, total=None):
+            phases.append((name, total))
+
+        def done(self):
+            pass
+
+    Executor(engine, registry, progress=Recorder).execute(plan_on(engine, desired, registry))
+    assert phases == [("scanning", None), ("writing", 3)]
+    (base / "c" / "d.mkv").write_bytes(b"x")
+    phases.clear()
+    Executor(engine, registry, progress=Recorder).execute(plan_on(engine, desired, registry))
+    assert phases == [("scanning", 3), ("writing", 1)]

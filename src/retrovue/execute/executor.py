@@ -61,7 +61,9 @@ log = structlog.get_logger("retrovue.execute")
 
 
 class Progress(Protocol):
-    """Ticks once per upstream item of a collection; ``done`` when the collection ends."""
+    """Ticks once per upstream item of a collection; ``done`` when the collection ends.  A display
+    may also offer ``start_phase(name, total)``: the ingest then announces scanning (with the
+    stored count as an estimate) and writing (with the rows to write)."""
 
     def __call__(self) -> None: ...
 

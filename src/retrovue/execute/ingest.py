@@ -72,6 +72,10 @@ def ingest_collection(
 ) -> AssetDiff:
     existing = load_asset_index(conn, collection_id)
     narrowed = title is not None
+    # a progress display that knows phases gets them; the stored count estimates the listing
+    start_phase = getattr(on_item, "start_phase", None)
+    if start_phase is not None:
+        start_phase("scanning", len(existing) if existing and not narrowed else None)
     diff = diff_assets(
         existing,
         importer.fetch_assets_for_collection(
@@ -85,6 +89,8 @@ def ingest_collection(
         describe=importer.describe,
     )
     check_identity(diff.counts())
+    if start_phase is not None:
+        start_phase("writing", len(diff.new) + len(diff.changed) + len(diff.remapped))
     write_diff(conn, collection_id, diff, now)
     conn.execute(
         update(Collection.__table__)
