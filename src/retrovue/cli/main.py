@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
@@ -13,27 +14,77 @@ from retrovue.cli.exit_codes import exit_code
 from retrovue.errors import InterruptedByOperator, RetrovueError, TerminatedBySignal
 from retrovue.redact import Redactor
 
+#: name -> (module, attribute, one-line help).  Commands are imported only when they run, so
+#: `retrovue --version`, `--help` and completion do not pay for the ORM, Alembic or plexapi.
+#: tests/test_fast_start.py keeps the help texts equal to the commands' own.
+COMMANDS = {
+    "validate": (
+        "retrovue.cli.declarative",
+        "validate",
+        "Check retrovue.yaml (syntax, schema, semantics).",
+    ),
+    "plan": ("retrovue.cli.declarative", "plan", "Show what apply would change."),
+    "apply": (
+        "retrovue.cli.declarative",
+        "apply",
+        "Plan (or load the saved PLAN), show it, ask for `yes`, then carry it out.",
+    ),
+    "export": (
+        "retrovue.cli.export",
+        "export",
+        "Print retrovue.yaml for the current database (secrets become ${VAR} references).",
+    ),
+    "schema": (
+        "retrovue.cli.schema",
+        "schema",
+        "Print the JSON Schema of retrovue.yaml (config, the default) or of `plan --json` (plan).",
+    ),
+    "db": ("retrovue.cli.db", "db", "Database schema: migrations and checks."),
+    "lock": ("retrovue.cli.lock", "lock", "Inspect or release the apply lock."),
+    "source": (
+        "retrovue.cli.imperative.source",
+        "source",
+        "Sources: configured importer instances (plex, filesystem, …).",
+    ),
+    "collection": (
+        "retrovue.cli.imperative.collection",
+        "collection",
+        "Collections: the libraries/folders a source offers.",
+    ),
+    "asset": (
+        "retrovue.cli.imperative.asset",
+        "asset",
+        "Assets: the media files ingested from collections (read-only).",
+    ),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute, _help = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.utils.make_default_short_help(COMMANDS[name][2], limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="retrovue")
 def cli() -> None:
     """Keep the media catalogue in line with retrovue.yaml: validate, plan, apply."""
-
-
-def _register_commands() -> None:
-    from retrovue.cli import db, declarative, export, imperative, lock, schema
-
-    cli.add_command(declarative.validate)
-    cli.add_command(declarative.plan)
-    cli.add_command(declarative.apply)
-    cli.add_command(db.db)
-    cli.add_command(lock.lock)
-    cli.add_command(export.export)
-    cli.add_command(schema.schema)
-    imperative.register(cli)
-
-
-_register_commands()
 
 
 class _Signals:
