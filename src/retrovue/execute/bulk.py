@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import Connection
 
@@ -60,35 +61,40 @@ def _metadata(item: UpstreamAsset) -> str | None:
     return json.dumps(dict(item.metadata)) if item.metadata else None
 
 
+def _rows(items, new_id, collection, stamp, false):
+    """The ``COLUMNS`` tuple of each new asset, built in the backend's own spelling: one place
+    for both bulk paths, a plain tuple per row (the cheapest thing to hand a driver)."""
+    for item, canonical in items:
+        yield (
+            new_id(),
+            collection,
+            item.source_uri,
+            canonical,
+            item.kind,
+            item.title,
+            item.series_title,
+            item.season_number,
+            item.episode_number,
+            item.year,
+            item.duration_ms,
+            item.size,
+            item.change_token,
+            "new",
+            false,
+            None,
+            _metadata(item),
+            stamp,
+            stamp,
+            stamp,
+        )
+
+
 def _copy_postgresql(conn, collection_id, items, now) -> None:
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         with cursor.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for item, canonical in items:
-                copy.write_row(
-                    (
-                        uuid.uuid4(),
-                        collection_id,
-                        item.source_uri,
-                        canonical,
-                        item.kind,
-                        item.title,
-                        item.series_title,
-                        item.season_number,
-                        item.episode_number,
-                        item.year,
-                        item.duration_ms,
-                        item.size,
-                        item.change_token,
-                        "new",
-                        False,
-                        None,
-                        _metadata(item),
-                        now,
-                        now,
-                        now,
-                    )
-                )
+            for row in _rows(items, uuid.uuid4, collection_id, now, False):
+                copy.write_row(row)
     finally:
         cursor.close()
 
@@ -101,45 +107,18 @@ def _executemany_sqlite(conn, collection_id, items, now) -> None:
         processor = table.c[column].type.bind_processor(dialect)
         return processor(value) if processor else value
 
-    coll, stamp, false = (
+    to_id = table.c.id.type.bind_processor(dialect) or (lambda v: v)
+    rows = _rows(
+        items,
+        lambda: to_id(uuid.uuid4()),
         processed("collection_id", collection_id),
         processed("created_at", now),
         processed("approved_for_broadcast", False),
     )
-    to_id = table.c.id.type.bind_processor(dialect) or (lambda v: v)
     sql = f"INSERT INTO assets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        batch = []
-        for item, canonical in items:
-            batch.append(
-                (
-                    to_id(uuid.uuid4()),
-                    coll,
-                    item.source_uri,
-                    canonical,
-                    item.kind,
-                    item.title,
-                    item.series_title,
-                    item.season_number,
-                    item.episode_number,
-                    item.year,
-                    item.duration_ms,
-                    item.size,
-                    item.change_token,
-                    "new",
-                    false,
-                    None,
-                    _metadata(item),
-                    stamp,
-                    stamp,
-                    stamp,
-                )
-            )
-            if len(batch) >= BATCH:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
+        while batch := list(islice(rows, BATCH)):
             cursor.executemany(sql, batch)
     finally:
         cursor.close()

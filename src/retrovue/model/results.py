@@ -20,17 +20,11 @@ def _code(error: BaseException | None) -> str | None:
     return None if error is None else getattr(error, "code", "ERROR")
 
 
-@dataclass
-class SourceOutcome:
-    """One source's unit of source-level changes.  ``error`` is the typed error that rolled it
-    back (a ``retrovue.errors`` instance; typed loosely here so the model stays a leaf)."""
+class _Failable:
+    """``error`` is the typed error that ended a unit (a ``retrovue.errors`` instance, typed
+    loosely here so the model stays a leaf); None when it succeeded."""
 
-    source: str
-    error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+    error: BaseException | None
 
     @property
     def message(self) -> str | None:
@@ -42,7 +36,19 @@ class SourceOutcome:
 
 
 @dataclass
-class IngestOutcome:
+class SourceOutcome(_Failable):
+    """One source's unit of source-level changes."""
+
+    source: str
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class IngestOutcome(_Failable):
     collection: CollectionAddress
     status: RunStatus
     planned: IngestCounts
@@ -53,14 +59,6 @@ class IngestOutcome:
     degraded_reason: str | None = None
     skipped: tuple[SkipReason, ...] = ()  # why items of the committed run were not stored
     started_at: datetime | None = None
-
-    @property
-    def message(self) -> str | None:
-        return _message(self.error)
-
-    @property
-    def code(self) -> str | None:
-        return _code(self.error)
 
     @property
     def hint(self) -> str | None:
@@ -99,7 +97,7 @@ class IngestedAsset:
 
 
 @dataclass(frozen=True)
-class CollectionIngestReport:
+class CollectionIngestReport(_Failable):
     """One collection's ingest as an imperative command reports it: done, previewed or failed."""
 
     source: DbSource
@@ -119,14 +117,6 @@ class CollectionIngestReport:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-    @property
-    def message(self) -> str | None:
-        return _message(self.error)
-
-    @property
-    def code(self) -> str | None:
-        return _code(self.error)
 
 
 #: error codes that mean the upstream failed us, not the database or the request
