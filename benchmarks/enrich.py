@@ -1,41 +1,63 @@
-"""Benchmark: the ``ffprobe`` enricher through the worker pool (DESIGN §11).
+"""Benchmark: the ``ffprobe`` enricher through ``retrovue apply`` (DESIGN §11, issue 11).
 
-Generates N small media files (copies of a few templates written with PyAV: 1 s mkv and mp4,
-a 20 s mp4 whose index is larger, audio-only mka), then measures, in the same run:
+    python benchmarks/enrich.py --files 2000 [--backend sqlite|postgres] [--noop-assets 100000]
+    python benchmarks/enrich.py --files 200                     # a quick check
 
-* pool: ``run_enrichment("ffprobe", ...)`` with one worker per core, end to end (process start
-  included), and its steady state (from the first outcome to the last);
+Generates N small media files (copies of a few templates written with PyAV: 1 s mkv and mp4, a
+20 s mp4 whose index is larger, an audio-only mka), ingests them with ``retrovue apply`` (no
+enrichers), then measures, in the same run:
+
+* apply: ``retrovue apply --auto-approve`` of the same config with ``enrichers: [ffprobe]`` on
+  the source, as a process (start-up, plan, attachment and enrichment of every file included);
+  and the same minus a no-change apply of the config without enrichers (what enriching adds);
+* pool: ``run_enrichment("ffprobe", ...)`` with one worker per core, end to end, no database;
+* the enricher in one process: ``FFProbeEnricher().enrich`` per file, no pool, no database;
 * floor, one process: ``av.open`` + close per file in this process, with the enricher's probe
   options (what the enricher cannot beat on one core);
 * floor, one process per core: the same, the files split across ``cpu_count`` spawned
-  processes, process start included (what the pool is measured against);
+  processes, interpreter start included;
 * ffprobe: one ``ffprobe -show_format -show_streams -show_chapters -of json`` subprocess per file,
-  ``cpu_count`` at a time, over the first 200 files, when an ``ffprobe`` binary is on PATH
-  (skipped with a note otherwise).
+  one per core at a time, over the first 200 files, when an ``ffprobe`` binary is on PATH
+  (skipped with a note otherwise);
+* re-apply: the enrichers config applied again with nothing changed: it must probe nothing (the
+  ledger's ``enriched_at`` is checked unchanged) and is timed against the no-change apply.
 
-Rounds are interleaved and the best of each is shown; CPU time per file (this process and its
-children, process starts included) is shown too, as other load on the machine disturbs it least.
+With ``--noop-assets K`` it also builds a K-asset collection of empty files (ingested without
+enrichment) and compares the no-change ``retrovue plan`` with no enricher attached against the
+same plan with ``ffprobe`` attached and every asset already enriched (the attachment and the
+``asset_enrichments`` rows are written directly), and the same for ``apply``; runs alternate
+(the attachment row is removed and put back between them), medians of ``--plan-repeat``.
 
-Targets: pool ≥ 10× ffprobe's throughput, and within 2× of the per-core PyAV floor.
-
-    .venv/bin/python benchmarks/enrich.py [--files 500] [--workers N]
+Targets: apply ≥ 10× the per-file ``ffprobe`` throughput; apply within 2× of the one-process PyAV
+floor times the cores used; a no-change re-apply probes nothing and adds under 10% to the
+no-change plan of a 100,000-asset collection.  Timings are printed, never asserted.
+PostgreSQL databases are created and dropped at ``RETROVUE_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
+import yaml
+from sqlalchemy import create_engine, delete, func, insert, literal, null, select, update
+from sqlalchemy.engine import make_url
 
+from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment, Source
 from retrovue.enrichers.base import EnrichInput
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.pool import run_enrichment
@@ -44,14 +66,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the media writer
 from tests import media  # noqa: E402
 
 FFPROBE_SAMPLE = 200
+PG_ADMIN = os.environ.get(
+    "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PER_DIR = 1000
+
+_assets = Asset.__table__
+_ledger = AssetEnrichment.__table__
+_attachments = EnricherAttachment.__table__
+
+
+# -- media ------------------------------------------------------------------------------------------
 
 
 def make_files(directory: Path, count: int) -> list[Path]:
+    templates_dir = directory.parent / "templates"
+    templates_dir.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     templates = [
-        media.write_av(directory / "t-av.mkv", chapters=[(0, 500, "A"), (500, 1000, "B")]),
-        media.write_av(directory / "t-av.mp4"),
-        media.write_av(directory / "t-long.mp4", seconds=20.0, fps=10),
-        media.write_av(directory / "t-audio.mka", video=False),
+        media.write_av(templates_dir / "t-av.mkv", chapters=[(0, 500, "A"), (500, 1000, "B")]),
+        media.write_av(templates_dir / "t-av.mp4"),
+        media.write_av(templates_dir / "t-long.mp4", seconds=20.0, fps=10),
+        media.write_av(templates_dir / "t-audio.mkv", video=False),
     ]
     files = []
     for i in range(count):
@@ -60,6 +96,18 @@ def make_files(directory: Path, count: int) -> list[Path]:
         shutil.copyfile(template, target)
         files.append(target)
     return files
+
+
+def make_empty_tree(directory: Path, count: int) -> None:
+    """``count`` empty .mkv files, PER_DIR to a folder (what the ingest benchmark uses)."""
+    for i in range(count):
+        folder = directory / f"d{i // PER_DIR:04d}"
+        if i % PER_DIR == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i:07d}.mkv").touch()
+
+
+# -- the floors and ffprobe ----------------------------------------------------------------------
 
 
 def probe_options() -> dict[str, str]:
@@ -83,6 +131,16 @@ def floor_one_process(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def enricher_one_process(files: list[Path]) -> float:
+    """The ffprobe enricher's own work (open, describe every stream, chapters) in this process:
+    what separates the enricher from the bare open, apart from the pool and the database."""
+    enricher = FFProbeEnricher()
+    started = time.perf_counter()
+    for i, path in enumerate(files):
+        enricher.enrich(EnrichInput(str(i), str(path), change_token="t"))
+    return time.perf_counter() - started
+
+
 #: one floor process: a bare interpreter that imports PyAV and opens the paths on its stdin
 FLOOR_SCRIPT = """
 import sys, time
@@ -96,8 +154,8 @@ print(time.perf_counter() - started)
 """
 
 
-def floor_per_core(files: list[Path], workers: int) -> tuple[float, float]:
-    """(wall time with interpreter start, the slowest process's own open loop)."""
+def floor_per_core(files: list[Path], workers: int) -> float:
+    """Wall time, interpreter start included."""
     options = [f"{k}={v}" for k, v in probe_options().items()]
     shares = ["\n".join(str(f) for f in files[i::workers]) for i in range(workers)]
     started = time.perf_counter()
@@ -110,21 +168,17 @@ def floor_per_core(files: list[Path], workers: int) -> tuple[float, float]:
         )
         for _ in shares
     ]
-    loops = [float(p.communicate(share)[0]) for p, share in zip(processes, shares, strict=True)]
-    return time.perf_counter() - started, max(loops)
+    for process, share in zip(processes, shares, strict=True):
+        process.communicate(share)
+    return time.perf_counter() - started
 
 
-def pool(files: list[Path], workers: int) -> tuple[float, float, int]:
+def pool(files: list[Path], workers: int) -> float:
     inputs = [EnrichInput(str(i), str(f), change_token="t") for i, f in enumerate(files)]
     started = time.perf_counter()
-    first = None
-    ok = 0
-    for outcome in run_enrichment("ffprobe", {}, inputs, workers=workers):
-        if first is None:
-            first = time.perf_counter()
-        ok += outcome.ok
-    ended = time.perf_counter()
-    return ended - started, ended - first, ok
+    ok = sum(o.ok for o in run_enrichment("ffprobe", {}, inputs, workers=workers))
+    assert ok == len(files), f"{len(files) - ok} files failed to enrich"
+    return time.perf_counter() - started
 
 
 def ffprobe_per_file(files: list[Path], workers: int) -> float:
@@ -139,90 +193,375 @@ def ffprobe_per_file(files: list[Path], workers: int) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="rounds, interleaved; the best of each is shown"
-    )
-    args = parser.parse_args()
+# -- databases and the CLI -------------------------------------------------------------------------
+
+
+class Databases:
+    """Fresh databases on one backend, dropped at the end."""
+
+    def __init__(self, backend: str, workdir: Path):
+        self.backend, self.workdir, self.created = backend, workdir, []
+
+    def new(self, label: str) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.workdir / (label + '.db')}"
+        import psycopg
+
+        name = f"rv_bench_{label}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(_libpq(PG_ADMIN), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        import psycopg
+
+        with psycopg.connect(_libpq(PG_ADMIN), autocommit=True) as admin:
+            for name in self.created:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created = []
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+class Cli:
+    """``python -m retrovue`` as a process: wall time, start-up included."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RETROVUE_")}
+        self.env.update(XDG_DATA_HOME=str(workdir / "xdg"), NO_COLOR="1")
+
+    def run(self, *args: str, db: str, ok=(0, 2)) -> tuple[float, str]:
+        """(seconds, stdout); fails loudly on an unexpected exit.  The process's CPU time (its
+        worker processes included) is kept in ``self.cpu``: other load on a shared machine
+        disturbs it least."""
+        env = dict(self.env, RETROVUE_DATABASE_URL=db)
+        out, err = self.workdir / "cli.out", self.workdir / "cli.err"
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            began = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "retrovue", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - began
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        self.cpu = usage.ru_utime + usage.ru_stime
+        if code not in ok:
+            raise SystemExit(f"retrovue {' '.join(args)} exited {code}:\n{err.read_text()[-3000:]}")
+        return seconds, out.read_text()
+
+
+def write_config(path: Path, base: Path, collection: str, enrichers: list[str] | None) -> str:
+    source: dict = {"name": "Bench", "type": "filesystem", "config": {"base_path": str(base)}}
+    if enrichers is not None:
+        source["enrichers"] = enrichers
+    source["collections"] = [{"name": collection, "sync": True}]
+    path.write_text(yaml.safe_dump({"version": 1, "sources": [source]}, sort_keys=False))
+    return str(path)
+
+
+def enriched(report: str) -> tuple[int, int]:
+    """(enriched, failed) over an ``apply --json`` document's enrichments."""
+    doc = json.loads(report)
+    results = doc.get("results") or {}  # None: nothing to do
+    counts = [c for e in results.get("enrichments", []) for c in e["counts"]]
+    return sum(c["enriched"] for c in counts), sum(c["failed"] for c in counts)
+
+
+def ledger_state(url: str) -> tuple[int, datetime | None]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                select(func.count(), func.max(_ledger.c.enriched_at)).select_from(_ledger)
+            ).one()
+    finally:
+        engine.dispose()
+
+
+def median_of(repeat: int, fn) -> float:
+    return statistics.median(fn() for _ in range(repeat))
+
+
+# -- the runs -------------------------------------------------------------------------------------------
+
+
+def reset_enrichment(url: str) -> None:
+    """Back to freshly ingested: no attachment, no result, every asset new."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(_ledger))
+            conn.execute(delete(_attachments))
+            conn.execute(update(_assets).values(state="new"))
+    finally:
+        engine.dispose()
+
+
+def measure_enrichment(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]:
+    """Best of ``--repeat`` interleaved rounds for each figure (wall time and CPU time)."""
     n, workers = args.files, args.workers
-
-    timings: dict[str, list[float]] = {}
+    base = work / "media"
+    files = make_files(base / "Shows", n)
+    url = dbs.new("enrich")
+    plain = write_config(work / "plain.yaml", base, "Shows", None)
+    with_ffprobe = write_config(work / "ffprobe.yaml", base, "Shows", ["ffprobe"])
+    t: dict[str, float] = {}
+    t["ingest"], _ = cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))
+    open_all([str(f) for f in files])  # the page cache warm for everyone alike
+    rounds: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
-
-    def keep(name: str, seconds: float) -> None:
-        timings.setdefault(name, []).append(seconds)
 
     def cpu_now() -> float:
         own = resource.getrusage(resource.RUSAGE_SELF)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
-    def measured(name: str, run):
+    def keep(name: str, run) -> None:
         before = cpu_now()
-        result = run()
+        rounds.setdefault(name, []).append(run())
         cpu.setdefault(name, []).append(cpu_now() - before)
-        return result
+
+    def cli_round(name: str, *argv: str, ok=(0,), check=None) -> None:
+        seconds, out = cli.run(*argv, db=url, ok=ok)
+        if check is not None:
+            check(out)
+        rounds.setdefault(name, []).append(seconds)
+        cpu.setdefault(name, []).append(cli.cpu)
+
+    def all_enriched(out: str) -> None:
+        assert enriched(out) == (n, 0), f"apply enriched/failed {enriched(out)} of {n}"
+
+    ledger_before = None
+    for i in range(args.repeat):
+        if i:
+            reset_enrichment(url)
+        cli_round(
+            "apply",
+            *("apply", "-c", with_ffprobe, "--auto-approve", "--json"),
+            ok=(0, 2),
+            check=all_enriched,
+        )
+        ledger_before = ledger_state(url)
+        assert ledger_before[0] == n, ledger_before
+        # nothing changed: probes nothing, writes nothing
+        cli_round(
+            "reapply",
+            *("apply", "-c", with_ffprobe, "--auto-approve", "--json"),
+            check=lambda out: enriched(out) == (0, 0) or sys.exit(f"re-apply: {enriched(out)}"),
+        )
+        assert ledger_state(url) == ledger_before, "the re-apply wrote to the ledger"
+        keep("one", lambda: floor_one_process(files))
+        keep("per_core", lambda: floor_per_core(files, workers))
+        keep("pool", lambda: pool(files, workers))
+        keep("enricher", lambda: enricher_one_process(files))
+    # the no-change apply with no enricher: what an apply costs before any enrichment
+    reset_enrichment(url)
+    for _ in range(args.repeat):
+        cli_round("noop_apply", "apply", "-c", plain, "--auto-approve")
+    if shutil.which("ffprobe"):
+        # its cost per file does not depend on N: a sample keeps large runs short
+        keep("ffprobe", lambda: ffprobe_per_file(files[:FFPROBE_SAMPLE], workers))
+    t.update({name: min(values) for name, values in rounds.items()})
+    t.update({f"cpu_{name}": min(values) for name, values in cpu.items()})
+    return t
+
+
+def report_enrichment(args, t: dict[str, float]) -> None:
+    n, workers = args.files, args.workers
+    sample = min(n, FFPROBE_SAMPLE)
+    # what enriching adds to an apply: the apply minus a no-change apply (start-up, plan)
+    t["enrich"] = t["apply"] - t["noop_apply"]
+    t["cpu_enrich"] = t["cpu_apply"] - t["cpu_noop_apply"]
+
+    def line(label: str, name: str, count: int = n) -> None:
+        seconds = t[name]
+        shown = f"  {label:<48}{count / seconds:7.0f} files/s ({seconds:6.2f} s)"
+        if "cpu_" + name in t:
+            shown += f"  {1000 * t['cpu_' + name] / count:5.2f} ms CPU/file"
+        print(shown)
+
+    print(
+        f"{n} files, backend {args.backend}, {workers} cores (cpu_count={os.cpu_count()}), "
+        f"PyAV {av.__version__}; best of {args.repeat} interleaved rounds"
+    )
+    print(f"  ingest, retrovue apply (no enrichers):          {t['ingest']:6.2f} s")
+    print(f"  no-change apply, no enrichers:                  {t['noop_apply']:6.2f} s")
+    line("apply, enrichers: [ffprobe], as a process", "apply")
+    line("  the same minus the no-change apply", "enrich")
+    line("pool run_enrichment('ffprobe'), no database", "pool")
+    line("ffprobe enricher's enrich(), 1 process", "enricher")
+    line("floor: PyAV open, 1 process", "one")
+    line("floor: PyAV open, 1 process per core", "per_core")
+    if "ffprobe" in t:
+        line(f"ffprobe per file, {workers} at a time", "ffprobe", sample)
+    else:
+        print("  ffprobe per file:                               skipped (no ffprobe on PATH)")
+    print(
+        f"  re-apply, nothing changed: probed 0 (ledger unchanged), {t['reapply']:.2f} s vs "
+        f"{t['noop_apply']:.2f} s for a no-change apply without enrichers "
+        f"({_pct(t['reapply'], t['noop_apply'])})"
+    )
+    print("ratios (wall; CPU per file in brackets)")
+    floor = n / t["one"] * workers  # the one-process floor on every core used
+    for label, name in (("apply", "apply"), ("apply's enrichment", "enrich")):
+        print(
+            f"  1-process floor × {workers} cores vs {label + ':':<20}"
+            f"{floor / (n / t[name]):5.2f}x slower (target <= 2) "
+            f"[{t['cpu_' + name] / t['cpu_one']:.2f}x the floor's CPU]"
+        )
+    print(
+        f"  1-process floor × {workers} cores vs pool:            "
+        f"{floor / (n / t['pool']):5.2f}x slower "
+        f"[{t['cpu_pool'] / t['cpu_one']:.2f}x the floor's CPU; the enricher's own work in one "
+        f"process is {t['cpu_enricher'] / t['cpu_one']:.2f}x]"
+    )
+    print(
+        f"  apply's enrichment vs floor, 1 process per core: "
+        f"{t['enrich'] / t['per_core']:5.2f}x slower (measured, interpreter start included)"
+    )
+    if "ffprobe" in t:
+        ffprobe_rate = sample / t["ffprobe"]
+        print(
+            f"  apply vs ffprobe per file:                  "
+            f"{n / t['apply'] / ffprobe_rate:5.1f}x faster (target >= 10)"
+        )
+
+
+def measure_noop(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]:
+    k = args.noop_assets
+    base = work / "noop"
+    make_empty_tree(base / "Big", k)
+    url = dbs.new("noop")
+    plain = write_config(work / "noop-plain.yaml", base, "Big", None)
+    with_ffprobe = write_config(work / "noop-ffprobe.yaml", base, "Big", ["ffprobe"])
+    t: dict[str, float] = {}
+    t["ingest"], _ = cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        source_id = conn.execute(select(Source.id)).scalar_one()
+        assert conn.execute(select(func.count()).select_from(_assets)).scalar_one() == k
+        # every asset enriched by ffprobe for its change token, as a finished apply leaves it
+        conn.execute(
+            insert(_ledger).from_select(
+                [c.name for c in _ledger.c],
+                select(
+                    _assets.c.id,
+                    literal("ffprobe"),
+                    literal(str(FFProbeEnricher.version)),
+                    _assets.c.change_token,
+                    null(),
+                    null(),
+                    literal(now, _ledger.c.enriched_at.type),
+                ),
+            )
+        )
+        conn.execute(update(_assets).values(state="ready"))
+    attachment = {
+        "source_id": source_id,
+        "collection_id": None,
+        "enricher_type": "ffprobe",
+        "priority": 0,
+        "params": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+    def attached(yes: bool) -> None:
+        with engine.begin() as conn:
+            conn.execute(delete(_attachments))
+            if yes:
+                conn.execute(insert(_attachments).values(id=uuid.uuid4(), **attachment))
+
+    runs: dict[str, list[float]] = {}
+    plan_args = ("--detailed-exitcode",)  # 0: no changes (anything else fails the benchmark)
+    for _ in range(args.plan_repeat):
+        attached(False)
+        runs.setdefault("plan", []).append(cli.run("plan", "-c", plain, *plan_args, db=url)[0])
+        runs.setdefault("apply", []).append(
+            cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))[0]
+        )
+        attached(True)
+        runs.setdefault("plan_ffprobe", []).append(
+            cli.run("plan", "-c", with_ffprobe, *plan_args, db=url, ok=(0,))[0]
+        )
+        runs.setdefault("apply_ffprobe", []).append(
+            cli.run("apply", "-c", with_ffprobe, "--auto-approve", db=url, ok=(0,))[0]
+        )
+    assert ledger_state(url) == (k, ledger_state(url)[1])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.max(_ledger.c.enriched_at))).scalar_one() is not None
+    engine.dispose()
+    t.update({name: statistics.median(values) for name, values in runs.items()})
+    return t
+
+
+def _pct(after: float, before: float) -> str:
+    return f"{100 * (after - before) / before:+.1f}%"
+
+
+def report_noop(args, t: dict[str, float]) -> None:
+    k = args.noop_assets
+    print(
+        f"{k:,} assets in one collection, backend {args.backend}, no-change runs, "
+        f"median of {args.plan_repeat} (alternating)"
+    )
+    print(f"  ingest, retrovue apply (no enrichers):          {t['ingest']:7.2f} s")
+    print(f"  plan, no enricher attached:                     {t['plan']:7.2f} s")
+    print(
+        f"  plan, ffprobe attached, all enriched:           {t['plan_ffprobe']:7.2f} s  "
+        f"({_pct(t['plan_ffprobe'], t['plan'])}; target under +10%)"
+    )
+    print(f"  apply, no enricher attached:                    {t['apply']:7.2f} s")
+    print(
+        f"  apply, ffprobe attached, all enriched:          {t['apply_ffprobe']:7.2f} s  "
+        f"({_pct(t['apply_ffprobe'], t['apply'])})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=500)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes for the floors and ffprobe (apply uses one per core)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of the floors, interleaved; best shown"
+    )
+    parser.add_argument(
+        "--noop-assets",
+        type=int,
+        default=0,
+        help="also compare no-change plans of a collection of this many assets",
+    )
+    parser.add_argument("--plan-repeat", type=int, default=5)
+    args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="retrovue-enrich-bench-") as tmp:
-        files = make_files(Path(tmp), n)
-        open_all([str(f) for f in files])  # the page cache warm for everyone alike
-        for _ in range(args.repeat):
-            keep("one", measured("one", lambda: floor_one_process(files)))
-            wall, loops = measured("per_core", lambda: floor_per_core(files, workers))
-            keep("per_core", wall)
-            keep("per_core_loop", loops)
-            total, steady, ok = measured("pool", lambda: pool(files, workers))
-            assert ok == n, f"{n - ok} files failed to enrich"
-            keep("pool", total)
-            keep("pool_steady", steady)
-        if shutil.which("ffprobe"):
-            # its cost per file does not depend on N: a sample keeps large runs short
-            sample = files[:FFPROBE_SAMPLE]
-            keep("ffprobe", measured("ffprobe", lambda: ffprobe_per_file(sample, workers)))
-
-    best = {name: min(values) for name, values in timings.items()}
-
-    counts = {"ffprobe": min(n, FFPROBE_SAMPLE), "pool_steady": n - 1}
-
-    def rate(name: str) -> str:
-        count = counts.get(name, n)
-        line = f"{count / best[name]:8.0f} files/s"
-        if name in cpu:  # CPU time is what other load on the machine disturbs least
-            line += f"  {1000 * min(cpu[name]) / count:5.2f} ms CPU/file"
-        return line
-
-    print(
-        f"{n} files, {workers} workers (cpu_count={os.cpu_count()}), PyAV {av.__version__}, "
-        f"best of {args.repeat}"
-    )
-    print(f"  floor  PyAV open, 1 process:          {rate('one')}")
-    print(
-        f"  floor  PyAV open, 1 process per core: {rate('per_core')} (interpreter start included)"
-    )
-    print(f"  floor  same, open loops only:         {rate('per_core_loop')}")
-    print(f"  pool   run_enrichment('ffprobe'):     {rate('pool')} (worker start included)")
-    print(f"  pool   first outcome to last:         {rate('pool_steady')}")
-    if "ffprobe" in best:
-        print(
-            f"  ffprobe per file, {workers} at a time:       {rate('ffprobe')} ({counts['ffprobe']} files)"
-        )
-    else:
-        print("  ffprobe per file:                     skipped (no ffprobe binary on PATH)")
-    print("ratios")
-    print(
-        f"  pool vs per-core floor, start included: {best['pool'] / best['per_core']:5.2f}x slower (target <= 2)"
-    )
-    print(
-        f"  pool vs per-core floor, loops only:     {best['pool_steady'] / best['per_core_loop']:5.2f}x slower"
-    )
-    if "ffprobe" in best:
-        ffprobe_rate = counts["ffprobe"] / best["ffprobe"]
-        print(
-            f"  pool vs ffprobe per file:               {n / best['pool'] / ffprobe_rate:5.1f}x faster (target >= 10)"
-        )
+        work = Path(tmp)
+        dbs = Databases(args.backend, work)
+        cli = Cli(work)
+        try:
+            if args.files:
+                report_enrichment(args, measure_enrichment(args, work, dbs, cli))
+            if args.noop_assets:
+                report_noop(args, measure_noop(args, work, dbs, cli))
+        finally:
+            dbs.drop_all()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,27 @@
-"""Benchmark: filesystem ingest through the real plan/apply code against raw baselines (DESIGN §10).
+"""Benchmark: filesystem ingest through the real CLI against the driver floor (DESIGN §10, issue 12).
 
-    python benchmarks/ingest_filesystem.py --files 100000 --backend sqlite|postgresql
+    python benchmarks/ingest_filesystem.py --files 100000 --backend sqlite|postgres|both
+    python benchmarks/ingest_filesystem.py --files 2000                  # a quick check
+    python benchmarks/ingest_filesystem.py --files 1000000 --backend sqlite --no-churn
 
-Generates a tree of empty media files, then measures in the same run:
-  * baseline_scan   recursive os.scandir + DirEntry.stat()
-  * baseline_rows   building the insert-ready row dicts
-  * baseline_insert one SQLAlchemy Core insert() executemany of those rows (fresh database)
-  * first ingest    retrovue plan + apply of the collection (scan, diff, insert, commit)
-  * no-op plan      retrovue plan with nothing changed, against scan + 3-column select + diff
-  * churn apply     1% new, 1% changed, 1% removed: apply time beyond its plan
-and prints every figure with its ratio.  Timings are ratios, never asserted by tests.
+For each backend it generates a tree of empty media files and measures, in the same run:
+
+  floor, first ingest   recursive os.scandir + DirEntry.stat(); building the row tuples (file
+                        URI, parsed name, change token); the driver's own bulk path into
+                        retrovue's migrated ``assets`` table with its indexes (``sqlite3``
+                        executemany in one transaction / psycopg ``COPY``)
+  first ingest          ``retrovue apply --auto-approve`` as a process, start-up included
+  floor, no-change plan scan + one 3-column select (driver) + in-memory diff
+  no-change plan        ``retrovue plan`` as a process (median of ``--repeat``)
+  churn                 1% new, 1% changed, 1% removed: ``plan`` and ``apply`` as processes, and
+                        what the apply costs beyond its plan
+  ``retrovue --version`` as a process
+
+and prints each figure with its floor, ratio and target, and the peak RSS of each CLI process
+(``os.wait4``: that child's own ``ru_maxrss``).  Timings are ratios, never asserted by tests.
+``--src DIR`` runs the CLI from another source tree (e.g. an export of an older commit), for
+before/after figures against the same floor.  PostgreSQL databases are created and dropped at
+``RETROVUE_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``).
 """
 
 from __future__ import annotations
@@ -17,9 +29,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import shutil
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,40 +40,70 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, select, text
+import psycopg
 from sqlalchemy.engine import make_url
 
-from retrovue.cli.logging import configure_logging
-from retrovue.config.validate import load_config
-from retrovue.database.engine import DatabaseTarget, open_database
-from retrovue.database.models import Asset, Collection, Source
-from retrovue.execute.executor import Executor
 from retrovue.importers.filesystem import file_uri
 from retrovue.importers.naming import parse_media_name
-from retrovue.importers.registry import load_registry
-from retrovue.observe.reader import DbReader
-from retrovue.plan.builder import PlanOptions, build_plan
 
-NOW = datetime.now(UTC)
 PG_ADMIN = os.environ.get(
     "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+# the columns retrovue's bulk insert writes, in its order
+COLUMNS = (
+    "id",
+    "collection_id",
+    "source_uri",
+    "canonical_uri",
+    "kind",
+    "title",
+    "series_title",
+    "season_number",
+    "episode_number",
+    "year",
+    "duration_ms",
+    "size",
+    "change_token",
+    "state",
+    "approved_for_broadcast",
+    "missing_since",
+    "metadata",
+    "discovered_at",
+    "created_at",
+    "updated_at",
+)
+PER_DIR = 1000
 
 
-def plan_on(engine, desired, registry, options=PlanOptions()):
-    with engine.connect() as conn:
-        return build_plan(desired, DbReader(conn), registry, options)
+# -- workload ------------------------------------------------------------------------------------
 
 
 def make_tree(root: Path, n: int) -> Path:
+    """``n`` empty episodes, 1,000 per season folder, in one collection ``bench``."""
     coll = root / "media" / "bench"
-    per_dir = 1000
-    for d in range((n + per_dir - 1) // per_dir):
+    for d in range((n + PER_DIR - 1) // PER_DIR):
         folder = coll / f"Show {d:04d}" / "Season 01"
         folder.mkdir(parents=True)
-        for i in range(min(per_dir, n - d * per_dir)):
+        for i in range(min(PER_DIR, n - d * PER_DIR)):
             (folder / f"Show {d:04d} - S01E{i:03d}.mkv").touch()
     return root / "media"
+
+
+def churn(media: Path, n: int) -> None:
+    """1% of the files rewritten, 1% removed, 1% new (in a new folder)."""
+    files = sorted(str(p) for p in (media / "bench").rglob("*.mkv"))
+    k = max(1, n // 100)
+    for p in files[:k]:
+        Path(p).write_bytes(b"changed")
+    for p in files[k : 2 * k]:
+        os.unlink(p)
+    extra = media / "bench" / "Extras"
+    extra.mkdir()
+    for i in range(k):
+        (extra / f"Extra {i:05d}.mkv").touch()
+
+
+# -- the floor -----------------------------------------------------------------------------------
 
 
 def scan(root: str) -> list[tuple[str, int, int]]:
@@ -76,41 +119,140 @@ def scan(root: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def build_rows(scanned, collection_id):
-    now = datetime.now(UTC)
+def build_rows(scanned, collection_id, new_id, stamp, false) -> list[tuple]:
+    """The ``COLUMNS`` tuple of each file: what any ingest must compute per row."""
     rows = []
     for path, size, mtime in scanned:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        p = parse_media_name(stem)
+        p = parse_media_name(os.path.splitext(os.path.basename(path))[0])
         rows.append(
-            {
-                "id": uuid.uuid4(),
-                "collection_id": collection_id,
-                "source_uri": file_uri(path),
-                "canonical_uri": path,
-                "kind": p.kind,
-                "title": p.title,
-                "series_title": p.series_title,
-                "season_number": p.season,
-                "episode_number": p.episode,
-                "year": p.year,
-                "duration_ms": None,
-                "size": size,
-                "change_token": f"{mtime}:{size}",
-                "state": "new",
-                "approved_for_broadcast": False,
-                "missing_since": None,
-                "metadata": None,
-                "discovered_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                new_id(),
+                collection_id,
+                file_uri(path),
+                path,
+                p.kind,
+                p.title,
+                p.series_title,
+                p.season,
+                p.episode,
+                p.year,
+                None,
+                size,
+                f"{mtime}:{size}",
+                "new",
+                false,
+                None,
+                None,
+                stamp,
+                stamp,
+                stamp,
+            )
         )
     return rows
 
 
+def diff_count(scanned, stored: dict) -> int:
+    changed = 0
+    for path, size, mtime in scanned:
+        known = stored.get(file_uri(path))
+        if known is None or known[0] != f"{mtime}:{size}" or known[1] != path:
+            changed += 1
+    return changed
+
+
+class SqliteFloor:
+    def __init__(self, path: str):
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            self.conn.execute(f"PRAGMA {pragma}")  # retrovue's own connection settings
+        self.conn.execute("PRAGMA cache_size=-131072")
+        self.cid = uuid.uuid4().hex
+        sid = uuid.uuid4().hex
+        now = self.stamp()
+        self.conn.execute(
+            "insert into sources (id, external_id, name, type, origin, config, created_at, updated_at)"
+            " values (?, 'b', 'b', 'filesystem', 'cli', '{}', ?, ?)",
+            (sid, now, now),
+        )
+        self.conn.execute(
+            "insert into collections (id, source_id, external_id, name, sync_enabled, ingestible,"
+            " locations, created_at, updated_at) values (?, ?, 'bench', 'bench', 1, 1, '[]', ?, ?)",
+            (self.cid, sid, now, now),
+        )
+
+    @staticmethod
+    def stamp() -> str:
+        return datetime.now(UTC).isoformat(" ")
+
+    def rows(self, scanned) -> list[tuple]:
+        return build_rows(scanned, self.cid, lambda: uuid.uuid4().hex, self.stamp(), 0)
+
+    def insert(self, rows) -> None:
+        sql = f"insert into assets ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})"
+        self.conn.execute("begin")
+        self.conn.executemany(sql, rows)
+        self.conn.execute("commit")
+
+    def select(self) -> dict:
+        return {
+            uri: (token, canonical)
+            for uri, token, canonical in self.conn.execute(
+                "select source_uri, change_token, canonical_uri from assets where collection_id = ?",
+                (self.cid,),
+            )
+        }
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresFloor:
+    def __init__(self, url: str):
+        self.conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        self.cid = uuid.uuid4()
+        sid = uuid.uuid4()
+        now = datetime.now(UTC)
+        with self.conn.transaction():
+            self.conn.execute(
+                "insert into sources (id, external_id, name, type, origin, config, created_at, updated_at)"
+                " values (%s, 'b', 'b', 'filesystem', 'cli', '{}', %s, %s)",
+                (sid, now, now),
+            )
+            self.conn.execute(
+                "insert into collections (id, source_id, external_id, name, sync_enabled, ingestible,"
+                " locations, created_at, updated_at) values (%s, %s, 'bench', 'bench', true, true,"
+                " '[]', %s, %s)",
+                (self.cid, sid, now, now),
+            )
+
+    def rows(self, scanned) -> list[tuple]:
+        return build_rows(scanned, self.cid, uuid.uuid4, datetime.now(UTC), False)
+
+    def insert(self, rows) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            with cur.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def select(self) -> dict:
+        with self.conn.transaction():
+            return {
+                uri: (token, canonical)
+                for uri, token, canonical in self.conn.execute(
+                    "select source_uri, change_token, canonical_uri from assets where collection_id = %s",
+                    (self.cid,),
+                )
+            }
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- databases and the CLI -----------------------------------------------------------------------
+
+
 class Databases:
-    """Fresh databases on the chosen backend, dropped at the end."""
+    """Fresh databases on one backend, dropped at the end."""
 
     def __init__(self, backend: str, workdir: Path):
         self.backend, self.workdir, self.created = backend, workdir, []
@@ -119,36 +261,177 @@ class Databases:
         if self.backend == "sqlite":
             return f"sqlite:///{self.workdir / (label + '.db')}"
         name = f"rv_bench_{label}_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        with _pg_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
         self.created.append(name)
         return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
 
     def drop_all(self) -> None:
-        if not self.created:
-            return
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for name in self.created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        if self.created:
+            with _pg_admin() as admin:
+                for name in self.created:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.created = []
 
 
-def timed(fn, collect: bool = True):
-    if collect:
-        gc.collect()
-    start = time.perf_counter()
+def _pg_admin() -> psycopg.Connection:
+    return psycopg.connect(
+        PG_ADMIN.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    )
+
+
+class Cli:
+    """``python -m retrovue`` as a process: wall time (start-up included) and peak RSS."""
+
+    def __init__(self, workdir: Path, src: str | None):
+        self.workdir = workdir
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("RETROVUE_") and k not in ("PYTHONPATH", "NO_COLOR")
+        }
+        self.env.update(XDG_DATA_HOME=str(workdir / "xdg"), NO_COLOR="1")
+        if src:
+            self.env["PYTHONPATH"] = src
+
+    def run(self, *args: str, db: str | None = None) -> tuple[float, float, str]:
+        """(seconds, peak RSS in MiB, stdout); fails loudly on an unexpected exit."""
+        env = dict(self.env, **({"RETROVUE_DATABASE_URL": db} if db else {}))
+        out, err = self.workdir / "cli.out", self.workdir / "cli.err"
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            began = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "retrovue", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - began
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 2):
+            raise SystemExit(
+                f"retrovue {' '.join(args)} exited {proc.returncode}:\n{err.read_text()[-3000:]}"
+            )
+        return seconds, usage.ru_maxrss / 1024, out.read_text()
+
+
+def median_of(repeat: int, fn) -> float:
+    return statistics.median(fn() for _ in range(repeat))
+
+
+def timed(fn):
+    gc.collect()
+    began = time.perf_counter()
     value = fn()
-    return time.perf_counter() - start, value
+    return time.perf_counter() - began, value
 
 
-def collection_id_of(engine) -> uuid.UUID:
-    with engine.connect() as conn:
-        return conn.execute(
-            text("select id from collections where external_id = 'bench'")
-        ).scalar_one()
+# -- one backend ---------------------------------------------------------------------------------
+
+
+def bench_backend(backend: str, args, cli: Cli) -> list[str]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"rv-bench-{backend}-", dir=args.tmp))
+    dbs = Databases(backend, workdir)
+    lines = []
+    try:
+        print(f"[{backend}] generating {args.files:,} files in {workdir} ...", file=sys.stderr)
+        media = make_tree(workdir, args.files)
+        root = str(media / "bench")
+        scan(root)  # warm the dentry/inode cache for both sides alike
+
+        # -- floor: scan, rows, driver bulk insert into a migrated assets table ----------------
+        floor_url = dbs.new("floor")
+        cli.run("db", "upgrade", db=floor_url)
+        floor = (
+            SqliteFloor(make_url(floor_url).database)
+            if backend == "sqlite"
+            else PostgresFloor(floor_url)
+        )
+        t_scan, scanned = timed(lambda: scan(root))
+        t_rows, rows = timed(lambda: floor.rows(scanned))
+        t_insert, _ = timed(lambda: floor.insert(rows))
+        rows = None  # the floor holds no rows while retrovue runs
+        floor_first = t_scan + t_rows + t_insert
+
+        def noop_floor() -> float:
+            began = time.perf_counter()
+            assert diff_count(scan(root), floor.select()) == 0
+            return time.perf_counter() - began
+
+        # -- retrovue as a process -------------------------------------------------------------
+        config = workdir / "retrovue.yaml"
+        config.write_text(
+            f"version: 1\nsources:\n  - name: Bench\n    type: filesystem\n    config:\n"
+            f"      base_path: {media}\n    collections:\n      - name: bench\n        sync: true\n"
+        )
+        url = dbs.new("retrovue")
+        cli.run("db", "upgrade", db=url)  # migrated up front, as the floor's table is
+        t_first, rss_first, _ = cli.run("apply", "-c", str(config), "--auto-approve", db=url)
+        stored = _asset_count(backend, url)
+        if stored != args.files:
+            raise SystemExit(f"first ingest stored {stored} assets, expected {args.files}")
+
+        noop_rss = []
+
+        def noop_plan() -> float:
+            seconds, rss, out = cli.run("plan", "-c", str(config), db=url)
+            assert out.startswith("No changes."), out[:500]
+            noop_rss.append(rss)
+            return seconds
+
+        # interleaved repeats, medians: single runs on this shared 2-core machine vary
+        floor_runs, noop_runs = [], []
+        for _ in range(args.repeat):
+            floor_runs.append(noop_floor())
+            noop_runs.append(noop_plan())
+        t_noop_floor, t_noop = statistics.median(floor_runs), statistics.median(noop_runs)
+        floor.close()
+
+        t_version = median_of(args.repeat, lambda: cli.run("--version")[0])
+
+        bulk = "sqlite3 executemany" if backend == "sqlite" else "COPY"
+        lines += [
+            f"retrovue filesystem benchmark: {args.files:,} files, backend {backend}",
+            f"  floor scan (scandir + DirEntry.stat)     {t_scan:7.2f} s",
+            f"  floor row tuples (URI, name, token)      {t_rows:7.2f} s",
+            f"  {'floor driver bulk insert (' + bulk + ')':41}{t_insert:7.2f} s",
+            f"  first ingest: `apply --auto-approve`     {t_first:7.2f} s   "
+            f"{t_first / floor_first:5.2f}x of floor {floor_first:.2f} s (target <= 1.5x)   "
+            f"peak RSS {rss_first:,.0f} MiB",
+            f"    = {args.files / t_first:,.0f} assets/s end to end, start-up included",
+            f"  no-change `plan` (median of {args.repeat})          {t_noop:7.2f} s   "
+            f"{t_noop / t_noop_floor:5.2f}x of floor {t_noop_floor:.2f} s (target <= 1.3x, <= 1.2 s)   "
+            f"peak RSS {max(noop_rss):,.0f} MiB",
+            f"  `retrovue --version` (median of {args.repeat})      {t_version:7.2f} s   (target <= 0.2 s)",
+        ]
+        if not args.no_churn:
+            churn(media, args.files)
+            t_cplan, _, _ = cli.run("plan", "-c", str(config), db=url)
+            t_capply, rss_capply, out = cli.run(
+                "apply", "-c", str(config), "--auto-approve", db=url
+            )
+            summary = next((ln for ln in out.splitlines() if "assets:" in ln), "").strip()
+            lines.append(
+                f"  churn 1% new/changed/removed: plan {t_cplan:.2f} s, apply {t_capply:.2f} s "
+                f"= {t_capply - t_cplan:+.2f} s beyond its plan (target < 1 s)   "
+                f"peak RSS {rss_capply:,.0f} MiB"
+            )
+            if summary:
+                lines.append(f"    {summary}")
+        return lines
+    finally:
+        dbs.drop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _asset_count(backend: str, url: str) -> int:
+    if backend == "sqlite":
+        with sqlite3.connect(make_url(url).database) as conn:
+            return conn.execute("select count(*) from assets").fetchone()[0]
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return conn.execute("select count(*) from assets").fetchone()[0]
 
 
 def main() -> int:
@@ -156,154 +439,26 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--files", type=int, default=100_000)
-    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument(
+        "--backend", choices=["sqlite", "postgres", "postgresql", "both"], default="sqlite"
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="runs per median (default 3)")
+    ap.add_argument("--no-churn", action="store_true", help="skip the 1%% churn apply")
+    ap.add_argument("--src", help="run the CLI from this source tree (its src/ directory)")
+    ap.add_argument("--tmp", help="where to build the tree (default: the system's temp dir)")
     args = ap.parse_args()
-    configure_logging("text", str)
-    workdir = Path(tempfile.mkdtemp(prefix="rv-bench-"))
-    dbs = Databases(args.backend, workdir)
-    registry = load_registry()
-    try:
-        print(f"generating {args.files:,} files in {workdir} ...", file=sys.stderr)
-        media = make_tree(workdir, args.files)
-        scan(str(media))  # warm the dentry/inode cache for both sides alike
-
-        # -- baselines ------------------------------------------------------------------------
-        base_engine = open_database(DatabaseTarget(dbs.new("baseline"), False))
-        t_scan, scanned = timed(lambda: scan(str(media / "bench")))
-        with base_engine.begin() as conn:  # a parent row so the foreign key holds
-            sid, cid = uuid.uuid4(), uuid.uuid4()
-            conn.execute(
-                insert(Source.__table__).values(
-                    id=sid,
-                    external_id="b",
-                    name="b",
-                    type="filesystem",
-                    origin="cli",
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-            )  # noqa: E501
-            conn.execute(
-                insert(Collection.__table__).values(
-                    id=cid,
-                    source_id=sid,
-                    external_id="bench",
-                    name="bench",
-                    sync_enabled=True,
-                    ingestible=True,
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-            )  # noqa: E501
-        # rows are built and inserted 10k at a time (timed apart), so the baseline never holds
-        # 1M row dicts and the peak RSS printed below is retrovue's own
-        t_rows = 0.0
-        gc.collect()
-        started = time.perf_counter()
-        with base_engine.begin() as conn:
-            for i in range(0, len(scanned), 10_000):
-                dt, rows = timed(
-                    lambda i=i: build_rows(scanned[i : i + 10_000], cid), collect=False
-                )
-                t_rows += dt
-                conn.execute(insert(Asset.__table__), rows)
-        t_insert = time.perf_counter() - started - t_rows  # insert and commit
-        rows = []
-
-        def noop_baseline():
-            s = scan(str(media / "bench"))
-            with base_engine.connect() as conn:
-                db = {
-                    u: (t, c)
-                    for u, t, c in conn.execute(
-                        select(Asset.source_uri, Asset.change_token, Asset.canonical_uri).where(
-                            Asset.collection_id == cid
-                        )
-                    )
-                }
-            changed = [
-                p for p, size, mtime in s if db.get(file_uri(p), (None,))[0] != f"{mtime}:{size}"
-            ]
-            return len(changed)
-
-        # -- retrovue ---------------------------------------------------------------------------
-        config = workdir / "retrovue.yaml"
-        config.write_text(
-            f"version: 1\nsources:\n  - name: Bench\n    type: filesystem\n    config:\n      base_path: {media}\n"
-            "    collections:\n      - name: bench\n        sync: true\n"
-        )
-        desired = load_config(str(config), registry, {})
-        engine = open_database(DatabaseTarget(dbs.new("retrovue"), False))
-
-        def first_ingest():
-            plan = plan_on(engine, desired, registry)
-            return Executor(engine, registry).execute(plan)
-
-        t_first, result = timed(first_ingest)
-        assert result.ingests and result.ingests[0].counts.new == args.files, result
-
-        statements = []
-
-        def count(*_args, **_kwargs):
-            statements.append(1)
-
-        event.listen(engine, "before_cursor_execute", count)
-        noop_plan = plan_on(engine, desired, registry)
-        n_statements = len(statements)
-        event.remove(engine, "before_cursor_execute", count)
-        # interleaved repeats, medians: single runs on this shared 2-core machine vary by ±30%
-        base_runs, noop_runs = [], []
-        for _ in range(3):
-            base_runs.append(timed(noop_baseline)[0])
-            noop_runs.append(timed(lambda: plan_on(engine, desired, registry))[0])
-        t_noop_base, t_noop = statistics.median(base_runs), statistics.median(noop_runs)
-        base_engine.dispose()
-        assert not noop_plan.has_changes
-
-        # 1% new, 1% changed, 1% removed
-        files = sorted(p for p, _, _ in scanned)
-        k = max(1, args.files // 100)
-        for p in files[:k]:
-            Path(p).write_bytes(b"changed")
-        for p in files[k : 2 * k]:
-            os.unlink(p)
-        extra = media / "bench" / "Extras"
-        extra.mkdir()
-        for i in range(k):
-            (extra / f"Extra {i:05d}.mkv").touch()
-        t_churn_plan, churn_plan = timed(lambda: plan_on(engine, desired, registry, PlanOptions()))
-        t_churn_apply, churn = timed(lambda: Executor(engine, registry).execute(churn_plan))
-        counts = churn.ingests[0].counts
-        engine.dispose()
-        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-        baseline_first = t_scan + t_rows + t_insert
-        print(f"\nretrovue filesystem benchmark: {args.files:,} files, backend {args.backend}")
-        print(f"  baseline scan (scandir+stat)          {t_scan:8.2f} s")
-        print(f"  baseline row dicts                    {t_rows:8.2f} s")
-        print(f"  baseline Core insert executemany      {t_insert:8.2f} s")
-        print(
-            f"  first ingest (plan + apply)           {t_first:8.2f} s   ratio {t_first / baseline_first:5.2f}x of {baseline_first:.2f} s (target <= 1.5x)"
-        )
-        print(f"    = {args.files / t_first:,.0f} assets/s end to end")
-        print(
-            f"  no-change plan (median of 3)          {t_noop:8.2f} s   ratio {t_noop / t_noop_base:5.2f}x of {t_noop_base:.2f} s (target <= 1.5x)"
-        )
-        print(
-            f"  SQL statements in the no-change plan  {n_statements:8d}     (target: O(1) per collection)"
-        )
-        beyond = (
-            t_churn_apply - t_churn_plan
-        )  # apply re-reads the collection (like its plan) and writes
-        print(
-            f"  churn +{counts.new} ~{counts.changed} -{counts.missing}: plan {t_churn_plan:.2f} s, apply {t_churn_apply:.2f} s"
-            f" = its own re-read + {beyond:.2f} s beyond the plan (target < 1 s)"
-        )
-        print(f"  peak RSS                              {peak_rss:8.0f} MiB")
-        return 0
-    finally:
-        dbs.drop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+    backends = {"both": ["sqlite", "postgresql"], "postgres": ["postgresql"]}.get(
+        args.backend, [args.backend]
+    )
+    lines = []
+    for backend in backends:
+        cli = Cli(Path(tempfile.mkdtemp(prefix="rv-bench-cli-")), args.src)
+        try:
+            lines += bench_backend(backend, args, cli)
+        finally:
+            shutil.rmtree(cli.workdir, ignore_errors=True)
+    print("\n".join(["", *lines]))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,35 +1,45 @@
-"""Benchmark: enumerate a 50,000-episode show section from the fake Plex server (DESIGN §10).
+"""Benchmark: a 50,000-episode show section from the fake Plex server (DESIGN §10, issue 12).
 
 Builds the workload in the fake server (tests/fakeplex.py), then measures, in the same run:
 
-* retrovue: ``PlexImporter.fetch_assets_for_collection`` (paged ``/all?type=4``, XML read directly);
-* baseline: the same pages fetched with a bare ``requests.Session``, no parsing (the HTTP floor);
-* reference: plexapi's own ``section.searchEpisodes(container_size=...)`` (builds Episode objects).
-
-Timings are printed as ratios to the baseline, with request counts from the server's log.
+* listing, in process: ``PlexImporter.fetch_assets_for_collection`` (paged ``/all?type=4``, XML
+  read directly) against the same pages fetched with a bare ``requests.Session`` and no parsing
+  (the HTTP floor), and plexapi's own ``section.searchEpisodes(container_size=...)``;
+* the real CLI as processes (start-up included) on a fresh database: ``apply --auto-approve``
+  (plan and execute in one process), then a no-change ``plan``; each with the requests the
+  server logged, against the target of one listing per section per command:
+  ceil(N / page size) + a small constant.
 
     .venv/bin/python benchmarks/plex_fake_listing.py [--episodes 50000] [--repeat 2]
+        [--backend sqlite|postgres] [--src DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
+import yaml
 from plexapi.server import PlexServer
 
 from retrovue.importers.plex import PlexImporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake server lives in tests/
+from benchmarks.ingest_filesystem import Cli, Databases  # noqa: E402
 from tests.fakeplex import FakePlex  # noqa: E402
 
 EPISODES_PER_SEASON = 20
 SEASONS_PER_SHOW = 5
+#: requests beside the listing pages: per process a root and the sections (twice when planning:
+#: discovery, then the listing's own look-up), and the executor's sections and count-only page
+CONSTANT = 6
 
 
 def build(episodes: int) -> FakePlex:
@@ -88,21 +98,78 @@ def measure(plex: FakePlex, run: Callable[[], object], repeat: int) -> tuple[flo
     return best, requests_made, result
 
 
+def cli_runs(plex: FakePlex, args, workdir: Path) -> list[str]:
+    """``apply --auto-approve`` then a no-change ``plan``, as processes, with their requests."""
+    local = workdir / "nas" / "TV"
+    local.mkdir(parents=True)
+    config = workdir / "retrovue.yaml"
+    doc = {
+        "version": 1,
+        "sources": [
+            {
+                "name": "Plex",
+                "type": "plex",
+                "config": {"base_url": plex.url, "token": "${BENCH_PLEX_TOKEN}"},
+                "collections": [
+                    {
+                        "name": "TV",
+                        "sync": True,
+                        "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local)}],
+                    }
+                ],
+            }
+        ],
+    }
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    cli = Cli(workdir, args.src)
+    cli.env["BENCH_PLEX_TOKEN"] = plex.token
+    dbs = Databases(args.backend, workdir)
+    try:
+        url = dbs.new("plex")
+        cli.run("db", "upgrade", db=url)
+        plex.log.clear()
+        t_apply, rss_apply, out = cli.run("apply", "-c", str(config), "--auto-approve", db=url)
+        n_apply = len(plex.log)
+        if "Apply complete" not in out:
+            raise SystemExit(f"apply did not complete:\n{out[-2000:]}")
+        plex.log.clear()
+        t_plan, rss_plan, out = cli.run("plan", "-c", str(config), db=url)
+        n_plan = len(plex.log)
+        if not out.startswith("No changes."):
+            raise SystemExit(f"the plan after apply is not empty:\n{out[-2000:]}")
+    finally:
+        dbs.drop_all()
+    bound = math.ceil(args.episodes / PlexImporter.page_size) + CONSTANT
+    return [
+        f"CLI `apply --auto-approve` ({args.backend}):  {t_apply:7.2f} s  {n_apply:4d} requests "
+        f"(target <= ceil(N/page) + {CONSTANT} = {bound})  peak RSS {rss_apply:,.0f} MiB",
+        f"CLI no-change `plan` ({args.backend}):        {t_plan:7.2f} s  {n_plan:4d} requests  "
+        f"peak RSS {rss_plan:,.0f} MiB",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "postgresql"], default="sqlite")
+    parser.add_argument("--src", help="run the CLI from this source tree (its src/ directory)")
+    parser.add_argument("--no-cli", action="store_true", help="only the in-process listings")
     args = parser.parse_args()
+    args.backend = "postgresql" if args.backend == "postgres" else args.backend
     plex = build(args.episodes)
     page = PlexImporter.page_size
+    workdir = Path(tempfile.mkdtemp(prefix="rv-bench-plex-"))
     try:
         base_t, base_n, _ = measure(
             plex, lambda: raw_http_listing(plex, page, args.episodes), args.repeat
         )
         ours_t, ours_n, count = measure(plex, lambda: retrovue_listing(plex), args.repeat)
         ref_t, ref_n, ref_count = measure(plex, lambda: plexapi_listing(plex, page), args.repeat)
+        cli_lines = [] if args.no_cli else cli_runs(plex, args, workdir)
     finally:
         plex.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     bound = math.ceil(args.episodes / page)
     out = sys.stdout.write
     out(f"{args.episodes} episodes, page size {page}, ceil(N/page) = {bound}\n")
@@ -115,6 +182,8 @@ def main() -> None:
         f"plexapi searchEpisodes:         {ref_t:7.2f} s  {ref_n:4d} requests  "
         f"{ref_count} items  {ref_t / base_t:5.1f}x baseline\n"
     )
+    for line in cli_lines:
+        out(line + "\n")
     if count != args.episodes or ours_n > bound + 2:
         raise SystemExit("FAILED: wrong asset count or too many requests")
 

@@ -36,12 +36,18 @@ class Part:
     file: str
     size: int
     duration: int | None = None
+    #: extra ``<Part>`` attributes, verbatim (e.g. ``container``, ``videoProfile``)
+    attrs: dict = field(default_factory=dict)
+    #: ``<Stream>`` children, one attribute dict each (PMS lists them only in item details)
+    streams: list[dict] = field(default_factory=list)
 
 
 @dataclass
 class Media:
     id: int
     parts: list[Part]
+    #: extra ``<Media>`` attributes, verbatim (``videoCodec``, ``bitrate``, ``width``, …)
+    attrs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -344,15 +350,37 @@ def _item_xml(item: Item) -> str:
 
 
 def _media_xml(media: Media, item: Item) -> str:
-    parts = "".join(f"<Part {_part_attrs(p, item)}/>" for p in media.parts)
-    attrs = _attrs(id=media.id, duration=item.attrs.get("duration"), container="mkv")
+    parts = "".join(_part_xml(p, item) for p in media.parts)
+    attrs = _attrs(
+        **{
+            "id": media.id,
+            "duration": item.attrs.get("duration"),
+            "container": "mkv",
+            **media.attrs,
+        }
+    )
     return f"<Media {attrs}>{parts}</Media>"
+
+
+def _part_xml(part: Part, item: Item) -> str:
+    if not part.streams:
+        return f"<Part {_part_attrs(part, item)}/>"
+    streams = "".join(f"<Stream {_attrs(**s)}/>" for s in part.streams)
+    return f"<Part {_part_attrs(part, item)}>{streams}</Part>"
 
 
 def _part_attrs(part: Part, item: Item) -> str:
     key = f"/library/parts/{part.id}/{item.attrs['updatedAt']}/file.mkv"
     return _attrs(
-        id=part.id, key=key, file=part.file, size=part.size, duration=part.duration, container="mkv"
+        **{
+            "id": part.id,
+            "key": key,
+            "file": part.file,
+            "size": part.size,
+            "duration": part.duration,
+            "container": "mkv",
+            **part.attrs,
+        }
     )
 
 

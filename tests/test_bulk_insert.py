@@ -7,7 +7,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from retrovue.database.models import Asset, Collection, Source
-from retrovue.execute.bulk import insert_new_assets
+from retrovue.execute.bulk import insert_new_assets, set_missing, update_canonical, update_changed
 from retrovue.importers.base import UpstreamAsset
 
 
@@ -54,3 +54,87 @@ def test_bulk_rows_read_back_like_core_rows(engine):
         assert asset.created_at.replace(tzinfo=UTC) == now
         # the ORM finds it by its id, so the stored id format is the ORM's own
         assert session.get(Asset, asset.id) is asset
+
+
+def _two_assets(engine):
+    """Two stored assets written by the ORM's own Core path, as (collection id, index)."""
+    from retrovue.observe.db import load_asset_index
+
+    sid, cid = uuid.uuid4(), uuid.uuid4()
+    then = datetime(2025, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Source).values(
+                id=sid, external_id="s", name="s", type="filesystem", origin="cli"
+            )
+        )
+        conn.execute(insert(Collection).values(id=cid, source_id=sid, external_id="c", name="c"))
+        for name in ("a", "b"):
+            conn.execute(
+                insert(Asset).values(
+                    id=uuid.uuid4(),
+                    collection_id=cid,
+                    source_uri=f"file:///m/{name}.mkv",
+                    canonical_uri=f"/m/{name}.mkv",
+                    kind="other",
+                    change_token="1:1",
+                    state="ready",
+                    approved_for_broadcast=True,
+                    missing_since=then if name == "b" else None,
+                    discovered_at=then,
+                    created_at=then,
+                    updated_at=then,
+                )
+            )
+        return cid, load_asset_index(conn, cid)
+
+
+def test_set_based_updates_write_what_the_orm_writes(engine):
+    now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    _cid, index = _two_assets(engine)
+    a, b = index["file:///m/a.mkv"], index["file:///m/b.mkv"]
+    item = UpstreamAsset("file:///m/a.mkv", "/m/a.mkv", 9, "2:9", "episode", "T", "S", 1, 2)
+    with engine.begin() as conn:
+        update_changed(conn, [(a.id, item, "/n/a.mkv")], now)
+        update_canonical(conn, [(b.id, "/n/b.mkv")], now)
+        set_missing(conn, [b.id], None, now)
+    with Session(engine) as session:
+        rows = {r.source_uri: r for r in session.execute(select(Asset)).scalars()}
+        changed, remapped = rows["file:///m/a.mkv"], rows["file:///m/b.mkv"]
+        assert (changed.canonical_uri, changed.size, changed.change_token) == ("/n/a.mkv", 9, "2:9")
+        assert (changed.kind, changed.title, changed.series_title) == ("episode", "T", "S")
+        assert (changed.season_number, changed.episode_number) == (1, 2)
+        assert (changed.state, changed.approved_for_broadcast) == ("new", False)
+        assert remapped.canonical_uri == "/n/b.mkv" and remapped.missing_since is None
+        assert remapped.state == "ready"  # content unchanged: nothing else moves
+        assert changed.updated_at.replace(tzinfo=UTC) == now
+    with engine.begin() as conn:
+        set_missing(conn, [a.id, b.id], now, now)
+    with engine.connect() as conn:
+        assert conn.execute(select(Asset.missing_since)).scalars().all() != [None, None]
+        assert conn.execute(select(Asset.id).where(Asset.missing_since.is_(None))).all() == []
+
+
+def test_sqlite_timestamps_are_stored_as_the_orm_stores_them(engine):
+    """The bulk paths hand the driver SQLAlchemy's own text for a timestamp, not sqlite3's
+    default adapter (which appends '+00:00' and is deprecated since Python 3.12)."""
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import text
+
+    now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    cid, index = _two_assets(engine)
+    item = UpstreamAsset("file:///m/c.mkv", "/m/c.mkv", 7, "1:7")
+    with engine.begin() as conn:
+        insert_new_assets(conn, cid, [(item, "/m/c.mkv")], now)
+        set_missing(conn, [index["file:///m/a.mkv"].id], now, now)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("select created_at, updated_at, missing_since from assets where source_uri = :u"),
+            {"u": "file:///m/c.mkv"},
+        ).one()
+        assert stored.created_at == stored.updated_at == "2026-01-02 03:04:05.678901"
+        marked = conn.execute(
+            text("select missing_since from assets where source_uri = 'file:///m/a.mkv'")
+        ).scalar_one()
+        assert marked == "2026-01-02 03:04:05.678901"

@@ -109,6 +109,7 @@ def test_show_explains_ingestibility(rv, db_url, media):  # CS B-4 / B-6 / D-1
         "stats",
         "last_ingest_time",
         "last_run",
+        "enrichers",  # issue 11
         "created_at",
         "updated_at",
     }
@@ -151,9 +152,10 @@ def test_update_validation(rv, db_url, media):  # CU B-3 / B-4 / B-14 / B-15
     add_fs(rv, db_url, media)
     r = rv("collection", "update", "Movies", db=db_url)
     assert r.code == 1
-    assert (
-        r.err
-        == "Error: Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping.\n"
+    assert r.err == (
+        "Error: Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping.\n"
+        # issue 11: the enricher flags are operations too
+        "  or attach/detach an enricher: --add-enricher TYPE / --remove-enricher TYPE\n"
     )
     r = rv("collection", "update", "Movies", "--sync-enable", "--sync-disable", db=db_url)
     assert (
@@ -182,6 +184,7 @@ def test_sync_enable_disable(rv, db_url, media):  # CU B-5 / B-7 / B-8 / D-6 / B
         "updated_at",
         "message",
         "path_mapping",
+        "enricher",  # issue 11: --add-enricher / --remove-enricher, else null
         "dry_run",
     }
     assert (

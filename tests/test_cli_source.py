@@ -464,6 +464,7 @@ def test_show(rv, db_url, media):  # SS N-1 / N-2 / JSON keys
         "enabled_collections",
         "ingestible_collections",
         "collections",
+        "enrichers",  # issue 11: attached to the source
         "created_at",
         "updated_at",
     }
@@ -475,6 +476,7 @@ def test_show(rv, db_url, media):  # SS N-1 / N-2 / JSON keys
         "ingestible",
         "assets_count",
         "last_ingest_time",
+        "enrichers",  # issue 11: attached to the collection itself
     }
     human = rv("source", "show", "Library", db=db_url).out.splitlines()
     assert human[0] == "Source: Library" and "  Available: Yes" in human

@@ -20,6 +20,7 @@ from retrovue.model.actions import (
     CollectionGoneUpstream,
     CreateSource,
     DeleteSource,
+    EnrichCollection,
     FieldChange,
     IngestCollection,
     MappingRoot,
@@ -28,6 +29,7 @@ from retrovue.model.actions import (
     PruneSource,
     RenameCollection,
     SetCollectionSync,
+    SetEnrichers,
     SetIngestible,
     SetPathMappingLocal,
     SetPathMappings,
@@ -51,6 +53,7 @@ from retrovue.model.codec import (
     encode_record,
 )
 from retrovue.model.counts import IngestCounts
+from retrovue.model.enrichment import EnricherSpec, EnrichWork
 from retrovue.model.enums import ProblemKind, Scope
 from retrovue.model.snapshots import CollectionFingerprint, DbState, SourceFingerprint
 from retrovue.model.upstream import PathMappingSpec
@@ -114,6 +117,19 @@ SAMPLES: dict[type, Action] = {
         SOURCE, "plex", collections=2, path_mappings=3, assets=40, override_safety=True
     ),
     WipeCollection: WipeCollection(COLLECTION, assets=40, override_safety=True),
+    SetEnrichers: SetEnrichers(
+        SOURCE,
+        (EnricherSpec("ffprobe", 1, {"probe_size": 5}),),
+        (EnricherSpec("loudness", 2, {"x": [1]}),),
+        collection=COLLECTION,
+    ),
+    EnrichCollection: EnrichCollection(
+        COLLECTION,
+        (EnrichWork("ffprobe", "2", 12),),
+        force=True,
+        retry_failed=True,
+        unavailable=("scenes",),
+    ),
 }
 
 ACTION_CLASSES = typing.get_args(Action)

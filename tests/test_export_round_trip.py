@@ -176,3 +176,46 @@ def test_export_says_it_cannot_know_missing_threshold(rv, db_url, tmp_path):
     assert "missing_threshold is not stored in the database" in exported.out
     assert "missing_threshold:" not in exported.out
     assert _summary(planned) == "No changes."
+
+
+def test_enricher_attachments_round_trip(rv, db_url, tmp_path):
+    """issue 11: declarative: export writes the stored enrichers, declared or attached with
+    `source attach-enricher` (a bare type for the defaults, a mapping otherwise), where they are
+    attached, and the exported file plans as no change."""
+    from tests.media import write_av
+
+    media = tmp_path / "media"
+    (media / "movies").mkdir(parents=True)
+    (media / "ads").mkdir()
+    write_av(media / "movies" / "Heat (1995).mp4", seconds=0.2)
+    cfg = tmp_path / "retrovue.yaml"
+    loudness = {"type": "loudness", "priority": 5, "params": {"true_peak": False}}
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "sources": [
+                    {
+                        "name": "Library",
+                        "type": "filesystem",
+                        "config": {"base_path": str(media)},
+                        "enrichers": ["ffprobe"],
+                        "collections": [
+                            {"name": "movies", "sync": True, "enrichers": [loudness]},
+                            {"name": "ads", "sync": False},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
+    attached = rv("source", "attach-enricher", "Library", "loudness", "--priority", "3", db=db_url)
+    assert attached.code == 0, attached.err
+    exported, planned = _export_and_plan(rv, db_url, tmp_path)
+    source = yaml.safe_load(exported.out)["sources"][0]
+    assert source["enrichers"] == ["ffprobe", {"type": "loudness", "priority": 3}]
+    movies, ads = sorted(source["collections"], key=lambda c: c["name"], reverse=True)
+    assert movies["enrichers"] == [loudness]
+    assert "enrichers" not in ads  # nothing attached to it: left unmanaged
+    assert _summary(planned) == "No changes."

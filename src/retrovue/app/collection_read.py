@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from retrovue.app.context import Context
+from retrovue.app.enrichers import EffectiveEnricher, effective_enrichers
 from retrovue.app.selectors import resolve_collection, resolve_source
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe.catalog import asset_counts, collection_times, last_run
@@ -39,6 +40,8 @@ class CollectionDetail:
     #: why the importer's local check fails now (None: it passes); the stored flag may be stale
     ingestible_reason: str | None
     last_run: Any  # the newest ingest_runs row, or None
+    #: the enrichers the collection runs, in run order, each with its origin (issue 11)
+    enrichers: tuple[EffectiveEnricher, ...] = ()
 
 
 def _entry(source, col, times, counts) -> CollectionEntry:
@@ -72,7 +75,9 @@ def show_collection(ctx: Context, selector: str) -> CollectionDetail:
         source, col = resolve_collection(snapshot, selector)
         entry = _entry(source, col, collection_times(conn), asset_counts(conn))
         run = last_run(conn, col.id)
-    return CollectionDetail(entry, ingestible_reason(ctx, source, col), run)
+    return CollectionDetail(
+        entry, ingestible_reason(ctx, source, col), run, effective_enrichers(source, col)
+    )
 
 
 def ingestible_reason(ctx: Context, source: DbSource, col: DbCollection) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retrovue.app.context import Context
+from retrovue.app.enrichers import attachments_unchanged, collection_change
 from retrovue.app.selectors import resolve_collection
 from retrovue.errors import UsageError, ValidationError
 from retrovue.model.actions import Plan
@@ -20,6 +21,7 @@ from retrovue.model.upstream import PathMappingSpec
 from retrovue.observe.catalog import collection_times
 from retrovue.plan import imperative as build
 from retrovue.plan.imperative import CollectionUpdatePlan
+from retrovue.plan.imperative.enrichers import AttachmentChange
 
 #: the --path-mapping value that clears a mapping's local path (the row stays)
 CLEAR = "DELETE"
@@ -32,6 +34,9 @@ class UpdateRequest:
     sync_disable: bool = False
     path_mapping: str | None = None  # a local path, or CLEAR
     path_mapping_plex: str | None = None  # which mapping row, when there are several
+    add_enricher: str | None = None  # an enricher type to attach to the collection
+    remove_enricher: str | None = None  # one to detach from it
+    priority: int | None = None  # with add_enricher (default 0)
 
     @property
     def sync(self) -> bool | None:
@@ -47,13 +52,26 @@ class CollectionUpdate:
     dry_run: bool
     #: the mapping was cleared but sync stays on: the next ingest will refuse
     still_enabled_unusable: bool = False
+    #: --add-enricher / --remove-enricher (issue 11); None without them
+    enrichers: AttachmentChange | None = None
 
 
 def check_request(request: UpdateRequest) -> None:
-    if not (request.sync_enable or request.sync_disable or request.path_mapping is not None):
+    if request.priority is not None and request.add_enricher is None:
+        raise UsageError("--priority requires --add-enricher")
+    enricher_op = request.add_enricher is not None or request.remove_enricher is not None
+    if not (
+        request.sync_enable
+        or request.sync_disable
+        or request.path_mapping is not None
+        or enricher_op
+    ):
         raise ValidationError(
-            "Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping."
+            "Must specify at least one operation: --sync-enable, --sync-disable or --path-mapping.",
+            hint="or attach/detach an enricher: --add-enricher TYPE / --remove-enricher TYPE",
         )
+    if request.add_enricher is not None and request.remove_enricher is not None:
+        raise UsageError("Cannot specify both --add-enricher and --remove-enricher")
     if request.sync_enable and request.sync_disable:
         raise ValidationError(
             "Cannot specify both --sync-enable and --sync-disable. Use one flag only."
@@ -75,6 +93,18 @@ def preview_update(ctx: Context, request: UpdateRequest) -> CollectionUpdate:
         else None
     )
     change = build.plan_collection_update(source, col, importer, sync=request.sync, mapping=mapping)
+    enrichers = None
+    if request.add_enricher is not None or request.remove_enricher is not None:
+        enrichers = collection_change(
+            source,
+            col,
+            add=request.add_enricher,
+            remove=request.remove_enricher,
+            priority=request.priority or 0,
+        )
+        change.operations.append(enrichers.operation_name)
+        if enrichers.action is not None:
+            change.actions.append(enrichers.action)
     unusable = (
         mapping is not None
         and mapping.local_path is None
@@ -82,7 +112,7 @@ def preview_update(ctx: Context, request: UpdateRequest) -> CollectionUpdate:
         and request.sync is None
     )
     return CollectionUpdate(
-        col, change, Plan(tuple(change.actions)), _updated_at(ctx, col), True, unusable
+        col, change, Plan(tuple(change.actions)), _updated_at(ctx, col), True, unusable, enrichers
     )
 
 
@@ -90,7 +120,11 @@ def commit_update(ctx: Context, preview: CollectionUpdate) -> CollectionUpdate:
     """Write a previewed update as one unit (nothing when nothing changes)."""
     col = preview.collection
     if preview.plan.actions:
-        ctx.commit_source_changes(preview.plan, f"collection update {col.id}")
+        check = None
+        if preview.enrichers is not None and preview.enrichers.updated:
+            source_id = preview.enrichers.action.source.id
+            check = attachments_unchanged(ctx, source_id, col.id, preview.enrichers.before)
+        ctx.commit_source_changes(preview.plan, f"collection update {col.id}", precondition=check)
     return dataclasses.replace(preview, updated_at=_updated_at(ctx, col), dry_run=False)
 
 

@@ -57,3 +57,15 @@ def collection_names(ctx: Context, incomplete: str = "") -> list[str]:
     else:
         names = (c.name for s in snapshot.sources for c in s.collections)
     return _matching(names, incomplete)
+
+
+def enricher_types(incomplete: str = "") -> list[str]:
+    """The registered enricher types (no database needed)."""
+    from retrovue.enrichers.registry import load_registry
+
+    try:
+        registry = load_registry()
+    except Exception:  # noqa: BLE001 - a Tab press must never print a traceback
+        log.debug("enricher completion failed", exc_info=True)
+        return []
+    return _matching(registry.types(), incomplete)

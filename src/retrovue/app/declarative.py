@@ -16,6 +16,7 @@ from retrovue.app.context import Context
 from retrovue.config.model import DesiredState
 from retrovue.config.validate import config_path, load_config
 from retrovue.errors import PlanError, UsageError
+from retrovue.importers.observation import Observations
 from retrovue.model.actions import Plan
 from retrovue.model.enums import Outcome, ProblemKind, Trigger
 from retrovue.model.results import ExecutionResult
@@ -88,11 +89,19 @@ def validate(ctx: Context, config_file: str | None) -> Validated:
     return Validated(config_path(config_file), load_desired(ctx, config_file))
 
 
-def make_plan(ctx: Context, desired: DesiredState, options: PlanOptions = PlanOptions()) -> Plan:
+def make_plan(
+    ctx: Context,
+    desired: DesiredState,
+    options: PlanOptions = PlanOptions(),
+    observations: Observations | None = None,
+) -> Plan:
     """Observe the database and the upstreams and compute the plan; writes nothing (a database
-    that does not exist yet is planned as empty, with a note saying so)."""
+    that does not exist yet is planned as empty, with a note saying so).  ``observations`` keeps
+    the upstream listings for an apply in this process."""
     with ctx.plan_reader() as reader:
-        plan = build_plan(desired, reader, ctx.registry, options, scrub=ctx.scrub)
+        plan = build_plan(
+            desired, reader, ctx.registry, options, scrub=ctx.scrub, observations=observations
+        )
     if ctx.database_note:
         plan = dataclasses.replace(plan, notes=(*plan.notes, ctx.database_note))
     errors = [p for p in plan.problems if p.kind == ProblemKind.ERROR]
@@ -182,16 +191,21 @@ def apply(ctx: Context, request: ApplyRequest, approve: Callable[[Plan], bool]) 
     else:
         desired = load_desired(ctx, request.config_file)
         command = f"apply -c {desired.file}"
+    # one observation per apply: the executor reuses this plan's listings while the upstream
+    # can prove it has not moved; a saved plan's were never kept, so it reads them again
+    observations = Observations() if saved is None else None
     with ctx.locked(command, timeout=request.lock_timeout):
         if saved is not None:
             the_plan = _fresh_saved_plan(ctx, saved, desired)
         else:
-            the_plan = make_plan(ctx, desired, request.options)
+            the_plan = make_plan(ctx, desired, request.options, observations)
         if not approve(the_plan):
             return Applied(the_plan, None, cancelled=True)
         if not the_plan.has_changes:
             return Applied(the_plan, None)
-        return Applied(the_plan, ctx.executor(Trigger.APPLY).execute(the_plan))
+        executor = ctx.executor(Trigger.APPLY)
+        executor.observations = observations
+        return Applied(the_plan, executor.execute(the_plan))
 
 
 def _saved_config(saved) -> str:

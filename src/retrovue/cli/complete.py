@@ -41,3 +41,12 @@ def complete_collection(ctx: click.Context, _param, incomplete: str) -> list[Com
     from retrovue.app.completion import collection_names
 
     return _complete(ctx, incomplete, collection_names)
+
+
+def complete_enricher_type(ctx: click.Context, _param, incomplete: str) -> list[CompletionItem]:
+    from retrovue.app.completion import enricher_types
+
+    try:
+        return _items(enricher_types(incomplete))
+    except Exception:  # noqa: BLE001 - a broken plugin completes nothing, quietly
+        return []

@@ -51,6 +51,11 @@ COMMANDS = {
         "collection",
         "Collections: the libraries/folders a source offers.",
     ),
+    "enricher": (
+        "retrovue.cli.imperative.enricher",
+        "enricher",
+        "Enrichers: what probes ingested media (ffprobe, loudness, plugins).",
+    ),
     "asset": (
         "retrovue.cli.imperative.asset",
         "asset",

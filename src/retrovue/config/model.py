@@ -7,6 +7,7 @@ from typing import Any
 
 from retrovue.errors import Diagnostic
 from retrovue.importers.base import PathMappingSpec
+from retrovue.model.enrichment import EnricherSpec
 
 DEFAULT_MISSING_THRESHOLD = 0.2
 
@@ -18,6 +19,8 @@ class CollectionDecl:
     sync: bool | None
     path_mappings: tuple[PathMappingSpec, ...] | None
     missing_threshold: float | None = None
+    #: None: the key is absent, stored attachments are left alone; () detaches all
+    enrichers: tuple[EnricherSpec, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -34,6 +37,8 @@ class SourceDecl:
     sensitive_keys: frozenset[str] = frozenset()
     #: sensitive params written as one ``${VAR}``: param -> the reference, as written
     references: dict[str, str] = field(default_factory=dict)
+    #: attached to the source (all its collections); None: absent, stored ones left alone
+    enrichers: tuple[EnricherSpec, ...] | None = None
 
     @property
     def stored_config(self) -> dict[str, Any]:

@@ -52,9 +52,35 @@ def build_schema(registry: Registry) -> dict:
                 "sync": {"type": "boolean"},
                 "missing_threshold": {"$ref": "#/$defs/threshold"},
                 "path_mappings": {"type": "array", "items": {"$ref": "#/$defs/path_mapping"}},
+                "enrichers": {
+                    "$ref": "#/$defs/enrichers",
+                    "description": "Added to the source's enrichers, or overriding one of the "
+                    "same type ([] detaches this collection's own; absent: left as stored)",
+                },
             },
         },
         "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+        "enrichers": {"type": "array", "items": {"$ref": "#/$defs/enricher"}},
+        # one shape for both forms, so an error names the key at fault (an anyOf says only
+        # that nothing matched); the type's params are checked against its param_spec()
+        "enricher": {
+            "description": "An enricher type (`retrovue enricher list-types`), or "
+            "{type, priority, params}; they run in ascending priority, then by type",
+            "type": ["string", "object"],
+            "minLength": 1,
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {
+                "type": {"type": "string", "minLength": 1},
+                "priority": {
+                    "type": "integer",
+                    "minimum": -(2**31),
+                    "maximum": 2**31 - 1,
+                    "description": "Lower runs first (default 0)",
+                },
+                "params": {"type": "object"},
+            },
+        },
     }
     branches = []
     for type_id in type_ids:
@@ -81,6 +107,11 @@ def build_schema(registry: Registry) -> dict:
             "external_id": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
             "config": {"type": "object"},
             "collections": {"type": "array", "items": {"$ref": "#/$defs/collection"}},
+            "enrichers": {
+                "$ref": "#/$defs/enrichers",
+                "description": "Enrichers run on all of the source's collections "
+                "([] detaches all; absent: left as stored)",
+            },
         },
         "allOf": branches,
     }

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
@@ -33,6 +33,13 @@ from retrovue.errors import ConfigError, Diagnostic
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
 from retrovue.importers.registry import Registry
+from retrovue.model.enrichment import EnricherSpec
+
+if TYPE_CHECKING:
+    from retrovue.enrichers.registry import EnricherRegistry
+
+#: loads the enricher registry (built-ins and plugins); called only for a file that lists some
+EnricherLoader = Callable[[], "EnricherRegistry"]
 
 ENV_CONFIG = "RETROVUE_CONFIG"
 #: CI validates files from pull requests: parsing must stay bounded whatever they contain
@@ -44,8 +51,13 @@ def config_path(option: str | None) -> str:
 
 
 def load_config(
-    path: str, registry: Registry, environ: Mapping[str, str] | None = None
+    path: str,
+    registry: Registry,
+    environ: Mapping[str, str] | None = None,
+    enrichers: EnricherLoader | None = None,
 ) -> DesiredState:
+    """``enrichers`` loads the enricher registry the ``enrichers:`` lists are checked against
+    (default: built-ins and plugins); a file that lists none never loads it."""
     environ = dict(os.environ if environ is None else environ)
     try:
         with open(path, "rb") as fh:
@@ -77,6 +89,7 @@ def load_config(
     # written, a value of the wrong type) is not reported a second time
     places = {d.path for d in problems}
     problems += [d for d in semantic_problems(doc, data) if d.path not in places]
+    problems += [d for d in enricher_problems(doc, data, enrichers) if d.path not in places]
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.line or 0, d.column or 0)))
     return _desired_state(path, raw, doc, data, registry)
@@ -134,8 +147,8 @@ def _entries(data: Any, key: str) -> list[tuple[int, dict]]:
     return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
 
 
-def _text(item: dict, key: str) -> str | None:
-    value = item.get(key)
+def _text(item: Any, key: str) -> str | None:
+    value = item.get(key) if isinstance(item, dict) else None
     return value if isinstance(value, str) else None
 
 
@@ -220,6 +233,94 @@ def _mapping_problems(doc: LoadedDocument, source: dict, coll: dict, here: tuple
     return problems
 
 
+def _enricher_lists(data: Any) -> list[tuple[tuple, list]]:
+    """Every ``enrichers:`` list of the file (a source's, a collection's), with its path."""
+    lists = []
+    for i, source in _entries(data, "sources"):
+        at = ("sources", i)
+        if isinstance(source.get("enrichers"), list):
+            lists.append((at + ("enrichers",), source["enrichers"]))
+        for j, coll in _entries(source, "collections"):
+            if isinstance(coll.get("enrichers"), list):
+                lists.append((at + ("collections", j, "enrichers"), coll["enrichers"]))
+    return lists
+
+
+def enricher_problems(
+    doc: LoadedDocument, data, load: EnricherLoader | None = None
+) -> list[Diagnostic]:
+    """Unknown or unavailable types, bad params and a type listed twice in one list, checked
+    like importers' (against the loaded registry, plugins included).  The schema has checked
+    the shape (a string, or a mapping with a string ``type``, an integer ``priority``)."""
+    lists = [(at, items) for at, items in _enricher_lists(data) if items]
+    if not lists:
+        return []
+    if load is None:
+        from retrovue.enrichers.registry import load_registry as load
+    registry = load()
+    problems = []
+    for at, items in lists:
+        seen: dict[str, int] = {}
+        for k, item in enumerate(items):
+            here = at + (k,)
+            type_id = item if isinstance(item, str) else _text(item, "type")
+            if not type_id:
+                continue  # the schema reports it
+            where = here if isinstance(item, str) else here + ("type",)
+            if type_id in seen:
+                problems.append(
+                    doc.diagnostic(
+                        f"enricher '{type_id}' is listed twice (also at enrichers[{seen[type_id]}])",
+                        where,
+                    )
+                )
+                continue
+            seen[type_id] = k
+            params = item.get("params") if isinstance(item, dict) else None
+            problem = _enricher_problem(
+                registry, type_id, params if isinstance(params, dict) else {}
+            )
+            if problem is not None:
+                message, on_params = problem
+                place = here + ("params",) if on_params and isinstance(params, dict) else where
+                problems.append(doc.diagnostic(message, place))
+    return problems
+
+
+def _enricher_problem(registry, type_id: str, params: dict) -> tuple[str, bool] | None:
+    """(message, whether it is about the params) or None when ``type_id`` takes ``params``."""
+    from retrovue.enrichers.base import resolve_params
+    from retrovue.enrichers.errors import EnricherParamsError
+
+    if type_id not in registry.enrichers and type_id not in registry.broken:
+        known = ", ".join(registry.types()) or "none"
+        return f"unknown enricher type '{type_id}' (known: {known})", False
+    reason = registry.unavailable_reason(type_id)
+    if reason is not None:
+        return f"enricher type '{type_id}' is not available: {reason}", False
+    try:
+        resolve_params(registry.enrichers[type_id].cls.param_spec(), params)
+    except EnricherParamsError as exc:
+        return f"enricher '{type_id}': {exc.message} ({exc.hint})", True
+    except Exception as exc:  # noqa: BLE001 - a plugin's param_spec() must not crash validate
+        return f"enricher '{type_id}': param_spec() failed: {type(exc).__name__}: {exc}", False
+    return None
+
+
+def enricher_specs(items: list | None) -> tuple[EnricherSpec, ...] | None:
+    """A validated ``enrichers:`` list as specs; None when the key is absent (unmanaged)."""
+    if items is None:
+        return None
+    return tuple(
+        EnricherSpec(item)
+        if isinstance(item, str)
+        else EnricherSpec(
+            item["type"], int(item.get("priority") or 0), dict(item.get("params") or {})
+        )
+        for item in items
+    )
+
+
 def _absolute_paths(config: dict, specs, base_dir: str) -> dict:
     """Relative ``path`` parameters are relative to the config file, so a committed retrovue.yaml
     means the same thing from any working directory; they are stored absolute."""
@@ -293,6 +394,7 @@ def _desired_state(
                     else None
                 ),
                 missing_threshold=c.get("missing_threshold"),
+                enrichers=enricher_specs(c.get("enrichers")),
             )
             for c in s.get("collections") or []
         )
@@ -305,6 +407,7 @@ def _desired_state(
                 collections,
                 sensitive,
                 references,
+                enricher_specs(s.get("enrichers")),
             )
         )
     return DesiredState(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -125,9 +126,60 @@ class Asset(Base):
     approved_for_broadcast: Mapped[bool] = mapped_column(Boolean)
     missing_since: Mapped[datetime | None] = mapped_column(Timestamp)
     metadata_: Mapped[dict | None] = mapped_column("metadata", JSON)
+    #: facts enrichers read from the media (migration 0003); scheduling queries them
+    container: Mapped[str | None] = mapped_column(String(64))
+    video_codec: Mapped[str | None] = mapped_column(String(64))
+    audio_codec: Mapped[str | None] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    bit_rate: Mapped[int | None] = mapped_column(BigInteger)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float)
     discovered_at: Mapped[datetime] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class EnricherAttachment(Base):
+    """An enricher type attached to a source (all its collections) or to one collection."""
+
+    __tablename__ = "enricher_attachments"
+    __table_args__ = (
+        CheckConstraint("(source_id IS NULL) <> (collection_id IS NULL)", name="one_owner"),
+        UniqueConstraint("source_id", "enricher_type", name="uq_enricher_attachments_source"),
+        UniqueConstraint(
+            "collection_id", "enricher_type", name="uq_enricher_attachments_collection"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    source_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE")
+    )
+    collection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE")
+    )
+    enricher_type: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class AssetEnrichment(Base):
+    """The last enrichment attempt of one asset by one enricher type: for which change token and
+    version, and its error if it failed.  The facts are in ``assets.metadata["enrichers"]``."""
+
+    __tablename__ = "asset_enrichments"
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    enricher_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    change_token: Mapped[str] = mapped_column(String(255))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    enriched_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class IngestRun(Base):

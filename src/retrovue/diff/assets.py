@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from retrovue.allocation import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
@@ -82,18 +83,44 @@ def diff_assets(
     it the upstream path is already local.  ``full_scope`` is False for a narrowed ingest, which
     never marks anything missing.  ``describe`` completes the items that will be written.
     ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
+    The listing is consumed here, so the whole pass runs with the cyclic GC paused.
     """
+    with cyclic_gc_paused():
+        return _diff(
+            existing,
+            upstream,
+            to_canonical,
+            full_scope,
+            missing_threshold,
+            allow_mass_missing,
+            on_item,
+            describe,
+            keep_paths,
+        )
+
+
+def _diff(
+    existing,
+    upstream,
+    to_canonical,
+    full_scope,
+    missing_threshold,
+    allow_mass_missing,
+    on_item,
+    describe,
+    keep_paths,
+) -> AssetDiff:
     diff = AssetDiff()
     if keep_paths:
         diff.duplicate_paths, diff.unmapped_paths = [], []
     seen: set[str] = set()
-    known_seen = 0
+    known_seen = discovered = unchanged = 0  # plain locals: this loop runs once per item
     candidates: list[tuple[UpstreamAsset, str]] = []
     get = existing.get
     for item in upstream:
         if on_item is not None:
             on_item()
-        diff.discovered += 1
+        discovered += 1
         uri = item.source_uri
         if uri in seen:
             diff.duplicates += 1  # the upstream listed the same item twice
@@ -128,11 +155,38 @@ def diff_assets(
         elif known.canonical_uri != canonical:
             diff.remapped.append((known.id, canonical))
         else:
-            diff.unchanged += 1
+            unchanged += 1
+    diff.discovered, diff.unchanged = discovered, unchanged
+    if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
+        _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
+    del seen  # freed before the new items are described: a first ingest's peak of memory
+    if candidates:
+        _take_new(diff, existing, candidates, describe)
+    return diff
 
-    # a new item whose canonical_uri is already held is a duplicate; the smallest source_uri wins,
-    # so which item is kept does not depend on the upstream's listing order
-    taken = {a.canonical_uri for a in existing.values() if not a.missing} if candidates else set()
+
+def _take_new(
+    diff: AssetDiff,
+    existing: dict[str, ExistingAsset],
+    candidates: list[tuple[UpstreamAsset, str]],
+    describe: Callable[[UpstreamAsset], UpstreamAsset] | None,
+) -> None:
+    """Items not stored yet become new, unless their canonical_uri is already held: such an
+    item is a duplicate, and the smallest source_uri wins, so which item is kept does not depend
+    on the upstream's listing order."""
+    taken = {a.canonical_uri for a in existing.values() if not a.missing}
+    wanted = {canonical for _item, canonical in candidates}
+    collision = len(wanted) < len(candidates) or not taken.isdisjoint(wanted)
+    del wanted
+    if not collision:
+        # no collision (the common case, e.g. every first ingest): all are new, and the order
+        # decides nothing, so 100,000 candidates are neither sorted nor checked one by one;
+        # described in place, so each listed item is freed as soon as its full copy exists
+        if describe is not None:
+            for i, (item, canonical) in enumerate(candidates):
+                candidates[i] = (describe(item), canonical)
+        diff.new = candidates
+        return
     candidates.sort(key=lambda pair: pair[0].source_uri)
     for item, canonical in candidates:
         if canonical in taken:
@@ -142,10 +196,6 @@ def diff_assets(
         else:
             taken.add(canonical)
             diff.new.append((describe(item) if describe else item, canonical))
-
-    if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
-        _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
-    return diff
 
 
 def _mark_missing(

@@ -24,11 +24,13 @@ from retrovue.model.actions import (
     Problem,
     RenameCollection,
     SetCollectionSync,
+    SetEnrichers,
     SetIngestible,
     SetPathMappings,
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.enrichment import EnricherSpec, effective, run_order
 from retrovue.model.enums import ProblemKind
 from retrovue.model.snapshots import DbSource
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
@@ -47,6 +49,8 @@ class CollectionState:
     path_mappings: tuple[PathMappingSpec, ...]
     decl: CollectionDecl | None
     stored: bool
+    #: its effective enrichers once the plan is applied (source's and its own), in run order
+    enrichers: tuple[EnricherSpec, ...] = ()
 
 
 def new_external_id(type_id: str) -> str:
@@ -95,6 +99,9 @@ def diff_source(
         changes = _source_changes(decl, stored)
         if changes:
             actions.append(UpdateSource(address, changes))
+    source_enrichers = _declared_enrichers(
+        actions, address, decl.enrichers, stored.enrichers if stored else ()
+    )
 
     declared = _match_declarations(decl, upstream, stored, problems)
     states: list[CollectionState] = []
@@ -134,8 +141,24 @@ def diff_source(
         if coll_decl is not None and coll_decl.sync is not None and coll_decl.sync != current_sync:
             sync = coll_decl.sync
             actions.append(SetCollectionSync(coll_address, current_sync, sync))
+        own = _declared_enrichers(
+            actions,
+            address,
+            coll_decl.enrichers if coll_decl is not None else None,
+            db.enrichers if db is not None else (),
+            coll_address,
+        )
         states.append(
-            CollectionState(coll_address, up, sync, ingestible, mappings, coll_decl, db is not None)
+            CollectionState(
+                coll_address,
+                up,
+                sync,
+                ingestible,
+                mappings,
+                coll_decl,
+                db is not None,
+                effective(source_enrichers, own),
+            )
         )
 
     upstream_ids = {u.external_id for u in upstream}
@@ -145,6 +168,24 @@ def diff_source(
                 CollectionGoneUpstream(CollectionAddress(address, db.external_id, db.name, db.id))
             )
     return actions, states, problems
+
+
+def _declared_enrichers(
+    actions: list[Action],
+    source: SourceAddress,
+    declared: tuple[EnricherSpec, ...] | None,
+    stored: tuple[EnricherSpec, ...],
+    collection: CollectionAddress | None = None,
+) -> tuple[EnricherSpec, ...]:
+    """The attachments once the plan is applied, adding a ``SetEnrichers`` when a declared list
+    differs from the stored one.  Not declared (None): the stored ones stay, unmanaged."""
+    before = run_order(stored)
+    if declared is None:
+        return before
+    after = run_order(declared)
+    if after != before:
+        actions.append(SetEnrichers(source, before, after, collection))
+    return after
 
 
 def _mkey(m: PathMappingSpec) -> tuple[str, str]:

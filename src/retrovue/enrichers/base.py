@@ -64,6 +64,19 @@ class BaseEnricher(ABC):
         """
         return None
 
+    @classmethod
+    def from_media_info(cls, media_info: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Facts built from what the upstream listing already said, when that is enough; None
+        to probe the file.  Called in the parent process, before any worker is asked."""
+        return None
+
+    @classmethod
+    def hot_columns(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``assets`` columns (``duration_ms``, ``container``, ``video_codec``,
+        ``audio_codec``, ``width``, ``height``, ``bit_rate``, ``loudness_lufs``) this enricher's
+        result ``data`` fills, read from it; only those it knows.  Nothing by default."""
+        return {}
+
 
 REQUIRED_MEMBERS = ("type_id", "version", "display_name", "param_spec", "enrich")
 

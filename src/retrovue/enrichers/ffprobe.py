@@ -9,6 +9,7 @@ described by its header (its declared duration), not flagged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +19,12 @@ from retrovue.enrichers.errors import NOT_MEDIA, EnrichmentError
 #: tag values longer than this are cut: they are shown to operators, and a stray lyrics or
 #: binary-ish tag must not bloat every stored result
 MAX_TAG_CHARS = 1024
+
+#: where a result's facts come from (its ``from`` key)
+FROM_FILE, FROM_LISTING = "file", "plex-listing"
+#: the width of the ``assets`` columns these facts fill
+MAX_COLUMN_CHARS = 64
+_MAX_INT32, _MAX_INT64 = 2**31 - 1, 2**63 - 1
 
 # AVFieldOrder, as libavcodec numbers it
 _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -70,7 +77,84 @@ class FFProbeEnricher(BaseEnricher):
                 NOT_MEDIA,
                 f"no audio or video stream in this {facts['container']} file",
             )
+        facts["from"] = FROM_FILE
         return facts
+
+    @classmethod
+    def from_media_info(cls, media_info: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``enrich()``'s shape built from an upstream listing (``metadata["media"]`` of a Plex
+        asset), when it gives a duration and a video or audio codec; None otherwise.  Unknown
+        values are None or empty; ``container`` is the listing's name (Plex: ``mkv``, ``mp4``),
+        not FFmpeg's; a video stream may carry Plex's ``plex_frame_rate`` ("24p", "NTSC") and
+        ``plex_aspect_ratio`` (1.78) as given."""
+        info = media_info if isinstance(media_info, Mapping) else {}
+        duration_ms = _positive_int(info.get("duration_ms"))
+        video_codec, audio_codec = _text(info.get("video_codec")), _text(info.get("audio_codec"))
+        if duration_ms is None or (video_codec is None and audio_codec is None):
+            return None
+        streams: list[dict[str, Any]] = []
+        if video_codec is not None:
+            video = {
+                "index": None,
+                "type": "video",
+                "codec": video_codec,
+                "profile": _text(info.get("video_profile")),
+                "width": _positive_int(info.get("width")),
+                "height": _positive_int(info.get("height")),
+                "attached_pic": False,
+            }
+            if _text(info.get("video_frame_rate")) is not None:
+                video["plex_frame_rate"] = _text(info.get("video_frame_rate"))
+            if _positive_number(info.get("aspect_ratio")) is not None:
+                video["plex_aspect_ratio"] = _positive_number(info.get("aspect_ratio"))
+            streams.append(video)
+        if audio_codec is not None:
+            streams.append(
+                {
+                    "index": None,
+                    "type": "audio",
+                    "codec": audio_codec,
+                    "profile": _text(info.get("audio_profile")),
+                    "channels": _positive_int(info.get("audio_channels")),
+                    "attached_pic": False,
+                }
+            )
+        return {
+            "container": _text(info.get("container")),
+            "container_long_name": None,
+            "duration_ms": duration_ms,
+            "start_time_ms": None,
+            "bit_rate": _positive_int(info.get("bit_rate")),
+            "size_bytes": None,
+            "tags": {},
+            "streams": streams,
+            "chapters": [],
+            "from": FROM_LISTING,
+        }
+
+    @classmethod
+    def hot_columns(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``duration_ms``, ``container``, ``video_codec``, ``audio_codec``, ``width``,
+        ``height``, ``bit_rate`` as far as ``data`` (an ``enrich()`` or ``from_media_info()``
+        result) gives them: the first video stream that is not cover art, the first audio
+        stream.  Strings are cut to the columns' 64 characters, out-of-range numbers dropped."""
+        if not isinstance(data, Mapping):
+            return {}
+        streams = [s for s in data.get("streams") or () if isinstance(s, Mapping)]
+        video = next(
+            (s for s in streams if s.get("type") == "video" and not s.get("attached_pic")), {}
+        )
+        audio = next((s for s in streams if s.get("type") == "audio"), {})
+        columns = {
+            "duration_ms": _positive_int(data.get("duration_ms")),
+            "container": _text(data.get("container")),
+            "video_codec": _text(video.get("codec")),
+            "audio_codec": _text(audio.get("codec")),
+            "width": _positive_int(video.get("width"), _MAX_INT32),
+            "height": _positive_int(video.get("height"), _MAX_INT32),
+            "bit_rate": _positive_int(data.get("bit_rate")),
+        }
+        return {name: value for name, value in columns.items() if value is not None}
 
 
 def describe_container(container, size: int) -> dict[str, Any]:
@@ -163,6 +247,23 @@ def _ticks_to_ms(ticks: int | None, time_base: Fraction | None) -> int | None:
     # integer arithmetic, rounding half up: Fraction arithmetic costs microseconds per call
     scaled = ticks * time_base.numerator * 1000
     return (2 * scaled + time_base.denominator) // (2 * time_base.denominator)
+
+
+def _text(value: Any) -> str | None:
+    return value[:MAX_COLUMN_CHARS] if isinstance(value, str) and value else None
+
+
+def _positive_number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return value if ok and 0 < value < float("inf") else None
+
+
+def _positive_int(value: Any, limit: int = _MAX_INT64) -> int | None:
+    """An int column's value: a whole, positive, in-range number, or None."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    return value if ok and 0 < value <= limit else None
 
 
 def _ratio(value: Fraction | None) -> str | None:

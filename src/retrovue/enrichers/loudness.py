@@ -48,6 +48,14 @@ class LoudnessEnricher(BaseEnricher):
 
         enable_error_detail()
 
+    @classmethod
+    def hot_columns(cls, data) -> dict[str, Any]:
+        """``loudness_lufs``: the integrated loudness, when the result has one (silence has
+        none)."""
+        value = data.get("integrated_lufs") if hasattr(data, "get") else None
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return {"loudness_lufs": float(value)} if ok and abs(value) < float("inf") else {}
+
     def enrich(self, asset: EnrichInput) -> dict[str, Any]:
         # FFmpeg's libraries load on first use, not when a registry lists this class
         import av

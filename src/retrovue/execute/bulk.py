@@ -1,17 +1,24 @@
-"""The fastest correct path for inserting a collection's new assets.
+"""The fastest correct paths for writing a collection's asset diff, on the driver itself.
 
-PostgreSQL: ``COPY … FROM STDIN`` through psycopg (0.4–0.5× the time of Core executemany).
-SQLite: the driver's ``executemany`` with every constant (collection id, timestamps, flags)
-converted once by SQLAlchemy's own bind processors, so the stored text is byte-identical to what
-the ORM writes, and only the per-row values (id, strings, numbers) are handled per row.
-Both run on the caller's connection, inside its transaction.
+Inserts: PostgreSQL ``COPY … FROM STDIN`` through psycopg (0.4–0.5× the time of Core
+executemany); SQLite the driver's ``executemany``, one statement prepared once.  Updates of
+changed and remapped rows: one set-based statement over arrays on PostgreSQL (``unnest``), the
+driver's ``executemany`` of plain tuples on SQLite.  Missing and reappeared marking: one
+``UPDATE … WHERE id = ANY(array)`` / ``IN (SELECT value FROM json_each(?))`` per batch.
+
+Every value is converted once by SQLAlchemy's own bind processors for the dialect (ids,
+timestamps, booleans), so the stored text is byte-identical to what the ORM writes; only the
+per-row values (ids, strings, numbers) are handled per row.  Ids of stored rows are used as the
+index read them (``observe.db.load_asset_index``: the column's text), never re-parsed.  All of it
+runs on the caller's connection, inside its transaction.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from datetime import datetime
 from itertools import islice
 
@@ -42,6 +49,20 @@ COLUMNS = (
     "created_at",
     "updated_at",
 )
+#: what a changed item rewrites (besides state, approval and missing_since), with PostgreSQL's
+#: array type for each (``unnest`` needs them spelled out)
+CHANGED = (
+    ("canonical_uri", "text"),
+    ("kind", "text"),
+    ("title", "text"),
+    ("series_title", "text"),
+    ("season_number", "integer"),
+    ("episode_number", "integer"),
+    ("year", "integer"),
+    ("duration_ms", "bigint"),
+    ("size", "bigint"),
+    ("change_token", "text"),
+)
 BATCH = 10_000
 
 
@@ -51,10 +72,99 @@ def insert_new_assets(
     items: Iterable[tuple[UpstreamAsset, str]],
     now: datetime,
 ) -> None:
-    if conn.dialect.name == "postgresql":
+    if _postgresql(conn):
         _copy_postgresql(conn, collection_id, items, now)
     else:
         _executemany_sqlite(conn, collection_id, items, now)
+
+
+def update_changed(
+    conn: Connection, changed: list[tuple[str | uuid.UUID, UpstreamAsset, str]], now: datetime
+) -> None:
+    """Rewrite changed items' content, back to ``state=new``, not approved, not missing."""
+    values = (
+        (
+            asset_id,
+            canonical,
+            item.kind,
+            item.title,
+            item.series_title,
+            item.season_number,
+            item.episode_number,
+            item.year,
+            item.duration_ms,
+            item.size,
+            item.change_token,
+        )
+        for asset_id, item, canonical in changed
+    )
+    reset = "state = 'new', approved_for_broadcast = {false}, missing_since = NULL"
+    if _postgresql(conn):
+        columns = ", ".join(f"{name} = v.{name}" for name, _ in CHANGED)
+        _unnest(
+            conn,
+            f"UPDATE assets AS a SET {columns}, {reset.format(false='false')}, updated_at = %s"
+            " FROM unnest({arrays}) AS v({names}) WHERE a.id = v.id",
+            (("id", "uuid"), *CHANGED),
+            values,
+            now,
+        )
+    else:
+        columns = ", ".join(f"{name} = ?" for name, _ in CHANGED)
+        _executemany_updates(
+            conn,
+            f"UPDATE assets SET {columns}, {reset.format(false='0')}, updated_at = ? WHERE id = ?",
+            values,
+            now,
+        )
+
+
+def update_canonical(
+    conn: Connection, remapped: list[tuple[str | uuid.UUID, str]], now: datetime
+) -> None:
+    """Point remapped items at their new canonical_uri (content unchanged); not missing."""
+    if _postgresql(conn):
+        _unnest(
+            conn,
+            "UPDATE assets AS a SET canonical_uri = v.canonical_uri, missing_since = NULL,"
+            " updated_at = %s FROM unnest({arrays}) AS v({names}) WHERE a.id = v.id",
+            (("id", "uuid"), ("canonical_uri", "text")),
+            iter(remapped),
+            now,
+        )
+    else:
+        _executemany_updates(
+            conn,
+            "UPDATE assets SET canonical_uri = ?, missing_since = NULL, updated_at = ? WHERE id = ?",
+            iter(remapped),
+            now,
+        )
+
+
+def set_missing(
+    conn: Connection, ids: list[str | uuid.UUID], since: datetime | None, now: datetime
+) -> None:
+    """Mark assets missing since ``since`` (None: back from missing), one statement per batch."""
+    if not ids:
+        return
+    if _postgresql(conn):
+        sql = "UPDATE assets SET missing_since = %s, updated_at = %s WHERE id = ANY(%s::uuid[])"
+        with _cursor(conn) as cursor:
+            for start in range(0, len(ids), BATCH):
+                cursor.execute(sql, (since, now, [str(i) for i in ids[start : start + BATCH]]))
+        return
+    stamp = _processor("updated_at", conn.dialect)
+    sql = (
+        "UPDATE assets SET missing_since = ?, updated_at = ?"
+        " WHERE id IN (SELECT value FROM json_each(?))"
+    )
+    with _cursor(conn) as cursor:
+        for start in range(0, len(ids), BATCH):
+            chunk = [_sqlite_id(i) for i in ids[start : start + BATCH]]
+            cursor.execute(sql, (stamp(since), stamp(now), json.dumps(chunk)))
+
+
+# -- inserts --------------------------------------------------------------------------------------
 
 
 def _metadata(item: UpstreamAsset) -> str | None:
@@ -90,35 +200,76 @@ def _rows(items, new_id, collection, stamp, false):
 
 
 def _copy_postgresql(conn, collection_id, items, now) -> None:
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
+    with _cursor(conn) as cursor:
         with cursor.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in _rows(items, uuid.uuid4, collection_id, now, False):
                 copy.write_row(row)
-    finally:
-        cursor.close()
 
 
 def _executemany_sqlite(conn, collection_id, items, now) -> None:
-    table = Asset.__table__
     dialect = conn.dialect
-
-    def processed(column: str, value):
-        processor = table.c[column].type.bind_processor(dialect)
-        return processor(value) if processor else value
-
-    to_id = table.c.id.type.bind_processor(dialect) or (lambda v: v)
+    to_id = _processor("id", dialect)
     rows = _rows(
         items,
         lambda: to_id(uuid.uuid4()),
-        processed("collection_id", collection_id),
-        processed("created_at", now),
-        processed("approved_for_broadcast", False),
+        _processor("collection_id", dialect)(collection_id),
+        _processor("created_at", dialect)(now),
+        _processor("approved_for_broadcast", dialect)(False),
     )
     sql = f"INSERT INTO assets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
+    with _cursor(conn) as cursor:
         while batch := list(islice(rows, BATCH)):
             cursor.executemany(sql, batch)
-    finally:
-        cursor.close()
+
+
+# -- updates --------------------------------------------------------------------------------------
+
+
+def _executemany_updates(conn, sql: str, values: Iterator[tuple], now: datetime) -> None:
+    """SQLite: ``sql`` ends with ``updated_at = ? WHERE id = ?``; each value tuple starts with
+    the id, which goes last."""
+    stamp = _processor("updated_at", conn.dialect)(now)
+    rows = ((*rest, stamp, _sqlite_id(asset_id)) for asset_id, *rest in values)
+    with _cursor(conn) as cursor:
+        while batch := list(islice(rows, BATCH)):
+            cursor.executemany(sql, batch)
+
+
+def _unnest(conn, sql: str, columns, values: Iterator[tuple], now: datetime) -> None:
+    """PostgreSQL: one statement per batch, each column sent as one typed array."""
+    arrays = ", ".join(f"%s::{kind}[]" for _name, kind in columns)
+    names = ", ".join(name for name, _kind in columns)
+    statement = sql.replace("{arrays}", arrays).replace("{names}", names)
+    with _cursor(conn) as cursor:
+        while batch := list(islice(values, BATCH)):
+            transposed = [list(column) for column in zip(*batch, strict=True)]
+            transposed[0] = [str(i) for i in transposed[0]]  # ids: text or UUID, sent as text
+            cursor.execute(statement, (now, *transposed))
+
+
+# -- the driver -----------------------------------------------------------------------------------
+
+
+def _postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _cursor(conn: Connection) -> closing:
+    """A cursor of the raw driver connection under ``conn`` (closed on exit)."""
+    return closing(conn.connection.dbapi_connection.cursor())
+
+
+def _processor(column: str, dialect):
+    """SQLAlchemy's own conversion of a value for ``assets.column`` on this dialect (the
+    dialect's type, e.g. SQLite's DATETIME text), or the identity when it needs none."""
+    type_ = Asset.__table__.c[column].type.dialect_impl(dialect)
+    return type_.bind_processor(dialect) or _same
+
+
+def _same(value):
+    return value
+
+
+def _sqlite_id(asset_id: str | uuid.UUID) -> str:
+    """An id as SQLite stores it: the index's text as read, a UUID as the ORM would write it."""
+    return asset_id if isinstance(asset_id, str) else asset_id.hex

@@ -31,12 +31,14 @@ from retrovue.database.models import (
     PathMapping,
     utcnow,
 )
+from retrovue.enrichers.registry import EnricherRegistry
 from retrovue.errors import (
     InterruptedByOperator,
     LockLostError,
     NotIngestibleError,
     RetrovueError,
 )
+from retrovue.execute.enrich import CollectionEnricher
 from retrovue.execute.ingest import ingest_collection
 from retrovue.execute.lookups import (
     collection_id_of,
@@ -46,16 +48,25 @@ from retrovue.execute.lookups import (
 )
 from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
+from retrovue.importers.observation import Observations
 from retrovue.importers.registry import Registry
 from retrovue.model.actions import (
     Action,
+    CollectionAddress,
+    EnrichCollection,
     IngestCollection,
     Plan,
     is_change,
 )
 from retrovue.model.enums import RunStatus, Trigger
-from retrovue.model.results import ExecutionResult, IngestOutcome, SourceOutcome
+from retrovue.model.results import (
+    EnrichmentOutcome,
+    ExecutionResult,
+    IngestOutcome,
+    SourceOutcome,
+)
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
+from retrovue.observe.enrichment import collection_enrichers
 
 log = structlog.get_logger("retrovue.execute")
 
@@ -89,6 +100,11 @@ class Executor:
     progress: ProgressFactory = lambda _label: None
     clock: Callable[[], datetime] = utcnow
     guard: LockGuard = _unguarded
+    #: the enricher registry; loaded on first use when None
+    enrichers: EnricherRegistry | None = None
+    #: the upstream listings of a plan made in this process (`apply -c`), reused while the
+    #: importer proves them current (retrovue.importers.observation); None: list each again
+    observations: Observations | None = None
 
     def execute(self, plan: Plan) -> ExecutionResult:
         """Run every unit of the plan.  An interruption or a lost lock in a source-level unit
@@ -98,7 +114,9 @@ class Executor:
         # notes that change nothing (a collection gone upstream, a PruneSource that deletes
         # nothing) are shown in the plan only: a unit of them would report "changes committed"
         source_actions = [
-            a for a in plan.actions if not isinstance(a, IngestCollection) and is_change(a)
+            a
+            for a in plan.actions
+            if not isinstance(a, IngestCollection | EnrichCollection) and is_change(a)
         ]
         failed_sources: set[str] = set()
         for source_name, group in groupby(source_actions, key=source_name_of):
@@ -107,44 +125,138 @@ class Executor:
             result.sources.append(outcome)
             if not outcome.ok:
                 failed_sources.add(source_name)
+        ingested_ok: set[CollectionAddress] = set()
         for action in plan.actions:
-            if not isinstance(action, IngestCollection):
-                continue
-            if action.collection.source.name in failed_sources:
-                result.ingests.append(
-                    IngestOutcome(
-                        action.collection,
-                        RunStatus.SKIPPED,
-                        action.counts,
-                        error=RetrovueError("its source's changes failed"),
-                    )
-                )
-                continue
-            if not action.counts.has_changes and not plan.ingest_unchanged:
-                continue  # nothing planned here: the collection is left as it is
-            try:
-                self.guard(None)
-                outcome = self._ingest(action, plan.allow_mass_missing)
-            except LockLostError as lost:  # found before the unit began: it never ran
-                outcome = IngestOutcome(
-                    action.collection, RunStatus.FAILED, action.counts, error=self._typed(lost)
-                )
-            except KeyboardInterrupt as stop:
-                result.ingests.append(
-                    IngestOutcome(
-                        action.collection,
-                        RunStatus.INTERRUPTED,
-                        action.counts,
-                        error=InterruptedByOperator(_stop_reason(stop)),
-                    )
-                )
-                result.interrupted = True
-                break
-            result.ingests.append(outcome)
-            if isinstance(outcome.error, LockLostError):
-                result.lock_lost = outcome.error
-                break
+            if isinstance(action, IngestCollection):
+                if not self._run_ingest(action, plan, failed_sources, result, ingested_ok):
+                    break
+            elif isinstance(action, EnrichCollection):
+                if not self._run_enrichment(action, plan, failed_sources, result, ingested_ok):
+                    break
         return result
+
+    def _run_ingest(self, action, plan, failed_sources, result, ingested_ok) -> bool:
+        """One collection's ingest; False when the run must stop (interrupted, lock lost)."""
+        if action.collection.source.name in failed_sources:
+            result.ingests.append(
+                IngestOutcome(
+                    action.collection,
+                    RunStatus.SKIPPED,
+                    action.counts,
+                    error=RetrovueError("its source's changes failed"),
+                )
+            )
+            return True
+        if not action.counts.has_changes and not plan.ingest_unchanged:
+            ingested_ok.add(action.collection)  # nothing planned here: left as it is
+            return True
+        try:
+            self.guard(None)
+            outcome = self._ingest(action, plan.allow_mass_missing)
+        except LockLostError as lost:  # found before the unit began: it never ran
+            outcome = IngestOutcome(
+                action.collection, RunStatus.FAILED, action.counts, error=self._typed(lost)
+            )
+        except KeyboardInterrupt as stop:
+            result.ingests.append(
+                IngestOutcome(
+                    action.collection,
+                    RunStatus.INTERRUPTED,
+                    action.counts,
+                    error=InterruptedByOperator(_stop_reason(stop)),
+                )
+            )
+            result.interrupted = True
+            return False
+        result.ingests.append(outcome)
+        if outcome.status == RunStatus.OK:
+            ingested_ok.add(action.collection)
+        if isinstance(outcome.error, LockLostError):
+            result.lock_lost = outcome.error
+            return False
+        return True
+
+    def _run_enrichment(self, action, plan, failed_sources, result, ingested_ok) -> bool:
+        """One collection's enrichment, after its ingest (when the plan has one); False when the
+        run must stop."""
+        address = action.collection
+        ingest_planned = any(
+            isinstance(a, IngestCollection) and a.collection == address for a in plan.actions
+        )
+        if address.source.name in failed_sources or (ingest_planned and address not in ingested_ok):
+            result.enrichments.append(
+                EnrichmentOutcome(address, error=RetrovueError("its collection's ingest failed"))
+            )
+            return True
+        if action.total == 0 and not action.force and not action.unavailable:
+            return True
+        enricher: CollectionEnricher | None = None
+        progress = self.progress(str(address))
+        try:
+            self.guard(None)
+            with self.engine.connect() as conn:
+                source = source_row(conn, address)
+                collection_id = collection_id_of(conn, source.id, address)
+                specs = collection_enrichers(conn, source.id, collection_id)
+            enricher = CollectionEnricher(
+                self.engine,
+                self.enricher_registry(),
+                collection_id,
+                specs,
+                self.clock,
+                self.guard,
+                force=action.force,
+                retry_failed=action.retry_failed,
+                on_result=progress,
+            )
+            run = enricher.enrich()
+        except KeyboardInterrupt as stop:
+            _finish(progress)
+            result.enrichments.append(
+                self._enrichment_outcome(
+                    address, enricher, InterruptedByOperator(_stop_reason(stop)), True
+                )
+            )
+            result.interrupted = True
+            return False
+        except Exception as exc:  # noqa: BLE001 - committed batches stay; the rest is reported
+            _finish(progress)
+            error = self._typed(exc)
+            log.error("collection enrichment stopped", collection=str(address), error=error.message)
+            result.enrichments.append(self._enrichment_outcome(address, enricher, error))
+            if isinstance(error, LockLostError):
+                result.lock_lost = error
+                return False
+            return True
+        _finish(progress)
+        error = run.errors[0] if run.errors else None
+        outcome = self._enrichment_outcome(address, enricher, self._typed(error) if error else None)
+        log.info(
+            "collection enrichment committed",
+            collection=str(address),
+            enriched=outcome.enriched,
+            failed=outcome.failed,
+        )
+        result.enrichments.append(outcome)
+        return True
+
+    def _enrichment_outcome(self, address, enricher, error, interrupted=False):
+        run = enricher.run if enricher is not None else None
+        return EnrichmentOutcome(
+            address,
+            counts=tuple(run.counts.values()) if run else (),
+            failures=tuple(run.failures) if run else (),
+            error=error,
+            interrupted=interrupted,
+        )
+
+    def enricher_registry(self) -> EnricherRegistry:
+        """Loaded on first use: a plan with nothing to enrich never imports the enrichers."""
+        if self.enrichers is None:
+            from retrovue.enrichers.registry import load_registry
+
+            self.enrichers = load_registry()
+        return self.enrichers
 
     # -- source-level unit -------------------------------------------------------------------
 
@@ -205,6 +317,11 @@ class Executor:
                     season=action.season,
                     episode=action.episode,
                     on_item=progress,
+                    observed=(
+                        self.observations.take(address, importer)
+                        if self.observations is not None
+                        else None
+                    ),
                 )
                 counts = diff.counts()
                 run_id = self._record_run(conn, collection_id, run, RunStatus.OK, counts, None)

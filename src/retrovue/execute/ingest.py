@@ -1,4 +1,4 @@
-"""Write one collection's asset diff in bulk: Core executemany, batches, no per-row ORM.
+"""Write one collection's asset diff in bulk, on the driver's own paths (``execute.bulk``).
 
 Runs inside the caller's transaction; the caller commits or rolls back the whole collection.
 """
@@ -6,48 +6,18 @@ Runs inside the caller's transaction; the caller commits or rolls back the whole
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, update
 
-from retrovue.database.models import Asset, Collection
+from retrovue.allocation import cyclic_gc_paused
+from retrovue.database.models import Collection
 from retrovue.diff.assets import AssetDiff, diff_assets
-from retrovue.execute.bulk import insert_new_assets
-from retrovue.importers.base import BaseImporter
+from retrovue.execute.bulk import insert_new_assets, set_missing, update_canonical, update_changed
+from retrovue.importers.base import BaseImporter, UpstreamAsset
 from retrovue.model.counts import IngestCounts
-from retrovue.observe.db import as_uuid, load_asset_index
-
-BATCH = 5_000
-_assets = Asset.__table__
-
-_UPDATE_CHANGED = (
-    update(_assets)
-    .where(_assets.c.id == bindparam("b_id"))
-    .values(
-        canonical_uri=bindparam("b_canonical"),
-        kind=bindparam("b_kind"),
-        title=bindparam("b_title"),
-        series_title=bindparam("b_series"),
-        season_number=bindparam("b_season"),
-        episode_number=bindparam("b_episode"),
-        year=bindparam("b_year"),
-        duration_ms=bindparam("b_duration"),
-        size=bindparam("b_size"),
-        change_token=bindparam("b_token"),
-        state="new",
-        approved_for_broadcast=False,
-        missing_since=None,
-        updated_at=bindparam("b_now"),
-    )
-)
-_UPDATE_CANONICAL = (
-    update(_assets)
-    .where(_assets.c.id == bindparam("b_id"))
-    .values(
-        canonical_uri=bindparam("b_canonical"), missing_since=None, updated_at=bindparam("b_now")
-    )
-)
+from retrovue.observe.db import load_asset_index
 
 
 class InvariantError(Exception):
@@ -69,18 +39,32 @@ def ingest_collection(
     season: int | None = None,
     episode: int | None = None,
     on_item: Callable[[], None] | None = None,
+    observed: list[UpstreamAsset] | None = None,
 ) -> AssetDiff:
-    existing = load_asset_index(conn, collection_id)
+    """Diff the collection's upstream listing against its stored assets and write the difference.
+
+    ``observed`` is the listing its plan made in this process, already vouched for by the
+    importer (``Observations.take``): it is diffed instead of listing the collection again.  The
+    diff itself is always made here, against the database as this unit of work reads it.
+    """
+    with cyclic_gc_paused():  # a row per stored asset: see retrovue.allocation
+        existing = load_asset_index(conn, collection_id)
     narrowed = title is not None
+    reuse = observed is not None and not narrowed
     # a progress display that knows phases gets them; the stored count estimates the listing
     start_phase = getattr(on_item, "start_phase", None)
     if start_phase is not None:
-        start_phase("scanning", len(existing) if existing and not narrowed else None)
+        estimate = len(existing) if existing and not narrowed else None
+        start_phase("scanning", len(observed) if reuse else estimate)
+    if reuse:
+        upstream: Iterable[UpstreamAsset] = _handing_over(observed)
+    else:
+        upstream = importer.fetch_assets_for_collection(
+            external_id, filter_title=title, filter_season=season, filter_episode=episode
+        )
     diff = diff_assets(
         existing,
-        importer.fetch_assets_for_collection(
-            external_id, filter_title=title, filter_season=season, filter_episode=episode
-        ),
+        upstream,
         to_canonical=to_canonical,
         full_scope=not narrowed,
         missing_threshold=missing_threshold,
@@ -100,6 +84,15 @@ def ingest_collection(
     return diff
 
 
+def _handing_over(items: list[UpstreamAsset]) -> Iterator[UpstreamAsset]:
+    """The kept listing, each slot emptied as it is read: an item the diff does not keep (most
+    of them, on a re-ingest) is freed at once instead of living until the collection is done."""
+    for i in range(len(items)):
+        item, items[i] = items[i], None
+        yield item
+    items.clear()
+
+
 def check_identity(c: IngestCounts) -> None:
     total = c.new + c.changed + c.remapped + c.unchanged + c.unmapped + c.duplicates + c.unusable
     if c.discovered != total:
@@ -107,56 +100,9 @@ def check_identity(c: IngestCounts) -> None:
 
 
 def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now: datetime) -> None:
-    insert_new_assets(conn, collection_id, diff.new, now)
-    _batched(
-        conn,
-        _UPDATE_CHANGED,
-        (
-            {
-                "b_id": as_uuid(asset_id),
-                "b_canonical": canonical,
-                "b_kind": item.kind,
-                "b_title": item.title,
-                "b_series": item.series_title,
-                "b_season": item.season_number,
-                "b_episode": item.episode_number,
-                "b_year": item.year,
-                "b_duration": item.duration_ms,
-                "b_size": item.size,
-                "b_token": item.change_token,
-                "b_now": now,
-            }
-            for asset_id, item, canonical in diff.changed
-        ),
-    )
-    _batched(
-        conn,
-        _UPDATE_CANONICAL,
-        (
-            {"b_id": as_uuid(asset_id), "b_canonical": canonical, "b_now": now}
-            for asset_id, canonical in diff.remapped
-        ),
-    )
-    _set_missing(conn, diff.reappeared, None, now)
-    _set_missing(conn, diff.missing, now, now)
-
-
-def _batched(conn: Connection, statement, params) -> None:
-    batch = []
-    for p in params:
-        batch.append(p)
-        if len(batch) >= BATCH:
-            conn.execute(statement, batch)
-            batch = []
-    if batch:
-        conn.execute(statement, batch)
-
-
-def _set_missing(conn: Connection, ids: list, value: datetime | None, now: datetime) -> None:
-    for start in range(0, len(ids), 900):  # stays under SQLite's bound-parameter limit
-        chunk = [as_uuid(i) for i in ids[start : start + 900]]
-        conn.execute(
-            update(_assets)
-            .where(_assets.c.id.in_(chunk))
-            .values(missing_since=value, updated_at=now)
-        )
+    with cyclic_gc_paused():  # a row tuple per new asset: see retrovue.allocation
+        insert_new_assets(conn, collection_id, diff.new, now)
+    update_changed(conn, diff.changed, now)
+    update_canonical(conn, diff.remapped, now)
+    set_missing(conn, diff.reappeared, None, now)
+    set_missing(conn, diff.missing, now, now)

@@ -20,6 +20,7 @@ from retrovue.database.models import (
     Source,
 )
 from retrovue.errors import RetrovueError
+from retrovue.execute.attachments import set_attachments
 from retrovue.execute.delete import delete_source, set_mapping_local, wipe_collection
 from retrovue.execute.lookups import action_source_id, collection_id_of
 from retrovue.model.actions import (
@@ -31,6 +32,7 @@ from retrovue.model.actions import (
     PruneSource,
     RenameCollection,
     SetCollectionSync,
+    SetEnrichers,
     SetIngestible,
     SetPathMappingLocal,
     SetPathMappings,
@@ -215,6 +217,19 @@ def write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: da
         )
 
 
+def _set_enrichers(
+    conn: Connection, action: SetEnrichers, source_id: SourceId, now: datetime
+) -> SourceId:
+    source_id = source_id or action_source_id(conn, action)
+    collection_id = (
+        None if action.collection is None else collection_id_of(conn, source_id, action.collection)
+    )
+    set_attachments(
+        conn, source_id=source_id, collection_id=collection_id, specs=action.after, now=now
+    )
+    return source_id
+
+
 HANDLERS: dict[type, Handler] = {
     CreateSource: _create_source,
     UpdateSource: _update_source,
@@ -238,4 +253,5 @@ HANDLERS: dict[type, Handler] = {
     ),
     SetPathMappingLocal: _collection_update(set_mapping_local),
     WipeCollection: _collection_update(lambda conn, cid, a, now: wipe_collection(conn, a, now)),
+    SetEnrichers: _set_enrichers,
 }

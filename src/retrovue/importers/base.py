@@ -7,7 +7,7 @@ Importers only read upstream systems.  They return plain data and raise the type
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -81,6 +81,18 @@ class BaseImporter(ABC):
         most items turn out unchanged; the ingest calls this only for new and changed items.
         """
         return item
+
+    def observation_token(self, external_id: str) -> Hashable | None:
+        """A cheap proof of what the last complete, unfiltered
+        ``fetch_assets_for_collection(external_id)`` of this importer saw, taken no later than
+        the listing itself (so a change racing the listing shows as a change).  None: no proof,
+        and an apply reads the collection again instead of reusing its plan's listing."""
+        return None
+
+    def is_unchanged(self, external_id: str, token: Hashable) -> bool:
+        """Whether the upstream still matches ``token`` (from ``observation_token``), checked
+        far more cheaply than a listing.  Any doubt (an error, an unknown token) is False."""
+        return False
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:
         """``(external_id, name, reason)`` of what the last ``list_collections()`` was offered

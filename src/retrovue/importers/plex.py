@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 from xml.etree.ElementTree import Element, ParseError
 
@@ -39,6 +39,9 @@ from retrovue.redact import Redactor
 
 T = TypeVar("T")
 
+#: the largest values the ``assets`` table's Integer and BigInteger columns hold
+_MAX_INT32, _MAX_INT64 = 2**31 - 1, 2**63 - 1
+
 #: Section types we ingest, with the ``/all?type=`` number of their playable items.
 _LISTED_TYPES = {"movie": ("movie", 1), "show": ("episode", 4)}
 
@@ -60,6 +63,7 @@ class PlexImporter(BaseImporter):
         self._redactor.add(self.config.get("token"))
         self._server: PlexServer | None = None
         self._skipped: list[tuple[str, str, str]] = []
+        self._observed: dict[str, _Seen] = {}
 
     @classmethod
     def param_spec(cls) -> Sequence[ParamSpec]:
@@ -212,9 +216,43 @@ class PlexImporter(BaseImporter):
             params["show.title" if item_type == "episode" else "title"] = filter_title
         key = f"/library/sections/{section.get('key')}/all?{urlencode(params)}"
         wanted = _Filter(filter_title, filter_season, filter_episode)
+        self._observed.pop(str(external_id), None)
+        listed = 0
         for elem in self._paged(key, f"listing section {section.get('title')!r}"):
+            listed += 1
             if elem.get("type") == item_type and wanted.matches(elem):
                 yield from _assets(elem, item_type)
+        stamp = _section_stamp(section)
+        if stamp is not None and (filter_title, filter_season, filter_episode) == (None,) * 3:
+            self._observed[str(external_id)] = _Seen(stamp, listed)
+
+    # ----- one observation per apply ----------------------------------------------------------
+    def observation_token(self, external_id: str) -> _Seen | None:
+        """The section's change stamps (``updatedAt``, ``contentChangedAt``, ``scannedAt``, read
+        before the listing) and how many items the listing held.  None while the section is
+        being scanned.  Which item edits move the stamps is unverified on a real server; an
+        added or removed item moves the count, and the executor's age limit bounds the rest."""
+        return self._observed.get(str(external_id))
+
+    def is_unchanged(self, external_id: str, token) -> bool:
+        """Two requests: the sections (stamps) and a count-only ``/all`` page (``totalSize``)."""
+        if not isinstance(token, _Seen):
+            return False
+        try:
+            section = self._section(external_id)
+            if _section_stamp(section) != token.stamp:
+                return False
+            _item, type_number = _LISTED_TYPES[section.get("type", "")]
+            params = {"type": type_number, "includeCollections": 0}
+            # size 0 as query parameters, the form plexapi's own counts use
+            count = self._query(
+                f"/library/sections/{section.get('key')}/all?{urlencode(params)}"
+                "&X-Plex-Container-Start=0&X-Plex-Container-Size=0",
+                f"counting section {section.get('title')!r}",
+            )
+        except ImporterError:
+            return False  # the listing that follows reports the real error
+        return _int(count.get("totalSize")) == token.listed
 
     def _paged(self, key: str, what: str) -> Iterator[Element]:
         """Every element of a paged listing, checked for completeness.
@@ -276,6 +314,21 @@ class PlexImporter(BaseImporter):
         return True, None
 
 
+class _Seen(NamedTuple):
+    """``PlexImporter.observation_token``: the section's stamps and the listing's length."""
+
+    stamp: tuple[str | None, ...]
+    listed: int
+
+
+def _section_stamp(section: Element) -> tuple[str | None, ...] | None:
+    """What moves when a section's content does, as far as PMS tells; None: mid-scan."""
+    if section.get("refreshing") == "1":
+        return None
+    names = ("key", "type", "updatedAt", "contentChangedAt", "scannedAt")
+    return tuple(section.get(name) for name in names)
+
+
 class _Filter:
     """The surgical filters, matched exactly (title case-insensitively) on the listed XML."""
 
@@ -302,8 +355,18 @@ def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
     single = len(parts) == 1
     updated_at = elem.get("updatedAt", "")
     for media, part in parts:
-        part_id, size = part.get("id"), _int(part.get("size"))
+        part_id, size = part.get("id"), _int(part.get("size"), _MAX_INT64)
         change_token = f"{updated_at}:{part_id}:{size}"
+        duration_ms = _duration(elem, media, part, single)
+        metadata: dict[str, Any] = {
+            "rating_key": rating_key,
+            "guid": elem.get("guid"),
+            "part_id": part_id,
+            "media_id": media.get("id"),
+        }
+        media_info = _media_info(media, part, duration_ms)
+        if media_info:
+            metadata["media"] = media_info
         yield UpstreamAsset(
             source_uri=f"plex://{rating_key}" if single else f"plex://{rating_key}/{part_id}",
             path=part.get("file", ""),
@@ -312,16 +375,11 @@ def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
             kind=kind,
             title=elem.get("title"),
             series_title=elem.get("grandparentTitle") if kind == "episode" else None,
-            season_number=_int(elem.get("parentIndex")) if kind == "episode" else None,
-            episode_number=_int(elem.get("index")) if kind == "episode" else None,
-            year=_int(elem.get("year")),
-            duration_ms=_duration(elem, media, part, single),
-            metadata={
-                "rating_key": rating_key,
-                "guid": elem.get("guid"),
-                "part_id": part_id,
-                "media_id": media.get("id"),
-            },
+            season_number=_int(elem.get("parentIndex"), _MAX_INT32) if kind == "episode" else None,
+            episode_number=_int(elem.get("index"), _MAX_INT32) if kind == "episode" else None,
+            year=_int(elem.get("year"), _MAX_INT32),
+            duration_ms=duration_ms,
+            metadata=metadata,
             problem=limits.token_problem(change_token),
         )
 
@@ -329,20 +387,100 @@ def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
 def _duration(elem: Element, media: Element, part: Element, single: bool) -> int | None:
     """A part's own duration; the media's when it is the only part of that version; the
     item's only for a single-file item (a part of a multi-part film is not the whole film)."""
-    duration = _int(part.get("duration"))
+    duration = _int(part.get("duration"), _MAX_INT64)
     if duration is None and len(media.findall("Part")) == 1:
-        duration = _int(media.get("duration"))
+        duration = _int(media.get("duration"), _MAX_INT64)
     if duration is None and single:
-        duration = _int(elem.get("duration"))
+        duration = _int(elem.get("duration"), _MAX_INT64)
     return duration
+
+
+#: longest string kept from the listing's media attributes (upstream data is not trusted)
+MAX_MEDIA_CHARS = 64
+#: numbers outside (0, this] are nonsense (or hostile) and dropped
+_MAX_MEDIA_NUMBER = 2**53
+#: ``metadata["media"]`` key -> (attribute of <Media>, of <Part> (preferred), of the first
+#: <Stream> of the given ``streamType`` (1 video, 2 audio; only as a fallback), kind)
+_MEDIA_FIELDS = (
+    ("container", "container", "container", None, None, "str"),
+    ("video_codec", "videoCodec", None, "1", "codec", "str"),
+    ("video_profile", "videoProfile", "videoProfile", "1", "profile", "str"),
+    ("width", "width", None, "1", "width", "int"),
+    ("height", "height", None, "1", "height", "int"),
+    ("video_frame_rate", "videoFrameRate", None, None, None, "str"),
+    ("aspect_ratio", "aspectRatio", None, None, None, "float"),
+    ("audio_codec", "audioCodec", None, "2", "codec", "str"),
+    ("audio_channels", "audioChannels", None, "2", "channels", "int"),
+    ("audio_profile", "audioProfile", None, "2", "profile", "str"),
+)
+
+
+def _media_info(media: Element, part: Element, duration_ms: int | None) -> dict[str, Any]:
+    """What the listing says about one part's file, as small plain JSON data (absent keys
+    omitted): container, duration, bit rate (bits/s), codecs, profiles, width and height, frame
+    rate, aspect ratio, audio channels.  ``<Stream>`` children (when listed) fill gaps only."""
+    streams: dict[str | None, dict[str, str]] = {}
+    if len(part):  # section listings normally have no <Stream>: skip the search then
+        for stream in part.iter("Stream"):
+            streams.setdefault(stream.get("streamType"), stream.attrib)
+    part_attrs, media_attrs = part.attrib, media.attrib
+    info: dict[str, Any] = {}
+    if duration_ms is not None and 0 < duration_ms <= _MAX_MEDIA_NUMBER:
+        info["duration_ms"] = duration_ms
+    kbits = _number(media_attrs.get("bitrate"), "float")  # Plex counts kbit/s
+    if kbits is not None and kbits * 1000 <= _MAX_MEDIA_NUMBER:
+        info["bit_rate"] = round(kbits * 1000)
+    for key, media_attr, part_attr, stream_type, stream_attr, kind in _MEDIA_FIELDS:
+        convert = _string if kind == "str" else _FLOAT_OR_INT[kind]
+        value = convert(part_attrs.get(part_attr)) if part_attr else None
+        if value is None:
+            value = convert(media_attrs.get(media_attr))
+        if value is None and stream_type in streams:
+            value = convert(streams[stream_type].get(stream_attr))
+        if value is not None:
+            info[key] = value
+    return info
+
+
+def _string(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value.strip()[:MAX_MEDIA_CHARS] or None
+
+
+def _number(value: str | None, kind: str) -> int | float | None:
+    """A finite number in (0, 2**53] (an int for ``kind`` "int"), or None for anything else:
+    a zero width, channel count or bit rate means "unknown" in a listing."""
+    if value is None or len(value) > 32:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not (0 < number <= _MAX_MEDIA_NUMBER):  # also rejects nan and inf
+        return None
+    if kind == "int":
+        return round(number) or None
+    return number
+
+
+_FLOAT_OR_INT = {
+    "float": lambda value: _number(value, "float"),
+    "int": lambda value: _number(value, "int"),
+}
 
 
 def _locations(section: Element) -> tuple[str, ...]:
     return tuple(loc.get("path", "") for loc in section.iter("Location"))
 
 
-def _int(value: str | None) -> int | None:
+def _int(value: str | None, limit: int | None = None) -> int | None:
+    """``value`` as an int; None when it is not one, or (given a ``limit``, the column's) when it
+    is out of the range a column can store: a hostile listing must not abort the whole write."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    if number is not None and limit is not None and not -limit - 1 <= number <= limit:
+        return None
+    return number

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrovue.model.counts import IngestCounts
+from retrovue.model.enrichment import EnricherSpec, EnrichWork
 from retrovue.model.enums import ProblemKind, Scope
 from retrovue.model.upstream import PathMappingSpec
 
@@ -154,6 +155,44 @@ class IngestCollection:
 
 
 @dataclass(frozen=True)
+class SetEnrichers:
+    """The enrichers attached to a source (``collection`` None) or to one collection change.
+
+    Declared ``enrichers:`` are managed exactly (``[]`` detaches all); a source or collection
+    that declares none leaves its stored attachments alone."""
+
+    source: SourceAddress
+    before: tuple[EnricherSpec, ...]
+    after: tuple[EnricherSpec, ...]
+    collection: CollectionAddress | None = None
+
+    @property
+    def target(self) -> SourceAddress | CollectionAddress:
+        return self.collection if self.collection is not None else self.source
+
+
+@dataclass(frozen=True)
+class EnrichCollection:
+    """Run a collection's enrichers over its assets still to enrich, after its ingest.
+
+    ``work`` is the plan's count per enricher; the executor decides again, from the database,
+    which assets it enriches (a saved plan's numbers are a preview, never an instruction)."""
+
+    collection: CollectionAddress
+    work: tuple[EnrichWork, ...]
+    #: enrich every present asset again, whatever was recorded
+    force: bool = False
+    #: enrich again the assets whose last attempt failed for their current change token
+    retry_failed: bool = False
+    #: attached types no loaded enricher provides: the run reports them, never skips silently
+    unavailable: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return sum(w.assets for w in self.work)
+
+
+@dataclass(frozen=True)
 class PruneSource:
     """A config-created source no longer declared in the file.
 
@@ -222,6 +261,8 @@ Action = (
     | SetPathMappings
     | SetIngestible
     | IngestCollection
+    | SetEnrichers
+    | EnrichCollection
     | PruneSource
     | SetPathMappingLocal
     | DeleteSource
@@ -232,6 +273,8 @@ Action = (
 def is_change(action: Action) -> bool:
     if isinstance(action, IngestCollection):
         return action.counts.has_changes
+    if isinstance(action, EnrichCollection):
+        return action.total > 0 or bool(action.unavailable)
     if isinstance(action, PruneSource):
         return action.will_delete
     return not isinstance(action, CollectionGoneUpstream)

@@ -29,6 +29,14 @@ class AssetRecord:
     discovered_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    # what enrichers found (issue 11); None until one did
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bit_rate: int | None = None
+    loudness_lufs: float | None = None
 
 
 @dataclass(frozen=True)

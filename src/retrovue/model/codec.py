@@ -31,12 +31,14 @@ from retrovue.model.actions import (
     CollectionGoneUpstream,
     CreateSource,
     DeleteSource,
+    EnrichCollection,
     IngestCollection,
     Plan,
     Problem,
     PruneSource,
     RenameCollection,
     SetCollectionSync,
+    SetEnrichers,
     SetIngestible,
     SetPathMappingLocal,
     SetPathMappings,
@@ -50,8 +52,9 @@ from retrovue.model.actions import (
 #: semver: a minor bump only adds (1.1: prune_source, origin, ingest scope filters,
 #: allow_mass_missing; 1.2: set_path_mapping_local, create_source.sensitive_keys,
 #: override_safety on delete_source/wipe_collection; 1.3: notes, and saved plans' digest with
-#: keyed "hmac-sha256:" fingerprints of secrets and source rows)
-FORMAT_VERSION = "1.3.0"
+#: keyed "hmac-sha256:" fingerprints of secrets and source rows; 1.4: set_enrichers and
+#: enrich_collection)
+FORMAT_VERSION = "1.4.0"
 
 #: what every output shows in place of a secret value
 SENSITIVE_SHOWN = "(sensitive)"
@@ -147,6 +150,8 @@ _KINDS: tuple[_Kind, ...] = (
     _Kind(SetPathMappingLocal, "set_path_mapping_local"),
     _Kind(DeleteSource, "delete_source"),
     _Kind(WipeCollection, "wipe_collection"),
+    _Kind(SetEnrichers, "set_enrichers"),
+    _Kind(EnrichCollection, "enrich_collection"),
 )
 _BY_CLASS = {k.cls: k for k in _KINDS}
 _BY_NAME = {k.name: k for k in _KINDS}

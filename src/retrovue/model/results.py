@@ -8,6 +8,7 @@ from datetime import datetime
 
 from retrovue.model.actions import CollectionAddress, IngestCollection, Plan, SkipReason
 from retrovue.model.counts import IngestCounts
+from retrovue.model.enrichment import EnrichCounts, EnrichFailure
 from retrovue.model.enums import Outcome, RunStatus
 from retrovue.model.snapshots import DbCollection, DbSource
 
@@ -65,23 +66,58 @@ class IngestOutcome(_Failable):
         return getattr(self.error, "hint", None)
 
 
+#: failures an enrichment outcome lists one by one; the counts hold the rest
+MAX_LISTED_FAILURES = 100
+
+
+@dataclass
+class EnrichmentOutcome(_Failable):
+    """One collection's enrichment: per enricher type how many assets it enriched or failed,
+    the failed assets (up to ``MAX_LISTED_FAILURES``), and the error that stopped it, if any."""
+
+    collection: CollectionAddress
+    counts: tuple[EnrichCounts, ...] = ()
+    failures: tuple[EnrichFailure, ...] = ()
+    error: BaseException | None = None
+    interrupted: bool = False
+
+    @property
+    def enriched(self) -> int:
+        return sum(c.enriched for c in self.counts)
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.counts)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.interrupted and self.failed == 0
+
+
 @dataclass
 class ExecutionResult:
     sources: list[SourceOutcome] = field(default_factory=list)
     ingests: list[IngestOutcome] = field(default_factory=list)
+    enrichments: list[EnrichmentOutcome] = field(default_factory=list)
     interrupted: bool = False
     #: the ``LockLostError`` that stopped the run: units after it never ran
     lock_lost: BaseException | None = None
 
     @property
     def failures(self) -> int:
-        return sum(not s.ok for s in self.sources) + sum(
-            i.status == RunStatus.FAILED for i in self.ingests
+        return (
+            sum(not s.ok for s in self.sources)
+            + sum(i.status == RunStatus.FAILED for i in self.ingests)
+            + sum(not e.ok and not e.interrupted for e in self.enrichments)
         )
 
     @property
     def successes(self) -> int:
-        return sum(s.ok for s in self.sources) + sum(i.status == RunStatus.OK for i in self.ingests)
+        return (
+            sum(s.ok for s in self.sources)
+            + sum(i.status == RunStatus.OK for i in self.ingests)
+            + sum(e.enriched > 0 for e in self.enrichments)
+        )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from retrovue.model.enrichment import EnricherSpec, effective
 from retrovue.model.upstream import PathMappingSpec
 
 
@@ -20,6 +21,8 @@ class DbCollection:
     ingestible_reason: str | None
     locations: tuple[str, ...]
     path_mappings: tuple[PathMappingSpec, ...]
+    #: attached to this collection itself (its source's come on top: ``DbSource.enrichers_of``)
+    enrichers: tuple[EnricherSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class DbSource:
     config: dict
     origin: str
     collections: tuple[DbCollection, ...] = ()
+    #: attached to the source: they run on all its collections
+    enrichers: tuple[EnricherSpec, ...] = ()
+
+    def enrichers_of(self, collection: DbCollection) -> tuple[EnricherSpec, ...]:
+        return effective(self.enrichers, collection.enrichers)
 
     def collection(self, external_id: str) -> DbCollection | None:
         return next((c for c in self.collections if c.external_id == external_id), None)

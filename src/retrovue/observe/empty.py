@@ -23,6 +23,11 @@ class EmptyReader:
     def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
         return {}
 
+    def enrich_pending(
+        self, collection_id: uuid.UUID, type_id: str, *, force: bool, retry_failed: bool
+    ) -> set[str]:
+        return set()
+
     def tally_collections(self, collection_ids: list[uuid.UUID]) -> AssetTally:
         return AssetTally(0, 0)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from retrovue.model.snapshots import DbSnapshot, ExistingAsset
-from retrovue.observe import aired, db
+from retrovue.observe import aired, db, enrichment
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,14 @@ class DbReader:
         if collection_id is None:
             return {}
         return db.load_asset_index(self.conn, collection_id)
+
+    def enrich_pending(
+        self, collection_id: uuid.UUID, type_id: str, *, force: bool, retry_failed: bool
+    ) -> set[str]:
+        """Ids (as text) of the stored assets ``type_id`` would enrich (see observe.enrichment)."""
+        return enrichment.pending_ids(
+            self.conn, collection_id, type_id, force=force, retry_failed=retry_failed
+        )
 
     def tally_collections(self, collection_ids: list[uuid.UUID]) -> AssetTally:
         """How many assets these collections hold, and how many of them have aired."""

@@ -6,11 +6,13 @@ done in ``retrovue.diff``; this module only wires observation to it, per declare
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from retrovue.allocation import cyclic_gc_paused
 from retrovue.config.model import DesiredState, SourceDecl
 from retrovue.diff.assets import asset_detail, diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
@@ -18,6 +20,7 @@ from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachabl
 from retrovue.fingerprint import fingerprint_assets
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
+from retrovue.importers.observation import Observations
 from retrovue.importers.registry import Registry
 from retrovue.model.actions import (
     Action,
@@ -32,8 +35,10 @@ from retrovue.model.actions import (
 )
 from retrovue.model.enums import ProblemKind
 from retrovue.model.snapshots import DbSnapshot
+from retrovue.plan.enrichment import plan_enrichment
 
 if TYPE_CHECKING:  # planning reads through the reader it is given; it imports no SQL
+    from retrovue.enrichers.registry import EnricherRegistry
     from retrovue.observe.reader import DbReader
 
 
@@ -52,8 +57,15 @@ def build_plan(
     registry: Registry,
     options: PlanOptions = PlanOptions(),
     scrub: Callable[[str], str] = str,
+    observations: Observations | None = None,
+    enrichers: Callable[[], EnricherRegistry] | None = None,
 ) -> Plan:
+    """The plan; ``observations``, when given, keeps each listing it diffs for an executor in
+    this process to reuse (see ``retrovue.importers.observation``).  ``enrichers`` loads the
+    enricher registry, called only when a collection to ingest has enrichers."""
     selected = _select(desired, options.only_sources)
+    load_enrichers = functools.cache(enrichers or _load_enrichers)
+    notes: list[str] = []
     actions: list[Action] = []
     problems: list[Problem] = []
     skipped: list[SkippedCollection] = []
@@ -86,12 +98,30 @@ def build_plan(
         for state in states:
             if not (state.sync_enabled and state.ingestible):
                 continue
+            changed: set[str] = set()
             try:
-                actions.append(_plan_ingest(reader, importer, state, desired, options))
+                ingest = _plan_ingest(
+                    reader, importer, state, desired, options, observations, changed
+                )
             except ImporterError as exc:
                 problems.append(
                     Problem(decl.name, _problem_kind(exc), scrub(exc.message), state.address.name)
                 )
+                continue
+            actions.append(ingest)
+            # after its ingest: what the collection's enrichers would enrich once it has run
+            enrich, enrich_notes = plan_enrichment(
+                reader,
+                load_enrichers,
+                state.address,
+                state.address.id,
+                state.enrichers,
+                new=ingest.counts.new,
+                changed_ids=changed,
+            )
+            if enrich is not None:
+                actions.append(enrich)
+            notes += map(scrub, enrich_notes)
     if not options.only_sources:  # a plan narrowed with --source never prunes the others
         actions += _plan_prune(reader, snapshot, desired, options.prune or desired.prune)
     return Plan(
@@ -103,7 +133,14 @@ def build_plan(
         secret_fingerprints=dict(desired.secret_fingerprints),
         allow_mass_missing=options.allow_mass_missing,
         db_state=db_state,
+        notes=tuple(notes),
     )
+
+
+def _load_enrichers() -> EnricherRegistry:
+    from retrovue.enrichers.registry import load_registry
+
+    return load_registry()
 
 
 def _problem_kind(exc: ImporterError) -> ProblemKind:
@@ -133,17 +170,34 @@ def threshold_for(state: CollectionState, desired: DesiredState) -> float:
 
 
 def _plan_ingest(
-    reader: DbReader, importer: BaseImporter, state: CollectionState, desired, options
+    reader: DbReader,
+    importer: BaseImporter,
+    state: CollectionState,
+    desired,
+    options,
+    observations: Observations | None = None,
+    changed_ids: set[str] | None = None,
 ) -> IngestCollection:
-    existing = reader.asset_index(state.address.id)
+    """The collection's ingest; ``changed_ids`` receives the stored ids of the assets the
+    listing changed (their enrichment results were for the old change token)."""
+    with cyclic_gc_paused():  # a row per stored asset: see retrovue.allocation
+        existing = reader.asset_index(state.address.id)
+    external_id = state.upstream.external_id
+    listing = importer.fetch_assets_for_collection(external_id)
+    if observations is not None:
+        listing = observations.recording(importer, external_id, listing)
     diff = diff_assets(
         existing,
-        importer.fetch_assets_for_collection(state.upstream.external_id),
+        listing,
         to_canonical=pathmap.canonical_mapper(importer.uses_path_mappings, state.path_mappings),
         missing_threshold=threshold_for(state, desired),
         allow_mass_missing=options.allow_mass_missing,
         keep_paths=options.detail,
     )
+    if changed_ids is not None:
+        changed_ids.update(str(asset_id) for asset_id, _item, _canonical in diff.changed)
+    if observations is not None and diff.counts().has_changes:
+        listing.keep(state.address)  # an unchanged collection is not ingested: nothing to keep
     return IngestCollection(
         collection=state.address,
         counts=diff.counts(),

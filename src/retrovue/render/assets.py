@@ -26,8 +26,45 @@ _DESCRIPTIVE = (
 )
 
 
+#: what enrichers found, shown by `asset show` (issue 11)
+_PROBED = (
+    "container",
+    "video_codec",
+    "audio_codec",
+    "width",
+    "height",
+    "bit_rate",
+    "loudness_lufs",
+)
+
+
 def _descriptive(a: AssetRecord) -> dict:
     return {f: getattr(a, f) for f in _DESCRIPTIVE}
+
+
+def enrichment_records(metadata: dict | None) -> list[dict]:
+    """Per enricher type, what ``metadata["enrichers"]`` records (without the facts themselves,
+    which ``metadata`` holds): version, change token, when, and the error if it failed."""
+    stored = (metadata or {}).get("enrichers") if isinstance(metadata, dict) else None
+    if not isinstance(stored, dict):
+        return []
+    records = []
+    for type_id in sorted(stored):
+        entry = stored[type_id] if isinstance(stored[type_id], dict) else {}
+        error = entry.get("error") if isinstance(entry.get("error"), dict) else None
+        records.append(
+            {
+                "type": type_id,
+                "version": entry.get("version"),
+                "change_token": entry.get("change_token"),
+                "enriched_at": entry.get("enriched_at"),
+                "ok": error is None,
+                "error": {"code": error.get("code"), "message": error.get("message")}
+                if error
+                else None,
+            }
+        )
+    return records
 
 
 def _listed(item: ListedAsset) -> dict:
@@ -100,10 +137,12 @@ def show_document(detail: AssetDetail) -> dict:
             },
         },
         **_descriptive(a),
+        **{f: getattr(a, f) for f in _PROBED},
         "change_token": a.change_token,
         "state": a.state,
         "approved_for_broadcast": a.approved_for_broadcast,
         "missing_since": iso(a.missing_since),
+        "enrichers": enrichment_records(a.metadata),
         "metadata": a.metadata,
         "discovered_at": iso(a.discovered_at),
         "created_at": iso(a.created_at),
@@ -118,7 +157,16 @@ def show_lines(detail: AssetDetail) -> list[str]:
     for key, value in show_document(detail).items():
         if key in ("status", "id"):
             continue
-        label = key.replace("_", " ").title().replace("Uri", "URI").replace("Ms", "(ms)")
+        label = (
+            key.replace("_", " ")
+            .title()
+            .replace("Uri", "URI")
+            .replace("Ms", "(ms)")
+            .replace("Lufs", "(LUFS)")
+        )
+        if key == "enrichers":
+            lines += _enricher_lines(label, value)
+            continue
         if key == "collection":
             value = (
                 f"{owner.collection_name} ({owner.collection_id}); "
@@ -134,4 +182,19 @@ def show_lines(detail: AssetDetail) -> list[str]:
         elif value is None:
             value = "-"
         lines.append(f"  {label}: {value}")
+    return lines
+
+
+def _enricher_lines(label: str, records: list[dict]) -> list[str]:
+    """`    ffprobe: version 1, token …, at …: ok` (or the error's code and message)."""
+    if not records:
+        return [f"  {label}: none"]
+    lines = [f"  {label}:"]
+    for r in records:
+        head = (
+            f"    {r['type']}: version {r['version']}, change token {r['change_token']}, "
+            f"at {r['enriched_at']}"
+        )
+        error = r["error"]
+        lines.append(head + (f": {error['code']}: {error['message']}" if error else ": ok"))
     return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from retrovue.render.enrichment import attached_lines, change_json
 from retrovue.render.table import table_lines
 from retrovue.render.values import count_noun, iso, yes_no
 
@@ -115,6 +116,7 @@ def show_document(detail: CollectionDetail) -> dict:
         "stats": {"assets_count": e.assets, "missing_count": e.missing},
         "last_ingest_time": iso(e.last_ingest),
         "last_run": _run(detail.last_run),
+        "enrichers": [x.to_json() for x in detail.enrichers],
         "created_at": iso(e.created_at),
         "updated_at": iso(e.updated_at),
     }
@@ -140,6 +142,7 @@ def show_lines(detail: CollectionDetail) -> list[str]:
         lines.append(f"  Last Run: {run.status} {run.trigger} {run.scope} at {iso(run.started_at)}")
     else:
         lines.append("  Last Run: none")
+    lines += attached_lines("Enrichers", detail.enrichers)
     lines += [f"  Created: {iso(e.created_at)}", f"  Updated: {iso(e.updated_at)}"]
     return lines
 
@@ -160,21 +163,34 @@ def update_document(u: CollectionUpdate) -> dict:
         "ingestible_reason": change.ingestible_reason,
         "updated": bool(change.actions),
         "updated_at": iso(u.updated_at),
-        "message": change.noop_message,
+        "message": _noop_message(u),
         "path_mapping": {"plex_path": mapping.plex_path, "local_path": mapping.local_path}
         if mapping
         else None,
+        "enricher": change_json(u.enrichers) if u.enrichers is not None else None,
         "dry_run": u.dry_run,
     }
+
+
+def _noop_message(u: CollectionUpdate) -> str | None:
+    """Why nothing changed; None when something did."""
+    if u.change.actions:
+        return None
+    messages = [u.change.noop_message, u.enrichers.noop_message if u.enrichers else None]
+    return "; ".join(m for m in messages if m) or None
 
 
 def update_lines(u: CollectionUpdate) -> list[str]:
     change = u.change
     if not change.actions:
-        return [change.noop_message or f"Collection '{u.collection.name}': nothing changed"]
-    return [f"Successfully updated collection: {u.collection.name}"] + [
+        return [_noop_message(u) or f"Collection '{u.collection.name}': nothing changed"]
+    lines = [f"Successfully updated collection: {u.collection.name}"] + [
         f"  {label}: {before} -> {after}" for label, before, after in change.changes
     ]
+    enricher_line = u.enrichers.change_line() if u.enrichers is not None else None
+    if enricher_line:
+        lines.append(f"  {enricher_line}")
+    return lines
 
 
 def update_warning(u: CollectionUpdate) -> str | None:

@@ -5,6 +5,7 @@ The output is written so that `retrovue plan` with it shows no changes: sources 
 for the reader), every stored collection is listed with its sync flag (one the upstream no
 longer offers too: listed by external_id, the plan reports it as gone instead of refusing it),
 and path mappings with a ``local_path`` are declared (the unset ones are discovery's).
+Enricher attachments are written where they are stored (on the source or on one collection).
 
 ``missing_threshold`` is the one setting it cannot give back: the database does not store it.
 
@@ -23,6 +24,7 @@ from typing import Any
 from retrovue.config.loader import whole_reference
 from retrovue.errors import RetrovueError
 from retrovue.importers.registry import Registry
+from retrovue.model.enrichment import EnricherSpec, run_order
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
 #: relative to the YAML file, so editors find it offline: `retrovue schema config` writes it
@@ -130,6 +132,7 @@ def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSe
             lines.append(f"      {key}: {reference}")
         else:
             lines.append(f"      {key}: {scalar(source.config[key])}")
+    lines += _enricher_lines(source.enrichers, "    ")
     if source.collections:
         lines.append("    collections:")
         for collection in source.collections:
@@ -149,4 +152,22 @@ def _collection_lines(c: DbCollection) -> list[str]:
         for m in mapped:
             lines.append(f"          - plex_path: {scalar(m.plex_path)}")
             lines.append(f"            local_path: {scalar(m.local_path)}")
+    lines += _enricher_lines(c.enrichers, "        ")
+    return lines
+
+
+def _enricher_lines(specs: tuple[EnricherSpec, ...], indent: str) -> list[str]:
+    """``enrichers:`` when some are attached (none: the key is left out, so a plan leaves the
+    attachments alone): a bare type, or a mapping when the priority or params are not defaults."""
+    if not specs:
+        return []
+    lines = [f"{indent}enrichers:"]
+    for spec in run_order(specs):
+        if spec.priority == 0 and not spec.params:
+            lines.append(f"{indent}  - {scalar(spec.type)}")
+            continue
+        item: dict[str, Any] = {"type": spec.type, "priority": spec.priority}
+        if spec.params:
+            item["params"] = dict(spec.params)
+        lines.append(f"{indent}  - {scalar(item)}")
     return lines

@@ -18,6 +18,7 @@ from retrovue.model.actions import (
     IngestCollection,
     Plan,
     PruneSource,
+    SetEnrichers,
     UpdateSource,
     is_change,
 )
@@ -69,7 +70,10 @@ def _verb(actions: list[Action]) -> str:
     prune = next((a for a in actions if isinstance(a, PruneSource)), None)
     if prune is not None:
         return "delete" if prune.will_delete else "kept, not in the config"
-    if any(isinstance(a, UpdateSource) for a in actions):
+    if any(
+        isinstance(a, UpdateSource) or (isinstance(a, SetEnrichers) and a.collection is None)
+        for a in actions
+    ):
         return "update"
     changes = sum(is_change(a) for a in actions)
     verb = f"{changes} change{'s' if changes != 1 else ''}" if changes else "no changes"

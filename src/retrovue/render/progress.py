@@ -1,8 +1,9 @@
 """Progress of each collection on a terminal (stderr): a live line while it runs, one summary line
 when it ends; nothing at all when stderr is not a terminal (logs and pipes stay clean).
 
-The live line shows the phase (scanning, then writing when the executor says so), the count with
-its noun in the right number, the rate, and an ETA once a total is known.
+The live line shows the phase (scanning, then writing when the executor says so; for an
+enrichment, ``enriching (ffprobe)`` with the assets to enrich as its total), the count with its
+noun in the right number, the rate, and an ETA once a total is known.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TextIO
 from retrovue.render.values import count_noun, one_line
 
 _REFRESH_SECONDS = 0.1  # redrawing on every item would cost more than scanning it
+#: how an enrichment names its phases (``enriching (ffprobe)``; see execute/enrich.py)
+ENRICHING = "enriching"
 
 
 @dataclass
@@ -26,6 +29,7 @@ class PhaseCounter:
     total: int | None = None
     count: int = 0
     started: float = field(default_factory=time.monotonic)
+    noun: str = "item"
 
     def rate(self, now: float) -> float:
         elapsed = now - self.started
@@ -39,10 +43,10 @@ class PhaseCounter:
         return f"{seconds // 60}:{seconds % 60:02d}"
 
     def describe(self, label: str, now: float) -> str:
-        done = count_noun(self.count, "item")
+        done = count_noun(self.count, self.noun)
         if self.total is not None:
-            done = f"{self.count:,}/{count_noun(self.total, 'item')}"
-        parts = [f"{label}: {self.name} {done}", f"{self.rate(now):,.0f} items/s"]
+            done = f"{self.count:,}/{count_noun(self.total, self.noun)}"
+        parts = [f"{label}: {self.name} {done}", f"{self.rate(now):,.0f} {self.noun}s/s"]
         eta = self.eta(now)
         if eta is not None:
             parts.append(f"ETA {eta}")
@@ -55,22 +59,34 @@ class ProgressLine:
     def __init__(self, label: str, stream: TextIO):
         self.label, self.stream = one_line(label), stream
         self.scanned = 0
+        #: per enricher phase of an enrichment, the assets it went through (enriched or failed)
+        self.enriched: dict[str, int] | None = None
         self.phase = PhaseCounter("scanning")
         self.shown = 0.0
         self._live = None  # started on the first tick: a collection that ends at once shows none
+        self._started = False  # a tick or a phase came
 
     def __call__(self) -> None:
+        self._started = True
         self.phase.count += 1
         if self.phase.name == "scanning":
             self.scanned = self.phase.count
+        elif self.enriched is not None and self.phase.name in self.enriched:
+            self.enriched[self.phase.name] += 1
         now = time.monotonic()
         if now - self.shown >= _REFRESH_SECONDS:
             self.shown = now
             self._show(now)
 
     def start_phase(self, name: str, total: int | None = None) -> None:
-        """A new phase (e.g. ``writing`` with the number of rows to write): its own count and ETA."""
-        self.phase = PhaseCounter(name, total)
+        """A new phase (e.g. ``writing`` with the number of rows to write): its own count and ETA.
+        An enricher's phase (``enriching (TYPE)``) counts assets."""
+        self._started = True
+        enriching = name.startswith(ENRICHING)
+        if enriching:
+            self.enriched = self.enriched or {}
+            self.enriched.setdefault(name, 0)
+        self.phase = PhaseCounter(name, total, noun="asset" if enriching else "item")
         self._show(time.monotonic())
 
     def done(self) -> None:
@@ -78,7 +94,16 @@ class ProgressLine:
             progress, _task = self._live
             progress.stop()  # transient: the live line is cleared, the summary replaces it
             self._live = None
-        self.stream.write(f"  {self.label}: {count_noun(self.scanned, 'item')} scanned\n")
+        if self.enriched is not None:
+            summary = ", ".join(
+                f"{count_noun(n, 'asset') if i == 0 else f'{n:,}'} through {_enricher_of(phase)}"
+                for i, (phase, n) in enumerate(self.enriched.items())
+            )
+        elif self._started:
+            summary = f"{count_noun(self.scanned, 'item')} scanned"
+        else:  # nothing ran at all (an enrichment with nothing to do): no line
+            return
+        self.stream.write(f"  {self.label}: {summary}\n")
         self.stream.flush()
 
     def _show(self, now: float) -> None:
@@ -87,6 +112,12 @@ class ProgressLine:
         progress, task = self._live
         progress.update(task, description=self.phase.describe(self.label, now))
         progress.refresh()
+
+
+def _enricher_of(phase: str) -> str:
+    """``enriching (ffprobe)`` -> ``ffprobe``."""
+    inner = phase.removeprefix(ENRICHING).strip()
+    return inner[1:-1] if inner.startswith("(") and inner.endswith(")") else inner or phase
 
 
 def _start_live(stream: TextIO):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from retrovue.model.actions import IngestCollection, Plan
+from retrovue.model.actions import EnrichCollection, IngestCollection, Plan
 from retrovue.model.results import ExecutionResult
+from retrovue.render.enrichment import outcome_json, outcome_lines, totals
 from retrovue.render.summary import plural
 from retrovue.render.text import counts_line
 from retrovue.render.values import one_line
@@ -19,6 +20,18 @@ def not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
         for a in plan.actions
         if isinstance(a, IngestCollection)
         and (a.counts.has_changes or plan.ingest_unchanged)
+        and str(a.collection) not in reached
+    ]
+
+
+def enrichments_not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
+    """Collections the plan meant to enrich that the run never reached (it stopped first)."""
+    reached = {str(e.collection) for e in result.enrichments}
+    return [
+        str(a.collection)
+        for a in plan.actions
+        if isinstance(a, EnrichCollection)
+        and (a.total > 0 or a.force)
         and str(a.collection) not in reached
     ]
 
@@ -50,10 +63,17 @@ def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
                 lines.append(f"  ! degraded: {i.degraded_reason}; nothing marked missing")
         else:
             lines.append(f"{i.collection}: {i.status.upper()}: {i.message}")
+    for e in result.enrichments:
+        lines += outcome_lines(e)
     failed_at_plan = plan_failures(plan) if plan is not None else []
     lines += failed_at_plan
     skipped = not_attempted(plan, result) if plan is not None else []
     lines += [f"{address}: NOT ATTEMPTED: the run stopped before it" for address in skipped]
+    if plan is not None and (result.interrupted or result.lock_lost is not None):
+        lines += [
+            f"{address}: enrichment NOT ATTEMPTED: the run stopped before it"
+            for address in enrichments_not_attempted(plan, result)
+        ]
     if result.interrupted:
         lines.append(
             "Interrupted: the collection in progress was rolled back; committed ones stay."
@@ -66,15 +86,25 @@ def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
     ok = sum(i.status == "ok" for i in result.ingests)
     failed = sum(i.status == "failed" for i in result.ingests) + len(failed_at_plan)
     src_failed = sum(not s.ok for s in result.sources)
+    enrich_failed = sum(not e.ok for e in result.enrichments)
     verdict = (
         "Apply complete!"
-        if not (failed or src_failed or result.interrupted or result.lock_lost or skipped)
+        if not (
+            failed
+            or src_failed
+            or enrich_failed
+            or result.interrupted
+            or result.lock_lost
+            or skipped
+        )
         else "Apply finished with errors."
     )
     lines.append(
         f"{verdict} Sources: {len(result.sources) - src_failed:,} committed, {src_failed:,} failed; "
         f"collections: {plural(ok, 'ingested', 'ingested')}, {failed:,} failed"
-        + (f", {len(skipped):,} not attempted." if skipped else ".")
+        + (f", {len(skipped):,} not attempted" if skipped else "")
+        + (f"; {totals(result.enrichments)}" if result.enrichments else "")
+        + "."
     )
     return "\n".join(one_line(line) for line in lines) + "\n"
 
@@ -103,4 +133,5 @@ def results_to_json(result: ExecutionResult, plan: Plan | None = None) -> dict:
             }
             for i in result.ingests
         ],
+        "enrichments": [outcome_json(e) for e in result.enrichments],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from retrovue.render.enrichment import attached_lines, spec_json
 from retrovue.render.table import table_lines
 from retrovue.render.values import count_noun, iso, redacted_config, uid, yes_no
 
@@ -140,9 +141,12 @@ def source_document(detail: SourceDetail) -> dict:
                 **collection_brief(shown.collection),
                 "assets_count": shown.assets,
                 "last_ingest_time": iso(shown.last_ingest_at),
+                # attached to the collection itself; the source's come on top (issue 11)
+                "enrichers": [spec_json(x) for x in shown.collection.enrichers],
             }
             for shown in detail.collections
         ],
+        "enrichers": [spec_json(x) for x in s.enrichers],
         "created_at": iso(detail.created_at),
         "updated_at": iso(detail.updated_at),
     }
@@ -178,10 +182,19 @@ def source_lines(detail: SourceDetail) -> list[str]:
             f"    \u2022 {c.collection.name} (ID: {c.collection.external_id}) "
             f"sync={yes_no(c.collection.sync_enabled)} "
             f"ingestible={yes_no(c.collection.ingestible)} assets={c.assets:,}"
+            + _own_enrichers(c.collection)
             for c in detail.collections
         ]
+    lines += attached_lines("Enrichers", s.enrichers)
     lines += [f"  Created: {iso(detail.created_at)}", f"  Updated: {iso(detail.updated_at)}"]
     return lines
+
+
+def _own_enrichers(col) -> str:
+    """` enrichers=+loudness` for a collection with attachments of its own."""
+    if not col.enrichers:
+        return ""
+    return " enrichers=" + ",".join(f"+{x.type}" for x in col.enrichers)
 
 
 # -- add ------------------------------------------------------------------------------------------

@@ -9,11 +9,13 @@ from retrovue.model.actions import (
     AddCollection,
     CollectionGoneUpstream,
     CreateSource,
+    EnrichCollection,
     IngestCollection,
     Plan,
     PruneSource,
     RenameCollection,
     SetCollectionSync,
+    SetEnrichers,
     SetIngestible,
     SetPathMappings,
     UpdateSource,
@@ -36,6 +38,9 @@ class PlanSummary:
     duplicates: int = 0
     #: the mass-missing guard held: nothing will be marked missing there
     collections_degraded: int = 0
+    #: assets a collection's enrichers would enrich (per collection, its largest enricher's
+    #: count: an asset every enricher would read is counted once)
+    assets_enrich: int = 0
     #: notes that change nothing (a collection gone upstream, a source kept out of the config)
     warnings: int = 0
     #: parts of the plan that could not be made (an unreachable upstream, …)
@@ -55,6 +60,8 @@ def is_warning(action: Action) -> bool:
 def summarize(plan: Plan) -> PlanSummary:
     counts = dict.fromkeys(PlanSummary.__dataclass_fields__, 0)
     changed_collections: set = set()
+    created = {a.source.name for a in plan.actions if isinstance(a, CreateSource)}
+    updated = {a.source.name for a in plan.actions if isinstance(a, UpdateSource)}
     discovered = {
         (a.collection.source.name, a.collection.external_id)
         for a in plan.actions
@@ -72,6 +79,12 @@ def summarize(plan: Plan) -> PlanSummary:
             changed_collections.add((a.collection.source.name, a.collection.external_id))
         elif isinstance(a, IngestCollection):
             _add_ingest(counts, a)
+        elif isinstance(a, SetEnrichers) and a.collection is not None:
+            changed_collections.add((a.collection.source.name, a.collection.external_id))
+        elif isinstance(a, SetEnrichers) and a.source.name not in created | updated:
+            counts["sources_update"] += 1  # its settings change, though no UpdateSource does
+        elif isinstance(a, EnrichCollection):
+            counts["assets_enrich"] += max((w.assets for w in a.work), default=0)
     counts["collections_change"] = len(
         changed_collections - discovered
     )  # new ones count as discovered

@@ -11,6 +11,7 @@ from retrovue.model.actions import (
     CollectionGoneUpstream,
     CreateSource,
     DeleteSource,
+    EnrichCollection,
     FieldChange,
     IngestCollection,
     IngestCounts,
@@ -18,6 +19,7 @@ from retrovue.model.actions import (
     PruneSource,
     RenameCollection,
     SetCollectionSync,
+    SetEnrichers,
     SetIngestible,
     SetPathMappingLocal,
     SetPathMappings,
@@ -25,6 +27,7 @@ from retrovue.model.actions import (
     WipeCollection,
     is_change,
 )
+from retrovue.model.enrichment import EnricherSpec
 from retrovue.redact import SENSITIVE_SHOWN
 from retrovue.render.summary import notes, plural, summarize
 from retrovue.render.values import counts_head, one_line
@@ -54,6 +57,35 @@ def counts_line(c: IngestCounts) -> str:
     if c.missing_suppressed:
         extras.append(f"{c.missing_suppressed:,} missing suppressed")
     return line + ("; " + ", ".join(extras) if extras else "")
+
+
+def enrichers_value(specs: tuple[EnricherSpec, ...]) -> str:
+    """``["ffprobe", "loudness (priority 5)"]``: types in run order, priority and params only
+    when they are not the defaults."""
+    labels = []
+    for spec in specs:
+        extras = [f"priority {spec.priority}"] if spec.priority else []
+        extras += [
+            f"{k}={json.dumps(v, ensure_ascii=False, default=str)}"
+            for k, v in sorted(spec.params.items())
+        ]
+        labels.append(spec.type + (f" ({', '.join(extras)})" if extras else ""))
+    # escaped here too: markdown shares these lines (a param's value comes from the file)
+    return (
+        "[" + ", ".join(one_line(json.dumps(label, ensure_ascii=False)) for label in labels) + "]"
+    )
+
+
+def _enrichers_line(a: SetEnrichers, new: bool = False) -> str:
+    if new:
+        return f"+ enrichers = {enrichers_value(a.after)}"
+    return f"~ enrichers: {enrichers_value(a.before)} -> {enrichers_value(a.after)}"
+
+
+def enrich_line(a: EnrichCollection) -> str:
+    """``~ enrich: 1,204 with ffprobe, 1,204 with loudness``."""
+    work = ", ".join(f"{w.assets:,} with {w.type}" for w in a.work if w.assets)
+    return f"~ enrich: {work}" if work else "= enrich: nothing to enrich"
 
 
 def _mapping(m) -> str:
@@ -111,6 +143,9 @@ def source_block(name: str, actions: list[Action]) -> list[str]:
         return [f'  - source "{name}" will be deleted ({counts})']
     create = next((a for a in actions if isinstance(a, CreateSource)), None)
     update = next((a for a in actions if isinstance(a, UpdateSource)), None)
+    attached = next(
+        (a for a in actions if isinstance(a, SetEnrichers) and a.collection is None), None
+    )
     if create is not None:
         lines = [f'  + source "{name}" will be created']
         lines.append(f"      + type        = {value(create.type)}")
@@ -121,11 +156,15 @@ def source_block(name: str, actions: list[Action]) -> list[str]:
             )
     elif update is not None:
         lines = [f'  ~ source "{name}" will be updated'] + [_field(ch) for ch in update.changes]
+    elif attached is not None:
+        lines = [f'  ~ source "{name}" will be updated']
     else:
         lines = [f'  source "{name}":']
+    if attached is not None:
+        lines.append("      " + _enrichers_line(attached, new=create is not None))
     collections: dict[str, list[Action]] = {}
     for a in actions:
-        if hasattr(a, "collection"):
+        if getattr(a, "collection", None) is not None:  # a source's SetEnrichers has None
             collections.setdefault(a.collection.external_id, []).append(a)
     for group in collections.values():
         lines.extend(_collection_block(group))
@@ -171,6 +210,10 @@ def _detail(a: Action, new: bool = False) -> list[str]:
         return [f"+ {attr} = {value(a.after)}{reason}"]
     if isinstance(a, AddCollection):
         return [f"+ path mapping {_mapping(m)}" for m in a.path_mappings]
+    if isinstance(a, SetEnrichers):
+        return [_enrichers_line(a, new)]
+    if isinstance(a, EnrichCollection):
+        return [enrich_line(a)]
     if isinstance(a, RenameCollection):
         return [f"~ name: {value(a.before)} -> {value(a.after)} (renamed upstream)"]
     if isinstance(a, SetCollectionSync):
@@ -257,4 +300,5 @@ def _changes(plan: Plan, s) -> str:
         f"assets: {s.assets_new:,} to create, {s.assets_changed:,} to change, {s.assets_missing:,} to mark missing"
         + (f", {s.assets_reappeared:,} back from missing" if s.assets_reappeared else "")
         + (f", {wiped:,} to delete" if wiped else "")
+        + (f"; enrich: {plural(s.assets_enrich, 'asset')}" if s.assets_enrich else "")
     )

@@ -7,7 +7,7 @@ import click
 
 from retrovue.app.collection_read import list_collections, show_collection
 from retrovue.app.collection_update import UpdateRequest, commit_update, preview_update
-from retrovue.cli.complete import complete_collection, complete_source
+from retrovue.cli.complete import complete_collection, complete_enricher_type, complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
 from retrovue.cli.options import common_options
@@ -80,10 +80,28 @@ def show(console: Console, selector: str) -> None:
     metavar="PLEX_PATH",
     help="Which mapping row, when there are several.",
 )
+@click.option(
+    "--add-enricher",
+    metavar="TYPE",
+    shell_complete=complete_enricher_type,
+    help="Attach enricher TYPE to this collection (adds to or overrides its source's).",
+)
+@click.option(
+    "--priority",
+    type=int,
+    help="With --add-enricher: run order among the collection's enrichers (lower first; 0).",
+)
+@click.option(
+    "--remove-enricher",
+    metavar="TYPE",
+    shell_complete=complete_enricher_type,
+    help="Detach enricher TYPE from this collection.",
+)
 @dry_run_option
 @common_options
 def update(console: Console, selector, dry_run, **changes) -> None:
-    """Enable/disable sync and set path mappings (never ingests)."""
+    """Enable/disable sync, set path mappings, attach/detach enrichers (never ingests or
+    enriches: see `retrovue collection enrich`)."""
     result = preview_update(console.ctx, UpdateRequest(selector, **changes))
     warning = view.update_warning(result)
     if warning:
@@ -98,4 +116,8 @@ def update(console: Console, selector, dry_run, **changes) -> None:
         console.lines(view.update_lines(result))
 
 
-from retrovue.cli.imperative import collection_ingest, collection_wipe  # noqa: E402, F401
+from retrovue.cli.imperative import (  # noqa: E402, F401
+    collection_enrich,
+    collection_ingest,
+    collection_wipe,
+)

@@ -78,6 +78,7 @@ from retrovue.cli.imperative import (  # noqa: E402, F401
     source_add,
     source_delete,
     source_discover,
+    source_enrichers,
     source_ingest,
     source_update,
 )

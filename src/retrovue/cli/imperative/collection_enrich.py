@@ -1,0 +1,55 @@
+"""`retrovue collection enrich` (issue 11)."""
+
+from __future__ import annotations
+
+import click
+
+from retrovue.app.collection_enrich import EnrichRequest, enrich_collection
+from retrovue.cli.complete import complete_collection
+from retrovue.cli.console import Console
+from retrovue.cli.imperative.collection import collection
+from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
+from retrovue.cli.options import common_options
+from retrovue.model.enums import Outcome
+from retrovue.render import enrichment as view
+
+
+@collection.command("enrich")
+@click.argument("selector", metavar="COLLECTION", shell_complete=complete_collection)
+@click.option("--force", is_flag=True, help="Enrich every present asset again.")
+@click.option(
+    "--retry-failed", is_flag=True, help="Also retry the assets whose last attempt failed."
+)
+@dry_run_option
+@common_options
+def enrich(console: Console, selector, force, retry_failed, dry_run) -> Outcome | None:
+    """Run the collection's enrichers over its assets still to enrich.
+
+    Failed assets are listed with their reason.  Exit 0: all enriched, nothing to do, or no
+    enricher attached (a message says so); 2: some assets failed; 1: nothing could be enriched
+    (e.g. an attached enricher is unavailable); 130: interrupted (committed batches stay)."""
+    done = enrich_collection(console.ctx, EnrichRequest(selector, force, retry_failed, dry_run))
+    for note in done.unavailable:
+        console.err(f"Warning: {note}")
+    if dry_run:
+        emit_dry_run(
+            console, done.plan, view.enrich_document(done), view.enrich_preview_lines(done)
+        )
+        return None
+    if done.error is not None:  # nothing could be enriched, or interrupted: the error reports it
+        error = done.error
+        error.details = {
+            "collection_id": str(done.collection.id),
+            "collection_name": done.collection.name,
+            "enrichments": view.enrich_document(done)["enrichments"],
+            **error.details,
+        }
+        if done.status == Outcome.INTERRUPTED and done.outcome and not console.json_output:
+            console.lines(view.outcome_lines(done.outcome))  # what the committed batches hold
+        console.report(error)
+        return done.status
+    if console.json_output:
+        console.emit_json(view.enrich_document(done))
+    else:
+        console.lines(view.enrich_lines(done))
+    return done.status

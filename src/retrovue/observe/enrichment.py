@@ -1,0 +1,144 @@
+"""What the database says about enrichment: attachments, and which assets are still to enrich.
+
+"Still to enrich" by one enricher type is one condition on ``assets`` (``pending``), shared by the
+plan's count, the run's selection and its marking, so a plan's number and a run's work are the
+same set: a present asset with no attempt recorded for its current change token, or (with
+``retry_failed``) whose attempt for it failed, or every present asset (``force``).  A recorded
+attempt for an older change token does not count: a changed file is enriched again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import Connection, String, and_, cast, exists, func, select
+
+from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment
+from retrovue.model.enrichment import EnricherSpec, effective, run_order
+
+_assets = Asset.__table__
+_ledger = AssetEnrichment.__table__
+_attachments = EnricherAttachment.__table__
+
+
+def pending(type_id: str, *, force: bool = False, retry_failed: bool = False):
+    """The condition on ``assets`` selecting the present assets ``type_id`` would enrich."""
+    present = _assets.c.missing_since.is_(None)
+    if force:
+        return present
+    attempt = and_(
+        _ledger.c.asset_id == _assets.c.id,
+        _ledger.c.enricher_type == type_id,
+        _ledger.c.change_token == _assets.c.change_token,
+    )
+    if retry_failed:
+        attempt = and_(attempt, _ledger.c.error_code.is_(None))
+    return and_(present, ~exists().where(attempt))
+
+
+def succeeded_all(type_ids: list[str]):
+    """The condition on ``assets``: every one of ``type_ids`` succeeded for its change token."""
+    return and_(
+        *(
+            exists().where(
+                _ledger.c.asset_id == _assets.c.id,
+                _ledger.c.enricher_type == type_id,
+                _ledger.c.change_token == _assets.c.change_token,
+                _ledger.c.error_code.is_(None),
+            )
+            for type_id in type_ids
+        )
+    )
+
+
+def count_pending(
+    conn: Connection,
+    collection_id: uuid.UUID,
+    type_id: str,
+    *,
+    force: bool = False,
+    retry_failed: bool = False,
+) -> int:
+    return conn.execute(
+        select(func.count())
+        .select_from(_assets)
+        .where(
+            _assets.c.collection_id == collection_id,
+            pending(type_id, force=force, retry_failed=retry_failed),
+        )
+    ).scalar_one()
+
+
+def failed_count(conn: Connection, collection_id: uuid.UUID, type_id: str) -> int:
+    """Present assets whose attempt for their current change token failed."""
+    return conn.execute(
+        select(func.count())
+        .select_from(_assets.join(_ledger, _ledger.c.asset_id == _assets.c.id))
+        .where(
+            _assets.c.collection_id == collection_id,
+            _assets.c.missing_since.is_(None),
+            _ledger.c.enricher_type == type_id,
+            _ledger.c.change_token == _assets.c.change_token,
+            _ledger.c.error_code.is_not(None),
+        )
+    ).scalar_one()
+
+
+def load_attachments(
+    conn: Connection,
+) -> tuple[dict[uuid.UUID, tuple[EnricherSpec, ...]], dict[uuid.UUID, tuple[EnricherSpec, ...]]]:
+    """Every attachment in one SELECT: (by source id, by collection id), each in run order."""
+    by_source: dict[uuid.UUID, list[EnricherSpec]] = defaultdict(list)
+    by_collection: dict[uuid.UUID, list[EnricherSpec]] = defaultdict(list)
+    for row in conn.execute(select(_attachments)):
+        spec = EnricherSpec(row.enricher_type, row.priority, dict(row.params or {}))
+        if row.source_id is not None:
+            by_source[row.source_id].append(spec)
+        else:
+            by_collection[row.collection_id].append(spec)
+    return (
+        {k: run_order(v) for k, v in by_source.items()},
+        {k: run_order(v) for k, v in by_collection.items()},
+    )
+
+
+def collection_enrichers(
+    conn: Connection, source_id: uuid.UUID, collection_id: uuid.UUID
+) -> tuple[EnricherSpec, ...]:
+    """One collection's effective enrichers, in run order."""
+    rows = conn.execute(
+        select(_attachments).where(
+            (_attachments.c.source_id == source_id)
+            | (_attachments.c.collection_id == collection_id)
+        )
+    ).all()
+
+    def specs(owned) -> list[EnricherSpec]:
+        return [
+            EnricherSpec(r.enricher_type, r.priority, dict(r.params or {}))
+            for r in rows
+            if owned(r)
+        ]
+
+    return effective(
+        specs(lambda r: r.source_id is not None), specs(lambda r: r.collection_id is not None)
+    )
+
+
+def pending_ids(
+    conn: Connection,
+    collection_id: uuid.UUID,
+    type_id: str,
+    *,
+    force: bool = False,
+    retry_failed: bool = False,
+) -> set[str]:
+    """The ids (as text) of the assets ``type_id`` would enrich, in one SELECT."""
+    rows = conn.execute(
+        select(cast(_assets.c.id, String)).where(
+            _assets.c.collection_id == collection_id,
+            pending(type_id, force=force, retry_failed=retry_failed),
+        )
+    )
+    return {row[0] for row in rows}
