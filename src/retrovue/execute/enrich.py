@@ -37,7 +37,12 @@ from retrovue.enrichers.errors import PLUGIN_ERROR
 from retrovue.enrichers.pool import EnrichOutcome, run_enrichment
 from retrovue.enrichers.registry import EnricherRegistry
 from retrovue.errors import LockLostError, RetrovueError
-from retrovue.model.enrichment import EnrichCounts, EnricherSpec, EnrichFailure
+from retrovue.model.enrichment import (
+    PROBED_COLUMNS,
+    EnrichCounts,
+    EnricherSpec,
+    EnrichFailure,
+)
 from retrovue.model.results import MAX_LISTED_FAILURES
 from retrovue.observe.db import as_uuid
 from retrovue.observe.enrichment import pending, succeeded_all
@@ -51,18 +56,7 @@ _ledger = AssetEnrichment.__table__
 BATCH = 200
 FLUSH_S = 2.0
 #: the assets columns an enricher's ``hot_columns`` may fill; anything else it returns is ignored
-HOT_COLUMNS = frozenset(
-    {
-        "duration_ms",
-        "container",
-        "video_codec",
-        "audio_codec",
-        "width",
-        "height",
-        "bit_rate",
-        "loudness_lufs",
-    }
-)
+HOT_COLUMNS = frozenset({"duration_ms", *PROBED_COLUMNS})
 _STRING_COLUMNS = {"container": 64, "video_codec": 64, "audio_codec": 64}
 _INT_LIMIT = 2**63 - 1
 #: stored error messages are cut here: a plugin's message is upstream-ish text

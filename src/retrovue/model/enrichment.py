@@ -12,6 +12,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: the columns of ``assets`` only enrichers fill (``duration_ms`` is filled by importers too), in
+#: the order ``asset show`` prints them
+PROBED_COLUMNS = (
+    "container",
+    "video_codec",
+    "audio_codec",
+    "width",
+    "height",
+    "bit_rate",
+    "loudness_lufs",
+)
+
 
 @dataclass(frozen=True)
 class EnricherSpec:

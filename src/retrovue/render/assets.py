@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from retrovue.model.enrichment import PROBED_COLUMNS
 from retrovue.render.table import table_lines
 from retrovue.render.values import iso, yes_no
 
@@ -27,15 +28,7 @@ _DESCRIPTIVE = (
 
 
 #: what enrichers found, shown by `asset show` (issue 11)
-_PROBED = (
-    "container",
-    "video_codec",
-    "audio_codec",
-    "width",
-    "height",
-    "bit_rate",
-    "loudness_lufs",
-)
+_PROBED = PROBED_COLUMNS
 
 
 def _descriptive(a: AssetRecord) -> dict:
