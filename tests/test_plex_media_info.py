@@ -304,3 +304,40 @@ def test_numbers_no_column_can_hold_are_dropped_not_fatal(rv, db_url, engine, pl
     assert applied.code == 0, applied.err
     with engine.connect() as conn:
         assert len(conn.execute(select(Asset.id)).all()) == 4
+
+
+def test_a_changed_item_gets_its_new_listing_and_loses_the_old_facts(
+    rv, db_url, engine, plex_movies
+):
+    """issue 11: a changed file's stored media info follows the new listing, and what enrichers
+    found about the file it replaced (results and probed columns) goes with it, so nothing
+    describes the old file until it is enriched again."""
+    plex, config = plex_movies
+    env = {TOKEN_ENV: plex.token}
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env).code == 0
+    with engine.begin() as conn:  # as if ffprobe had described the old file
+        conn.execute(
+            Asset.__table__.update().values(
+                width=640, video_codec="mpeg2video", metadata={"enrichers": {"ffprobe": {}}}
+            )
+        )
+    film = plex.sections["1"].items[0]
+    film.attrs["updatedAt"] = str(int(film.attrs["updatedAt"]) + 60)
+    film.media[0].attrs["videoCodec"] = "hevc"
+    applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env=env)
+    assert applied.code == 0, applied.err
+    with engine.connect() as conn:
+        rows = {
+            r.title: r
+            for r in conn.execute(
+                select(Asset.title, Asset.metadata_, Asset.width, Asset.video_codec)
+            )
+        }
+    changed = rows[film.attrs["title"]]
+    metadata = changed.metadata
+    metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+    assert metadata["media"]["video_codec"] == "hevc"
+    assert "enrichers" not in metadata
+    assert (changed.width, changed.video_codec) == (None, None)
+    untouched = [r for title, r in rows.items() if title != film.attrs["title"]]
+    assert all((r.width, r.video_codec) == (640, "mpeg2video") for r in untouched)

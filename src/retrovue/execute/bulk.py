@@ -25,6 +25,7 @@ from itertools import islice
 from sqlalchemy import Connection
 
 from retrovue.database.models import Asset
+from retrovue.model.enrichment import PROBED_COLUMNS
 from retrovue.model.upstream import UpstreamAsset
 
 COLUMNS = (
@@ -62,7 +63,11 @@ CHANGED = (
     ("duration_ms", "bigint"),
     ("size", "bigint"),
     ("change_token", "text"),
+    ("metadata", "json"),
 )
+#: a changed file's probed facts describe the file it replaced: cleared until it is enriched
+#: again (its earlier results in ``metadata["enrichers"]`` go with the rewritten metadata)
+CLEARED = PROBED_COLUMNS
 BATCH = 10_000
 
 
@@ -81,7 +86,8 @@ def insert_new_assets(
 def update_changed(
     conn: Connection, changed: list[tuple[str | uuid.UUID, UpstreamAsset, str]], now: datetime
 ) -> None:
-    """Rewrite changed items' content, back to ``state=new``, not approved, not missing."""
+    """Rewrite changed items' content and metadata, back to ``state=new``, not approved, not
+    missing, with no probed facts (see ``CLEARED``)."""
     values = (
         (
             asset_id,
@@ -95,10 +101,12 @@ def update_changed(
             item.duration_ms,
             item.size,
             item.change_token,
+            _metadata(item),
         )
         for asset_id, item, canonical in changed
     )
-    reset = "state = 'new', approved_for_broadcast = {false}, missing_since = NULL"
+    cleared = "".join(f", {name} = NULL" for name in CLEARED)
+    reset = "state = 'new', approved_for_broadcast = {false}, missing_since = NULL" + cleared
     if _postgresql(conn):
         columns = ", ".join(f"{name} = v.{name}" for name, _ in CHANGED)
         _unnest(
