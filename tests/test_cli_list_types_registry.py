@@ -55,7 +55,10 @@ def interrupting(monkeypatch):
     monkeypatch.setattr(
         registry_module,
         "builtin_importers",
-        lambda: [CtrlCDuringListing if cls is FilesystemImporter else cls for cls in original()],
+        lambda: [
+            (type_id, CtrlCDuringListing if type_id == "filesystem" else target)
+            for type_id, target in original()
+        ],
     )
     with_plugins(monkeypatch)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import click
 
 from retrovue.cli.main import COMMANDS, cli
+from tests.helpers import fs_config, make_tree
 
 
 def test_every_command_is_listed_with_its_own_help():
@@ -39,3 +41,40 @@ def test_help_lists_commands_without_importing_them():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _imported(stderr: str) -> set[str]:
+    """Modules named by -X importtime (``importlib.import_module`` ones are not listed, their
+    own imports are)."""
+    return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if "|" in line}
+
+
+def test_no_change_plan_imports_no_alembic_no_plexapi_no_rich(tmp_path):
+    """Issue 12: a no-change plan of a filesystem source on a migrated database reads the schema
+    revision without Alembic, loads no Plex importer and, logging nothing, no structlog/rich."""
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    db = f"sqlite:///{tmp_path}/db.sqlite"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    env.pop("RETROVUE_LOG_LEVEL", None)
+    cli = [sys.executable, "-m", "retrovue"]
+    subprocess.run(
+        [*cli, "apply", "-c", str(config), "--auto-approve", "--db", db],
+        capture_output=True,
+        check=True,
+        env=env,
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "retrovue", "plan", "-c", str(config)]
+        + ["--db", db],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert "No changes." in result.stdout
+    imported = _imported(result.stderr)
+    assert "sqlalchemy" in imported and "retrovue.importers.naming" in imported  # it did plan
+    heavy = {"alembic", "plexapi", "requests", "structlog", "rich", "pygments", "mako"}
+    assert imported & heavy == set()

@@ -17,7 +17,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from retrovue.database import migrate
+from retrovue.database import migrate, revision
 from retrovue.database.engine import DatabaseTarget, open_database
 from tests.empty_db import BACKENDS, empty_url, table_names
 from tests.helpers import fs_config
@@ -87,6 +87,16 @@ def _revision(url: str) -> str | None:
             return migrate.current_revision(conn)
     finally:
         engine.dispose()
+
+
+def test_head_revision_constant_is_alembics_head():
+    """Issue 12: a command reads the schema's state without Alembic, against ``HEAD_REVISION``;
+    a new migration that does not update the constant fails here."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    assert revision.HEAD_REVISION == scripts.get_current_head()
+    assert revision.HEAD_REVISION in migrate.known_revisions()
 
 
 def test_a_first_use_killed_mid_migration_leaves_nothing_behind(new_url, tmp_path):

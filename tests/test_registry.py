@@ -30,6 +30,25 @@ def test_builtins():
     assert all(entry.compliant for entry in reg.importers.values())
 
 
+def test_builtins_are_imported_only_when_their_type_is_used():
+    """Issue 12: registering the built-ins imports none of them (a filesystem-only command
+    never loads plexapi); each is registered under its class's own type_id."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from retrovue.importers.registry import load_registry; "
+        "r = load_registry(include_plugins=False); assert r.types() == ['filesystem', 'plex']; "
+        "before = 'retrovue.importers.plex' in sys.modules; r.get('filesystem'); "
+        "print(before, 'retrovue.importers.plex' in sys.modules, 'plexapi' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "False"]
+    reg = registry_module.load_registry(include_plugins=False)
+    for type_id, entry in reg.importers.items():
+        assert entry.provider == "built-in" and entry.cls.type_id == type_id
+
+
 def test_plugin_is_loaded_from_the_entry_point_group(monkeypatch):
     plugin_entry_points(monkeypatch, ("half", "tests.test_registry:HalfImporter"))
     reg = registry_module.load_registry()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# the placeholder is part of the plan wire format, which lives in the leaf model package
-from retrovue.model.codec import SENSITIVE_SHOWN as SENSITIVE_SHOWN
+# the placeholder is part of the plan wire format, which lives in the leaf model package (with
+# the actions: the codec is loaded only by commands that write or read JSON plans)
+from retrovue.model.actions import SENSITIVE_SHOWN as SENSITIVE_SHOWN
 
 REDACTED = "***REDACTED***"
 

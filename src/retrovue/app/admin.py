@@ -22,28 +22,26 @@ class Revisions:
 def upgrade(ctx: Context) -> Revisions:
     """Migrate the selected database to the newest schema revision, in one transaction.  A
     database made by a newer retrovue is refused before anything runs."""
-    from retrovue.database import migrate
     from retrovue.database.engine import migrate_database
+    from retrovue.database.revision import HEAD_REVISION
 
     before, after = migrate_database(ctx.target)
-    return Revisions(
-        ctx.target.display_url, before.revision, after.revision, migrate.head_revision()
-    )
+    return Revisions(ctx.target.display_url, before.revision, after.revision, HEAD_REVISION)
 
 
 def current(ctx: Context) -> Revisions:
     """Where the selected database's schema stands, without creating or migrating it."""
-    from retrovue.database import migrate
     from retrovue.database.engine import NoDatabase, read_schema_state
+    from retrovue.database.revision import HEAD_REVISION
 
     state = read_schema_state(ctx.target)
     if isinstance(state, NoDatabase):
-        return Revisions(ctx.target.display_url, None, None, migrate.head_revision(), "missing")
+        return Revisions(ctx.target.display_url, None, None, HEAD_REVISION, "missing")
     return Revisions(
         ctx.target.display_url,
         state.revision,
         state.revision,
-        migrate.head_revision(),
+        HEAD_REVISION,
         state.status.value,
     )
 

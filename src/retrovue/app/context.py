@@ -141,10 +141,10 @@ class Context:
 
         engine = self.reading_engine
         if isinstance(engine, NoDatabase):
-            from retrovue.database.migrate import head_revision
+            from retrovue.database.revision import HEAD_REVISION
             from retrovue.observe.empty import EmptyReader
 
-            yield EmptyReader(head_revision())
+            yield EmptyReader(HEAD_REVISION)
             return
         from retrovue.observe.reader import DbReader
 

@@ -11,6 +11,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from retrovue.app.context import Context
 from retrovue.config.model import DesiredState
@@ -19,8 +20,10 @@ from retrovue.errors import PlanError, UsageError
 from retrovue.importers.observation import Observations
 from retrovue.model.actions import Plan
 from retrovue.model.enums import Outcome, ProblemKind, Trigger
-from retrovue.model.results import ExecutionResult
 from retrovue.plan.builder import PlanOptions, build_plan
+
+if TYPE_CHECKING:  # loaded by apply's executor; a plan does not need it
+    from retrovue.model.results import ExecutionResult
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import structlog
-
 from retrovue.app.context import Context
 from retrovue.app.selectors import resolve_source
 from retrovue.errors import DatabaseError, ProductionSafetyError, RetrovueError
+from retrovue.logs import get_logger
 from retrovue.model.actions import Plan
 from retrovue.model.enums import Outcome
 from retrovue.model.snapshots import DbSource
@@ -25,7 +24,7 @@ from retrovue.observe.reader import DbReader
 from retrovue.plan import imperative as build
 from retrovue.plan.imperative import DeleteTarget
 
-log = structlog.get_logger("retrovue.source.delete")
+log = get_logger("retrovue.source.delete")
 
 
 @dataclass(frozen=True)

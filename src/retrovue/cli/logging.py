@@ -1,4 +1,8 @@
-"""structlog to stderr, human on a terminal, JSON with --log-format json; every line scrubbed."""
+"""structlog to stderr, human on a terminal, JSON with --log-format json; every line scrubbed.
+
+structlog is imported when something is first logged (``retrovue.logs``): a command that logs
+nothing does not load it, nor the rich and pygments its console renderer brings.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-import structlog
-
+from retrovue import logs
 from retrovue.render.values import one_line
 
 
@@ -36,22 +39,29 @@ def configure_logging(
         # names from upstream reach log lines too: no control character reaches the terminal
         return {k: one_line(scrub(v)) if isinstance(v, str) else v for k, v in event_dict.items()}
 
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=_stderr_color(no_color))
-    )
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=lambda *_args: _StderrLogger(),
-        cache_logger_on_first_use=False,
-    )
+    colors = _stderr_color(no_color)  # decided now: stderr may be swapped before the first line
+
+    def apply() -> None:
+        import structlog
+
+        renderer = (
+            structlog.processors.JSONRenderer()
+            if fmt == "json"
+            else structlog.dev.ConsoleRenderer(colors=colors)
+        )
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                redact,
+                renderer,
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            logger_factory=lambda *_args: _StderrLogger(),
+            cache_logger_on_first_use=False,
+        )
+
+    logs.configure(apply)
 
 
 def _stderr_color(no_color: bool) -> bool:

@@ -6,6 +6,8 @@ keeps the two equal), so editors, the validator and ``source add`` flags share o
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from retrovue.importers.base import ParamSpec
 from retrovue.importers.registry import Registry
 from retrovue.model.limits import NAME_MAX, PATH_MAX
@@ -30,7 +32,10 @@ def _param_schema(spec: ParamSpec) -> dict:
     return schema
 
 
-def build_schema(registry: Registry) -> dict:
+def build_schema(registry: Registry, configs_of: Collection[str] | None = None) -> dict:
+    """``configs_of``: the types whose ``config`` is described (None: all).  A file validated
+    against the schema needs only its own sources' types: another type's branch cannot match
+    it, and leaving it out does not import that importer (plexapi for a filesystem-only file)."""
     type_ids = registry.types()
     defs: dict = {
         "path_mapping": {
@@ -84,6 +89,8 @@ def build_schema(registry: Registry) -> dict:
     }
     branches = []
     for type_id in type_ids:
+        if configs_of is not None and type_id not in configs_of:
+            continue
         specs = registry.get(type_id).param_spec()
         defs[f"config_{type_id}"] = {
             "type": "object",

@@ -108,11 +108,19 @@ def non_finite_numbers(doc: LoadedDocument, data, path: tuple = ()) -> list[Diag
 
 
 def schema_problems(doc: LoadedDocument, data, registry: Registry) -> list[Diagnostic]:
-    validator = Draft202012Validator(build_schema(registry))
+    validator = Draft202012Validator(build_schema(registry, _source_types(data)))
     problems = []
     for error in validator.iter_errors(data):
         problems.append(doc.diagnostic(_message(error), tuple(error.absolute_path)))
     return _unique(problems)
+
+
+def _source_types(data) -> set[str]:
+    """The source types a document names (whatever its shape: the schema judges that)."""
+    sources = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(sources, list):
+        return set()
+    return {s["type"] for s in sources if isinstance(s, dict) and isinstance(s.get("type"), str)}
 
 
 def _message(error) -> str:

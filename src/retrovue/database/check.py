@@ -13,9 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine
 
-from retrovue.database import migrate
 from retrovue.database.engine import DatabaseTarget, NoDatabase, database_errors, open_existing
 from retrovue.database.models import Base
+from retrovue.database.revision import HEAD_REVISION, current_revision
 from retrovue.errors import DatabaseError, SchemaMismatchError
 
 #: how many differences an error message names before it points at `retrovue db check`
@@ -57,11 +57,11 @@ def check_schema(target: DatabaseTarget) -> SchemaCheck:
         raise DatabaseError(f"nothing to check: database {engine.database} {engine.state}")
     try:
         with database_errors(target), engine.connect() as conn:
-            revision = migrate.current_revision(conn)
+            revision = current_revision(conn)
             found = differences(conn)
     finally:
         engine.dispose()
-    return SchemaCheck(target.display_url, revision, migrate.head_revision(), found)
+    return SchemaCheck(target.display_url, revision, HEAD_REVISION, found)
 
 
 def require_matching_schema(engine: Engine, display_url: str) -> None:

@@ -12,9 +12,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from retrovue.database import migrate
 from retrovue.database.failures import database_error
 from retrovue.database.interrupts import finalize_interrupted_statement
+from retrovue.database.revision import HEAD_REVISION, Schema, SchemaState, schema_state
 from retrovue.errors import (
     DatabaseError,
     SchemaOutOfDateError,
@@ -191,24 +191,24 @@ class NoDatabase:
         return f"database {self.database} {self.state}: planned as empty; apply {then} it"
 
 
-def _refuse(state: migrate.SchemaState, target: DatabaseTarget) -> None:
+def _refuse(state: SchemaState, target: DatabaseTarget) -> None:
     """Raise unless the schema is one this retrovue can work with as it is."""
-    if state.status is migrate.Schema.CURRENT:
+    if state.status is Schema.CURRENT:
         return
-    if state.status is migrate.Schema.NEWER:
+    if state.status is Schema.NEWER:
         raise _too_new(state, target)
-    if state.status is migrate.Schema.FOREIGN:
+    if state.status is Schema.FOREIGN:
         raise _foreign(target)
     raise SchemaOutOfDateError(
-        f"Database schema is out of date (revision {state.revision}, head {migrate.head_revision()})",
+        f"Database schema is out of date (revision {state.revision}, head {HEAD_REVISION})",
         hint="run `retrovue db upgrade`",
     )
 
 
-def _too_new(state: migrate.SchemaState, target: DatabaseTarget) -> SchemaTooNewError:
+def _too_new(state: SchemaState, target: DatabaseTarget) -> SchemaTooNewError:
     return SchemaTooNewError(
         f"Database {target.display_url} has schema revision {state.revision}, made by a newer "
-        f"retrovue (this one knows up to {migrate.head_revision()})",
+        f"retrovue (this one knows up to {HEAD_REVISION})",
         hint="use the retrovue version that migrated it; `retrovue db upgrade` cannot go back",
     )
 
@@ -221,9 +221,9 @@ def _foreign(target: DatabaseTarget) -> SchemaOutOfDateError:
     )
 
 
-def _read_state(engine: Engine) -> migrate.SchemaState:
+def _read_state(engine: Engine) -> SchemaState:
     with engine.connect() as conn:
-        return migrate.schema_state(conn)
+        return schema_state(conn)
 
 
 def open_database(target: DatabaseTarget) -> Engine:
@@ -243,7 +243,7 @@ def open_database(target: DatabaseTarget) -> Engine:
     try:
         with database_errors(target):
             state = _read_state(engine)
-        if state.status is migrate.Schema.EMPTY:
+        if state.status is Schema.EMPTY:
             _, state = migrate_database(target, first_use=True)
         _refuse(state, target)
     except BaseException:
@@ -264,7 +264,7 @@ def open_existing(target: DatabaseTarget) -> Engine | NoDatabase:
     try:
         with database_errors(target):
             state = _read_state(engine)
-        if state.status is migrate.Schema.EMPTY:
+        if state.status is Schema.EMPTY:
             engine.dispose()
             return NoDatabase(target.display_url, exists=True)
         _refuse(state, target)
@@ -274,7 +274,7 @@ def open_existing(target: DatabaseTarget) -> Engine | NoDatabase:
     return engine
 
 
-def read_schema_state(target: DatabaseTarget) -> migrate.SchemaState | NoDatabase:
+def read_schema_state(target: DatabaseTarget) -> SchemaState | NoDatabase:
     """Where the schema stands, reading only (a missing SQLite file is not created)."""
     path = sqlite_file(target.url)
     if path is not None and not path.exists():
@@ -289,30 +289,32 @@ def read_schema_state(target: DatabaseTarget) -> migrate.SchemaState | NoDatabas
 
 def migrate_database(
     target: DatabaseTarget, *, first_use: bool = False
-) -> tuple[migrate.SchemaState, migrate.SchemaState]:
+) -> tuple[SchemaState, SchemaState]:
     """Migrate to the newest revision in one transaction under the migration lock; the states
     before and after.  ``first_use`` migrates only a database that is still empty once the lock
     is held (a neighbour may have migrated it meanwhile, which is fine)."""
     path = sqlite_file(target.url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    from retrovue.database import migrate  # Alembic: only where a migration may run
+
     engine = _migrating_engine(target.url)
     try:
         with database_errors(target, engine), engine.begin() as conn:
             migrate.take_migration_lock(conn)
             # read again under the lock: another process may have migrated since we looked
-            before = migrate.schema_state(conn)
+            before = schema_state(conn)
             _refuse_upgrade(before, target, first_use)
-            if before.status is not migrate.Schema.CURRENT:
+            if before.status is not Schema.CURRENT:
                 migrate.upgrade(conn)
-            after = migrate.schema_state(conn)
+            after = schema_state(conn)
     finally:
         engine.dispose()
     return before, after
 
 
-def _refuse_upgrade(state: migrate.SchemaState, target: DatabaseTarget, first_use: bool) -> None:
-    if state.status is migrate.Schema.NEWER:
+def _refuse_upgrade(state: SchemaState, target: DatabaseTarget, first_use: bool) -> None:
+    if state.status is Schema.NEWER:
         raise _too_new(state, target)  # before any script runs: there is no way down
-    if first_use and state.status is not migrate.Schema.EMPTY:
+    if first_use and state.status is not Schema.EMPTY:
         _refuse(state, target)  # first use migrates an empty database only

@@ -1,6 +1,9 @@
 """Alembic, driven in code: the migration scripts are package data, ``retrovue/migrations/``
 (the top-level ``migrations/`` of a checkout is a symlink to it).
 
+Only running a migration, or telling an older revision from a newer one, imports this module
+(and Alembic with it); reading where a schema stands is ``retrovue.database.revision``.
+
 Migrations run inside the caller's one transaction (``env.py`` joins it), under a migration
 lock, so a database is either migrated or untouched: never half-built by a killed process, and
 never migrated twice by two processes starting at once.
@@ -9,19 +12,22 @@ never migrated twice by two processes starting at once.
 from __future__ import annotations
 
 import atexit
-import enum
 import functools
 from contextlib import ExitStack
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
 
+# where a schema stands is read without Alembic; re-exported for the callers that migrate
+from retrovue.database.revision import HEAD_REVISION as HEAD_REVISION
+from retrovue.database.revision import Schema as Schema
+from retrovue.database.revision import SchemaState as SchemaState
+from retrovue.database.revision import current_revision as current_revision
+from retrovue.database.revision import schema_state as schema_state
 from retrovue.errors import DatabaseError
 
 _extracted = ExitStack()
@@ -29,20 +35,6 @@ atexit.register(_extracted.close)
 
 #: the PostgreSQL advisory lock every migrating process takes (apart from the apply lock's key)
 MIGRATION_LOCK_KEY = 0x5256_4D49_4752_4154  # "RVMIGRAT"
-
-
-class Schema(enum.Enum):
-    EMPTY = "empty"  # no tables at all: a new database
-    CURRENT = "current"  # at the newest revision this retrovue has
-    BEHIND = "behind"  # at an older revision of this retrovue: `db upgrade` moves it on
-    NEWER = "newer"  # at a revision this retrovue does not know: a newer retrovue made it
-    FOREIGN = "foreign"  # tables, but no retrovue revision
-
-
-@dataclass(frozen=True)
-class SchemaState:
-    revision: str | None
-    status: Schema
 
 
 @functools.cache
@@ -67,28 +59,13 @@ def _scripts() -> ScriptDirectory:
 
 
 def head_revision() -> str:
+    """Alembic's head: what ``revision.HEAD_REVISION`` must equal (the test suite checks)."""
     return _scripts().get_current_head()
 
 
 @functools.cache
 def known_revisions() -> frozenset[str]:
     return frozenset(script.revision for script in _scripts().walk_revisions())
-
-
-def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def schema_state(connection: Connection) -> SchemaState:
-    revision = current_revision(connection)
-    if revision is None:
-        empty = not inspect(connection).get_table_names()
-        return SchemaState(None, Schema.EMPTY if empty else Schema.FOREIGN)
-    if revision == head_revision():
-        return SchemaState(revision, Schema.CURRENT)
-    if revision in known_revisions():
-        return SchemaState(revision, Schema.BEHIND)
-    return SchemaState(revision, Schema.NEWER)
 
 
 def take_migration_lock(connection: Connection) -> None:

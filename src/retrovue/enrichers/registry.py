@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
+from retrovue import logs
 from retrovue.enrichers.base import BaseEnricher, ParamSpec, is_compliant
 from retrovue.enrichers.errors import (
     DuplicateEnricherTypeError,
@@ -155,8 +156,9 @@ def _describe(entry: RegisteredEnricher) -> EnricherType:
 
 
 def builtin_enrichers() -> list[type[BaseEnricher]]:
-    # imported when a registry is built, not with this module (the importer registry does the
-    # same); the built-ins load FFmpeg's libraries only when they first enrich
+    # imported when a registry is built, not with this module (the importer registry defers
+    # further: to a type's first use); the built-ins load FFmpeg's libraries only when they
+    # first enrich
     from retrovue.enrichers.ffprobe import FFProbeEnricher
     from retrovue.enrichers.loudness import LoudnessEnricher
 
@@ -176,4 +178,5 @@ def load_registry(*, include_plugins: bool = True) -> EnricherRegistry:
                 registry.broken[ep.name] = f"{type(exc).__name__}: {exc}"
                 continue
             registry.register(cls, provider)
+        logs.settle(if_loaded=True)  # a plugin that imported structlog logs as retrovue does
     return registry

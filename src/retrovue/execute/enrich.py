@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from retrovue.database.models import Asset, AssetEnrichment
@@ -37,6 +36,7 @@ from retrovue.enrichers.errors import PLUGIN_ERROR
 from retrovue.enrichers.pool import EnrichOutcome, run_enrichment
 from retrovue.enrichers.registry import EnricherRegistry
 from retrovue.errors import LockLostError, RetrovueError
+from retrovue.logs import get_logger
 from retrovue.model.enrichment import (
     PROBED_COLUMNS,
     EnrichCounts,
@@ -47,7 +47,7 @@ from retrovue.model.results import MAX_LISTED_FAILURES
 from retrovue.observe.db import as_uuid
 from retrovue.observe.enrichment import pending, succeeded_all
 
-log = structlog.get_logger("retrovue.execute")
+log = get_logger("retrovue.execute")
 
 _assets = Asset.__table__
 _ledger = AssetEnrichment.__table__

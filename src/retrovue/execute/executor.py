@@ -19,7 +19,6 @@ from datetime import datetime
 from itertools import groupby
 from typing import Protocol
 
-import structlog
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -50,6 +49,7 @@ from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
 from retrovue.importers.observation import Observations
 from retrovue.importers.registry import Registry
+from retrovue.logs import get_logger
 from retrovue.model.actions import (
     Action,
     CollectionAddress,
@@ -68,7 +68,7 @@ from retrovue.model.results import (
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 from retrovue.observe.enrichment import collection_enrichers
 
-log = structlog.get_logger("retrovue.execute")
+log = get_logger("retrovue.execute")
 
 
 class Progress(Protocol):

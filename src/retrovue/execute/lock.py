@@ -35,7 +35,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import structlog
 from sqlalchemy import (
     Connection,
     Engine,
@@ -53,9 +52,10 @@ from sqlalchemy.pool import NullPool
 from retrovue.database.failures import database_error, describe
 from retrovue.database.models import ApplyLock
 from retrovue.errors import LockedError, LockLostError
+from retrovue.logs import get_logger
 from retrovue.model.time import as_utc
 
-log = structlog.get_logger("retrovue.lock")
+log = get_logger("retrovue.lock")
 
 LOCK_NAME = "apply"
 #: the SQLite holder's heartbeat row (``started_at`` is the time of its last beat)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-import structlog
 from sqlalchemy import Connection, delete, insert, select, update
 
 from retrovue.database.models import (
@@ -23,6 +22,7 @@ from retrovue.errors import RetrovueError
 from retrovue.execute.attachments import set_attachments
 from retrovue.execute.delete import delete_source, set_mapping_local, wipe_collection
 from retrovue.execute.lookups import action_source_id, collection_id_of
+from retrovue.logs import get_logger
 from retrovue.model.actions import (
     Action,
     AddCollection,
@@ -41,7 +41,7 @@ from retrovue.model.actions import (
 )
 from retrovue.model.upstream import PathMappingSpec
 
-log = structlog.get_logger("retrovue.execute")
+log = get_logger("retrovue.execute")
 
 SourceId = uuid.UUID | None
 Handler = Callable[[Connection, Action, SourceId, datetime], SourceId]

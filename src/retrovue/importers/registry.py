@@ -1,13 +1,18 @@
 """Importer registry: the built-ins plus the ``retrovue.importers`` entry-point group.
 
 A registry is built once per command and passed along; there is no module-level mutable state.
+Built-ins are registered by type id and imported when that type is first used, so a command
+that touches only filesystem sources never loads plexapi (issue 12, fast start).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import entry_points
 
+from retrovue import logs
 from retrovue.errors import (
     DuplicateSourceTypeError,
     ImporterUnavailableError,
@@ -18,11 +23,27 @@ from retrovue.importers.base import BaseImporter, is_compliant
 ENTRY_POINT_GROUP = "retrovue.importers"
 
 
+#: the built-in importers: type id -> "module:attribute" of the class, which has that type_id
+#: (tests/test_registry.py checks it)
+BUILTIN_IMPORTERS = {
+    "filesystem": "retrovue.importers.filesystem:FilesystemImporter",
+    "plex": "retrovue.importers.plex:PlexImporter",
+}
+
+
 @dataclass(frozen=True)
 class RegisteredImporter:
     type_id: str
-    cls: type[BaseImporter]
+    #: the class, or a built-in's "module:attribute", imported when ``cls`` is first read
+    source: type[BaseImporter] | str
     provider: str  # "built-in" or the entry point "name = module:attr"
+
+    @cached_property
+    def cls(self) -> type[BaseImporter]:
+        if not isinstance(self.source, str):
+            return self.source
+        module, _, attribute = self.source.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
     @property
     def compliant(self) -> bool:
@@ -35,8 +56,10 @@ class Registry:
     #: plugins that failed to import: name -> reason (listed, not fatal)
     broken: dict[str, str] = field(default_factory=dict)
 
-    def register(self, cls: type[BaseImporter], provider: str) -> None:
-        type_id = getattr(cls, "type_id", None) or provider
+    def register(self, cls: type[BaseImporter] | str, provider: str, type_id: str = "") -> None:
+        """``cls`` may be "module:attribute" (a built-in, imported on first use): then
+        ``type_id`` names its type."""
+        type_id = type_id or getattr(cls, "type_id", None) or provider
         existing = self.importers.get(type_id)
         if existing is not None:
             raise DuplicateSourceTypeError(
@@ -73,23 +96,15 @@ class Registry:
         return self.get(type_id)(config)
 
 
-def builtin_importers() -> list[type[BaseImporter]]:
-    from retrovue.importers.filesystem import FilesystemImporter
-
-    classes: list[type[BaseImporter]] = [FilesystemImporter]
-    try:
-        from retrovue.importers.plex import PlexImporter
-    except ImportError:  # pragma: no cover - plexapi is a hard dependency; only during development
-        pass
-    else:
-        classes.append(PlexImporter)
-    return classes
+def builtin_importers() -> list[tuple[str, type[BaseImporter] | str]]:
+    """(type id, its class or "module:attribute") of each built-in; nothing is imported here."""
+    return list(BUILTIN_IMPORTERS.items())
 
 
 def load_registry(*, include_plugins: bool = True) -> Registry:
     registry = Registry()
-    for cls in builtin_importers():
-        registry.register(cls, "built-in")
+    for type_id, target in builtin_importers():
+        registry.register(target, "built-in", type_id)
     if include_plugins:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             provider = f"{ep.name} = {ep.value}"
@@ -99,4 +114,5 @@ def load_registry(*, include_plugins: bool = True) -> Registry:
                 registry.broken[ep.name] = f"{type(exc).__name__}: {exc}"
                 continue
             registry.register(cls, provider)
+        logs.settle(if_loaded=True)  # a plugin that imported structlog logs as retrovue does
     return registry

@@ -16,6 +16,9 @@ from retrovue.model.enrichment import EnricherSpec, EnrichWork
 from retrovue.model.enums import ProblemKind, Scope
 from retrovue.model.upstream import PathMappingSpec
 
+#: what every output (text, JSON, saved plans) shows in place of a secret value
+SENSITIVE_SHOWN = "(sensitive)"
+
 
 @dataclass(frozen=True)
 class SourceAddress:

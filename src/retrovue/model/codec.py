@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from retrovue.model.actions import (
+    SENSITIVE_SHOWN,
     Action,
     AddCollection,
     CollectionAddress,
@@ -55,9 +56,6 @@ from retrovue.model.actions import (
 #: keyed "hmac-sha256:" fingerprints of secrets and source rows; 1.4: set_enrichers and
 #: enrich_collection)
 FORMAT_VERSION = "1.4.0"
-
-#: what every output shows in place of a secret value
-SENSITIVE_SHOWN = "(sensitive)"
 
 #: ``(source name, config key) -> secret value``; raises when the value cannot be had
 SecretLookup = Callable[[str, str], Any]

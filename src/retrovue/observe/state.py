@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from retrovue.database import migrate
+from retrovue.database import revision
 from retrovue.database.models import Collection, PathMapping, Source
 from retrovue.fingerprint import digest_value, fingerprint_assets, keyed_digest_value
 from retrovue.model.snapshots import CollectionFingerprint, DbState, SourceFingerprint
@@ -65,7 +65,7 @@ def observe_db_state(conn: Connection) -> DbState:
             for sid, src in sources.items()
         }
     )
-    return DbState(migrate.current_revision(conn), whole, sources)
+    return DbState(revision.current_revision(conn), whole, sources)
 
 
 def _mappings(conn: Connection) -> dict[Any, list]:
