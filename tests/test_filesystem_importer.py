@@ -144,3 +144,15 @@ def test_title_filter_matches_series_or_movie_exactly_case_insensitive(tmp_path)
     assert names(filter_title="Space Patrol", filter_season=1, filter_episode=1) == [
         "Space Patrol - S01E01.mkv"
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ["Show 01 - S01E02.mkv", "plain.mkv", "A [b] #c%d?.mkv", "tab\there.mkv", " ", ""]
+)
+def test_file_uris_percent_encode_exactly_what_rfc3986_does_not_allow(name):
+    """The fast path for names whose only unsafe character is a space gives the same URI as
+    urllib's quote, which the non-ASCII path uses."""
+    from urllib.parse import quote
+
+    expected = "file:///m/" + quote(name, safe="/:@!$&'()*+,;=-._~")
+    assert file_uri("/m/" + name) == expected

@@ -9,6 +9,7 @@ inode), so a symlink loop can never hang a scan.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import time
@@ -69,12 +70,19 @@ class _Proof(NamedTuple):
     folders: tuple[tuple[str, int, int, int], ...]  # (path, inode, mtime_ns, entry count)
 
 
+#: an ASCII name whose only character to escape, if any, is a space (most media names): then
+#: one str.replace does what translate does, 8x faster (translate was 8% of a no-change plan)
+_SAFE_BUT_SPACES = re.compile(r"[^A-Za-z0-9" + re.escape(_SAFE + " ") + "]")
+
+
 def _escape_name(name: str) -> str:
     # os.fsencode gives back the raw bytes of a name that is not valid UTF-8 (Python keeps them
     # as surrogates): a URI can carry any byte, so every file gets a stable source_uri
-    return (
-        name.translate(_ASCII_ESCAPES) if name.isascii() else quote(os.fsencode(name), safe=_SAFE)
-    )
+    if not name.isascii():
+        return quote(os.fsencode(name), safe=_SAFE)
+    if _SAFE_BUT_SPACES.search(name) is None:
+        return name.replace(" ", "%20")
+    return name.translate(_ASCII_ESCAPES)
 
 
 def file_uri(path: str) -> str:
