@@ -458,6 +458,7 @@ def measure_noop(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]
                 select(
                     _assets.c.id,
                     literal("ffprobe"),
+                    _assets.c.collection_id,
                     literal(str(FFProbeEnricher.version)),
                     _assets.c.change_token,
                     null(),

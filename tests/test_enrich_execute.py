@@ -497,6 +497,8 @@ def test_changed_file_is_enriched_again(lib):
     lib.ingest()
     a = lib.assets()["a.mkv"]
     assert a["change_token"] != old_token and a["state"] == "new"
+    # the ledger only ever holds current tokens: the changed asset's row went with its change
+    assert set(lib.ledger()) == {("b.mkv", "ffprobe")}
     assert lib.plan(FFPROBE).actions[0].total == 1
     run = lib.run(FFPROBE)
     assert run.counts("ffprobe").enriched == 1
@@ -507,6 +509,34 @@ def test_changed_file_is_enriched_again(lib):
     assert a["state"] == "ready" and abs(a["duration_ms"] - 2000) <= 50
     assert lib.ledger()[("a.mkv", "ffprobe")]["change_token"] == a["change_token"]
     assert a["metadata"]["enrichers"]["ffprobe"]["change_token"] == a["change_token"]
+
+
+def test_two_counts_prove_nothing_is_pending(lib):
+    """issue 11: a no-change plan proves that nothing is left to enrich from two index-only
+    counts (a row per asset and type, each for its current token) instead of joining every
+    asset; a new asset, a changed one, or (with retry_failed) a failed one is seen."""
+    from retrovue.observe.enrichment import nothing_pending
+
+    lib.add("a.mkv")
+    media.write_text(lib.folder / "bad.mp4")
+    lib.ingest()
+    collection_id = lib.addresses()[1].id
+
+    def proven(**kw) -> bool:
+        with lib.engine.connect() as conn:
+            return nothing_pending(conn, collection_id, "ffprobe", **kw)
+
+    assert not proven()
+    lib.run(FFPROBE)
+    assert proven() and not proven(retry_failed=True)  # bad.mp4 failed for its current token
+    lib.add("c.mkv")
+    lib.ingest()
+    assert not proven()
+    lib.run(FFPROBE)
+    assert proven()
+    shutil.copyfile(lib.templates["long"], lib.folder / "a.mkv")
+    lib.ingest()
+    assert not proven() and lib.plan(FFPROBE).actions[0].total == 1
 
 
 def test_failed_asset_is_retried_only_with_retry_failed_or_a_new_token(lib):

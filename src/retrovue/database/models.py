@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -167,14 +168,22 @@ class EnricherAttachment(Base):
 
 class AssetEnrichment(Base):
     """The last enrichment attempt of one asset by one enricher type: for which change token and
-    version, and its error if it failed.  The facts are in ``assets.metadata["enrichers"]``."""
+    version, and its error if it failed.  The facts are in ``assets.metadata["enrichers"]``.
+    A row always holds its asset's current change token: ingest deletes a changed asset's rows."""
 
     __tablename__ = "asset_enrichments"
+    __table_args__ = (
+        Index("ix_asset_enrichments_collection", "collection_id", "enricher_type", "error_code"),
+    )
 
     asset_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
     )
     enricher_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the asset's collection (assets never move): the counts that prove nothing is pending
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE")
+    )
     version: Mapped[str] = mapped_column(String(64))
     change_token: Mapped[str] = mapped_column(String(255))
     error_code: Mapped[str | None] = mapped_column(String(64))

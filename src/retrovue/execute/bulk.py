@@ -172,6 +172,24 @@ def set_missing(
             cursor.execute(sql, (stamp(since), stamp(now), json.dumps(chunk)))
 
 
+def forget_enrichments(conn: Connection, ids: list[str | uuid.UUID]) -> None:
+    """Delete the enrichment ledger rows of assets whose file changed: a ledger row always holds
+    its asset's current change token, which lets a plan prove with two counts that nothing is
+    left to enrich (``observe.enrichment``)."""
+    if not ids:
+        return
+    if _postgresql(conn):
+        sql = "DELETE FROM asset_enrichments WHERE asset_id = ANY(%s::uuid[])"
+        with _cursor(conn) as cursor:
+            for start in range(0, len(ids), BATCH):
+                cursor.execute(sql, ([str(i) for i in ids[start : start + BATCH]],))
+        return
+    sql = "DELETE FROM asset_enrichments WHERE asset_id IN (SELECT value FROM json_each(?))"
+    with _cursor(conn) as cursor:
+        for start in range(0, len(ids), BATCH):
+            cursor.execute(sql, (json.dumps([_sqlite_id(i) for i in ids[start : start + BATCH]]),))
+
+
 # -- inserts --------------------------------------------------------------------------------------
 
 

@@ -198,7 +198,7 @@ class CollectionEnricher:
     ) -> None:
         now = self.clock()
         ids = [as_uuid(o.asset_id) for o in outcomes]
-        records = [_record(cls, o, version, now) for o in outcomes]
+        records = [_record(cls, o, version, now, self.collection_id) for o in outcomes]
         with self.engine.begin() as conn:
             conn.execute(
                 delete(_ledger).where(
@@ -302,7 +302,9 @@ class _Record:
     columns: dict[str, Any]  # b_<column> bind values for the hot columns
 
 
-def _record(cls: type[BaseEnricher], outcome: EnrichOutcome, version: str, now) -> _Record:
+def _record(
+    cls: type[BaseEnricher], outcome: EnrichOutcome, version: str, now, collection_id
+) -> _Record:
     code, message, data = outcome.error_code, outcome.error_message, outcome.data
     if code is None:
         try:
@@ -317,6 +319,7 @@ def _record(cls: type[BaseEnricher], outcome: EnrichOutcome, version: str, now) 
     ledger = {
         "asset_id": as_uuid(outcome.asset_id),
         "enricher_type": cls.type_id,
+        "collection_id": collection_id,
         "version": version,
         "change_token": token,
         "error_code": code,

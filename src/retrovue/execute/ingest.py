@@ -14,7 +14,13 @@ from sqlalchemy import Connection, update
 from retrovue.allocation import cyclic_gc_paused
 from retrovue.database.models import Collection
 from retrovue.diff.assets import AssetDiff, diff_assets
-from retrovue.execute.bulk import insert_new_assets, set_missing, update_canonical, update_changed
+from retrovue.execute.bulk import (
+    forget_enrichments,
+    insert_new_assets,
+    set_missing,
+    update_canonical,
+    update_changed,
+)
 from retrovue.importers.base import BaseImporter, UpstreamAsset
 from retrovue.model.counts import IngestCounts
 from retrovue.observe.db import load_asset_index
@@ -103,6 +109,7 @@ def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now:
     with cyclic_gc_paused():  # a row tuple per new asset: see retrovue.allocation
         insert_new_assets(conn, collection_id, diff.new, now)
     update_changed(conn, diff.changed, now)
+    forget_enrichments(conn, [asset_id for asset_id, _item, _canonical in diff.changed])
     update_canonical(conn, diff.remapped, now)
     set_missing(conn, diff.reappeared, None, now)
     set_missing(conn, diff.missing, now, now)

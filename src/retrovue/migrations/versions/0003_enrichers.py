@@ -10,7 +10,10 @@ on one collection (``collection_id``), exactly one of the two, each type at most
 ``asset_enrichments``: one row per asset and enricher type saying for which change token and
 enricher version the last attempt was made and whether it failed.  The facts themselves live in
 ``assets.metadata`` under ``enrichers``; this narrow table is what plans and runs query to find the
-assets still to enrich, in one indexed join, without reading any JSON.
+assets still to enrich, in one indexed join, without reading any JSON.  A row always holds its
+asset's current change token (ingest deletes the rows of a changed asset), so when a collection
+has as many rows of a type as it has assets nothing is left to enrich: two index-only counts,
+which keep a no-change plan from joining every asset (``collection_id`` is there for them).
 
 The new ``assets`` columns are the facts scheduling queries (duration_ms already existed).
 """
@@ -71,6 +74,7 @@ def upgrade() -> None:
         "asset_enrichments",
         sa.Column("asset_id", sa.Uuid(), nullable=False),
         sa.Column("enricher_type", sa.String(length=64), nullable=False),
+        sa.Column("collection_id", sa.Uuid(), nullable=False),
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column("change_token", sa.String(length=255), nullable=False),
         sa.Column("error_code", sa.String(length=64), nullable=True),
@@ -82,7 +86,18 @@ def upgrade() -> None:
             name=op.f("fk_asset_enrichments_asset_id_assets"),
             ondelete="CASCADE",
         ),
+        sa.ForeignKeyConstraint(
+            ["collection_id"],
+            ["collections.id"],
+            name=op.f("fk_asset_enrichments_collection_id_collections"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("asset_id", "enricher_type", name=op.f("pk_asset_enrichments")),
+    )
+    op.create_index(
+        "ix_asset_enrichments_collection",
+        "asset_enrichments",
+        ["collection_id", "enricher_type", "error_code"],
     )
     for name, type_ in HOT_COLUMNS:
         op.add_column("assets", sa.Column(name, type_, nullable=True))
@@ -92,5 +107,6 @@ def downgrade() -> None:
     with op.batch_alter_table("assets") as batch:
         for name, _type in HOT_COLUMNS:
             batch.drop_column(name)
+    op.drop_index("ix_asset_enrichments_collection", table_name="asset_enrichments")
     op.drop_table("asset_enrichments")
     op.drop_table("enricher_attachments")
