@@ -43,35 +43,14 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from retrovue.execute.bulk import COLUMNS
 from retrovue.importers.filesystem import file_uri
 from retrovue.importers.naming import parse_media_name
 
 PG_ADMIN = os.environ.get(
     "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-# the columns retrovue's bulk insert writes, in its order
-COLUMNS = (
-    "id",
-    "collection_id",
-    "source_uri",
-    "canonical_uri",
-    "kind",
-    "title",
-    "series_title",
-    "season_number",
-    "episode_number",
-    "year",
-    "duration_ms",
-    "size",
-    "change_token",
-    "state",
-    "approved_for_broadcast",
-    "missing_since",
-    "metadata",
-    "discovered_at",
-    "created_at",
-    "updated_at",
-)
+# the columns retrovue's bulk insert writes, in its order (the floor writes the same row)
 PER_DIR = 1000
 
 
