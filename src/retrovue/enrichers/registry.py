@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from retrovue import logs
 from retrovue.enrichers.base import BaseEnricher, ParamSpec, is_compliant
 from retrovue.enrichers.errors import (
     DuplicateEnricherTypeError,
     EnricherUnavailableError,
     UnknownEnricherTypeError,
 )
+from retrovue.plugins import load_plugins
 
 ENTRY_POINT_GROUP = "retrovue.enrichers"
 NOT_COMPLIANT = "does not implement the enricher contract"
@@ -170,13 +170,5 @@ def load_registry(*, include_plugins: bool = True) -> EnricherRegistry:
     for cls in builtin_enrichers():
         registry.register(cls, "built-in")
     if include_plugins:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            provider = f"{ep.name} = {ep.value}"
-            try:
-                cls = ep.load()
-            except Exception as exc:  # a broken plugin is listed as unavailable, not fatal
-                registry.broken[ep.name] = f"{type(exc).__name__}: {exc}"
-                continue
-            registry.register(cls, provider)
-        logs.settle(if_loaded=True)  # a plugin that imported structlog logs as retrovue does
+        load_plugins(entry_points(group=ENTRY_POINT_GROUP), registry.register, registry.broken)
     return registry

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import entry_points
 
-from retrovue import logs
 from retrovue.errors import (
     DuplicateSourceTypeError,
     ImporterUnavailableError,
     UnknownSourceTypeError,
 )
 from retrovue.importers.base import BaseImporter, is_compliant
+from retrovue.plugins import load_plugins
 
 ENTRY_POINT_GROUP = "retrovue.importers"
 
@@ -106,13 +106,5 @@ def load_registry(*, include_plugins: bool = True) -> Registry:
     for type_id, target in builtin_importers():
         registry.register(target, "built-in", type_id)
     if include_plugins:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            provider = f"{ep.name} = {ep.value}"
-            try:
-                cls = ep.load()
-            except Exception as exc:  # a broken plugin is listed as unavailable, not fatal
-                registry.broken[ep.name] = f"{type(exc).__name__}: {exc}"
-                continue
-            registry.register(cls, provider)
-        logs.settle(if_loaded=True)  # a plugin that imported structlog logs as retrovue does
+        load_plugins(entry_points(group=ENTRY_POINT_GROUP), registry.register, registry.broken)
     return registry
