@@ -56,8 +56,9 @@ def confirmed(console: Console, prompt_lines: list[str], *, force: bool, confirm
     for line in prompt_lines:
         console.err(line)
     console.err("This action cannot be undone.")
-    click.echo("Type 'yes' to confirm: ", err=True, nl=False)
     try:
+        # the prompt is written inside the try: a Ctrl-C typed as soon as it shows is a "no"
+        click.echo("Type 'yes' to confirm: ", err=True, nl=False)
         answer = sys.stdin.readline()
     except (KeyboardInterrupt, EOFError):
         answer = ""
