@@ -295,10 +295,7 @@ class Executor:
             with self.engine.begin() as conn:
                 source = source_row(conn, address)
                 collection_id = collection_id_of(conn, source.id, address)
-                config = importer_config(
-                    self.registry, source.type, source.config, address.source.name
-                )
-                importer = self.registry.create(source.type, config)
+                importer = self._importer(source, address.source.name)
                 # re-checked inside the unit: the mappings may have changed since the plan
                 _recheck_ingestible(conn, importer, collection_id)
                 to_canonical = pathmap.canonical_mapper(
@@ -360,6 +357,11 @@ class Executor:
             skipped=diff.skip_reasons(),
             started_at=started,
         )
+
+    def _importer(self, source, source_name: str):
+        """The stored source's importer, its ``${VAR}`` secrets resolved now."""
+        config = importer_config(self.registry, source.type, source.config, source_name)
+        return self.registry.create(source.type, config)
 
     def _typed(self, exc: BaseException) -> RetrovueError:
         """The error as a typed, scrubbed ``RetrovueError``: outcomes carry it, not a string."""

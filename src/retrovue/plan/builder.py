@@ -98,30 +98,17 @@ def build_plan(
         for state in states:
             if not (state.sync_enabled and state.ingestible):
                 continue
-            changed: set[str] = set()
             try:
-                ingest = _plan_ingest(
-                    reader, importer, state, desired, options, observations, changed
+                planned, planned_notes = _plan_collection(
+                    reader, importer, state, desired, options, observations, load_enrichers
                 )
             except ImporterError as exc:
                 problems.append(
                     Problem(decl.name, _problem_kind(exc), scrub(exc.message), state.address.name)
                 )
                 continue
-            actions.append(ingest)
-            # after its ingest: what the collection's enrichers would enrich once it has run
-            enrich, enrich_notes = plan_enrichment(
-                reader,
-                load_enrichers,
-                state.address,
-                state.address.id,
-                state.enrichers,
-                new=ingest.counts.new,
-                changed_ids=changed,
-            )
-            if enrich is not None:
-                actions.append(enrich)
-            notes += map(scrub, enrich_notes)
+            actions += planned
+            notes += map(scrub, planned_notes)
     if not options.only_sources:  # a plan narrowed with --source never prunes the others
         actions += _plan_prune(reader, snapshot, desired, options.prune or desired.prune)
     return Plan(
@@ -169,6 +156,31 @@ def threshold_for(state: CollectionState, desired: DesiredState) -> float:
     return desired.missing_threshold
 
 
+def _plan_collection(
+    reader: DbReader,
+    importer: BaseImporter,
+    state: CollectionState,
+    desired,
+    options,
+    observations: Observations | None,
+    load_enrichers: Callable[[], EnricherRegistry],
+) -> tuple[list[Action], list[str]]:
+    """A synced collection's ingest, then what its enrichers would enrich once it has run (the
+    assets it creates or changes, and the stored ones still to enrich); notes on enrichers that
+    cannot run."""
+    ingest, changed_ids = _plan_ingest(reader, importer, state, desired, options, observations)
+    enrich, notes = plan_enrichment(
+        reader,
+        load_enrichers,
+        state.address,
+        state.address.id,
+        state.enrichers,
+        new=ingest.counts.new,
+        changed_ids=changed_ids,
+    )
+    return [ingest] if enrich is None else [ingest, enrich], notes
+
+
 def _plan_ingest(
     reader: DbReader,
     importer: BaseImporter,
@@ -176,10 +188,9 @@ def _plan_ingest(
     desired,
     options,
     observations: Observations | None = None,
-    changed_ids: set[str] | None = None,
-) -> IngestCollection:
-    """The collection's ingest; ``changed_ids`` receives the stored ids of the assets the
-    listing changed (their enrichment results were for the old change token)."""
+) -> tuple[IngestCollection, set[str]]:
+    """The collection's ingest, and the stored ids of the assets the listing changed (their
+    enrichment results were for the old change token)."""
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.allocation
         existing = reader.asset_index(state.address.id)
     external_id = state.upstream.external_id
@@ -194,11 +205,10 @@ def _plan_ingest(
         allow_mass_missing=options.allow_mass_missing,
         keep_paths=options.detail,
     )
-    if changed_ids is not None:
-        changed_ids.update(str(asset_id) for asset_id, _item, _canonical in diff.changed)
+    changed_ids = {str(asset_id) for asset_id, _item, _canonical in diff.changed}
     if observations is not None and diff.counts().has_changes:
         listing.keep(state.address)  # an unchanged collection is not ingested: nothing to keep
-    return IngestCollection(
+    ingest = IngestCollection(
         collection=state.address,
         counts=diff.counts(),
         degraded=diff.degraded,
@@ -213,6 +223,7 @@ def _plan_ingest(
         db_fingerprint=fingerprint_assets(existing) if options.fingerprint else None,
         detail=asset_detail(diff, existing) if options.detail else (),
     )
+    return ingest, changed_ids
 
 
 def _plan_prune(
