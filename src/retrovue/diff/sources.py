@@ -32,7 +32,7 @@ from retrovue.model.actions import (
 )
 from retrovue.model.enrichment import EnricherSpec, effective, run_order
 from retrovue.model.enums import ProblemKind
-from retrovue.model.snapshots import DbSource
+from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
 IngestibleCheck = Callable[[UpstreamCollection, Sequence[PathMappingSpec]], tuple[bool, str | None]]
@@ -107,57 +107,18 @@ def diff_source(
     states: list[CollectionState] = []
     for up in upstream:
         db = stored.collection(up.external_id) if stored else None
-        coll_decl = declared.get(up.external_id)
-        coll_address = CollectionAddress(address, up.external_id, up.name, db.id if db else None)
-        discovered = _discovered_mappings(up) if uses_path_mappings else ()
-        if db is None:
-            current_sync, current_ingestible, current_mappings = False, False, discovered
-            actions.append(AddCollection(coll_address, up.locations, discovered))
-        else:
-            current_sync, current_ingestible = db.sync_enabled, db.ingestible
-            current_mappings = _with_new_locations(db.path_mappings, discovered)
-            if db.name != up.name:
-                actions.append(RenameCollection(coll_address, db.name, up.name))
-
-        mappings = current_mappings
-        if coll_decl is not None and coll_decl.path_mappings is not None:
-            stored_rows = db.path_mappings if db is not None else ()
-            problems += _mappings_outside_locations(
-                decl.name, up, tuple(m for m in coll_decl.path_mappings if m not in stored_rows)
-            )
-            mappings = _declared_mappings(coll_decl.path_mappings, discovered, current_mappings)
-        if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(
-            sorted(db.path_mappings, key=_mkey)
-        ):
-            actions.append(SetPathMappings(coll_address, db.path_mappings, mappings))
-        elif db is None and mappings != discovered:
-            actions.append(SetPathMappings(coll_address, discovered, mappings))
-
-        ingestible, reason = check_ingestible(up, mappings)
-        if ingestible != current_ingestible or (db is None and not ingestible):
-            actions.append(SetIngestible(coll_address, current_ingestible, ingestible, reason))
-
-        sync = current_sync
-        if coll_decl is not None and coll_decl.sync is not None and coll_decl.sync != current_sync:
-            sync = coll_decl.sync
-            actions.append(SetCollectionSync(coll_address, current_sync, sync))
-        own = _declared_enrichers(
-            actions,
-            address,
-            coll_decl.enrichers if coll_decl is not None else None,
-            db.enrichers if db is not None else (),
-            coll_address,
-        )
         states.append(
-            CollectionState(
-                coll_address,
+            _diff_collection(
+                decl,
+                address,
                 up,
-                sync,
-                ingestible,
-                mappings,
-                coll_decl,
-                db is not None,
-                effective(source_enrichers, own),
+                db,
+                declared.get(up.external_id),
+                check_ingestible,
+                uses_path_mappings,
+                source_enrichers,
+                actions,
+                problems,
             )
         )
 
@@ -168,6 +129,72 @@ def diff_source(
                 CollectionGoneUpstream(CollectionAddress(address, db.external_id, db.name, db.id))
             )
     return actions, states, problems
+
+
+def _diff_collection(
+    decl: SourceDecl,
+    address: SourceAddress,
+    up: UpstreamCollection,
+    db: DbCollection | None,
+    coll_decl: CollectionDecl | None,
+    check_ingestible: IngestibleCheck,
+    uses_path_mappings: bool,
+    source_enrichers: tuple[EnricherSpec, ...],
+    actions: list[Action],
+    problems: list[Problem],
+) -> CollectionState:
+    """One upstream collection against its stored row (``db``; None when new) and its
+    declaration: its actions and problems appended, its state once the plan is applied."""
+    coll_address = CollectionAddress(address, up.external_id, up.name, db.id if db else None)
+    discovered = _discovered_mappings(up) if uses_path_mappings else ()
+    if db is None:
+        current_sync, current_ingestible, current_mappings = False, False, discovered
+        actions.append(AddCollection(coll_address, up.locations, discovered))
+    else:
+        current_sync, current_ingestible = db.sync_enabled, db.ingestible
+        current_mappings = _with_new_locations(db.path_mappings, discovered)
+        if db.name != up.name:
+            actions.append(RenameCollection(coll_address, db.name, up.name))
+
+    mappings = current_mappings
+    if coll_decl is not None and coll_decl.path_mappings is not None:
+        stored_rows = db.path_mappings if db is not None else ()
+        problems += _mappings_outside_locations(
+            decl.name, up, tuple(m for m in coll_decl.path_mappings if m not in stored_rows)
+        )
+        mappings = _declared_mappings(coll_decl.path_mappings, discovered, current_mappings)
+    if db is not None and tuple(sorted(mappings, key=_mkey)) != tuple(
+        sorted(db.path_mappings, key=_mkey)
+    ):
+        actions.append(SetPathMappings(coll_address, db.path_mappings, mappings))
+    elif db is None and mappings != discovered:
+        actions.append(SetPathMappings(coll_address, discovered, mappings))
+
+    ingestible, reason = check_ingestible(up, mappings)
+    if ingestible != current_ingestible or (db is None and not ingestible):
+        actions.append(SetIngestible(coll_address, current_ingestible, ingestible, reason))
+
+    sync = current_sync
+    if coll_decl is not None and coll_decl.sync is not None and coll_decl.sync != current_sync:
+        sync = coll_decl.sync
+        actions.append(SetCollectionSync(coll_address, current_sync, sync))
+    own = _declared_enrichers(
+        actions,
+        address,
+        coll_decl.enrichers if coll_decl is not None else None,
+        db.enrichers if db is not None else (),
+        coll_address,
+    )
+    return CollectionState(
+        coll_address,
+        up,
+        sync,
+        ingestible,
+        mappings,
+        coll_decl,
+        db is not None,
+        effective(source_enrichers, own),
+    )
 
 
 def _declared_enrichers(
