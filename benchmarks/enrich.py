@@ -71,9 +71,9 @@ PG_ADMIN = os.environ.get(
 )
 PER_DIR = 1000
 
-_assets = Asset.__table__
-_ledger = AssetEnrichment.__table__
-_attachments = EnricherAttachment.__table__
+_assets = Asset
+_ledger = AssetEnrichment
+_attachments = EnricherAttachment
 
 
 # -- media ------------------------------------------------------------------------------------------
@@ -449,7 +449,7 @@ def measure_noop(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]
     engine = create_engine(url)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        source_id = conn.execute(select(Source.id)).scalar_one()
+        source_id = conn.execute(select(Source.c.id)).scalar_one()
         assert conn.execute(select(func.count()).select_from(_assets)).scalar_one() == k
         # every asset enriched by ffprobe for its change token, as a finished apply leaves it
         conn.execute(

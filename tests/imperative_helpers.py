@@ -123,7 +123,7 @@ def air(url: str, asset_id: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(
-                insert(PlaylogEvent.__table__).values(
+                insert(PlaylogEvent).values(
                     id=uuid.uuid4(), asset_id=uuid.UUID(asset_id), channel="1"
                 )
             )

@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from retrovue.database.models import Asset, Collection, Source
 from retrovue.execute.bulk import insert_new_assets, set_missing, update_canonical, update_changed
@@ -36,8 +35,8 @@ def test_bulk_rows_read_back_like_core_rows(engine):
             metadata={"k": "v"},
         )
         insert_new_assets(conn, cid, [(item, "/m/a b.mkv")], now)
-    with Session(engine) as session:
-        asset = session.execute(select(Asset)).scalar_one()
+    with engine.connect() as conn:
+        asset = conn.execute(select(Asset)).one()
         assert isinstance(asset.id, uuid.UUID) and asset.collection_id == cid
         assert (asset.source_uri, asset.canonical_uri, asset.size, asset.change_token) == (
             "file:///m/a%20b.mkv",
@@ -50,14 +49,15 @@ def test_bulk_rows_read_back_like_core_rows(engine):
             False,
             None,
         )
-        assert asset.metadata_ == {"k": "v"}
+        assert asset.metadata == {"k": "v"}
         assert asset.created_at.replace(tzinfo=UTC) == now
-        # the ORM finds it by its id, so the stored id format is the ORM's own
-        assert session.get(Asset, asset.id) is asset
+        # found again by its id through SQLAlchemy's Uuid type: the stored id spelling is its own
+        found = conn.execute(select(Asset.c.source_uri).where(Asset.c.id == asset.id)).scalar_one()
+        assert found == asset.source_uri
 
 
 def _two_assets(engine):
-    """Two stored assets written by the ORM's own Core path, as (collection id, index)."""
+    """Two stored assets written by SQLAlchemy's own Core path, as (collection id, index)."""
     from retrovue.observe.db import load_asset_index
 
     sid, cid = uuid.uuid4(), uuid.uuid4()
@@ -89,7 +89,7 @@ def _two_assets(engine):
         return cid, load_asset_index(conn, cid)
 
 
-def test_set_based_updates_write_what_the_orm_writes(engine):
+def test_set_based_updates_write_what_core_writes(engine):
     now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     _cid, index = _two_assets(engine)
     a, b = index["file:///m/a.mkv"], index["file:///m/b.mkv"]
@@ -98,8 +98,8 @@ def test_set_based_updates_write_what_the_orm_writes(engine):
         update_changed(conn, [(a.id, item, "/n/a.mkv")], now)
         update_canonical(conn, [(b.id, "/n/b.mkv")], now)
         set_missing(conn, [b.id], None, now)
-    with Session(engine) as session:
-        rows = {r.source_uri: r for r in session.execute(select(Asset)).scalars()}
+    with engine.connect() as conn:
+        rows = {r.source_uri: r for r in conn.execute(select(Asset))}
         changed, remapped = rows["file:///m/a.mkv"], rows["file:///m/b.mkv"]
         assert (changed.canonical_uri, changed.size, changed.change_token) == ("/n/a.mkv", 9, "2:9")
         assert (changed.kind, changed.title, changed.series_title) == ("episode", "T", "S")
@@ -111,8 +111,8 @@ def test_set_based_updates_write_what_the_orm_writes(engine):
     with engine.begin() as conn:
         set_missing(conn, [a.id, b.id], now, now)
     with engine.connect() as conn:
-        assert conn.execute(select(Asset.missing_since)).scalars().all() != [None, None]
-        assert conn.execute(select(Asset.id).where(Asset.missing_since.is_(None))).all() == []
+        assert conn.execute(select(Asset.c.missing_since)).scalars().all() != [None, None]
+        assert conn.execute(select(Asset.c.id).where(Asset.c.missing_since.is_(None))).all() == []
 
 
 def test_sqlite_timestamps_are_stored_as_the_orm_stores_them(engine):

@@ -356,7 +356,7 @@ def _attach_stored(url: str, collection_id: str, type_id: str) -> None:
         with engine.begin() as conn:
             now = utcnow()
             conn.execute(
-                insert(EnricherAttachment.__table__).values(
+                insert(EnricherAttachment).values(
                     id=uuid.uuid4(),
                     collection_id=uuid.UUID(collection_id),
                     enricher_type=type_id,

@@ -55,8 +55,8 @@ from tests import media
 from tests.enrich_plugins import plugin_registry
 from tests.helpers import fs_config
 
-_assets = Asset.__table__
-_ledger = AssetEnrichment.__table__
+_assets = Asset
+_ledger = AssetEnrichment
 
 FFPROBE = EnricherSpec("ffprobe")
 LOUDNESS = EnricherSpec("loudness", priority=10)
@@ -144,8 +144,10 @@ class Lib:
 
     def addresses(self) -> tuple[SourceAddress, CollectionAddress]:
         with self.engine.connect() as conn:
-            source = conn.execute(select(Source.id, Source.name)).one()
-            col = conn.execute(select(Collection.id, Collection.external_id, Collection.name)).one()
+            source = conn.execute(select(Source.c.id, Source.c.name)).one()
+            col = conn.execute(
+                select(Collection.c.id, Collection.c.external_id, Collection.c.name)
+            ).one()
         address = SourceAddress(source.name, source.id)
         return address, CollectionAddress(address, col.external_id, col.name, col.id)
 
@@ -664,7 +666,7 @@ def test_unavailable_stored_type_is_reported_and_its_assets_stay_new(lib):
     src, col = lib.addresses()
     with lib.engine.begin() as conn:
         conn.execute(
-            insert(EnricherAttachment.__table__).values(
+            insert(EnricherAttachment).values(
                 id=uuid.uuid4(),
                 source_id=src.id,
                 enricher_type="scene-detect",

@@ -29,7 +29,9 @@ def test_round_trip_of_an_imperatively_changed_filesystem_setup(rv, db_url, engi
     cfg = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True}, name='Quoted "Lib" #1')
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
     with engine.begin() as conn:  # drift made outside the config: a `collection update`
-        conn.execute(update(Collection).where(Collection.name == "shows").values(sync_enabled=True))
+        conn.execute(
+            update(Collection).where(Collection.c.name == "shows").values(sync_enabled=True)
+        )
     exported = rv("export", db=db_url)
     assert exported.code == 0, exported.err
     path = tmp_path / "exported.yaml"
@@ -108,7 +110,7 @@ def test_imperative_source_is_adopted_and_only_selected_sources_exported(
         for name, base, coll in (("Imported", media, "movies"), ("Other", other, "clips")):
             sid, cid = uuid.uuid4(), uuid.uuid4()
             conn.execute(
-                insert(Source.__table__).values(
+                insert(Source).values(
                     id=sid,
                     external_id=f"filesystem-{name.lower()}",
                     name=name,
@@ -120,7 +122,7 @@ def test_imperative_source_is_adopted_and_only_selected_sources_exported(
                 )
             )
             conn.execute(
-                insert(Collection.__table__).values(
+                insert(Collection).values(
                     id=cid,
                     source_id=sid,
                     external_id=coll,
@@ -191,7 +193,7 @@ def test_dollar_signs_survive_the_round_trip(rv, db_url, engine, tmp_path):
     )
     assert rv("apply", "-c", str(cfg), "--auto-approve", db=db_url).code == 0
     with engine.connect() as conn:
-        assert conn.execute(select(Source.config)).scalar_one()["base_path"] == str(base)
+        assert conn.execute(select(Source.c.config)).scalar_one()["base_path"] == str(base)
     path = tmp_path / "exported.yaml"
     path.write_text(rv("export", db=db_url).out)
     _no_changes(rv, db_url, path)
@@ -203,7 +205,7 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
     sid, cid = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as conn:
         conn.execute(
-            insert(Source.__table__).values(
+            insert(Source).values(
                 id=sid,
                 external_id="plex-1",
                 name="P",
@@ -215,7 +217,7 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
             )
         )
         conn.execute(
-            insert(Collection.__table__).values(
+            insert(Collection).values(
                 id=cid,
                 source_id=sid,
                 external_id="1",
@@ -227,7 +229,7 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
             )
         )
         conn.execute(
-            insert(PathMapping.__table__),
+            insert(PathMapping),
             [
                 {
                     "id": uuid.uuid4(),

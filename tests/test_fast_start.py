@@ -51,7 +51,8 @@ def _imported(stderr: str) -> set[str]:
 
 def test_no_change_plan_imports_no_alembic_no_plexapi_no_rich(tmp_path):
     """Issue 12: a no-change plan of a filesystem source on a migrated database reads the schema
-    revision without Alembic, loads no Plex importer and, logging nothing, no structlog/rich."""
+    revision without Alembic, loads no Plex importer and, logging nothing, no structlog/rich;
+    the tables are Core tables, so no ``sqlalchemy.orm`` either."""
     config = fs_config(
         tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
     )
@@ -76,5 +77,14 @@ def test_no_change_plan_imports_no_alembic_no_plexapi_no_rich(tmp_path):
     assert "No changes." in result.stdout
     imported = _imported(result.stderr)
     assert "sqlalchemy" in imported and "retrovue.importers.naming" in imported  # it did plan
-    heavy = {"alembic", "plexapi", "requests", "structlog", "rich", "pygments", "mako"}
+    heavy = {
+        "alembic",
+        "plexapi",
+        "requests",
+        "structlog",
+        "rich",
+        "pygments",
+        "mako",
+        "sqlalchemy.orm",
+    }
     assert imported & heavy == set()

@@ -116,10 +116,10 @@ def config(tmp_path) -> Path:
 def _assets_per_collection(engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Collection.name, func.count(Asset.id))
+            select(Collection.c.name, func.count(Asset.c.id))
             .select_from(Collection)
-            .outerjoin(Asset, Asset.collection_id == Collection.id)
-            .group_by(Collection.name)
+            .outerjoin(Asset, Asset.c.collection_id == Collection.c.id)
+            .group_by(Collection.c.name)
         ).all()
     return dict(rows)
 
@@ -127,9 +127,9 @@ def _assets_per_collection(engine) -> dict[str, int]:
 def _runs(engine) -> dict[str, list[tuple[str, str | None]]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Collection.name, IngestRun.status, IngestRun.error)
-            .join(Collection, Collection.id == IngestRun.collection_id)
-            .order_by(IngestRun.started_at)
+            select(Collection.c.name, IngestRun.c.status, IngestRun.c.error)
+            .join(Collection, Collection.c.id == IngestRun.c.collection_id)
+            .order_by(IngestRun.c.started_at)
         ).all()
     runs: dict[str, list[tuple[str, str | None]]] = {}
     for name, status, error in rows:

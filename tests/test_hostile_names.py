@@ -62,8 +62,8 @@ def test_plan_and_apply_ingest_the_rest_and_replan_stably(rv, db_url, engine, tm
     assert "skipped: file or folder name is not valid UTF-8 (1, e.g. " in applied.out
     with engine.connect() as conn:
         stored = conn.execute(
-            select(Collection.name, Asset.canonical_uri).join(
-                Collection, Collection.id == Asset.collection_id
+            select(Collection.c.name, Asset.c.canonical_uri).join(
+                Collection, Collection.c.id == Asset.c.collection_id
             )
         ).all()
     assert sorted(os.path.basename(uri) for _, uri in stored) == ["a.mkv", "fine.mp4", "good.mkv"]

@@ -97,7 +97,7 @@ def test_planned_external_id_is_the_one_apply_creates(rv, db_url, engine, tmp_pa
     assert f'+ external_id = "{planned[0]}"' in shown
     assert rv("apply", "-c", cfg, "--auto-approve", db=db_url).code == 0
     with engine.connect() as conn:
-        assert conn.execute(select(Source.external_id)).scalars().all() == planned
+        assert conn.execute(select(Source.c.external_id)).scalars().all() == planned
 
 
 def test_derived_external_id_skips_taken_ones(rv, db_url, engine, tmp_path):
@@ -114,7 +114,7 @@ def test_derived_external_id_skips_taken_ones(rv, db_url, engine, tmp_path):
     assert create["external_id"] == f"{base}-2"
     assert rv("apply", "-c", cfg, "--auto-approve", db=db_url).code == 0
     with engine.connect() as conn:
-        ids = set(conn.execute(select(Source.external_id)).scalars())
+        ids = set(conn.execute(select(Source.c.external_id)).scalars())
     assert ids == {base, f"{base}-2"}
 
 

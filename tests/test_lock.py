@@ -373,6 +373,6 @@ def test_a_lost_lock_stops_the_executor_after_rolling_back_the_unit_in_progress(
         ("b", RunStatus.FAILED),
     ]
     with engine.connect() as conn:
-        names = conn.execute(select(Collection.name).join(Asset)).scalars().all()
-        runs = conn.execute(select(IngestRun.status)).scalars().all()
+        names = conn.execute(select(Collection.c.name).join(Asset)).scalars().all()
+        runs = conn.execute(select(IngestRun.c.status)).scalars().all()
     assert names == ["a"] and sorted(runs) == ["failed", "ok"]

@@ -57,8 +57,8 @@ def library(fake_plex, tmp_path):
 def _stored(engine):
     with engine.connect() as conn:
         return (
-            sorted(conn.execute(select(Collection.name)).scalars()),
-            conn.execute(select(Asset.id)).all(),
+            sorted(conn.execute(select(Collection.c.name)).scalars()),
+            conn.execute(select(Asset.c.id)).all(),
         )
 
 
@@ -95,7 +95,7 @@ def test_a_plex_location_too_long_for_a_path_mapping_is_skipped(rv, db_url, engi
     assert skipped["name"] == "TV" and "more than the 1024 stored" in skipped["reason"]
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env).code == 0
     with engine.connect() as conn:
-        assert conn.execute(select(PathMapping.plex_path)).scalars().all() == ["/data/Movies"]
+        assert conn.execute(select(PathMapping.c.plex_path)).scalars().all() == ["/data/Movies"]
 
 
 def test_an_item_whose_change_token_is_too_long_is_counted_unusable(rv, db_url, engine, library):
@@ -138,15 +138,15 @@ def test_declared_values_too_long_are_validate_errors_at_their_place(rv, tmp_pat
 def test_the_limits_are_the_lengths_the_models_declare():
     """Issue 9, item 11: one set of numbers; a model change without the checks fails here."""
     assert {
-        Source.name.type.length,
-        Source.external_id.type.length,
-        Collection.name.type.length,
-        Collection.external_id.type.length,
+        Source.c.name.type.length,
+        Source.c.external_id.type.length,
+        Collection.c.name.type.length,
+        Collection.c.external_id.type.length,
     } == {limits.NAME_MAX}
-    assert {PathMapping.plex_path.type.length, PathMapping.local_path.type.length} == {
+    assert {PathMapping.c.plex_path.type.length, PathMapping.c.local_path.type.length} == {
         limits.PATH_MAX
     }
-    assert Asset.change_token.type.length == limits.TOKEN_MAX
+    assert Asset.c.change_token.type.length == limits.TOKEN_MAX
 
 
 @pytest.mark.parametrize(

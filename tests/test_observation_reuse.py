@@ -65,9 +65,9 @@ def after_planning(monkeypatch, hook) -> None:
 def stored_paths(engine, collection: str) -> set[str]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Asset.canonical_uri)
-            .join(Collection, Collection.id == Asset.collection_id)
-            .where(Collection.name == collection, Asset.missing_since.is_(None))
+            select(Asset.c.canonical_uri)
+            .join(Collection, Collection.c.id == Asset.c.collection_id)
+            .where(Collection.c.name == collection, Asset.c.missing_since.is_(None))
         )
         return {Path(r[0]).name for r in rows}
 
@@ -275,7 +275,7 @@ def test_plex_apply_lists_the_section_once(rv, db_url, engine, plex_tv, listings
     # and the executor's one count-only request)
     assert len(plex.log) <= math.ceil(60 / 7) + 6
     with engine.connect() as conn:
-        assert len(conn.execute(select(Asset.id)).all()) == 60
+        assert len(conn.execute(select(Asset.c.id)).all()) == 60
 
 
 def test_plex_section_that_moved_after_its_plan_is_listed_again(
@@ -289,4 +289,4 @@ def test_plex_section_that_moved_after_its_plan_is_listed_again(
     assert result.code == 0, result.err
     assert listings == {"2": 2}
     with engine.connect() as conn:
-        assert len(conn.execute(select(Asset.id)).all()) == 62
+        assert len(conn.execute(select(Asset.c.id)).all()) == 62

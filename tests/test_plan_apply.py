@@ -34,10 +34,10 @@ def library(tmp_path):
 
 
 def assets(engine, collection=None):
-    query = select(Asset).order_by(Asset.source_uri)
+    query = select(Asset).order_by(Asset.c.source_uri)
     if collection:
-        query = query.join(Collection, Collection.id == Asset.collection_id).where(
-            Collection.name == collection
+        query = query.join(Collection, Collection.c.id == Asset.c.collection_id).where(
+            Collection.c.name == collection
         )
     with engine.connect() as conn:
         return conn.execute(query).mappings().all()
@@ -100,9 +100,11 @@ def test_apply_ingests_and_records_runs(rv, db_url, engine, library):
         base / "shows/Space Patrol/Season 01/Space Patrol - S01E01 - Pilot.mkv"
     )
     with engine.connect() as conn:
-        runs = conn.execute(select(IngestRun.trigger, IngestRun.status, IngestRun.counts)).all()
-        colls = {c.name: c for c in conn.execute(select(Collection.__table__))}
-        source = conn.execute(select(Source.__table__)).one()
+        runs = conn.execute(
+            select(IngestRun.c.trigger, IngestRun.c.status, IngestRun.c.counts)
+        ).all()
+        colls = {c.name: c for c in conn.execute(select(Collection))}
+        source = conn.execute(select(Source)).one()
     assert sorted((r.trigger, r.status, r.counts["new"]) for r in runs) == [
         ("apply", "ok", 2),
         ("apply", "ok", 2),
@@ -197,7 +199,7 @@ def test_unreachable_source_is_shown_and_the_rest_planned(rv, db_url, engine, tm
     assert "Apply finished with errors." in applied.out and ", 1 failed." in applied.out
     assert len(assets(engine)) == 2
     with engine.connect() as conn:
-        assert conn.execute(select(Source.name)).scalars().all() == ["Here"]
+        assert conn.execute(select(Source.c.name)).scalars().all() == ["Here"]
 
 
 def test_only_unreachable_source_exits_3_and_changes_nothing(rv, db_url, engine, tmp_path):
@@ -258,7 +260,7 @@ def test_collection_vanishing_between_plan_and_apply_fails_alone(db_url, engine,
     assert statuses == {"a": "ok", "b": "failed"}
     assert exit_code(Applied(plan, result).outcome) == 2
     with engine.connect() as conn:
-        runs = conn.execute(select(IngestRun.status, IngestRun.error)).all()
+        runs = conn.execute(select(IngestRun.c.status, IngestRun.c.error)).all()
     assert sorted(r.status for r in runs) == ["failed", "ok"]
     assert [os.path.basename(r.canonical_uri) for r in assets(engine)] == ["1.mkv"]
 
@@ -296,7 +298,7 @@ def test_interrupt_rolls_back_only_the_collection_in_progress(db_url, engine, tm
     ]
     assert [os.path.basename(r.canonical_uri) for r in assets(engine)] == ["1.mkv"]
     with engine.connect() as conn:
-        assert sorted(conn.execute(select(IngestRun.status)).scalars()) == ["interrupted", "ok"]
+        assert sorted(conn.execute(select(IngestRun.c.status)).scalars()) == ["interrupted", "ok"]
     # issue 9, item 13: the summary lists what the run never reached
     from retrovue.render.results import render_results, results_to_json
 

@@ -283,7 +283,7 @@ def test_apply_stores_the_listing_media_in_assets_metadata(rv, db_url, engine, p
     applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env={TOKEN_ENV: plex.token})
     assert applied.code == 0, applied.err
     with engine.connect() as conn:
-        stored = conn.execute(select(Asset.title, Asset.metadata_)).all()
+        stored = conn.execute(select(Asset.c.title, Asset.c.metadata)).all()
     assert len(stored) == 3
     for title, metadata in stored:
         if isinstance(metadata, str):
@@ -303,7 +303,7 @@ def test_numbers_no_column_can_hold_are_dropped_not_fatal(rv, db_url, engine, pl
     applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env={TOKEN_ENV: plex.token})
     assert applied.code == 0, applied.err
     with engine.connect() as conn:
-        assert len(conn.execute(select(Asset.id)).all()) == 4
+        assert len(conn.execute(select(Asset.c.id)).all()) == 4
 
 
 def test_a_changed_item_gets_its_new_listing_and_loses_the_old_facts(
@@ -317,7 +317,7 @@ def test_a_changed_item_gets_its_new_listing_and_loses_the_old_facts(
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env).code == 0
     with engine.begin() as conn:  # as if ffprobe had described the old file
         conn.execute(
-            Asset.__table__.update().values(
+            Asset.update().values(
                 width=640, video_codec="mpeg2video", metadata={"enrichers": {"ffprobe": {}}}
             )
         )
@@ -330,7 +330,7 @@ def test_a_changed_item_gets_its_new_listing_and_loses_the_old_facts(
         rows = {
             r.title: r
             for r in conn.execute(
-                select(Asset.title, Asset.metadata_, Asset.width, Asset.video_codec)
+                select(Asset.c.title, Asset.c.metadata, Asset.c.width, Asset.c.video_codec)
             )
         }
     changed = rows[film.attrs["title"]]

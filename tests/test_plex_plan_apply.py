@@ -88,14 +88,14 @@ def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_librar
     assert applied.code == 0, applied.err
     with engine.connect() as conn:
         mappings = conn.execute(
-            select(Collection.name, PathMapping.plex_path, PathMapping.local_path)
-            .join(PathMapping, PathMapping.collection_id == Collection.id)
-            .order_by(Collection.name, PathMapping.plex_path)
+            select(Collection.c.name, PathMapping.c.plex_path, PathMapping.c.local_path)
+            .join(PathMapping, PathMapping.c.collection_id == Collection.c.id)
+            .order_by(Collection.c.name, PathMapping.c.plex_path)
         ).all()
         rows = conn.execute(
-            select(Asset.source_uri, Asset.canonical_uri, Asset.kind, Asset.year)
+            select(Asset.c.source_uri, Asset.c.canonical_uri, Asset.c.kind, Asset.c.year)
         ).all()
-        colls = {c.name: c for c in conn.execute(select(Collection.__table__))}
+        colls = {c.name: c for c in conn.execute(select(Collection))}
     # G-6: one mapping per section location, local_path NULL until set
     assert [tuple(m) for m in mappings] == [
         ("Movies", "/data/Movies", str(local_movies)),
@@ -120,7 +120,7 @@ def test_rename_in_plex_is_drift_updated_in_place(rv, db_url, engine, tmp_path, 
     assert '~ name: "Movies" -> "Films" (renamed upstream)' in plan.out
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
     with engine.connect() as conn:
-        assert sorted(conn.execute(select(Collection.name)).scalars()) == ["Films", "TV Shows"]
+        assert sorted(conn.execute(select(Collection.c.name)).scalars()) == ["Films", "TV Shows"]
 
 
 def test_unmapped_files_are_skipped_and_counted(rv, db_url, engine, tmp_path, plex_library):
@@ -151,7 +151,7 @@ def test_unmapped_files_are_skipped_and_counted(rv, db_url, engine, tmp_path, pl
     ]
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
     with engine.connect() as conn:
-        canon = conn.execute(select(Asset.canonical_uri)).scalars().all()
+        canon = conn.execute(select(Asset.c.canonical_uri)).scalars().all()
     assert len(canon) == 14 and not any(
         c.startswith("/elsewhere") for c in canon
     )  # never a server path
@@ -233,7 +233,9 @@ def test_mid_listing_500_fails_that_collection_only(
     assert statuses["TV Shows"] == "failed"
     with engine.connect() as conn:
         by_coll = conn.execute(
-            select(Collection.name, Asset.id).join(Asset, Asset.collection_id == Collection.id)
+            select(Collection.c.name, Asset.c.id).join(
+                Asset, Asset.c.collection_id == Collection.c.id
+            )
         ).all()
     assert {name for name, _ in by_coll} <= {"Movies"}  # no partial TV collection
     assert plex.token not in json.dumps([i.message for i in result.ingests])
@@ -272,7 +274,7 @@ def test_incremental_reingest_costs_no_request_per_unchanged_item(
     assert len(plex.log) <= 4  # root, sections, the listing, (a count)
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(plex)).code == 0
     with engine.connect() as conn:
-        rows = {r.source_uri: r for r in conn.execute(select(Asset.__table__))}
+        rows = {r.source_uri: r for r in conn.execute(select(Asset))}
     assert rows[f"plex://{removed.rating_key}"].missing_since is not None
     assert sum(r.missing_since is None for r in rows.values()) == 30
 
@@ -312,7 +314,7 @@ def test_surgical_ingest_by_title_never_marks_missing(rv, db_url, engine, tmp_pa
     stats = result.json()["stats"]
     assert (stats["assets_ingested"], stats["assets_missing"]) == (3, 0)
     with engine.connect() as conn:
-        series = conn.execute(select(Asset.series_title, Asset.missing_since)).all()
+        series = conn.execute(select(Asset.c.series_title, Asset.c.missing_since)).all()
     assert sum(s == "Moon Base" for s, _ in series) == 3
     assert all(m is None for _, m in series)  # a narrowed ingest marks nothing missing
 
@@ -333,9 +335,9 @@ def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(
             return {
                 r.plex_path: (r.id, r.local_path, r.created_at)
                 for r in conn.execute(
-                    select(PathMapping.__table__)
-                    .join(Collection, Collection.id == PathMapping.collection_id)
-                    .where(Collection.name == "Movies")
+                    select(PathMapping)
+                    .join(Collection, Collection.c.id == PathMapping.c.collection_id)
+                    .where(Collection.c.name == "Movies")
                 )
             }
 
@@ -366,4 +368,4 @@ def test_short_listing_at_apply_time_leaves_no_partial_collection(
     (movies,) = result.ingests
     assert movies.status == "failed" and movies.code == "UPSTREAM_ERROR"
     with engine.connect() as conn:
-        assert conn.execute(select(Asset.id)).all() == []
+        assert conn.execute(select(Asset.c.id)).all() == []

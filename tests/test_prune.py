@@ -44,7 +44,7 @@ def _setup(rv, db_url, tmp_path):
 
 def _names(engine) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(select(Source.name)).scalars())
+        return set(conn.execute(select(Source.c.name)).scalars())
 
 
 def _assets(engine) -> int:
@@ -55,7 +55,7 @@ def _assets(engine) -> int:
 def test_created_sources_are_marked_config(rv, db_url, engine, tmp_path):
     _setup(rv, db_url, tmp_path)
     with engine.connect() as conn:
-        assert set(conn.execute(select(Source.origin)).scalars()) == {"config"}
+        assert set(conn.execute(select(Source.c.origin)).scalars()) == {"config"}
 
 
 def test_removed_source_is_only_reported_without_prune(rv, db_url, engine, tmp_path):
@@ -109,22 +109,20 @@ def test_prune_true_in_the_file(rv, db_url, engine, tmp_path):
 def test_source_with_aired_assets_is_kept_and_reported(rv, db_url, engine, tmp_path):
     cfg = _setup(rv, db_url, tmp_path)
     with engine.begin() as conn:
-        source_b = conn.execute(select(Source.id).where(Source.name == "B")).scalar_one()
+        source_b = conn.execute(select(Source.c.id).where(Source.c.name == "B")).scalar_one()
         assets = (
             conn.execute(
-                select(Asset.id)
-                .join(Collection, Asset.collection_id == Collection.id)
-                .where(Collection.source_id == source_b)
+                select(Asset.c.id)
+                .join(Collection, Asset.c.collection_id == Collection.c.id)
+                .where(Collection.c.source_id == source_b)
             )
             .scalars()
             .all()
         )
         conn.execute(
-            PlaylogEvent.__table__.insert().values(id=uuid.uuid4(), asset_id=assets[0], channel="1")
+            PlaylogEvent.insert().values(id=uuid.uuid4(), asset_id=assets[0], channel="1")
         )
-        conn.execute(
-            AsRunLog.__table__.insert().values(id=uuid.uuid4(), asset_id=assets[1], channel="1")
-        )
+        conn.execute(AsRunLog.insert().values(id=uuid.uuid4(), asset_id=assets[1], channel="1"))
     plan = rv("plan", "-c", str(cfg), "--prune", "--detailed-exitcode", db=db_url)
     assert plan.code == 0
     assert (
@@ -150,13 +148,13 @@ def test_asset_airing_between_plan_and_apply_still_keeps_the_source(rv, db_url, 
     plan = plan_from_json(json.loads(out.read_text()), load_config(str(cfg), registry))
     with engine.begin() as conn:
         asset = conn.execute(
-            select(Asset.id)
-            .join(Collection, Asset.collection_id == Collection.id)
-            .join(Source, Collection.source_id == Source.id)
-            .where(Source.name == "B")
+            select(Asset.c.id)
+            .join(Collection, Asset.c.collection_id == Collection.c.id)
+            .join(Source, Collection.c.source_id == Source.c.id)
+            .where(Source.c.name == "B")
             .limit(1)
         ).scalar_one()
-        conn.execute(PlaylogEvent.__table__.insert().values(id=uuid.uuid4(), asset_id=asset))
+        conn.execute(PlaylogEvent.insert().values(id=uuid.uuid4(), asset_id=asset))
     result = Executor(engine, registry).execute(plan)
     (outcome,) = result.sources
     assert not outcome.ok and "production safety" in outcome.message
@@ -166,7 +164,7 @@ def test_asset_airing_between_plan_and_apply_still_keeps_the_source(rv, db_url, 
 def test_imperatively_created_sources_are_never_pruned(rv, db_url, engine, tmp_path):
     cfg = _setup(rv, db_url, tmp_path)
     with engine.begin() as conn:
-        conn.execute(update(Source).where(Source.name == "B").values(origin="cli"))
+        conn.execute(update(Source).where(Source.c.name == "B").values(origin="cli"))
     plan = rv("plan", "-c", str(cfg), "--prune", "--detailed-exitcode", db=db_url)
     assert plan.code == 0 and '"B"' not in plan.out
     assert rv("apply", "-c", str(cfg), "--prune", "--auto-approve", db=db_url).code == 0

@@ -60,7 +60,7 @@ def _plan_out(rv, cfg, db_url, tmp_path, *extra) -> Path:
 
 def _source_id(engine, name: str) -> uuid.UUID:
     with engine.connect() as conn:
-        return conn.execute(select(Source.id).where(Source.name == name)).scalar_one()
+        return conn.execute(select(Source.c.id).where(Source.c.name == name)).scalar_one()
 
 
 def _count(engine, model, *where) -> int:
@@ -142,7 +142,7 @@ def test_an_edited_saved_plan_is_refused_and_nothing_changes(
     assert result.code == 1
     assert f"the saved plan {out} was modified after it was made" in result.err
     assert snapshot_tables(db_url) == before
-    assert _count(engine, Source, Source.name == "Imported") == 1
+    assert _count(engine, Source, Source.c.name == "Imported") == 1
 
 
 def test_a_plan_without_a_digest_is_refused(rv, db_url, engine, cfg, tmp_path):
@@ -204,7 +204,7 @@ def test_prune_of_an_imperative_source_is_refused_by_the_executor(
     result = rv("apply", str(out), "--auto-approve", db=db_url)
     assert result.code in (1, 2)
     assert "was not created from the config (origin 'cli'): prune never deletes it" in result.out
-    assert _count(engine, Source, Source.name == "Imported") == 1
+    assert _count(engine, Source, Source.c.name == "Imported") == 1
     assert _count(engine, Asset) >= assets
 
 
@@ -215,7 +215,7 @@ def test_every_path_through_the_executor_keeps_imperative_sources(engine, db_url
     result = Executor(engine, load_registry()).execute(Plan((prune,)))
     (outcome,) = result.sources
     assert not outcome.ok and "prune never deletes it" in outcome.message
-    assert _count(engine, Source, Source.id == sid) == 1
+    assert _count(engine, Source, Source.c.id == sid) == 1
 
 
 def test_an_update_cannot_set_a_source_origin(engine, db_url, rv, imported):
@@ -225,7 +225,7 @@ def test_an_update_cannot_set_a_source_origin(engine, db_url, rv, imported):
     (outcome,) = Executor(engine, load_registry()).execute(Plan((change,))).sources
     assert not outcome.ok and "'origin' is not a field an update sets" in outcome.message
     with engine.connect() as conn:
-        assert conn.execute(select(Source.origin).where(Source.id == sid)).scalar_one() == "cli"
+        assert conn.execute(select(Source.c.origin).where(Source.c.id == sid)).scalar_one() == "cli"
 
 
 def test_the_missing_threshold_comes_from_the_config(rv, db_url, engine, cfg, tmp_path, library):
@@ -242,7 +242,7 @@ def test_the_missing_threshold_comes_from_the_config(rv, db_url, engine, cfg, tm
     _reseal(engine, out, doc)
     result = rv("apply", str(out), "--auto-approve", db=db_url)
     assert result.code == 0, result.err
-    assert _count(engine, Asset, Asset.missing_since.is_not(None)) == 0
+    assert _count(engine, Asset, Asset.c.missing_since.is_not(None)) == 0
     assert _count(engine, Asset) == 12
 
 
@@ -254,7 +254,7 @@ def test_a_new_source_is_stored_as_the_config_has_it(rv, db_url, engine, cfg, tm
     _reseal(engine, out, doc)
     assert rv("apply", str(out), "--auto-approve", db=db_url).code == 0
     with engine.connect() as conn:
-        assert conn.execute(select(Source.config)).scalar_one() == {"base_path": str(library)}
+        assert conn.execute(select(Source.c.config)).scalar_one() == {"base_path": str(library)}
 
 
 def test_an_update_writes_what_the_config_says(rv, db_url, engine, cfg, tmp_path, library):
@@ -269,7 +269,7 @@ def test_an_update_writes_what_the_config_says(rv, db_url, engine, cfg, tmp_path
     _reseal(engine, out, doc)
     assert rv("apply", str(out), "--auto-approve", db=db_url).code == 0
     with engine.connect() as conn:
-        assert conn.execute(select(Source.config)).scalar_one() == {"base_path": str(library)}
+        assert conn.execute(select(Source.c.config)).scalar_one() == {"base_path": str(library)}
 
 
 def test_a_saved_update_cannot_set_a_source_origin(rv, db_url, engine, cfg, tmp_path, library):
@@ -288,7 +288,7 @@ def test_a_saved_update_cannot_set_a_source_origin(rv, db_url, engine, cfg, tmp_
     assert result.code == 1
     assert f"saved plan {out} changes the 'origin' of source \"Library\"" in result.err
     with engine.connect() as conn:
-        assert conn.execute(select(Source.origin)).scalar_one() == "config"
+        assert conn.execute(select(Source.c.origin)).scalar_one() == "config"
 
 
 def test_a_source_the_config_does_not_declare_is_refused(rv, db_url, engine, cfg, tmp_path):

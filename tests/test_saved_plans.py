@@ -160,7 +160,7 @@ def test_no_secret_value_in_a_saved_plan(rv, db_url, plex_setup, tmp_path, fake_
     applied = rv("apply", str(out), "--auto-approve", db=db_url, env=rotated)
     assert applied.code == 0, applied.err
     with open_engine(db_url) as engine, engine.connect() as conn:
-        assert conn.execute(select(Source.config)).scalar_one()["token"] == "${ROTATED_TOKEN}"
+        assert conn.execute(select(Source.c.config)).scalar_one()["token"] == "${ROTATED_TOKEN}"
 
 
 def test_plan_from_json_rebuilds_the_same_plan(db_url, engine, plex_setup, monkeypatch):
@@ -242,7 +242,7 @@ def test_database_change_in_one_collection_is_named(rv, db_url, engine, cfg, tmp
     out = _plan_out(rv, cfg, db_url, tmp_path)
     with engine.begin() as conn:  # an imperative `collection update` meanwhile
         conn.execute(
-            update(Collection).where(Collection.name == "shows").values(ingestible_reason="poked")
+            update(Collection).where(Collection.c.name == "shows").values(ingestible_reason="poked")
         )
     result = rv("apply", str(out), "--auto-approve", "--json", db=db_url)
     assert result.code == 1
@@ -256,7 +256,7 @@ def test_asset_change_in_an_ingested_collection_is_named(rv, db_url, engine, cfg
     (tmp_path / "media" / "movies" / "Big (1988).mkv").write_bytes(b"")
     out = _plan_out(rv, cfg, db_url, tmp_path)
     with engine.begin() as conn:  # touches assets only, not the collection row
-        conn.execute(update(Asset).where(Asset.title == "Heat").values(change_token="edited"))
+        conn.execute(update(Asset).where(Asset.c.title == "Heat").values(change_token="edited"))
     result = rv("apply", str(out), "--auto-approve", "--json", db=db_url)
     assert result.code == 1
     assert result.json()["context"]["moved"] == [

@@ -64,12 +64,12 @@ def _config(tmp_path, plex, token, name="retrovue.yaml"):
 
 def _stored_token(engine):
     with engine.connect() as conn:
-        return conn.execute(select(Source.config)).scalar_one()["token"]
+        return conn.execute(select(Source.c.config)).scalar_one()["token"]
 
 
 def _assets(engine) -> int:
     with engine.connect() as conn:
-        return len(conn.execute(select(Asset.id)).all())
+        return len(conn.execute(select(Asset.c.id)).all())
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_the_executor_resolves_the_reference_itself(rv, db_url, engine, applied,
     variable too, and an unset one fails that collection with its name."""
     plex.add_movie(plex.section, "Big", year=1988)
     with engine.connect() as conn:
-        sid, cid = conn.execute(select(Collection.source_id, Collection.id)).one()
+        sid, cid = conn.execute(select(Collection.c.source_id, Collection.c.id)).one()
     ingest = IngestCollection(
         CollectionAddress(SourceAddress(SOURCE, sid), "1", "Movies", cid), IngestCounts(new=1)
     )

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine
 
 from retrovue.database.engine import DatabaseTarget, NoDatabase, database_errors, open_existing
-from retrovue.database.models import Base
+from retrovue.database.models import metadata
 from retrovue.database.revision import HEAD_REVISION, current_revision
 from retrovue.errors import DatabaseError, SchemaMismatchError
 
@@ -82,7 +82,7 @@ def require_matching_schema(engine: Engine, display_url: str) -> None:
 def differences(conn: Connection) -> tuple[Difference, ...]:
     context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": _ours})
     found: list[Difference] = []
-    for entry in compare_metadata(context, Base.metadata):
+    for entry in compare_metadata(context, metadata):
         # column modifications come grouped per column as a list of operations
         for op in entry if isinstance(entry, list) else [entry]:
             found.append(_describe(op))
@@ -90,7 +90,7 @@ def differences(conn: Connection) -> tuple[Difference, ...]:
 
 
 def _ours(name: str | None, type_: str, _parent) -> bool:
-    return type_ != "table" or name in Base.metadata.tables
+    return type_ != "table" or name in metadata.tables
 
 
 def _describe(op: tuple) -> Difference:

@@ -1,5 +1,9 @@
 """The catalogue's tables.  Column names follow the original RetroVue schema.
 
+Core ``Table`` objects, not ORM classes: nothing here maps rows to objects, and declarative
+models cost every database command ~70 ms of imports (``sqlalchemy.orm`` and evaluating
+``Mapped[...]`` annotations).
+
 Primary keys are client-generated UUIDs: with no server default to read back, bulk inserts never
 need RETURNING, which measured 4–6× slower on PostgreSQL.  ``assets`` carries only the
 indexes the ingest needs (primary key, and the identity ``(collection_id, source_uri)``): every
@@ -16,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -23,11 +28,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,211 +47,198 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+metadata = MetaData(naming_convention=NAMING)
 
 
 Timestamp = DateTime(timezone=True)
 
 
-class Source(Base):
-    __tablename__ = "sources"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    external_id: Mapped[str] = mapped_column(String(255), unique=True)
-    name: Mapped[str] = mapped_column(String(255))
-    type: Mapped[str] = mapped_column(String(50))
-    config: Mapped[dict | None] = mapped_column(JSON)
+Source = Table(
+    "sources",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("external_id", String(255), unique=True, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("type", String(50), nullable=False),
+    Column("config", JSON),
     #: "config" when created by apply from retrovue.yaml, "cli" when created imperatively (prune)
-    origin: Mapped[str] = mapped_column(String(16), default="cli")
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    Column("origin", String(16), default="cli", nullable=False),
+    Column("created_at", Timestamp, default=utcnow, nullable=False),
+    Column("updated_at", Timestamp, default=utcnow, nullable=False),
+)
 
 
-class Collection(Base):
-    __tablename__ = "collections"
-    __table_args__ = (
-        UniqueConstraint("source_id", "external_id", name="uq_collections_source_external"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    source_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sources.id", ondelete="CASCADE"), index=True
-    )
-    external_id: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str] = mapped_column(String(255))
-    sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    ingestible: Mapped[bool] = mapped_column(Boolean, default=False)
-    ingestible_reason: Mapped[str | None] = mapped_column(Text)
+Collection = Table(
+    "collections",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column(
+        "source_id", Uuid, ForeignKey("sources.id", ondelete="CASCADE"), index=True, nullable=False
+    ),
+    Column("external_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("sync_enabled", Boolean, default=False, nullable=False),
+    Column("ingestible", Boolean, default=False, nullable=False),
+    Column("ingestible_reason", Text),
     #: upstream locations (Plex section roots; the folder for filesystem)
-    locations: Mapped[list | None] = mapped_column(JSON)
-    config: Mapped[dict | None] = mapped_column(JSON)
-    last_ingest_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    Column("locations", JSON),
+    Column("config", JSON),
+    Column("last_ingest_at", Timestamp),
+    Column("created_at", Timestamp, default=utcnow, nullable=False),
+    Column("updated_at", Timestamp, default=utcnow, nullable=False),
+    UniqueConstraint("source_id", "external_id", name="uq_collections_source_external"),
+)
 
 
-class PathMapping(Base):
-    __tablename__ = "path_mappings"
+PathMapping = Table(
+    "path_mappings",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column(
+        "collection_id",
+        Uuid,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        index=True,
+        nullable=False,
+    ),
+    Column("plex_path", String(1024), nullable=False),
+    Column("local_path", String(1024)),
+    Column("created_at", Timestamp, default=utcnow, nullable=False),
+    Column("updated_at", Timestamp, default=utcnow, nullable=False),
+)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    collection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE"), index=True
-    )
-    plex_path: Mapped[str] = mapped_column(String(1024))
-    local_path: Mapped[str | None] = mapped_column(String(1024))
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
-
-class Asset(Base):
-    __tablename__ = "assets"
-    __table_args__ = (
-        UniqueConstraint("collection_id", "source_uri", name="uq_assets_collection_source_uri"),
-        CheckConstraint(
-            "approved_for_broadcast = false OR state = 'ready'", name="approved_implies_ready"
-        ),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    collection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE")
-    )
-    source_uri: Mapped[str] = mapped_column(Text)
-    canonical_uri: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16))
-    title: Mapped[str | None] = mapped_column(Text)
-    series_title: Mapped[str | None] = mapped_column(Text)
-    season_number: Mapped[int | None] = mapped_column(Integer)
-    episode_number: Mapped[int | None] = mapped_column(Integer)
-    year: Mapped[int | None] = mapped_column(Integer)
-    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
-    size: Mapped[int | None] = mapped_column(BigInteger)
-    change_token: Mapped[str] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(String(16))
-    approved_for_broadcast: Mapped[bool] = mapped_column(Boolean)
-    missing_since: Mapped[datetime | None] = mapped_column(Timestamp)
-    metadata_: Mapped[dict | None] = mapped_column("metadata", JSON)
+Asset = Table(
+    "assets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("collection_id", Uuid, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    Column("source_uri", Text, nullable=False),
+    Column("canonical_uri", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("title", Text),
+    Column("series_title", Text),
+    Column("season_number", Integer),
+    Column("episode_number", Integer),
+    Column("year", Integer),
+    Column("duration_ms", BigInteger),
+    Column("size", BigInteger),
+    Column("change_token", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("approved_for_broadcast", Boolean, nullable=False),
+    Column("missing_since", Timestamp),
+    Column("metadata", JSON),
     #: facts enrichers read from the media (migration 0003); scheduling queries them
-    container: Mapped[str | None] = mapped_column(String(64))
-    video_codec: Mapped[str | None] = mapped_column(String(64))
-    audio_codec: Mapped[str | None] = mapped_column(String(64))
-    width: Mapped[int | None] = mapped_column(Integer)
-    height: Mapped[int | None] = mapped_column(Integer)
-    bit_rate: Mapped[int | None] = mapped_column(BigInteger)
-    loudness_lufs: Mapped[float | None] = mapped_column(Float)
-    discovered_at: Mapped[datetime] = mapped_column(Timestamp)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    Column("container", String(64)),
+    Column("video_codec", String(64)),
+    Column("audio_codec", String(64)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("bit_rate", BigInteger),
+    Column("loudness_lufs", Float),
+    Column("discovered_at", Timestamp, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("collection_id", "source_uri", name="uq_assets_collection_source_uri"),
+    CheckConstraint(
+        "approved_for_broadcast = false OR state = 'ready'", name="approved_implies_ready"
+    ),
+)
 
 
-class EnricherAttachment(Base):
-    """An enricher type attached to a source (all its collections) or to one collection."""
-
-    __tablename__ = "enricher_attachments"
-    __table_args__ = (
-        CheckConstraint("(source_id IS NULL) <> (collection_id IS NULL)", name="one_owner"),
-        UniqueConstraint("source_id", "enricher_type", name="uq_enricher_attachments_source"),
-        UniqueConstraint(
-            "collection_id", "enricher_type", name="uq_enricher_attachments_collection"
-        ),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    source_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("sources.id", ondelete="CASCADE")
-    )
-    collection_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE")
-    )
-    enricher_type: Mapped[str] = mapped_column(String(64))
-    priority: Mapped[int] = mapped_column(Integer, default=0)
-    params: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+# An enricher type attached to a source (all its collections) or to one collection.
+EnricherAttachment = Table(
+    "enricher_attachments",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("source_id", Uuid, ForeignKey("sources.id", ondelete="CASCADE")),
+    Column("collection_id", Uuid, ForeignKey("collections.id", ondelete="CASCADE")),
+    Column("enricher_type", String(64), nullable=False),
+    Column("priority", Integer, default=0, nullable=False),
+    Column("params", JSON),
+    Column("created_at", Timestamp, default=utcnow, nullable=False),
+    Column("updated_at", Timestamp, default=utcnow, nullable=False),
+    CheckConstraint("(source_id IS NULL) <> (collection_id IS NULL)", name="one_owner"),
+    UniqueConstraint("source_id", "enricher_type", name="uq_enricher_attachments_source"),
+    UniqueConstraint("collection_id", "enricher_type", name="uq_enricher_attachments_collection"),
+)
 
 
-class AssetEnrichment(Base):
-    """The last enrichment attempt of one asset by one enricher type: for which change token and
-    version, and its error if it failed.  The facts are in ``assets.metadata["enrichers"]``.
-    A row always holds its asset's current change token: ingest deletes a changed asset's rows."""
-
-    __tablename__ = "asset_enrichments"
-    __table_args__ = (
-        Index("ix_asset_enrichments_collection", "collection_id", "enricher_type", "error_code"),
-    )
-
-    asset_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
-    )
-    enricher_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+# The last enrichment attempt of one asset by one enricher type: for which change token and
+# version, and its error if it failed. The facts are in ``assets.metadata["enrichers"]``. A row
+# always holds its asset's current change token: ingest deletes a changed asset's rows.
+AssetEnrichment = Table(
+    "asset_enrichments",
+    metadata,
+    Column("asset_id", Uuid, ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("enricher_type", String(64), primary_key=True),
     #: the asset's collection (assets never move): the counts that prove nothing is pending
-    collection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE")
-    )
-    version: Mapped[str] = mapped_column(String(64))
-    change_token: Mapped[str] = mapped_column(String(255))
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    error_message: Mapped[str | None] = mapped_column(Text)
-    enriched_at: Mapped[datetime] = mapped_column(Timestamp)
+    Column("collection_id", Uuid, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("change_token", String(255), nullable=False),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("enriched_at", Timestamp, nullable=False),
+    Index("ix_asset_enrichments_collection", "collection_id", "enricher_type", "error_code"),
+)
 
 
-class IngestRun(Base):
-    __tablename__ = "ingest_runs"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    collection_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE"), index=True
-    )
-    trigger: Mapped[str] = mapped_column(String(32))  # apply | source-ingest | collection-ingest
-    scope: Mapped[str] = mapped_column(String(16))  # collection | title | season | episode
-    scope_title: Mapped[str | None] = mapped_column(Text)
-    scope_season: Mapped[int | None] = mapped_column(Integer)
-    scope_episode: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # ok | failed | interrupted
-    counts: Mapped[dict | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(Timestamp)
-    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
-
-
-class ApplyLock(Base):
-    __tablename__ = "apply_locks"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(255))
-    host: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    command: Mapped[str] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(Timestamp)
+IngestRun = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("collection_id", Uuid, ForeignKey("collections.id", ondelete="CASCADE"), index=True),
+    Column("trigger", String(32), nullable=False),  # apply | source-ingest | collection-ingest
+    Column("scope", String(16), nullable=False),  # collection | title | season | episode
+    Column("scope_title", Text),
+    Column("scope_season", Integer),
+    Column("scope_episode", Integer),
+    Column("status", String(16), nullable=False),  # ok | failed | interrupted
+    Column("counts", JSON),
+    Column("error", Text),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp),
+)
 
 
-class Setting(Base):
-    """Small named values of the database itself (its key for saved-plan digests)."""
-
-    __tablename__ = "settings"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-class PlaylogEvent(Base):
-    """Written by the playout side; present here so deletes of aired assets can be refused."""
-
-    __tablename__ = "playlog_events"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id"), index=True)
-    channel: Mapped[str | None] = mapped_column(String(255))
-    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+ApplyLock = Table(
+    "apply_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+)
 
 
-class AsRunLog(Base):
-    """Written by the playout side; present here so deletes of aired assets can be refused."""
+# Small named values of the database itself (its key for saved-plan digests).
+Setting = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
-    __tablename__ = "as_run_log"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id"), index=True)
-    channel: Mapped[str | None] = mapped_column(String(255))
-    aired_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+# Written by the playout side; present here so deletes of aired assets can be refused.
+PlaylogEvent = Table(
+    "playlog_events",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("asset_id", Uuid, ForeignKey("assets.id"), index=True, nullable=False),
+    Column("channel", String(255)),
+    Column("started_at", Timestamp, default=utcnow, nullable=False),
+)
+
+
+# Written by the playout side; present here so deletes of aired assets can be refused.
+AsRunLog = Table(
+    "as_run_log",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("asset_id", Uuid, ForeignKey("assets.id"), index=True, nullable=False),
+    Column("channel", String(255)),
+    Column("aired_at", Timestamp, default=utcnow, nullable=False),
+)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from retrovue.database.models import EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec
 
-_table = EnricherAttachment.__table__
+_table = EnricherAttachment
 
 
 def set_attachments(

@@ -288,7 +288,7 @@ def _cursor(conn: Connection) -> closing:
 def _processor(column: str, dialect):
     """SQLAlchemy's own conversion of a value for ``assets.column`` on this dialect (the
     dialect's type, e.g. SQLite's DATETIME text), or the identity when it needs none."""
-    type_ = Asset.__table__.c[column].type.dialect_impl(dialect)
+    type_ = Asset.c[column].type.dialect_impl(dialect)
     return type_.bind_processor(dialect) or _same
 
 

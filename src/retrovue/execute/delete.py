@@ -22,8 +22,8 @@ from retrovue.observe.aired import aired_count, collections_of
 
 def _drop_playout_rows(conn: Connection, asset_ids) -> None:
     """Only under --test-db --force: the playout rows would otherwise block the delete (FKs)."""
-    conn.execute(delete(PlaylogEvent.__table__).where(PlaylogEvent.asset_id.in_(asset_ids)))
-    conn.execute(delete(AsRunLog.__table__).where(AsRunLog.asset_id.in_(asset_ids)))
+    conn.execute(delete(PlaylogEvent).where(PlaylogEvent.c.asset_id.in_(asset_ids)))
+    conn.execute(delete(AsRunLog).where(AsRunLog.c.asset_id.in_(asset_ids)))
 
 
 def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
@@ -33,7 +33,7 @@ def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
     if isinstance(action, PruneSource):
         _require_config_origin(conn, action)
     collections = collections_of(source_id)
-    assets = select(Asset.id).where(Asset.collection_id.in_(collections))
+    assets = select(Asset.c.id).where(Asset.c.collection_id.in_(collections))
     if getattr(action, "override_safety", False):
         _drop_playout_rows(conn, assets)
     else:
@@ -41,15 +41,15 @@ def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
         if aired:
             raise ProductionSafetyError(safety_reason(aired))
     # explicit deletes in FK order: SQLite without foreign_keys=ON would not cascade
-    conn.execute(delete(Asset.__table__).where(Asset.collection_id.in_(collections)))
-    conn.execute(delete(PathMapping.__table__).where(PathMapping.collection_id.in_(collections)))
-    conn.execute(delete(Collection.__table__).where(Collection.source_id == source_id))
-    if not conn.execute(delete(Source.__table__).where(Source.id == source_id)).rowcount:
+    conn.execute(delete(Asset).where(Asset.c.collection_id.in_(collections)))
+    conn.execute(delete(PathMapping).where(PathMapping.c.collection_id.in_(collections)))
+    conn.execute(delete(Collection).where(Collection.c.source_id == source_id))
+    if not conn.execute(delete(Source).where(Source.c.id == source_id)).rowcount:
         raise RetrovueError(f"{action.source} no longer exists")
 
 
 def _require_config_origin(conn: Connection, action: PruneSource) -> None:
-    origin = conn.execute(select(Source.origin).where(Source.id == action.source.id)).scalar()
+    origin = conn.execute(select(Source.c.origin).where(Source.c.id == action.source.id)).scalar()
     if origin is None:
         raise RetrovueError(f"{action.source} no longer exists")
     if origin != "config":
@@ -62,17 +62,15 @@ def _require_config_origin(conn: Connection, action: PruneSource) -> None:
 
 def wipe_collection(conn: Connection, action: WipeCollection, now: datetime) -> int:
     collection_id = action.collection.id
-    assets = select(Asset.id).where(Asset.collection_id == collection_id)
+    assets = select(Asset.c.id).where(Asset.c.collection_id == collection_id)
     if action.override_safety:
         _drop_playout_rows(conn, assets)
     else:
         aired = aired_count(conn, [collection_id])
         if aired:
             raise ProductionSafetyError(safety_reason(aired))
-    deleted = conn.execute(
-        delete(Asset.__table__).where(Asset.collection_id == collection_id)
-    ).rowcount
-    table = Collection.__table__
+    deleted = conn.execute(delete(Asset).where(Asset.c.collection_id == collection_id)).rowcount
+    table = Collection
     conn.execute(
         update(table).where(table.c.id == collection_id).values(last_ingest_at=None, updated_at=now)
     )
@@ -85,7 +83,7 @@ def set_mapping_local(
     action: SetPathMappingLocal,
     now: datetime,
 ) -> None:
-    table = PathMapping.__table__
+    table = PathMapping
     changed = conn.execute(
         update(table)
         .where(
@@ -98,5 +96,5 @@ def set_mapping_local(
         raise RetrovueError(
             f"{action.collection}: path mapping '{action.plex_path}' no longer exists"
         )
-    ctable = Collection.__table__
+    ctable = Collection
     conn.execute(update(ctable).where(ctable.c.id == collection_id).values(updated_at=now))

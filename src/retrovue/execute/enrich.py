@@ -49,8 +49,8 @@ from retrovue.observe.enrichment import pending, succeeded_all
 
 log = get_logger("retrovue.execute")
 
-_assets = Asset.__table__
-_ledger = AssetEnrichment.__table__
+_assets = Asset
+_ledger = AssetEnrichment
 
 #: results per committed batch, and the longest a result waits to be committed
 BATCH = 200

@@ -378,7 +378,7 @@ class Executor:
     def _record_run(self, conn, collection_id, run: dict, status: str, counts, error) -> uuid.UUID:
         run_id = uuid.uuid4()
         conn.execute(
-            insert(IngestRun.__table__).values(
+            insert(IngestRun).values(
                 id=run_id,
                 collection_id=collection_id,
                 status=status,
@@ -421,15 +421,15 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
     """check_ingestible() again inside the unit, whatever the trigger: mappings or folders may have
     changed since the plan.  A failure fails this collection only."""
     row = conn.execute(
-        select(Collection.external_id, Collection.name, Collection.locations).where(
-            Collection.id == collection_id
+        select(Collection.c.external_id, Collection.c.name, Collection.c.locations).where(
+            Collection.c.id == collection_id
         )
     ).one()
     mappings = [
         PathMappingSpec(r.plex_path, r.local_path)
         for r in conn.execute(
-            select(PathMapping.plex_path, PathMapping.local_path).where(
-                PathMapping.collection_id == collection_id
+            select(PathMapping.c.plex_path, PathMapping.c.local_path).where(
+                PathMapping.c.collection_id == collection_id
             )
         )
     ]

@@ -83,9 +83,7 @@ def ingest_collection(
         start_phase("writing", len(diff.new) + len(diff.changed) + len(diff.remapped))
     write_diff(conn, collection_id, diff, now)
     conn.execute(
-        update(Collection.__table__)
-        .where(Collection.id == collection_id)
-        .values(last_ingest_at=now)
+        update(Collection).where(Collection.c.id == collection_id).values(last_ingest_at=now)
     )
     return diff
 

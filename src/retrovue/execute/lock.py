@@ -162,8 +162,12 @@ def _is_postgres(engine: Engine) -> bool:
 def _row(conn: Connection) -> LockInfo | None:
     row = conn.execute(
         select(
-            ApplyLock.holder, ApplyLock.host, ApplyLock.pid, ApplyLock.command, ApplyLock.started_at
-        ).where(ApplyLock.name == LOCK_NAME)
+            ApplyLock.c.holder,
+            ApplyLock.c.host,
+            ApplyLock.c.pid,
+            ApplyLock.c.command,
+            ApplyLock.c.started_at,
+        ).where(ApplyLock.c.name == LOCK_NAME)
     ).first()
     if row is None:
         return None
@@ -198,7 +202,7 @@ def _locked_error(info: LockInfo | None, waited: float, can_wait: bool) -> Locke
 
 # --- SQLite: the row is the lock, kept fresh by a heartbeat ---------------------------------------
 
-_heartbeats = ApplyLock.__table__.alias("heartbeats")
+_heartbeats = ApplyLock.alias("heartbeats")
 
 
 def _holder_is(table, pid: int, host: str) -> tuple:
@@ -207,8 +211,8 @@ def _holder_is(table, pid: int, host: str) -> tuple:
 
 def _heartbeat_at(conn: Connection, info: LockInfo) -> datetime | None:
     beat = conn.execute(
-        select(ApplyLock.started_at).where(
-            ApplyLock.name == HEARTBEAT_NAME, *_holder_is(ApplyLock.__table__, info.pid, info.host)
+        select(ApplyLock.c.started_at).where(
+            ApplyLock.c.name == HEARTBEAT_NAME, *_holder_is(ApplyLock, info.pid, info.host)
         )
     ).scalar()
     return as_utc(beat)
@@ -237,7 +241,7 @@ def _take_over(conn: Connection, info: LockInfo) -> None:
     """Delete a stale holder's rows.  Only the exact holder judged stale, and, when judged by its
     heartbeat, only if it has still not beaten: two contenders, or a holder that wakes up, cannot
     both end up holding the lock."""
-    table = ApplyLock.__table__
+    table = ApplyLock
     where = [table.c.name == LOCK_NAME, *_holder_is(table, info.pid, info.host)]
     if not _dead_on_this_host(info):
         cutoff = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_SECONDS)
@@ -268,7 +272,7 @@ def _sqlite_try(engine: Engine, me: dict) -> LockInfo | None:
             with engine.begin() as conn:
                 conn.execute(insert(ApplyLock).values(**me))
                 # we hold the lock, so any heartbeat row left is from a holder that is gone
-                conn.execute(delete(ApplyLock).where(ApplyLock.name == HEARTBEAT_NAME))
+                conn.execute(delete(ApplyLock).where(ApplyLock.c.name == HEARTBEAT_NAME))
                 conn.execute(insert(ApplyLock).values(**{**me, "name": HEARTBEAT_NAME}))
             return None
         except IntegrityError:
@@ -315,14 +319,14 @@ class _SqliteHold(HeldLock):
         self.info = _info(me)
         self._heartbeat = _Heartbeat(self.beat)
 
-    def _mine(self, table=ApplyLock.__table__) -> tuple:
+    def _mine(self, table=ApplyLock) -> tuple:
         return _holder_is(table, self.me["pid"], self.me["host"])
 
     def _our_lock_row(self) -> tuple:
         # pid and host name this process; the start stamp names this hold of the lock
         return (
-            ApplyLock.name == LOCK_NAME,
-            ApplyLock.started_at == self.me["started_at"],
+            ApplyLock.c.name == LOCK_NAME,
+            ApplyLock.c.started_at == self.me["started_at"],
             *self._mine(),
         )
 
@@ -333,7 +337,7 @@ class _SqliteHold(HeldLock):
     def _beat_on(self, conn: Connection) -> None:
         conn.execute(
             update(ApplyLock)
-            .where(ApplyLock.name == HEARTBEAT_NAME, *self._mine())
+            .where(ApplyLock.c.name == HEARTBEAT_NAME, *self._mine())
             .values(started_at=datetime.now(UTC))
         )
 
@@ -364,7 +368,7 @@ class _SqliteHold(HeldLock):
                 # only our own rows: after a takeover the lock is someone else's
                 if conn.execute(delete(ApplyLock).where(*self._our_lock_row())).rowcount:
                     conn.execute(
-                        delete(ApplyLock).where(ApplyLock.name == HEARTBEAT_NAME, *self._mine())
+                        delete(ApplyLock).where(ApplyLock.c.name == HEARTBEAT_NAME, *self._mine())
                     )
         except Exception as exc:  # noqa: BLE001 - never replace the outcome of the run
             log.warning(
@@ -423,7 +427,7 @@ def _pg_try(conn: Connection, me: dict) -> bool:
         conn.rollback()
         return False
     # we hold the lock, so any row left is from a holder that died: replace it
-    conn.execute(delete(ApplyLock).where(ApplyLock.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
+    conn.execute(delete(ApplyLock).where(ApplyLock.c.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
     conn.execute(insert(ApplyLock).values(**me))
     conn.commit()
     return True
@@ -454,10 +458,10 @@ class _PgHold(HeldLock):
             self.session.rollback()
             self.session.execute(
                 delete(ApplyLock).where(
-                    ApplyLock.name == LOCK_NAME,
-                    ApplyLock.pid == self.me["pid"],
-                    ApplyLock.host == self.me["host"],
-                    ApplyLock.started_at == self.me["started_at"],
+                    ApplyLock.c.name == LOCK_NAME,
+                    ApplyLock.c.pid == self.me["pid"],
+                    ApplyLock.c.host == self.me["host"],
+                    ApplyLock.c.started_at == self.me["started_at"],
                 )
             )
             self.session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
@@ -574,5 +578,5 @@ def release_lock(engine: Engine, force: bool = False) -> LockInfo | None:
         if _is_postgres(engine) and force:
             for pid in _pg_advisory_held(conn):
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        conn.execute(delete(ApplyLock).where(ApplyLock.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
+        conn.execute(delete(ApplyLock).where(ApplyLock.c.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
     return info

@@ -29,11 +29,11 @@ def action_source_id(conn: Connection, action: Action) -> uuid.UUID:
 
 def source_row(conn: Connection, address: CollectionAddress):
     source = address.source
-    query = select(Source.id, Source.type, Source.config)
+    query = select(Source.c.id, Source.c.type, Source.c.config)
     if source.id is not None:
-        query = query.where(Source.id == source.id)
+        query = query.where(Source.c.id == source.id)
     else:
-        query = query.where(Source.name == source.name)
+        query = query.where(Source.c.name == source.name)
     row = conn.execute(query).first()
     if row is None:
         raise RetrovueError(f"source '{source.name}' no longer exists")
@@ -46,8 +46,8 @@ def collection_id_of(
     if address.id is not None:
         return address.id
     row = conn.execute(
-        select(Collection.id).where(
-            Collection.source_id == source_id, Collection.external_id == address.external_id
+        select(Collection.c.id).where(
+            Collection.c.source_id == source_id, Collection.c.external_id == address.external_id
         )
     ).first()
     if row is None:
@@ -58,8 +58,8 @@ def collection_id_of(
 def usable_mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMappingSpec]:
     """The collection's mappings that have a local_path (the ones path resolution can use)."""
     rows = conn.execute(
-        select(PathMapping.plex_path, PathMapping.local_path).where(
-            PathMapping.collection_id == collection_id, PathMapping.local_path.is_not(None)
+        select(PathMapping.c.plex_path, PathMapping.c.local_path).where(
+            PathMapping.c.collection_id == collection_id, PathMapping.c.local_path.is_not(None)
         )
     )
     return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]

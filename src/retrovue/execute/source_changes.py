@@ -64,7 +64,7 @@ def _create_source(
 ) -> SourceId:
     new_id = uuid.uuid4()
     conn.execute(
-        insert(Source.__table__).values(
+        insert(Source).values(
             id=new_id,
             external_id=action.external_id,
             name=action.source.name,
@@ -88,7 +88,7 @@ def _update_source(
 ) -> SourceId:
     _require_updatable(action)
     source_id = source_id or action_source_id(conn, action)
-    row = conn.execute(select(Source.config).where(Source.id == source_id)).one()
+    row = conn.execute(select(Source.c.config).where(Source.c.id == source_id)).one()
     config = dict(row.config or {})
     values: dict = {"updated_at": now}
     for change in action.changes:
@@ -101,7 +101,7 @@ def _update_source(
         else:
             values[change.field] = change.after
     values["config"] = config
-    conn.execute(update(Source.__table__).where(Source.id == source_id).values(**values))
+    conn.execute(update(Source).where(Source.c.id == source_id).values(**values))
     return source_id
 
 
@@ -128,7 +128,7 @@ def _add_collection(
     collection_id = uuid.uuid4()
     c = action.collection
     conn.execute(
-        insert(Collection.__table__).values(
+        insert(Collection).values(
             id=collection_id,
             source_id=source_id,
             external_id=c.external_id,
@@ -163,7 +163,7 @@ def _collection_update(write: Callable[[Connection, uuid.UUID, Action, datetime]
 
 
 def _set_columns(conn: Connection, collection_id: uuid.UUID, now: datetime, **values) -> None:
-    table = Collection.__table__
+    table = Collection
     conn.execute(update(table).where(table.c.id == collection_id).values(updated_at=now, **values))
 
 
@@ -171,7 +171,7 @@ def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datet
     """Make the collection's mapping rows equal ``wanted`` touching only what differs: rows that
     stay keep their id and created_at (discovery never rewrites existing rows); a changed
     local_path is updated in place."""
-    table = PathMapping.__table__
+    table = PathMapping
     existing = conn.execute(
         select(table.c.id, table.c.plex_path, table.c.local_path).where(
             table.c.collection_id == collection_id
@@ -202,7 +202,7 @@ def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datet
 def write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: datetime) -> None:
     if mappings:
         conn.execute(
-            insert(PathMapping.__table__),
+            insert(PathMapping),
             [
                 {
                     "id": uuid.uuid4(),

@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from retrovue.database.models import Base
+from retrovue.database.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run(connection) -> None:

@@ -17,23 +17,25 @@ from retrovue.database.models import AsRunLog, Asset, Collection, PlaylogEvent
 def is_aired() -> ColumnElement[bool]:
     """True for an ``assets`` row that a playout log references."""
     return (
-        select(PlaylogEvent.id).where(PlaylogEvent.asset_id == Asset.id).exists()
-        | select(AsRunLog.id).where(AsRunLog.asset_id == Asset.id).exists()
+        select(PlaylogEvent.c.id).where(PlaylogEvent.c.asset_id == Asset.c.id).exists()
+        | select(AsRunLog.c.id).where(AsRunLog.c.asset_id == Asset.c.id).exists()
     )
 
 
 def collections_of(source_id: uuid.UUID) -> Select:
-    return select(Collection.id).where(Collection.source_id == source_id)
+    return select(Collection.c.id).where(Collection.c.source_id == source_id)
 
 
 def asset_count(conn: Connection, collection_ids: Iterable[uuid.UUID] | Select) -> int:
     ids = collection_ids if isinstance(collection_ids, Select) else list(collection_ids)
-    query = select(func.count()).select_from(Asset).where(Asset.collection_id.in_(ids))
+    query = select(func.count()).select_from(Asset).where(Asset.c.collection_id.in_(ids))
     return int(conn.execute(query).scalar_one())
 
 
 def aired_count(conn: Connection, collection_ids: Iterable[uuid.UUID] | Select) -> int:
     """Assets of these collections that have aired."""
     ids = collection_ids if isinstance(collection_ids, Select) else list(collection_ids)
-    query = select(func.count()).select_from(Asset).where(Asset.collection_id.in_(ids), is_aired())
+    query = (
+        select(func.count()).select_from(Asset).where(Asset.c.collection_id.in_(ids), is_aired())
+    )
     return int(conn.execute(query).scalar_one())

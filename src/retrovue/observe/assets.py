@@ -31,17 +31,17 @@ def list_assets(
     """Assets matching every given filter, ordered by source, collection and canonical_uri;
     with whether ``limit`` cut the list."""
     query = (
-        select(Asset.__table__, Collection.name.label("collection_name"))
-        .join(Collection, Collection.id == Asset.collection_id)
-        .join(Source, Source.id == Collection.source_id)
+        select(Asset, Collection.c.name.label("collection_name"))
+        .join(Collection, Collection.c.id == Asset.c.collection_id)
+        .join(Source, Source.c.id == Collection.c.source_id)
         .where(*_conditions(collection_id, state, approved, missing))
-        .where(*([Collection.source_id == source_id] if source_id is not None else []))
+        .where(*([Collection.c.source_id == source_id] if source_id is not None else []))
         .order_by(
-            func.lower(Source.name),
-            func.lower(Collection.name),
-            Collection.id,
-            Asset.canonical_uri,
-            Asset.id,
+            func.lower(Source.c.name),
+            func.lower(Collection.c.name),
+            Collection.c.id,
+            Asset.c.canonical_uri,
+            Asset.c.id,
         )
     )
     if limit is not None:
@@ -55,14 +55,14 @@ def _conditions(collection_id, state, approved, missing) -> list:
     """The WHERE clauses of the filters that are set."""
     conditions = []
     if collection_id is not None:
-        conditions.append(Asset.collection_id == collection_id)
+        conditions.append(Asset.c.collection_id == collection_id)
     if state is not None:
-        conditions.append(Asset.state == state)
+        conditions.append(Asset.c.state == state)
     if approved is not None:
-        conditions.append(Asset.approved_for_broadcast == approved)
+        conditions.append(Asset.c.approved_for_broadcast == approved)
     if missing is not None:
         conditions.append(
-            Asset.missing_since.is_not(None) if missing else Asset.missing_since.is_(None)
+            Asset.c.missing_since.is_not(None) if missing else Asset.c.missing_since.is_(None)
         )
     return conditions
 
@@ -70,13 +70,13 @@ def _conditions(collection_id, state, approved, missing) -> list:
 def asset_owner(conn: Connection, collection_id: uuid.UUID) -> AssetOwner:
     row = conn.execute(
         select(
-            Collection.id,
-            Collection.name,
-            Source.id.label("sid"),
-            Source.name.label("sname"),
-            Source.type,
+            Collection.c.id,
+            Collection.c.name,
+            Source.c.id.label("sid"),
+            Source.c.name.label("sname"),
+            Source.c.type,
         )
-        .join(Source, Source.id == Collection.source_id)
-        .where(Collection.id == collection_id)
+        .join(Source, Source.c.id == Collection.c.source_id)
+        .where(Collection.c.id == collection_id)
     ).one()
     return AssetOwner(row.id, row.name, row.sid, row.sname, row.type)

@@ -20,7 +20,7 @@ def source_times(conn: Connection) -> dict[uuid.UUID, tuple]:
     """id -> (created_at, updated_at)."""
     return {
         r.id: (r.created_at, r.updated_at)
-        for r in conn.execute(select(Source.id, Source.created_at, Source.updated_at))
+        for r in conn.execute(select(Source.c.id, Source.c.created_at, Source.c.updated_at))
     }
 
 
@@ -28,7 +28,10 @@ def collection_times(conn: Connection) -> dict[uuid.UUID, tuple]:
     """id -> (last_ingest_at, created_at, updated_at)."""
     rows = conn.execute(
         select(
-            Collection.id, Collection.last_ingest_at, Collection.created_at, Collection.updated_at
+            Collection.c.id,
+            Collection.c.last_ingest_at,
+            Collection.c.created_at,
+            Collection.c.updated_at,
         )
     )
     return {r.id: (r.last_ingest_at, r.created_at, r.updated_at) for r in rows}
@@ -37,8 +40,8 @@ def collection_times(conn: Connection) -> dict[uuid.UUID, tuple]:
 def asset_counts(conn: Connection) -> dict[uuid.UUID, tuple[int, int]]:
     """collection id -> (assets, missing assets)."""
     rows = conn.execute(
-        select(Asset.collection_id, func.count(), func.count(Asset.missing_since)).group_by(
-            Asset.collection_id
+        select(Asset.c.collection_id, func.count(), func.count(Asset.c.missing_since)).group_by(
+            Asset.c.collection_id
         )
     )
     return {cid: (int(total), int(missing)) for cid, total, missing in rows}
@@ -46,9 +49,9 @@ def asset_counts(conn: Connection) -> dict[uuid.UUID, tuple[int, int]]:
 
 def last_run(conn: Connection, collection_id: uuid.UUID):
     return conn.execute(
-        select(IngestRun.__table__)
-        .where(IngestRun.collection_id == collection_id)
-        .order_by(IngestRun.started_at.desc(), IngestRun.id.desc())
+        select(IngestRun)
+        .where(IngestRun.c.collection_id == collection_id)
+        .order_by(IngestRun.c.started_at.desc(), IngestRun.c.id.desc())
         .limit(1)
     ).first()
 
@@ -58,12 +61,12 @@ def find_asset(conn: Connection, selector: str, decide: Callable):
     if not selector or not selector.strip():
         raise UsageError("Invalid asset ID format. Expected UUID, source URI, or canonical URI.")
     wanted = _as_uuid(selector)
-    steps = ([Asset.id == wanted] if wanted is not None else []) + [
-        Asset.source_uri == selector,
-        Asset.canonical_uri == selector,
+    steps = ([Asset.c.id == wanted] if wanted is not None else []) + [
+        Asset.c.source_uri == selector,
+        Asset.c.canonical_uri == selector,
     ]
     for condition in steps:
-        rows = conn.execute(select(Asset.__table__).where(condition).order_by(Asset.id)).all()
+        rows = conn.execute(select(Asset).where(condition).order_by(Asset.c.id)).all()
         if rows:
             return decide(
                 rows,
@@ -86,15 +89,15 @@ def assets_written_at(conn: Connection, collection_id: uuid.UUID, started: datet
     ``updated_at`` with its start time."""
     return conn.execute(
         select(
-            Asset.id,
-            Asset.source_uri,
-            Asset.canonical_uri,
-            Asset.change_token,
-            Asset.state,
-            Asset.approved_for_broadcast,
+            Asset.c.id,
+            Asset.c.source_uri,
+            Asset.c.canonical_uri,
+            Asset.c.change_token,
+            Asset.c.state,
+            Asset.c.approved_for_broadcast,
         )
-        .where(Asset.collection_id == collection_id, stamped(conn, Asset.updated_at, started))
-        .order_by(Asset.source_uri)
+        .where(Asset.c.collection_id == collection_id, stamped(conn, Asset.c.updated_at, started))
+        .order_by(Asset.c.source_uri)
     ).all()
 
 

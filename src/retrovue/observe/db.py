@@ -41,14 +41,14 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 def load_snapshot(conn: Connection) -> DbSnapshot:
     mappings: dict[uuid.UUID, list[PathMappingSpec]] = defaultdict(list)
     for row in conn.execute(
-        select(PathMapping.collection_id, PathMapping.plex_path, PathMapping.local_path).order_by(
-            PathMapping.collection_id, PathMapping.plex_path
-        )
+        select(
+            PathMapping.c.collection_id, PathMapping.c.plex_path, PathMapping.c.local_path
+        ).order_by(PathMapping.c.collection_id, PathMapping.c.plex_path)
     ):
         mappings[row.collection_id].append(PathMappingSpec(row.plex_path, row.local_path))
     by_source, by_collection = load_attachments(conn)
     collections: dict[uuid.UUID, list[DbCollection]] = defaultdict(list)
-    for row in conn.execute(select(Collection.__table__).order_by(Collection.name, Collection.id)):
+    for row in conn.execute(select(Collection).order_by(Collection.c.name, Collection.c.id)):
         collections[row.source_id].append(
             DbCollection(
                 id=row.id,
@@ -74,7 +74,7 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
             collections=tuple(collections.get(row.id, ())),
             enrichers=by_source.get(row.id, ()),
         )
-        for row in conn.execute(select(Source.__table__).order_by(Source.name, Source.id))
+        for row in conn.execute(select(Source).order_by(Source.c.name, Source.c.id))
     )
     return DbSnapshot(sources)
 
@@ -83,12 +83,12 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
     """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns."""
     rows = conn.execute(
         select(
-            Asset.source_uri,
-            cast(Asset.id, String).label("id"),  # text on both backends: no UUID object per row
-            Asset.change_token,
-            Asset.canonical_uri,
-            Asset.missing_since.is_not(None).label("missing"),
-        ).where(Asset.collection_id == collection_id)
+            Asset.c.source_uri,
+            cast(Asset.c.id, String).label("id"),  # text on both backends: no UUID object per row
+            Asset.c.change_token,
+            Asset.c.canonical_uri,
+            Asset.c.missing_since.is_not(None).label("missing"),
+        ).where(Asset.c.collection_id == collection_id)
     ).all()
     return {row[0]: row for row in rows}
 

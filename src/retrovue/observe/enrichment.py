@@ -17,9 +17,9 @@ from sqlalchemy import Connection, String, and_, cast, exists, func, select
 from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec, effective, run_order
 
-_assets = Asset.__table__
-_ledger = AssetEnrichment.__table__
-_attachments = EnricherAttachment.__table__
+_assets = Asset
+_ledger = AssetEnrichment
+_attachments = EnricherAttachment
 
 
 def pending(type_id: str, *, force: bool = False, retry_failed: bool = False):

@@ -17,7 +17,9 @@ KEY_NAME = "database_key"
 
 
 def database_key(conn: Connection) -> bytes:
-    value = conn.execute(select(Setting.value).where(Setting.name == KEY_NAME)).scalar_one_or_none()
+    value = conn.execute(
+        select(Setting.c.value).where(Setting.c.name == KEY_NAME)
+    ).scalar_one_or_none()
     if not value:
         raise DatabaseError(
             f"the database has no key for saved plans (settings row '{KEY_NAME}')",

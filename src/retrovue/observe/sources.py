@@ -20,12 +20,12 @@ class StoredSource(NamedTuple):
 def source_updated_at(conn: Connection, source_id: uuid.UUID) -> datetime | None:
     """None when the source is gone."""
     return conn.execute(
-        select(Source.updated_at).where(Source.id == source_id)
+        select(Source.c.updated_at).where(Source.c.id == source_id)
     ).scalar_one_or_none()
 
 
 def stored_source(conn: Connection, source_id: uuid.UUID) -> StoredSource:
     row = conn.execute(
-        select(Source.name, Source.config, Source.updated_at).where(Source.id == source_id)
+        select(Source.c.name, Source.c.config, Source.c.updated_at).where(Source.c.id == source_id)
     ).one()
     return StoredSource(row.name, dict(row.config or {}), row.updated_at)

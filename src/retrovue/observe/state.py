@@ -50,7 +50,7 @@ def observe_db_state(conn: Connection) -> DbState:
     that ended up writing the same values (that is what makes a second apply of a plan fail)."""
     collections = _collection_fingerprints(conn, _mappings(conn))
     sources: dict[str, SourceFingerprint] = {}
-    s = Source.__table__.c
+    s = Source.c
     rows = conn.execute(
         select(s.id, s.external_id, s.name, s.type, s.config, s.origin, s.updated_at)
     ).all()
@@ -71,9 +71,9 @@ def observe_db_state(conn: Connection) -> DbState:
 def _mappings(conn: Connection) -> dict[Any, list]:
     mappings: dict[Any, list] = defaultdict(list)
     for row in conn.execute(
-        select(PathMapping.collection_id, PathMapping.plex_path, PathMapping.local_path).order_by(
-            PathMapping.collection_id, PathMapping.plex_path, PathMapping.local_path
-        )
+        select(
+            PathMapping.c.collection_id, PathMapping.c.plex_path, PathMapping.c.local_path
+        ).order_by(PathMapping.c.collection_id, PathMapping.c.plex_path, PathMapping.c.local_path)
     ):
         mappings[row.collection_id].append([row.plex_path, row.local_path])
     return mappings
@@ -84,7 +84,7 @@ def _collection_fingerprints(
 ) -> dict[Any, dict[str, CollectionFingerprint]]:
     """source id -> external_id -> fingerprint of the collection row and its path mappings."""
     collections: dict[Any, dict[str, CollectionFingerprint]] = defaultdict(dict)
-    c = Collection.__table__.c
+    c = Collection.c
     for row in conn.execute(
         select(
             c.id,
