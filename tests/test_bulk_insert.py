@@ -138,3 +138,18 @@ def test_sqlite_timestamps_are_stored_as_the_orm_stores_them(engine):
             text("select missing_since from assets where source_uri = 'file:///m/a.mkv'")
         ).scalar_one()
         assert marked == "2026-01-02 03:04:05.678901"
+
+
+def test_the_stored_index_has_existing_assets_fields_in_order(engine):
+    """``diff_assets`` reads the index's rows by position (attribute access on result rows cost
+    as much as the rest of a no-change diff): the SELECT must keep ExistingAsset's order."""
+    from retrovue.model.snapshots import ExistingAsset
+
+    _cid, index = _two_assets(engine)
+    row = index["file:///m/b.mkv"]
+    assert row._fields == ExistingAsset._fields
+    assert (row.source_uri, row.canonical_uri, row.change_token, row.missing) == tuple(
+        row[ExistingAsset._fields.index(name)]
+        for name in ("source_uri", "canonical_uri", "change_token", "missing")
+    )
+    assert row.missing and not index["file:///m/a.mkv"].missing

@@ -17,6 +17,16 @@ from retrovue.model.upstream import UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
 
+# Positions of the fields the per-item loop reads.  Indexing is what makes the loop cheap: the
+# stored index holds SQLAlchemy result rows, whose attribute access cost as much as the rest of
+# a no-change diff (0.14 s against 0.06 s for 100,000 items).
+_URI, _PATH, _ITEM_TOKEN, _PROBLEM = (
+    UpstreamAsset._fields.index(name) for name in ("source_uri", "path", "change_token", "problem")
+)
+_TOKEN, _CANONICAL, _MISSING = (
+    ExistingAsset._fields.index(name) for name in ("change_token", "canonical_uri", "missing")
+)
+
 #: paths shown per kind of change with ``--detail``; the rest is counted ("and N more") so a
 #: collection with 100,000 new files still makes a plan a reviewer can read
 DETAIL_CAP = 10
@@ -114,6 +124,7 @@ def _diff(
     if keep_paths:
         diff.duplicate_paths, diff.unmapped_paths = [], []
     seen: set[str] = set()
+    remember = seen.add
     known_seen = discovered = unchanged = 0  # plain locals: this loop runs once per item
     candidates: list[tuple[UpstreamAsset, str]] = []
     get = existing.get
@@ -121,19 +132,19 @@ def _diff(
         if on_item is not None:
             on_item()
         discovered += 1
-        uri = item.source_uri
+        uri = item[_URI]
         if uri in seen:
             diff.duplicates += 1  # the upstream listed the same item twice
             if diff.duplicate_paths is not None:
                 diff.duplicate_paths.append(item.path)
             continue
-        seen.add(uri)
-        if item.problem is not None:
+        remember(uri)
+        if item[_PROBLEM] is not None:
             count, example = diff.unusable.get(item.problem, (0, item.path))
             diff.unusable[item.problem] = (count + 1, example)
             continue
         if to_canonical is None:
-            canonical = item.path
+            canonical = item[_PATH]
         else:
             canonical = to_canonical(item.path)
             if canonical is None:
@@ -148,11 +159,11 @@ def _diff(
             candidates.append((item, canonical))
             continue
         known_seen += 1
-        if known.missing:
+        if known[_MISSING]:
             diff.reappeared.append(known.id)
-        if known.change_token != item.change_token:
+        if known[_TOKEN] != item[_ITEM_TOKEN]:
             diff.changed.append((known.id, describe(item) if describe else item, canonical))
-        elif known.canonical_uri != canonical:
+        elif known[_CANONICAL] != canonical:
             diff.remapped.append((known.id, canonical))
         else:
             unchanged += 1
