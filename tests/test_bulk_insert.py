@@ -153,3 +153,15 @@ def test_the_stored_index_has_existing_assets_fields_in_order(engine):
         for name in ("source_uri", "canonical_uri", "change_token", "missing")
     )
     assert row.missing and not index["file:///m/a.mkv"].missing
+
+
+def test_new_asset_ids_are_random_version_4_uuids():
+    from itertools import islice
+
+    from retrovue.execute.bulk import random_ids
+
+    ids = list(islice(random_ids(), 10_000))  # more than one block of randomness
+    assert len(set(ids)) == len(ids)
+    for text in ids[:50] + ids[-50:]:
+        parsed = uuid.UUID(hex=text)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, text)

@@ -88,3 +88,26 @@ def test_no_change_plan_imports_no_alembic_no_plexapi_no_rich(tmp_path):
         "sqlalchemy.orm",
     }
     assert imported & heavy == set()
+
+
+def test_apply_at_the_default_level_drops_info_lines_without_loading_structlog(tmp_path):
+    """The executor logs each committed unit at info; below the level shown (warning unless
+    -v or RETROVUE_LOG_LEVEL says otherwise) such a call must not cost structlog's ~30 ms import.
+    test_logging_progress shows the same lines do appear at info."""
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    env.pop("RETROVUE_LOG_LEVEL", None)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "retrovue", "apply", "-c", str(config)]
+        + ["--auto-approve", "--db", f"sqlite:///{tmp_path}/db.sqlite"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert "Apply complete!" in result.stdout
+    imported = _imported(result.stderr)
+    assert "retrovue.execute.executor" in imported  # it did write
+    assert "structlog" not in imported

@@ -119,9 +119,7 @@ def test_source_with_aired_assets_is_kept_and_reported(rv, db_url, engine, tmp_p
             .scalars()
             .all()
         )
-        conn.execute(
-            PlaylogEvent.insert().values(id=uuid.uuid4(), asset_id=assets[0], channel="1")
-        )
+        conn.execute(PlaylogEvent.insert().values(id=uuid.uuid4(), asset_id=assets[0], channel="1"))
         conn.execute(AsRunLog.insert().values(id=uuid.uuid4(), asset_id=assets[1], channel="1"))
     plan = rv("plan", "-c", str(cfg), "--prune", "--detailed-exitcode", db=db_url)
     assert plan.code == 0

@@ -15,12 +15,18 @@ from typing import Any
 
 #: the configuration the CLI chose, not applied yet because structlog is not loaded yet
 _pending: Callable[[], None] | None = None
+#: the lowest level that configuration shows: a call below it is dropped without loading
+#: structlog (an apply logs each committed unit at info, which the default level hides)
+_threshold = 0
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40}
+_LEVELS.update(critical=50, fatal=50)
 
 
-def configure(apply: Callable[[], None]) -> None:
-    """``apply`` configures structlog (importing it): now if structlog is loaded, else later."""
-    global _pending
-    _pending = apply
+def configure(apply: Callable[[], None], level: int = 0) -> None:
+    """``apply`` configures structlog (importing it): now if structlog is loaded, else later.
+    ``level`` is the lowest level it shows (``logging``'s numbers)."""
+    global _pending, _threshold
+    _pending, _threshold = apply, level
     settle(if_loaded=True)
 
 
@@ -43,11 +49,17 @@ class _Logger:
 
     def __getattr__(self, method: str) -> Any:
         if self._logger is None:
+            if _LEVELS.get(method, 100) < _threshold and "structlog" not in sys.modules:
+                return _dropped
             settle()
             import structlog
 
             self._logger = structlog.get_logger(self._name)
         return getattr(self._logger, method)
+
+
+def _dropped(*_args: Any, **_kwargs: Any) -> None:
+    """A call below the configured level, made before structlog was needed."""
 
 
 def get_logger(name: str) -> Any:

@@ -61,7 +61,7 @@ def configure_logging(
             cache_logger_on_first_use=False,
         )
 
-    logs.configure(apply)
+    logs.configure(apply, level)
 
 
 def _stderr_color(no_color: bool) -> bool:

@@ -16,6 +16,7 @@ runs on the caller's connection, inside its transaction.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -225,19 +226,34 @@ def _rows(items, new_id, collection, stamp, false):
         )
 
 
+#: uuid4's bit surgery on a 128-bit integer: the version nibble set to 4, the variant to RFC 4122
+_CLEAR = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_SET = (0x8000 << 48) | (4 << 76)
+
+
+def random_ids() -> Iterator[str]:
+    """Version-4 UUIDs as 32 lowercase hex digits, the text SQLAlchemy's ``Uuid`` stores on SQLite
+    and that PostgreSQL's ``uuid`` reads: ``uuid.uuid4().hex`` does the same per call through a
+    ``UUID`` object, 3x slower (a tenth of a second per 100,000 new assets).  The randomness comes
+    from ``os.urandom``, as uuid4's does, read in blocks."""
+    while True:
+        block = os.urandom(16 * 4096)
+        for i in range(0, len(block), 16):
+            yield f"{int.from_bytes(block[i : i + 16]) & _CLEAR | _SET:032x}"
+
+
 def _copy_postgresql(conn, collection_id, items, now) -> None:
     with _cursor(conn) as cursor:
         with cursor.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in _rows(items, uuid.uuid4, collection_id, now, False):
+            for row in _rows(items, random_ids().__next__, collection_id, now, False):
                 copy.write_row(row)
 
 
 def _executemany_sqlite(conn, collection_id, items, now) -> None:
     dialect = conn.dialect
-    to_id = _processor("id", dialect)
     rows = _rows(
         items,
-        lambda: to_id(uuid.uuid4()),
+        random_ids().__next__,
         _processor("collection_id", dialect)(collection_id),
         _processor("created_at", dialect)(now),
         _processor("approved_for_broadcast", dialect)(False),

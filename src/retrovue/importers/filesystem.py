@@ -276,19 +276,27 @@ class FilesystemImporter(BaseImporter):
         (new or changed), since an unchanged re-scan needs none of it."""
         if item.title is not None:
             return item
-        folders = item.path[len(self.base_path) + 1 :].split(os.sep)[1:-1]  # inside the collection
-        stem = os.path.splitext(os.path.basename(item.path))[0]
-        parsed = parse_media_name(stem, tuple(folders))
+        path = item.path
+        # by hand rather than os.path.basename/splitext and a split of the whole path: this runs
+        # once per new file of a first ingest, and those calls cost as much as the parse itself
+        slash = path.rfind(os.sep)
+        name = path[slash + 1 :]
+        dot = name.rfind(".")  # the walk skips hidden files: a dot past 0 ends the stem
+        stem = name[:dot] if dot > 0 else name
+        inside = path.find(os.sep, len(self.base_path) + 1)  # past base/<collection>
+        folders = tuple(path[inside + 1 : slash].split(os.sep)) if inside < slash else ()
+        parsed = parse_media_name(stem, folders)
+        series = parsed.series_title
         # built directly: NamedTuple._replace costs 3x more, once per new file of a first ingest
         return UpstreamAsset(
             item.source_uri,
-            item.path,
+            path,
             item.size,
             item.change_token,
             parsed.kind,
             parsed.title,
             # one string per series, not per episode: a million-file ingest holds them all
-            sys.intern(parsed.series_title) if parsed.series_title else None,
+            sys.intern(series) if series else None,
             parsed.season,
             parsed.episode,
             parsed.year,
