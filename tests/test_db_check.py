@@ -86,3 +86,65 @@ def test_db_check_of_a_missing_database_creates_nothing(rv, tmp_path):
     result = rv("db", "check", db=f"sqlite:///{tmp_path}/none/retrovue.db")
     assert result.code == 1 and "does not exist yet" in result.err
     assert not (tmp_path / "none").exists()
+
+
+def _verified_apply(db_url, rv, tmp_path):
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    assert _count(db_url, "settings where name = 'schema_verified'") == 1
+    make_tree(tmp_path / "m", {"c": ["b.mkv"]})  # something to write next time
+    return config
+
+
+def test_a_column_dropped_after_a_verified_write_is_still_refused(db_url, rv, tmp_path):
+    """Issue 9, item 10 / issue 12: the digest of the last verified schema skips only the
+    comparison of an unchanged schema; a column dropped since changes the digest."""
+    config = _verified_apply(db_url, rv, tmp_path)
+    _execute(db_url, "alter table assets drop column title")
+    result = rv("apply", "-c", str(config), "--auto-approve", "--json", db=db_url)
+    assert result.code == 1 and result.json()["code"] == "SCHEMA_MISMATCH"
+    assert "column assets.title is missing" in result.err
+    assert _count(db_url, "assets") == 1  # b.mkv was not written
+
+
+def test_an_index_dropped_after_a_verified_write_is_still_refused(db_url, rv, tmp_path):
+    """An index dropped by hand changes the schema's shape just as a column does."""
+    config = _verified_apply(db_url, rv, tmp_path)
+    _execute(db_url, "drop index ix_asset_enrichments_collection")
+    result = rv("apply", "-c", str(config), "--auto-approve", "--json", db=db_url)
+    assert result.code == 1 and result.json()["code"] == "SCHEMA_MISMATCH"
+    assert "index ix_asset_enrichments_collection" in result.err
+
+
+def test_a_verified_unchanged_schema_is_not_compared_again(tmp_path):
+    """Issue 12: `db upgrade` compares the schema it made and keeps its digest, so the first
+    write after it loads no Alembic; a digest kept by a write's own check serves the next one."""
+    import os
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path}/db.sqlite"
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    cli = [sys.executable, "-X", "importtime", "-m", "retrovue"]
+    apply = ["apply", "-c", str(config), "--auto-approve", "--db", db]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, env=env, check=True)
+
+    run("db", "upgrade", "--db", db)
+    assert _count(db, "settings where name = 'schema_verified'") == 1
+    first = run(*apply)
+    assert "+1 ~0 -0" in first.stdout and "alembic" not in first.stderr
+
+    _execute(db, "delete from settings where name = 'schema_verified'")
+    make_tree(tmp_path / "m", {"c": ["b.mkv"]})
+    assert "alembic.autogenerate" in run(*apply).stderr  # no digest: compared, and kept
+    assert _count(db, "settings where name = 'schema_verified'") == 1
+    make_tree(tmp_path / "m", {"c": ["c.mkv"]})
+    third = run(*apply)
+    assert "+1 ~0 -0" in third.stdout and "alembic" not in third.stderr

@@ -297,6 +297,7 @@ def migrate_database(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     from retrovue.database import migrate  # Alembic: only where a migration may run
+    from retrovue.database.check import remember_if_matching
 
     engine = _migrating_engine(target.url)
     try:
@@ -307,6 +308,7 @@ def migrate_database(
             _refuse_upgrade(before, target, first_use)
             if before.status is not Schema.CURRENT:
                 migrate.upgrade(conn)
+                remember_if_matching(conn)
             after = schema_state(conn)
     finally:
         engine.dispose()
