@@ -144,7 +144,7 @@ class SqliteFloor:
         self.conn = sqlite3.connect(path, isolation_level=None)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             self.conn.execute(f"PRAGMA {pragma}")  # retrovue's own connection settings
-        self.conn.execute("PRAGMA cache_size=-131072")
+        self.conn.execute("PRAGMA cache_size=-65536")
         self.cid = uuid.uuid4().hex
         sid = uuid.uuid4().hex
         now = self.stamp()

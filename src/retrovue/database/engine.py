@@ -78,14 +78,16 @@ def resolve_target(db_option: str | None, test_db: bool) -> DatabaseTarget:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL: readers never block the writer; NORMAL is durable across application crashes in WAL
-    # mode.  A bigger page cache measured 1.15–1.5× faster bulk inserts on this machine.  The busy
-    # timeout comes first: switching a new file to WAL must wait for, not fail on, a neighbour.
+    # mode.  A 64 MiB page cache measured 1.2-1.3x faster bulk inserts than the default 2 MiB
+    # on this machine, and as fast as 128 MiB at 200,000 and 1,000,000 rows, whose cache only
+    # added to a first ingest's peak memory.  The busy timeout comes first: switching a new file
+    # to WAL must wait for, not fail on, a neighbour.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA cache_size=-131072")
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

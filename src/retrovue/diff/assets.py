@@ -91,7 +91,9 @@ def diff_assets(
 
     ``to_canonical`` maps an upstream path to the local path (None: no mapping covers it); without
     it the upstream path is already local.  ``full_scope`` is False for a narrowed ingest, which
-    never marks anything missing.  ``describe`` completes the items that will be written.
+    never marks anything missing.  ``describe`` completes the changed items; new ones are left
+    as listed, for the writer to complete one batch at a time (``execute.ingest.write_diff``):
+    a first ingest of a million files never holds a completed copy of every one.
     ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
     """
@@ -170,9 +172,9 @@ def _diff(
     diff.discovered, diff.unchanged = discovered, unchanged
     if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
         _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
-    del seen  # freed before the new items are described: a first ingest's peak of memory
+    del seen  # freed before the new items are written: a first ingest's peak of memory
     if candidates:
-        _take_new(diff, existing, candidates, describe)
+        _take_new(diff, existing, candidates)
     return diff
 
 
@@ -180,7 +182,6 @@ def _take_new(
     diff: AssetDiff,
     existing: dict[str, ExistingAsset],
     candidates: list[tuple[UpstreamAsset, str]],
-    describe: Callable[[UpstreamAsset], UpstreamAsset] | None,
 ) -> None:
     """Items not stored yet become new, unless their canonical_uri is already held: such an
     item is a duplicate, and the smallest source_uri wins, so which item is kept does not depend
@@ -191,11 +192,7 @@ def _take_new(
     del wanted
     if not collision:
         # no collision (the common case, e.g. every first ingest): all are new, and the order
-        # decides nothing, so 100,000 candidates are neither sorted nor checked one by one;
-        # described in place, so each listed item is freed as soon as its full copy exists
-        if describe is not None:
-            for i, (item, canonical) in enumerate(candidates):
-                candidates[i] = (describe(item), canonical)
+        # decides nothing, so 100,000 candidates are neither sorted nor checked one by one
         diff.new = candidates
         return
     candidates.sort(key=lambda pair: pair[0].source_uri)
@@ -206,7 +203,7 @@ def _take_new(
                 diff.duplicate_paths.append(canonical)
         else:
             taken.add(canonical)
-            diff.new.append((describe(item) if describe else item, canonical))
+            diff.new.append((item, canonical))
 
 
 def _mark_missing(

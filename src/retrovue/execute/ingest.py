@@ -81,7 +81,7 @@ def ingest_collection(
     check_identity(diff.counts())
     if start_phase is not None:
         start_phase("writing", len(diff.new) + len(diff.changed) + len(diff.remapped))
-    write_diff(conn, collection_id, diff, now)
+    write_diff(conn, collection_id, diff, now, importer.describe)
     conn.execute(
         update(Collection).where(Collection.c.id == collection_id).values(last_ingest_at=now)
     )
@@ -91,10 +91,15 @@ def ingest_collection(
 def _handing_over(items: list[UpstreamAsset]) -> Iterator[UpstreamAsset]:
     """The kept listing, each slot emptied as it is read: an item the diff does not keep (most
     of them, on a re-ingest) is freed at once instead of living until the collection is done."""
+    yield from _emptying(items)
+    items.clear()
+
+
+def _emptying(items: list) -> Iterator:
+    """Each element, its slot emptied (None) as it is read; the list keeps its length."""
     for i in range(len(items)):
         item, items[i] = items[i], None
         yield item
-    items.clear()
 
 
 def check_identity(c: IngestCounts) -> None:
@@ -103,9 +108,20 @@ def check_identity(c: IngestCounts) -> None:
         raise InvariantError(f"count identity failed: discovered {c.discovered} != {total}")
 
 
-def write_diff(conn: Connection, collection_id: uuid.UUID, diff: AssetDiff, now: datetime) -> None:
+def write_diff(
+    conn: Connection,
+    collection_id: uuid.UUID,
+    diff: AssetDiff,
+    now: datetime,
+    describe: Callable[[UpstreamAsset], UpstreamAsset],
+) -> None:
+    """Write the diff.  New items are completed (``describe``) as their rows are built, and
+    ``diff.new`` is emptied slot by slot meanwhile (its length, hence the counts, stays): a
+    million-file first ingest holds each listed item once, never a second, completed copy of
+    them all (~0.1 GiB)."""
+    new = ((describe(item), canonical) for item, canonical in _emptying(diff.new))
     with cyclic_gc_paused():  # a row tuple per new asset: see retrovue.allocation
-        insert_new_assets(conn, collection_id, diff.new, now)
+        insert_new_assets(conn, collection_id, new, now)
     update_changed(conn, diff.changed, now)
     forget_enrichments(conn, [asset_id for asset_id, _item, _canonical in diff.changed])
     update_canonical(conn, diff.remapped, now)
