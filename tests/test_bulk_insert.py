@@ -140,19 +140,17 @@ def test_sqlite_timestamps_are_stored_as_the_orm_stores_them(engine):
         assert marked == "2026-01-02 03:04:05.678901"
 
 
-def test_the_stored_index_has_existing_assets_fields_in_order(engine):
-    """``diff_assets`` reads the index's rows by position (attribute access on result rows cost
-    as much as the rest of a no-change diff): the SELECT must keep ExistingAsset's order."""
+def test_the_stored_index_reads_the_same_on_both_backends(engine):
+    """``load_asset_index`` reads on the driver's cursor: ids as text, ``missing`` as 0/1."""
     from retrovue.model.snapshots import ExistingAsset
 
-    _cid, index = _two_assets(engine)
-    row = index["file:///m/b.mkv"]
-    assert row._fields == ExistingAsset._fields
-    assert (row.source_uri, row.canonical_uri, row.change_token, row.missing) == tuple(
-        row[ExistingAsset._fields.index(name)]
-        for name in ("source_uri", "canonical_uri", "change_token", "missing")
-    )
-    assert row.missing and not index["file:///m/a.mkv"].missing
+    cid, index = _two_assets(engine)
+    a, b = index["file:///m/a.mkv"], index["file:///m/b.mkv"]
+    assert isinstance(a, ExistingAsset) and (a.missing, b.missing) == (0, 1)
+    assert (a.canonical_uri, a.change_token) == ("/m/a.mkv", "1:1")
+    with engine.connect() as conn:
+        stored = conn.execute(select(Asset.c.id).where(Asset.c.source_uri == a.source_uri))
+        assert uuid.UUID(a.id) == stored.scalar_one()
 
 
 def test_new_asset_ids_are_random_version_4_uuids():

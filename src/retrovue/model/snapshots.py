@@ -61,15 +61,16 @@ class ExistingAsset(NamedTuple):
 
     ``id`` is the id as text (32 hex digits on SQLite, the dashed form on PostgreSQL): building a
     UUID object for every id of an unchanged collection cost a fifth of a no-change plan, so
-    ``as_uuid`` converts only the few that get written.  ``load_asset_index`` hands out result rows, which have the
-    same fields: building 100k tuples of our own again would cost more than the SELECT.
+    ``as_uuid`` converts only the few that get written.  ``missing`` is 0 or 1 as the database
+    reads it.  ``load_asset_index`` makes each from the driver's row tuple in C (``tuple.__new__``),
+    cheaper than SQLAlchemy's result rows and smaller.
     """
 
     source_uri: str
     id: uuid.UUID | str
     change_token: str
     canonical_uri: str
-    missing: bool
+    missing: int  # 0 or 1
 
 
 # --- fingerprints of the observed database, for saved-plan staleness -----------------------------

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
-from sqlalchemy import Connection, Engine, String, cast, select
+from sqlalchemy import Connection, Engine, select
 
 from retrovue.database.models import Asset, Collection, PathMapping, Source
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource, ExistingAsset
@@ -80,17 +80,25 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
 
 
 def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, ExistingAsset]:
-    """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns."""
-    rows = conn.execute(
-        select(
-            Asset.c.source_uri,
-            cast(Asset.c.id, String).label("id"),  # text on both backends: no UUID object per row
-            Asset.c.change_token,
-            Asset.c.canonical_uri,
-            Asset.c.missing_since.is_not(None).label("missing"),
-        ).where(Asset.c.collection_id == collection_id)
-    ).all()
-    return {row[0]: row for row in rows}
+    """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns.
+
+    Read on the driver's own cursor, each row made an ExistingAsset by ``tuple.__new__`` (in C):
+    SQLAlchemy's result rows cost 20% more time and ~60 bytes more per row, and a plan of a
+    million-file collection holds every one.  Ids come as text (32 hex digits on SQLite, the
+    dashed form on PostgreSQL: no UUID object per row); ``missing`` as 0/1 on both backends.
+    """
+    dialect = conn.dialect
+    postgresql = dialect.name == "postgresql"
+    statement = (
+        f"SELECT source_uri, {'id::text' if postgresql else 'id'}, change_token, canonical_uri,"
+        " CASE WHEN missing_since IS NULL THEN 0 ELSE 1 END"
+        f" FROM assets WHERE collection_id = {'%s' if postgresql else '?'}"
+    )
+    bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
+    make = tuple.__new__
+    with closing(conn.connection.dbapi_connection.cursor()) as cursor:
+        cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
+        return {row[0]: make(ExistingAsset, row) for row in cursor}
 
 
 def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
