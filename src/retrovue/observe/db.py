@@ -96,9 +96,15 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
     )
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
     make = tuple.__new__
+    index: dict[str, ExistingAsset] = {}
     with closing(conn.connection.dbapi_connection.cursor()) as cursor:
         cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
-        return {row[0]: make(ExistingAsset, row) for row in cursor}
+        # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
+        # loads them in C; batches, not fetchall: each row tuple is dropped once copied
+        while rows := cursor.fetchmany(10_000):
+            for row in rows:
+                index[row[0]] = make(ExistingAsset, row)
+    return index
 
 
 def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
