@@ -49,33 +49,33 @@ def _imported(stderr: str) -> set[str]:
     return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if "|" in line}
 
 
-def test_no_change_plan_imports_no_alembic_no_plexapi_no_rich(tmp_path):
-    """Issue 12: a no-change plan of a filesystem source on a migrated database reads the schema
-    revision without Alembic, loads no Plex importer and, logging nothing, no structlog/rich;
-    the tables are Core tables, so no ``sqlalchemy.orm`` either."""
-    config = fs_config(
-        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
-    )
-    db = f"sqlite:///{tmp_path}/db.sqlite"
+def _run_timed_imports(tmp_path, *args: str) -> tuple[str, set[str]]:
+    """``retrovue ARGS`` under -X importtime at the default log level: (stdout, imported)."""
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
     env.pop("RETROVUE_LOG_LEVEL", None)
-    cli = [sys.executable, "-m", "retrovue"]
-    subprocess.run(
-        [*cli, "apply", "-c", str(config), "--auto-approve", "--db", db],
-        capture_output=True,
-        check=True,
-        env=env,
-    )
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "retrovue", "plan", "-c", str(config)]
-        + ["--db", db],
+        [sys.executable, "-X", "importtime", "-m", "retrovue", *args],
         capture_output=True,
         text=True,
         check=True,
         env=env,
     )
-    assert "No changes." in result.stdout
-    imported = _imported(result.stderr)
+    return result.stdout, _imported(result.stderr)
+
+
+def _one_file_config(tmp_path):
+    return fs_config(tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True})
+
+
+def test_no_change_plan_imports_no_alembic_no_plexapi_no_rich(tmp_path):
+    """Issue 12: a no-change plan of a filesystem source on a migrated database reads the schema
+    revision without Alembic, loads no Plex importer and, logging nothing, no structlog/rich;
+    the tables are Core tables, so no ``sqlalchemy.orm`` either."""
+    config = _one_file_config(tmp_path)
+    db = f"sqlite:///{tmp_path}/db.sqlite"
+    _run_timed_imports(tmp_path, "apply", "-c", str(config), "--auto-approve", "--db", db)
+    out, imported = _run_timed_imports(tmp_path, "plan", "-c", str(config), "--db", db)
+    assert "No changes." in out
     assert "sqlalchemy" in imported and "retrovue.importers.naming" in imported  # it did plan
     heavy = {
         "alembic",
@@ -94,20 +94,10 @@ def test_apply_at_the_default_level_drops_info_lines_without_loading_structlog(t
     """The executor logs each committed unit at info; below the level shown (warning unless
     -v or RETROVUE_LOG_LEVEL says otherwise) such a call must not cost structlog's ~30 ms import.
     test_logging_progress shows the same lines do appear at info."""
-    config = fs_config(
-        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    config = _one_file_config(tmp_path)
+    out, imported = _run_timed_imports(
+        tmp_path, "apply", "-c", str(config), "--auto-approve", "--db", f"sqlite:///{tmp_path}/db"
     )
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
-    env.pop("RETROVUE_LOG_LEVEL", None)
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "retrovue", "apply", "-c", str(config)]
-        + ["--auto-approve", "--db", f"sqlite:///{tmp_path}/db.sqlite"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    )
-    assert "Apply complete!" in result.stdout
-    imported = _imported(result.stderr)
+    assert "Apply complete!" in out
     assert "retrovue.execute.executor" in imported  # it did write
     assert "structlog" not in imported
