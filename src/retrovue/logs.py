@@ -18,8 +18,16 @@ _pending: Callable[[], None] | None = None
 #: the lowest level that configuration shows: a call below it is dropped without loading
 #: structlog (an apply logs each committed unit at info, which the default level hides)
 _threshold = 0
-_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40}
-_LEVELS.update(critical=50, fatal=50)
+_LEVELS = {
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+    "fatal": 50,
+}
 
 
 def configure(apply: Callable[[], None], level: int = 0) -> None:

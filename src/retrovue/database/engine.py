@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -89,6 +89,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def driver_cursor(conn: Connection) -> closing:
+    """A cursor of the raw driver connection under ``conn``, inside its transaction (closed on
+    exit): for the bulk paths that hand the driver plain tuples (``execute.bulk``,
+    ``observe.db.load_asset_index``).  Errors come from the driver itself, not SQLAlchemy;
+    ``database.failures`` tells both."""
+    return closing(conn.connection.dbapi_connection.cursor())
 
 
 def _parse(url: str) -> URL:

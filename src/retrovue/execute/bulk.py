@@ -19,12 +19,12 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import closing
 from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import Connection
 
+from retrovue.database.engine import driver_cursor
 from retrovue.database.models import Asset
 from retrovue.model.enrichment import PROBED_COLUMNS
 from retrovue.model.upstream import UpstreamAsset
@@ -158,7 +158,7 @@ def set_missing(
         return
     if _postgresql(conn):
         sql = "UPDATE assets SET missing_since = %s, updated_at = %s WHERE id = ANY(%s::uuid[])"
-        with _cursor(conn) as cursor:
+        with driver_cursor(conn) as cursor:
             for start in range(0, len(ids), BATCH):
                 cursor.execute(sql, (since, now, [str(i) for i in ids[start : start + BATCH]]))
         return
@@ -167,7 +167,7 @@ def set_missing(
         "UPDATE assets SET missing_since = ?, updated_at = ?"
         " WHERE id IN (SELECT value FROM json_each(?))"
     )
-    with _cursor(conn) as cursor:
+    with driver_cursor(conn) as cursor:
         for start in range(0, len(ids), BATCH):
             chunk = [_sqlite_id(i) for i in ids[start : start + BATCH]]
             cursor.execute(sql, (stamp(since), stamp(now), json.dumps(chunk)))
@@ -181,12 +181,12 @@ def forget_enrichments(conn: Connection, ids: list[str | uuid.UUID]) -> None:
         return
     if _postgresql(conn):
         sql = "DELETE FROM asset_enrichments WHERE asset_id = ANY(%s::uuid[])"
-        with _cursor(conn) as cursor:
+        with driver_cursor(conn) as cursor:
             for start in range(0, len(ids), BATCH):
                 cursor.execute(sql, ([str(i) for i in ids[start : start + BATCH]],))
         return
     sql = "DELETE FROM asset_enrichments WHERE asset_id IN (SELECT value FROM json_each(?))"
-    with _cursor(conn) as cursor:
+    with driver_cursor(conn) as cursor:
         for start in range(0, len(ids), BATCH):
             cursor.execute(sql, (json.dumps([_sqlite_id(i) for i in ids[start : start + BATCH]]),))
 
@@ -243,7 +243,7 @@ def random_ids() -> Iterator[str]:
 
 
 def _copy_postgresql(conn, collection_id, items, now) -> None:
-    with _cursor(conn) as cursor:
+    with driver_cursor(conn) as cursor:
         with cursor.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in _rows(items, random_ids().__next__, collection_id, now, False):
                 copy.write_row(row)
@@ -259,7 +259,7 @@ def _executemany_sqlite(conn, collection_id, items, now) -> None:
         _processor("approved_for_broadcast", dialect)(False),
     )
     sql = f"INSERT INTO assets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-    with _cursor(conn) as cursor:
+    with driver_cursor(conn) as cursor:
         while batch := list(islice(rows, BATCH)):
             cursor.executemany(sql, batch)
 
@@ -272,7 +272,7 @@ def _executemany_updates(conn, sql: str, values: Iterator[tuple], now: datetime)
     the id, which goes last."""
     stamp = _processor("updated_at", conn.dialect)(now)
     rows = ((*rest, stamp, _sqlite_id(asset_id)) for asset_id, *rest in values)
-    with _cursor(conn) as cursor:
+    with driver_cursor(conn) as cursor:
         while batch := list(islice(rows, BATCH)):
             cursor.executemany(sql, batch)
 
@@ -282,7 +282,7 @@ def _unnest(conn, sql: str, columns, values: Iterator[tuple], now: datetime) -> 
     arrays = ", ".join(f"%s::{kind}[]" for _name, kind in columns)
     names = ", ".join(name for name, _kind in columns)
     statement = sql.replace("{arrays}", arrays).replace("{names}", names)
-    with _cursor(conn) as cursor:
+    with driver_cursor(conn) as cursor:
         while batch := list(islice(values, BATCH)):
             transposed = [list(column) for column in zip(*batch, strict=True)]
             transposed[0] = [str(i) for i in transposed[0]]  # ids: text or UUID, sent as text
@@ -294,11 +294,6 @@ def _unnest(conn, sql: str, columns, values: Iterator[tuple], now: datetime) -> 
 
 def _postgresql(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
-
-
-def _cursor(conn: Connection) -> closing:
-    """A cursor of the raw driver connection under ``conn`` (closed on exit)."""
-    return closing(conn.connection.dbapi_connection.cursor())
 
 
 def _processor(column: str, dialect):

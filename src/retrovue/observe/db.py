@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, select
 
+from retrovue.database.engine import driver_cursor
 from retrovue.database.models import Asset, Collection, PathMapping, Source
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource, ExistingAsset
 from retrovue.model.upstream import PathMappingSpec
@@ -97,7 +98,7 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
     make = tuple.__new__
     index: dict[str, ExistingAsset] = {}
-    with closing(conn.connection.dbapi_connection.cursor()) as cursor:
+    with driver_cursor(conn) as cursor:
         cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
         # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
         # loads them in C; batches, not fetchall: each row tuple is dropped once copied
