@@ -3,8 +3,10 @@ differs (issue 9, item 10)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import create_engine, text
 
+from tests.empty_db import BACKENDS, empty_url
 from tests.helpers import fs_config, make_tree
 
 
@@ -148,3 +150,33 @@ def test_a_verified_unchanged_schema_is_not_compared_again(tmp_path):
     make_tree(tmp_path / "m", {"c": ["c.mkv"]})
     third = run(*apply)
     assert "+1 ~0 -0" in third.stdout and "alembic" not in third.stderr
+
+
+@pytest.fixture(
+    params=[b if b == "sqlite" else pytest.param(b, marks=pytest.mark.postgres) for b in BACKENDS]
+)
+def new_url(request, tmp_path) -> str:
+    return empty_url(request, tmp_path, request.param)
+
+
+def test_an_upgrade_onto_a_hand_changed_schema_keeps_no_digest(new_url, rv, tmp_path):
+    """`db upgrade` keeps the digest only of a schema that matches after migrating: a column
+    dropped by hand at an older revision survives the upgrade, so the first write still compares
+    and refuses."""
+    from retrovue.database import migrate
+
+    if new_url.startswith("sqlite"):
+        (tmp_path / "never-used").mkdir()
+    engine = create_engine(new_url)
+    with engine.begin() as conn:
+        migrate.upgrade(conn, "0002")
+    engine.dispose()
+    _execute(new_url, "alter table assets drop column title")
+    assert rv("db", "upgrade", db=new_url).code == 0
+    assert _count(new_url, "settings where name = 'schema_verified'") == 0
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    result = rv("apply", "-c", str(config), "--auto-approve", "--json", db=new_url)
+    assert result.code == 1 and result.json()["code"] == "SCHEMA_MISMATCH"
+    assert "column assets.title is missing" in result.err
