@@ -61,7 +61,7 @@ Source = Table(
     Column("name", String(255), nullable=False),
     Column("type", String(50), nullable=False),
     Column("config", JSON),
-    #: "config" when created by apply from retrovue.yaml, "cli" when created imperatively (prune)
+    # "config" when created by apply from retrovue.yaml, "cli" when created imperatively (prune)
     Column("origin", String(16), default="cli", nullable=False),
     Column("created_at", Timestamp, default=utcnow, nullable=False),
     Column("updated_at", Timestamp, default=utcnow, nullable=False),
@@ -80,7 +80,7 @@ Collection = Table(
     Column("sync_enabled", Boolean, default=False, nullable=False),
     Column("ingestible", Boolean, default=False, nullable=False),
     Column("ingestible_reason", Text),
-    #: upstream locations (Plex section roots; the folder for filesystem)
+    # upstream locations (Plex section roots; the folder for filesystem)
     Column("locations", JSON),
     Column("config", JSON),
     Column("last_ingest_at", Timestamp),
@@ -128,7 +128,7 @@ Asset = Table(
     Column("approved_for_broadcast", Boolean, nullable=False),
     Column("missing_since", Timestamp),
     Column("metadata", JSON),
-    #: facts enrichers read from the media (migration 0003); scheduling queries them
+    # facts enrichers read from the media (migration 0003); scheduling queries them
     Column("container", String(64)),
     Column("video_codec", String(64)),
     Column("audio_codec", String(64)),
@@ -172,7 +172,7 @@ AssetEnrichment = Table(
     metadata,
     Column("asset_id", Uuid, ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
     Column("enricher_type", String(64), primary_key=True),
-    #: the asset's collection (assets never move): the counts that prove nothing is pending
+    # the asset's collection (assets never move): the counts that prove nothing is pending
     Column("collection_id", Uuid, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
     Column("version", String(64), nullable=False),
     Column("change_token", String(255), nullable=False),
