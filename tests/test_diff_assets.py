@@ -224,3 +224,20 @@ def test_describe_completes_only_the_changed_items():
     assert calls == ["changed"]
     assert [i.title for i, _ in diff.new] == [None]
     assert [i.title for _, i, _ in diff.changed] == ["described changed"]
+
+
+def test_the_listing_is_consumed_with_the_cyclic_gc_paused_and_resumed_after():
+    """A million-item listing would otherwise have the collector walk the growing heap again and
+    again (retrovue.allocation); it runs again once the diff is made."""
+    import gc
+
+    seen_enabled = []
+
+    def listing():
+        for name in ("a", "b"):
+            seen_enabled.append(gc.isenabled())
+            yield up(name)
+
+    assert gc.isenabled()
+    diff_assets({}, listing())
+    assert seen_enabled == [False, False] and gc.isenabled()

@@ -65,6 +65,7 @@ class AssetDiff:
         return tuple(reasons)
 
 
+@cyclic_gc_paused()
 def diff_assets(
     existing: dict[str, ExistingAsset],
     upstream: Iterable[UpstreamAsset],
@@ -87,36 +88,10 @@ def diff_assets(
     ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
     """
-    with cyclic_gc_paused():
-        return _diff(
-            existing,
-            upstream,
-            to_canonical,
-            full_scope,
-            missing_threshold,
-            allow_mass_missing,
-            on_item,
-            describe,
-            keep_paths,
-        )
-
-
-def _diff(
-    existing,
-    upstream,
-    to_canonical,
-    full_scope,
-    missing_threshold,
-    allow_mass_missing,
-    on_item,
-    describe,
-    keep_paths,
-) -> AssetDiff:
     diff = AssetDiff()
     if keep_paths:
         diff.duplicate_paths, diff.unmapped_paths = [], []
     seen: set[str] = set()
-    remember = seen.add
     known_seen = discovered = unchanged = 0  # plain locals: this loop runs once per item
     candidates: list[tuple[UpstreamAsset, str]] = []
     get = existing.get
@@ -130,7 +105,7 @@ def _diff(
             if diff.duplicate_paths is not None:
                 diff.duplicate_paths.append(item.path)
             continue
-        remember(uri)
+        seen.add(uri)
         if item.problem is not None:
             count, example = diff.unusable.get(item.problem, (0, item.path))
             diff.unusable[item.problem] = (count + 1, example)
