@@ -55,25 +55,18 @@ from pathlib import Path
 import av
 import yaml
 from sqlalchemy import create_engine, delete, func, insert, literal, null, select, update
-from sqlalchemy.engine import make_url
 
 from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment, Source
 from retrovue.enrichers.base import EnrichInput
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.pool import run_enrichment
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the media writers live in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ and benchmarks/
+from benchmarks.ingest_filesystem import Cli, Databases  # noqa: E402
 from tests import media  # noqa: E402
 
 FFPROBE_SAMPLE = 200
-PG_ADMIN = os.environ.get(
-    "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PER_DIR = 1000
-
-_assets = Asset
-_ledger = AssetEnrichment
-_attachments = EnricherAttachment
 
 
 # -- media ------------------------------------------------------------------------------------------
@@ -196,70 +189,6 @@ def ffprobe_per_file(files: list[Path], workers: int) -> float:
 # -- databases and the CLI -------------------------------------------------------------------------
 
 
-class Databases:
-    """Fresh databases on one backend, dropped at the end."""
-
-    def __init__(self, backend: str, workdir: Path):
-        self.backend, self.workdir, self.created = backend, workdir, []
-
-    def new(self, label: str) -> str:
-        if self.backend == "sqlite":
-            return f"sqlite:///{self.workdir / (label + '.db')}"
-        import psycopg
-
-        name = f"rv_bench_{label}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(_libpq(PG_ADMIN), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        if not self.created:
-            return
-        import psycopg
-
-        with psycopg.connect(_libpq(PG_ADMIN), autocommit=True) as admin:
-            for name in self.created:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.created = []
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-class Cli:
-    """``python -m retrovue`` as a process: wall time, start-up included."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RETROVUE_")}
-        self.env.update(XDG_DATA_HOME=str(workdir / "xdg"), NO_COLOR="1")
-
-    def run(self, *args: str, db: str, ok=(0, 2)) -> tuple[float, str]:
-        """(seconds, stdout); fails loudly on an unexpected exit.  The process's CPU time (its
-        worker processes included) is kept in ``self.cpu``: other load on a shared machine
-        disturbs it least."""
-        env = dict(self.env, RETROVUE_DATABASE_URL=db)
-        out, err = self.workdir / "cli.out", self.workdir / "cli.err"
-        with open(out, "wb") as stdout, open(err, "wb") as stderr:
-            began = time.perf_counter()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "retrovue", *args],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-            )
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            seconds = time.perf_counter() - began
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        self.cpu = usage.ru_utime + usage.ru_stime
-        if code not in ok:
-            raise SystemExit(f"retrovue {' '.join(args)} exited {code}:\n{err.read_text()[-3000:]}")
-        return seconds, out.read_text()
-
-
 def write_config(path: Path, base: Path, collection: str, enrichers: list[str] | None) -> str:
     source: dict = {"name": "Bench", "type": "filesystem", "config": {"base_path": str(base)}}
     if enrichers is not None:
@@ -282,14 +211,12 @@ def ledger_state(url: str) -> tuple[int, datetime | None]:
     try:
         with engine.connect() as conn:
             return conn.execute(
-                select(func.count(), func.max(_ledger.c.enriched_at)).select_from(_ledger)
+                select(func.count(), func.max(AssetEnrichment.c.enriched_at)).select_from(
+                    AssetEnrichment
+                )
             ).one()
     finally:
         engine.dispose()
-
-
-def median_of(repeat: int, fn) -> float:
-    return statistics.median(fn() for _ in range(repeat))
 
 
 # -- the runs -------------------------------------------------------------------------------------------
@@ -300,9 +227,9 @@ def reset_enrichment(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(delete(_ledger))
-            conn.execute(delete(_attachments))
-            conn.execute(update(_assets).values(state="new"))
+            conn.execute(delete(AssetEnrichment))
+            conn.execute(delete(EnricherAttachment))
+            conn.execute(update(Asset).values(state="new"))
     finally:
         engine.dispose()
 
@@ -316,7 +243,7 @@ def measure_enrichment(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, 
     plain = write_config(work / "plain.yaml", base, "Shows", None)
     with_ffprobe = write_config(work / "ffprobe.yaml", base, "Shows", ["ffprobe"])
     t: dict[str, float] = {}
-    t["ingest"], _ = cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))
+    t["ingest"], _, _ = cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))
     open_all([str(f) for f in files])  # the page cache warm for everyone alike
     rounds: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
@@ -332,7 +259,7 @@ def measure_enrichment(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, 
         cpu.setdefault(name, []).append(cpu_now() - before)
 
     def cli_round(name: str, *argv: str, ok=(0,), check=None) -> None:
-        seconds, out = cli.run(*argv, db=url, ok=ok)
+        seconds, _rss, out = cli.run(*argv, db=url, ok=ok)
         if check is not None:
             check(out)
         rounds.setdefault(name, []).append(seconds)
@@ -445,29 +372,29 @@ def measure_noop(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]
     plain = write_config(work / "noop-plain.yaml", base, "Big", None)
     with_ffprobe = write_config(work / "noop-ffprobe.yaml", base, "Big", ["ffprobe"])
     t: dict[str, float] = {}
-    t["ingest"], _ = cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))
+    t["ingest"], _, _ = cli.run("apply", "-c", plain, "--auto-approve", db=url, ok=(0,))
     engine = create_engine(url)
     now = datetime.now(UTC)
     with engine.begin() as conn:
         source_id = conn.execute(select(Source.c.id)).scalar_one()
-        assert conn.execute(select(func.count()).select_from(_assets)).scalar_one() == k
+        assert conn.execute(select(func.count()).select_from(Asset)).scalar_one() == k
         # every asset enriched by ffprobe for its change token, as a finished apply leaves it
         conn.execute(
-            insert(_ledger).from_select(
-                [c.name for c in _ledger.c],
+            insert(AssetEnrichment).from_select(
+                [c.name for c in AssetEnrichment.c],
                 select(
-                    _assets.c.id,
+                    Asset.c.id,
                     literal("ffprobe"),
-                    _assets.c.collection_id,
+                    Asset.c.collection_id,
                     literal(str(FFProbeEnricher.version)),
-                    _assets.c.change_token,
+                    Asset.c.change_token,
                     null(),
                     null(),
-                    literal(now, _ledger.c.enriched_at.type),
+                    literal(now, AssetEnrichment.c.enriched_at.type),
                 ),
             )
         )
-        conn.execute(update(_assets).values(state="ready"))
+        conn.execute(update(Asset).values(state="ready"))
     attachment = {
         "source_id": source_id,
         "collection_id": None,
@@ -480,9 +407,9 @@ def measure_noop(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]
 
     def attached(yes: bool) -> None:
         with engine.begin() as conn:
-            conn.execute(delete(_attachments))
+            conn.execute(delete(EnricherAttachment))
             if yes:
-                conn.execute(insert(_attachments).values(id=uuid.uuid4(), **attachment))
+                conn.execute(insert(EnricherAttachment).values(id=uuid.uuid4(), **attachment))
 
     runs: dict[str, list[float]] = {}
     plan_args = ("--detailed-exitcode",)  # 0: no changes (anything else fails the benchmark)
@@ -501,7 +428,9 @@ def measure_noop(args, work: Path, dbs: Databases, cli: Cli) -> dict[str, float]
         )
     assert ledger_state(url) == (k, ledger_state(url)[1])
     with engine.connect() as conn:
-        assert conn.execute(select(func.max(_ledger.c.enriched_at))).scalar_one() is not None
+        assert (
+            conn.execute(select(func.max(AssetEnrichment.c.enriched_at))).scalar_one() is not None
+        )
     engine.dispose()
     t.update({name: statistics.median(values) for name, values in runs.items()})
     return t
@@ -555,7 +484,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="retrovue-enrich-bench-") as tmp:
         work = Path(tmp)
         dbs = Databases(args.backend, work)
-        cli = Cli(work)
+        cli = Cli(work, None)
         try:
             if args.files:
                 report_enrichment(args, measure_enrichment(args, work, dbs, cli))

@@ -10,8 +10,6 @@ from sqlalchemy import Connection, delete, insert, select, update
 from retrovue.database.models import EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec
 
-_table = EnricherAttachment
-
 
 def set_attachments(
     conn: Connection,
@@ -24,27 +22,30 @@ def set_attachments(
     """Make the owner's attachments exactly ``specs``, keeping the rows of types that stay (their
     id and created_at), so an unchanged attachment is never rewritten."""
     owner = (
-        _table.c.source_id == source_id
+        EnricherAttachment.c.source_id == source_id
         if collection_id is None
-        else _table.c.collection_id == collection_id
+        else EnricherAttachment.c.collection_id == collection_id
     )
     stored = {
         row.enricher_type: row
         for row in conn.execute(
-            select(_table.c.id, _table.c.enricher_type, _table.c.priority, _table.c.params).where(
-                owner
-            )
+            select(
+                EnricherAttachment.c.id,
+                EnricherAttachment.c.enricher_type,
+                EnricherAttachment.c.priority,
+                EnricherAttachment.c.params,
+            ).where(owner)
         )
     }
     wanted = {spec.type: spec for spec in specs}
     gone = [row.id for type_id, row in stored.items() if type_id not in wanted]
     if gone:
-        conn.execute(delete(_table).where(_table.c.id.in_(gone)))
+        conn.execute(delete(EnricherAttachment).where(EnricherAttachment.c.id.in_(gone)))
     for type_id, spec in wanted.items():
         row = stored.get(type_id)
         if row is None:
             conn.execute(
-                insert(_table).values(
+                insert(EnricherAttachment).values(
                     id=uuid.uuid4(),
                     source_id=source_id if collection_id is None else None,
                     collection_id=collection_id,
@@ -57,7 +58,7 @@ def set_attachments(
             )
         elif row.priority != spec.priority or dict(row.params or {}) != dict(spec.params):
             conn.execute(
-                update(_table)
-                .where(_table.c.id == row.id)
+                update(EnricherAttachment)
+                .where(EnricherAttachment.c.id == row.id)
                 .values(priority=spec.priority, params=dict(spec.params) or None, updated_at=now)
             )

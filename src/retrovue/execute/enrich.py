@@ -49,8 +49,6 @@ from retrovue.observe.enrichment import pending, succeeded_all
 
 log = get_logger("retrovue.execute")
 
-_assets = Asset
-_ledger = AssetEnrichment
 
 #: results per committed batch, and the longest a result waits to be committed
 BATCH = 200
@@ -126,20 +124,20 @@ class CollectionEnricher:
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(
-                    _assets.c.id,
-                    _assets.c.canonical_uri,
-                    _assets.c.change_token,
-                    _assets.c.metadata,
+                    Asset.c.id,
+                    Asset.c.canonical_uri,
+                    Asset.c.change_token,
+                    Asset.c.metadata,
                 )
-                .where(_assets.c.collection_id == self.collection_id, self._pending(spec.type))
-                .order_by(_assets.c.canonical_uri)
+                .where(Asset.c.collection_id == self.collection_id, self._pending(spec.type))
+                .order_by(Asset.c.canonical_uri)
             ).all()
             if rows:
                 conn.execute(
-                    update(_assets)
+                    update(Asset)
                     .where(
-                        _assets.c.collection_id == self.collection_id,
-                        _assets.c.state == "new",
+                        Asset.c.collection_id == self.collection_id,
+                        Asset.c.state == "new",
                         self._pending(spec.type),
                     )
                     .values(state="enriching")
@@ -201,15 +199,14 @@ class CollectionEnricher:
         records = [_record(cls, o, version, now, self.collection_id) for o in outcomes]
         with self.engine.begin() as conn:
             conn.execute(
-                delete(_ledger).where(
-                    _ledger.c.enricher_type == cls.type_id, _ledger.c.asset_id.in_(ids)
+                delete(AssetEnrichment).where(
+                    AssetEnrichment.c.enricher_type == cls.type_id,
+                    AssetEnrichment.c.asset_id.in_(ids),
                 )
             )
-            conn.execute(insert(_ledger), [r.ledger for r in records])
+            conn.execute(insert(AssetEnrichment), [r.ledger for r in records])
             stored = dict(
-                conn.execute(
-                    select(_assets.c.id, _assets.c.metadata).where(_assets.c.id.in_(ids))
-                ).all()
+                conn.execute(select(Asset.c.id, Asset.c.metadata).where(Asset.c.id.in_(ids))).all()
             )
             updates = []
             for asset_id, record in zip(ids, records, strict=True):
@@ -227,15 +224,15 @@ class CollectionEnricher:
         """The batch's assets that every enricher has now succeeded on become ready; the rest
         that this run marked go back to new."""
         type_ids = [spec.type for spec in self.specs]
-        scope = [_assets.c.state.in_(("new", "enriching")), _assets.c.missing_since.is_(None)]
+        scope = [Asset.c.state.in_(("new", "enriching")), Asset.c.missing_since.is_(None)]
         if ids is not None:
-            scope.append(_assets.c.id.in_(ids))
+            scope.append(Asset.c.id.in_(ids))
         else:
-            scope.append(_assets.c.collection_id == self.collection_id)
-        conn.execute(update(_assets).where(*scope, succeeded_all(type_ids)).values(state="ready"))
+            scope.append(Asset.c.collection_id == self.collection_id)
+        conn.execute(update(Asset).where(*scope, succeeded_all(type_ids)).values(state="ready"))
         if ids is not None:  # a recorded result is not pending: nothing would settle it later
-            back = (_assets.c.id.in_(ids), _assets.c.state == "enriching")
-            conn.execute(update(_assets).where(*back).values(state="new"))
+            back = (Asset.c.id.in_(ids), Asset.c.state == "enriching")
+            conn.execute(update(Asset).where(*back).values(state="new"))
 
     def _settle(self, *, promote: bool) -> None:
         """After the last batch (or an interruption): nothing stays ``enriching``, and every
@@ -246,10 +243,10 @@ class CollectionEnricher:
                 if promote:
                     self._promote(conn, None)
                 conn.execute(
-                    update(_assets)
+                    update(Asset)
                     .where(
-                        _assets.c.collection_id == self.collection_id,
-                        _assets.c.state == "enriching",
+                        Asset.c.collection_id == self.collection_id,
+                        Asset.c.state == "enriching",
                     )
                     .values(state="new")
                 )
@@ -375,9 +372,7 @@ def _write_assets(conn: Connection, updates: list[dict[str, Any]]) -> None:
     for names, rows in shapes.items():
         values = {"metadata": bindparam("b_metadata")}
         values.update({name: bindparam("b_" + name) for name in names})
-        conn.execute(
-            update(_assets).where(_assets.c.id == bindparam("b_id")).values(**values), rows
-        )
+        conn.execute(update(Asset).where(Asset.c.id == bindparam("b_id")).values(**values), rows)
 
 
 def _split_known(cls: type[BaseEnricher], rows) -> tuple[list, list[EnrichInput]]:

@@ -17,23 +17,19 @@ from sqlalchemy import Connection, String, and_, cast, exists, func, select
 from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec, effective, run_order
 
-_assets = Asset
-_ledger = AssetEnrichment
-_attachments = EnricherAttachment
-
 
 def pending(type_id: str, *, force: bool = False, retry_failed: bool = False):
     """The condition on ``assets`` selecting the present assets ``type_id`` would enrich."""
-    present = _assets.c.missing_since.is_(None)
+    present = Asset.c.missing_since.is_(None)
     if force:
         return present
     attempt = and_(
-        _ledger.c.asset_id == _assets.c.id,
-        _ledger.c.enricher_type == type_id,
-        _ledger.c.change_token == _assets.c.change_token,
+        AssetEnrichment.c.asset_id == Asset.c.id,
+        AssetEnrichment.c.enricher_type == type_id,
+        AssetEnrichment.c.change_token == Asset.c.change_token,
     )
     if retry_failed:
-        attempt = and_(attempt, _ledger.c.error_code.is_(None))
+        attempt = and_(attempt, AssetEnrichment.c.error_code.is_(None))
     return and_(present, ~exists().where(attempt))
 
 
@@ -42,10 +38,10 @@ def succeeded_all(type_ids: list[str]):
     return and_(
         *(
             exists().where(
-                _ledger.c.asset_id == _assets.c.id,
-                _ledger.c.enricher_type == type_id,
-                _ledger.c.change_token == _assets.c.change_token,
-                _ledger.c.error_code.is_(None),
+                AssetEnrichment.c.asset_id == Asset.c.id,
+                AssetEnrichment.c.enricher_type == type_id,
+                AssetEnrichment.c.change_token == Asset.c.change_token,
+                AssetEnrichment.c.error_code.is_(None),
             )
             for type_id in type_ids
         )
@@ -62,9 +58,9 @@ def count_pending(
 ) -> int:
     return conn.execute(
         select(func.count())
-        .select_from(_assets)
+        .select_from(Asset)
         .where(
-            _assets.c.collection_id == collection_id,
+            Asset.c.collection_id == collection_id,
             pending(type_id, force=force, retry_failed=retry_failed),
         )
     ).scalar_one()
@@ -74,13 +70,13 @@ def failed_count(conn: Connection, collection_id: uuid.UUID, type_id: str) -> in
     """Present assets whose attempt for their current change token failed."""
     return conn.execute(
         select(func.count())
-        .select_from(_assets.join(_ledger, _ledger.c.asset_id == _assets.c.id))
+        .select_from(Asset.join(AssetEnrichment, AssetEnrichment.c.asset_id == Asset.c.id))
         .where(
-            _assets.c.collection_id == collection_id,
-            _assets.c.missing_since.is_(None),
-            _ledger.c.enricher_type == type_id,
-            _ledger.c.change_token == _assets.c.change_token,
-            _ledger.c.error_code.is_not(None),
+            Asset.c.collection_id == collection_id,
+            Asset.c.missing_since.is_(None),
+            AssetEnrichment.c.enricher_type == type_id,
+            AssetEnrichment.c.change_token == Asset.c.change_token,
+            AssetEnrichment.c.error_code.is_not(None),
         )
     ).scalar_one()
 
@@ -91,7 +87,7 @@ def load_attachments(
     """Every attachment in one SELECT: (by source id, by collection id), each in run order."""
     by_source: dict[uuid.UUID, list[EnricherSpec]] = defaultdict(list)
     by_collection: dict[uuid.UUID, list[EnricherSpec]] = defaultdict(list)
-    for row in conn.execute(select(_attachments)):
+    for row in conn.execute(select(EnricherAttachment)):
         spec = EnricherSpec(row.enricher_type, row.priority, dict(row.params or {}))
         if row.source_id is not None:
             by_source[row.source_id].append(spec)
@@ -108,9 +104,9 @@ def collection_enrichers(
 ) -> tuple[EnricherSpec, ...]:
     """One collection's effective enrichers, in run order."""
     rows = conn.execute(
-        select(_attachments).where(
-            (_attachments.c.source_id == source_id)
-            | (_attachments.c.collection_id == collection_id)
+        select(EnricherAttachment).where(
+            (EnricherAttachment.c.source_id == source_id)
+            | (EnricherAttachment.c.collection_id == collection_id)
         )
     ).all()
 
@@ -139,8 +135,8 @@ def pending_ids(
     if not force and nothing_pending(conn, collection_id, type_id, retry_failed=retry_failed):
         return set()
     rows = conn.execute(
-        select(cast(_assets.c.id, String)).where(
-            _assets.c.collection_id == collection_id,
+        select(cast(Asset.c.id, String)).where(
+            Asset.c.collection_id == collection_id,
             pending(type_id, force=force, retry_failed=retry_failed),
         )
     )
@@ -157,13 +153,16 @@ def nothing_pending(
     rows of a changed asset) and an asset has at most one row per type: as many rows as assets
     means one each.  Missing assets count on both sides alike."""
     assets = conn.execute(
-        select(func.count()).select_from(_assets).where(_assets.c.collection_id == collection_id)
+        select(func.count()).select_from(Asset).where(Asset.c.collection_id == collection_id)
     ).scalar_one()
     attempts = (
         select(func.count())
-        .select_from(_ledger)
-        .where(_ledger.c.collection_id == collection_id, _ledger.c.enricher_type == type_id)
+        .select_from(AssetEnrichment)
+        .where(
+            AssetEnrichment.c.collection_id == collection_id,
+            AssetEnrichment.c.enricher_type == type_id,
+        )
     )
     if retry_failed:
-        attempts = attempts.where(_ledger.c.error_code.is_(None))
+        attempts = attempts.where(AssetEnrichment.c.error_code.is_(None))
     return conn.execute(attempts).scalar_one() == assets
