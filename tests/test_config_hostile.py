@@ -72,3 +72,32 @@ def test_oversized_file_is_refused_unread(tmp_path, registry, monkeypatch):
     monkeypatch.setattr(validate, "MAX_FILE_BYTES", 1024)
     diags = _diagnostics(tmp_path, registry, "version: 1\n# " + "x" * 2000 + "\nsources: []\n")
     assert "larger than" in diags[0].message
+
+
+def test_deep_nesting_is_a_located_error(tmp_path, registry):
+    """Issue 17, item 9: 5,000 nested lists ended in `unexpected error: RecursionError`."""
+    text = "version: 1\nsources: " + "[" * 5000 + "]" * 5000 + "\n"
+    (diag,) = _diagnostics(tmp_path, registry, text)
+    assert f"nests deeper than {loader.MAX_DEPTH} levels" in diag.message
+    # the root mapping is level 1, so the 64th bracket (from column 10) opens level 65
+    assert (diag.line, diag.column) == (2, 9 + loader.MAX_DEPTH)
+
+
+def test_a_5000_digit_number_is_a_located_error(tmp_path, registry):
+    """Issue 17, item 9: Python refuses to convert more than 4,300 digits (ValueError)."""
+    diags = _diagnostics(tmp_path, registry, BASE.format(value="9" * 5000, base=tmp_path))
+    assert [(d.path, d.line, d.message) for d in diags] == [
+        ("$.missing_threshold", 2, "this number is too long to read")
+    ]
+
+
+def test_a_5000_digit_key_is_a_located_error(tmp_path, registry):
+    text = BASE.format(value="0.2", base=tmp_path) + "? " + "9" * 5000 + "\n: 1\n"
+    (diag,) = _diagnostics(tmp_path, registry, text)
+    assert diag.message == "mapping keys must be strings" and diag.line == 7
+
+
+def test_a_5000_digit_variable_is_checked_as_text(tmp_path, registry):
+    text = BASE.format(value="${BIG}", base=tmp_path)
+    (diag,) = _diagnostics(tmp_path, registry, text, env={"BIG": "9" * 5000})
+    assert diag.path == "$.missing_threshold" and "is not of type 'number'" in diag.message

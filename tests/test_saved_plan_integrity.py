@@ -383,3 +383,23 @@ def test_a_top_level_list_is_not_a_plan(rv, db_url, tmp_path):
     out.write_text("[]")
     result = rv("apply", str(out), "--auto-approve", db=db_url)
     assert result.code == 1 and f"{out} is not a retrovue plan file" in result.err
+
+
+@pytest.mark.parametrize(
+    ("body", "says", "column"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nests deeper than 100 levels", 33 + 100),  # "{" is level 1
+        ("9" * 5000, "holds a number too long to read", 34),
+    ],
+    ids=["deep nesting", "5000-digit number"],
+)
+def test_a_plan_json_past_the_readers_limits_is_a_located_error(
+    rv, db_url, tmp_path, body, says, column
+):
+    """Issue 17, item 9: these ended in `unexpected error: RecursionError/ValueError`."""
+    out = tmp_path / "plan.json"
+    out.write_text('{"format_version": "1.5.0", "x": ' + body + "}")
+    result = rv("apply", str(out), "--auto-approve", db=db_url)
+    assert result.code == 1
+    assert f"is not a plan: it {says} (line 1, column {column})" in result.err
+    assert "unexpected" not in result.err

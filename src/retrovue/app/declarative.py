@@ -136,7 +136,13 @@ def plan(
 def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptions, path: str):
     """Write the saved plan with its digest and secret fingerprints, keyed with the database's
     key (read, never written: plan writes nothing)."""
-    from retrovue.plan.saved import SavedOptions, saved_document, sealed, secret_fingerprints
+    from retrovue.plan.saved import (
+        SavedOptions,
+        environment_fingerprints,
+        saved_document,
+        sealed,
+        secret_fingerprints,
+    )
     from retrovue.render.json import plan_to_json
     from retrovue.render.savefile import save_plan
 
@@ -145,7 +151,11 @@ def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptio
     )
     key = _database_key(ctx)
     document = saved_document(
-        plan_to_json(the_plan), the_plan, saved, secret_fingerprints(desired, key)
+        plan_to_json(the_plan),
+        the_plan,
+        saved,
+        secret_fingerprints(desired, key),
+        environment_fingerprints(desired, key),
     )
     save_plan(path, sealed(document, key, ctx.scrub), ctx.scrub)
 

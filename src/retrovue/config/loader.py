@@ -63,6 +63,8 @@ def load_yaml(text: str, file: str) -> LoadedDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Diagnostic(f"YAML error: {exc}", file)]) from None
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise ConfigError([_too_deep(text, file)]) from None
     doc = LoadedDocument(file=file, text=text, data=None)
     if root is None:
         raise ConfigError([Diagnostic("the config file is empty", file, 1, 1)])
@@ -107,6 +109,33 @@ class _Budget:
 _SCALAR_LOADER = yaml.SafeLoader("")
 
 
+def _key(node: yaml.Node) -> Any:
+    """A mapping key as YAML types it; None (not a string, so reported) when it is not a scalar
+    or is a number too long to convert."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    try:
+        return _scalar(node)
+    except ValueError:
+        return None
+
+
+def _too_deep(text: str, file: str) -> Diagnostic:
+    """Where the document first nests past ``MAX_DEPTH`` (the parser keeps a stack, not a
+    recursion, so its events can be walked at any depth)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Diagnostic(
+                    f"the document nests deeper than {MAX_DEPTH} levels", file, *_mark(event)
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return Diagnostic("the document nests too deeply to be read", file)
+
+
 def _build(
     node: yaml.Node, path: Path, doc: LoadedDocument, problems: list[Diagnostic], budget: _Budget
 ) -> Any:
@@ -122,7 +151,7 @@ def _build(
                     Diagnostic("YAML merge keys (<<) are not supported", doc.file, *_mark(key_node))
                 )
                 continue
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _key(key_node)
             if not isinstance(key, str):
                 problems.append(
                     Diagnostic("mapping keys must be strings", doc.file, *_mark(key_node))
@@ -146,7 +175,13 @@ def _build(
         ]
     if node.style is None:
         doc.plain.add(path)
-    return _scalar(node)
+    try:
+        return _scalar(node)
+    except ValueError:  # an integer past the interpreter's 4,300-digit conversion limit
+        problems.append(
+            Diagnostic("this number is too long to read", doc.file, *_mark(node), json_path(path))
+        )
+        return None
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -156,14 +191,25 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 # --- ${VAR} interpolation -----------------------------------------------------------------------
 
 
-def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list[Diagnostic]]:
+@dataclass(frozen=True)
+class Interpolated:
+    data: Any
+    #: one per unset variable that has no default, at the place that uses it
+    problems: list[Diagnostic]
+    #: every variable the file reads -> its value in the environment (None: unset, so the
+    #: file's default was used).  With the file's bytes this decides every resolved value,
+    #: which is what a saved plan must find unchanged at apply time.
+    variables: dict[str, str | None]
+
+
+def interpolate(doc: LoadedDocument, environ: Mapping[str, str]) -> Interpolated:
     """Resolve ``${VAR}`` / ``${VAR:-default}`` (``$$`` is a literal ``$``) in every string.
 
-    Returns the new data and a diagnostic per unset variable.  A value that is a
-    single reference is re-typed as YAML would (``${VERIFY:-true}`` becomes a boolean).  Every
-    unset variable is reported, each with the place that uses it.
+    A value that is a single reference is re-typed as YAML would (``${VERIFY:-true}`` becomes a
+    boolean).  Every unset variable is reported, each with the place that uses it.
     """
     problems: list[Diagnostic] = []
+    variables: dict[str, str | None] = {}
 
     def resolve(value: Any, path: Path) -> Any:
         if isinstance(value, dict):
@@ -177,6 +223,7 @@ def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list
         def substitute(match: re.Match) -> str:
             if match.group(0) == "$$":
                 return "$"
+            variables[match.group(1)] = environ.get(match.group(1))
             found = reference_value(match, environ)
             if found is not None:
                 return found
@@ -191,12 +238,23 @@ def interpolate(doc: LoadedDocument, environ: dict[str, str]) -> tuple[Any, list
 
         result = _REFERENCE.sub(substitute, value)
         if whole is not None and whole.group(0) != "$$" and result and path in doc.plain:
-            typed = yaml.safe_load(result) if "\n" not in result else result
+            typed = _retyped(result)
             if isinstance(typed, (bool, int, float)):
                 return typed
         return result
 
-    return resolve(doc.data, ()), problems
+    return Interpolated(resolve(doc.data, ()), problems, variables)
+
+
+def _retyped(value: str) -> Any:
+    """A resolved value as YAML would type it; text when it is not one scalar YAML reads (a
+    newline, or a number too long to convert), so the schema names the place."""
+    if "\n" in value:
+        return value
+    try:
+        return yaml.safe_load(value)
+    except (yaml.YAMLError, ValueError):
+        return value
 
 
 def whole_reference(value: Any) -> re.Match | None:

@@ -59,6 +59,9 @@ class DesiredState:
     #: fingerprints are keyed with the database's key, which reading a file does not have
     #: (saved plans make them, ``retrovue.plan.saved.secret_fingerprints``)
     secret_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: every environment variable the file reads -> its value now (None: unset, the file's
+    #: default applied); a saved plan records them keyed, and apply refuses when one moved
+    environment: dict[str, str | None] = field(default_factory=dict)
     #: what is valid but unwise (a secret written in clear); ``validate`` prints them
     warnings: tuple[Diagnostic, ...] = ()
 

@@ -6,6 +6,7 @@ file:line:column and its JSON path.  Nothing here touches the database or an ups
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -80,7 +81,8 @@ def load_config(
         ) from None
 
     doc = load_yaml(text, path)
-    data, problems = interpolate(doc, environ)
+    interpolated = interpolate(doc, environ)
+    data, problems = interpolated.data, interpolated.problems
     non_finite = non_finite_numbers(doc, data)
     reported = {d.path for d in non_finite}
     problems += non_finite
@@ -92,7 +94,9 @@ def load_config(
     problems += [d for d in enricher_problems(doc, data, enrichers) if d.path not in places]
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.line or 0, d.column or 0)))
-    return _desired_state(path, raw, doc, data, registry)
+    return dataclasses.replace(
+        _desired_state(path, raw, doc, data, registry), environment=interpolated.variables
+    )
 
 
 def non_finite_numbers(doc: LoadedDocument, data, path: tuple = ()) -> list[Diagnostic]:

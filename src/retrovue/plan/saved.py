@@ -1,8 +1,9 @@
 """Saved plans (`plan --out plan.json`, `apply plan.json`): the file, its loading and staleness.
 
 A saved plan is the JSON plan (``retrovue.model.codec``) plus what it was made against: the
-config hash, secret fingerprints (never values), the schema revision and fingerprints of the
-observed database state (whole database, per source, per collection, and per ingested
+config hash, secret fingerprints (never values), keyed digests of every environment variable the
+config reads (so a changed ``${VAR}`` makes the plan stale, naming it), the schema revision and
+fingerprints of the observed database state (whole database, per source, per collection, and per ingested
 collection's assets).  ``apply PLAN`` re-observes under the apply lock and refuses, naming what
 moved, when any of them differ; upstream content moving is *not* staleness (apply ingests what
 is there).
@@ -60,6 +61,7 @@ from retrovue.model.codec import (
     encode_record,
 )
 from retrovue.model.snapshots import DbState
+from retrovue.plan.json_limits import MAX_DEPTH, line_column, long_number_at, too_deep_at
 
 SUPPORTED_MAJOR = int(FORMAT_VERSION.split(".", 1)[0])
 
@@ -95,6 +97,8 @@ class SavedPlan:
     config_file: str
     config_hash: str
     secret_fingerprints: dict[str, str]
+    #: variable -> keyed digest of its value (None: unset); None: a plan older than 1.5
+    environment: dict[str, str | None] | None
     db_state: DbState
     options: SavedOptions
     #: the ingests whose collection's assets were fingerprinted (apply re-checks each)
@@ -106,9 +110,10 @@ def saved_document(
     plan: Plan,
     options: SavedOptions,
     secret_fingerprints: Mapping[str, str] | None = None,
+    environment: Mapping[str, str | None] | None = None,
 ) -> dict:
-    """The JSON plan plus what apply needs to check it is still current (``secret_fingerprints``:
-    keyed, from ``secret_fingerprints(desired, key)``)."""
+    """The JSON plan plus what apply needs to check it is still current (``secret_fingerprints``
+    and ``environment``: keyed, from ``secret_fingerprints`` and ``environment_fingerprints``)."""
     if plan.db_state is None:
         raise PlanError(
             "internal: a saved plan needs the observed database state (PlanOptions.fingerprint)"
@@ -123,6 +128,8 @@ def saved_document(
     doc["options"] = encode_record(options)
     if secret_fingerprints is not None:
         doc["secret_fingerprints"] = dict(sorted(secret_fingerprints.items()))
+    if environment is not None:
+        doc["environment"] = dict(sorted(environment.items()))
     return doc
 
 
@@ -134,6 +141,16 @@ def secret_fingerprints(desired: DesiredState, key: bytes) -> dict[str, str]:
         for decl in desired.sources
         for param in sorted(decl.sensitive_keys)
         if param in decl.config
+    }
+
+
+def environment_fingerprints(desired: DesiredState, key: bytes) -> dict[str, str | None]:
+    """Each environment variable the config reads -> HMAC of its value now, keyed like the
+    secrets (a value may be one, and a digest shows a change without showing the value); None
+    when it is unset, so the file's own default applied."""
+    return {
+        name: None if value is None else keyed_digest_text(key, value)
+        for name, value in sorted(desired.environment.items())
     }
 
 
@@ -197,6 +214,7 @@ def load_saved_plan(path: str) -> SavedPlan:
         config_file=_config_file(path, str(doc["config_file"])),
         config_hash=doc["config_hash"],
         secret_fingerprints=dict(doc.get("secret_fingerprints") or {}),
+        environment=doc.get("environment"),
         db_state=state,
         options=_decoded(
             f"saved plan {path}", lambda: decode_record(SavedOptions, doc.get("options") or {})
@@ -213,6 +231,7 @@ _FIELDS: Mapping[str, Any] = {
     "created_at": str | None,
     "actions": tuple,  # a JSON list
     "secret_fingerprints": dict[str, str] | None,
+    "environment": dict[str, str | None] | None,
     "options": dict | None,
     "observed": dict,
     "allow_mass_missing": bool | None,
@@ -239,18 +258,33 @@ def _config_file(plan_path: str, config_file: str) -> str:
 def _read(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            text = fh.read()
     except FileNotFoundError:
         raise PlanError(f"saved plan {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read saved plan {path}: {exc}") from None
+    doc = _parsed(path, text)
+    if not isinstance(doc, dict) or "format_version" not in doc:
+        raise PlanError(f"{path} is not a retrovue plan file (no format_version)")
+    return doc
+
+
+def _parsed(path: str, text: str) -> Any:
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanError(
             f"saved plan {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
         ) from None
-    if not isinstance(doc, dict) or "format_version" not in doc:
-        raise PlanError(f"{path} is not a retrovue plan file (no format_version)")
-    return doc
+    except RecursionError:
+        offset, what = too_deep_at(text), f"nests deeper than {MAX_DEPTH} levels"
+    except ValueError:  # an integer past the interpreter's 4,300-digit conversion limit
+        offset, what = long_number_at(text), "holds a number too long to read"
+    where = "line {}, column {}".format(*line_column(text, offset)) if offset is not None else ""
+    raise PlanError(
+        f"saved plan {path} is not a plan: it {what}" + (f" ({where})" if where else ""),
+        hint="saved plans are written by `retrovue plan --out PLAN` and must not be edited",
+    )
 
 
 def _check_version(path: str, doc: dict) -> None:
@@ -296,7 +330,9 @@ def stale_reasons(saved: SavedPlan, desired: DesiredState, observer: Observer) -
     moved: list[str] = []
     if desired.config_hash != saved.config_hash:
         moved.append(f"config {desired.file} changed since the plan")
-    moved += _secret_moves(saved.secret_fingerprints, secret_fingerprints(desired, observer.key()))
+    key = observer.key()
+    moved += _secret_moves(saved.secret_fingerprints, secret_fingerprints(desired, key))
+    moved += _environment_moves(saved.environment, environment_fingerprints(desired, key))
     now = observer.db_state()
     if now.schema_revision != saved.db_state.schema_revision:
         moved.append(
@@ -329,6 +365,42 @@ def _secret_moves(before: dict[str, str], after: dict[str, str]) -> list[str]:
             out.append(
                 f"secret {key} changed since the plan (its value, from the environment, differs)"
             )
+    return out
+
+
+def _environment_moves(
+    before: Mapping[str, str | None] | None, after: Mapping[str, str | None]
+) -> list[str]:
+    """What runs must be what was reviewed: a ``${VAR}`` that resolves differently now (a
+    threshold, a base path) would carry out a plan nobody saw."""
+    if before is None:
+        return (
+            [
+                "the plan does not record the environment variables its config reads ("
+                + ", ".join(sorted(after))
+                + "): it was made by an older retrovue"
+            ]
+            if after
+            else []
+        )
+    out = []
+    for name in sorted(set(before) | set(after)):
+        if name not in after or name not in before:
+            continue  # the config reads other variables: its own change is reported already
+        was, now = before[name], after[name]
+        if was == now:
+            continue
+        if was is None:
+            out.append(
+                f"environment variable {name} is set now; the plan was made with it unset "
+                "(the config's default)"
+            )
+        elif now is None:
+            out.append(
+                f"environment variable {name} is not set now; the plan was made with its value"
+            )
+        else:
+            out.append(f"environment variable {name} has another value than when the plan was made")
     return out
 
 
