@@ -11,8 +11,10 @@ Environment:
                       PAUSE: print ``FAULT-PAUSED`` on stderr, then carry on once the file
                       RV_FAULT_RESUME exists (at most RV_FAULT_SECONDS, default 30), so the
                       test can act from outside meanwhile (terminate a session, release the lock)
-    RV_FAULT_WHEN     before | after: fire before the statement runs or once it has run
-                      (default after: the statement's work is in the transaction, not committed)
+    RV_FAULT_WHEN     before | after | commit: fire before the statement runs, once it has run
+                      (default after: the statement's work is in the transaction, not committed),
+                      or just after the transaction that ran it has committed (the window
+                      between a COMMIT returning and the run recording that it did)
     RV_FAULT_DELAY    seconds to wait before sending the signal, from another thread, so it
                       lands while the main thread is busy (a long scan, a bulk insert)
 
@@ -29,6 +31,7 @@ import threading
 import time
 
 from sqlalchemy import Engine, event
+from sqlalchemy.engine.default import DefaultDialect
 
 _SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
@@ -42,14 +45,21 @@ def _install() -> None:
     action = os.environ.get("RV_FAULT_ACTION", "SIGKILL")
     when = os.environ.get("RV_FAULT_WHEN", "after")
     seen = 0
+    armed: list = []  # the connection whose next commit fires (when == "commit")
 
-    def fault(statement: str) -> None:
+    def fault(statement: str, connection) -> None:
         nonlocal seen
         if not matcher.search(statement):
             return
         seen += 1
         if seen != nth:
             return
+        if when == "commit":
+            armed.append(connection)
+            return
+        fire()
+
+    def fire() -> None:
         if action == "PAUSE":
             _pause()
             return
@@ -66,11 +76,22 @@ def _install() -> None:
         while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
             time.sleep(0.02)
 
-    event_name = "after_cursor_execute" if when == "after" else "before_cursor_execute"
+    event_name = "before_cursor_execute" if when == "before" else "after_cursor_execute"
 
     @event.listens_for(Engine, event_name)
-    def _on_statement(_conn, _cursor, statement, _params, _context, _many):
-        fault(statement)
+    def _on_statement(conn, _cursor, statement, _params, _context, _many):
+        fault(statement, conn.connection)  # the pooled connection do_commit is handed
+
+    if when == "commit":  # SQLAlchemy's commit event fires before the COMMIT: wrap the dialect's
+        original = DefaultDialect.do_commit
+
+        def do_commit(self, dbapi_connection):
+            original(self, dbapi_connection)
+            if armed and armed[0] is dbapi_connection:
+                armed.clear()
+                fire()
+
+        DefaultDialect.do_commit = do_commit
 
 
 if __name__ == "__main__":

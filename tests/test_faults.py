@@ -435,3 +435,90 @@ def test_sigterm_maps_to_143_wherever_the_interruption_is_reported():
     assert exit_code(InterruptedByOperator("stopped"), terminated=True) == 143
     assert exit_code(Outcome.INTERRUPTED) == exit_code(KeyboardInterrupt()) == 130
     assert exit_code(Outcome.PARTIAL, terminated=True) == 2  # finished before the signal mattered
+
+
+# --- a signal in the window after a commit (issue 17, item 7) ----------------------------------------
+
+
+@pytest.mark.parametrize(("action", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_just_after_a_collection_commits_reports_it_committed(
+    rv, db_url, engine, tmp_path, config, action, code
+):
+    """The report said INTERRUPTED and "rolled back" for a committed collection, and
+    ingest_runs held both an `ok` and an `interrupted` row for it."""
+    ended = run_faulted(
+        db_url, config, tmp_path, pattern=UNIT_END, nth="2", action=action, when="commit"
+    )
+    assert ended.code == code, ended.err
+    assert_whole_units(engine, {"a", "b"})
+    assert _runs(engine)["b"] == [("ok", None)]
+    assert "c" not in _runs(engine)
+    assert 'collection "Library"/"b": ingested' in ended.out
+    assert "in progress was rolled back" not in ended.out
+    assert "Interrupted as a unit committed: it stands, nothing was rolled back" in ended.out
+    assert 'collection "Library"/"c": NOT ATTEMPTED' in ended.out
+    assert show_lock(engine) is None
+    assert_next_apply_succeeds(rv, db_url, config)
+
+
+def test_collection_ingest_signalled_as_it_commits_reports_the_ingest(
+    rv, db_url, engine, tmp_path, config
+):
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    (tmp_path / "media" / "b" / "new (2020).mkv").write_bytes(b"")
+    ended = run_faulted(
+        db_url,
+        config,
+        tmp_path,
+        args=("collection", "ingest", "b"),
+        pattern=UNIT_END,
+        action="SIGTERM",
+        when="commit",
+    )
+    assert ended.code == 143, ended.err
+    assert [status for status, _ in _runs(engine)["b"]] == ["ok", "ok"]
+    assert _assets_per_collection(engine)["b"] == len(LAYOUT["b"]) + 1
+    assert "Assets ingested: 1" in ended.out
+    assert "collection was rolled back" not in ended.out + ended.err
+    assert "Interrupted as a unit committed: it stands" in ended.err
+    assert show_lock(engine) is None
+
+
+def test_sigterm_while_the_lock_is_released_after_a_finished_wipe(
+    rv, db_url, engine, tmp_path, config
+):
+    """It said "Error: terminated", exit 143, though the wipe was done."""
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    ended = run_faulted(
+        db_url,
+        config,
+        tmp_path,
+        args=("collection", "wipe", "b", "--force"),
+        pattern=r"DELETE FROM apply_locks WHERE .*apply_locks\.pid",  # the release, not the taking
+        action="SIGTERM",
+    )
+    assert ended.code == 0, ended.err
+    assert "terminated" not in ended.err.lower().replace("a signal came", "")
+    assert _assets_per_collection(engine)["b"] == 0
+    assert show_lock(engine) is None
+
+
+@pytest.mark.parametrize("action", ["SIGINT", "SIGTERM"])
+def test_a_signal_just_after_the_lock_is_taken_leaves_no_lock_rows(
+    rv, db_url, engine, tmp_path, config, action
+):
+    """A Ctrl-C just after the lock row committed left it (and SQLite's heartbeat row) behind,
+    for the next run to take over as stale."""
+    ended = run_faulted(
+        db_url,
+        config,
+        tmp_path,
+        pattern=r"INSERT INTO apply_locks",
+        action=action,
+        when="commit",
+    )
+    assert ended.code == {"SIGINT": 130, "SIGTERM": 143}[action], ended.err
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from apply_locks")).scalar_one() == 0
+    assert _sources(engine) == 0
+    assert_next_apply_succeeds(rv, db_url, config)

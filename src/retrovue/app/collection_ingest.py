@@ -52,6 +52,8 @@ class CollectionIngest:
     report: CollectionIngestReport
     #: problems a dry run went past (a real run would have refused)
     warnings: tuple[str, ...] = ()
+    #: a signal came as the ingest committed: it stands, and the command ends as interrupted
+    interrupted_after_commit: bool = False
 
 
 def check_request(request: IngestRequest) -> None:
@@ -119,14 +121,15 @@ def _ingest(ctx, request: IngestRequest, source, col, times) -> CollectionIngest
     before = _asset_index(ctx, col.id) if request.verbose_assets else None
     result = ctx.run(plan, f"collection ingest {col.id}", Trigger.COLLECTION_INGEST)
     outcome = result.ingests[0]
-    if result.interrupted or outcome.status == RunStatus.INTERRUPTED:
+    if outcome.status == RunStatus.INTERRUPTED:
         raise InterruptedByOperator("interrupted; the collection was rolled back")
     if outcome.status != RunStatus.OK:
         raise _failure(outcome.error, col)
     report = report_of(source, col, action, outcome, times)
     if before is not None:
         report = _with_written_assets(ctx, report, before)
-    return CollectionIngest(report)
+    # a signal that came as the ingest committed stops the command after it: reported as done
+    return CollectionIngest(report, interrupted_after_commit=result.interrupted)
 
 
 def _refusals(request: IngestRequest, col) -> list[RetrovueError]:

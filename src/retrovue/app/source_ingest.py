@@ -73,7 +73,12 @@ def ingest_source(
         for col, action in zip(eligible, actions, strict=True)
         if col.id in outcomes  # a collection after an interruption was never attempted
     )
-    return _replace(report, results=reports, interrupted=result.interrupted)
+    return _replace(
+        report,
+        results=reports,
+        interrupted=result.interrupted,
+        rolled_back_on_stop=result.rolled_back_on_stop,
+    )
 
 
 def _preview(ctx, report, importer, times, allow_mass_missing) -> SourceIngestReport:

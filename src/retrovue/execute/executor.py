@@ -5,6 +5,9 @@ the source it discovers, and a failed discovery leaves no source behind); each c
 commits alone, with its ``ingest_runs`` row.  A failed collection rolls back alone; Ctrl-C (or
 SIGTERM) rolls back only the unit in progress and stops.
 
+A signal (Ctrl-C, SIGTERM) that lands while a unit commits waits until the unit's outcome is
+recorded, then stops the run there: the report never calls a committed unit rolled back.
+
 Under the apply lock, ``guard`` checks that the lock is still ours before each unit and again just
 before each unit commits: a lost lock (its session died, someone released it by force) rolls the
 unit in progress back and stops the run with ``LockLostError``, so nothing commits without it.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from typing import Protocol
@@ -37,6 +40,7 @@ from retrovue.errors import (
     NotIngestibleError,
     RetrovueError,
 )
+from retrovue.execute.deferred_signals import DeferredSignals
 from retrovue.execute.enrich import CollectionEnricher
 from retrovue.execute.ingest import ingest_collection
 from retrovue.execute.lookups import (
@@ -105,8 +109,16 @@ class Executor:
     #: the upstream listings of a plan made in this process (`apply -c`), reused while the
     #: importer proves them current (retrovue.importers.observation); None: list each again
     observations: Observations | None = None
+    #: held from just before a unit commits until its outcome is recorded
+    signals: DeferredSignals = field(default_factory=DeferredSignals)
 
     def execute(self, plan: Plan) -> ExecutionResult:
+        try:
+            return self._execute(plan)
+        finally:
+            self.signals.release()  # never leave the process's handlers replaced
+
+    def _execute(self, plan: Plan) -> ExecutionResult:
         """Run every unit of the plan.  An interruption or a lost lock in a source-level unit
         propagates (nothing was ingested yet); in a collection ingest it ends the run, recorded
         in the result (``interrupted``, ``lock_lost``) beside what committed before it."""
@@ -125,6 +137,8 @@ class Executor:
             result.sources.append(outcome)
             if not outcome.ok:
                 failed_sources.add(source_name)
+            if self._stopped_after_unit(result):
+                return result
         ingested_ok: set[CollectionAddress] = set()
         for action in plan.actions:
             if isinstance(action, IngestCollection):
@@ -171,10 +185,21 @@ class Executor:
         result.ingests.append(outcome)
         if outcome.status == RunStatus.OK:
             ingested_ok.add(action.collection)
+        stopped = self._stopped_after_unit(result)
         if isinstance(outcome.error, LockLostError):
             result.lock_lost = outcome.error
             return False
-        return True
+        return not stopped
+
+    def _stopped_after_unit(self, result: ExecutionResult) -> bool:
+        """Deliver a signal that came while the unit committed: the run stops after that unit,
+        which stands as committed (nothing was in progress, nothing rolled back)."""
+        try:
+            self.signals.release()
+        except KeyboardInterrupt:
+            result.interrupted = True
+            return True
+        return False
 
     def _run_enrichment(self, action, plan, failed_sources, result, ingested_ok) -> bool:
         """One collection's enrichment, after its ingest (when the plan has one); False when the
@@ -267,6 +292,7 @@ class Executor:
                 for action in actions:
                     source_id = apply_source_action(conn, action, source_id, self.clock())
                 self.guard(conn)
+                self.signals.hold()
         except LockLostError:
             raise
         except (SQLAlchemyError, RetrovueError) as exc:
@@ -323,6 +349,7 @@ class Executor:
                 counts = diff.counts()
                 run_id = self._record_run(conn, collection_id, run, RunStatus.OK, counts, None)
                 self.guard(conn)
+                self.signals.hold()
         except KeyboardInterrupt as stop:
             _finish(progress)
             self._record_interruption(address, collection_id, run, _stop_reason(stop))

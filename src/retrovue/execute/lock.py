@@ -30,7 +30,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,6 +52,7 @@ from sqlalchemy.pool import NullPool
 from retrovue.database.failures import database_error, describe
 from retrovue.database.models import ApplyLock
 from retrovue.errors import LockedError, LockLostError
+from retrovue.execute.deferred_signals import DeferredSignals, signal_name
 from retrovue.logs import get_logger
 from retrovue.model.time import as_utc
 
@@ -261,8 +262,9 @@ def _take_over(conn: Connection, info: LockInfo) -> None:
         log.warning("took over a stale apply lock", stale_holder=info.describe())
 
 
-def _sqlite_try(engine: Engine, me: dict) -> LockInfo | None:
-    """Insert our row; on conflict take over a stale one.  Returns the holder when refused."""
+def _sqlite_try(engine: Engine, me: dict, hold: Callable[[], None]) -> LockInfo | None:
+    """Insert our row; on conflict take over a stale one.  Returns the holder when refused.
+    ``hold`` runs just before our row commits (signals wait until the lock is in use)."""
     with engine.connect() as conn:  # a read first: it never waits for a writer in WAL mode
         holder = _sqlite_holder(conn)
     if holder is not None and not holder.stale:
@@ -274,6 +276,7 @@ def _sqlite_try(engine: Engine, me: dict) -> LockInfo | None:
                 # we hold the lock, so any heartbeat row left is from a holder that is gone
                 conn.execute(delete(ApplyLock).where(ApplyLock.c.name == HEARTBEAT_NAME))
                 conn.execute(insert(ApplyLock).values(**{**me, "name": HEARTBEAT_NAME}))
+                hold()
             return None
         except IntegrityError:
             pass
@@ -377,10 +380,12 @@ class _SqliteHold(HeldLock):
             )
 
 
-def _acquire_sqlite(engine: Engine, me: dict, deadline: float, can_wait: bool) -> HeldLock:
+def _acquire_sqlite(
+    engine: Engine, me: dict, deadline: float, can_wait: bool, hold: Callable[[], None]
+) -> HeldLock:
     started = time.monotonic()
     while True:
-        holder = _sqlite_try(engine, me)
+        holder = _sqlite_try(engine, me, hold)
         if holder is None:
             return _SqliteHold(engine, me)
         if time.monotonic() >= deadline:
@@ -421,7 +426,7 @@ def _keep_alive(session: Connection) -> None:
     session.commit()
 
 
-def _pg_try(conn: Connection, me: dict) -> bool:
+def _pg_try(conn: Connection, me: dict, hold: Callable[[], None]) -> bool:
     got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
     if not got:
         conn.rollback()
@@ -429,6 +434,7 @@ def _pg_try(conn: Connection, me: dict) -> bool:
     # we hold the lock, so any row left is from a holder that died: replace it
     conn.execute(delete(ApplyLock).where(ApplyLock.c.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
     conn.execute(insert(ApplyLock).values(**me))
+    hold()
     conn.commit()
     return True
 
@@ -482,7 +488,9 @@ class _PgHold(HeldLock):
         self.session_engine.dispose()
 
 
-def _acquire_pg(engine: Engine, me: dict, deadline: float, can_wait: bool) -> HeldLock:
+def _acquire_pg(
+    engine: Engine, me: dict, deadline: float, can_wait: bool, hold: Callable[[], None]
+) -> HeldLock:
     started = time.monotonic()
     session_engine = _session_engine(engine)
     try:
@@ -493,7 +501,7 @@ def _acquire_pg(engine: Engine, me: dict, deadline: float, can_wait: bool) -> He
     held = _PgHold(session_engine, session, me)
     try:
         _keep_alive(session)
-        while not _pg_try(session, me):
+        while not _pg_try(session, me, hold):
             if time.monotonic() >= deadline:
                 holder = _row(session)
                 session.rollback()
@@ -531,17 +539,43 @@ def apply_lock(
     me = _me(command)
     deadline = time.monotonic() + max(timeout, 0.0)
     acquire = _acquire_pg if _is_postgres(engine) else _acquire_sqlite
+    # a Ctrl-C between our lock row's commit and the try below would leave the row behind:
+    # signals wait from that commit until the release below is certain to run
+    taking = DeferredSignals()
     try:
-        held = acquire(engine, me, deadline, can_wait)
+        held = acquire(engine, me, deadline, can_wait, taking.hold)
     except SQLAlchemyError as exc:
+        taking.release()
         raise database_error(exc, engine.url) from exc
+    except BaseException:
+        taking.release()
+        raise
     try:
+        taking.release()
         yield held
     except SQLAlchemyError as exc:
         # also what the body raised: naming the lock here could name the wrong step
         raise database_error(exc, engine.url) from exc
     finally:
+        _release_whole(held, command)
+
+
+def _release_whole(held: HeldLock, command: str) -> None:
+    """Release without being cut short: the command's work is over (done, failed or stopped)
+    and its outcome is what gets reported, so a signal that lands now only ends the process
+    after it, as the command ends anyway."""
+    signals = DeferredSignals()
+    signals.hold()
+    try:
         held.release()
+    finally:
+        came = signals.release(deliver=False)
+    if came is not None:
+        log.warning(
+            "a signal came while the lock was being released; the command had already finished",
+            signal=signal_name(came),
+            command=command,
+        )
 
 
 def show_lock(engine: Engine) -> LockInfo | None:

@@ -104,6 +104,14 @@ class ExecutionResult:
     lock_lost: BaseException | None = None
 
     @property
+    def rolled_back_on_stop(self) -> bool:
+        """Whether the interruption stopped a unit in progress; False: it came as a unit
+        committed, so the run stopped after it and nothing was rolled back."""
+        return any(i.status == RunStatus.INTERRUPTED for i in self.ingests) or any(
+            e.interrupted for e in self.enrichments
+        )
+
+    @property
     def failures(self) -> int:
         return (
             sum(not s.ok for s in self.sources)
@@ -172,6 +180,8 @@ class SourceIngestReport:
     results: tuple[CollectionIngestReport, ...]
     dry_run: bool
     interrupted: bool = False
+    #: the interruption stopped a collection in progress (False: it came as one committed)
+    rolled_back_on_stop: bool = False
     plan: Plan | None = None  # the plan a dry run shows
 
     @property

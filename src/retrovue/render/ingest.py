@@ -8,6 +8,7 @@ import dataclasses
 from retrovue.model.counts import IngestCounts, sum_counts
 from retrovue.model.enums import Outcome, Scope
 from retrovue.model.results import CollectionIngestReport, IngestedAsset, SourceIngestReport
+from retrovue.render.results import interruption_line
 from retrovue.render.values import counts_head, iso, uid
 
 
@@ -146,9 +147,7 @@ def source_lines(report: SourceIngestReport) -> list[str]:
         f"({len(ok):,} success, {len(failed):,} failed)"
     )
     if report.interrupted:
-        lines.append(
-            "Interrupted: the collection in progress was rolled back; committed ones stay."
-        )
+        lines.append(interruption_line(report.rolled_back_on_stop))
     elif ok:
         lines.append("Success" if not failed else "Partial Success")
     return lines

@@ -75,9 +75,7 @@ def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
             for address in enrichments_not_attempted(plan, result)
         ]
     if result.interrupted:
-        lines.append(
-            "Interrupted: the collection in progress was rolled back; committed ones stay."
-        )
+        lines.append(interruption_line(result.rolled_back_on_stop))
     if result.lock_lost is not None:
         lines.append(
             "Stopped: the apply lock was lost; committed units stay, the unit in progress "
@@ -135,3 +133,11 @@ def results_to_json(result: ExecutionResult, plan: Plan | None = None) -> dict:
         ],
         "enrichments": [outcome_json(e) for e in result.enrichments],
     }
+
+
+def interruption_line(rolled_back: bool) -> str:
+    if rolled_back:
+        return "Interrupted: the collection in progress was rolled back; committed ones stay."
+    return (
+        "Interrupted as a unit committed: it stands, nothing was rolled back, nothing after it ran."
+    )

@@ -13,6 +13,7 @@ from retrovue.cli.options import common_options
 from retrovue.model.actions import Plan
 from retrovue.model.enums import Outcome
 from retrovue.render import ingest as show
+from retrovue.render.results import interruption_line
 
 
 def _non_negative(flag: str):
@@ -60,4 +61,7 @@ def ingest(console: Console, selector, **options) -> Outcome:
         console.emit_json(show.collection_document(report))
     else:
         console.lines(show.collection_lines(report))
+    if done.interrupted_after_commit:
+        console.err(interruption_line(rolled_back=False))
+        return Outcome.INTERRUPTED
     return Outcome.OK
