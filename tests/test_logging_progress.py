@@ -39,10 +39,10 @@ def test_json_logs_on_stderr_and_stdout_is_only_the_result(rv, tmp_path):
 
 def test_secrets_are_scrubbed_from_log_lines():
     from retrovue.app.context import Context
-    from retrovue.cli.logging import configure_logging
+    from retrovue.cli.logging import log_settings
 
     app = Context()
-    configure_logging("json", app.scrub)
+    log_settings("json", app.scrub)
     app.register_secrets({"token": "s3cr3t-token-value"}, {"token"})
     assert app.scrub("GET /library?X-Plex-Token=s3cr3t-token-value failed") == (
         "GET /library?X-Plex-Token=***REDACTED*** failed"

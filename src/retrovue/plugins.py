@@ -27,4 +27,4 @@ def load_plugins(
             broken[ep.name] = f"{type(exc).__name__}: {exc}"
             continue
         register(cls, provider)
-    logs.settle(if_loaded=True)  # a plugin that imported structlog logs as retrovue does
+    logs.configure_if_loaded()  # a plugin that imported structlog logs as retrovue does

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from retrovue.errors import DatabaseError, ImporterUnavailableError, RetrovueError
 from retrovue.importers.base import is_compliant
+from retrovue.logs import LogSettings
 from retrovue.model.enums import Trigger
 from retrovue.redact import Redactor
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # the ORM and the engine load only when a command touches the
     from retrovue.execute.executor import Executor, ProgressFactory
     from retrovue.execute.lock import HeldLock
     from retrovue.importers.base import BaseImporter
+    from retrovue.importers.observation import Observations
     from retrovue.importers.registry import Registry
     from retrovue.model.actions import Plan
     from retrovue.model.results import ExecutionResult
@@ -38,12 +40,22 @@ def _no_progress(_label: str) -> None:
 
 @dataclass
 class Context:
+    """Everything here is this context's own: two contexts in one process (two requests of a
+    server) share no settings, secrets, schema check or lock."""
+
     test_db: bool = False
     db_url: str | None = None
     redactor: Redactor = field(default_factory=Redactor)
     progress: ProgressFactory = _no_progress
+    #: how this context logs (active while its caller runs it: ``with ctx.logging.active()``);
+    #: default: warnings, scrubbed with this context's redactor
+    logging: LogSettings | None = None
     _schema_checked: bool = field(default=False, init=False, repr=False)
     _held_lock: HeldLock | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.logging is None:
+            self.logging = LogSettings(scrub=self.redactor.scrub)
 
     def scrub(self, text: str) -> str:
         return self.redactor.scrub(text)
@@ -182,16 +194,23 @@ class Context:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def executor(self, trigger: Trigger = Trigger.APPLY) -> Executor:
-        from retrovue.execute.executor import Executor
+    def executor(
+        self, trigger: Trigger = Trigger.APPLY, *, observations: Observations | None = None
+    ) -> Executor:
+        """An executor for this context's database; under the apply lock, every unit it runs
+        checks that the lock is still ours."""
+        from retrovue.execute.executor import Executor, unguarded
 
         self.require_writable_schema()
-        executor = Executor(
-            self.engine, self.registry, trigger=trigger, scrub=self.scrub, progress=self.progress
+        return Executor(
+            self.engine,
+            self.registry,
+            trigger=trigger,
+            scrub=self.scrub,
+            progress=self.progress,
+            guard=self._held_lock.verify if self._held_lock is not None else unguarded,
+            observations=observations,
         )
-        if self._held_lock is not None:  # under the apply lock: every unit checks it is still ours
-            executor.guard = self._held_lock.verify
-        return executor
 
     def require_writable_schema(self) -> None:
         """Before the first write: the live schema must be the one the models declare, so a

@@ -216,8 +216,7 @@ def apply(ctx: Context, request: ApplyRequest, approve: Callable[[Plan], bool]) 
             return Applied(the_plan, None, cancelled=True)
         if not the_plan.has_changes:
             return Applied(the_plan, None)
-        executor = ctx.executor(Trigger.APPLY)
-        executor.observations = observations
+        executor = ctx.executor(Trigger.APPLY, observations=observations)
         return Applied(the_plan, executor.execute(the_plan))
 
 

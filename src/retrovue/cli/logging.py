@@ -1,67 +1,33 @@
-"""structlog to stderr, human on a terminal, JSON with --log-format json; every line scrubbed.
+"""The log settings of one command: from -q/-v, --log-format and --no-color, else the environment.
 
-structlog is imported when something is first logged (``retrovue.logs``): a command that logs
-nothing does not load it, nor the rich and pygments its console renderer brings.
+Human text on a terminal, JSON with --log-format json or RETROVUE_LOG_FORMAT=json; every line is
+scrubbed with the command's own redactor (``retrovue.logs``).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable
 
-from retrovue import logs
-from retrovue.render.values import one_line
+from retrovue.logs import LogSettings, level_number
 
 
-class _StderrLogger:
-    """Writes to whatever sys.stderr is at the time (tests and pipes swap it)."""
-
-    def msg(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    log = debug = info = warning = warn = error = critical = exception = fatal = msg
-
-
-def configure_logging(
+def log_settings(
     log_format: str | None,
     scrub: Callable[[str], str],
     level: str | None = None,
     no_color: bool = False,
-) -> None:
+) -> LogSettings:
     """``level`` comes from -q/-v and wins over RETROVUE_LOG_LEVEL; ``no_color`` is --no-color."""
     fmt = (log_format or os.environ.get("RETROVUE_LOG_FORMAT") or "text").lower()
-    level_name = (level or os.environ.get("RETROVUE_LOG_LEVEL", "warning")).upper()
-    level = getattr(logging, level_name, logging.WARNING)
-
-    def redact(_logger, _method, event_dict):
-        # names from upstream reach log lines too: no control character reaches the terminal
-        return {k: one_line(scrub(v)) if isinstance(v, str) else v for k, v in event_dict.items()}
-
-    colors = _stderr_color(no_color)  # decided now: stderr may be swapped before the first line
-
-    def apply() -> None:
-        import structlog
-
-        renderer = (
-            structlog.processors.JSONRenderer()
-            if fmt == "json"
-            else structlog.dev.ConsoleRenderer(colors=colors)
-        )
-        structlog.configure(
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                redact,
-                renderer,
-            ],
-            wrapper_class=structlog.make_filtering_bound_logger(level),
-            logger_factory=lambda *_args: _StderrLogger(),
-            cache_logger_on_first_use=False,
-        )
-
-    logs.configure(apply, level)
+    return LogSettings(
+        level=level_number(level or os.environ.get("RETROVUE_LOG_LEVEL")),
+        json=fmt == "json",
+        # decided now: stderr may be swapped before the first line
+        colors=_stderr_color(no_color),
+        scrub=scrub,
+    )
 
 
 def _stderr_color(no_color: bool) -> bool:

@@ -40,32 +40,47 @@ def common_options(func):
     def wrapper(
         *args, json_output, test_db, db_url, debug, log_format, no_color, quiet, verbose, **kwargs
     ):
-        from retrovue.cli.logging import configure_logging
+        from retrovue.cli.logging import log_settings
+        from retrovue.redact import Redactor
         from retrovue.render.progress import progress_factory
 
-        ctx = Context(test_db=test_db, db_url=db_url, progress=progress_factory())
-        configure_logging(
-            log_format, ctx.scrub, level=flag_level(quiet, verbose), no_color=no_color
+        redactor = Redactor()
+        logging = log_settings(
+            log_format, redactor.scrub, level=flag_level(quiet, verbose), no_color=no_color
+        )
+        ctx = Context(
+            test_db=test_db,
+            db_url=db_url,
+            redactor=redactor,
+            progress=progress_factory(),
+            logging=logging,
         )
         console = Console(ctx, json_output=json_output, debug=debug, color=use_color(no_color))
         click.get_current_context().obj = console
-        try:
-            if test_db:
-                ctx.target  # noqa: B018 - refuse a test database that is production, before anything else
-            return func(console, *args, **kwargs)
-        except RetrovueError as exc:
-            console.report(exc)
-            return exc
-        except Exception as exc:
-            typed = ctx.typed_error(exc)  # a database failure: one line, details with --debug
-            if typed is None:
-                raise
-            console.report(typed)
-            return typed
-        finally:
-            ctx.close()
+        with logging.active():
+            return _run_command(func, console, test_db, args, kwargs)
 
     return wrapper
+
+
+def _run_command(func, console: Console, test_db: bool, args, kwargs):
+    """The command, its typed errors reported while the secrets it learnt are still known."""
+    ctx = console.ctx
+    try:
+        if test_db:
+            ctx.target  # noqa: B018 - refuse a test database that is production, before anything else
+        return func(console, *args, **kwargs)
+    except RetrovueError as exc:
+        console.report(exc)
+        return exc
+    except Exception as exc:
+        typed = ctx.typed_error(exc)  # a database failure: one line, details with --debug
+        if typed is None:
+            raise
+        console.report(typed)
+        return typed
+    finally:
+        ctx.close()
 
 
 def flag_level(quiet: bool, verbose: int) -> str | None:

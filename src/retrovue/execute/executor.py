@@ -91,7 +91,7 @@ ProgressFactory = Callable[[str], Progress | None]
 LockGuard = Callable[[Connection | None], None]
 
 
-def _unguarded(_conn: Connection | None = None) -> None:
+def unguarded(_conn: Connection | None = None) -> None:
     return None
 
 
@@ -103,7 +103,7 @@ class Executor:
     scrub: Callable[[str], str] = str
     progress: ProgressFactory = lambda _label: None
     clock: Callable[[], datetime] = utcnow
-    guard: LockGuard = _unguarded
+    guard: LockGuard = unguarded
     #: the enricher registry; loaded on first use when None
     enrichers: EnricherRegistry | None = None
     #: the upstream listings of a plan made in this process (`apply -c`), reused while the

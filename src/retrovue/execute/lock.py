@@ -24,6 +24,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import getpass
 import os
@@ -298,7 +299,11 @@ class _Heartbeat:
     def __init__(self, beat) -> None:
         self._beat = beat
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="apply-lock-heartbeat", daemon=True)
+        # run in a copy of the caller's context: its lines log with the caller's settings
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run,), name="apply-lock-heartbeat", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
