@@ -2,7 +2,8 @@
 
 Used by tests/test_faults.py (issue 9, fault-injection suite); nothing in the product knows about
 it.  It registers a SQLAlchemy ``Engine`` cursor listener, then calls ``retrovue.cli.main.main()``
-with the remaining arguments, so the process is the CLI as an operator runs it.
+with the remaining arguments, so the process is the CLI as an operator runs it.  On PostgreSQL
+the bulk insert's ``COPY`` statements count too (see ``_watch_copy``).
 
 Environment:
     RV_FAULT_PATTERN  regular expression searched in each statement (case-insensitive)
@@ -29,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine.default import DefaultDialect
@@ -76,6 +78,8 @@ def _install() -> None:
         while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
             time.sleep(0.02)
 
+    if os.environ.get("RETROVUE_DATABASE_URL", "").startswith("postgresql"):
+        _watch_copy(fault)  # it loads psycopg: only where the CLI loads it anyway
     event_name = "before_cursor_execute" if when == "before" else "after_cursor_execute"
 
     @event.listens_for(Engine, event_name)
@@ -92,6 +96,24 @@ def _install() -> None:
                 fire()
 
         DefaultDialect.do_commit = do_commit
+
+
+def _watch_copy(fault) -> None:
+    """Count psycopg's ``COPY`` statements too: the bulk insert runs them on the driver's own
+    cursor, which SQLAlchemy's cursor events never see.  The fault fires once the COPY has
+    begun (the server is waiting for its rows), so a test can act in the middle of it; with
+    RV_FAULT_WHEN=commit it never fires (the commit hook knows SQLAlchemy's connections only)."""
+    import psycopg
+
+    original = psycopg.Cursor.copy
+
+    @contextmanager
+    def copy(self, statement, *args, **kwargs):
+        with original(self, statement, *args, **kwargs) as copying:
+            fault(str(statement), self.connection)
+            yield copying
+
+    psycopg.Cursor.copy = copy
 
 
 if __name__ == "__main__":

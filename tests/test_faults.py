@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from retrovue.database.models import Asset, Collection, IngestRun, Source
 from retrovue.execute.lock import apply_lock, show_lock
+from retrovue.redact import redact_url
 from tests.helpers import fs_config, make_tree
 
 WRAPPER = Path(__file__).with_name("fault_wrapper.py")
@@ -378,6 +379,37 @@ def test_terminated_ingest_session_fails_that_collection_only(rv, db_url, engine
     assert ended.code == 2, ended.out + ended.err
     assert_whole_units(engine, {"a", "c"})
     assert _runs(engine)["b"][0][0] == "failed"
+    assert_lock_free(engine)
+    assert_next_apply_succeeds(rv, db_url, config)
+
+
+#: a first ingest of "a" whose COPY sends rows before it ends (psycopg sends them in blocks of
+#: 32 KiB): only a send meets a connection dropped mid-COPY
+BIG_A = {**LAYOUT, "a": [f"A{i} (1990).mkv" for i in range(2000)]}
+
+
+@ON_POSTGRES
+def test_writer_connection_dropped_mid_copy_is_reported_as_lost(rv, db_url, engine, tmp_path):
+    """issue 17: pg_terminate_backend of the session running a collection's bulk COPY: that
+    collection fails saying the connection to the database (password redacted) was lost during
+    the write, not "cannot connect", with no stray psycopg line on stderr; the others stand."""
+    config = fs_config(
+        tmp_path / "big.yaml", make_tree(tmp_path / "big", BIG_A), dict.fromkeys(BIG_A, True)
+    )
+    with_password = make_url(db_url).set(password="s3cret").render_as_string(False)  # trust auth
+    with paused(with_password, config, tmp_path, pattern=r"^COPY assets", nth=1) as ended:
+        assert _terminate(db_url, "query LIKE 'COPY assets%'") == 1
+    ended = ended[0]
+    assert ended.code == 2, ended.out + ended.err
+    shown = redact_url(with_password)
+    assert (
+        f'collection "Library"/"a": FAILED: Database operation failed: the connection to {shown}'
+        " was lost during the write: " in ended.out
+    ), ended.out
+    logged = ended.err.splitlines()
+    assert len(logged) == 1 and "collection ingest rolled back" in logged[0], ended.err
+    assert "s3cret" not in ended.out + ended.err
+    assert_whole_units(engine, {"b", "c"})
     assert_lock_free(engine)
     assert_next_apply_succeeds(rv, db_url, config)
 

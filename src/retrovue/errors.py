@@ -133,6 +133,13 @@ class TestDbIsProductionError(RetrovueError):
     __test__ = False  # not a pytest test class, despite its name
 
 
+class TestDbUnverifiedError(RetrovueError):
+    """--test-db could not reach one of the two databases, so it cannot prove they differ."""
+
+    code = "TEST_DB_UNVERIFIED"
+    __test__ = False
+
+
 class LockedError(RetrovueError):
     code = "LOCKED"
 

@@ -15,12 +15,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from retrovue.database.failures import database_error
 from retrovue.database.interrupts import finalize_interrupted_statement
 from retrovue.database.revision import HEAD_REVISION, Schema, SchemaState, schema_state
-from retrovue.errors import (
-    DatabaseError,
-    SchemaOutOfDateError,
-    SchemaTooNewError,
-    TestDbIsProductionError,
-)
+from retrovue.errors import DatabaseError, SchemaOutOfDateError, SchemaTooNewError
 from retrovue.redact import redact_url
 
 ENV_URL = "RETROVUE_DATABASE_URL"
@@ -48,31 +43,19 @@ class DatabaseTarget:
         return redact_url(self.url)
 
 
-def _normalise(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        parsed = parsed.set(database=os.path.realpath(os.path.abspath(parsed.database)))
-    return parsed.render_as_string(hide_password=False)
-
-
 def resolve_target(db_option: str | None, test_db: bool) -> DatabaseTarget:
     """Production: --db, else $RETROVUE_DATABASE_URL, else the XDG default.  --test-db: its own URL,
-    refused when it is the production database after normalisation."""
+    refused unless both databases answer and prove to be different ones (``database.identity``:
+    it connects to both, so only --test-db loads it)."""
     production = (
         db_option or os.environ.get(ENV_URL) or _sqlite_url(default_data_dir() / "retrovue.db")
     )
     if not test_db:
         return DatabaseTarget(production, False)
     test_url = os.environ.get(ENV_TEST_URL) or _sqlite_url(default_data_dir() / "retrovue-test.db")
-    try:
-        same = _normalise(test_url) == _normalise(production)
-    except ArgumentError as exc:
-        raise DatabaseError(f"Database operation failed: invalid database URL: {exc}") from exc
-    if same:
-        raise TestDbIsProductionError(
-            "--test-db refused: the test database URL is the production database URL",
-            hint=f"set {ENV_TEST_URL} to a separate database",
-        )
+    from retrovue.database.identity import refuse_production_as_test
+
+    refuse_production_as_test(test_url, production)
     return DatabaseTarget(test_url, True)
 
 

@@ -23,6 +23,9 @@ PREFIX = "Database operation failed"
 #: PostgreSQL SQLSTATEs and SQLite message fragments that mean the schema is not what we expect
 _SCHEMA_SQLSTATES = {"42703", "42P01"}  # undefined_column, undefined_table
 _SCHEMA_PHRASES = ("no such column", "no such table", "has no column named")
+#: PostgreSQL SQLSTATEs of a session the server ended: admin_shutdown (pg_terminate_backend),
+#: crash_shutdown, idle_session_timeout, idle_in_transaction_session_timeout
+_LOST_SQLSTATES = {"57P01", "57P02", "57P05", "25P03"}
 
 _HINTS = {
     "readonly database": "the database cannot be written here: check the file's permissions "
@@ -51,9 +54,14 @@ def describe(exc: BaseException) -> str:
     return redact_url(line or type(cause).__name__)
 
 
-def database_error(exc: BaseException, url: str | URL | None = None) -> DatabaseError:
-    """``exc`` as one ``DatabaseError`` line naming the database (its password redacted)."""
+def database_error(
+    exc: BaseException, url: str | URL | None = None, *, during: str | None = None
+) -> DatabaseError:
+    """``exc`` as one ``DatabaseError`` line naming the database (its password redacted).
+    ``during``: what the connection was doing, said if it was lost meanwhile ("the write")."""
     where = _display(url)
+    if _lost_connection(exc):
+        return _lost(exc, where, during)
     cause = describe(exc)
     if _is_connect_failure(exc) and where:
         message = f"{PREFIX}: cannot connect to {where}: {cause}"
@@ -76,6 +84,34 @@ def _display(url: str | URL | None) -> str | None:
 def _is_connect_failure(exc: BaseException) -> bool:
     # SQLAlchemy raises a failed connect with no statement attached: nothing was executed yet
     return isinstance(exc, DBAPIError) and exc.statement is None
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """An open connection that is gone, not one that never opened: SQLAlchemy invalidated it on
+    finding it closed (a rollback on it fails with no statement attached, like a connect), or
+    the server said it ended the session (the bulk paths get the driver's error unwrapped)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = getattr(exc, "orig", None) or exc
+    return getattr(cause, "sqlstate", None) in _LOST_SQLSTATES
+
+
+def _lost(exc: BaseException, where: str | None, during: str | None) -> DatabaseError:
+    to = f" to {where}" if where else ""
+    meanwhile = f" during {during}" if during else ""
+    return DatabaseError(
+        f"{PREFIX}: the connection{to} was lost{meanwhile}: {describe(_first_failure(exc))}",
+        hint="the server ended the session or the network dropped it; "
+        "run the command again once the database answers",
+    )
+
+
+def _first_failure(exc: BaseException) -> BaseException:
+    """The database failure that met the lost connection first: what follows it in the chain
+    (the rollback on the dead connection) only echoes "the connection is lost"."""
+    while exc.__context__ is not None and is_database_failure(exc.__context__):
+        exc = exc.__context__
+    return exc
 
 
 def _hint(exc: BaseException, cause: str) -> str | None:

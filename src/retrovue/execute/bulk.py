@@ -243,8 +243,11 @@ def random_ids() -> Iterator[str]:
 
 
 def _copy_postgresql(conn, collection_id, items, now) -> None:
+    from retrovue.execute.copy_writer import CopyWriter  # psycopg: PostgreSQL only
+
+    statement = f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN"
     with driver_cursor(conn) as cursor:
-        with cursor.copy(f"COPY assets ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        with cursor.copy(statement, writer=CopyWriter(cursor)) as copy:
             for row in _rows(items, random_ids().__next__, collection_id, now, False):
                 copy.write_row(row)
 

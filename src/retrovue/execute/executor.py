@@ -397,7 +397,7 @@ class Executor:
             exc.hint = self.scrub(exc.hint) if exc.hint else None
             return exc
         if is_database_failure(exc):
-            error = database_error(exc, self.engine.url)
+            error = database_error(exc, self.engine.url, during="the write")
             error.message = self.scrub(error.message)
             return error
         return RetrovueError(self.scrub(f"{type(exc).__name__}: {exc}"))
