@@ -463,3 +463,14 @@ def test_saved_plan_module_runs_no_sql():
     } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {m for m in modules if m.split(".")[0] == "sqlalchemy"}
     assert not {m for m in modules if m.startswith("retrovue.database")}
+
+
+@pytest.mark.parametrize("where", ["no/such/dir/plan.json", "a-file/plan.json"])
+def test_a_plan_out_that_cannot_be_written_is_a_clear_error(rv, cfg, db_url, tmp_path, where):
+    """Issue 19, item 16: `plan --out no/such/dir/p.plan` ended in `unexpected error:
+    FileNotFoundError`."""
+    (tmp_path / "a-file").write_text("")
+    out = tmp_path / where
+    result = rv("plan", "-c", str(cfg), "--out", str(out), db=db_url)
+    assert result.code == 1
+    assert f"cannot write the plan to {out}" in result.err and "unexpected" not in result.err

@@ -142,9 +142,9 @@ def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptio
         saved_document,
         sealed,
         secret_fingerprints,
+        write_plan_file,
     )
     from retrovue.render.json import plan_to_json
-    from retrovue.render.savefile import save_plan
 
     saved = SavedOptions(
         options.only_sources, options.allow_mass_missing, options.prune or desired.prune
@@ -157,7 +157,7 @@ def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptio
         secret_fingerprints(desired, key),
         environment_fingerprints(desired, key),
     )
-    save_plan(path, sealed(document, key, ctx.scrub), ctx.scrub)
+    write_plan_file(path, sealed(document, key, ctx.scrub), ctx.scrub)
 
 
 def _database_key(ctx: Context) -> bytes:

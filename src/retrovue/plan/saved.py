@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -188,6 +189,26 @@ def verify_digest(saved: SavedPlan, key: bytes) -> None:
         "database is refused the same way",
         context={"plan_id": saved.plan_id},
     )
+
+
+def write_plan_file(path: str, document: dict, scrub: Callable[[str], str]) -> None:
+    """The file, written atomically (a reader never sees half a plan) and scrubbed of every
+    known secret value; a folder that is missing or not writable is a clear error."""
+    text = scrub(json.dumps(document, indent=2, default=str)) + "\n"
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".retrovue-plan-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise PlanError(
+            f"cannot write the plan to {path}: {exc.strerror or exc}",
+            hint=f"the folder {directory} must exist and be writable",
+        ) from None
 
 
 def load_saved_plan(path: str) -> SavedPlan:
