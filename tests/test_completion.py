@@ -4,10 +4,15 @@ import os
 import shlex
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import yaml
 from click.shell_completion import ShellComplete
 
+from retrovue.app.completion import collection_selectors
+from retrovue.app.selectors import resolve_collection
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 from tests.helpers import fs_config, make_tree
 
 RETROVUE = str(Path(sys.executable).parent / "retrovue")
@@ -189,3 +194,56 @@ def test_a_completed_name_with_a_space_runs_as_one_argument(rv, tmp_path, db_url
     )
     assert shown.returncode == 0, shown.stderr
     assert "Home NAS" in shown.stdout
+
+
+def test_a_name_two_sources_hold_completes_as_its_address(rv, tmp_path, db_url):
+    """issue 19 item 18: `Movies` in two sources is ambiguous as a selector, so completion offers
+    each one's SOURCE/COLLECTION address, and each address picks its collection."""
+    sources = []
+    for name in ("Home NAS", "Library"):
+        root = make_tree(tmp_path / name, {"Movies": [], f"{name} only": []})
+        sources.append({"name": name, "type": "filesystem", "config": {"base_path": str(root)}})
+    config = tmp_path / "r.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "sources": sources}))
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    env = {"RETROVUE_DATABASE_URL": db_url}
+    offered = _complete(["collection", "show"], "", env)
+    assert offered == ["Home NAS only", "Home NAS/Movies", "Library only", "Library/Movies"]
+    assert _complete(["collection", "show"], "mo", env) == ["Home NAS/Movies", "Library/Movies"]
+    for selector in offered:
+        shown = rv("collection", "show", selector, "--json", db=db_url)
+        assert shown.code == 0, shown.err
+        assert shown.json()["name"] == selector.rpartition("/")[2]
+
+
+def _source(name: str, external_id: str, *collections: tuple[str, str]) -> DbSource:
+    sid = uuid.uuid4()
+    cols = tuple(
+        DbCollection(uuid.uuid4(), sid, ext, cname, False, False, None, (), ())
+        for ext, cname in collections
+    )
+    return DbSource(sid, external_id, name, "filesystem", {}, "cli", cols)
+
+
+def test_each_collection_completes_as_a_selector_that_picks_it_alone():
+    """issue 19 item 18: a name the resolver would read otherwise (held twice, another's
+    external_id, an address of another collection) completes as its address; a collection no
+    name spelling picks alone (two of one name in one source) is not offered."""
+    plex = _source(
+        "Plex",
+        "plex-1",
+        ("1", "Movies"),
+        ("2", "NAS/Movies"),
+        ("4", "Kids"),
+        ("5", "kids"),
+        ("6", "TV"),
+    )
+    nas = _source("NAS", "fs-1", ("1", "1"), ("Movies", "Movies"), ("Music", "Music"))
+    snapshot = DbSnapshot((plex, nas))
+    offered = collection_selectors(snapshot)
+    assert offered == ["Music", "NAS/1", "NAS/Movies", "Plex/Movies", "Plex/NAS/Movies", "TV"]
+    picked = {resolve_collection(snapshot, s)[1].name for s in offered}
+    assert picked == {"Music", "1", "Movies", "NAS/Movies", "TV"}
+    assert len({resolve_collection(snapshot, s)[1].id for s in offered}) == len(offered)
+    assert collection_selectors(snapshot, "mo") == ["NAS/Movies", "Plex/Movies"]
+    assert collection_selectors(snapshot, "plex/") == ["Plex/Movies", "Plex/NAS/Movies", "Plex/TV"]
