@@ -85,3 +85,24 @@ def test_control_characters_in_names_are_escaped_in_the_plan(rv, db_url, tmp_pat
     summaries = [line for line in plan.out.splitlines() if line.startswith("Plan: ")]
     assert len(summaries) == 1 and summaries[0].startswith("Plan: 1 source to create")
     assert '+ collection "clear\\x1b[2J" discovered' in plan.out
+
+
+def test_bidi_controls_in_names_are_escaped_in_plan_and_asset_views(rv, db_url, tmp_path):
+    """A right-to-left override cannot make ``clip<RLO>exe.mkv`` read as ``clipvkm.exe`` in the
+    plan under review or in the asset views (issue 17)."""
+    folder, file = "Kids\u202eeivom", "clip\u202eexe.mkv"
+    base = make_tree(tmp_path / "media", {folder: [file]})
+    config = fs_config(tmp_path / "r.yaml", base, {folder: True})
+    plan = rv("plan", "-c", str(config), "--detail", db=db_url)
+    assert plan.code == 0, plan.err
+    assert "\u202e" not in plan.out
+    assert "Kids\\u202eeivom" in plan.out and "clip\\u202eexe.mkv" in plan.out
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+
+    listed = rv("asset", "list", db=db_url)
+    assert listed.code == 0, listed.err
+    assert "\u202e" not in listed.out and "clip\\u202eexe.mkv" in listed.out
+    uri = (base / folder / file).as_uri()
+    shown = rv("asset", "show", uri, db=db_url)
+    assert shown.code == 0, shown.err
+    assert "\u202e" not in shown.out and "clip\\u202eexe.mkv" in shown.out

@@ -8,10 +8,14 @@ completes nothing.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections import Counter
 from collections.abc import Iterable
 
 from retrovue.app.context import Context
-from retrovue.model.snapshots import DbSnapshot
+from retrovue.app.selectors import address, as_uuid, resolve_collection
+from retrovue.errors import RetrovueError
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +48,70 @@ def source_names(ctx: Context, incomplete: str = "") -> list[str]:
 
 
 def collection_names(ctx: Context, incomplete: str = "") -> list[str]:
-    """Collection names, and their ``SOURCE/COLLECTION`` addresses once a ``/`` is typed."""
     try:
         snapshot = _stored(ctx)
     except Exception:  # noqa: BLE001 - a Tab press must never print a traceback
         log.debug("collection completion failed", exc_info=True)
         return []
-    if snapshot is None:
-        return []
-    if "/" in incomplete:
-        names = (f"{s.name}/{c.name}" for s in snapshot.sources for c in s.collections)
-    else:
-        names = (c.name for s in snapshot.sources for c in s.collections)
-    return _matching(names, incomplete)
+    return [] if snapshot is None else collection_selectors(snapshot, incomplete)
+
+
+def collection_selectors(snapshot: DbSnapshot, incomplete: str = "") -> list[str]:
+    """Selectors of the collections whose name, or once a ``/`` is typed whose
+    ``SOURCE/COLLECTION`` address, starts with what was typed.  Each is the shortest spelling
+    that picks its collection alone, so a completed line never fails as ambiguous."""
+    by_address = "/" in incomplete
+    wanted = incomplete.casefold()  # names are matched casefolded, so completion is too
+    alone = set() if by_address else _alone_by_name(snapshot)
+    selectors = set()
+    for source in snapshot.sources:
+        for collection in source.collections:
+            typed = f"{source.name}/{collection.name}" if by_address else collection.name
+            if typed.casefold().startswith(wanted):
+                selectors.add(_selector(snapshot, source, collection, by_address, alone))
+    return sorted(selectors - {None})
+
+
+def _alone_by_name(snapshot: DbSnapshot) -> set[uuid.UUID]:
+    """Ids of the collections the resolver can only read their bare name as: no ``/`` (no
+    address reading), not a UUID or blank, and no other collection with that name (casefolded)
+    or external_id.  Found in one pass, so a long list is not resolved once per collection."""
+    pairs = [(s, c) for s in snapshot.sources for c in s.collections]
+    names = Counter(c.name.casefold() for _, c in pairs)
+    external_ids = Counter(c.external_id for _, c in pairs)
+    return {
+        c.id
+        for _, c in pairs
+        if "/" not in c.name
+        and c.name.strip()
+        and as_uuid(c.name) is None
+        and names[c.name.casefold()] == 1
+        and external_ids[c.name] == (c.external_id == c.name)
+    }
+
+
+def _selector(
+    snapshot: DbSnapshot,
+    source: DbSource,
+    collection: DbCollection,
+    by_address: bool,
+    alone: set[uuid.UUID],
+) -> str | None:
+    """The name, else the bare address, else the quoted one: the first the resolver reads as
+    this collection (a name several sources hold needs its address).  None when no spelling
+    picks it alone (two collections of one name in one source): only its UUID would."""
+    if collection.id in alone:
+        return collection.name
+    spellings = [] if by_address else [collection.name]
+    spellings += [f"{source.name}/{collection.name}", address(source, collection)]
+    return next((s for s in spellings if _picks(snapshot, s, collection)), None)
+
+
+def _picks(snapshot: DbSnapshot, selector: str, collection: DbCollection) -> bool:
+    try:
+        return resolve_collection(snapshot, selector)[1].id == collection.id
+    except RetrovueError:  # not found, or ambiguous
+        return False
 
 
 def enricher_types(incomplete: str = "") -> list[str]:

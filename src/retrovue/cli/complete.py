@@ -2,15 +2,19 @@
 
 click calls these on Tab (``_RETROVUE_COMPLETE=bash_source retrovue`` prints the shell's hook);
 the ``--db``/``--test-db`` already typed on the line pick the database, as they would for the
-command itself.
+command itself.  The names come from upstream, so two guards stand between them and the shell:
+no candidate carries a control character, and bash gets each one quoted as one word.
 """
 
 from __future__ import annotations
 
+import shlex
+
 import click
-from click.shell_completion import CompletionItem
+from click.shell_completion import BashComplete, CompletionItem
 
 from retrovue.app.context import Context
+from retrovue.render.values import one_line
 
 
 def _context(ctx: click.Context) -> Context:
@@ -18,7 +22,11 @@ def _context(ctx: click.Context) -> Context:
 
 
 def _items(names: list[str]) -> list[CompletionItem]:
-    return [CompletionItem(name) for name in names]
+    # A name holding a control character (a line break, ESC, BEL, CR, a bidi override) is left
+    # out, not escaped: shells list candidates on the terminal as they are, click's protocols
+    # are line-based (a line break would forge a candidate of its own), and an escaped spelling
+    # ("zz\n…") would name nothing when run.  Its UUID, which `list` shows, still selects it.
+    return [CompletionItem(name) for name in names if one_line(name) == name]
 
 
 def _complete(ctx: click.Context, incomplete: str, names_of) -> list[CompletionItem]:
@@ -50,3 +58,24 @@ def complete_enricher_type(ctx: click.Context, _param, incomplete: str) -> list[
         return _items(enricher_types(incomplete))
     except Exception:  # noqa: BLE001 - a broken plugin completes nothing, quietly
         return []
+
+
+class QuotedBashComplete(BashComplete):
+    """click's bash protocol with every candidate quoted as one shell word.
+
+    bash puts a candidate on the command line exactly as received, so a name holding ``$(…)``,
+    a space or a quote would run, or split, when the line is entered.  zsh (``compadd``) and
+    fish quote what they insert themselves, so their classes stay click's.
+    """
+
+    def format_completion(self, item: CompletionItem) -> str:
+        return f"{item.type},{_bash_word(str(item.value))}"
+
+
+def _bash_word(text: str) -> str:
+    """``text`` as one bash word, written for click's script, which reads each ``type,value``
+    line with ``IFS=',' read`` (no ``-r``)."""
+    word = shlex.quote(text)
+    if word == text and "," in text:  # read drops a value's trailing comma; quotes keep it
+        word = f"'{text}'"  # shlex found it safe, so it holds no single quote
+    return word.replace("\\", "\\\\")  # read without -r takes one backslash of each pair

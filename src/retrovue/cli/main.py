@@ -8,7 +8,9 @@ import signal
 import sys
 
 import click
+from click.shell_completion import add_completion_class
 
+from retrovue.cli.complete import QuotedBashComplete
 from retrovue.cli.console import error_document, report_error
 from retrovue.cli.exit_codes import exit_code
 from retrovue.errors import InterruptedByOperator, RetrovueError, TerminatedBySignal
@@ -90,6 +92,11 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="retrovue")
 def cli() -> None:
     """Keep the media catalogue in line with retrovue.yaml: validate, plan, apply."""
+
+
+# `_RETROVUE_COMPLETE=bash_complete` answers through this class instead of click's own, which
+# hands bash upstream names unquoted (a folder named `$(touch x)` would run when completed)
+add_completion_class(QuotedBashComplete)
 
 
 class _Signals:

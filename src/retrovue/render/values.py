@@ -41,8 +41,13 @@ def counts_head(c) -> str:
     return f"+{c.new:,} ~{c.changed:,} -{c.missing:,} ={c.unchanged:,}"
 
 
+#: the Unicode bidi controls: invisible, they reorder what follows (``clip<U+202E>exe.mkv`` reads
+#: as ``clipvkm.exe``), so a name could show a reviewer something other than itself
+_BIDI_CONTROLS = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+
+
 def _escapes(keep: str) -> dict[int, str]:
-    controls = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+    controls = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *_BIDI_CONTROLS]
     named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x1B: "\\x1b"}
     return {
         c: named.get(c, f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
