@@ -106,3 +106,18 @@ def test_bidi_controls_in_names_are_escaped_in_plan_and_asset_views(rv, db_url, 
     shown = rv("asset", "show", uri, db=db_url)
     assert shown.code == 0, shown.err
     assert "\u202e" not in shown.out and "clip\\u202eexe.mkv" in shown.out
+
+
+def test_stored_names_in_an_error_hint_are_escaped(rv, db_url, tmp_path):
+    """An ambiguous selector's hint lists the stored names it could mean; a hostile one must
+    not reach stderr raw (found while fixing issue 17's completion)."""
+    name = "clear\x1b[2J\u202e"
+    for source in ("One", "Two"):
+        base = make_tree(tmp_path / source, {name: ["a.mkv"]})
+        config = fs_config(tmp_path / f"{source}.yaml", base, {name: True}, name=source)
+        assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    shown = rv("collection", "show", name, db=db_url)
+    assert shown.code == 1
+    assert "One)" in shown.err and "Two)" in shown.err  # the hint names both candidates
+    assert "\x1b" not in shown.err and "\u202e" not in shown.err
+    assert "clear\\x1b[2J\\u202e" in shown.err

@@ -74,9 +74,9 @@ def report_error(exc: RetrovueError, json_output: bool, debug: bool, scrub=str) 
             click.echo(terminal_text(f"  {scrub(str(d))}"), err=True)
     else:  # an error that found several problems in one pass has one line for each
         for line in getattr(exc, "messages", None) or [exc.message]:
-            click.echo(f"Error: {scrub(line)}", err=True)
-    if exc.hint:
-        click.echo(f"  {scrub(exc.hint)}", err=True)
+            click.echo(f"Error: {one_line(scrub(line))}", err=True)
+    if exc.hint:  # hints list stored names (an ambiguous selector's candidates): escaped too
+        click.echo(terminal_text(f"  {scrub(exc.hint)}"), err=True)
 
 
 # Terraform's colours for a plan line's leading symbol (after its indentation)
