@@ -13,7 +13,7 @@ from retrovue.allocation import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
-from retrovue.model.upstream import UpstreamAsset
+from retrovue.model.upstream import UNLISTED_FOLDER, UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
 
@@ -36,6 +36,9 @@ class AssetDiff:
     unmapped_example: str | None = None
     #: items the upstream could not give us in a storable form: reason -> (count, example)
     unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: source_uri prefixes of folders the upstream could not list: what is stored under them
+    #: was not seen, but is not missing either
+    unlisted: list[str] = field(default_factory=list)
     degraded: bool = False
     degraded_reason: str | None = None
     missing_suppressed: int = 0
@@ -109,6 +112,8 @@ def diff_assets(
         if item.problem is not None:
             count, example = diff.unusable.get(item.problem, (0, item.path))
             diff.unusable[item.problem] = (count + 1, example)
+            if item.kind == UNLISTED_FOLDER:
+                diff.unlisted.append(uri)
             continue
         if to_canonical is None:
             canonical = item.path
@@ -179,7 +184,12 @@ def _mark_missing(
     allow: bool,
 ) -> None:
     present = [a for a in existing.values() if not a.missing]
-    gone = [a.id for uri, a in existing.items() if not a.missing and uri not in seen]
+    unlisted = tuple(diff.unlisted)
+    gone = [
+        a.id
+        for uri, a in existing.items()
+        if not a.missing and uri not in seen and not (unlisted and uri.startswith(unlisted))
+    ]
     if not gone:
         return
     if diff.discovered == 0:
