@@ -138,6 +138,7 @@ def test_an_unreadable_file_is_skipped_and_its_stored_asset_kept(
     assert _reasons(ingests["a"]) == [(reason, 1)]
     assert ingests["a"]["counts"]["missing"] == 0
     assert ingests["b"]["counts"]["new"] == 1
+    assert f"skipped: {reason} (1, e.g. {base / 'a' / 'bad.mkv'})" in text
     stored = _stored(engine)
     assert stored["bad.mkv"] is False  # the file is still there: not marked missing
     assert stored["new.mkv"] is False
@@ -156,6 +157,7 @@ def test_a_subfolder_that_cannot_be_listed_is_skipped_and_what_it_held_kept(
     reason = f"cannot list folder: {os.strerror(errno.ESTALE)}"
     assert _reasons(ingests["a"]) == [(reason, 1)]
     assert ingests["a"]["counts"]["missing"] == 0 and not ingests["a"]["degraded"]
+    assert f"skipped: {reason} (1, e.g. {base / 'a' / 'show'})" in text
     assert _stored(engine) == dict.fromkeys(
         ["ok.mkv", "ep1.mkv", "ep2.mkv", "fine.mkv", "new.mkv"], False
     )
