@@ -61,6 +61,13 @@ class Context:
         return resolve_target(self.db_url, self.test_db)
 
     @cached_property
+    def database_files(self) -> frozenset[str]:
+        """The database's own files (SQLite's file and journals), which no collection ingests."""
+        from retrovue.database.engine import database_files
+
+        return database_files(self.target.url)
+
+    @cached_property
     def engine(self) -> Engine:
         from retrovue.database.engine import open_database
 
@@ -187,7 +194,12 @@ class Context:
 
         self.require_writable_schema()
         executor = Executor(
-            self.engine, self.registry, trigger=trigger, scrub=self.scrub, progress=self.progress
+            self.engine,
+            self.registry,
+            trigger=trigger,
+            scrub=self.scrub,
+            progress=self.progress,
+            database_files=self.database_files,
         )
         if self._held_lock is not None:  # under the apply lock: every unit checks it is still ours
             executor.guard = self._held_lock.verify

@@ -16,6 +16,7 @@ from retrovue.model.snapshots import ExistingAsset
 from retrovue.model.upstream import UNLISTED_FOLDER, UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
+OWN_DATABASE_REASON = "this catalogue's own database file"
 
 #: paths shown per kind of change with ``--detail``; the rest is counted ("and N more") so a
 #: collection with 100,000 new files still makes a plan a reviewer can read
@@ -61,6 +62,11 @@ class AssetDiff:
             unusable=sum(n for n, _ in self.unusable.values()),
         )
 
+    def skip(self, reason: str, example: str) -> None:
+        """Count an item that is not stored, under its reason (the first one is the example)."""
+        count, first = self.unusable.get(reason, (0, example))
+        self.unusable[reason] = (count + 1, first)
+
     def skip_reasons(self) -> tuple[SkipReason, ...]:
         reasons = [SkipReason(why, n, example) for why, (n, example) in self.unusable.items()]
         if self.unmapped:
@@ -80,6 +86,7 @@ def diff_assets(
     on_item: Callable[[], None] | None = None,
     describe: Callable[[UpstreamAsset], UpstreamAsset] | None = None,
     keep_paths: bool = False,
+    own_files: frozenset[str] = frozenset(),
 ) -> AssetDiff:
     """One pass over the upstream items against the stored index.
 
@@ -89,6 +96,8 @@ def diff_assets(
     as listed, for the writer to complete one batch at a time (``execute.ingest.write_diff``):
     a first ingest of a million files never holds a completed copy of every one.
     ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
+    ``own_files`` are the local paths of the database's own files in this collection: counted
+    as skipped, never written (every write changes them, so they would never converge).
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
     """
     diff = AssetDiff()
@@ -110,8 +119,7 @@ def diff_assets(
             continue
         seen.add(uri)
         if item.problem is not None:
-            count, example = diff.unusable.get(item.problem, (0, item.path))
-            diff.unusable[item.problem] = (count + 1, example)
+            diff.skip(item.problem, item.path)
             if item.kind == UNLISTED_FOLDER:
                 diff.unlisted.append(uri)
             continue
@@ -126,6 +134,9 @@ def diff_assets(
                 if diff.unmapped_paths is not None:
                     diff.unmapped_paths.append(item.path)
                 continue
+        if own_files and canonical in own_files:
+            diff.skip(OWN_DATABASE_REASON, item.path)
+            continue
         known = get(uri)
         if known is None:
             candidates.append((item, canonical))

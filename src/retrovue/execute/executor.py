@@ -41,6 +41,7 @@ from retrovue.execute.enrich import CollectionEnricher
 from retrovue.execute.ingest import ingest_collection
 from retrovue.execute.lookups import (
     collection_id_of,
+    collection_locations,
     source_name_of,
     source_row,
     usable_mappings,
@@ -48,6 +49,7 @@ from retrovue.execute.lookups import (
 from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
 from retrovue.importers.observation import Observations
+from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.importers.registry import Registry
 from retrovue.logs import get_logger
 from retrovue.model.actions import (
@@ -105,6 +107,8 @@ class Executor:
     #: the upstream listings of a plan made in this process (`apply -c`), reused while the
     #: importer proves them current (retrovue.importers.observation); None: list each again
     observations: Observations | None = None
+    #: the real paths of the database's own files (SQLite), never ingested from a collection
+    database_files: frozenset[str] = frozenset()
 
     def execute(self, plan: Plan) -> ExecutionResult:
         """Run every unit of the plan.  An interruption or a lost lock in a source-level unit
@@ -298,9 +302,8 @@ class Executor:
                 importer = self._importer(source, address.source.name)
                 # re-checked inside the unit: the mappings may have changed since the plan
                 _recheck_ingestible(conn, importer, collection_id)
-                to_canonical = pathmap.canonical_mapper(
-                    importer.uses_path_mappings, usable_mappings(conn, collection_id)
-                )
+                mappings = usable_mappings(conn, collection_id)
+                to_canonical = pathmap.canonical_mapper(importer.uses_path_mappings, mappings)
                 diff = ingest_collection(
                     conn,
                     importer,
@@ -314,6 +317,7 @@ class Executor:
                     season=action.season,
                     episode=action.episode,
                     on_item=progress,
+                    own_files=self._own_files(conn, importer, collection_id, mappings),
                     observed=(
                         self.observations.take(address, importer)
                         if self.observations is not None
@@ -357,6 +361,15 @@ class Executor:
             skipped=diff.skip_reasons(),
             started_at=started,
         )
+
+    def _own_files(self, conn, importer, collection_id, mappings) -> frozenset[str]:
+        """The database's own files in this collection (read only when there are any: SQLite)."""
+        if not self.database_files:
+            return frozenset()
+        roots = local_roots(
+            importer.uses_path_mappings, collection_locations(conn, collection_id), mappings
+        )
+        return own_files_within(self.database_files, roots)
 
     def _importer(self, source, source_name: str):
         """The stored source's importer, its ``${VAR}`` secrets resolved now."""
