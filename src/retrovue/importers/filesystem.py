@@ -135,6 +135,19 @@ def _unlisted_folder(path: str, exc: OSError) -> UpstreamAsset:
     )
 
 
+def _unenterable(directory: str, root: str, exc: OSError) -> UpstreamAsset | None:
+    """A folder the walk could not enter: when it is the collection's root, the collection fails
+    (alone); a subfolder removed while we walk is simply not seen (None); any other subfolder
+    is a counted skip."""
+    if directory == root:
+        if isinstance(exc, FileNotFoundError):
+            raise CollectionNotFoundError(f"collection folder '{root}' no longer exists") from exc
+        raise ImporterResponseError(f"cannot read folder '{directory}': {exc.strerror}") from exc
+    if isinstance(exc, FileNotFoundError):
+        return None
+    return _unlisted_folder(directory, exc)
+
+
 def _unreadable_entry(
     entry: os.DirEntry, exc: OSError, extensions: frozenset[str]
 ) -> UpstreamAsset | None:
@@ -395,19 +408,11 @@ class FilesystemImporter(BaseImporter):
                 walked.append((directory, st.st_ino, st.st_mtime_ns, len(entries)))
                 folder_uri = file_uri(directory) + "/"
                 folder_is_text = is_text(directory)
-            except FileNotFoundError as exc:
-                if directory == root:
-                    raise CollectionNotFoundError(
-                        f"collection folder '{root}' no longer exists"
-                    ) from exc
-                continue  # a subfolder removed while we walk: its files are simply not seen
             except OSError as exc:
-                if directory == root:  # nothing of the collection can be seen: it fails alone
-                    raise ImporterResponseError(
-                        f"cannot read folder '{directory}': {exc.strerror}"
-                    ) from exc
-                complete = False
-                yield _unlisted_folder(directory, exc)
+                skipped = _unenterable(directory, root, exc)
+                if skipped is not None:
+                    complete = False
+                    yield skipped
                 continue
             subdirs = []
             for entry in entries:
