@@ -73,6 +73,13 @@ class Context:
         return resolve_target(self.db_url, self.test_db)
 
     @cached_property
+    def database_files(self) -> frozenset[str]:
+        """The database's own files (SQLite's file and journals), which no collection ingests."""
+        from retrovue.database.engine import database_files
+
+        return database_files(self.target.url)
+
+    @cached_property
     def engine(self) -> Engine:
         from retrovue.database.engine import open_database
 
@@ -210,6 +217,7 @@ class Context:
             progress=self.progress,
             guard=self._held_lock.verify if self._held_lock is not None else unguarded,
             observations=observations,
+            database_files=self.database_files,
         )
 
     def require_writable_schema(self) -> None:

@@ -101,6 +101,7 @@ def make_plan(
     """Observe the database and the upstreams and compute the plan; writes nothing (a database
     that does not exist yet is planned as empty, with a note saying so).  ``observations`` keeps
     the upstream listings for an apply in this process."""
+    options = dataclasses.replace(options, database_files=ctx.database_files)
     with ctx.plan_reader() as reader:
         plan = build_plan(
             desired, reader, ctx.registry, options, scrub=ctx.scrub, observations=observations

@@ -6,6 +6,7 @@ import uuid
 
 from retrovue.app.context import Context
 from retrovue.importers.base import BaseImporter
+from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.model.actions import IngestCollection
 from retrovue.model.enums import RunStatus
 from retrovue.model.results import CollectionIngestReport, IngestedAsset, IngestOutcome
@@ -39,6 +40,7 @@ def preview_ingest(
 
     with ctx.reading() as conn:
         existing = load_asset_index(conn, col.id)
+    roots = local_roots(importer.uses_path_mappings, col.locations, col.path_mappings)
     action, diff = build.plan_ingest(
         existing,
         importer,
@@ -48,6 +50,7 @@ def preview_ingest(
         season=season,
         episode=episode,
         allow_mass_missing=allow_mass_missing,
+        own_files=own_files_within(ctx.database_files, roots),
     )
     created = updated = None
     if verbose:

@@ -107,6 +107,20 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database).expanduser()
 
 
+#: what SQLite keeps beside a database file: its rollback journal, its WAL and the WAL's index
+SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
+
+
+def database_files(url: str) -> frozenset[str]:
+    """The real paths of the files a SQLite database lives in (the file and its companions, which
+    every write changes); empty for another backend, whose files are the server's."""
+    path = sqlite_file(url)
+    if path is None:
+        return frozenset()
+    real = os.path.realpath(path)
+    return frozenset((real, *(real + suffix for suffix in SQLITE_COMPANIONS)))
+
+
 def make_engine(url: str) -> Engine:
     """An engine for this URL; connecting creates nothing but a SQLite file in an existing folder."""
     parsed = _parse(url)

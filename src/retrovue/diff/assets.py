@@ -13,9 +13,10 @@ from retrovue.allocation import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
-from retrovue.model.upstream import UpstreamAsset
+from retrovue.model.upstream import UNLISTED_FOLDER, UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
+OWN_DATABASE_REASON = "this catalogue's own database file"
 
 #: paths shown per kind of change with ``--detail``; the rest is counted ("and N more") so a
 #: collection with 100,000 new files still makes a plan a reviewer can read
@@ -36,6 +37,9 @@ class AssetDiff:
     unmapped_example: str | None = None
     #: items the upstream could not give us in a storable form: reason -> (count, example)
     unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: source_uri prefixes of folders the upstream could not list: what is stored under them
+    #: was not seen, but is not missing either
+    unlisted: list[str] = field(default_factory=list)
     degraded: bool = False
     degraded_reason: str | None = None
     missing_suppressed: int = 0
@@ -58,6 +62,11 @@ class AssetDiff:
             unusable=sum(n for n, _ in self.unusable.values()),
         )
 
+    def skip(self, reason: str, example: str) -> None:
+        """Count an item that is not stored, under its reason (the first one is the example)."""
+        count, first = self.unusable.get(reason, (0, example))
+        self.unusable[reason] = (count + 1, first)
+
     def skip_reasons(self) -> tuple[SkipReason, ...]:
         reasons = [SkipReason(why, n, example) for why, (n, example) in self.unusable.items()]
         if self.unmapped:
@@ -77,6 +86,7 @@ def diff_assets(
     on_item: Callable[[], None] | None = None,
     describe: Callable[[UpstreamAsset], UpstreamAsset] | None = None,
     keep_paths: bool = False,
+    own_files: frozenset[str] = frozenset(),
 ) -> AssetDiff:
     """One pass over the upstream items against the stored index.
 
@@ -86,6 +96,8 @@ def diff_assets(
     as listed, for the writer to complete one batch at a time (``execute.ingest.write_diff``):
     a first ingest of a million files never holds a completed copy of every one.
     ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
+    ``own_files`` are the local paths of the database's own files in this collection: counted
+    as skipped, never written (every write changes them, so they would never converge).
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
     """
     diff = AssetDiff()
@@ -107,8 +119,9 @@ def diff_assets(
             continue
         seen.add(uri)
         if item.problem is not None:
-            count, example = diff.unusable.get(item.problem, (0, item.path))
-            diff.unusable[item.problem] = (count + 1, example)
+            diff.skip(item.problem, item.path)
+            if item.kind == UNLISTED_FOLDER:
+                diff.unlisted.append(uri)
             continue
         if to_canonical is None:
             canonical = item.path
@@ -121,6 +134,9 @@ def diff_assets(
                 if diff.unmapped_paths is not None:
                     diff.unmapped_paths.append(item.path)
                 continue
+        if own_files and canonical in own_files:
+            diff.skip(OWN_DATABASE_REASON, item.path)
+            continue
         known = get(uri)
         if known is None:
             candidates.append((item, canonical))
@@ -179,7 +195,12 @@ def _mark_missing(
     allow: bool,
 ) -> None:
     present = [a for a in existing.values() if not a.missing]
-    gone = [a.id for uri, a in existing.items() if not a.missing and uri not in seen]
+    unlisted = tuple(diff.unlisted)
+    gone = [
+        a.id
+        for uri, a in existing.items()
+        if not a.missing and uri not in seen and not (unlisted and uri.startswith(unlisted))
+    ]
     if not gone:
         return
     if diff.discovered == 0:

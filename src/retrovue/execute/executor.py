@@ -45,6 +45,7 @@ from retrovue.execute.enrich import CollectionEnricher
 from retrovue.execute.ingest import ingest_collection
 from retrovue.execute.lookups import (
     collection_id_of,
+    collection_locations,
     source_name_of,
     source_row,
     usable_mappings,
@@ -52,6 +53,7 @@ from retrovue.execute.lookups import (
 from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
 from retrovue.importers.observation import Observations
+from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.importers.registry import Registry
 from retrovue.logs import get_logger
 from retrovue.model.actions import (
@@ -111,6 +113,8 @@ class Executor:
     observations: Observations | None = None
     #: held from just before a unit commits until its outcome is recorded
     signals: DeferredSignals = field(default_factory=DeferredSignals)
+    #: the real paths of the database's own files (SQLite), never ingested from a collection
+    database_files: frozenset[str] = frozenset()
 
     def execute(self, plan: Plan) -> ExecutionResult:
         try:
@@ -324,9 +328,8 @@ class Executor:
                 importer = self._importer(source, address.source.name)
                 # re-checked inside the unit: the mappings may have changed since the plan
                 _recheck_ingestible(conn, importer, collection_id)
-                to_canonical = pathmap.canonical_mapper(
-                    importer.uses_path_mappings, usable_mappings(conn, collection_id)
-                )
+                mappings = usable_mappings(conn, collection_id)
+                to_canonical = pathmap.canonical_mapper(importer.uses_path_mappings, mappings)
                 diff = ingest_collection(
                     conn,
                     importer,
@@ -340,6 +343,7 @@ class Executor:
                     season=action.season,
                     episode=action.episode,
                     on_item=progress,
+                    own_files=self._own_files(conn, importer, collection_id, mappings),
                     observed=(
                         self.observations.take(address, importer)
                         if self.observations is not None
@@ -384,6 +388,15 @@ class Executor:
             skipped=diff.skip_reasons(),
             started_at=started,
         )
+
+    def _own_files(self, conn, importer, collection_id, mappings) -> frozenset[str]:
+        """The database's own files in this collection (read only when there are any: SQLite)."""
+        if not self.database_files:
+            return frozenset()
+        roots = local_roots(
+            importer.uses_path_mappings, collection_locations(conn, collection_id), mappings
+        )
+        return own_files_within(self.database_files, roots)
 
     def _importer(self, source, source_name: str):
         """The stored source's importer, its ``${VAR}`` secrets resolved now."""

@@ -45,6 +45,7 @@ def ingest_collection(
     season: int | None = None,
     episode: int | None = None,
     on_item: Callable[[], None] | None = None,
+    own_files: frozenset[str] = frozenset(),
     observed: list[UpstreamAsset] | None = None,
 ) -> AssetDiff:
     """Diff the collection's upstream listing against its stored assets and write the difference.
@@ -52,6 +53,7 @@ def ingest_collection(
     ``observed`` is the listing its plan made in this process, already vouched for by the
     importer (``Observations.take``): it is diffed instead of listing the collection again.  The
     diff itself is always made here, against the database as this unit of work reads it.
+    ``own_files``: the database's own files in this collection, never ingested.
     """
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.allocation
         existing = load_asset_index(conn, collection_id)
@@ -77,6 +79,7 @@ def ingest_collection(
         allow_mass_missing=allow_mass_missing,
         on_item=on_item,
         describe=importer.describe,
+        own_files=own_files,
     )
     check_identity(diff.counts())
     if start_phase is not None:

@@ -63,3 +63,8 @@ def usable_mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMapp
         )
     )
     return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]
+
+
+def collection_locations(conn: Connection, collection_id: uuid.UUID) -> tuple[str, ...]:
+    row = conn.execute(select(Collection.c.locations).where(Collection.c.id == collection_id)).one()
+    return tuple(row.locations or ())

@@ -28,6 +28,7 @@ from retrovue.importers.base import (
 )
 from retrovue.importers.naming import parse_media_name
 from retrovue.model import limits
+from retrovue.model.upstream import UNLISTED_FOLDER
 
 DEFAULT_EXTENSIONS = (
     "mkv",
@@ -58,6 +59,7 @@ _ASCII_ESCAPES = str.maketrans(
 
 
 NOT_UTF8 = "file or folder name is not valid UTF-8"
+BROKEN_SYMLINK = "symlink whose target does not exist"
 
 #: a folder modified this shortly before a walk may change again within the same mtime tick
 #: (ext4/xfs stamp with a coarse clock; FAT keeps 2 s), so its entries are counted again too
@@ -109,6 +111,59 @@ def is_text(name: str) -> bool:
 def printable_path(path: str) -> str:
     """A path as text, undecodable bytes shown as \\xNN."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _has_extension(name: str, extensions: frozenset[str]) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in extensions
+
+
+def _unlisted_folder(path: str, exc: OSError) -> UpstreamAsset:
+    """A subfolder that could not be listed, as a counted skip that keeps what is stored under it
+    (a dropped NFS mount must not make its files look missing)."""
+    return UpstreamAsset(
+        file_uri(path) + "/",
+        printable_path(path),
+        None,
+        "",
+        UNLISTED_FOLDER,
+        problem=f"cannot list folder: {_why(exc)}",
+    )
+
+
+def _unenterable(directory: str, root: str, exc: OSError) -> UpstreamAsset | None:
+    """A folder the walk could not enter: when it is the collection's root, the collection fails
+    (alone); a subfolder removed while we walk is simply not seen (None); any other subfolder
+    is a counted skip."""
+    if directory == root:
+        if isinstance(exc, FileNotFoundError):
+            raise CollectionNotFoundError(f"collection folder '{root}' no longer exists") from exc
+        raise ImporterResponseError(f"cannot read folder '{directory}': {exc.strerror}") from exc
+    if isinstance(exc, FileNotFoundError):
+        return None
+    return _unlisted_folder(directory, exc)
+
+
+def _unreadable_entry(
+    entry: os.DirEntry, exc: OSError, extensions: frozenset[str]
+) -> UpstreamAsset | None:
+    """A folder entry whose type or stat could not be read, as a counted skip; None for a file
+    deleted while the walk ran (it is gone, and its asset goes missing as it should)."""
+    path = entry.path
+    if not _has_extension(entry.name, extensions):
+        # is_dir() itself failed: only a folder matters among non-media names
+        return _unlisted_folder(path, exc)
+    if isinstance(exc, FileNotFoundError):
+        if not os.path.islink(path):
+            return None
+        problem = BROKEN_SYMLINK
+    else:
+        problem = f"cannot read file: {_why(exc)}"
+    return UpstreamAsset(file_uri(path), printable_path(path), None, "", problem=problem)
 
 
 def _folder_problem(entry: os.DirEntry) -> str | None:
@@ -168,22 +223,35 @@ class FilesystemImporter(BaseImporter):
             raise ImporterUnreachableError(
                 f"cannot list '{self.base_path}': {exc.strerror}"
             ) from exc
-        folders = [
-            e
-            for e in entries
-            if not e.name.startswith(".") and e.is_dir(follow_symlinks=self.follow_symlinks)
-        ]
+        folders, unreadable = self._folders(entries)
         problems = {e.name: _folder_problem(e) for e in folders}
+        skipped = unreadable + [(e, problems[e.name]) for e in folders if problems[e.name]]
         self._skipped = [
-            (printable_path(e.name), printable_path(e.name), problems[e.name])
-            for e in folders
-            if problems[e.name]
+            (printable_path(e.name), printable_path(e.name), why)
+            for e, why in sorted(skipped, key=lambda pair: pair[0].name)
         ]
         return [
             UpstreamCollection(external_id=e.name, name=e.name, locations=(e.path,), kind="folder")
             for e in folders
             if not problems[e.name]
         ]
+
+    def _folders(
+        self, entries: list[os.DirEntry]
+    ) -> tuple[list[os.DirEntry], list[tuple[os.DirEntry, str]]]:
+        """The visible folders among base_path's entries, and the entries whose type cannot be
+        read (a symlink loop with ``follow_symlinks``, EIO, …) with why: one such entry is a
+        skipped collection, not a failure of every collection of the source."""
+        folders, unreadable = [], []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=self.follow_symlinks):
+                    folders.append(entry)
+            except OSError as exc:
+                unreadable.append((entry, f"cannot read folder: {_why(exc)}"))
+        return folders, unreadable
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:
         return list(getattr(self, "_skipped", ()))
@@ -307,9 +375,12 @@ class FilesystemImporter(BaseImporter):
 
     def _walk(self, root: str, external_id: str) -> Iterator[UpstreamAsset]:
         """Depth-first, name-ordered walk yielding the media files; a file whose path is not
-        valid text comes with its ``problem``.  Each folder entered is noted as (path, inode,
-        mtime_ns, entry count), from the stat made before listing it, and once the walk has run
-        to its end that is the listing's proof (``observation_token``).
+        valid text, or that cannot be read (a symlink loop or a dangling one, EACCES, EIO,
+        ESTALE, …), comes with its ``problem``, and so does a subfolder that cannot be listed.
+        Only an unreadable root fails the collection.  Each folder entered is noted as (path,
+        inode, mtime_ns, entry count), from the stat made before listing it, and once the walk
+        has run to its end without skipping anything for an error that is the listing's proof
+        (``observation_token``).
 
         The URI of each folder is escaped once and only file names per file: escaping whole
         paths cost a quarter of a no-change plan.  Items are built here, not by a wrapping
@@ -323,6 +394,7 @@ class FilesystemImporter(BaseImporter):
         exts = self.extensions
         follow = self.follow_symlinks
         stack: list[str] = [root]
+        complete = True  # False once an entry was skipped for an error: then no proof is kept
         while stack:
             directory = stack.pop()
             try:
@@ -336,17 +408,12 @@ class FilesystemImporter(BaseImporter):
                 walked.append((directory, st.st_ino, st.st_mtime_ns, len(entries)))
                 folder_uri = file_uri(directory) + "/"
                 folder_is_text = is_text(directory)
-            except FileNotFoundError as exc:
-                if directory == root:
-                    raise CollectionNotFoundError(
-                        f"collection folder '{root}' no longer exists"
-                    ) from exc
-                continue  # a subfolder removed while we walk: its files are simply not seen
             except OSError as exc:
-                # An unreadable subfolder would otherwise make its files look missing.
-                raise ImporterResponseError(
-                    f"cannot read folder '{directory}': {exc.strerror}"
-                ) from exc
+                skipped = _unenterable(directory, root, exc)
+                if skipped is not None:
+                    complete = False
+                    yield skipped
+                continue
             subdirs = []
             for entry in entries:
                 name = entry.name
@@ -360,8 +427,12 @@ class FilesystemImporter(BaseImporter):
                     if dot <= 0 or name[dot:].lower() not in exts:
                         continue
                     st = entry.stat()
-                except FileNotFoundError:
-                    continue  # a dangling symlink or a file deleted mid-scan
+                except OSError as exc:  # a symlink loop, EACCES, EIO, ESTALE, …: this entry only
+                    skipped = _unreadable_entry(entry, exc, exts)
+                    if skipped is not None:
+                        complete = False
+                        yield skipped
+                    continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
                 size = st.st_size
@@ -374,4 +445,5 @@ class FilesystemImporter(BaseImporter):
                         file_uri(path), printable_path(path), size, "", problem=NOT_UTF8
                     )
             stack.extend(reversed(subdirs))
-        observed[external_id] = _Proof(began, tuple(walked))
+        if complete:  # a skipped entry may read fine next time: the executor lists again
+            observed[external_id] = _Proof(began, tuple(walked))

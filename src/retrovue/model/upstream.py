@@ -23,6 +23,12 @@ class PathMappingSpec:
     local_path: str | None
 
 
+#: the ``kind`` of an item standing for a folder the upstream could not list: counted with its
+#: ``problem`` like any unusable item, and the stored assets under its ``source_uri`` (a prefix)
+#: are neither seen nor marked missing, since their files may well still be there
+UNLISTED_FOLDER = "unlisted folder"
+
+
 class UpstreamAsset(NamedTuple):
     """One media file as the upstream reports it.
 
@@ -34,7 +40,7 @@ class UpstreamAsset(NamedTuple):
     path: str  # upstream path: local path for filesystem, server path for Plex
     size: int | None
     change_token: str
-    kind: str = "other"  # movie | episode | other
+    kind: str = "other"  # movie | episode | other | UNLISTED_FOLDER
     title: str | None = None
     series_title: str | None = None
     season_number: int | None = None

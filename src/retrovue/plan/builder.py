@@ -21,6 +21,7 @@ from retrovue.fingerprint import fingerprint_assets
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.observation import Observations
+from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.importers.registry import Registry
 from retrovue.model.actions import (
     Action,
@@ -49,6 +50,9 @@ class PlanOptions:
     fingerprint: bool = False  # saved plans record a fingerprint of each collection's stored state
     prune: bool = False  # delete config-created sources no longer declared (also `prune: true`)
     detail: bool = False  # name the files behind each asset count (capped); costs nothing when off
+    #: the real paths of the database's own files (SQLite): a collection holding them never
+    #: ingests them, and the plan warns about it
+    database_files: frozenset[str] = frozenset()
 
 
 def build_plan(
@@ -167,8 +171,10 @@ def _plan_collection(
 ) -> tuple[list[Action], list[str]]:
     """A synced collection's ingest, then what its enrichers would enrich once it has run (the
     assets it creates or changes, and the stored ones still to enrich); notes on enrichers that
-    cannot run."""
-    ingest, changed_ids = _plan_ingest(reader, importer, state, desired, options, observations)
+    cannot run, and on the database's own files when the collection holds them."""
+    roots = local_roots(importer.uses_path_mappings, state.upstream.locations, state.path_mappings)
+    own = own_files_within(options.database_files, roots)
+    ingest, changed_ids = _plan_ingest(reader, importer, state, desired, options, observations, own)
     enrich, notes = plan_enrichment(
         reader,
         load_enrichers,
@@ -178,7 +184,17 @@ def _plan_collection(
         new=ingest.counts.new,
         changed_ids=changed_ids,
     )
+    if own:
+        notes = [_own_database_note(state, own), *notes]
     return [ingest] if enrich is None else [ingest, enrich], notes
+
+
+def _own_database_note(state: CollectionState, own: frozenset[str]) -> str:
+    # the database file is the shortest of its files: the others add a suffix to its name
+    return (
+        f"{state.address} holds this catalogue's own database ({min(own, key=len)}): its files "
+        "are never ingested; keep the database outside the media folders"
+    )
 
 
 def _plan_ingest(
@@ -188,6 +204,7 @@ def _plan_ingest(
     desired,
     options,
     observations: Observations | None = None,
+    own_files: frozenset[str] = frozenset(),
 ) -> tuple[IngestCollection, set[str]]:
     """The collection's ingest, and the stored ids of the assets the listing changed (their
     enrichment results were for the old change token)."""
@@ -204,6 +221,7 @@ def _plan_ingest(
         missing_threshold=threshold_for(state, desired),
         allow_mass_missing=options.allow_mass_missing,
         keep_paths=options.detail,
+        own_files=own_files,
     )
     changed_ids = {str(asset_id) for asset_id, _item, _canonical in diff.changed}
     if observations is not None and diff.counts().has_changes:

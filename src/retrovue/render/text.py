@@ -97,10 +97,12 @@ def _source_of(a: Action) -> str:
 
 
 def _shown(a: Action) -> bool:
+    # a collection with skipped items is shown even when nothing changes: a file that turned
+    # unreadable (a dropped mount, a broken link) must not hide behind "No changes."
     return (
         is_change(a)
         or isinstance(a, (CollectionGoneUpstream, PruneSource))
-        or (isinstance(a, IngestCollection) and a.degraded)
+        or (isinstance(a, IngestCollection) and (a.degraded or bool(a.skipped)))
     )
 
 

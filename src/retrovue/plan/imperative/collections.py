@@ -144,9 +144,11 @@ def plan_ingest(
     episode: int | None = None,
     allow_mass_missing: bool = False,
     missing_threshold: float = 0.2,
+    own_files: frozenset[str] = frozenset(),
 ):
     """An IngestCollection action; given the stored asset index ``existing`` (a dry run) it carries
-    the would-be counts, read from the upstream and diffed against that index.
+    the would-be counts, read from the upstream and diffed against that index (``own_files``, the
+    database's own files in the collection, skipped as the executor skips them).
 
     Returns (action, diff or None)."""
     diff = None
@@ -166,6 +168,7 @@ def plan_ingest(
             full_scope=title is None,
             missing_threshold=missing_threshold,
             allow_mass_missing=allow_mass_missing,
+            own_files=own_files,
         )
         counts = diff.counts()
     action = IngestCollection(
