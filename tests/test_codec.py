@@ -354,3 +354,11 @@ def test_codec_imports_nothing_outside_the_model():
         if name.startswith("retrovue") and not name.startswith("retrovue.model")
     }
     assert outside == set()
+
+
+def test_the_shipped_plan_schema_is_generated_from_the_registered_kinds():
+    """Issue 18: schemas/plan.schema.json's actions part is generated (regenerate with
+    `python -m retrovue.model.plan_schema > src/retrovue/schemas/plan.schema.json`)."""
+    from retrovue.model.plan_schema import plan_schema_text
+
+    assert (SRC / "schemas" / "plan.schema.json").read_text() == plan_schema_text()

@@ -15,6 +15,10 @@ SCHEMA_FILES = {"config": "retrovue.schema.json", "plan": "plan.schema.json"}
 
 
 def schema_text(which: str) -> str:
+    if which == "plan":  # its actions part comes from the registered kinds (plugins' too)
+        from retrovue.model.plan_schema import plan_schema_text
+
+        return plan_schema_text()
     return resources.files("retrovue.schemas").joinpath(SCHEMA_FILES[which]).read_text("utf-8")
 
 

@@ -26,12 +26,17 @@ def _drop_playout_rows(conn: Connection, asset_ids) -> None:
     conn.execute(delete(AsRunLog).where(AsRunLog.c.asset_id.in_(asset_ids)))
 
 
+def prune_source(conn: Connection, action: PruneSource) -> None:
+    """A source no longer declared: deleted as ``delete_source`` does, and only if the config
+    created it (re-checked here: a saved plan crosses a trust boundary)."""
+    _require_config_origin(conn, action)
+    delete_source(conn, action)
+
+
 def delete_source(conn: Connection, action: DeleteSource | PruneSource) -> None:
     """Delete a source with its collections, path mappings and assets, re-checking production
     safety inside the unit: an asset that aired since the plan keeps the source."""
     source_id = action.source.id
-    if isinstance(action, PruneSource):
-        _require_config_origin(conn, action)
     collections = collections_of(source_id)
     assets = select(Asset.c.id).where(Asset.c.collection_id.in_(collections))
     if getattr(action, "override_safety", False):

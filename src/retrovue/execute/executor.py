@@ -59,12 +59,12 @@ from retrovue.logs import get_logger
 from retrovue.model.actions import (
     Action,
     CollectionAddress,
-    EnrichCollection,
     IngestCollection,
     Plan,
     is_change,
+    unit_of,
 )
-from retrovue.model.enums import RunStatus, Trigger
+from retrovue.model.enums import RunStatus, Trigger, Unit
 from retrovue.model.results import (
     EnrichmentOutcome,
     ExecutionResult,
@@ -129,11 +129,7 @@ class Executor:
         result = ExecutionResult()
         # notes that change nothing (a collection gone upstream, a PruneSource that deletes
         # nothing) are shown in the plan only: a unit of them would report "changes committed"
-        source_actions = [
-            a
-            for a in plan.actions
-            if not isinstance(a, IngestCollection | EnrichCollection) and is_change(a)
-        ]
+        source_actions = [a for a in plan.actions if unit_of(a) == Unit.SOURCE and is_change(a)]
         failed_sources: set[str] = set()
         for source_name, group in groupby(source_actions, key=source_name_of):
             self.guard(None)
@@ -144,13 +140,11 @@ class Executor:
             if self._stopped_after_unit(result):
                 return result
         ingested_ok: set[CollectionAddress] = set()
+        collection_units = {Unit.INGEST: self._run_ingest, Unit.ENRICH: self._run_enrichment}
         for action in plan.actions:
-            if isinstance(action, IngestCollection):
-                if not self._run_ingest(action, plan, failed_sources, result, ingested_ok):
-                    break
-            elif isinstance(action, EnrichCollection):
-                if not self._run_enrichment(action, plan, failed_sources, result, ingested_ok):
-                    break
+            run = collection_units.get(unit_of(action))
+            if run is not None and not run(action, plan, failed_sources, result, ingested_ok):
+                break
         return result
 
     def _run_ingest(self, action, plan, failed_sources, result, ingested_ok) -> bool:
@@ -210,7 +204,7 @@ class Executor:
         run must stop."""
         address = action.collection
         ingest_planned = any(
-            isinstance(a, IngestCollection) and a.collection == address for a in plan.actions
+            unit_of(a) == Unit.INGEST and a.collection == address for a in plan.actions
         )
         if address.source.name in failed_sources or (ingest_planned and address not in ingested_ok):
             result.enrichments.append(

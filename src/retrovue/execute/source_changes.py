@@ -20,7 +20,12 @@ from retrovue.database.models import (
 )
 from retrovue.errors import RetrovueError
 from retrovue.execute.attachments import set_attachments
-from retrovue.execute.delete import delete_source, set_mapping_local, wipe_collection
+from retrovue.execute.delete import (
+    delete_source,
+    prune_source,
+    set_mapping_local,
+    wipe_collection,
+)
 from retrovue.execute.lookups import action_source_id, collection_id_of
 from retrovue.logs import get_logger
 from retrovue.model.actions import (
@@ -112,9 +117,16 @@ def _require_updatable(action: UpdateSource) -> None:
 
 
 def _delete_source(
-    conn: Connection, action: DeleteSource | PruneSource, _source_id: SourceId, _now: datetime
+    conn: Connection, action: DeleteSource, _source_id: SourceId, _now: datetime
 ) -> SourceId:
     delete_source(conn, action)
+    return None
+
+
+def _prune_source(
+    conn: Connection, action: PruneSource, _source_id: SourceId, _now: datetime
+) -> SourceId:
+    prune_source(conn, action)
     return None
 
 
@@ -233,7 +245,7 @@ def _set_enrichers(
 HANDLERS: dict[type, Handler] = {
     CreateSource: _create_source,
     UpdateSource: _update_source,
-    PruneSource: _delete_source,
+    PruneSource: _prune_source,
     DeleteSource: _delete_source,
     AddCollection: _add_collection,
     CollectionGoneUpstream: _gone_upstream,

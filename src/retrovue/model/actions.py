@@ -3,21 +3,78 @@
 A plan is an ordered tuple of these.  ``plan`` renders it, ``apply`` and the imperative commands
 hand it to the one executor.  Collections of a source that does not exist yet have no id; the
 executor resolves them by ``(source, external_id)`` when it runs.
+
+Each action class registers itself under its wire name with ``@action_kind``: the codec, the plan's
+JSON Schema and the executor's routing read the registry, and renderers and handlers register per
+class (``functools.singledispatch``), so adding a kind is its dataclass here, its handler, and its
+text and summary renderers: nothing else changes.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enrichment import EnricherSpec, EnrichWork
-from retrovue.model.enums import ProblemKind, Scope
+from retrovue.model.enums import ProblemKind, Scope, Unit
 from retrovue.model.upstream import PathMappingSpec
+
+#: action class -> its ``kind`` on the wire; filled at import by ``@action_kind``
+_KINDS: dict[type, str] = {}
+_CLASSES: dict[str, type] = {}
+_UNITS: dict[type, Unit] = {}
+#: kinds only the imperative commands make: a saved plan (from `plan --out`) never holds one
+_IMPERATIVE_ONLY: set[type] = set()
+#: every registered kind (a live, read-only view): class -> wire name
+KINDS: Mapping[type, str] = MappingProxyType(_KINDS)
+
+C = TypeVar("C", bound=type)
+
+
+def action_kind(
+    name: str, *, unit: Unit = Unit.SOURCE, imperative_only: bool = False
+) -> Callable[[C], C]:
+    """Register an action class under its wire ``name``, running in ``unit``."""
+
+    def register(cls: C) -> C:
+        if name in _CLASSES or cls in _KINDS:
+            raise ValueError(f"action kind {name!r} ({cls.__name__}) is registered already")
+        _KINDS[cls], _CLASSES[name], _UNITS[cls] = name, cls, unit
+        if imperative_only:
+            _IMPERATIVE_ONLY.add(cls)
+        return cls
+
+    return register
+
+
+def unregister_action_kind(cls: type) -> None:
+    """Forget a kind (a test's throwaway kind)."""
+    name = _KINDS.pop(cls)
+    del _CLASSES[name], _UNITS[cls]
+    _IMPERATIVE_ONLY.discard(cls)
+
+
+def kind_class(name: str) -> type | None:
+    return _CLASSES.get(name)
+
+
+def unit_of(action: Any) -> Unit:
+    return _UNITS[type(action)]
+
+
+def imperative_only(action: Any) -> bool:
+    return type(action) in _IMPERATIVE_ONLY
+
 
 #: what every output (text, JSON, saved plans) shows in place of a secret value
 SENSITIVE_SHOWN = "(sensitive)"
+_OVERRIDE_SAFETY = (
+    "Also remove the playout rows that reference the assets (--test-db --force only)."
+)
 
 
 @dataclass(frozen=True)
@@ -48,22 +105,30 @@ class FieldChange:
     sensitive: bool = False
 
 
+@action_kind("create_source")
 @dataclass(frozen=True)
 class CreateSource:
     source: SourceAddress
     type: str
     external_id: str
     config: dict = field(compare=False)
-    sensitive_keys: frozenset[str] = frozenset()
+    sensitive_keys: frozenset[str] = field(
+        default=frozenset(),
+        metadata={
+            "doc": 'Config keys whose values are secrets: written as "(sensitive)", never as values.'
+        },
+    )
     origin: str = "config"
 
 
+@action_kind("update_source")
 @dataclass(frozen=True)
 class UpdateSource:
     source: SourceAddress
     changes: tuple[FieldChange, ...]
 
 
+@action_kind("discover_collection")
 @dataclass(frozen=True)
 class AddCollection:
     """Discovered upstream and not yet stored (new collections start with sync disabled)."""
@@ -73,6 +138,7 @@ class AddCollection:
     path_mappings: tuple[PathMappingSpec, ...]
 
 
+@action_kind("rename_collection")
 @dataclass(frozen=True)
 class RenameCollection:
     """Renamed upstream: the stored name follows (drift made outside the config)."""
@@ -82,6 +148,7 @@ class RenameCollection:
     after: str
 
 
+@action_kind("collection_gone_upstream")
 @dataclass(frozen=True)
 class CollectionGoneUpstream:
     """Stored but no longer offered upstream.  Never deleted by apply: reported only."""
@@ -89,6 +156,7 @@ class CollectionGoneUpstream:
     collection: CollectionAddress
 
 
+@action_kind("set_sync")
 @dataclass(frozen=True)
 class SetCollectionSync:
     collection: CollectionAddress
@@ -96,6 +164,7 @@ class SetCollectionSync:
     after: bool
 
 
+@action_kind("set_path_mappings")
 @dataclass(frozen=True)
 class SetPathMappings:
     collection: CollectionAddress
@@ -103,6 +172,7 @@ class SetPathMappings:
     after: tuple[PathMappingSpec, ...]
 
 
+@action_kind("set_ingestible")
 @dataclass(frozen=True)
 class SetIngestible:
     collection: CollectionAddress
@@ -137,6 +207,7 @@ class MappingRoot:
     exists: bool
 
 
+@action_kind("ingest_collection", unit=Unit.INGEST)
 @dataclass(frozen=True)
 class IngestCollection:
     collection: CollectionAddress
@@ -147,7 +218,7 @@ class IngestCollection:
     episode: int | None = None
     degraded: bool = False
     degraded_reason: str | None = None
-    skipped: tuple[SkipReason, ...] = ()
+    skipped: tuple[SkipReason, ...] = field(default=(), metadata={"json": "skipped_reasons"})
     missing_threshold: float = 0.2
     #: path-mapped importers (Plex): each usable mapping and whether its local root exists
     mapping_roots: tuple[MappingRoot, ...] = ()
@@ -157,6 +228,7 @@ class IngestCollection:
     detail: tuple[AssetDetail, ...] = ()
 
 
+@action_kind("set_enrichers")
 @dataclass(frozen=True)
 class SetEnrichers:
     """The enrichers attached to a source (``collection`` None) or to one collection change.
@@ -174,6 +246,7 @@ class SetEnrichers:
         return self.collection if self.collection is not None else self.source
 
 
+@action_kind("enrich_collection", unit=Unit.ENRICH)
 @dataclass(frozen=True)
 class EnrichCollection:
     """Run a collection's enrichers over its assets still to enrich, after its ingest.
@@ -188,13 +261,19 @@ class EnrichCollection:
     #: enrich again the assets whose last attempt failed for their current change token
     retry_failed: bool = False
     #: attached types no loaded enricher provides: the run reports them, never skips silently
-    unavailable: tuple[str, ...] = ()
+    unavailable: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "doc": "Attached enricher types no loaded enricher provides: the run reports them as errors."
+        },
+    )
 
     @property
     def total(self) -> int:
         return sum(w.assets for w in self.work)
 
 
+@action_kind("prune_source")
 @dataclass(frozen=True)
 class PruneSource:
     """A config-created source no longer declared in the file.
@@ -217,6 +296,7 @@ class PruneSource:
         return self.prune and self.protected_assets == 0
 
 
+@action_kind("set_path_mapping_local", imperative_only=True)
 @dataclass(frozen=True)
 class SetPathMappingLocal:
     """`collection update --path-mapping`: set (or clear, with None) the local_path of the one
@@ -229,6 +309,7 @@ class SetPathMappingLocal:
     after: str | None
 
 
+@action_kind("delete_source", imperative_only=True)
 @dataclass(frozen=True)
 class DeleteSource:
     """`source delete`: the source with its collections, path mappings and assets, so nothing is
@@ -242,16 +323,17 @@ class DeleteSource:
     collections: int = 0
     path_mappings: int = 0
     assets: int = 0
-    override_safety: bool = False
+    override_safety: bool = field(default=False, metadata={"doc": _OVERRIDE_SAFETY})
 
 
+@action_kind("wipe_collection", imperative_only=True)
 @dataclass(frozen=True)
 class WipeCollection:
     """`collection wipe`: delete every asset, clear last_ingest_at; keep row, flags, mappings."""
 
     collection: CollectionAddress
     assets: int = 0
-    override_safety: bool = False
+    override_safety: bool = field(default=False, metadata={"doc": _OVERRIDE_SAFETY})
 
 
 Action = (
@@ -273,6 +355,12 @@ Action = (
 )
 
 
+def source_of(action: Any) -> SourceAddress:
+    """The source an action belongs to."""
+    source = getattr(action, "source", None)
+    return source if source is not None else action.collection.source
+
+
 def is_change(action: Action) -> bool:
     if isinstance(action, IngestCollection):
         return action.counts.has_changes
@@ -281,6 +369,13 @@ def is_change(action: Action) -> bool:
     if isinstance(action, PruneSource):
         return action.will_delete
     return not isinstance(action, CollectionGoneUpstream)
+
+
+def is_warning(action: Any) -> bool:
+    """A note the plan shows with ``!`` that changes nothing."""
+    if isinstance(action, CollectionGoneUpstream):
+        return True
+    return isinstance(action, PruneSource) and not action.will_delete
 
 
 @dataclass(frozen=True)

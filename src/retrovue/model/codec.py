@@ -2,9 +2,10 @@
 
 ``plan --json``, ``plan --out`` and ``apply PLAN`` all go through here, so what is written is
 what is read back.  Fields are encoded generically from the dataclasses (ids as text, tuples as
-lists, frozensets as sorted lists, enums as their value, dicts with sorted keys), so a new action
-needs one row in ``_KINDS`` (and its executor handler), nothing else.  The documented shape is
-``schemas/plan.schema.json``.
+lists, frozensets as sorted lists, enums as their value, dicts with sorted keys, a field's
+``metadata["json"]`` as its key) and the kinds are those ``model.actions`` registered, so a new
+action needs nothing here.  The documented shape is ``schemas/plan.schema.json``, whose actions
+part ``model.plan_schema`` generates from the same registry.
 
 Secret values are never written: the ``CreateSource.config`` values of its ``sensitive_keys``
 and both sides of a sensitive ``FieldChange`` become ``SENSITIVE_SHOWN``.  ``decode_action`` puts
@@ -20,34 +21,23 @@ import types
 import typing
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from retrovue.model.actions import (
+    KINDS,
     SENSITIVE_SHOWN,
     Action,
-    AddCollection,
     CollectionAddress,
-    CollectionGoneUpstream,
     CreateSource,
-    DeleteSource,
-    EnrichCollection,
-    IngestCollection,
     Plan,
     Problem,
-    PruneSource,
-    RenameCollection,
-    SetCollectionSync,
-    SetEnrichers,
-    SetIngestible,
-    SetPathMappingLocal,
-    SetPathMappings,
     SkippedCollection,
     SourceAddress,
     UpdateSource,
-    WipeCollection,
     is_change,
+    kind_class,
 )
 
 #: semver: a minor bump only adds (1.1: prune_source, origin, ingest scope filters,
@@ -122,40 +112,15 @@ class _Secrets:
     unmask: Callable[[Any, SecretLookup], Any]
 
 
-# --- the table ----------------------------------------------------------------------------------
+# --- the kinds ----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Kind:
-    cls: type
-    name: str
-    #: dataclass field -> JSON key, where the documented JSON names it otherwise
-    renames: Mapping[str, str] = field(default_factory=dict)
-    secrets: _Secrets | None = None
-
-
-_KINDS: tuple[_Kind, ...] = (
-    _Kind(CreateSource, "create_source", secrets=_Secrets(_mask_create, _unmask_create)),
-    _Kind(UpdateSource, "update_source", secrets=_Secrets(_mask_update, _unmask_update)),
-    _Kind(AddCollection, "discover_collection"),
-    _Kind(RenameCollection, "rename_collection"),
-    _Kind(CollectionGoneUpstream, "collection_gone_upstream"),
-    _Kind(SetCollectionSync, "set_sync"),
-    _Kind(SetPathMappings, "set_path_mappings"),
-    _Kind(SetIngestible, "set_ingestible"),
-    _Kind(IngestCollection, "ingest_collection", renames={"skipped": "skipped_reasons"}),
-    _Kind(PruneSource, "prune_source"),
-    _Kind(SetPathMappingLocal, "set_path_mapping_local"),
-    _Kind(DeleteSource, "delete_source"),
-    _Kind(WipeCollection, "wipe_collection"),
-    _Kind(SetEnrichers, "set_enrichers"),
-    _Kind(EnrichCollection, "enrich_collection"),
+#: the classes that hide secret values on the wire; every other kind is written as it is
+_SECRETS: Mapping[type, _Secrets] = MappingProxyType(
+    {
+        CreateSource: _Secrets(_mask_create, _unmask_create),
+        UpdateSource: _Secrets(_mask_update, _unmask_update),
+    }
 )
-_BY_CLASS = {k.cls: k for k in _KINDS}
-_BY_NAME = {k.name: k for k in _KINDS}
-
-#: action class -> its ``kind`` on the wire
-KINDS: Mapping[type, str] = MappingProxyType({k.cls: k.name for k in _KINDS})
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -163,11 +128,12 @@ KINDS: Mapping[type, str] = MappingProxyType({k.cls: k.name for k in _KINDS})
 
 def encode_action(action: Action) -> dict[str, Any]:
     """The JSON object of one action: ``kind``, ``change``, ``address``, then its fields."""
-    kind = _BY_CLASS[type(action)]
-    head = {"kind": kind.name, "change": is_change(action), "address": str(_target(action))}
-    if kind.secrets is not None:
-        action = kind.secrets.mask(action)
-    return head | _encode_fields(action, kind.renames)
+    name = KINDS[type(action)]
+    head = {"kind": name, "change": is_change(action), "address": str(_target(action))}
+    secrets = _SECRETS.get(type(action))
+    if secrets is not None:
+        action = secrets.mask(action)
+    return head | _encode_fields(action)
 
 
 def decode_action(document: Mapping[str, Any], secret: SecretLookup | None = None) -> Action:
@@ -177,12 +143,13 @@ def decode_action(document: Mapping[str, Any], secret: SecretLookup | None = Non
         raise CodecError(f"an action must be an object, not {type(document).__name__}")
     if "kind" not in document:
         raise CodecError("an action has no 'kind'")
-    kind = _BY_NAME.get(document["kind"]) if isinstance(document["kind"], str) else None
-    if kind is None:
+    cls = kind_class(document["kind"]) if isinstance(document["kind"], str) else None
+    if cls is None:
         raise UnknownKindError(document["kind"])
-    action = _decode_fields(kind.cls, document, kind.renames)
-    if secret is not None and kind.secrets is not None:
-        action = kind.secrets.unmask(action, secret)
+    action = _decode_fields(cls, document)
+    secrets = _SECRETS.get(cls)
+    if secret is not None and secrets is not None:
+        action = secrets.unmask(action, secret)
     return action
 
 
@@ -240,11 +207,11 @@ def _list(value: Any) -> list:
 
 def encode_record(record: Any) -> dict[str, Any]:
     """Any plain dataclass of the model (problems, fingerprints, counts) as a JSON object."""
-    return _encode_fields(record, {})
+    return _encode_fields(record)
 
 
 def decode_record(cls: type[T], document: Any) -> T:
-    return _decode_fields(cls, document, {})
+    return _decode_fields(cls, document)
 
 
 def decode_as(tp: Any, value: Any) -> Any:
@@ -256,11 +223,14 @@ def decode_as(tp: Any, value: Any) -> Any:
 # --- generic field encoding ---------------------------------------------------------------------
 
 
-def _encode_fields(record: Any, renames: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        renames.get(f.name, f.name): _encode(getattr(record, f.name))
-        for f in dataclasses.fields(record)
-    }
+def json_key(f: dataclasses.Field) -> str:
+    """A field's key on the wire: its name, unless the documented JSON names it otherwise
+    (``field(metadata={"json": …})``)."""
+    return f.metadata.get("json", f.name)
+
+
+def _encode_fields(record: Any) -> dict[str, Any]:
+    return {json_key(f): _encode(getattr(record, f.name)) for f in dataclasses.fields(record)}
 
 
 def _encode(value: Any) -> Any:
@@ -269,7 +239,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encode_fields(value, {})
+        return _encode_fields(value)
     if isinstance(value, (frozenset, set)):
         return sorted(_encode(v) for v in value)  # sorted: the same plan, the same bytes
     if isinstance(value, (tuple, list)):
@@ -279,13 +249,13 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decode_fields(cls: type[T], document: Any, renames: Mapping[str, str]) -> T:
+def _decode_fields(cls: type[T], document: Any) -> T:
     if not isinstance(document, Mapping):
         raise CodecError(f"{cls.__name__} must be an object, not {type(document).__name__}")
     hints = _hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
-        key = renames.get(f.name, f.name)
+        key = json_key(f)
         if key in document:
             values[f.name] = _decode_field(cls, key, hints[f.name], document[key])
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -341,7 +311,7 @@ def _decode(tp: Any, value: Any) -> Any:
         return {k: _decode(item, v) for k, v in value.items()}
     if isinstance(tp, type):
         if dataclasses.is_dataclass(tp):
-            return _decode_fields(tp, value, {})
+            return _decode_fields(tp, value)
         if issubclass(tp, enum.Enum):
             return tp(value)
         if tp is uuid.UUID:

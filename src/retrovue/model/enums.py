@@ -50,3 +50,14 @@ class Outcome(StrEnum):
     UNREACHABLE = "unreachable"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+
+
+class Unit(StrEnum):
+    """The unit of work an action runs in (DESIGN §5)."""
+
+    #: every source-level action of one source commits together
+    SOURCE = "source"
+    #: a collection's ingest commits alone, with its run row
+    INGEST = "ingest"
+    #: a collection's enrichment, in committed batches after its ingest
+    ENRICH = "enrich"

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import singledispatch
 from typing import Any, Protocol, TypeVar
 
 from retrovue.config.model import CollectionDecl, DesiredState, SourceDecl
@@ -40,15 +41,13 @@ from retrovue.errors import PlanError, PlanModifiedError, StalePlanError
 from retrovue.fingerprint import KEYED_PREFIX, canonical_json, keyed_digest_text
 from retrovue.model.actions import (
     CreateSource,
-    DeleteSource,
     FieldChange,
     IngestCollection,
     Plan,
     PruneSource,
     RenameCollection,
-    SetPathMappingLocal,
     UpdateSource,
-    WipeCollection,
+    imperative_only,
 )
 from retrovue.model.codec import (
     FORMAT_VERSION,
@@ -320,11 +319,7 @@ def _check_version(path: str, doc: dict) -> None:
 
 def _fingerprinted(action: Any) -> bool:
     # a collection the plan creates has no id: its absence is covered by the database state
-    return (
-        isinstance(action, IngestCollection)
-        and bool(action.db_fingerprint)
-        and action.collection.id is not None
-    )
+    return bool(getattr(action, "db_fingerprint", None)) and action.collection.id is not None
 
 
 def _decoded(what: str, decode: Callable[[], T]) -> T:
@@ -481,39 +476,65 @@ def plan_from_json(document: dict, desired: DesiredState, what: str = "saved pla
     return dataclasses.replace(plan, db_state=_decoded(what, lambda: decode_record(DbState, state)))
 
 
-#: kinds only the imperative commands make: a saved plan (from `plan --out`) never holds one
-_IMPERATIVE_ONLY = (DeleteSource, WipeCollection, SetPathMappingLocal)
-
-
 def _as_configured(action: Any, desired: DesiredState, plan: Plan, what: str) -> Any:
     """The action with what the config decides taken from ``desired``; refused when the config
     could not have made it."""
-    if isinstance(action, _IMPERATIVE_ONLY):
+    if imperative_only(action):
         raise PlanError(
             f"{what} holds a {KINDS[type(action)]} action, which `retrovue plan` never makes",
             hint="saved plans are written by `retrovue plan --out PLAN` and must not be edited",
         )
-    if isinstance(action, CreateSource):
-        decl = _declared(desired, action.source.name, what)
-        return dataclasses.replace(
-            action,
-            type=decl.type,
-            config=decl.stored_config,
-            sensitive_keys=decl.sensitive_keys,
-            origin="config",
-        )
-    if isinstance(action, UpdateSource):
-        decl = _declared(desired, action.source.name, what)
-        return dataclasses.replace(
-            action, changes=tuple(_configured_change(c, decl, what) for c in action.changes)
-        )
-    if isinstance(action, IngestCollection):
-        decl = _declared(desired, action.collection.source.name, what)
-        threshold = _threshold(desired, decl, action, plan.actions)
-        return dataclasses.replace(action, missing_threshold=threshold)
-    if isinstance(action, PruneSource) and _declares(desired, action):
+    return configured(action, _Reloaded(desired, plan, what))
+
+
+@dataclass(frozen=True)
+class _Reloaded:
+    """What ``configured`` takes the config's decisions from."""
+
+    desired: DesiredState
+    plan: Plan
+    what: str  # names the file in errors
+
+
+@singledispatch
+def configured(action: Any, reloaded: _Reloaded) -> Any:
+    """The action with what the config decides taken from the reloaded config; each kind the
+    config decides something of registers here (the rest comes back as it is)."""
+    return action
+
+
+@configured.register
+def _(action: CreateSource, reloaded: _Reloaded) -> CreateSource:
+    decl = _declared(reloaded.desired, action.source.name, reloaded.what)
+    return dataclasses.replace(
+        action,
+        type=decl.type,
+        config=decl.stored_config,
+        sensitive_keys=decl.sensitive_keys,
+        origin="config",
+    )
+
+
+@configured.register
+def _(action: UpdateSource, reloaded: _Reloaded) -> UpdateSource:
+    decl = _declared(reloaded.desired, action.source.name, reloaded.what)
+    return dataclasses.replace(
+        action, changes=tuple(_configured_change(c, decl, reloaded.what) for c in action.changes)
+    )
+
+
+@configured.register
+def _(action: IngestCollection, reloaded: _Reloaded) -> IngestCollection:
+    decl = _declared(reloaded.desired, action.collection.source.name, reloaded.what)
+    threshold = _threshold(reloaded.desired, decl, action, reloaded.plan.actions)
+    return dataclasses.replace(action, missing_threshold=threshold)
+
+
+@configured.register
+def _(action: PruneSource, reloaded: _Reloaded) -> PruneSource:
+    if _declares(reloaded.desired, action):
         raise PlanError(
-            f"{what} prunes {action.source}, which {desired.file} declares",
+            f"{reloaded.what} prunes {action.source}, which {reloaded.desired.file} declares",
             hint="make a new plan",
         )
     return action
@@ -571,9 +592,9 @@ def _collection_decl(
     the stored name an upstream rename in the same plan replaces (case-insensitive)."""
     address = ingest.collection
     names = {address.name.casefold()} | {
-        a.before.casefold()
+        renamed.casefold()
         for a in actions
-        if isinstance(a, RenameCollection)
+        if (renamed := renamed_from(a)) is not None
         and a.collection.external_id == address.external_id
         and a.collection.source.name == address.source.name
     }
@@ -584,3 +605,14 @@ def _collection_decl(
         elif c.name is not None and c.name.casefold() in names:
             return c
     return None
+
+
+@singledispatch
+def renamed_from(action: Any) -> str | None:
+    """The stored name an upstream rename replaces; None: the action renames nothing."""
+    return None
+
+
+@renamed_from.register
+def _(action: RenameCollection) -> str:
+    return action.before

@@ -11,19 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrovue.model.actions import (
-    Action,
-    CreateSource,
-    DeleteSource,
-    IngestCollection,
-    Plan,
-    PruneSource,
-    SetEnrichers,
-    UpdateSource,
-    is_change,
-)
-from retrovue.render.summary import is_warning, plural
-from retrovue.render.text import group_by_source, source_block, summary_line
+from retrovue.model.actions import Action, Plan, is_change, is_warning
+from retrovue.render.summary import plural
+from retrovue.render.text import group_by_source, source_block, source_parts, summary_line
 
 MARKERS = "+-~!="
 
@@ -63,18 +53,9 @@ def render_markdown(
 
 
 def _verb(actions: list[Action]) -> str:
-    if any(isinstance(a, CreateSource) for a in actions):
-        return "create"
-    if any(isinstance(a, DeleteSource) for a in actions):
-        return "delete"
-    prune = next((a for a in actions if isinstance(a, PruneSource)), None)
-    if prune is not None:
-        return "delete" if prune.will_delete else "kept, not in the config"
-    if any(
-        isinstance(a, UpdateSource) or (isinstance(a, SetEnrichers) and a.collection is None)
-        for a in actions
-    ):
-        return "update"
+    parts = source_parts(actions)
+    if parts:  # what the source's own block says of it: created, deleted, kept, updated
+        return parts[0].verb
     changes = sum(is_change(a) for a in actions)
     verb = f"{changes} change{'s' if changes != 1 else ''}" if changes else "no changes"
     flags = _flags(actions)
@@ -83,7 +64,7 @@ def _verb(actions: list[Action]) -> str:
 
 def _flags(actions: list[Action]) -> str:
     """Degraded collections and warnings of one source: a collapsed block must not look clean."""
-    degraded = sum(isinstance(a, IngestCollection) and a.degraded for a in actions)
+    degraded = sum(bool(getattr(a, "degraded", False)) for a in actions)
     warnings = sum(is_warning(a) for a in actions)
     parts = [f"{degraded} degraded"] if degraded else []
     if warnings:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from retrovue.model.actions import EnrichCollection, IngestCollection, Plan
+from retrovue.model.actions import Plan, unit_of
+from retrovue.model.enums import Unit
 from retrovue.model.results import ExecutionResult
 from retrovue.render.enrichment import outcome_json, outcome_lines, totals
 from retrovue.render.summary import plural
@@ -18,7 +19,7 @@ def not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
     return [
         str(a.collection)
         for a in plan.actions
-        if isinstance(a, IngestCollection)
+        if unit_of(a) == Unit.INGEST
         and (a.counts.has_changes or plan.ingest_unchanged)
         and str(a.collection) not in reached
     ]
@@ -30,7 +31,7 @@ def enrichments_not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
     return [
         str(a.collection)
         for a in plan.actions
-        if isinstance(a, EnrichCollection)
+        if unit_of(a) == Unit.ENRICH
         and (a.total > 0 or a.force)
         and str(a.collection) not in reached
     ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import singledispatch
+from typing import Any
 
 from retrovue.model.actions import (
-    Action,
     AddCollection,
-    CollectionGoneUpstream,
     CreateSource,
+    DeleteSource,
     EnrichCollection,
     IngestCollection,
     Plan,
@@ -19,6 +20,8 @@ from retrovue.model.actions import (
     SetIngestible,
     SetPathMappings,
     UpdateSource,
+    WipeCollection,
+    is_warning,
 )
 
 
@@ -45,51 +48,107 @@ class PlanSummary:
     warnings: int = 0
     #: parts of the plan that could not be made (an unreachable upstream, …)
     problems: int = 0
+    #: sources deleted (a pruned source, `source delete`)
+    sources_delete: int = 0
+    #: assets deleted with their collection's wipe (`collection wipe`)
+    assets_delete: int = 0
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
 
 
-def is_warning(action: Action) -> bool:
-    """A note the plan shows with ``!`` that changes nothing."""
-    if isinstance(action, CollectionGoneUpstream):
-        return True
-    return isinstance(action, PruneSource) and not action.will_delete
+@dataclass
+class Tally:
+    """The counts being made, and what is known of the plan so far."""
+
+    counts: dict[str, int]
+    created: set[str] = field(default_factory=set)  # source names
+    updated: set[str] = field(default_factory=set)
+    #: sources whose enrichers change without a CreateSource or UpdateSource of their own
+    attached: set[str] = field(default_factory=set)
+    discovered: set[tuple[str, str]] = field(default_factory=set)  # (source, external_id)
+    changed_collections: set[tuple[str, str]] = field(default_factory=set)
+
+    def changed(self, collection) -> None:
+        self.changed_collections.add((collection.source.name, collection.external_id))
 
 
 def summarize(plan: Plan) -> PlanSummary:
-    counts = dict.fromkeys(PlanSummary.__dataclass_fields__, 0)
-    changed_collections: set = set()
-    created = {a.source.name for a in plan.actions if isinstance(a, CreateSource)}
-    updated = {a.source.name for a in plan.actions if isinstance(a, UpdateSource)}
-    discovered = {
-        (a.collection.source.name, a.collection.external_id)
-        for a in plan.actions
-        if isinstance(a, AddCollection)
-    }
+    tally_ = Tally(dict.fromkeys(PlanSummary.__dataclass_fields__, 0))
     for a in plan.actions:
-        counts["warnings"] += is_warning(a)
-        if isinstance(a, CreateSource):
-            counts["sources_create"] += 1
-        elif isinstance(a, UpdateSource):
-            counts["sources_update"] += 1
-        elif isinstance(a, AddCollection):
-            counts["collections_discover"] += 1
-        elif isinstance(a, (RenameCollection, SetCollectionSync, SetPathMappings, SetIngestible)):
-            changed_collections.add((a.collection.source.name, a.collection.external_id))
-        elif isinstance(a, IngestCollection):
-            _add_ingest(counts, a)
-        elif isinstance(a, SetEnrichers) and a.collection is not None:
-            changed_collections.add((a.collection.source.name, a.collection.external_id))
-        elif isinstance(a, SetEnrichers) and a.source.name not in created | updated:
-            counts["sources_update"] += 1  # its settings change, though no UpdateSource does
-        elif isinstance(a, EnrichCollection):
-            counts["assets_enrich"] += max((w.assets for w in a.work), default=0)
-    counts["collections_change"] = len(
-        changed_collections - discovered
-    )  # new ones count as discovered
+        tally_.counts["warnings"] += is_warning(a)
+        tally(a, tally_)
+    counts = tally_.counts
+    counts["sources_update"] += len(tally_.attached - tally_.created - tally_.updated)
+    # new collections count as discovered, not as changed
+    counts["collections_change"] = len(tally_.changed_collections - tally_.discovered)
     counts["problems"] = len(plan.problems)
     return PlanSummary(**counts)
+
+
+@singledispatch
+def tally(action: Any, into: Tally) -> None:
+    """What one action adds to the plan's counts; each kind registers its own (a kind that
+    counts for nothing registers nothing)."""
+
+
+@tally.register
+def _(a: CreateSource, into: Tally) -> None:
+    into.counts["sources_create"] += 1
+    into.created.add(a.source.name)
+
+
+@tally.register
+def _(a: UpdateSource, into: Tally) -> None:
+    into.counts["sources_update"] += 1
+    into.updated.add(a.source.name)
+
+
+@tally.register
+def _(a: AddCollection, into: Tally) -> None:
+    into.counts["collections_discover"] += 1
+    into.discovered.add((a.collection.source.name, a.collection.external_id))
+
+
+@tally.register(RenameCollection)
+@tally.register(SetCollectionSync)
+@tally.register(SetPathMappings)
+@tally.register(SetIngestible)
+def _(a: Any, into: Tally) -> None:
+    into.changed(a.collection)
+
+
+@tally.register
+def _(a: SetEnrichers, into: Tally) -> None:
+    if a.collection is not None:
+        into.changed(a.collection)
+    else:  # its settings change, though no UpdateSource does
+        into.attached.add(a.source.name)
+
+
+@tally.register
+def _(a: EnrichCollection, into: Tally) -> None:
+    into.counts["assets_enrich"] += max((w.assets for w in a.work), default=0)
+
+
+@tally.register
+def _(a: PruneSource, into: Tally) -> None:
+    into.counts["sources_delete"] += a.will_delete
+
+
+@tally.register
+def _(a: DeleteSource, into: Tally) -> None:
+    into.counts["sources_delete"] += 1
+
+
+@tally.register
+def _(a: WipeCollection, into: Tally) -> None:
+    into.counts["assets_delete"] += a.assets
+
+
+@tally.register
+def _(a: IngestCollection, into: Tally) -> None:
+    _add_ingest(into.counts, a)
 
 
 def _add_ingest(counts: dict, a: IngestCollection) -> None:

@@ -1,9 +1,18 @@
-"""The plan as a terminal reads it: Terraform-like, grouped by source, one line per change."""
+"""The plan as a terminal reads it: Terraform-like, grouped by source, one line per change.
+
+Each action kind registers what it shows (``functools.singledispatch``, no class tests here):
+``source_part`` for what belongs to a source's own block (its head line and detail lines),
+``collection_part`` for how it marks its collection's head, ``detail`` for its lines under the
+collection.  A kind that registers nothing is shown as a changed collection with no detail.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import singledispatch
+from typing import Any
 
 from retrovue.model.actions import (
     Action,
@@ -26,6 +35,8 @@ from retrovue.model.actions import (
     UpdateSource,
     WipeCollection,
     is_change,
+    is_warning,
+    source_of,
 )
 from retrovue.model.enrichment import EnricherSpec
 from retrovue.redact import SENSITIVE_SHOWN
@@ -92,17 +103,13 @@ def _mapping(m) -> str:
     return f"{m.plex_path} -> {m.local_path or '(unset)'}"
 
 
-def _source_of(a: Action) -> str:
-    return a.source.name if hasattr(a, "source") else a.collection.source.name
-
-
 def _shown(a: Action) -> bool:
     # a collection with skipped items is shown even when nothing changes: a file that turned
     # unreadable (a dropped mount, a broken link) must not hide behind "No changes."
     return (
         is_change(a)
-        or isinstance(a, (CollectionGoneUpstream, PruneSource))
-        or (isinstance(a, IngestCollection) and (a.degraded or bool(a.skipped)))
+        or is_warning(a)
+        or bool(getattr(a, "degraded", False) or getattr(a, "skipped", ()))
     )
 
 
@@ -111,7 +118,7 @@ def group_by_source(plan: Plan) -> dict[str, list[Action]]:
     by_source: dict[str, list[Action]] = {}
     for a in plan.actions:
         if _shown(a):
-            by_source.setdefault(_source_of(a), []).append(a)
+            by_source.setdefault(source_of(a).name, []).append(a)
     return by_source
 
 
@@ -132,38 +139,98 @@ def render_text(plan: Plan) -> str:
     return "\n".join(one_line(line) for line in out) + "\n"
 
 
-def source_block(name: str, actions: list[Action]) -> list[str]:
-    prune = next((a for a in actions if isinstance(a, PruneSource)), None)
-    if prune is not None:
-        return [_prune_line(prune)]
-    dropped = next((a for a in actions if isinstance(a, DeleteSource)), None)
-    if dropped is not None:  # `source delete`
-        counts = (
-            f"{plural(dropped.collections, 'collection')}, {plural(dropped.path_mappings, 'path mapping')}, "
-            f"{plural(dropped.assets, 'asset')}"
-        )
-        return [f'  - source "{name}" will be deleted ({counts})']
-    create = next((a for a in actions if isinstance(a, CreateSource)), None)
-    update = next((a for a in actions if isinstance(a, UpdateSource)), None)
-    attached = next(
-        (a for a in actions if isinstance(a, SetEnrichers) and a.collection is None), None
+# --- a source's own block -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourcePart:
+    """What a source-level action contributes to its source's block."""
+
+    #: the block's head comes from the part of lowest rank
+    rank: int
+    head: Callable[[str], str]
+    #: its detail lines; ``new``: the source is created by this plan
+    lines: Callable[[bool], list[str]] = lambda _new: []
+    #: the whole block is the head line alone (a source deleted or kept out of the config)
+    alone: bool = False
+    #: what markdown's collapsed summary says of the source
+    verb: str = "update"
+    #: this part creates the source (its other parts then read as new values)
+    creates: bool = False
+
+
+@singledispatch
+def source_part(action: Any) -> SourcePart | None:
+    """The part a source-level action plays in its source's block; None: it belongs to a
+    collection."""
+    return None
+
+
+@source_part.register
+def _(a: PruneSource) -> SourcePart:
+    verb = "delete" if a.will_delete else "kept, not in the config"
+    return SourcePart(0, lambda _name: _prune_line(a), alone=True, verb=verb)
+
+
+@source_part.register
+def _(a: DeleteSource) -> SourcePart:
+    counts = (
+        f"{plural(a.collections, 'collection')}, {plural(a.path_mappings, 'path mapping')}, "
+        f"{plural(a.assets, 'asset')}"
     )
-    if create is not None:
-        lines = [f'  + source "{name}" will be created']
-        lines.append(f"      + type        = {value(create.type)}")
-        lines.append(f"      + external_id = {value(create.external_id)}")
-        for key in sorted(create.config):
-            lines.append(
-                f"      + config.{key} = {value(create.config[key], key in create.sensitive_keys)}"
-            )
-    elif update is not None:
-        lines = [f'  ~ source "{name}" will be updated'] + [_field(ch) for ch in update.changes]
-    elif attached is not None:
-        lines = [f'  ~ source "{name}" will be updated']
-    else:
-        lines = [f'  source "{name}":']
-    if attached is not None:
-        lines.append("      " + _enrichers_line(attached, new=create is not None))
+    return SourcePart(
+        0, lambda name: f'  - source "{name}" will be deleted ({counts})', alone=True, verb="delete"
+    )
+
+
+@source_part.register
+def _(a: CreateSource) -> SourcePart:
+    def lines(_new: bool) -> list[str]:
+        out = [f"      + type        = {value(a.type)}"]
+        out.append(f"      + external_id = {value(a.external_id)}")
+        for key in sorted(a.config):
+            out.append(f"      + config.{key} = {value(a.config[key], key in a.sensitive_keys)}")
+        return out
+
+    return SourcePart(
+        1, lambda name: f'  + source "{name}" will be created', lines, verb="create", creates=True
+    )
+
+
+@source_part.register
+def _(a: UpdateSource) -> SourcePart:
+    return SourcePart(
+        2,
+        lambda name: f'  ~ source "{name}" will be updated',
+        lambda _new: [_field(ch) for ch in a.changes],
+    )
+
+
+@source_part.register
+def _(a: SetEnrichers) -> SourcePart | None:
+    if a.collection is not None:
+        return None
+    return SourcePart(
+        3,
+        lambda name: f'  ~ source "{name}" will be updated',
+        lambda new: ["      " + _enrichers_line(a, new)],
+    )
+
+
+def source_parts(actions: list[Action]) -> list[SourcePart]:
+    """The source-level parts of one source's actions, head first."""
+    parts = [part for a in actions if (part := source_part(a)) is not None]
+    return sorted(parts, key=lambda p: p.rank)
+
+
+def source_block(name: str, actions: list[Action]) -> list[str]:
+    parts = source_parts(actions)
+    if parts and parts[0].alone:
+        return [parts[0].head(name)]
+    new = any(p.creates for p in parts)
+    lines = [parts[0].head(name)] if parts else [f'  source "{name}":']
+    for part in parts:
+        lines += part.lines(new)
     collections: dict[str, list[Action]] = {}
     for a in actions:
         if getattr(a, "collection", None) is not None:  # a source's SetEnrichers has None
@@ -173,80 +240,151 @@ def source_block(name: str, actions: list[Action]) -> list[str]:
     return lines
 
 
+# --- a collection's block -------------------------------------------------------------------------
+
+
+@singledispatch
+def collection_part(action: Any) -> str | None:
+    """How an action marks its collection's head: "discovered", "gone", or None."""
+    return None
+
+
+@collection_part.register
+def _(a: AddCollection) -> str:
+    return "discovered"
+
+
+@collection_part.register
+def _(a: CollectionGoneUpstream) -> str:
+    return "gone"
+
+
 def _collection_block(actions: list[Action]) -> list[str]:
     address = actions[0].collection
     label = f'collection "{address.name}"'
-    if any(isinstance(a, AddCollection) for a in actions):
+    marks = {collection_part(a) for a in actions}
+    if "discovered" in marks:
         head = f"      + {label} discovered"
-    elif any(isinstance(a, CollectionGoneUpstream) for a in actions):
+    elif "gone" in marks:
         return [f"      ! {label} is no longer offered upstream (kept; its assets are untouched)"]
     elif any(is_change(a) for a in actions):
         head = f"      ~ {label}"
     else:
         head = f"      = {label}"
-    new = head.lstrip().startswith("+")
+    new = "discovered" in marks
+    # a discovered collection's mappings are shown as they will be stored: discovery's unset
+    # rows and a declared mapping replacing them are internal steps, not three lines to review
+    mappings = sorted(
+        (m for a in actions if (m := end_mappings(a)) is not None), key=lambda m: m[0]
+    )
+    view = DetailView(new, mappings[-1][1] if mappings else ())
     lines = [head]
-    for a in _end_state(actions) if new else actions:
-        lines.extend("          " + line for line in _detail(a, new))
+    for a in actions:
+        lines.extend("          " + line for line in detail(a, view))
     return lines
 
 
-def _end_state(actions: list[Action]) -> list[Action]:
-    """A discovered collection's mappings as they will be stored: discovery's unset rows and a
-    declared mapping replacing them are internal steps, not three lines to review."""
-    remapped = [a for a in actions if isinstance(a, SetPathMappings)]
-    if not remapped:
-        return actions
-    end = remapped[-1].after
-    return [
-        dataclasses.replace(a, path_mappings=end) if isinstance(a, AddCollection) else a
-        for a in actions
-        if not isinstance(a, SetPathMappings)
+@singledispatch
+def end_mappings(action: Any) -> tuple[int, tuple] | None:
+    """The path mappings a collection has after this action, ranked (a later setting of them
+    outranks discovery's); None: it does not set them."""
+    return None
+
+
+@end_mappings.register
+def _(a: AddCollection) -> tuple[int, tuple]:
+    return 0, a.path_mappings
+
+
+@end_mappings.register
+def _(a: SetPathMappings) -> tuple[int, tuple]:
+    return 1, a.after
+
+
+@dataclass(frozen=True)
+class DetailView:
+    #: the collection is discovered by this plan: its settings read as new values
+    new: bool = False
+    #: the mappings it will have at the end of the plan
+    mappings: tuple = ()
+
+
+@singledispatch
+def detail(action: Any, view: DetailView) -> list[str]:
+    """An action's lines under its collection's head (none by default)."""
+    return []
+
+
+@detail.register
+def _(a: AddCollection, view: DetailView) -> list[str]:
+    return [f"+ path mapping {_mapping(m)}" for m in view.mappings]
+
+
+@detail.register
+def _(a: SetEnrichers, view: DetailView) -> list[str]:
+    return [_enrichers_line(a, view.new)]
+
+
+@detail.register
+def _(a: EnrichCollection, view: DetailView) -> list[str]:
+    return [enrich_line(a)]
+
+
+@detail.register
+def _(a: RenameCollection, view: DetailView) -> list[str]:
+    return [f"~ name: {value(a.before)} -> {value(a.after)} (renamed upstream)"]
+
+
+@detail.register
+def _(a: SetCollectionSync, view: DetailView) -> list[str]:
+    if view.new:
+        return [f"+ sync = {value(a.after)}"]
+    return [f"~ sync: {value(a.before)} -> {value(a.after)}"]
+
+
+@detail.register
+def _(a: SetPathMappings, view: DetailView) -> list[str]:
+    if view.new:
+        return []  # shown with the discovery, as they will be stored
+    before, after = set(a.before), set(a.after)
+    return [f"- path mapping {_mapping(m)}" for m in a.before if m not in after] + [
+        f"+ path mapping {_mapping(m)}" for m in a.after if m not in before
     ]
 
 
-def _detail(a: Action, new: bool = False) -> list[str]:
-    if new and isinstance(a, (SetCollectionSync, SetIngestible)):
-        attr = "sync" if isinstance(a, SetCollectionSync) else "ingestible"
-        reason = f" ({a.reason})" if isinstance(a, SetIngestible) and a.reason else ""
-        return [f"+ {attr} = {value(a.after)}{reason}"]
-    if isinstance(a, AddCollection):
-        return [f"+ path mapping {_mapping(m)}" for m in a.path_mappings]
-    if isinstance(a, SetEnrichers):
-        return [_enrichers_line(a, new)]
-    if isinstance(a, EnrichCollection):
-        return [enrich_line(a)]
-    if isinstance(a, RenameCollection):
-        return [f"~ name: {value(a.before)} -> {value(a.after)} (renamed upstream)"]
-    if isinstance(a, SetCollectionSync):
-        return [f"~ sync: {value(a.before)} -> {value(a.after)}"]
-    if isinstance(a, SetPathMappings):
-        before, after = set(a.before), set(a.after)
-        return [f"- path mapping {_mapping(m)}" for m in a.before if m not in after] + [
-            f"+ path mapping {_mapping(m)}" for m in a.after if m not in before
-        ]
-    if isinstance(a, SetIngestible):
-        reason = f" ({a.reason})" if a.reason else ""
-        return [f"~ ingestible: {value(a.before)} -> {value(a.after)}{reason}"]
-    if isinstance(a, SetPathMappingLocal):
-        return [f"~ path mapping {a.plex_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
-    if isinstance(a, WipeCollection):
-        return [
-            f"- assets: {plural(a.assets, 'asset')} will be deleted (path mappings and settings kept)"
-        ]
-    if isinstance(a, IngestCollection):
-        lines = [f"{'~' if a.counts.has_changes else '='} assets: {counts_line(a.counts)}"]
-        if a.degraded:
-            lines.append(
-                f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing"
-            )
-        lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
-        lines += [
-            f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
-            for m in a.mapping_roots
-        ]
-        return lines + _asset_detail(a)
-    return []
+@detail.register
+def _(a: SetIngestible, view: DetailView) -> list[str]:
+    reason = f" ({a.reason})" if a.reason else ""
+    if view.new:
+        return [f"+ ingestible = {value(a.after)}{reason}"]
+    return [f"~ ingestible: {value(a.before)} -> {value(a.after)}{reason}"]
+
+
+@detail.register
+def _(a: SetPathMappingLocal, view: DetailView) -> list[str]:
+    return [f"~ path mapping {a.plex_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
+
+
+@detail.register
+def _(a: WipeCollection, view: DetailView) -> list[str]:
+    return [
+        f"- assets: {plural(a.assets, 'asset')} will be deleted (path mappings and settings kept)"
+    ]
+
+
+@detail.register
+def _(a: IngestCollection, view: DetailView) -> list[str]:
+    lines = [f"{'~' if a.counts.has_changes else '='} assets: {counts_line(a.counts)}"]
+    if a.degraded:
+        lines.append(
+            f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing"
+        )
+    lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
+    lines += [
+        f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
+        for m in a.mapping_roots
+    ]
+    return lines + _asset_detail(a)
 
 
 _DETAIL_LABELS = {"reappeared": "back from missing"}
@@ -292,9 +430,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def _changes(plan: Plan, s) -> str:
-    deleted = sum(isinstance(a, PruneSource) and a.will_delete for a in plan.actions)
-    deleted += sum(isinstance(a, DeleteSource) for a in plan.actions)
-    wiped = sum(a.assets for a in plan.actions if isinstance(a, WipeCollection))
+    deleted, wiped = s.sources_delete, s.assets_delete
     return (
         f"Plan: {plural(s.sources_create, 'source')} to create, {s.sources_update:,} to update"
         + (f", {deleted:,} to delete; " if deleted else "; ")
