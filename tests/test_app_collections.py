@@ -45,8 +45,9 @@ def two(ctx, tmp_path):
 
 
 def _air_one(ctx, db_url, collection_id) -> None:
-    listing = list_assets(ctx, AssetFilters(collection=collection_id, limit=1))
-    air(db_url, str(listing.assets[0].asset.id))
+    with list_assets(ctx, AssetFilters(collection=collection_id, limit=1)) as listing:
+        (first,) = listing.assets
+    air(db_url, str(first.asset.id))
 
 
 def test_update_preview_writes_nothing(ctx, two):  # CU B-18

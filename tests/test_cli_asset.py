@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from contextlib import contextmanager
+
 from tests.imperative_helpers import add_fs, enable, media_fixture, one_json  # noqa: F401
 
 
@@ -21,7 +24,8 @@ def test_list_json_and_order(rv, db_url, media):  # AL N-1 / N-2 / N-3 / JSON ke
         "state": None,
         "approved": None,
         "missing": None,
-        "limit": None,
+        "limit": 100,  # issue 17: a page by default
+        "after": None,
     }
     assert set(doc["assets"][0]) == {
         "id",
@@ -64,10 +68,12 @@ def test_filters_and_limit(rv, db_url, media):  # AL N-1 / N-4
         == 5
     )
     human = rv("asset", "list", "--limit", "1", db=db_url).out.splitlines()
-    assert human[-2] == "Total: 1 asset" and human[-1] == "(limited to 1; more assets match)"
+    assert human[-3] == "Total: 1 asset"
+    assert human[-2] == "(limited to 1; more assets match; --all lists every one)"
+    assert human[-1].startswith("Next page: retrovue asset list --limit 1 --after ")
     # issue 10: an aligned table with the source and collection of each asset
     assert human[0].split() == ["SOURCE", "COLLECTION", "STATE", "APPROVED", "MISSING", "URI", "ID"]
-    assert human[1].split()[2:5] == ["new", "No", "-"] and len(human) == 4
+    assert human[1].split()[2:5] == ["new", "No", "-"] and len(human) == 5
     assert rv("asset", "list", "--state", "ready", db=db_url).out.splitlines() == [
         "No assets found",
         "Total: 0 assets",
@@ -89,7 +95,7 @@ def test_source_filter_and_column(rv, db_url, media):
 
 
 def test_usage_errors(rv, db_url):  # AL N-1: bad --state or --limit is a usage error (exit 1)
-    for argv in (("--state", "bogus"), ("--limit", "0")):
+    for argv in (("--state", "bogus"), ("--limit", "0"), ("--limit", "5", "--all")):
         r = rv("asset", "list", *argv, "--json", db=db_url)
         assert r.code == 1 and one_json(r.out)["code"] == "USAGE_ERROR"
 
@@ -158,3 +164,210 @@ def test_show_not_found_and_ambiguous(rv, db_url, media):  # AS N-1
         == f"Error: Multiple assets match '{uri}'. Please specify the UUID."
     )
     assert len(r.err.splitlines()) == 3
+
+
+# -- issue 17, item 8: a page by default, keyset cursors, streamed output ----------------------
+
+#: (source, collection, assets): mixed case, so the case-insensitive order is what pages follow
+CATALOGUE = (("beta", "Shows", 40), ("Alpha", "tv", 90), ("Alpha", "Movies", 120))
+
+
+def _catalogue(db_url) -> None:
+    """250 assets written straight into the tables (the bulk path ingest uses).  Each
+    canonical_uri is shared by two assets, so page boundaries fall between ties broken by id;
+    every 5th asset is missing and every 7th ready and approved, so the filters keep some."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, update
+
+    from retrovue.database.models import Asset, Collection, Source
+    from retrovue.execute.bulk import insert_new_assets
+    from retrovue.model.upstream import UpstreamAsset
+
+    now = datetime.now(UTC)
+    sources: dict[str, uuid.UUID] = {}
+    with _engine(db_url) as engine, engine.begin() as conn:
+        for source, collection, count in CATALOGUE:
+            if source not in sources:
+                sources[source] = uuid.uuid4()
+                conn.execute(
+                    insert(Source).values(
+                        id=sources[source], external_id=source, name=source, type="filesystem"
+                    )
+                )
+            cid = uuid.uuid4()
+            conn.execute(
+                insert(Collection).values(
+                    id=cid, source_id=sources[source], external_id=collection, name=collection
+                )
+            )
+            items = [
+                (
+                    UpstreamAsset(f"file:///{collection}/{i}.mkv", f"/{i}", i, "t"),
+                    f"/m/{i // 2:03d}",
+                )
+                for i in range(count)
+            ]
+            insert_new_assets(conn, cid, items, now)
+        conn.execute(update(Asset).where(Asset.c.size % 5 == 0).values(missing_since=now))
+        conn.execute(
+            update(Asset)
+            .where(Asset.c.size % 7 == 0)
+            .values(state="ready", approved_for_broadcast=True)
+        )
+
+
+@contextmanager
+def _engine(db_url):
+    from retrovue.database.engine import DatabaseTarget, open_database
+
+    engine = open_database(DatabaseTarget(db_url, False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _contract_order(db_url, *where) -> list[str]:
+    """The ids of the assets matching ``where``, in the contract's order (AL N-2), sorted by the
+    database in one query."""
+    from sqlalchemy import func, select
+
+    from retrovue.database.models import Asset, Collection, Source
+
+    query = (
+        select(Asset.c.id)
+        .join(Collection, Collection.c.id == Asset.c.collection_id)
+        .join(Source, Source.c.id == Collection.c.source_id)
+        .where(*where)
+        .order_by(
+            func.lower(Source.c.name),
+            func.lower(Collection.c.name),
+            Collection.c.id,
+            Asset.c.canonical_uri,
+            Asset.c.id,
+        )
+    )
+    with _engine(db_url) as engine, engine.connect() as conn:
+        return [str(i) for i in conn.execute(query).scalars()]
+
+
+def _pages(rv, db_url, *argv) -> list[dict]:
+    """Every page of `asset list --json ARGV`, each from the cursor the one before it gave."""
+    pages = [one_json(rv("asset", "list", *argv, "--json", db=db_url).out)]
+    while pages[-1]["next_after"] is not None:
+        after = pages[-1]["next_after"]
+        pages.append(
+            one_json(rv("asset", "list", *argv, "--after", after, "--json", db=db_url).out)
+        )
+    return pages
+
+
+def test_list_pages_by_default_and_cursors_walk_the_whole_order(rv, db_url):
+    _catalogue(db_url)
+    expected = _contract_order(db_url)
+    first = one_json(rv("asset", "list", "--json", db=db_url).out)
+    assert first["total"] == len(first["assets"]) == 100 and first["truncated"] is True
+    assert first["next_after"] == first["assets"][-1]["id"]
+    pages = _pages(rv, db_url, "--limit", "7")  # 7: boundaries land inside collections and ties
+    assert [p["total"] for p in pages] == [7] * 35 + [5]
+    assert [a["id"] for p in pages for a in p["assets"]] == expected
+    assert pages[-1]["truncated"] is False and pages[-1]["next_after"] is None
+    assert pages[1]["filters"]["after"] == pages[0]["next_after"]
+    every = one_json(rv("asset", "list", "--all", "--json", db=db_url).out)
+    assert [a["id"] for a in every["assets"]] == expected and every["total"] == 250
+    assert every["truncated"] is False and every["filters"]["limit"] is None
+
+
+def test_paging_combines_with_every_filter(rv, db_url):
+    from retrovue.database.models import Asset, Collection, Source
+
+    _catalogue(db_url)
+    tv = next(
+        c
+        for c in one_json(rv("collection", "list", "--json", db=db_url).out)["collections"]
+        if c["name"] == "tv"
+    )
+    cases = {
+        ("--collection", tv["id"]): [Collection.c.id == uuid.UUID(tv["id"])],
+        ("--source", "alpha", "--state", "new", "--present", "--not-approved"): [
+            Source.c.name == "Alpha",
+            Asset.c.state == "new",
+            Asset.c.missing_since.is_(None),
+            Asset.c.approved_for_broadcast.is_(False),
+        ],
+        ("--missing",): [Asset.c.missing_since.is_not(None)],
+        ("--approved",): [Asset.c.approved_for_broadcast.is_(True)],
+    }
+    for argv, where in cases.items():
+        expected = _contract_order(db_url, *where)
+        assert 11 < len(expected) < 250  # the filter keeps several pages, not everything
+        pages = _pages(rv, db_url, *argv, "--limit", "11")
+        assert [a["id"] for p in pages for a in p["assets"]] == expected, argv
+        assert len(pages) == -(-len(expected) // 11)
+
+
+def test_text_ends_with_the_command_for_the_next_page(rv, db_url):
+    from retrovue.database.models import Asset
+
+    _catalogue(db_url)
+    human = rv("asset", "list", "--state", "new", "--limit", "40", db=db_url).out.splitlines()
+    assert len(human) == 1 + 40 + 3 and human[-3] == "Total: 40 assets"
+    assert human[-2] == "(limited to 40; more assets match; --all lists every one)"
+    command = human[-1].removeprefix("Next page: ").split()
+    assert command[:3] == ["retrovue", "asset", "list"]
+    assert command[3:-1] == ["--state", "new", "--limit", "40", "--after"]
+    assert command[-1] == human[40].split()[-1]  # the last asset shown
+    following = rv(*command[1:], "--json", db=db_url).out
+    new = _contract_order(db_url, Asset.c.state == "new")
+    assert [a["id"] for a in one_json(following)["assets"]] == new[40:80]
+    default = rv("asset", "list", db=db_url).out.splitlines()
+    assert len(default) == 1 + 100 + 3 and default[-3] == "Total: 100 assets"
+
+
+def test_all_text_lists_every_asset_under_one_header(rv, db_url, monkeypatch):
+    from retrovue.render import assets as view
+
+    monkeypatch.setattr(view, "TABLE_BLOCK", 60)  # laid out in blocks, never all at once
+    _catalogue(db_url)
+    human = rv("asset", "list", "--all", db=db_url).out.splitlines()
+    assert human[0].split()[0] == "SOURCE" and len(human) == 1 + 250 + 1
+    assert [line.split()[-1] for line in human[1:-1]] == _contract_order(db_url)
+    assert human[-1] == "Total: 250 assets"
+
+
+def test_json_is_written_as_the_assets_are_read(db_url):
+    """The document comes in pieces, an asset's piece before the next asset is read; joined, the
+    pieces are what ``json.dumps(indent=2)`` writes for the whole document."""
+    import json
+
+    from retrovue.app.asset_read import AssetFilters, list_assets
+    from retrovue.app.context import Context
+    from retrovue.render import assets as view
+
+    _catalogue(db_url)
+    ctx = Context(db_url=db_url)
+    try:
+        with list_assets(ctx, AssetFilters(all=True)) as listing:
+            chunks = view.list_json(listing)
+            pieces = [next(chunks), next(chunks)]  # the head, then the first asset
+            assert listing.assets.count == 1
+            pieces += list(chunks)
+    finally:
+        ctx.close()
+    text = "".join(pieces)
+    doc = json.loads(text)
+    assert text == json.dumps(doc, indent=2) + "\n"
+    assert list(doc) == ["status", "filters", "assets", "total", "truncated", "next_after"]
+    assert doc["total"] == len(doc["assets"]) == 250
+
+
+def test_after_must_name_a_stored_asset(rv, db_url):
+    _catalogue(db_url)
+    r = rv("asset", "list", "--after", "nope", "--json", db=db_url)
+    assert r.code == 1 and one_json(r.out)["code"] == "USAGE_ERROR" and "--after" in r.err
+    r = rv("asset", "list", "--after", str(uuid.uuid4()), "--json", db=db_url)
+    assert r.code == 1 and one_json(r.out)["code"] == "NOT_FOUND"
+    last = _contract_order(db_url)[-1]
+    doc = one_json(rv("asset", "list", "--after", last, "--json", db=db_url).out)
+    assert doc["assets"] == [] and doc["truncated"] is False and doc["next_after"] is None

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from retrovue.app.context import Context
 from retrovue.app.selectors import resolve_asset, resolve_collection, resolve_source
-from retrovue.errors import UsageError
+from retrovue.errors import NotFoundError, UsageError
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
-from retrovue.model.snapshots import DbCollection
+from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe import assets as stored
 from retrovue.observe.db import load_snapshot
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 STATES = ("new", "enriching", "ready", "retired")
+
+#: assets on a page when neither --limit nor --all is given
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -22,15 +32,56 @@ class AssetFilters:
     state: str | None = None
     approved: bool | None = None
     missing: bool | None = None
-    limit: int | None = None
+    limit: int | None = None  # the page size asked for; None: PAGE_SIZE
+    all: bool = False  # every matching asset, no page
+    after: str | None = None  # an asset id: list from the asset after it
+
+    @property
+    def page_size(self) -> int | None:
+        """How many assets this listing shows at most (None: every one)."""
+        if self.all:
+            return None
+        return PAGE_SIZE if self.limit is None else self.limit
+
+
+class AssetPage:
+    """The listed assets, read from the database as they are iterated (once, inside the read
+    transaction).  Once iterated: how many were listed, whether more match, and the id of the
+    last one, which ``--after`` continues from."""
+
+    def __init__(self, rows: Generator[ListedAsset, None, None], size: int | None):
+        self._rows, self.size = rows, size
+        self.count = 0
+        self.more = False
+        self._last: ListedAsset | None = None
+
+    def __iter__(self) -> Iterator[ListedAsset]:
+        try:
+            for item in self._rows:
+                if self.count == self.size:  # the one read past the page: more match
+                    self.more = True
+                    return
+                self.count += 1
+                self._last = item
+                yield item
+        finally:
+            self.close()  # the query's cursor, before the transaction ends
+
+    def close(self) -> None:
+        self._rows.close()
+
+    @property
+    def next_after(self) -> uuid.UUID | None:
+        """The id to give ``--after`` for the next page; None when this page is the last."""
+        return self._last.asset.id if self.more and self._last else None
 
 
 @dataclass(frozen=True)
 class AssetListing:
-    assets: tuple[ListedAsset, ...]
+    assets: AssetPage
     filters: AssetFilters
     collection: DbCollection | None  # the collection the filter resolved to
-    truncated: bool  # --limit left matching assets out
+    source: DbSource | None = None  # the source the filter resolved to
     # collection id -> its source's name, for the table's SOURCE column
     source_names: dict = field(default_factory=dict)
 
@@ -41,8 +92,13 @@ class AssetDetail:
     owner: AssetOwner
 
 
-def list_assets(ctx: Context, filters: AssetFilters) -> AssetListing:
-    """Assets matching every filter (AND), ordered by source, collection, canonical_uri."""
+@contextmanager
+def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
+    """Assets matching every filter (AND), ordered by source, collection, canonical_uri, id: a
+    page of ``filters.page_size`` from after ``filters.after``.  The listing reads as it is
+    iterated, inside this block, from one snapshot."""
+    if filters.all and filters.limit is not None:
+        raise UsageError("--limit and --all conflict: --all lists every matching asset")
     chosen = source = None
     with ctx.reading() as conn:
         snapshot = load_snapshot(conn)
@@ -50,17 +106,41 @@ def list_assets(ctx: Context, filters: AssetFilters) -> AssetListing:
             _source, chosen = resolve_collection(snapshot, filters.collection)
         if filters.source is not None:
             source = resolve_source(snapshot, filters.source)
-        rows, truncated = stored.list_assets(
+        after = _cursor(conn, filters.after) if filters.after is not None else None
+        size = filters.page_size
+        rows = stored.iter_assets(
             conn,
             collection_id=chosen.id if chosen else None,
             source_id=source.id if source else None,
             state=filters.state,
             approved=filters.approved,
             missing=filters.missing,
-            limit=filters.limit,
+            after=after,
+            limit=None if size is None else size + 1,  # one more tells whether more match
         )
-    names = {c.id: s.name for s in snapshot.sources for c in s.collections}
-    return AssetListing(tuple(rows), filters, chosen, truncated, names)
+        names = {c.id: s.name for s in snapshot.sources for c in s.collections}
+        page = AssetPage(rows, size)
+        try:
+            yield AssetListing(page, filters, chosen, source, names)
+        finally:
+            page.close()  # a page left part-read still lets go of its cursor in time
+
+
+def _cursor(conn: Connection, after: str) -> stored.AssetKey:
+    """Where the asset ``--after`` names stands in the listing order."""
+    try:
+        asset_id = uuid.UUID(after.strip())
+    except ValueError:
+        raise UsageError(
+            f"Invalid value for '--after': {after!r} is not an asset id (a UUID)"
+        ) from None
+    key = stored.asset_key(conn, asset_id)
+    if key is None:
+        raise NotFoundError(
+            f"Asset '{after}' given to --after not found",
+            hint="It may have been deleted since; list again without --after.",
+        )
+    return key
 
 
 def show_asset(ctx: Context, selector: str) -> AssetDetail:

@@ -11,13 +11,19 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 import click
 
 from retrovue.app.context import Context
 from retrovue.errors import ConfigError, RetrovueError
 from retrovue.render.values import one_line, terminal_text
+
+#: what a streamed output gathers before each write
+_STREAM_CHARS = 64 * 1024
+_STREAM_LINES = 500
 
 
 @dataclass
@@ -38,12 +44,33 @@ class Console:
         text = "".join(one_line(self.scrub(line)) + "\n" for line in lines)
         click.echo(self._paint(text), nl=False)
 
+    def stream_lines(self, lines: Iterable[str]) -> None:
+        """``lines`` as ``lines`` prints them, written as they come, a batch at a time: a listing
+        too long to hold is never held."""
+        iterator = iter(lines)
+        while batch := list(islice(iterator, _STREAM_LINES)):
+            self.lines(batch)
+
     def _paint(self, text: str) -> str:
         # after escaping, so a name from upstream can never carry its own colour codes
         return colorize(text) if self.color else text
 
     def emit_json(self, document: dict) -> None:
         click.echo(self.scrub(json.dumps(document, indent=2, default=str)))
+
+    def stream(self, chunks: Iterable[str]) -> None:
+        """A JSON document written as its pieces come, scrubbed and written ~64 KiB at a time
+        (one write per piece costs more than the listing).  The renderer's pieces are whole
+        values, so a secret is never cut in two."""
+        pending: list[str] = []
+        size = 0
+        for chunk in chunks:
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= _STREAM_CHARS:
+                click.echo(self.scrub("".join(pending)), nl=False)
+                pending, size = [], 0
+        click.echo(self.scrub("".join(pending)), nl=False)
 
     def err(self, text: str) -> None:
         click.echo(terminal_text(self.scrub(text)), err=True)

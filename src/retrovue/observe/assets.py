@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, tuple_
 
 from retrovue.database.models import Asset, Collection, Source
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
@@ -18,7 +20,36 @@ def asset_record(row) -> AssetRecord:
     return AssetRecord(**{name: values[name] for name in _COLUMNS})
 
 
-def list_assets(
+#: rows fetched per round trip while streaming a listing (a server-side cursor on PostgreSQL)
+STREAM_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class AssetKey:
+    """Where an asset stands in the listing order: its collection, then canonical_uri and id."""
+
+    collection_id: uuid.UUID
+    canonical_uri: str
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ListedCollection:
+    id: uuid.UUID
+    source_id: uuid.UUID
+    name: str
+
+
+def asset_key(conn: Connection, asset_id: uuid.UUID) -> AssetKey | None:
+    row = conn.execute(
+        select(Asset.c.collection_id, Asset.c.canonical_uri, Asset.c.id).where(
+            Asset.c.id == asset_id
+        )
+    ).one_or_none()
+    return None if row is None else AssetKey(*row)
+
+
+def iter_assets(
     conn: Connection,
     *,
     collection_id: uuid.UUID | None = None,
@@ -26,36 +57,75 @@ def list_assets(
     state: str | None = None,
     approved: bool | None = None,
     missing: bool | None = None,
+    after: AssetKey | None = None,
     limit: int | None = None,
-) -> tuple[list[ListedAsset], bool]:
-    """Assets matching every given filter, ordered by source, collection and canonical_uri;
-    with whether ``limit`` cut the list."""
-    query = (
-        select(Asset, Collection.c.name.label("collection_name"))
-        .join(Collection, Collection.c.id == Asset.c.collection_id)
+) -> Generator[ListedAsset, None, None]:
+    """Assets matching every given filter, ordered by source, collection and canonical_uri, read
+    as they are iterated; with ``after``, only those that come after that key (a keyset: nothing
+    before it is read and skipped), at most ``limit`` of them.
+
+    One query per collection in order, each sorted on (canonical_uri, id) and continuing after
+    ``after`` in the collection it names: the source and collection names sort in the database,
+    whose collation Python's comparison would not match.
+    """
+    conditions = _conditions(state, approved, missing)
+    for collection in _collections_from(conn, after, collection_id, source_id):
+        if limit == 0:
+            return
+        start = after if after is not None and after.collection_id == collection.id else None
+        for item in _collection_assets(conn, collection, conditions, start, limit):
+            yield item
+            limit = None if limit is None else limit - 1
+
+
+def _collections_from(
+    conn: Connection,
+    after: AssetKey | None,
+    collection_id: uuid.UUID | None,
+    source_id: uuid.UUID | None,
+) -> list[ListedCollection]:
+    """The collections the filters keep, in the listing order, from the one ``after`` is in."""
+    rows = conn.execute(
+        select(Collection.c.id, Collection.c.source_id, Collection.c.name)
         .join(Source, Source.c.id == Collection.c.source_id)
-        .where(*_conditions(collection_id, state, approved, missing))
-        .where(*([Collection.c.source_id == source_id] if source_id is not None else []))
-        .order_by(
-            func.lower(Source.c.name),
-            func.lower(Collection.c.name),
-            Collection.c.id,
-            Asset.c.canonical_uri,
-            Asset.c.id,
-        )
+        .order_by(func.lower(Source.c.name), func.lower(Collection.c.name), Collection.c.id)
+    ).all()
+    ordered = [ListedCollection(*row) for row in rows]
+    if after is not None:
+        ordered = ordered[[c.id for c in ordered].index(after.collection_id) :]
+    return [
+        c for c in ordered if collection_id in (None, c.id) and source_id in (None, c.source_id)
+    ]
+
+
+def _collection_assets(
+    conn: Connection,
+    collection: ListedCollection,
+    conditions: list,
+    after: AssetKey | None,
+    limit: int | None,
+) -> Iterator[ListedAsset]:
+    """One collection's matching assets on (canonical_uri, id), after ``after`` when given."""
+    query = (
+        select(Asset)
+        .where(Asset.c.collection_id == collection.id, *conditions)
+        .order_by(Asset.c.canonical_uri, Asset.c.id)
     )
+    if after is not None:
+        query = query.where(
+            tuple_(Asset.c.canonical_uri, Asset.c.id) > tuple_(after.canonical_uri, after.id)
+        )
     if limit is not None:
-        query = query.limit(limit + 1)  # one more tells whether the list was cut
-    rows = conn.execute(query).all()
-    truncated = limit is not None and len(rows) > limit
-    return [ListedAsset(asset_record(r), r.collection_name) for r in rows[:limit]], truncated
+        query = query.limit(limit)
+    streaming = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    with streaming.execute(query) as rows:
+        for row in rows:
+            yield ListedAsset(asset_record(row), collection.name)
 
 
-def _conditions(collection_id, state, approved, missing) -> list:
+def _conditions(state, approved, missing) -> list:
     """The WHERE clauses of the filters that are set."""
     conditions = []
-    if collection_id is not None:
-        conditions.append(Asset.c.collection_id == collection_id)
     if state is not None:
         conditions.append(Asset.c.state == state)
     if approved is not None:

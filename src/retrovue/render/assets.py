@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from retrovue.model.enrichment import PROBED_COLUMNS
 from retrovue.render.table import table_lines
-from retrovue.render.values import iso, yes_no
+from retrovue.render.values import count_noun, iso, yes_no
 
 if TYPE_CHECKING:
     from retrovue.app.asset_read import AssetDetail, AssetListing
@@ -73,46 +75,120 @@ def _listed(item: ListedAsset) -> dict:
     }
 
 
-def list_document(listing: AssetListing) -> dict:
-    items = [_listed(i) for i in listing.assets]
-    f = listing.filters
-    return {
+def list_json(listing: AssetListing) -> Iterator[str]:
+    """The listing's JSON document in pieces, each asset written as it is read (`--all` holds no
+    list): ``status`` and ``filters``, then ``assets``, then what only the end of the assets
+    tells: ``total`` (listed), ``truncated`` (more match) and ``next_after`` (the id for
+    ``--after``, or null)."""
+    page, f = listing.assets, listing.filters
+    head = {
         "status": "ok",
-        "total": len(items),
-        "truncated": listing.truncated,
-        "assets": items,
         "filters": {
             "collection": str(listing.collection.id) if listing.collection else None,
             "state": f.state,
             "approved": f.approved,
             "missing": f.missing,
-            "limit": f.limit,
+            "limit": f.page_size,
+            "after": f.after,
         },
     }
 
+    def tail() -> dict:
+        return {
+            "total": page.count,
+            "truncated": page.more,
+            "next_after": str(page.next_after) if page.next_after else None,
+        }
 
-def list_lines(listing: AssetListing) -> list[str]:
-    if not listing.assets:
-        return ["No assets found", "Total: 0 assets"]
-    headers = ["SOURCE", "COLLECTION", "STATE", "APPROVED", "MISSING", "URI", "ID"]
-    rows = [
-        [
-            listing.source_names.get(i.asset.collection_id, "-"),
-            i.collection_name,
-            i.asset.state,
-            yes_no(i.asset.approved_for_broadcast),
-            iso(i.asset.missing_since) or "-",
-            i.asset.canonical_uri,
-            str(i.asset.id),
-        ]
-        for i in listing.assets
+    return _streamed_document(head, "assets", (_listed(i) for i in page), tail)
+
+
+def _streamed_document(
+    head: dict, key: str, items: Iterable[dict], tail: Callable[[], dict]
+) -> Iterator[str]:
+    """``{**head, key: [*items], **tail()}`` as ``json.dumps(indent=2)`` writes it, plus a line
+    break, in pieces: one per item, so the list is never held; ``tail`` is asked once the items
+    are through."""
+    yield (
+        "{\n"
+        + "".join(f"  {_member(k, v)},\n" for k, v in head.items())
+        + f"  {json.dumps(key)}: ["
+    )
+    listed = False
+    for item in items:
+        yield ("," if listed else "") + "\n" + _nested(item, "    ")
+        listed = True
+    yield "\n  ]" if listed else "]"
+    yield "".join(f",\n  {_member(k, v)}" for k, v in tail().items()) + "\n}\n"
+
+
+def _member(key: str, value) -> str:
+    return f"{json.dumps(key)}: " + _nested(value, "  ").lstrip(" ")
+
+
+def _nested(value, indent: str) -> str:
+    # json.dumps escapes line breaks inside strings, so every line here is JSON structure
+    text = json.dumps(value, indent=2, default=str)
+    return "\n".join(indent + line for line in text.split("\n"))
+
+
+def list_lines(listing: AssetListing) -> Iterator[str]:
+    """The table, laid out per ``TABLE_BLOCK`` rows as they are read (one header); then the
+    total and, when more match, how to get the next page."""
+    page = listing.assets
+    for n, block in enumerate(_blocks(page, TABLE_BLOCK)):
+        lines = table_lines(_HEADERS, [_row(listing, i) for i in block])
+        yield from lines if n == 0 else lines[1:]
+    if page.count == 0:
+        yield "No assets found"
+    yield f"Total: {count_noun(page.count, 'asset')}"
+    if page.more:
+        yield f"(limited to {page.size:,}; more assets match; --all lists every one)"
+        yield f"Next page: {next_page_command(listing)}"
+
+
+#: rows laid out together: a table of a million rows is never held, and its columns align
+#: within each block
+TABLE_BLOCK = 1_000
+_HEADERS = ["SOURCE", "COLLECTION", "STATE", "APPROVED", "MISSING", "URI", "ID"]
+
+
+def _blocks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while block := list(islice(iterator, size)):
+        yield block
+
+
+def _row(listing: AssetListing, item: ListedAsset) -> list[str]:
+    a = item.asset
+    return [
+        listing.source_names.get(a.collection_id, "-"),
+        item.collection_name,
+        a.state,
+        yes_no(a.approved_for_broadcast),
+        iso(a.missing_since) or "-",
+        a.canonical_uri,
+        str(a.id),
     ]
-    lines = table_lines(headers, rows)
-    n = len(listing.assets)
-    lines.append(f"Total: {n:,} asset{'s' if n != 1 else ''}")
-    if listing.truncated:
-        lines.append(f"(limited to {listing.filters.limit}; more assets match)")
-    return lines
+
+
+def next_page_command(listing: AssetListing) -> str:
+    """The command that lists the next page: the same filters, after the last asset shown."""
+    f = listing.filters
+    words = ["retrovue asset list"]
+    if listing.collection is not None:
+        words += ["--collection", str(listing.collection.id)]
+    if listing.source is not None:
+        words += ["--source", str(listing.source.id)]
+    if f.state is not None:
+        words += ["--state", f.state]
+    if f.approved is not None:
+        words.append("--approved" if f.approved else "--not-approved")
+    if f.missing is not None:
+        words.append("--missing" if f.missing else "--present")
+    if f.limit is not None:
+        words += ["--limit", str(f.limit)]
+    return " ".join([*words, "--after", str(listing.assets.next_after)])
 
 
 def show_document(detail: AssetDetail) -> dict:

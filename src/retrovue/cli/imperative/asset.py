@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from retrovue.app.asset_read import STATES, AssetFilters, list_assets, show_asset
+from retrovue.app.asset_read import (
+    PAGE_SIZE,
+    STATES,
+    AssetFilters,
+    list_assets,
+    show_asset,
+)
 from retrovue.cli.complete import complete_collection, complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
@@ -34,15 +40,31 @@ def asset() -> None:
 @click.option("--state", type=click.Choice(STATES), help="Only assets in this state.")
 @click.option("--approved/--not-approved", default=None, help="Only (not) approved assets.")
 @click.option("--missing/--present", default=None, help="Only missing (or present) assets.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N assets.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help=f"At most N assets on the page (default {PAGE_SIZE}).",
+)
+@click.option(
+    "--all", "all", is_flag=True, help="Every matching asset, no page (not with --limit)."
+)
+@click.option(
+    "--after",
+    metavar="ASSET_ID",
+    help="Start after this asset: the next page, from the id the last one printed.",
+)
 @common_options
 def list_command(console: Console, **filters) -> None:
-    """List assets (AND of the filters), ordered by source, collection, canonical_uri."""
-    listing = list_assets(console.ctx, AssetFilters(**filters))
-    if console.json_output:
-        console.emit_json(view.list_document(listing))
-    else:
-        console.lines(view.list_lines(listing))
+    """List assets (AND of the filters), ordered by source, collection, canonical_uri.
+
+    One page at a time (see --limit); the output ends with the command for the next page.
+    Assets are written as they are read, so --all holds none: its table aligns per 1,000 rows.
+    """
+    with list_assets(console.ctx, AssetFilters(**filters)) as listing:
+        if console.json_output:
+            console.stream(view.list_json(listing))
+        else:
+            console.stream_lines(view.list_lines(listing))
 
 
 @asset.command("show")
