@@ -152,9 +152,104 @@ def _killed_source_holder(db_url, scope: LockScope) -> int:
     return proc.pid
 
 
+def test_a_killed_source_holder_is_stale_and_taken_over(rv, db_url, engine, den):
+    """SQLite: the dead pid makes the row stale; PostgreSQL: the server dropped the advisory
+    lock with the session.  Either way the next holder of the source takes it without --force."""
+    pid = _killed_source_holder(db_url, den)
+    _wait_for(lambda: show_lock(engine, den).stale)
+    shown = rv("lock", "show", "--json", db=db_url).json()
+    assert [(i["pid"], i["stale"], i["scope"]["name"]) for i in shown["locks"]] == [
+        (pid, True, "Den Plex")
+    ]
+    with apply_lock(engine, "watch again", scope=den):
+        assert [(i.command, i.stale) for i in list_locks(engine)] == [("watch again", False)]
+    assert list_locks(engine) == []
+
+
 def test_a_stale_source_lock_does_not_keep_the_whole_database_out(db_url, engine, den):
     _killed_source_holder(db_url, den)
     _wait_for(lambda: show_lock(engine, den).stale)
     with apply_lock(engine, "apply -c retrovue.yaml"):
         assert [i.scope for i in list_locks(engine)] == [LockScope.database()]
+    assert list_locks(engine) == []
+
+
+def test_lock_show_lists_every_lock(rv, db_url, engine, den, nas):
+    with (
+        apply_lock(engine, "watch Den Plex", scope=den),
+        apply_lock(engine, "watch NAS", scope=nas),
+    ):
+        doc = rv("lock", "show", "--json", db=db_url).json()
+        text = rv("lock", "show", db=db_url).out
+    assert doc["locked"] is False and doc["lock"] is None  # the whole database's lock is free
+    assert [(i["scope"], i["command"], i["stale"]) for i in doc["locks"]] == [
+        (
+            {"kind": "source", "source_id": str(den.source_id), "name": "Den Plex"},
+            "watch Den Plex",
+            False,
+        ),
+        (
+            {"kind": "source", "source_id": str(nas.source_id), "name": "Home NAS"},
+            "watch NAS",
+            False,
+        ),
+    ]
+    assert text.startswith("apply lock: free\n")
+    assert 'source "Den Plex" lock: held\n' in text and 'source "Home NAS" lock: held\n' in text
+    assert "command: watch NAS" in text
+    with apply_lock(engine, "apply -c retrovue.yaml"):
+        whole = rv("lock", "show", "--json", db=db_url).json()
+    assert whole["locked"] and whole["lock"]["command"] == "apply -c retrovue.yaml"
+    assert whole["locks"] == [whole["lock"]] and whole["lock"]["scope"] == {"kind": "database"}
+
+
+def test_lock_release_of_one_source_by_name(rv, db_url, engine, den, nas):
+    with (
+        apply_lock(engine, "watch Den Plex", scope=den) as held,
+        apply_lock(engine, "watch NAS", scope=nas),
+    ):
+        whole = rv("lock", "release", db=db_url)  # the default: the whole database's lock
+        refused = rv("lock", "release", "--scope", "source", "den plex", db=db_url)
+        forced = rv("lock", "release", "--scope", "source", "Den Plex", "--force", db=db_url)
+        with pytest.raises(LockLostError):
+            held.verify()
+        assert [i.scope for i in list_locks(engine)] == [nas]  # the other source stays held
+    assert whole.code == 0 and whole.out == "apply lock: free (nothing to release)\n"
+    assert refused.code == 1
+    assert 'source "Den Plex" is locked by a live process' in refused.err
+    assert "watch Den Plex" in refused.err
+    assert forced.code == 0, forced.err
+    assert forced.out.startswith('released the lock on source "Den Plex" of ')
+    assert list_locks(engine) == []
+
+
+def test_lock_release_of_a_stale_source_lock(rv, db_url, engine, den):
+    pid = _killed_source_holder(db_url, den)
+    _wait_for(lambda: show_lock(engine, den).stale)
+    released = rv("lock", "release", "--scope", "source", "Den Plex", "--json", db=db_url).json()
+    assert released["released"] and released["lock"]["pid"] == pid
+    assert released["lock"]["scope"]["name"] == "Den Plex"
+    again = rv("lock", "release", "--scope", "source", "Den Plex", db=db_url)
+    assert again.out == 'source "Den Plex" lock: free (nothing to release)\n'
+    assert list_locks(engine) == []
+
+
+def test_lock_release_needs_a_name_exactly_for_a_source(rv, db_url):
+    assert "takes the source's NAME" in rv("lock", "release", "--scope", "source", db=db_url).err
+    named = rv("lock", "release", "Den Plex", db=db_url)
+    assert named.code == 1 and "takes the source's NAME" in named.err
+    unknown = rv("lock", "release", "--scope", "source", "Nowhere", db=db_url)
+    assert unknown.code == 1 and "'Nowhere' not found" in unknown.err
+
+
+def test_the_lock_of_a_deleted_source_is_released_by_its_id(rv, db_url, engine):
+    gone = LockScope.source(uuid.uuid4())  # no source row: deleted since it was locked
+    with apply_lock(engine, "watch gone", scope=gone):
+        shown = rv("lock", "show", "--json", db=db_url).json()["locks"]
+        forced = rv(
+            "lock", "release", "--scope", "source", str(gone.source_id), "--force", db=db_url
+        )
+    assert [i["scope"]["name"] for i in shown] == [None]
+    assert forced.code == 0, forced.err
+    assert forced.out.startswith(f'released the lock on source "{gone.source_id}" of ')
     assert list_locks(engine) == []
