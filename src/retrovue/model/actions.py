@@ -273,6 +273,11 @@ Action = (
 )
 
 
+def source_address_of(action: Action) -> SourceAddress:
+    """The source an action acts on (for a collection's action, the collection's source)."""
+    return action.source if hasattr(action, "source") else action.collection.source
+
+
 def is_change(action: Action) -> bool:
     if isinstance(action, IngestCollection):
         return action.counts.has_changes
