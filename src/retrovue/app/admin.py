@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from retrovue.app.context import Context
 from retrovue.errors import NotFoundError
+from retrovue.model.locks import LockScope
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,42 @@ def check(ctx: Context):
 
 
 def show_lock(ctx: Context):
+    """The whole-database lock (None: free)."""
     from retrovue.execute.lock import show_lock
 
     return show_lock(ctx.engine)
 
 
-def release_lock(ctx: Context, force: bool):
+def list_locks(ctx: Context):
+    """Every lock held or left behind: the whole database's, then each source's."""
+    from retrovue.execute.lock import list_locks
+
+    return list_locks(ctx.engine)
+
+
+def release_lock(ctx: Context, force: bool, scope: LockScope | None = None):
+    """Release the lock on ``scope`` (None: the whole database's); see ``lock_scope``."""
     from retrovue.execute.lock import release_lock
 
-    return release_lock(ctx.engine, force=force)
+    return release_lock(ctx.engine, force=force, scope=scope or LockScope.database())
+
+
+def lock_scope(ctx: Context, source: str | None) -> LockScope:
+    """The scope a selector names: a stored source, else the id of a source whose lock outlived
+    it (deleted since); None: the whole database."""
+    if source is None:
+        return LockScope.database()
+    from retrovue.app.selectors import as_uuid, resolve_source
+
+    try:
+        found = resolve_source(ctx.snapshot(), source)
+    except NotFoundError:
+        wanted = as_uuid(source)
+        orphan = next((i.scope for i in list_locks(ctx) if i.scope.source_id == wanted), None)
+        if wanted is None or orphan is None:
+            raise
+        return orphan
+    return LockScope.source(found.id, found.name)
 
 
 def export(ctx: Context, sources: tuple[str, ...]):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the ORM and the engine load only when a command touches the
     from retrovue.importers.observation import Observations
     from retrovue.importers.registry import Registry
     from retrovue.model.actions import Plan
+    from retrovue.model.locks import LockScope
     from retrovue.model.results import ExecutionResult
     from retrovue.model.snapshots import DbSnapshot, DbSource
     from retrovue.observe.empty import EmptyReader
@@ -233,14 +234,21 @@ class Context:
         self._schema_checked = True
 
     @contextmanager
-    def locked(self, command: str, timeout: float | None = None) -> Iterator[HeldLock]:
+    def locked(
+        self, command: str, timeout: float | None = None, scope: LockScope | None = None
+    ) -> Iterator[HeldLock]:
         """Hold the apply lock: one writer at a time, whichever command writes.  ``timeout``:
         how long to wait for it (None: the command offers no way to wait, and a refusal says
-        what to do instead).  Executors made meanwhile check before each unit that it is held."""
-        from retrovue.execute.lock import apply_lock
+        what to do instead).  ``scope``: what it locks (None: the whole database, as every
+        command does today).  Executors made meanwhile check before each unit that it is held."""
+        from retrovue.execute.lock import WHOLE_DATABASE, apply_lock
 
         with apply_lock(
-            self.engine, command, timeout=timeout or 0.0, can_wait=timeout is not None
+            self.engine,
+            command,
+            timeout=timeout or 0.0,
+            can_wait=timeout is not None,
+            scope=scope or WHOLE_DATABASE,
         ) as held:
             self._held_lock = held
             try:

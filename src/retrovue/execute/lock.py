@@ -1,16 +1,26 @@
-"""The apply lock: one writer at a time, whichever way the mutation comes in.
+"""The apply lock: one writer at a time per scope, whichever way the mutation comes in.
 
-PostgreSQL: a session-level advisory lock held on a session of its own for the duration.  The
-server drops it when that session dies, so a killed apply never leaves PostgreSQL locked; the
-``apply_locks`` row beside it only tells ``lock show`` who holds it.  The session is kept alive
-on purpose: idle timeouts are switched off for it and TCP keepalives notice a dead network.
+A lock is on a scope (``retrovue.model.locks.LockScope``): the whole database, or one source.
+A whole-database holder excludes every source holder and each source holder excludes it;
+holders of two different sources work side by side.  Every command takes the whole database
+today; the ``watch`` loop and a parallel applier are to take sources.
 
-SQLite: the row is the lock.  Its primary key (``name='apply'``) makes the insert atomic.  The
-holder keeps a heartbeat: a second row, ``name='apply.heartbeat'``, whose ``started_at`` it
-refreshes every ``HEARTBEAT_SECONDS`` (from a background thread, and before each unit of work).
-A lock is stale, and taken over, when its pid is gone on this host, or when its heartbeat is older
-than ``STALE_AFTER_SECONDS`` whatever the host (a restarted container, a machine that died).
-That assumes the hosts sharing a database file agree on the time within a few seconds.
+PostgreSQL: session-level advisory locks held on a session of its own for the duration.  The
+whole database takes the database key exclusively; a source takes the database key shared plus
+its own key (a 64-bit digest of its id) exclusively.  Two sources whose digests collide would
+only exclude each other, never share a lock.  The server drops the locks when that session dies,
+so a killed apply never leaves PostgreSQL locked; the ``apply_locks`` row beside each only tells
+``lock show`` who holds it.  The session is kept alive on purpose: idle timeouts are switched off
+for it and TCP keepalives notice a dead network.
+
+SQLite: the row is the lock.  Its primary key (``name``: ``'apply'`` for the whole database,
+``'source:<id>'`` for a source) makes the insert atomic, and the same write transaction looks for
+live rows of scopes it excludes.  The holder keeps a heartbeat: a second row (``'apply.heartbeat'``,
+``'source:<id>.heartbeat'``) whose ``started_at`` it refreshes every ``HEARTBEAT_SECONDS`` (from a
+background thread, and before each unit of work).  A lock is stale, and taken over, when its pid
+is gone on this host, or when its heartbeat is older than ``STALE_AFTER_SECONDS`` whatever the
+host (a restarted container, a machine that died).  That assumes the hosts sharing a database
+file agree on the time within a few seconds.
 
 While it is held, ``HeldLock.verify`` says whether the lock is still ours; the executor calls it
 before each unit and just before each unit commits, and a lost lock raises ``LockLostError``.
@@ -27,11 +37,13 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import getpass
+import hashlib
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,17 +63,22 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from retrovue.database.failures import database_error, describe
-from retrovue.database.models import ApplyLock
+from retrovue.database.models import ApplyLock, Source
 from retrovue.errors import LockedError, LockLostError
 from retrovue.execute.deferred_signals import DeferredSignals, signal_name
 from retrovue.logs import get_logger
+from retrovue.model.locks import LockScope
 from retrovue.model.time import as_utc
 
 log = get_logger("retrovue.lock")
 
+#: the whole database's lock row (the name every retrovue before scopes used)
 LOCK_NAME = "apply"
 #: the SQLite holder's heartbeat row (``started_at`` is the time of its last beat)
 HEARTBEAT_NAME = "apply.heartbeat"
+#: a source's lock row is ``source:<id>`` (at most 43 characters: the column holds 64)
+SOURCE_PREFIX = "source:"
+HEARTBEAT_SUFFIX = ".heartbeat"
 #: how often a SQLite holder refreshes its heartbeat
 HEARTBEAT_SECONDS = 10.0
 #: a SQLite lock whose heartbeat is older than this is stale, on any host
@@ -76,6 +93,30 @@ _KEEPALIVES = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+WHOLE_DATABASE = LockScope.database()
+
+
+# --- scopes and their rows ------------------------------------------------------------------------
+
+
+def lock_row_name(scope: LockScope) -> str:
+    return LOCK_NAME if scope.is_database else f"{SOURCE_PREFIX}{scope.source_id}"
+
+
+def heartbeat_row_name(scope: LockScope) -> str:
+    return HEARTBEAT_NAME if scope.is_database else lock_row_name(scope) + HEARTBEAT_SUFFIX
+
+
+def scope_of_row(name: str) -> LockScope | None:
+    """The scope a lock row stands for (None: a heartbeat, or a name this retrovue does not know)."""
+    if name == LOCK_NAME:
+        return WHOLE_DATABASE
+    if not name.startswith(SOURCE_PREFIX) or name.endswith(HEARTBEAT_SUFFIX):
+        return None
+    try:
+        return LockScope.source(uuid.UUID(name.removeprefix(SOURCE_PREFIX)))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +131,7 @@ class LockInfo:
     stale: bool = False
     #: the SQLite holder's last heartbeat (None on PostgreSQL, whose server tracks the holder)
     heartbeat_at: datetime | None = None
+    scope: LockScope = WHOLE_DATABASE
 
     def describe(self) -> str:
         started = self.started_at.isoformat(timespec="seconds") if self.started_at else "?"
@@ -104,13 +146,24 @@ class LockInfo:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
             "stale": self.stale,
+            "scope": scope_json(self.scope),
         }
 
 
+def scope_json(scope: LockScope) -> dict:
+    if scope.is_database:
+        return {"kind": "database"}
+    return {"kind": "source", "source_id": str(scope.source_id), "name": scope.source_name}
+
+
 class HeldLock:
-    """The apply lock while this process holds it."""
+    """A lock while this process holds it."""
 
     info: LockInfo
+
+    @property
+    def scope(self) -> LockScope:
+        return self.info.scope
 
     def verify(self, conn: Connection | None = None) -> None:
         """Raise ``LockLostError`` unless the lock is still ours.  ``conn``: the unit about to
@@ -122,13 +175,13 @@ class HeldLock:
         raise NotImplementedError
 
 
-def _me(command: str) -> dict:
+def _me(command: str, scope: LockScope) -> dict:
     try:
         holder = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         holder = f"uid {os.getuid()}"
     return {
-        "name": LOCK_NAME,
+        "name": lock_row_name(scope),
         "holder": holder,
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -137,8 +190,10 @@ def _me(command: str) -> dict:
     }
 
 
-def _info(me: dict) -> LockInfo:
-    return LockInfo(me["holder"], me["host"], me["pid"], me["command"], me["started_at"])
+def _info(me: dict, scope: LockScope) -> LockInfo:
+    return LockInfo(
+        me["holder"], me["host"], me["pid"], me["command"], me["started_at"], scope=scope
+    )
 
 
 def pid_alive(pid: int) -> bool:
@@ -161,37 +216,93 @@ def _is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _row(conn: Connection) -> LockInfo | None:
+# the holder comes first: `SELECT apply_locks.holder` is how a look at the lock reads in logs
+_LOCK_COLUMNS = (
+    ApplyLock.c.holder,
+    ApplyLock.c.host,
+    ApplyLock.c.pid,
+    ApplyLock.c.command,
+    ApplyLock.c.started_at,
+    ApplyLock.c.name,
+)
+
+
+def _row_info(row, scope: LockScope) -> LockInfo:
+    return LockInfo(row.holder, row.host, row.pid, row.command, as_utc(row.started_at), scope=scope)
+
+
+def _row(conn: Connection, scope: LockScope = WHOLE_DATABASE) -> LockInfo | None:
+    """The lock row of exactly this scope."""
     row = conn.execute(
-        select(
-            ApplyLock.c.holder,
-            ApplyLock.c.host,
-            ApplyLock.c.pid,
-            ApplyLock.c.command,
-            ApplyLock.c.started_at,
-        ).where(ApplyLock.c.name == LOCK_NAME)
+        select(*_LOCK_COLUMNS).where(ApplyLock.c.name == lock_row_name(scope))
     ).first()
-    if row is None:
-        return None
-    return LockInfo(row.holder, row.host, row.pid, row.command, as_utc(row.started_at))
+    return None if row is None else _row_info(row, scope)
 
 
-def _lost(why: str) -> LockLostError:
+def _rows(conn: Connection, where) -> list[LockInfo]:
+    """The lock rows matching ``where`` (heartbeats and unknown names left out)."""
+    found = []
+    for row in conn.execute(select(*_LOCK_COLUMNS).where(where).order_by(ApplyLock.c.name)):
+        scope = scope_of_row(row.name)
+        if scope is not None:
+            found.append(_row_info(row, scope))
+    return found
+
+
+def _every_lock_row():
+    """Every row a retrovue lock writes (heartbeats included)."""
+    return ApplyLock.c.name.in_((LOCK_NAME, HEARTBEAT_NAME)) | ApplyLock.c.name.startswith(
+        SOURCE_PREFIX
+    )
+
+
+def _rows_it_excludes(conn: Connection, scope: LockScope) -> list[LockInfo]:
+    """The rows of the other scopes this one cannot coexist with."""
+    if scope.is_database:
+        return _rows(conn, ApplyLock.c.name.startswith(SOURCE_PREFIX))
+    return _rows(conn, ApplyLock.c.name == LOCK_NAME)
+
+
+def _named(conn: Connection, infos: Iterable[LockInfo]) -> list[LockInfo]:
+    """The source scopes of ``infos`` with their sources' names (a deleted source keeps its id)."""
+    infos = list(infos)
+    ids = [i.scope.source_id for i in infos if not i.scope.is_database]
+    if not ids:
+        return infos
+    names = dict(conn.execute(select(Source.c.id, Source.c.name).where(Source.c.id.in_(ids))).all())
+    return [
+        i
+        if i.scope.is_database or i.scope.source_name
+        else dataclasses.replace(
+            i, scope=LockScope.source(i.scope.source_id, names.get(i.scope.source_id))
+        )
+        for i in infos
+    ]
+
+
+def _lost(why: str, scope: LockScope) -> LockLostError:
+    what = "the apply lock" if scope.is_database else f"the lock on {scope}"
     return LockLostError(
-        f"the apply lock was lost: {why}",
+        f"{what} was lost: {why}",
         hint="what committed before stands; another retrovue may be writing now: see "
         "`retrovue lock show`, then plan again",
     )
 
 
-def _locked_error(info: LockInfo | None, waited: float, can_wait: bool) -> LockedError:
+def _refusal(holder: LockInfo | None, wanted: LockScope) -> str:
+    who = holder.describe() if holder is not None else "another retrovue process"
+    if holder is not None and holder.scope != wanted:
+        who += f" (it holds {holder.scope})"
+    if wanted.is_database:
+        return f"apply lock is held by {who}"
+    return f"{wanted} is locked by {who}"
+
+
+def _locked_error(
+    holder: LockInfo | None, wanted: LockScope, waited: float, can_wait: bool
+) -> LockedError:
     waited_text = f" after waiting {waited:g}s" if waited else ""
-    if info is None:
-        message = f"apply lock is held by another retrovue process{waited_text}"
-        context = {}
-    else:
-        message = f"apply lock is held by {info.describe()}{waited_text}"
-        context = {"lock": info.to_json()}
+    context = {} if holder is None else {"lock": holder.to_json()}
     if can_wait:
         hint = "wait for it to finish, use --lock-timeout SECONDS, or see `retrovue lock show`"
     else:  # this command does not wait: say what the operator can do instead
@@ -199,7 +310,7 @@ def _locked_error(info: LockInfo | None, waited: float, can_wait: bool) -> Locke
             "run this again once that command has finished; `retrovue lock show` tells whether "
             "its holder is still alive"
         )
-    return LockedError(message, hint=hint, context=context)
+    return LockedError(_refusal(holder, wanted) + waited_text, hint=hint, context=context)
 
 
 # --- SQLite: the row is the lock, kept fresh by a heartbeat ---------------------------------------
@@ -214,18 +325,33 @@ def _holder_is(table, pid: int, host: str) -> tuple:
 def _heartbeat_at(conn: Connection, info: LockInfo) -> datetime | None:
     beat = conn.execute(
         select(ApplyLock.c.started_at).where(
-            ApplyLock.c.name == HEARTBEAT_NAME, *_holder_is(ApplyLock, info.pid, info.host)
+            ApplyLock.c.name == heartbeat_row_name(info.scope),
+            *_holder_is(ApplyLock, info.pid, info.host),
         )
     ).scalar()
     return as_utc(beat)
 
 
-def _sqlite_holder(conn: Connection) -> LockInfo | None:
-    info = _row(conn)
-    if info is None:
-        return None
+def _judged(conn: Connection, info: LockInfo) -> LockInfo:
+    """``info`` with its heartbeat, marked stale when its holder is gone."""
     info = dataclasses.replace(info, heartbeat_at=_heartbeat_at(conn, info))
     return dataclasses.replace(info, stale=_sqlite_stale(info, datetime.now(UTC)))
+
+
+def _sqlite_holder(conn: Connection, scope: LockScope = WHOLE_DATABASE) -> LockInfo | None:
+    info = _row(conn, scope)
+    return None if info is None else _judged(conn, info)
+
+
+def _live_holder(conn: Connection, scope: LockScope) -> LockInfo | None:
+    """Who holds this scope, or one it cannot coexist with, and is alive (None: nobody)."""
+    same = _sqlite_holder(conn, scope)
+    if same is not None and not same.stale:
+        return same  # the one look a contender for a held lock makes
+    return next(
+        (i for i in (_judged(conn, r) for r in _rows_it_excludes(conn, scope)) if not i.stale),
+        None,
+    )
 
 
 def _dead_on_this_host(info: LockInfo) -> bool:
@@ -244,52 +370,86 @@ def _take_over(conn: Connection, info: LockInfo) -> None:
     heartbeat, only if it has still not beaten: two contenders, or a holder that wakes up, cannot
     both end up holding the lock."""
     table = ApplyLock
-    where = [table.c.name == LOCK_NAME, *_holder_is(table, info.pid, info.host)]
+    beat_name = heartbeat_row_name(info.scope)
+    where = [table.c.name == lock_row_name(info.scope), *_holder_is(table, info.pid, info.host)]
     if not _dead_on_this_host(info):
         cutoff = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_SECONDS)
         where.append(
             ~exists().where(
-                _heartbeats.c.name == HEARTBEAT_NAME,
+                _heartbeats.c.name == beat_name,
                 *_holder_is(_heartbeats, info.pid, info.host),
                 _heartbeats.c.started_at > cutoff,
             )
         )
     if conn.execute(delete(table).where(*where)).rowcount:
         conn.execute(
-            delete(table).where(
-                table.c.name == HEARTBEAT_NAME, *_holder_is(table, info.pid, info.host)
-            )
+            delete(table).where(table.c.name == beat_name, *_holder_is(table, info.pid, info.host))
         )
-        log.warning("took over a stale apply lock", stale_holder=info.describe())
+        log.warning(
+            "took over a stale apply lock", stale_holder=info.describe(), scope=str(info.scope)
+        )
 
 
-def _sqlite_try(engine: Engine, me: dict, hold: Callable[[], None]) -> LockInfo | None:
+def _clear_the_way(conn: Connection, scope: LockScope) -> LockInfo | None:
+    """Inside the transaction that inserted our row: the first live holder of a scope ours
+    excludes (None: none; the stale ones are taken over)."""
+    for info in _named(conn, _rows_it_excludes(conn, scope)):
+        info = _judged(conn, info)
+        if not info.stale:
+            return info
+        _take_over(conn, info)
+    return None
+
+
+def _sqlite_insert(
+    engine: Engine, me: dict, scope: LockScope, hold: Callable[[], None]
+) -> LockInfo | None:
+    """One write transaction: our row (IntegrityError when this scope's row exists), then no
+    live row of a scope ours excludes, then our heartbeat.  Returns the holder when refused.
+    The insert comes first so that the transaction holds SQLite's write lock for its reads."""
+    with engine.connect() as conn, conn.begin() as tx:
+        conn.execute(insert(ApplyLock).values(**me))
+        holder = _clear_the_way(conn, scope)
+        if holder is not None:
+            tx.rollback()
+            return holder
+        beat = heartbeat_row_name(scope)
+        # we hold the lock, so any heartbeat row left is from a holder that is gone
+        conn.execute(delete(ApplyLock).where(ApplyLock.c.name == beat))
+        conn.execute(insert(ApplyLock).values(**{**me, "name": beat}))
+        hold()
+    return None
+
+
+def _sqlite_try(
+    engine: Engine, me: dict, scope: LockScope, hold: Callable[[], None]
+) -> LockInfo | None:
     """Insert our row; on conflict take over a stale one.  Returns the holder when refused.
     ``hold`` runs just before our row commits (signals wait until the lock is in use)."""
     with engine.connect() as conn:  # a read first: it never waits for a writer in WAL mode
-        holder = _sqlite_holder(conn)
-    if holder is not None and not holder.stale:
+        holder = _live_holder(conn, scope)
+    if holder is not None:
         return holder
     for _ in range(3):
         try:
-            with engine.begin() as conn:
-                conn.execute(insert(ApplyLock).values(**me))
-                # we hold the lock, so any heartbeat row left is from a holder that is gone
-                conn.execute(delete(ApplyLock).where(ApplyLock.c.name == HEARTBEAT_NAME))
-                conn.execute(insert(ApplyLock).values(**{**me, "name": HEARTBEAT_NAME}))
-                hold()
-            return None
+            return _sqlite_insert(engine, me, scope, hold)
         except IntegrityError:
             pass
         with engine.begin() as conn:
-            info = _sqlite_holder(conn)
+            info = _sqlite_holder(conn, scope)
             if info is None:
                 continue  # released between our insert and our read: try again
             if not info.stale:
                 return info
             _take_over(conn, info)
     with engine.connect() as conn:
-        return _sqlite_holder(conn)
+        # still not ours: whoever won the races holds it (or the next round will tell)
+        return _live_holder(conn, scope) or _sqlite_holder(conn, scope) or _nobody(scope)
+
+
+def _nobody(scope: LockScope) -> LockInfo:
+    """A refusal with no holder left to name: contenders took and released it meanwhile."""
+    return LockInfo("?", "?", 0, "?", datetime.now(UTC), scope=scope)
 
 
 class _Heartbeat:
@@ -321,10 +481,11 @@ class _Heartbeat:
 
 
 class _SqliteHold(HeldLock):
-    def __init__(self, engine: Engine, me: dict) -> None:
+    def __init__(self, engine: Engine, me: dict, scope: LockScope) -> None:
         self.engine = engine
         self.me = me
-        self.info = _info(me)
+        self.info = _info(me, scope)
+        self._beat_name = heartbeat_row_name(scope)
         self._heartbeat = _Heartbeat(self.beat)
 
     def _mine(self, table=ApplyLock) -> tuple:
@@ -333,7 +494,7 @@ class _SqliteHold(HeldLock):
     def _our_lock_row(self) -> tuple:
         # pid and host name this process; the start stamp names this hold of the lock
         return (
-            ApplyLock.c.name == LOCK_NAME,
+            ApplyLock.c.name == self.me["name"],
             ApplyLock.c.started_at == self.me["started_at"],
             *self._mine(),
         )
@@ -345,7 +506,7 @@ class _SqliteHold(HeldLock):
     def _beat_on(self, conn: Connection) -> None:
         conn.execute(
             update(ApplyLock)
-            .where(ApplyLock.c.name == HEARTBEAT_NAME, *self._mine())
+            .where(ApplyLock.c.name == self._beat_name, *self._mine())
             .values(started_at=datetime.now(UTC))
         )
 
@@ -359,15 +520,16 @@ class _SqliteHold(HeldLock):
                 self._check(own)
                 self._beat_on(own)
         except SQLAlchemyError as exc:
-            raise _lost(f"it could not be checked ({describe(exc)})") from exc
+            raise _lost(f"it could not be checked ({describe(exc)})", self.scope) from exc
 
     def _check(self, conn: Connection) -> None:
-        holder = _row(conn)
+        # our row stands for the whole hold: a contender of any scope must take it over first
+        holder = _row(conn, self.scope)
         if holder is None:
-            raise _lost("its row was removed (`retrovue lock release --force`?)")
+            raise _lost("its row was removed (`retrovue lock release --force`?)", self.scope)
         mine = (self.me["pid"], self.me["host"], self.me["started_at"])
         if (holder.pid, holder.host, holder.started_at) != mine:
-            raise _lost(f"it is now held by {holder.describe()}")
+            raise _lost(f"it is now held by {holder.describe()}", self.scope)
 
     def release(self) -> None:
         self._heartbeat.stop()
@@ -376,25 +538,33 @@ class _SqliteHold(HeldLock):
                 # only our own rows: after a takeover the lock is someone else's
                 if conn.execute(delete(ApplyLock).where(*self._our_lock_row())).rowcount:
                     conn.execute(
-                        delete(ApplyLock).where(ApplyLock.c.name == HEARTBEAT_NAME, *self._mine())
+                        delete(ApplyLock).where(ApplyLock.c.name == self._beat_name, *self._mine())
                     )
         except Exception as exc:  # noqa: BLE001 - never replace the outcome of the run
             log.warning(
                 "could not release the apply lock; the next run takes it over",
                 error=describe(exc),
+                scope=str(self.scope),
             )
 
 
 def _acquire_sqlite(
-    engine: Engine, me: dict, deadline: float, can_wait: bool, hold: Callable[[], None]
+    engine: Engine,
+    me: dict,
+    scope: LockScope,
+    deadline: float,
+    can_wait: bool,
+    hold: Callable[[], None],
 ) -> HeldLock:
     started = time.monotonic()
     while True:
-        holder = _sqlite_try(engine, me, hold)
+        holder = _sqlite_try(engine, me, scope, hold)
         if holder is None:
-            return _SqliteHold(engine, me)
+            return _SqliteHold(engine, me, scope)
         if time.monotonic() >= deadline:
-            raise _locked_error(holder, _waited(started, deadline), can_wait)
+            with engine.connect() as conn:
+                holder = _named(conn, [holder])[0]
+            raise _locked_error(holder, scope, _waited(started, deadline), can_wait)
         time.sleep(POLL_SECONDS)
 
 
@@ -402,17 +572,58 @@ def _waited(started: float, deadline: float) -> float:
     return round(time.monotonic() - started, 1) if deadline > started else 0
 
 
-# --- PostgreSQL: advisory lock on a session of its own + informational row -------------------------
+# --- PostgreSQL: advisory locks on a session of their own + informational rows ----------------------
+
+EXCLUSIVE, SHARED = "ExclusiveLock", "ShareLock"  # as pg_locks names the modes
 
 _HELD_HERE = text(
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = :mode"
     " AND pid = pg_backend_pid() AND classid = :hi AND objid = :lo AND objsubid = 1"
 )
 
 
-def _key_parts() -> dict:
+def source_key(source_id: uuid.UUID) -> int:
+    """A source's advisory key: a signed 64-bit digest of its id.  A collision (odds 2**-64 for
+    a pair) makes two sources exclude each other; it never lets two writers share one."""
+    digest = hashlib.blake2b(source_id.bytes, digest_size=8, person=b"rv-src-lock").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _pg_keys(scope: LockScope) -> tuple[tuple[int, str], ...]:
+    """The advisory keys a scope holds, with their modes, in the order they are taken."""
+    if scope.is_database:
+        return ((ADVISORY_KEY, EXCLUSIVE),)
+    return ((ADVISORY_KEY, SHARED), (source_key(scope.source_id), EXCLUSIVE))
+
+
+def _own_key(scope: LockScope) -> int:
+    """The key only this scope's holder holds exclusively."""
+    return _pg_keys(scope)[-1][0]
+
+
+def _key_parts(key: int = ADVISORY_KEY) -> dict:
     """The bigint key as pg_locks shows it: split into classid (high) and objid (low)."""
-    return {"hi": (ADVISORY_KEY >> 32) & 0xFFFFFFFF, "lo": ADVISORY_KEY & 0xFFFFFFFF}
+    return {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}
+
+
+_TRY = {EXCLUSIVE: "pg_try_advisory_lock", SHARED: "pg_try_advisory_lock_shared"}
+_UNLOCK = {EXCLUSIVE: "pg_advisory_unlock", SHARED: "pg_advisory_unlock_shared"}
+
+
+def _pg_take(conn: Connection, scope: LockScope) -> bool:
+    """Take every key of the scope, or none of them."""
+    taken: list[tuple[int, str]] = []
+    for key, mode in _pg_keys(scope):
+        if not conn.execute(text(f"SELECT {_TRY[mode]}(:k)"), {"k": key}).scalar():
+            _pg_let_go(conn, taken)
+            return False
+        taken.append((key, mode))
+    return True
+
+
+def _pg_let_go(conn: Connection, taken: Iterable[tuple[int, str]]) -> None:
+    for key, mode in reversed(list(taken)):
+        conn.execute(text(f"SELECT {_UNLOCK[mode]}(:k)"), {"k": key})
 
 
 def _session_engine(engine: Engine) -> Engine:
@@ -431,13 +642,19 @@ def _keep_alive(session: Connection) -> None:
     session.commit()
 
 
-def _pg_try(conn: Connection, me: dict, hold: Callable[[], None]) -> bool:
-    got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
-    if not got:
+def _rows_left_by_the_dead(scope: LockScope):
+    """Rows nobody alive can own once we hold the scope: the whole database excludes everyone,
+    so every lock row is a dead holder's; a source, only its own."""
+    if scope.is_database:
+        return _every_lock_row()
+    return ApplyLock.c.name.in_((lock_row_name(scope), heartbeat_row_name(scope)))
+
+
+def _pg_try(conn: Connection, me: dict, scope: LockScope, hold: Callable[[], None]) -> bool:
+    if not _pg_take(conn, scope):
         conn.rollback()
         return False
-    # we hold the lock, so any row left is from a holder that died: replace it
-    conn.execute(delete(ApplyLock).where(ApplyLock.c.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
+    conn.execute(delete(ApplyLock).where(_rows_left_by_the_dead(scope)))
     conn.execute(insert(ApplyLock).values(**me))
     hold()
     conn.commit()
@@ -445,56 +662,89 @@ def _pg_try(conn: Connection, me: dict, hold: Callable[[], None]) -> bool:
 
 
 class _PgHold(HeldLock):
-    def __init__(self, session_engine: Engine, session: Connection, me: dict) -> None:
+    def __init__(
+        self, session_engine: Engine, session: Connection, me: dict, scope: LockScope
+    ) -> None:
         self.session_engine = session_engine
-        self.session = session  # the advisory lock lives exactly as long as this session
+        self.session = session  # the advisory locks live exactly as long as this session
         self.me = me
-        self.info = _info(me)
+        self.info = _info(me, scope)
 
     def verify(self, conn: Connection | None = None) -> None:
         # the lock's own session answers, whatever unit is about to commit
         try:
-            held = self.session.execute(_HELD_HERE, _key_parts()).scalar()
+            held = all(
+                self.session.execute(_HELD_HERE, {"mode": mode, **_key_parts(key)}).scalar()
+                for key, mode in _pg_keys(self.scope)
+            )
             self.session.rollback()  # no transaction left open on the idle session
         except SQLAlchemyError as exc:
-            raise _lost(f"its database session ended ({describe(exc)})") from exc
+            raise _lost(f"its database session ended ({describe(exc)})", self.scope) from exc
         if not held:
-            raise _lost("the server no longer holds it for this session")
+            raise _lost("the server no longer holds it for this session", self.scope)
 
     def release(self) -> None:
-        if self.session.invalidated:  # the session died, and the advisory lock with it
+        if self.session.invalidated:  # the session died, and the advisory locks with it
             self._close()
             return
         try:
             self.session.rollback()
             self.session.execute(
                 delete(ApplyLock).where(
-                    ApplyLock.c.name == LOCK_NAME,
+                    ApplyLock.c.name == self.me["name"],
                     ApplyLock.c.pid == self.me["pid"],
                     ApplyLock.c.host == self.me["host"],
                     ApplyLock.c.started_at == self.me["started_at"],
                 )
             )
-            self.session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            _pg_let_go(self.session, _pg_keys(self.scope))
             self.session.commit()
         except Exception as exc:  # noqa: BLE001 - never replace the outcome of the run
             log.warning(
                 "could not release the apply lock cleanly; the server drops it with its session",
                 error=describe(exc),
+                scope=str(self.scope),
             )
         finally:
             self._close()
 
     def _close(self) -> None:
         try:
-            self.session.close()  # ending the session drops the advisory lock in any case
+            self.session.close()  # ending the session drops the advisory locks in any case
         except Exception as exc:  # noqa: BLE001 - a dead session has nothing left to close
             log.debug("closing the apply lock session failed", error=describe(exc))
         self.session_engine.dispose()
 
 
+def _pg_judged(conn: Connection, info: LockInfo) -> LockInfo:
+    """A row is stale when no session holds its scope's own key any more."""
+    return dataclasses.replace(info, stale=not _pg_advisory_held(conn, _own_key(info.scope)))
+
+
+def _pg_unwritten(conn: Connection, scope: LockScope) -> LockInfo | None:
+    """A holder that has taken the key and not written its row yet (None: no such holder)."""
+    if not _pg_advisory_held(conn, _own_key(scope)):
+        return None
+    return LockInfo("?", "?", 0, "?", datetime.now(UTC), scope=scope)
+
+
+def _pg_holder(conn: Connection, scope: LockScope) -> LockInfo | None:
+    """Who stands in the way of ``scope``, as the rows tell: a live holder before a row a dead
+    one left (None: a holder with no row yet)."""
+    same = _row(conn, scope)
+    candidates = ([same] if same is not None else []) + _rows_it_excludes(conn, scope)
+    # sorted is stable: this scope's own row comes first among the live ones
+    judged = sorted((_pg_judged(conn, i) for i in candidates), key=lambda i: i.stale)
+    return _named(conn, judged[:1])[0] if judged else None
+
+
 def _acquire_pg(
-    engine: Engine, me: dict, deadline: float, can_wait: bool, hold: Callable[[], None]
+    engine: Engine,
+    me: dict,
+    scope: LockScope,
+    deadline: float,
+    can_wait: bool,
+    hold: Callable[[], None],
 ) -> HeldLock:
     started = time.monotonic()
     session_engine = _session_engine(engine)
@@ -503,14 +753,14 @@ def _acquire_pg(
     except BaseException:
         session_engine.dispose()
         raise
-    held = _PgHold(session_engine, session, me)
+    held = _PgHold(session_engine, session, me, scope)
     try:
         _keep_alive(session)
-        while not _pg_try(session, me, hold):
+        while not _pg_try(session, me, scope, hold):
             if time.monotonic() >= deadline:
-                holder = _row(session)
+                holder = _pg_holder(session, scope)
                 session.rollback()
-                raise _locked_error(holder, _waited(started, deadline), can_wait)
+                raise _locked_error(holder, scope, _waited(started, deadline), can_wait)
             time.sleep(POLL_SECONDS)
     except BaseException:
         held._close()
@@ -518,15 +768,17 @@ def _acquire_pg(
     return held
 
 
-def _pg_advisory_held(conn: Connection) -> list[int]:
-    """Backend pids holding our advisory lock (bigint keys split into classid/objid in pg_locks)."""
+def _pg_advisory_held(
+    conn: Connection, key: int = ADVISORY_KEY, mode: str = EXCLUSIVE
+) -> list[int]:
+    """Backend pids holding an advisory key of ours in ``mode`` in this database."""
     rows = conn.execute(
         text(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND classid = :hi AND objid = :lo AND objsubid = 1 AND database = "
+            " AND classid = :hi AND objid = :lo AND objsubid = 1 AND mode = :mode AND database = "
             "(SELECT oid FROM pg_database WHERE datname = current_database())"
         ),
-        _key_parts(),
+        {"mode": mode, **_key_parts(key)},
     ).all()
     return [r.pid for r in rows]
 
@@ -536,19 +788,24 @@ def _pg_advisory_held(conn: Connection) -> list[int]:
 
 @contextmanager
 def apply_lock(
-    engine: Engine, command: str, timeout: float = 0.0, *, can_wait: bool = False
+    engine: Engine,
+    command: str,
+    timeout: float = 0.0,
+    *,
+    can_wait: bool = False,
+    scope: LockScope = WHOLE_DATABASE,
 ) -> Iterator[HeldLock]:
-    """Hold the apply lock for the body; wait up to ``timeout`` seconds for it, then raise
-    ``LockedError`` naming the holder (``can_wait``: the command offers --lock-timeout, and the
-    refusal says so).  Released on exit, on exceptions and on Ctrl-C."""
-    me = _me(command)
+    """Hold the lock on ``scope`` for the body; wait up to ``timeout`` seconds for it, then raise
+    ``LockedError`` naming the holder and what it holds (``can_wait``: the command offers
+    --lock-timeout, and the refusal says so).  Released on exit, on exceptions and on Ctrl-C."""
+    me = _me(command, scope)
     deadline = time.monotonic() + max(timeout, 0.0)
     acquire = _acquire_pg if _is_postgres(engine) else _acquire_sqlite
     # a Ctrl-C between our lock row's commit and the try below would leave the row behind:
     # signals wait from that commit until the release below is certain to run
     taking = DeferredSignals()
     try:
-        held = acquire(engine, me, deadline, can_wait, taking.hold)
+        held = acquire(engine, me, scope, deadline, can_wait, taking.hold)
     except SQLAlchemyError as exc:
         taking.release()
         raise database_error(exc, engine.url) from exc
@@ -583,39 +840,61 @@ def _release_whole(held: HeldLock, command: str) -> None:
         )
 
 
-def show_lock(engine: Engine) -> LockInfo | None:
-    """The current holder, if any, marked stale when it is gone."""
+def show_lock(engine: Engine, scope: LockScope = WHOLE_DATABASE) -> LockInfo | None:
+    """The holder of this scope's lock, if any, marked stale when it is gone."""
     with engine.connect() as conn:
         if not _is_postgres(engine):
-            return _sqlite_holder(conn)
-        info = _row(conn)
-        held = bool(_pg_advisory_held(conn))
-    if info is None:
-        if held:  # held by a process that has not written its row yet
-            return LockInfo("?", "?", 0, "?", datetime.now(UTC))
-        return None
-    return dataclasses.replace(info, stale=not held)
+            return _sqlite_holder(conn, scope)
+        info = _row(conn, scope)
+        if info is None:
+            return _pg_unwritten(conn, scope)
+        return _pg_judged(conn, info)
 
 
-def release_lock(engine: Engine, force: bool = False) -> LockInfo | None:
-    """Remove a stale lock (or, with ``force``, a live one).  Returns what was released.
+def list_locks(engine: Engine) -> list[LockInfo]:
+    """Every lock, the whole database's first, then the sources' by name; each marked stale
+    when its holder is gone."""
+    with engine.connect() as conn:
+        infos = _rows(conn, _every_lock_row())
+        if _is_postgres(engine):
+            infos = [_pg_judged(conn, i) for i in infos]
+            if not any(i.scope.is_database for i in infos):
+                infos += filter(None, [_pg_unwritten(conn, WHOLE_DATABASE)])
+        else:
+            infos = [_judged(conn, i) for i in infos]
+        infos = _named(conn, infos)
+    return sorted(infos, key=lambda i: (not i.scope.is_database, str(i.scope).casefold()))
+
+
+def release_lock(
+    engine: Engine, force: bool = False, scope: LockScope = WHOLE_DATABASE
+) -> LockInfo | None:
+    """Remove a stale lock on ``scope`` (or, with ``force``, a live one).  Returns what was
+    released.
 
     Raises ``LockedError`` when the holder is alive and ``force`` is not given.  On PostgreSQL a
-    forced release terminates the backend that holds the advisory lock: nothing else can free it.
-    Either way the holder notices before its next unit of work and stops.
+    forced release terminates the backend that holds the scope's advisory lock: nothing else can
+    free it.  Either way the holder notices before its next unit of work and stops.
     """
-    info = show_lock(engine)
+    info = show_lock(engine, scope)
     if info is None:
         return None
     if not info.stale and not force:
         raise LockedError(
-            f"apply lock is held by a live process: {info.describe()}",
+            _live_refusal(info, scope),
             hint="use `retrovue lock release --force` only if you are sure it is stuck",
             context={"lock": info.to_json()},
         )
     with engine.begin() as conn:
         if _is_postgres(engine) and force:
-            for pid in _pg_advisory_held(conn):
+            for pid in _pg_advisory_held(conn, _own_key(scope)):
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        conn.execute(delete(ApplyLock).where(ApplyLock.c.name.in_((LOCK_NAME, HEARTBEAT_NAME))))
+        names = (lock_row_name(scope), heartbeat_row_name(scope))
+        conn.execute(delete(ApplyLock).where(ApplyLock.c.name.in_(names)))
     return info
+
+
+def _live_refusal(info: LockInfo, scope: LockScope) -> str:
+    if scope.is_database:
+        return f"apply lock is held by a live process: {info.describe()}"
+    return f"{scope} is locked by a live process: {info.describe()}"

@@ -12,16 +12,16 @@ from sqlalchemy import Connection, select
 
 from retrovue.database.models import Collection, PathMapping, Source
 from retrovue.errors import RetrovueError
-from retrovue.model.actions import Action, CollectionAddress
+from retrovue.model.actions import Action, CollectionAddress, source_of
 from retrovue.model.upstream import PathMappingSpec
 
 
 def source_name_of(action: Action) -> str:
-    return action.source.name if hasattr(action, "source") else action.collection.source.name
+    return source_of(action).name
 
 
 def action_source_id(conn: Connection, action: Action) -> uuid.UUID:
-    address = action.source if hasattr(action, "source") else action.collection.source
+    address = source_of(action)
     if address.id is not None:
         return address.id
     return source_row(conn, action.collection).id

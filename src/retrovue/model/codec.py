@@ -45,7 +45,7 @@ from retrovue.model.actions import (
 #: override_safety on delete_source/wipe_collection; 1.3: notes, and saved plans' digest with
 #: keyed "hmac-sha256:" fingerprints of secrets and source rows; 1.4: set_enrichers and
 #: enrich_collection)
-FORMAT_VERSION = "1.5.0"
+FORMAT_VERSION = "1.6.0"
 
 #: ``(source name, config key) -> secret value``; raises when the value cannot be had
 SecretLookup = Callable[[str, str], Any]

@@ -87,6 +87,8 @@ class SourceFingerprint:
     name: str
     fingerprint: str
     collections: dict[str, CollectionFingerprint] = field(default_factory=dict)  # by external_id
+    #: None in plans older than 1.6: a source the plan creates is then matched by name only
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,10 @@ def observe_db_state(conn: Connection) -> DbState:
     key = database_key(conn) if rows else b""  # a database with no source needs no key yet
     for row in rows:
         sources[str(row.id)] = SourceFingerprint(
-            row.name, keyed_digest_value(key, dict(row._mapping)), collections.get(row.id, {})
+            row.name,
+            keyed_digest_value(key, dict(row._mapping)),
+            collections.get(row.id, {}),
+            row.external_id,
         )
     whole = digest_value(
         {

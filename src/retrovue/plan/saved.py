@@ -5,8 +5,9 @@ config hash, secret fingerprints (never values), keyed digests of every environm
 config reads (so a changed ``${VAR}`` makes the plan stale, naming it), the schema revision and
 fingerprints of the observed database state (whole database, per source, per collection, and per ingested
 collection's assets).  ``apply PLAN`` re-observes under the apply lock and refuses, naming what
-moved, when any of them differ; upstream content moving is *not* staleness (apply ingests what
-is there).
+moved, when any of them differ; the database only for the sources the plan's changes act on
+(another source's apply since is not staleness), and upstream content moving is *not* staleness
+either (apply ingests what is there).
 
 The observing is ``retrovue.observe.state``; this module only compares, so it runs no SQL.
 
@@ -46,8 +47,11 @@ from retrovue.model.actions import (
     Plan,
     PruneSource,
     RenameCollection,
+    SourceAddress,
     UpdateSource,
     imperative_only,
+    is_change,
+    source_of,
 )
 from retrovue.model.codec import (
     FORMAT_VERSION,
@@ -60,7 +64,7 @@ from retrovue.model.codec import (
     decode_record,
     encode_record,
 )
-from retrovue.model.snapshots import DbState
+from retrovue.model.snapshots import DbState, SourceFingerprint
 from retrovue.plan.json_limits import MAX_DEPTH, line_column, long_number_at, too_deep_at
 
 SUPPORTED_MAJOR = int(FORMAT_VERSION.split(".", 1)[0])
@@ -89,6 +93,42 @@ class SavedOptions:
 
 
 @dataclass(frozen=True)
+class TouchedSources:
+    """The sources a plan's changes act on: stored ones by id; ones it creates by name
+    (casefolded) and external_id, which another writer may have taken since."""
+
+    ids: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+    external_ids: frozenset[str] = frozenset()
+
+    def covers_address(self, address: SourceAddress) -> bool:
+        if address.id is not None:
+            return str(address.id) in self.ids
+        return address.name.casefold() in self.names
+
+    def covers(self, source_id: str, *states: SourceFingerprint | None) -> bool:
+        """Whether this stored source (as it was and as it is) is one the plan acts on."""
+        if source_id in self.ids:
+            return True
+        return any(
+            s is not None
+            and (s.name.casefold() in self.names or s.external_id in self.external_ids)
+            for s in states
+        )
+
+
+def touched_sources(actions) -> TouchedSources:
+    """What ``actions`` change, by source: only these sources can make a saved plan stale."""
+    changes = [a for a in actions if is_change(a)]
+    addresses = [source_of(a) for a in changes]
+    return TouchedSources(
+        ids=frozenset(str(a.id) for a in addresses if a.id is not None),
+        names=frozenset(a.name.casefold() for a in addresses if a.id is None),
+        external_ids=frozenset(a.external_id for a in changes if isinstance(a, CreateSource)),
+    )
+
+
+@dataclass(frozen=True)
 class SavedPlan:
     path: str
     document: dict
@@ -103,6 +143,8 @@ class SavedPlan:
     options: SavedOptions
     #: the ingests whose collection's assets were fingerprinted (apply re-checks each)
     ingests: tuple[IngestCollection, ...] = ()
+    #: the sources its changes act on: the database is compared for these only
+    touched: TouchedSources = TouchedSources()
 
 
 def saved_document(
@@ -240,6 +282,7 @@ def load_saved_plan(path: str) -> SavedPlan:
             f"saved plan {path}", lambda: decode_record(SavedOptions, doc.get("options") or {})
         ),
         ingests=tuple(a for a in actions if _fingerprinted(a)),
+        touched=touched_sources(actions),
     )
 
 
@@ -342,7 +385,10 @@ def _decoded(what: str, decode: Callable[[], T]) -> T:
 
 
 def stale_reasons(saved: SavedPlan, desired: DesiredState, observer: Observer) -> list[str]:
-    """Everything that moved since the plan was made, one readable line each (empty: current)."""
+    """Everything that moved since the plan was made, one readable line each (empty: current).
+
+    The database counts only for the sources the plan changes: another source's apply since
+    does not make this plan stale, as it changed nothing this plan reads or writes."""
     moved: list[str] = []
     if desired.config_hash != saved.config_hash:
         moved.append(f"config {desired.file} changed since the plan")
@@ -355,8 +401,11 @@ def stale_reasons(saved: SavedPlan, desired: DesiredState, observer: Observer) -
             f"database schema revision changed ({saved.db_state.schema_revision} -> {now.schema_revision})"
         )
     if now.fingerprint != saved.db_state.fingerprint:
-        moved += _db_moves(saved.db_state, now)
-    moved += _asset_moves(saved.ingests, observer)
+        moved += _db_moves(saved.db_state, now, saved.touched)
+    moved += _asset_moves(
+        tuple(a for a in saved.ingests if saved.touched.covers_address(a.collection.source)),
+        observer,
+    )
     return moved
 
 
@@ -420,36 +469,46 @@ def _environment_moves(
     return out
 
 
-def _db_moves(before: DbState, after: DbState) -> list[str]:
-    out = []
+def _db_moves(before: DbState, after: DbState, touched: TouchedSources) -> list[str]:
+    """What moved in the sources the plan touches.  When the whole-state digest moved but no
+    source did, that is said rather than nothing."""
+    out, anything = [], False
     for sid in sorted(
         set(before.sources) | set(after.sources),
         key=lambda k: (before.sources.get(k) or after.sources[k]).name,
     ):
         old, new = before.sources.get(sid), after.sources.get(sid)
-        if old is None:
-            out.append(f'source "{new.name}" was created in the database since the plan')
-        elif new is None:
-            out.append(f'source "{old.name}" was deleted from the database since the plan')
-        else:
-            if old.fingerprint != new.fingerprint:
-                out.append(f'source "{old.name}" changed in the database since the plan')
-            for ext in sorted(set(old.collections) | set(new.collections)):
-                oc, nc = old.collections.get(ext), new.collections.get(ext)
-                if oc is None:
-                    out.append(
-                        f'collection "{new.name}"/"{nc.name}" was added in the database since the plan'
-                    )
-                elif nc is None:
-                    out.append(
-                        f'collection "{old.name}"/"{oc.name}" was removed from the database since the plan'
-                    )
-                elif oc.fingerprint != nc.fingerprint:
-                    out.append(
-                        f'collection "{old.name}"/"{oc.name}" changed in the database since the plan'
-                    )
-    if not out:  # the whole-state digest moved but no part did: say so rather than nothing
+        moves = _source_moves(old, new)
+        anything = anything or bool(moves)
+        if touched.covers(sid, old, new):
+            out += moves
+    if not anything:
         out.append("the database changed since the plan")
+    return out
+
+
+def _source_moves(old: SourceFingerprint | None, new: SourceFingerprint | None) -> list[str]:
+    if old is None:
+        return [f'source "{new.name}" was created in the database since the plan']
+    if new is None:
+        return [f'source "{old.name}" was deleted from the database since the plan']
+    out = []
+    if old.fingerprint != new.fingerprint:
+        out.append(f'source "{old.name}" changed in the database since the plan')
+    for ext in sorted(set(old.collections) | set(new.collections)):
+        oc, nc = old.collections.get(ext), new.collections.get(ext)
+        if oc is None:
+            out.append(
+                f'collection "{new.name}"/"{nc.name}" was added in the database since the plan'
+            )
+        elif nc is None:
+            out.append(
+                f'collection "{old.name}"/"{oc.name}" was removed from the database since the plan'
+            )
+        elif oc.fingerprint != nc.fingerprint:
+            out.append(
+                f'collection "{old.name}"/"{oc.name}" changed in the database since the plan'
+            )
     return out
 
 
