@@ -242,6 +242,14 @@ def _set_enrichers(
     return source_id
 
 
+def register_handler(cls: type, handler: Handler) -> None:
+    """The handler of a source-level action kind (one the executor runs in its source's unit)."""
+    if cls in HANDLERS:
+        raise ValueError(f"{cls.__name__} has a handler already")
+    HANDLERS[cls] = handler
+
+
+#: source-level action class -> the function that carries it out inside its source's unit
 HANDLERS: dict[type, Handler] = {
     CreateSource: _create_source,
     UpdateSource: _update_source,
