@@ -383,3 +383,29 @@ def test_unicode_and_long_names_are_ingested(rv, db_url, engine, tmp_path):
     assert rv("apply", "-c", config, "--auto-approve", db=db_url).code == 0
     assert sorted(os.path.basename(r.canonical_uri) for r in assets(engine)) == sorted(names)
     assert rv("plan", "-c", config, "--detailed-exitcode", db=db_url).code == 0
+
+
+def test_the_guard_says_what_it_did_with_and_without_the_override(rv, db_url, engine, tmp_path):
+    """Issue 19, item 13: with --allow-mass-missing the plan still said "nothing will be marked
+    missing without --allow-mass-missing" and apply "nothing marked missing" while both assets
+    were marked missing; a held guard's --detail did not name the files it kept."""
+    base = make_tree(tmp_path / "media", {"c": ["a.mkv", "b.mkv", "c.mkv"]})
+    config = str(fs_config(tmp_path / "retrovue.yaml", base, {"c": True}))
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url).code == 0
+    for name in ("a.mkv", "b.mkv"):
+        (base / "c" / name).unlink()
+
+    held = rv("plan", "-c", config, "--detail", db=db_url)
+    assert "nothing will be marked missing without --allow-mass-missing" in held.out
+    assert "would go missing, held by the guard (2):" in held.out
+    assert str(base / "c" / "a.mkv") in held.out and str(base / "c" / "b.mkv") in held.out
+
+    overridden = rv("plan", "-c", config, "--allow-mass-missing", db=db_url)
+    assert "2 will be marked missing anyway (--allow-mass-missing)" in overridden.out
+    assert "without --allow-mass-missing" not in overridden.out
+
+    applied = rv("apply", "-c", config, "--auto-approve", "--allow-mass-missing", db=db_url)
+    assert applied.code == 0
+    assert "2 marked missing anyway (--allow-mass-missing)" in applied.out
+    assert "nothing marked missing" not in applied.out
+    assert sum(r.missing_since is not None for r in assets(engine)) == 2

@@ -43,6 +43,8 @@ class AssetDiff:
     degraded: bool = False
     degraded_reason: str | None = None
     missing_suppressed: int = 0
+    #: the assets the guard kept from going missing (``--detail`` names them)
+    suppressed: list[uuid.UUID] = field(default_factory=list)
     #: the paths of duplicates and unmapped items, kept only for ``--detail`` (None: not asked)
     duplicate_paths: list[str] | None = None
     unmapped_paths: list[str] | None = None
@@ -216,6 +218,7 @@ def _mark_missing(
         )
     if diff.degraded and not allow:
         diff.missing_suppressed = len(gone)
+        diff.suppressed = gone
         return
     diff.missing = gone
 
@@ -228,7 +231,7 @@ def asset_detail(
     stored ids: their paths come from the stored index."""
     stored = (
         {a.id: a.canonical_uri for a in existing.values()}
-        if (diff.missing or diff.reappeared)
+        if (diff.missing or diff.reappeared or diff.suppressed)
         else {}
     )
     kinds = (
@@ -237,6 +240,7 @@ def asset_detail(
         ("remapped", [canonical for _id, canonical in diff.remapped]),
         ("reappeared", [stored[i] for i in diff.reappeared]),
         ("missing", [stored[i] for i in diff.missing]),
+        ("suppressed", [stored[i] for i in diff.suppressed]),
         ("duplicate", diff.duplicate_paths or []),
         ("unmapped", diff.unmapped_paths or []),
     )

@@ -187,5 +187,9 @@ def collection_lines(r: CollectionIngestReport) -> list[str]:
 def degraded_warning(r: CollectionIngestReport) -> str | None:
     if not r.degraded:
         return None
-    would = "nothing would be marked missing" if r.dry_run else "nothing marked missing"
+    if r.counts is not None and r.counts.missing:
+        verb = "would be marked" if r.dry_run else "marked"
+        would = f"{r.counts.missing:,} {verb} missing anyway (--allow-mass-missing)"
+    else:
+        would = "nothing would be marked missing" if r.dry_run else "nothing marked missing"
     return f"Warning: collection '{r.collection.name}' degraded: {r.degraded_reason}; {would}"

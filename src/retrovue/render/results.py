@@ -9,7 +9,7 @@ from retrovue.model.enums import Unit
 from retrovue.model.results import ExecutionResult
 from retrovue.render.enrichment import outcome_json, outcome_lines, totals
 from retrovue.render.summary import plural
-from retrovue.render.text import counts_line
+from retrovue.render.text import counts_line, guard_outcome
 from retrovue.render.values import one_line
 
 
@@ -61,7 +61,9 @@ def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
                 line += f" (planned {counts_line(i.planned)}: upstream moved since the plan)"
             lines.append(line)
             if i.degraded:
-                lines.append(f"  ! degraded: {i.degraded_reason}; nothing marked missing")
+                lines.append(
+                    f"  ! degraded: {i.degraded_reason}; {guard_outcome(i.counts, planned=False)}"
+                )
         else:
             lines.append(f"{i.collection}: {i.status.upper()}: {i.message}")
     for e in result.enrichments:

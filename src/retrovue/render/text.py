@@ -376,9 +376,7 @@ def _(a: WipeCollection, view: DetailView) -> list[str]:
 def _(a: IngestCollection, view: DetailView) -> list[str]:
     lines = [f"{'~' if a.counts.has_changes else '='} assets: {counts_line(a.counts)}"]
     if a.degraded:
-        lines.append(
-            f"! degraded: {a.degraded_reason}; nothing will be marked missing without --allow-mass-missing"
-        )
+        lines.append(f"! degraded: {a.degraded_reason}; {guard_outcome(a.counts, planned=True)}")
     lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
     lines += [
         f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
@@ -387,7 +385,21 @@ def _(a: IngestCollection, view: DetailView) -> list[str]:
     return lines + _asset_detail(a)
 
 
-_DETAIL_LABELS = {"reappeared": "back from missing"}
+_DETAIL_LABELS = {
+    "reappeared": "back from missing",
+    "suppressed": "would go missing, held by the guard",
+}
+
+
+def guard_outcome(counts: IngestCounts, planned: bool) -> str:
+    """What the mass-missing guard did in a degraded collection: held, or overridden by
+    --allow-mass-missing (then the missing ones are marked, and the line must say so)."""
+    if counts.missing:
+        verb = "will be marked" if planned else "marked"
+        return f"{counts.missing:,} {verb} missing anyway (--allow-mass-missing)"
+    if planned:
+        return "nothing will be marked missing without --allow-mass-missing"
+    return "nothing marked missing"
 
 
 def _asset_detail(a: IngestCollection) -> list[str]:
