@@ -704,3 +704,15 @@ def test_plex_discover_creates_null_mappings(
     )
     r = rv("source", "discover", "P", "--json", db=db_url)  # D-4: existing rows never duplicated
     assert r.code == 0 and count(db_url, "path_mappings") == 1
+
+
+def test_add_dry_run_shows_the_external_id_the_real_command_stores(rv, db_url, media):
+    """Issue 19, item 14: the dry run showed a random id, the real command stored another.  Both
+    derive it as the declarative path does; a second source of the same name gets -2."""
+    argv = ("source", "add", "--type", "filesystem", "--name", "Den", "--base-path", str(media))
+    previewed = rv(*argv, "--dry-run", "--json", db=db_url).json()["plan"]["actions"][0]
+    added = rv(*argv, "--json", db=db_url).json()
+    assert previewed["external_id"] == added["external_id"]
+    again = rv(*argv, "--dry-run", "--json", db=db_url).json()["plan"]["actions"][0]
+    assert again["external_id"] == added["external_id"] + "-2"
+    assert rv(*argv, "--json", db=db_url).json()["external_id"] == added["external_id"] + "-2"

@@ -73,7 +73,7 @@ def add_source(
     snapshot = ctx.snapshot()
     if any(s.name.casefold() == name.casefold() for s in snapshot.sources):
         warn(f"a source named '{name}' already exists; name selectors will be ambiguous")
-    external_id = build.unique_external_id(type_id, snapshot)
+    external_id = build.unique_external_id(type_id, name, snapshot)
     upstream = _discover(importer, name, warn) if request.discover else None
     plan = Plan(
         tuple(build.plan_source_add(name, type_id, external_id, config, importer, upstream))

@@ -8,7 +8,6 @@ planner needs.  ``check_ingestible`` is injected so this stays free of I/O.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -51,10 +50,6 @@ class CollectionState:
     stored: bool
     #: its effective enrichers once the plan is applied (source's and its own), in run order
     enrichers: tuple[EnricherSpec, ...] = ()
-
-
-def new_external_id(type_id: str) -> str:
-    return f"{type_id}-{secrets.token_hex(4)}"
 
 
 def derived_external_id(type_id: str, name: str, taken: Collection[str] = ()) -> str:

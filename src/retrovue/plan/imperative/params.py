@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from retrovue.diff.sources import new_external_id
+from retrovue.diff.sources import derived_external_id
 from retrovue.errors import ValidationError
 from retrovue.importers.base import ParamSpec
 from retrovue.model.snapshots import DbSnapshot
@@ -113,11 +113,8 @@ def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
 # -- source add: external ids ---------------------------------------------------------------------
 
 
-def unique_external_id(type_id: str, snapshot: DbSnapshot) -> str:
-    """A random `<type>-<8 hex>`, regenerated on collision; never derived from the name, which can
-    repeat and change."""
-    taken = {s.external_id for s in snapshot.sources}
-    while True:
-        candidate = new_external_id(type_id)
-        if candidate not in taken:
-            return candidate
+def unique_external_id(type_id: str, name: str, snapshot: DbSnapshot) -> str:
+    """The id a declared source of this name gets (``derived_external_id``: `<type>-<8 hex of
+    the name>`, then `-2`, `-3`, … past the taken ones), so `--dry-run` shows exactly what the
+    real command stores and a source added by hand is adopted by a config that names it."""
+    return derived_external_id(type_id, name, {s.external_id for s in snapshot.sources})
