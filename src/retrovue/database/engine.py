@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from retrovue.database.failures import database_error
 from retrovue.database.interrupts import finalize_interrupted_statement
@@ -131,9 +131,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "handle_error", finalize_interrupted_statement)
         return engine
     if backend == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, connect_args={"connect_timeout": 10})
+        return create_engine(_psycopg(parsed), connect_args={"connect_timeout": 10})
     raise DatabaseError(
         f"Database operation failed: unsupported database '{backend}' (use sqlite or postgresql)"
     )
@@ -233,6 +231,41 @@ def _read_state(engine: Engine) -> SchemaState:
         return schema_state(conn)
 
 
+def _psycopg(parsed: URL) -> URL:
+    return (
+        parsed.set(drivername="postgresql+psycopg") if parsed.drivername == "postgresql" else parsed
+    )
+
+
+def _create_if_missing(target: DatabaseTarget) -> None:
+    """A PostgreSQL database the URL names but nobody created yet is created (as a SQLite file
+    is), when the role may; else the refusal names the fix."""
+    parsed = _parse(target.url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    from retrovue.database.pg_catalog import create_database, database_missing
+
+    if database_missing(_psycopg(parsed)):
+        create_database(_psycopg(parsed), target.display_url)
+
+
+def _state_or_missing(engine: Engine, target: DatabaseTarget) -> SchemaState | None:
+    """The schema's state; None when the URL names a PostgreSQL database that does not exist
+    (asked of the server, so a missing database reads as empty, as a missing SQLite file does)."""
+    try:
+        return _read_state(engine)
+    except OperationalError as exc:
+        parsed = _parse(target.url)
+        if parsed.get_backend_name() == "postgresql":
+            from retrovue.database.pg_catalog import database_missing
+
+            if database_missing(_psycopg(parsed)):
+                return None
+        raise database_error(exc, target.url) from exc
+    except SQLAlchemyError as exc:
+        raise database_error(exc, target.url) from exc
+
+
 def open_database(target: DatabaseTarget) -> Engine:
     """Connect for work that may write: a new database (no file yet, or an empty PostgreSQL one)
     is created and migrated first; any other must be at the newest revision."""
@@ -248,8 +281,10 @@ def open_database(target: DatabaseTarget) -> Engine:
         )
     engine = make_engine(target.url)
     try:
-        with database_errors(target):
-            state = _read_state(engine)
+        state = _state_or_missing(engine, target)
+        if state is None:  # a PostgreSQL database not created yet: create it, as SQLite would
+            _create_if_missing(target)
+            state = _state_or_missing(engine, target)
         if state.status is Schema.EMPTY:
             _, state = migrate_database(target, first_use=True)
         _refuse(state, target)
@@ -269,11 +304,10 @@ def open_existing(target: DatabaseTarget) -> Engine | NoDatabase:
         return NoDatabase(target.display_url, exists=True)  # connecting would write into it
     engine = make_engine(target.url)
     try:
-        with database_errors(target):
-            state = _read_state(engine)
-        if state.status is Schema.EMPTY:
+        state = _state_or_missing(engine, target)
+        if state is None or state.status is Schema.EMPTY:
             engine.dispose()
-            return NoDatabase(target.display_url, exists=True)
+            return NoDatabase(target.display_url, exists=state is not None)
         _refuse(state, target)
     except BaseException:
         engine.dispose()
@@ -288,8 +322,8 @@ def read_schema_state(target: DatabaseTarget) -> SchemaState | NoDatabase:
         return NoDatabase(target.display_url, exists=False)
     engine = make_engine(target.url)
     try:
-        with database_errors(target, engine):
-            return _read_state(engine)
+        state = _state_or_missing(engine, target)
+        return state if state is not None else NoDatabase(target.display_url, exists=False)
     finally:
         engine.dispose()
 
@@ -303,6 +337,8 @@ def migrate_database(
     path = sqlite_file(target.url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        _create_if_missing(target)
     from retrovue.database import migrate  # Alembic: only where a migration may run
     from retrovue.database.check import remember_if_matching
 
