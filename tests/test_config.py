@@ -177,6 +177,14 @@ def test_validate_command_json_lists_all_diagnostics(rv, tmp_path):
     assert all(d["file"] == path and d["line"] for d in doc["diagnostics"])
 
 
+def test_validate_json_does_not_repeat_the_diagnostics_on_stderr(rv, tmp_path):
+    """Issue 19, item 19: `validate --json` printed each diagnostic on stderr as well."""
+    path = write(tmp_path, "version: 2\nsources:\n  - {name: Lib, type: ftp, config: {}}\n")
+    result = rv("validate", "-c", path, "--json")
+    assert result.code == 1 and result.json()["diagnostics"]
+    assert path not in result.err
+
+
 def test_validate_command_human(rv, tmp_path):
     path = write(tmp_path, "version: 1\nsources: []\n")
     ok = rv("validate", "-c", path)

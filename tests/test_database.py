@@ -230,3 +230,17 @@ def test_a_database_locked_by_another_writer_is_one_error_line(rv, tmp_path):
     assert result.code == 1
     _assert_one_clean_line(result.err, "database is locked", url)
     assert "another process is writing" in result.err
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(rv, isolated_env, tmp_path):
+    """Issue 19, item 19: the file holds the database's key, and was created 0644."""
+    import stat
+
+    from tests.helpers import fs_config, make_tree
+
+    db = tmp_path / "private" / "retrovue.db"
+    config = fs_config(
+        tmp_path / "r.yaml", make_tree(tmp_path / "m", {"c": ["a.mkv"]}), {"c": True}
+    )
+    assert rv("apply", "-c", str(config), "--auto-approve", db=f"sqlite:///{db}").code == 0
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600

@@ -121,3 +121,20 @@ def test_stored_names_in_an_error_hint_are_escaped(rv, db_url, tmp_path):
     assert "One)" in shown.err and "Two)" in shown.err  # the hint names both candidates
     assert "\x1b" not in shown.err and "\u202e" not in shown.err
     assert "clear\\x1b[2J\\u202e" in shown.err
+
+
+def test_collection_ingest_counts_the_skipped_file_as_skipped(rv, db_url, tmp_path):
+    """Issue 19, item 19: "Assets skipped: N" printed the unchanged count and left out the file
+    really skipped (here: a name that is not UTF-8)."""
+    _base, config = _library(tmp_path)
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    ingested = rv("collection", "ingest", "movies", db=db_url)
+    assert ingested.code == 0, ingested.err
+    assert "Assets unchanged: 2" in ingested.out
+    assert "Assets skipped: 1 (unmapped: 0, other reasons: 1)" in ingested.out
+    stats = rv("collection", "ingest", "movies", "--json", db=db_url).json()["stats"]
+    assert (stats["assets_skipped"], stats["assets_unusable"], stats["assets_unchanged"]) == (
+        1,
+        1,
+        2,
+    )

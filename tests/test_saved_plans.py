@@ -313,13 +313,24 @@ def test_saved_plan_with_flags_or_a_non_plan_file_is_refused(rv, db_url, cfg, tm
     assert "not valid JSON" in rv("apply", str(garbage), "--auto-approve", db=db_url).err
 
 
-def test_saved_plan_apply_needs_approval_without_a_tty(rv, db_url, engine, cfg, tmp_path):
+def test_a_saved_plan_applies_without_asking(rv, db_url, engine, cfg, tmp_path):
+    """Issue 19, item 20 (this test once pinned the opposite): the saved plan is the reviewed
+    artifact, so apply PLAN asks nothing, as Terraform does; `apply -c` still asks."""
     out = _plan_out(rv, cfg, db_url, tmp_path)
     result = rv("apply", str(out), db=db_url)
-    assert result.code == 1 and "--auto-approve" in result.err
-    assert _count(engine, Source) == 0
+    assert result.code == 0, result.err
+    assert "Do you want to perform these actions" not in result.err
+    assert _count(engine, Source) == 1
+    unsaved = rv("apply", "-c", str(cfg), db=db_url)  # nothing left to do: no question either
+    assert unsaved.code == 0
     with engine.connect() as conn:  # and the lock was released on the way out
         assert conn.execute(text("select count(*) from apply_locks")).scalar_one() == 0
+
+
+def test_apply_from_the_config_still_needs_approval_without_a_tty(rv, db_url, engine, cfg):
+    result = rv("apply", "-c", str(cfg), db=db_url)
+    assert result.code == 1 and "--auto-approve" in result.err
+    assert _count(engine, Source) == 0
 
 
 # --- the example pipeline -----------------------------------------------------------------------

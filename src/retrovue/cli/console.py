@@ -97,8 +97,9 @@ def report_error(exc: RetrovueError, json_output: bool, debug: bool, scrub=str) 
     if isinstance(exc, ConfigError):
         count = len(exc.diagnostics)
         click.echo(f"Error: invalid config ({count} problem{'s' if count != 1 else ''})", err=True)
-        for d in exc.diagnostics:
-            click.echo(terminal_text(f"  {scrub(str(d))}"), err=True)
+        if not json_output:  # the document on stdout holds them; once is enough
+            for d in exc.diagnostics:
+                click.echo(terminal_text(f"  {scrub(str(d))}"), err=True)
     else:  # an error that found several problems in one pass has one line for each
         for line in getattr(exc, "messages", None) or [exc.message]:
             click.echo(f"Error: {one_line(scrub(line))}", err=True)

@@ -56,9 +56,8 @@ def validate(console: Console, config_file: str | None) -> Outcome:
     except ConfigError as exc:
         if not console.json_output:
             raise
+        # the document holds every diagnostic: stderr gets none of them a second time
         console.emit_json(validate_failure_document(exc, config_path(config_file)))
-        for d in exc.diagnostics:
-            console.err(f"  {d}")
         return Outcome.FAILED
     for warning in validated.desired.warnings:  # valid, but unwise: stderr, not a failure
         console.err(f"Warning: {warning}")
@@ -164,7 +163,10 @@ def apply(
         PlanOptions(tuple(sources), allow_mass_missing, prune=prune, detail=detail),
         lock_timeout,
     )
-    applied = use.apply(console.ctx, request, lambda p: _approve(console, p, auto_approve))
+    # a saved plan is the reviewed artifact: applied without asking, as Terraform does (its
+    # digest and staleness checks still guard what runs)
+    reviewed = auto_approve or plan_file is not None
+    applied = use.apply(console.ctx, request, lambda p: _approve(console, p, reviewed))
     if applied.cancelled:
         console.err("Apply cancelled.")
     elif console.json_output:

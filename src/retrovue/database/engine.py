@@ -237,6 +237,17 @@ def _psycopg(parsed: URL) -> URL:
     )
 
 
+def _private_file(path: Path) -> None:
+    """A new SQLite file is readable by its owner only: it holds the database's key (saved-plan
+    digests, secret fingerprints), as saved plans are 0600 too.  SQLite gives its -wal and -shm
+    files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _create_if_missing(target: DatabaseTarget) -> None:
     """A PostgreSQL database the URL names but nobody created yet is created (as a SQLite file
     is), when the role may; else the refusal names the fix."""
@@ -271,7 +282,7 @@ def open_database(target: DatabaseTarget) -> Engine:
     is created and migrated first; any other must be at the newest revision."""
     path = sqlite_file(target.url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     elif _parse(target.url).get_backend_name() == "sqlite":
         # the migration runs on a connection of its own, which would get a database of its own
         raise DatabaseError(
@@ -336,7 +347,7 @@ def migrate_database(
     is held (a neighbour may have migrated it meanwhile, which is fine)."""
     path = sqlite_file(target.url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     else:
         _create_if_missing(target)
     from retrovue.database import migrate  # Alembic: only where a migration may run

@@ -19,6 +19,12 @@ def counts_notation(c: IngestCounts) -> str:
     )
 
 
+def skipped_count(c: IngestCounts) -> int:
+    """Upstream items an ingest did not store, each for a reason (the skipped: lines name them);
+    issue 19: this once counted the unchanged assets and left the skipped files out."""
+    return c.unmapped + c.unusable
+
+
 def ingest_stats(c: IngestCounts) -> dict:
     return {
         "assets_discovered": c.discovered,
@@ -26,8 +32,10 @@ def ingest_stats(c: IngestCounts) -> dict:
         "assets_updated": c.changed,
         "assets_remapped": c.remapped,
         "assets_unchanged": c.unchanged,
-        "assets_skipped": c.unchanged + c.unmapped,
+        # items not stored for a reason (unchanged ones are stored already: not skipped)
+        "assets_skipped": skipped_count(c),
         "assets_unmapped": c.unmapped,
+        "assets_unusable": c.unusable,
         "duplicates_prevented": c.duplicates,
         "assets_missing": c.missing,
         "assets_reappeared": c.reappeared,
@@ -101,7 +109,7 @@ def source_document(report: SourceIngestReport) -> dict:
             {"id": str(col.id), "name": col.name, "reason": why} for col, why in report.skipped
         ],
         "total_created_assets": totals.new,
-        "total_skipped_assets": totals.unchanged + totals.unmapped,
+        "total_skipped_assets": skipped_count(totals),
         "total_duplicates": totals.duplicates,
         "stats": ingest_stats(totals),
         "last_ingest_time": max(
@@ -174,7 +182,7 @@ def collection_lines(r: CollectionIngestReport) -> list[str]:
         f"Assets updated: {c.changed:,}",
         f"Assets remapped: {c.remapped:,}",
         f"Assets unchanged: {c.unchanged:,}",
-        f"Assets skipped: {c.unchanged + c.unmapped:,} (unmapped: {c.unmapped:,})",
+        f"Assets skipped: {skipped_count(c):,} (unmapped: {c.unmapped:,}, other reasons: {c.unusable:,})",
         f"Duplicates prevented: {c.duplicates:,}",
         f"Assets marked missing: {c.missing:,}",
         f"Assets reappeared: {c.reappeared:,}",
