@@ -117,11 +117,11 @@ def diff_assets(
         if uri in seen:
             diff.duplicates += 1  # the upstream listed the same item twice
             if diff.duplicate_paths is not None:
-                diff.duplicate_paths.append(item.path)
+                diff.duplicate_paths.append(_local(item.path, to_canonical))
             continue
         seen.add(uri)
         if item.problem is not None:
-            diff.skip(item.problem, item.path)
+            diff.skip(item.problem, _local(item.path, to_canonical))
             if item.kind == UNLISTED_FOLDER:
                 diff.unlisted.append(uri)
             continue
@@ -137,7 +137,7 @@ def diff_assets(
                     diff.unmapped_paths.append(item.path)
                 continue
         if own_files and canonical in own_files:
-            diff.skip(OWN_DATABASE_REASON, item.path)
+            diff.skip(OWN_DATABASE_REASON, canonical)
             continue
         known = get(uri)
         if known is None:
@@ -159,6 +159,13 @@ def diff_assets(
     if candidates:
         _take_new(diff, existing, candidates)
     return diff
+
+
+def _local(path: str, to_canonical: Callable[[str], str | None] | None) -> str:
+    """A path as the operator finds it here: mapped where a mapping covers it (a plan names new
+    files by their local path, so duplicates and skips must not name server paths)."""
+    local = to_canonical(path) if to_canonical is not None else None
+    return local if local is not None else path
 
 
 def _take_new(

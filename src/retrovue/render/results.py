@@ -60,6 +60,9 @@ def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
             if i.counts != i.planned:
                 line += f" (planned {counts_line(i.planned)}: upstream moved since the plan)"
             lines.append(line)
+            # every item not stored, by reason: a collection whose files were all unmapped
+            # must not look like one with nothing new
+            lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in i.skipped]
             if i.degraded:
                 lines.append(
                     f"  ! degraded: {i.degraded_reason}; {guard_outcome(i.counts, planned=False)}"
