@@ -540,3 +540,27 @@ def test_closing_the_run_early_stops_its_workers(tmp_path):
     assert len(child_pids() - before) == 2
     run.close()
     assert child_pids() == before
+
+
+def test_rounds_keep_coming_while_a_slow_input_is_in_flight(tmp_path):
+    """issue 17, item 6: a caller that commits on a timer needs the pool to hand over something
+    while a slow file is worked on: after the quick input's outcome, empty rounds keep coming
+    (at least twice a second) instead of the next outcome, ten minutes away."""
+    from retrovue.enrichers.pool import run_enrichment_rounds
+
+    rounds = run_enrichment_rounds(
+        "echo",
+        {},
+        inputs_named(tmp_path, ["ok-1", "ok-2", "hang-1"]),
+        workers=1,
+        timeout_s=600,
+        registry=registry_with(EchoEnricher),
+    )
+    try:
+        finished: list[str] = []
+        while len(finished) < 2:
+            finished += [o.asset_id for o in next(rounds)]
+        assert sorted(finished) == ["id-ok-1", "id-ok-2"]
+        assert [next(rounds) for _ in range(3)] == [[], [], []]  # the hang is still in flight
+    finally:
+        rounds.close()

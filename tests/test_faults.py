@@ -554,3 +554,63 @@ def test_a_signal_just_after_the_lock_is_taken_leaves_no_lock_rows(
         assert conn.execute(text("select count(*) from apply_locks")).scalar_one() == 0
     assert _sources(engine) == 0
     assert_next_apply_succeeds(rv, db_url, config)
+
+
+# --- enrichment: a run killed or stopped while it works --------------------------------------------
+
+
+def _states(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Asset.c.canonical_uri, Asset.c.state)).all()
+    return {Path(uri).name: state for uri, state in rows}
+
+
+def _with_test_plugins(env: dict, tmp_path: Path) -> dict:
+    """``env`` for a CLI that finds tests/enrich_plugins.py's `slow` enricher the way an
+    operator's plugins are found: an installed distribution's `retrovue.enrichers` entry point."""
+    dist = tmp_path / "site" / "retrovue_test_plugins-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: retrovue-test-plugins\nVersion: 0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[retrovue.enrichers]\nslow = tests.enrich_plugins:SlowEnricher\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    return env | {"PYTHONPATH": os.pathsep.join([str(repo), str(dist.parent)])}
+
+
+def test_sigterm_while_a_slow_file_is_enriched_keeps_the_results_already_finished(
+    db_url, engine, tmp_path
+):
+    """issue 17, item 6: the batch was flushed only when a new result arrived, so three finished
+    results waited uncommitted behind a slow file, and SIGTERM lost them ("enriched 0").  Now
+    results are committed within ~2 s while the slow file is still worked on: they are `ready`
+    in the database before the run ends, and stay so after SIGTERM (exit 143); the slow file is
+    back to `new`, and the run reports the three."""
+    import yaml
+
+    make_tree(tmp_path / "media", {"Shows": ["a1.mkv", "a2.mkv", "a3.mkv", "z-slow.mkv"]})
+    config = fs_config(tmp_path / "retrovue.yaml", tmp_path / "media", {"Shows": True})
+    document = yaml.safe_load(config.read_text())
+    document["sources"][0]["enrichers"] = ["slow"]
+    config.write_text(yaml.safe_dump(document))
+    proc = subprocess.Popen(
+        _argv(config, ()),
+        env=_with_test_plugins(_env(tmp_path, db_url), tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    quick = {"a1.mkv", "a2.mkv", "a3.mkv"}
+    try:
+        # generous: the slow file takes ten minutes, the quick ones are committed in ~2 s
+        _wait_for(lambda: quick <= {n for n, s in _states(engine).items() if s == "ready"}, 45)
+        assert proc.poll() is None  # still at work on the slow file
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert _states(engine) == {name: "ready" for name in quick} | {"z-slow.mkv": "new"}
+    assert 'collection "Library"/"Shows": enriched 3 with slow' in out, out
+    assert show_lock(engine) is None

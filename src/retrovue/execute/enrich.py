@@ -2,9 +2,10 @@
 
 The work is chosen here, from the database, inside the run (``observe.enrichment.pending``): a
 plan's count is a preview, so a saved plan cannot widen or narrow what gets probed.  Results are
-committed in batches (every ``batch`` results or ``flush_s`` seconds, whichever comes first), each
-with the apply lock re-checked just before it commits, so Ctrl-C or a kill loses at most the batch
-in progress and the next run picks up the rest: what is committed is not pending any more.
+committed in batches (every ``batch`` results, or every ``flush_s`` seconds while some wait, also
+when a slow file holds up the rest), each with the apply lock re-checked just before it commits,
+so Ctrl-C or a kill loses at most the batch in progress and the next run picks up the rest: what
+is committed is not pending any more.
 
 An asset's lifecycle: ``new`` while any of its collection's enrichers has not succeeded for its
 current change token; ``enriching`` while a run works on it; ``ready`` once they all have.  A
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from retrovue.database.models import Asset, AssetEnrichment
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, resolve_params
 from retrovue.enrichers.errors import PLUGIN_ERROR
-from retrovue.enrichers.pool import EnrichOutcome, run_enrichment
+from retrovue.enrichers.pool import EnrichOutcome, run_enrichment_rounds
 from retrovue.enrichers.registry import EnricherRegistry
 from retrovue.errors import LockLostError, RetrovueError
 from retrovue.logs import get_logger
@@ -152,28 +153,36 @@ class CollectionEnricher:
         paths = {str(row.id): row.canonical_uri for row in rows}
         known, to_probe = _split_known(cls, rows)
         self._listed.update(item.asset_id for item, _ in known)
-        outcomes = _chain(
-            (self._known_outcome(cls, item, data) for item, data in known),
-            run_enrichment(
+        rounds = _chain(
+            [[self._known_outcome(cls, item, data) for item, data in known]],
+            run_enrichment_rounds(
                 spec.type, params, to_probe, workers=self.workers, registry=self.registry
             )
             if to_probe
             else (),
         )
+        try:
+            self._commit_as_they_come(cls, version, rounds, paths)
+        finally:
+            rounds.close()  # stops the workers at once when the loop ended early
+
+    def _commit_as_they_come(self, cls, version: str, rounds, paths: dict[str, str]) -> None:
+        """Commit every ``batch`` results, and whatever has waited ``flush_s``: the pool hands
+        over a (maybe empty) round at least twice a second, so finished results are committed
+        while a slow file is still being worked on, not when the next result comes."""
         buffer: list[EnrichOutcome] = []
         last_flush = time.monotonic()
-        try:
-            for outcome in outcomes:
+        for done in rounds:
+            for outcome in done:
                 buffer.append(outcome)
                 if self.on_result is not None:
                     self.on_result()
-                if len(buffer) >= self.batch or time.monotonic() - last_flush >= self.flush_s:
+                if len(buffer) >= self.batch:
                     self._commit(cls, version, buffer, paths)
                     buffer, last_flush = [], time.monotonic()
-        finally:
-            close = getattr(outcomes, "close", None)
-            if close is not None:
-                close()  # stops the workers at once when the loop ended early
+            if buffer and time.monotonic() - last_flush >= self.flush_s:
+                self._commit(cls, version, buffer, paths)
+                buffer, last_flush = [], time.monotonic()
         if buffer:
             self._commit(cls, version, buffer, paths)
 
@@ -395,6 +404,12 @@ def _split_known(cls: type[BaseEnricher], rows) -> tuple[list, list[EnrichInput]
     return known, to_probe
 
 
-def _chain(*iterables: Iterable[EnrichOutcome]) -> Iterator[EnrichOutcome]:
-    for iterable in iterables:
-        yield from iterable
+def _chain(*rounds: Iterable[list[EnrichOutcome]]) -> Generator[list[EnrichOutcome], None, None]:
+    """The rounds of each in turn; closing it closes the one in progress (a pool's workers stop)."""
+    for each in rounds:
+        try:
+            yield from each
+        finally:
+            close = getattr(each, "close", None)
+            if close is not None:
+                close()
