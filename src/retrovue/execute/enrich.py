@@ -70,6 +70,8 @@ class EnrichmentRun:
     failures: list[EnrichFailure] = field(default_factory=list)
     #: run-level errors by type (unavailable enricher, bad params, a worker that cannot start)
     errors: list[RetrovueError] = field(default_factory=list)
+    #: assets a killed run had left ``enriching`` that this one settled (new or ready)
+    reset: int = 0
 
 
 @dataclass
@@ -96,9 +98,10 @@ class CollectionEnricher:
     def enrich(self) -> EnrichmentRun:
         """Run every enricher; a LockLostError or KeyboardInterrupt propagates after the last
         committed batch (assets a run marked ``enriching`` go back to ``new`` unless the lock
-        was lost, when nothing more is written)."""
+        was lost, when nothing more is written).  With no enricher attached, only what a killed
+        run left ``enriching`` is settled."""
         if not self.specs:
-            return self.run
+            return self.settle_stuck()
         try:
             for spec in self.specs:
                 self._enrich_with(spec)
@@ -109,6 +112,32 @@ class CollectionEnricher:
             raise
         self._settle(promote=True)
         return self.run
+
+    def settle_stuck(self) -> EnrichmentRun:
+        """Settle only the assets a killed run left ``enriching``; nothing is enriched.  (This run
+        holds the apply lock, so no live run is working on them.)"""
+        with self.engine.begin() as conn:
+            self.run.reset += self._settle_stuck(conn)
+            self.guard(conn)
+        return self.run
+
+    def _settle_stuck(self, conn: Connection) -> int:
+        """The collection's ``enriching`` assets by the ready rule with the enrichers attached
+        now: ready when every one succeeded for the asset's change token, else new (with none
+        attached, new: nothing looked at the media).  How many there were."""
+        enriching = (Asset.c.collection_id == self.collection_id, Asset.c.state == "enriching")
+        ready = 0
+        if self.specs:  # with none, succeeded_all holds for every asset
+            ready = conn.execute(
+                update(Asset)
+                .where(*enriching, Asset.c.missing_since.is_(None), succeeded_all(self._types))
+                .values(state="ready")
+            ).rowcount
+        return ready + conn.execute(update(Asset).where(*enriching).values(state="new")).rowcount
+
+    @property
+    def _types(self) -> list[str]:
+        return [spec.type for spec in self.specs]
 
     # -- one enricher type ------------------------------------------------------------------
 
@@ -232,13 +261,12 @@ class CollectionEnricher:
     def _promote(self, conn: Connection, ids: list[uuid.UUID]) -> None:
         """The batch's assets that every enricher has now succeeded on become ready; the rest
         that this run marked go back to new."""
-        type_ids = [spec.type for spec in self.specs]
         scope = [Asset.c.state.in_(("new", "enriching")), Asset.c.missing_since.is_(None)]
         if ids is not None:
             scope.append(Asset.c.id.in_(ids))
         else:
             scope.append(Asset.c.collection_id == self.collection_id)
-        conn.execute(update(Asset).where(*scope, succeeded_all(type_ids)).values(state="ready"))
+        conn.execute(update(Asset).where(*scope, succeeded_all(self._types)).values(state="ready"))
         if ids is not None:  # a recorded result is not pending: nothing would settle it later
             back = (Asset.c.id.in_(ids), Asset.c.state == "enriching")
             conn.execute(update(Asset).where(*back).values(state="new"))
@@ -246,19 +274,23 @@ class CollectionEnricher:
     def _settle(self, *, promote: bool) -> None:
         """After the last batch (or an interruption): nothing stays ``enriching``, and every
         asset all enrichers have succeeded on is ready (also those no batch of this run touched:
-        an enricher detached since their last run may have been the one that failed)."""
+        an enricher detached since their last run may have been the one that failed).  After
+        the last batch every asset this run marked is settled, so what is still ``enriching``
+        is what a killed run left (counted as reset)."""
         try:
             with self.engine.begin() as conn:
                 if promote:
+                    self.run.reset += self._settle_stuck(conn)
                     self._promote(conn, None)
-                conn.execute(
-                    update(Asset)
-                    .where(
-                        Asset.c.collection_id == self.collection_id,
-                        Asset.c.state == "enriching",
+                else:
+                    conn.execute(
+                        update(Asset)
+                        .where(
+                            Asset.c.collection_id == self.collection_id,
+                            Asset.c.state == "enriching",
+                        )
+                        .values(state="new")
                     )
-                    .values(state="new")
-                )
                 self.guard(conn)
         except RetrovueError:
             raise
