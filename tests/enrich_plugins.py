@@ -1,4 +1,4 @@
-"""Plugin enrichers for tests/test_enrich_execute.py.
+"""Plugin enrichers for tests/test_enrich_execute.py and tests/test_faults.py.
 
 They live in their own module (not in the test file) so the worker processes, which import an
 enricher class by its module path with the parent's ``sys.path``, can load them without importing
@@ -42,7 +42,27 @@ class MisbehavingEnricher(BaseEnricher):
         return {"name": name, "size": os.path.getsize(asset.path)}
 
 
-PLUGINS = (MisbehavingEnricher,)
+class SlowEnricher(BaseEnricher):
+    """A file whose name holds ``slow`` takes ten minutes (well within its timeout); anything
+    else succeeds at once: one slow file among quick ones."""
+
+    type_id = "slow"
+    version = "1"
+    display_name = "Slow test plugin"
+    default_timeout_s = 900.0
+
+    @classmethod
+    def param_spec(cls):
+        return ()
+
+    def enrich(self, asset: EnrichInput) -> dict:
+        name = os.path.basename(asset.path)
+        if "slow" in name:
+            time.sleep(600)
+        return {"name": name}
+
+
+PLUGINS = (MisbehavingEnricher, SlowEnricher)
 
 
 def plugin_registry():

@@ -8,6 +8,8 @@ operator's library really holds: empty, cut short, random bytes, text under a me
 from __future__ import annotations
 
 import math
+import os
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -164,4 +166,32 @@ def write_random_bytes(path: Path, size: int = 64 * 1024, seed: int = 1) -> Path
 
 def write_text(path: Path) -> Path:
     path.write_text("These are not the frames you are looking for.\n" * 200, encoding="utf-8")
+    return path
+
+
+def write_sparse_wav(path: Path, apparent_size: int) -> Path:
+    """A WAV header whose data chunk runs to the end of the file (its size field 0xFFFFFFFF, as a
+    recorder that never finished writes it), then a hole up to ``apparent_size``: FFmpeg reads it
+    as hours of silent PCM (64 GiB: 99 hours at 48 kHz stereo) from a file that holds 4 KB.  The
+    extension does not matter to FFmpeg, which goes by the content."""
+    wav = path.with_name(path.name + ".wav")
+    write_audio(wav, np.zeros((2, 480)), codec="pcm_s16le")
+    data = bytearray(wav.read_bytes())
+    wav.unlink()
+    chunk = data.find(b"data")
+    data[4:8] = data[chunk + 4 : chunk + 8] = struct.pack("<I", 0xFFFFFFFF)
+    path.write_bytes(data)
+    os.truncate(path, apparent_size)
+    return path
+
+
+def write_declared_duration(path: Path, source: Path, duration_ms: float) -> Path:
+    """A copy of the Matroska file ``source`` whose header (Segment Info, Duration) declares
+    ``duration_ms`` (the muxer's time scale is a millisecond), whatever its frames hold."""
+    data = bytearray(source.read_bytes())
+    element = data.find(b"\x44\x89\x88")  # the Duration element's id, then its size: 8 bytes
+    if element < 0:
+        raise ValueError(f"{source} has no 8-byte Matroska Duration element")
+    data[element + 3 : element + 11] = struct.pack(">d", duration_ms)
+    path.write_bytes(data)
     return path

@@ -129,6 +129,7 @@ SAMPLES: dict[type, Action] = {
         force=True,
         retry_failed=True,
         unavailable=("scenes",),
+        stuck=3,
     ),
 }
 

@@ -27,6 +27,7 @@ from retrovue.config.validate import load_config
 from retrovue.database.models import Asset, AssetEnrichment, Collection, EnricherAttachment, Source
 from retrovue.enrichers.errors import (
     CRASHED,
+    IMPLAUSIBLE_DURATION,
     NO_AUDIO,
     NOT_MEDIA,
     PLUGIN_ERROR,
@@ -899,3 +900,41 @@ def test_plan_count_equals_the_run(lib):
     assert check(FFPROBE, LOUDNESS, force=True) == {"ffprobe": 4, "loudness": 4}
     with lib.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(_ledger)).scalar_one() == 8
+
+
+# -- what a file can hold ------------------------------------------------------------------------
+
+
+def test_a_sparse_file_declaring_99_hours_fails_fast_instead_of_holding_a_worker(lib):
+    """issue 17, item 6: 4 KB of a sparse 64 GiB file under a WAV header that runs to the end of
+    the file (named x.mkv) declares 99 hours of audio: loudness decoded its holes for up to the
+    1,800 s timeout, holding a worker.  Now both enrichers fail it at once with
+    IMPLAUSIBLE_DURATION (the file holds far less than 99 hours need), the good file is ready."""
+    lib.add("good.mkv")
+    media.write_sparse_wav(lib.folder / "x.mkv", 64 * 2**30)
+    lib.ingest()
+    run = lib.run(FFPROBE, LOUDNESS)
+    failures = {(os.path.basename(f.path), f.type): f for f in run.outcome.failures}
+    assert set(failures) == {("x.mkv", "ffprobe"), ("x.mkv", "loudness")}
+    for failure in failures.values():
+        assert failure.code == IMPLAUSIBLE_DURATION
+        assert "declares 99.4 h of media but the file holds only" in failure.message
+    assert lib.states() == {"good.mkv": "ready", "x.mkv": "new"}
+    assert lib.ledger()[("x.mkv", "loudness")]["error_code"] == IMPLAUSIBLE_DURATION
+
+
+def test_a_header_declaring_an_absurd_duration_fails_the_asset(lib):
+    """issue 17, item 9b: a Matroska header that declares 9.2e15 ms made a `ready` asset with
+    that duration stored.  Now the asset fails with IMPLAUSIBLE_DURATION and stays `new`, and no
+    absurd number reaches its columns or its stored facts."""
+    lib.add("good.mkv")
+    media.write_declared_duration(lib.folder / "forever.mkv", lib.templates["mkv"], 9.2e15)
+    lib.ingest()
+    run = lib.run(FFPROBE)
+    (failure,) = run.outcome.failures
+    assert (os.path.basename(failure.path), failure.code) == ("forever.mkv", IMPLAUSIBLE_DURATION)
+    assert "out of range" in failure.message
+    assert lib.states() == {"good.mkv": "ready", "forever.mkv": "new"}
+    forever = lib.assets()["forever.mkv"]
+    assert forever["duration_ms"] is None
+    assert "data" not in forever["metadata"]["enrichers"]["ffprobe"]

@@ -21,6 +21,7 @@ from retrovue.enrichers.base import BaseEnricher, EnrichInput, ParamSpec, is_com
 from retrovue.enrichers.bs1770 import channel_weights, k_weighting
 from retrovue.enrichers.errors import (
     CRASHED,
+    IMPLAUSIBLE_DURATION,
     NO_AUDIO,
     NOT_MEDIA,
     PLUGIN_ERROR,
@@ -540,3 +541,62 @@ def test_closing_the_run_early_stops_its_workers(tmp_path):
     assert len(child_pids() - before) == 2
     run.close()
     assert child_pids() == before
+
+
+def test_rounds_keep_coming_while_a_slow_input_is_in_flight(tmp_path):
+    """issue 17, item 6: a caller that commits on a timer needs the pool to hand over something
+    while a slow file is worked on: after the quick input's outcome, empty rounds keep coming
+    (at least twice a second) instead of the next outcome, ten minutes away."""
+    from retrovue.enrichers.pool import run_enrichment_rounds
+
+    rounds = run_enrichment_rounds(
+        "echo",
+        {},
+        inputs_named(tmp_path, ["ok-1", "ok-2", "hang-1"]),
+        workers=1,
+        timeout_s=600,
+        registry=registry_with(EchoEnricher),
+    )
+    try:
+        finished: list[str] = []
+        while len(finished) < 2:
+            finished += [o.asset_id for o in next(rounds)]
+        assert sorted(finished) == ["id-ok-1", "id-ok-2"]
+        assert [next(rounds) for _ in range(3)] == [[], [], []]  # the hang is still in flight
+    finally:
+        rounds.close()
+
+
+def test_decoding_is_bounded_by_the_bytes_held_and_a_decode_rate_floor():
+    """issue 17, item 6: the work one file may cause is bounded by what it can hold — decoded
+    audio beyond its bytes at the bit rate floor is IMPLAUSIBLE_DURATION; decoding slower than
+    MIN_DECODE_SPEED over the longer of the declared and decoded durations is TIMEOUT, so a real
+    programme whose header says too little is not cut short."""
+    from retrovue.enrichers.bounds import DecodeBound
+
+    roomy = 10**9
+    DecodeBound(60.0, roomy, started=time.monotonic() - 300).check(3600.0)  # 390 s allowed
+    with pytest.raises(EnrichmentError) as slow:
+        DecodeBound(60.0, roomy, started=time.monotonic() - 100).check(30.0)  # 36 s allowed
+    assert slow.value.code == TIMEOUT and "slower than 10x real time" in slow.value.message
+    with pytest.raises(EnrichmentError) as holes:
+        DecodeBound(None, 4096).check(3600.0)  # an hour needs 14,400 bytes at 4 B/s
+    assert holes.value.code == IMPLAUSIBLE_DURATION
+
+
+def test_a_declared_duration_must_be_in_range_and_held_by_the_file(tmp_path):
+    """issue 17, item 9b: a declared duration out of range (negative, over 30 days) or more
+    than the file's bytes can carry is IMPLAUSIBLE_DURATION; what a real file declares passes,
+    and so does a file that declares none.  Holes in a sparse file are not bytes it holds."""
+    from retrovue.enrichers.bounds import check_declared, held_bytes
+
+    for declared, held in ((-1.0, 10**9), (31 * 86400.0, 10**12), (3600.0, 14_399)):
+        with pytest.raises(EnrichmentError) as refused:
+            check_declared(declared, held)
+        assert refused.value.code == IMPLAUSIBLE_DURATION
+    check_declared(3600.0, 14_400)
+    check_declared(None, 1)
+    sparse = media.write_sparse_wav(tmp_path / "x.mkv", 2**30)
+    assert sparse.stat().st_size == 2**30 and held_bytes(sparse.stat()) <= 64 * 1024
+    good = media.write_av(tmp_path / "good.mkv")
+    assert held_bytes(good.stat()) == good.stat().st_size

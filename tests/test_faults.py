@@ -554,3 +554,182 @@ def test_a_signal_just_after_the_lock_is_taken_leaves_no_lock_rows(
         assert conn.execute(text("select count(*) from apply_locks")).scalar_one() == 0
     assert _sources(engine) == 0
     assert_next_apply_succeeds(rv, db_url, config)
+
+
+# --- enrichment: a run killed or stopped while it works --------------------------------------------
+
+
+def _states(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Asset.c.canonical_uri, Asset.c.state)).all()
+    return {Path(uri).name: state for uri, state in rows}
+
+
+def _with_test_plugins(env: dict, tmp_path: Path) -> dict:
+    """``env`` for a CLI that finds tests/enrich_plugins.py's `slow` enricher the way an
+    operator's plugins are found: an installed distribution's `retrovue.enrichers` entry point."""
+    dist = tmp_path / "site" / "retrovue_test_plugins-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: retrovue-test-plugins\nVersion: 0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[retrovue.enrichers]\nslow = tests.enrich_plugins:SlowEnricher\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    return env | {"PYTHONPATH": os.pathsep.join([str(repo), str(dist.parent)])}
+
+
+def test_sigterm_while_a_slow_file_is_enriched_keeps_the_results_already_finished(
+    db_url, engine, tmp_path
+):
+    """issue 17, item 6: the batch was flushed only when a new result arrived, so three finished
+    results waited uncommitted behind a slow file, and SIGTERM lost them ("enriched 0").  Now
+    results are committed within ~2 s while the slow file is still worked on: they are `ready`
+    in the database before the run ends, and stay so after SIGTERM (exit 143); the slow file is
+    back to `new`, and the run reports the three."""
+    import yaml
+
+    make_tree(tmp_path / "media", {"Shows": ["a1.mkv", "a2.mkv", "a3.mkv", "z-slow.mkv"]})
+    config = fs_config(tmp_path / "retrovue.yaml", tmp_path / "media", {"Shows": True})
+    document = yaml.safe_load(config.read_text())
+    document["sources"][0]["enrichers"] = ["slow"]
+    config.write_text(yaml.safe_dump(document))
+    proc = subprocess.Popen(
+        _argv(config, ()),
+        env=_with_test_plugins(_env(tmp_path, db_url), tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    quick = {"a1.mkv", "a2.mkv", "a3.mkv"}
+    try:
+        # generous: the slow file takes ten minutes, the quick ones are committed in ~2 s
+        _wait_for(lambda: quick <= {n for n, s in _states(engine).items() if s == "ready"}, 45)
+        assert proc.poll() is None  # still at work on the slow file
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert _states(engine) == {name: "ready" for name in quick} | {"z-slow.mkv": "new"}
+    assert 'collection "Library"/"Shows": enriched 3 with slow' in out, out
+    assert show_lock(engine) is None
+
+
+#: the first statement of an enrichment batch's unit: before it, the run's marking of its assets
+#: ``enriching`` has committed and no result has
+ENRICH_BATCH = r"DELETE FROM asset_enrichments WHERE asset_enrichments\.enricher_type"
+
+
+def _media_library(tmp_path: Path, files: dict[str, str]) -> Path:
+    """One collection "Shows" of real media files (name -> "av" or "video-only"); its config."""
+    from tests import media
+
+    shows = tmp_path / "media" / "Shows"
+    shows.mkdir(parents=True)
+    for name, kind in files.items():
+        media.write_av(shows / name, audio=kind != "video-only")
+    return fs_config(tmp_path / "retrovue.yaml", tmp_path / "media", {"Shows": True})
+
+
+def _killed_while_enriching(rv, db_url, engine, tmp_path: Path) -> Path:
+    """Three files ingested, ffprobe attached, and the apply that enriches them killed (-9)
+    after it marked them: all three are left `enriching`.  The config."""
+    config = _media_library(tmp_path, {f"ep{i}.mkv": "av" for i in range(3)})
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    assert rv("source", "attach-enricher", "Library", "ffprobe", db=db_url).code == 0
+    ended = run_faulted(
+        db_url, config, tmp_path, pattern=ENRICH_BATCH, when="before", action="SIGKILL"
+    )
+    assert ended.code == -signal.SIGKILL, ended.err
+    assert set(_states(engine).values()) == {"enriching"}
+    return config
+
+
+@pytest.mark.parametrize(
+    "finish",
+    [("apply", "-c", "{config}", "--auto-approve"), ("collection", "enrich", "Shows")],
+    ids=["apply", "collection enrich"],
+)
+def test_assets_left_enriching_by_a_kill_are_reset_after_their_enricher_is_detached(
+    rv, db_url, engine, tmp_path, finish
+):
+    """issue 17, item 5: `kill -9` during enrichment, then the enricher detached: the assets the
+    run had marked stay `enriching` for ever (plan said "No changes.", `collection enrich` found
+    nothing to do).  Now plan shows them as drift (a text line, `stuck` in --json, exit 2 with
+    --detailed-exitcode), and apply or `collection enrich` resets them through the executor: with
+    nothing attached they are `new` again, and the next plan has no changes."""
+    config = _killed_while_enriching(rv, db_url, engine, tmp_path)
+    assert rv("source", "detach-enricher", "Library", "ffprobe", db=db_url).code == 0
+
+    planned = rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url)
+    assert planned.code == 2, planned.out + planned.err
+    assert "~ enrich: reset 3 assets stuck enriching (a run was killed)" in planned.out
+    document = rv("plan", "-c", str(config), "--json", db=db_url).json()
+    (enrich,) = [a for a in document["actions"] if a["kind"] == "enrich_collection"]
+    assert (enrich["stuck"], enrich["change"], enrich["work"]) == (3, True, [])
+    assert document["summary"]["assets_stuck"] == 3
+
+    done = rv(*(arg.format(config=config) for arg in finish), db=db_url)
+    assert done.code == 0, done.out + done.err
+    assert "reset 3 assets stuck enriching" in done.out
+    assert set(_states(engine).values()) == {"new"}
+    again = rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url)
+    assert again.code == 0 and "No changes." in again.out, again.out
+
+
+def test_assets_left_enriching_go_ready_when_every_enricher_attached_now_succeeded(
+    rv, db_url, engine, tmp_path
+):
+    """issue 17, item 5: the reset follows the ready rule with what is attached now: a file
+    without audio (ffprobe succeeded, loudness failed) left `enriching` by a `kill -9` during a
+    `--retry-failed` run is `ready` once loudness is detached, as every enricher still attached
+    has succeeded for its current file."""
+    config = _media_library(tmp_path, {"silent.mp4": "video-only", "tone.mkv": "av"})
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    assert rv("source", "attach-enricher", "Library", "ffprobe", db=db_url).code == 0
+    attached = rv("source", "attach-enricher", "Library", "loudness", "--priority", "10", db=db_url)
+    assert attached.code == 0, attached.err
+    assert rv("collection", "enrich", "Shows", db=db_url).code == 2  # silent.mp4: NO_AUDIO
+    assert _states(engine) == {"silent.mp4": "new", "tone.mkv": "ready"}
+    ended = run_faulted(
+        db_url,
+        config,
+        tmp_path,
+        args=("collection", "enrich", "Shows", "--retry-failed"),
+        pattern=ENRICH_BATCH,
+        when="before",
+        action="SIGKILL",
+    )
+    assert ended.code == -signal.SIGKILL, ended.err
+    assert _states(engine) == {"silent.mp4": "enriching", "tone.mkv": "ready"}
+    assert rv("source", "detach-enricher", "Library", "loudness", db=db_url).code == 0
+
+    planned = rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url)
+    assert planned.code == 2, planned.out + planned.err
+    assert "reset 1 asset stuck enriching (a run was killed)" in planned.out
+    applied = rv("apply", "-c", str(config), "--auto-approve", db=db_url)
+    assert applied.code == 0, applied.out + applied.err
+    assert _states(engine) == {"silent.mp4": "ready", "tone.mkv": "ready"}
+    assert rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url).code == 0
+
+
+def test_assets_left_enriching_are_reset_in_a_collection_no_longer_synced(
+    rv, db_url, engine, tmp_path
+):
+    """issue 17, item 5: assets left `enriching` are drift wherever they are: a collection whose
+    sync was turned off after the kill is neither ingested nor enriched, yet its plan shows them
+    and apply settles them (ffprobe is still attached and has no result for them: `new`), and
+    nothing is probed there."""
+    _killed_while_enriching(rv, db_url, engine, tmp_path)
+    off = fs_config(tmp_path / "off.yaml", tmp_path / "media", {"Shows": False})
+    document = rv("plan", "-c", str(off), "--json", db=db_url).json()
+    (enrich,) = [a for a in document["actions"] if a["kind"] == "enrich_collection"]
+    assert (enrich["stuck"], enrich["work"]) == (3, [])
+    applied = rv("apply", "-c", str(off), "--auto-approve", db=db_url)
+    assert applied.code == 0, applied.out + applied.err
+    assert set(_states(engine).values()) == {"new"}
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from asset_enrichments")).scalar_one() == 0
+    again = rv("plan", "-c", str(off), "--detailed-exitcode", db=db_url)
+    assert again.code == 0 and "No changes." in again.out, again.out

@@ -4,7 +4,8 @@ It builds the ``EnrichCollection`` that `retrovue plan` builds for the collectio
 through the one executor, under the apply lock, committing in batches.  How it ends:
 
 - ``OK`` (exit 0): every asset it tried was enriched, or there was nothing to do (also: no
-  enricher attached; the result says so);
+  enricher attached; the result says so).  Assets a killed run left ``enriching`` are settled
+  either way (new, or ready by the ready rule with the enrichers attached now);
 - ``PARTIAL`` (exit 2): some assets failed (each is listed with its reason), or one attached
   enricher could not run while others did;
 - ``FAILED`` (exit 1): nothing could be enriched because of a run-level error (an attached
@@ -41,7 +42,7 @@ class CollectionEnrichment:
     source: DbSource
     collection: DbCollection
     enrichers: tuple[EffectiveEnricher, ...]
-    #: None when no enricher is attached (nothing to do)
+    #: None when no enricher is attached and no asset is stuck enriching (nothing to do)
     action: EnrichCollection | None
     plan: Plan
     #: attached enrichers that cannot run here, with the reason
@@ -74,17 +75,17 @@ def _enrich(ctx: Context, request: EnrichRequest, source, col) -> CollectionEnri
         "force": request.force,
         "retry_failed": request.retry_failed,
     }
-    if not specs:
-        return CollectionEnrichment(source, col, shown, None, Plan(()), **common)
-    registry = enricher_registry()
+    registry = enricher_registry() if specs else None
     action, notes = _plan(ctx, registry, source, col, specs, request)
+    if action is None:
+        return CollectionEnrichment(source, col, shown, None, Plan(()), **common)
     failed_before = _failed_before(ctx, col, action, request)
     plan = Plan((action,))
     planned = CollectionEnrichment(
         source, col, shown, action, plan, tuple(notes), failed_before, **common
     )
-    if not action.work:  # every attached enricher is unavailable: refuse, nothing written
-        raise _unavailable(registry, specs)  # a dry run fails alike (contracts §0.7)
+    if specs and not action.work:  # every attached enricher is unavailable: refuse, nothing
+        raise _unavailable(registry, specs)  # written; a dry run fails alike (contracts §0.7)
     if request.dry_run:
         return planned
     result = ctx.run(plan, f"collection enrich {col.id}")

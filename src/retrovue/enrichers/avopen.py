@@ -2,7 +2,8 @@
 
 ``UNREADABLE`` when the bytes cannot be had (missing, a directory, not a regular file, permission,
 an I/O error, a file cut short inside its header); ``NOT_MEDIA`` when they can but FFmpeg finds no
-media in them (an empty file, random bytes, text under a media extension).
+media in them (an empty file, random bytes, text under a media extension);
+``IMPLAUSIBLE_DURATION`` when the header declares more than the file can hold (``bounds.py``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,30 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from dataclasses import dataclass
+from typing import Any
 
 import av
 import av.logging
 
+from retrovue.enrichers.bounds import check_declared, held_bytes
 from retrovue.enrichers.errors import NOT_MEDIA, UNREADABLE, EnrichmentError
 
 
-def file_size(path: str) -> int:
-    """The size of the regular file at ``path``; EnrichmentError when it is no media file."""
+@dataclass(frozen=True)
+class OpenedMedia:
+    """An open PyAV input container (close it, or use it in ``with``) and what was checked."""
+
+    container: Any
+    size: int
+    #: the bytes behind the file (``bounds.held_bytes``)
+    held: int
+    #: the duration its header declares, in seconds; None when it declares none
+    declared_s: float | None
+
+
+def regular_file(path: str) -> os.stat_result:
+    """The stat of the regular file at ``path``; EnrichmentError when it is no media file."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -34,14 +50,15 @@ def file_size(path: str) -> int:
         raise EnrichmentError(UNREADABLE, "not a regular file")
     if st.st_size == 0:
         raise EnrichmentError(NOT_MEDIA, "empty file (0 bytes)")
-    return st.st_size
+    return st
 
 
 def open_media(
     path: str, *, probe_size: int | None = None, analyze_duration_s: float | None = None
-):
-    """``(container, size)`` for ``path``; only headers are read and stream parameters probed."""
-    size = file_size(path)
+) -> OpenedMedia:
+    """``path`` opened; only headers are read and stream parameters probed, and the duration
+    they declare is checked against the bytes the file holds."""
+    st = regular_file(path)
     options = {}
     if probe_size:
         options["probesize"] = str(int(probe_size))
@@ -54,7 +71,26 @@ def open_media(
         raise EnrichmentError(NOT_MEDIA, f"no media FFmpeg recognises: {reason(exc)}") from None
     except (av.error.FFmpegError, OSError) as exc:
         raise EnrichmentError(UNREADABLE, f"cannot read the file: {reason(exc)}") from None
-    return container, size
+    opened = OpenedMedia(container, st.st_size, held_bytes(st), declared_duration_s(container))
+    try:
+        check_declared(opened.declared_s, opened.held)
+    except EnrichmentError:
+        container.close()
+        raise
+    return opened
+
+
+def declared_duration_s(container) -> float | None:
+    """The container's duration, else its longest stream's, in seconds; None when neither is
+    declared (what ``ffprobe.describe_container`` reports as ``duration_ms``)."""
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    known = [
+        float(s.duration * s.time_base)
+        for s in container.streams
+        if s.duration is not None and s.time_base
+    ]
+    return max(known) if known else None
 
 
 def reason(exc: Exception) -> str:

@@ -17,14 +17,26 @@ UNREADABLE = "UNREADABLE"
 NOT_MEDIA = "NOT_MEDIA"
 #: the enricher needs audio and the file has no audio stream
 NO_AUDIO = "NO_AUDIO"
-#: the enricher ran past the per-file timeout; its worker was killed
+#: the enricher ran past the per-file timeout (its worker was killed), or decoded slower than a
+#: file's duration allows (``enrichers/bounds.py``)
 TIMEOUT = "TIMEOUT"
 #: the worker process died while enriching this file (a crash in a demuxer, os.abort in a plugin)
 CRASHED = "CRASHED"
 #: the enricher raised something other than an EnrichmentError, or returned unstorable data
 PLUGIN_ERROR = "PLUGIN_ERROR"
+#: the header declares a duration out of range, or more than the file's bytes can carry (a sparse
+#: or cut-short file, a corrupt header); see ``enrichers/bounds.py``
+IMPLAUSIBLE_DURATION = "IMPLAUSIBLE_DURATION"
 
-FAILURE_CODES = (UNREADABLE, NOT_MEDIA, NO_AUDIO, TIMEOUT, CRASHED, PLUGIN_ERROR)
+FAILURE_CODES = (
+    UNREADABLE,
+    NOT_MEDIA,
+    NO_AUDIO,
+    TIMEOUT,
+    CRASHED,
+    PLUGIN_ERROR,
+    IMPLAUSIBLE_DURATION,
+)
 
 
 class EnrichmentError(RetrovueError):

@@ -4,7 +4,8 @@ What the ``ffprobe`` tool would show, without a subprocess per file: the contain
 duration and bit rate, each stream's codec and parameters, and the chapters.  Only headers are
 read and stream parameters probed (``probe_size`` / ``analyze_duration`` bound that); no frame is
 decoded here.  Like the ``ffprobe`` tool, a Matroska file cut short after an intact header is
-described by its header (its declared duration), not flagged.
+described by its header (its declared duration), not flagged, unless what is left could not hold
+that duration, or the duration is out of range (``IMPLAUSIBLE_DURATION``, ``bounds.py``).
 """
 
 from __future__ import annotations
@@ -63,13 +64,13 @@ class FFProbeEnricher(BaseEnricher):
         # FFmpeg's libraries load on first use, not when a registry lists this class
         from retrovue.enrichers.avopen import open_media
 
-        container, size = open_media(
+        opened = open_media(
             asset.path,
             probe_size=self.params["probe_size"],
             analyze_duration_s=self.params["analyze_duration"],
         )
-        with container:
-            facts = describe_container(container, size)
+        with opened.container as container:
+            facts = describe_container(container, opened.size)
         if not any(
             s["type"] in ("audio", "video") and not s["attached_pic"] for s in facts["streams"]
         ):

@@ -29,6 +29,10 @@ class LoudnessEnricher(BaseEnricher):
     version = 1
     display_name = "Loudness (EBU R128 integrated loudness, true peak)"
     opt_in = True  # decodes the whole audio track: minutes of CPU per feature film
+    #: the ceiling: the pool kills a worker past it, whatever the file (a hang in native code).
+    #: Below it each file gets the time its duration needs at bounds.MIN_DECODE_SPEED (10x real
+    #: time), so 1,800 s is a 4.9-hour programme decoded at a fifteenth of the speed measured
+    #: here (~150x); an implausible header fails at once (bounds.check_declared).
     default_timeout_s = 1800.0
 
     @classmethod
@@ -61,9 +65,10 @@ class LoudnessEnricher(BaseEnricher):
         import av
 
         from retrovue.enrichers.avopen import open_media, reason
+        from retrovue.enrichers.bounds import DecodeBound
 
-        container, _size = open_media(asset.path)
-        with container:
+        opened = open_media(asset.path)
+        with opened.container as container:
             stream = next(iter(container.streams.audio), None)
             if stream is None:
                 raise EnrichmentError(NO_AUDIO, "no audio stream")
@@ -73,6 +78,7 @@ class LoudnessEnricher(BaseEnricher):
                 if other is not stream:
                     other.discard = av.stream.Discard.all  # the demuxer skips their packets
             meter = _Meter(true_peak=self.params["true_peak"])
+            bound = DecodeBound(opened.declared_s, opened.held)
             decode_errors = 0
             try:
                 for packet in container.demux(stream):
@@ -83,6 +89,7 @@ class LoudnessEnricher(BaseEnricher):
                         continue
                     for frame in frames:
                         meter.add(frame)
+                    bound.check(meter.duration_s)
             except av.error.FFmpegError as exc:
                 raise EnrichmentError(
                     UNREADABLE, f"reading the audio failed: {reason(exc)}"

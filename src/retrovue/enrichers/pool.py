@@ -6,9 +6,12 @@ next one.  Each worker answers every input as soon as it is done, in the order i
 so the parent always knows which input a worker is on and how long it has been on it.
 
 Outcomes are yielded in **completion order** (not input order); each carries its asset id and
-change token, so a caller stores them as they come.  Inputs are read lazily from the iterable and
-sent in batches sized to about 20 ms of work per worker, which amortises the IPC on small files
-without leaving one worker with a queue of feature films at the end of a run.
+change token, so a caller stores them as they come.  ``run_enrichment_rounds`` yields them in a
+list each time the pool looks at its workers, an empty one when nothing finished, so that a
+caller can act on time (commit what it holds) while a slow file is still being worked on.  Inputs
+are read lazily from the iterable and sent in batches sized to about 20 ms of work per worker,
+which amortises the IPC on small files without leaving one worker with a queue of feature films
+at the end of a run.
 
 Workers are fresh interpreters (``subprocess``, spawn semantics) speaking
 ``multiprocessing.connection`` over a socket pair, not ``multiprocessing`` children: the
@@ -85,6 +88,31 @@ def run_enrichment(
     iterating, EnricherStartError means the enricher could not be constructed in a worker.
     Closing the iterator early stops the workers.
     """
+    rounds = run_enrichment_rounds(
+        enricher_type_id,
+        params,
+        inputs,
+        workers=workers,
+        timeout_s=timeout_s,
+        batch_size=batch_size,
+        registry=registry,
+    )
+    return _flatten(rounds)
+
+
+def run_enrichment_rounds(
+    enricher_type_id: str,
+    params: Mapping[str, Any] | None,
+    inputs: Iterable[EnrichInput],
+    *,
+    workers: int | None = None,
+    timeout_s: float | None = None,
+    batch_size: int = 32,
+    registry: EnricherRegistry | None = None,
+) -> Iterator[list[EnrichOutcome]]:
+    """``run_enrichment``'s outcomes, in a list each time the pool looks at its workers: at
+    least every ``LIVENESS_CHECK_S`` while any input is in flight, empty when nothing finished.
+    Checked and stopped as ``run_enrichment`` is."""
     registry = registry if registry is not None else load_registry()
     enricher_cls = registry.require_available(enricher_type_id)
     resolved = resolve_params(enricher_cls.param_spec(), params or {})
@@ -93,7 +121,15 @@ def run_enrichment(
     if workers < 1 or batch_size < 1 or not timeout_s > 0:
         raise ValueError("workers and batch_size must be at least 1 and timeout_s positive")
     run = _Run(enricher_cls, resolved, workers, timeout_s, batch_size)
-    return run.outcomes(iter(inputs))
+    return run.rounds(iter(inputs))
+
+
+def _flatten(rounds: Iterator[list[EnrichOutcome]]) -> Iterator[EnrichOutcome]:
+    try:
+        for done in rounds:
+            yield from done
+    finally:
+        rounds.close()  # closing this generator stops the workers at once
 
 
 @dataclass
@@ -129,7 +165,7 @@ class _Run:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def outcomes(self, source: Iterator[EnrichInput]) -> Iterator[EnrichOutcome]:
+    def rounds(self, source: Iterator[EnrichInput]) -> Iterator[list[EnrichOutcome]]:
         first = next(source, _END)
         if first is _END:
             return  # no process is started for nothing
@@ -155,7 +191,7 @@ class _Run:
                         workers[index] = self._spawn()
                     elif self._fail_overdue(worker, done):
                         workers[index] = self._spawn()
-                yield from done
+                yield done
         finally:
             # all asked first, then all reaped: their interpreter shutdowns overlap
             for worker in workers:

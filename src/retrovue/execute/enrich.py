@@ -2,9 +2,10 @@
 
 The work is chosen here, from the database, inside the run (``observe.enrichment.pending``): a
 plan's count is a preview, so a saved plan cannot widen or narrow what gets probed.  Results are
-committed in batches (every ``batch`` results or ``flush_s`` seconds, whichever comes first), each
-with the apply lock re-checked just before it commits, so Ctrl-C or a kill loses at most the batch
-in progress and the next run picks up the rest: what is committed is not pending any more.
+committed in batches (every ``batch`` results, or every ``flush_s`` seconds while some wait, also
+when a slow file holds up the rest), each with the apply lock re-checked just before it commits,
+so Ctrl-C or a kill loses at most the batch in progress and the next run picks up the rest: what
+is committed is not pending any more.
 
 An asset's lifecycle: ``new`` while any of its collection's enrichers has not succeeded for its
 current change token; ``enriching`` while a run works on it; ``ready`` once they all have.  A
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from retrovue.database.models import Asset, AssetEnrichment
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, resolve_params
 from retrovue.enrichers.errors import PLUGIN_ERROR
-from retrovue.enrichers.pool import EnrichOutcome, run_enrichment
+from retrovue.enrichers.pool import EnrichOutcome, run_enrichment_rounds
 from retrovue.enrichers.registry import EnricherRegistry
 from retrovue.errors import LockLostError, RetrovueError
 from retrovue.logs import get_logger
@@ -69,6 +70,8 @@ class EnrichmentRun:
     failures: list[EnrichFailure] = field(default_factory=list)
     #: run-level errors by type (unavailable enricher, bad params, a worker that cannot start)
     errors: list[RetrovueError] = field(default_factory=list)
+    #: assets a killed run had left ``enriching`` that this one settled (new or ready)
+    reset: int = 0
 
 
 @dataclass
@@ -95,9 +98,10 @@ class CollectionEnricher:
     def enrich(self) -> EnrichmentRun:
         """Run every enricher; a LockLostError or KeyboardInterrupt propagates after the last
         committed batch (assets a run marked ``enriching`` go back to ``new`` unless the lock
-        was lost, when nothing more is written)."""
+        was lost, when nothing more is written).  With no enricher attached, only what a killed
+        run left ``enriching`` is settled."""
         if not self.specs:
-            return self.run
+            return self.settle_stuck()
         try:
             for spec in self.specs:
                 self._enrich_with(spec)
@@ -108,6 +112,32 @@ class CollectionEnricher:
             raise
         self._settle(promote=True)
         return self.run
+
+    def settle_stuck(self) -> EnrichmentRun:
+        """Settle only the assets a killed run left ``enriching``; nothing is enriched.  (This run
+        holds the apply lock, so no live run is working on them.)"""
+        with self.engine.begin() as conn:
+            self.run.reset += self._settle_stuck(conn)
+            self.guard(conn)
+        return self.run
+
+    def _settle_stuck(self, conn: Connection) -> int:
+        """The collection's ``enriching`` assets by the ready rule with the enrichers attached
+        now: ready when every one succeeded for the asset's change token, else new (with none
+        attached, new: nothing looked at the media).  How many there were."""
+        enriching = (Asset.c.collection_id == self.collection_id, Asset.c.state == "enriching")
+        ready = 0
+        if self.specs:  # with none, succeeded_all holds for every asset
+            ready = conn.execute(
+                update(Asset)
+                .where(*enriching, Asset.c.missing_since.is_(None), succeeded_all(self._types))
+                .values(state="ready")
+            ).rowcount
+        return ready + conn.execute(update(Asset).where(*enriching).values(state="new")).rowcount
+
+    @property
+    def _types(self) -> list[str]:
+        return [spec.type for spec in self.specs]
 
     # -- one enricher type ------------------------------------------------------------------
 
@@ -152,28 +182,36 @@ class CollectionEnricher:
         paths = {str(row.id): row.canonical_uri for row in rows}
         known, to_probe = _split_known(cls, rows)
         self._listed.update(item.asset_id for item, _ in known)
-        outcomes = _chain(
-            (self._known_outcome(cls, item, data) for item, data in known),
-            run_enrichment(
+        rounds = _chain(
+            [[self._known_outcome(cls, item, data) for item, data in known]],
+            run_enrichment_rounds(
                 spec.type, params, to_probe, workers=self.workers, registry=self.registry
             )
             if to_probe
             else (),
         )
+        try:
+            self._commit_as_they_come(cls, version, rounds, paths)
+        finally:
+            rounds.close()  # stops the workers at once when the loop ended early
+
+    def _commit_as_they_come(self, cls, version: str, rounds, paths: dict[str, str]) -> None:
+        """Commit every ``batch`` results, and whatever has waited ``flush_s``: the pool hands
+        over a (maybe empty) round at least twice a second, so finished results are committed
+        while a slow file is still being worked on, not when the next result comes."""
         buffer: list[EnrichOutcome] = []
         last_flush = time.monotonic()
-        try:
-            for outcome in outcomes:
+        for done in rounds:
+            for outcome in done:
                 buffer.append(outcome)
                 if self.on_result is not None:
                     self.on_result()
-                if len(buffer) >= self.batch or time.monotonic() - last_flush >= self.flush_s:
+                if len(buffer) >= self.batch:
                     self._commit(cls, version, buffer, paths)
                     buffer, last_flush = [], time.monotonic()
-        finally:
-            close = getattr(outcomes, "close", None)
-            if close is not None:
-                close()  # stops the workers at once when the loop ended early
+            if buffer and time.monotonic() - last_flush >= self.flush_s:
+                self._commit(cls, version, buffer, paths)
+                buffer, last_flush = [], time.monotonic()
         if buffer:
             self._commit(cls, version, buffer, paths)
 
@@ -223,13 +261,12 @@ class CollectionEnricher:
     def _promote(self, conn: Connection, ids: list[uuid.UUID]) -> None:
         """The batch's assets that every enricher has now succeeded on become ready; the rest
         that this run marked go back to new."""
-        type_ids = [spec.type for spec in self.specs]
         scope = [Asset.c.state.in_(("new", "enriching")), Asset.c.missing_since.is_(None)]
         if ids is not None:
             scope.append(Asset.c.id.in_(ids))
         else:
             scope.append(Asset.c.collection_id == self.collection_id)
-        conn.execute(update(Asset).where(*scope, succeeded_all(type_ids)).values(state="ready"))
+        conn.execute(update(Asset).where(*scope, succeeded_all(self._types)).values(state="ready"))
         if ids is not None:  # a recorded result is not pending: nothing would settle it later
             back = (Asset.c.id.in_(ids), Asset.c.state == "enriching")
             conn.execute(update(Asset).where(*back).values(state="new"))
@@ -237,19 +274,23 @@ class CollectionEnricher:
     def _settle(self, *, promote: bool) -> None:
         """After the last batch (or an interruption): nothing stays ``enriching``, and every
         asset all enrichers have succeeded on is ready (also those no batch of this run touched:
-        an enricher detached since their last run may have been the one that failed)."""
+        an enricher detached since their last run may have been the one that failed).  After
+        the last batch every asset this run marked is settled, so what is still ``enriching``
+        is what a killed run left (counted as reset)."""
         try:
             with self.engine.begin() as conn:
                 if promote:
+                    self.run.reset += self._settle_stuck(conn)
                     self._promote(conn, None)
-                conn.execute(
-                    update(Asset)
-                    .where(
-                        Asset.c.collection_id == self.collection_id,
-                        Asset.c.state == "enriching",
+                else:
+                    conn.execute(
+                        update(Asset)
+                        .where(
+                            Asset.c.collection_id == self.collection_id,
+                            Asset.c.state == "enriching",
+                        )
+                        .values(state="new")
                     )
-                    .values(state="new")
-                )
                 self.guard(conn)
         except RetrovueError:
             raise
@@ -395,6 +436,12 @@ def _split_known(cls: type[BaseEnricher], rows) -> tuple[list, list[EnrichInput]
     return known, to_probe
 
 
-def _chain(*iterables: Iterable[EnrichOutcome]) -> Iterator[EnrichOutcome]:
-    for iterable in iterables:
-        yield from iterable
+def _chain(*rounds: Iterable[list[EnrichOutcome]]) -> Generator[list[EnrichOutcome], None, None]:
+    """The rounds of each in turn; closing it closes the one in progress (a pool's workers stop)."""
+    for each in rounds:
+        try:
+            yield from each
+        finally:
+            close = getattr(each, "close", None)
+            if close is not None:
+                close()

@@ -211,28 +211,16 @@ class Executor:
                 EnrichmentOutcome(address, error=RetrovueError("its collection's ingest failed"))
             )
             return True
-        if action.total == 0 and not action.force and not action.unavailable:
+        # nothing planned to enrich: its stuck assets are settled, if it has any, and that is all
+        settle_only = action.total == 0 and not action.force and not action.unavailable
+        if settle_only and not action.stuck:
             return True
         enricher: CollectionEnricher | None = None
         progress = self.progress(str(address))
         try:
             self.guard(None)
-            with self.engine.connect() as conn:
-                source = source_row(conn, address)
-                collection_id = collection_id_of(conn, source.id, address)
-                specs = collection_enrichers(conn, source.id, collection_id)
-            enricher = CollectionEnricher(
-                self.engine,
-                self.enricher_registry(),
-                collection_id,
-                specs,
-                self.clock,
-                self.guard,
-                force=action.force,
-                retry_failed=action.retry_failed,
-                on_result=progress,
-            )
-            run = enricher.enrich()
+            enricher = self._collection_enricher(action, progress)
+            run = enricher.settle_stuck() if settle_only else enricher.enrich()
         except KeyboardInterrupt as stop:
             _finish(progress)
             result.enrichments.append(
@@ -259,9 +247,29 @@ class Executor:
             collection=str(address),
             enriched=outcome.enriched,
             failed=outcome.failed,
+            reset=outcome.reset,
         )
         result.enrichments.append(outcome)
         return True
+
+    def _collection_enricher(self, action, progress) -> CollectionEnricher:
+        """The enricher of an EnrichCollection's collection, with its enrichers attached now."""
+        address = action.collection
+        with self.engine.connect() as conn:
+            source = source_row(conn, address)
+            collection_id = collection_id_of(conn, source.id, address)
+            specs = collection_enrichers(conn, source.id, collection_id)
+        return CollectionEnricher(
+            self.engine,
+            self.enricher_registry(),
+            collection_id,
+            specs,
+            self.clock,
+            self.guard,
+            force=action.force,
+            retry_failed=action.retry_failed,
+            on_result=progress,
+        )
 
     def _enrichment_outcome(self, address, enricher, error, interrupted=False):
         run = enricher.run if enricher is not None else None
@@ -271,6 +279,7 @@ class Executor:
             failures=tuple(run.failures) if run else (),
             error=error,
             interrupted=interrupted,
+            reset=run.reset if run else 0,
         )
 
     def enricher_registry(self) -> EnricherRegistry:

@@ -252,7 +252,9 @@ class EnrichCollection:
     """Run a collection's enrichers over its assets still to enrich, after its ingest.
 
     ``work`` is the plan's count per enricher; the executor decides again, from the database,
-    which assets it enriches (a saved plan's numbers are a preview, never an instruction)."""
+    which assets it enriches (a saved plan's numbers are a preview, never an instruction).  With
+    no work, only the ``stuck`` assets are settled (also in a collection that is not synced, or
+    has no enricher attached any more)."""
 
     collection: CollectionAddress
     work: tuple[EnrichWork, ...]
@@ -265,6 +267,14 @@ class EnrichCollection:
         default=(),
         metadata={
             "doc": "Attached enricher types no loaded enricher provides: the run reports them as errors."
+        },
+    )
+    #: assets a killed run left ``enriching``: the run settles them by the ready rule with the
+    #: enrichers attached then (ready when all succeeded for the asset's change token, else new)
+    stuck: int = field(
+        default=0,
+        metadata={
+            "doc": "Assets a killed run left enriching: apply settles them by the ready rule with the enrichers attached then (ready when all succeeded for the asset's change token, else new; new with none attached). Absent before 1.7 (0)."
         },
     )
 
@@ -365,7 +375,7 @@ def is_change(action: Action) -> bool:
     if isinstance(action, IngestCollection):
         return action.counts.has_changes
     if isinstance(action, EnrichCollection):
-        return action.total > 0 or bool(action.unavailable)
+        return action.total > 0 or bool(action.unavailable) or action.stuck > 0
     if isinstance(action, PruneSource):
         return action.will_delete
     return not isinstance(action, CollectionGoneUpstream)

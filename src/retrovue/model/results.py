@@ -80,6 +80,8 @@ class EnrichmentOutcome(_Failable):
     failures: tuple[EnrichFailure, ...] = ()
     error: BaseException | None = None
     interrupted: bool = False
+    #: assets a killed run had left ``enriching`` that this one settled (new or ready)
+    reset: int = 0
 
     @property
     def enriched(self) -> int:

@@ -28,6 +28,9 @@ class EmptyReader:
     ) -> set[str]:
         return set()
 
+    def left_enriching(self, collection_id: uuid.UUID) -> int:
+        return 0
+
     def tally_collections(self, collection_ids: list[uuid.UUID]) -> AssetTally:
         return AssetTally(0, 0)
 

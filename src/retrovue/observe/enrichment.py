@@ -66,6 +66,16 @@ def count_pending(
     ).scalar_one()
 
 
+def count_enriching(conn: Connection, collection_id: uuid.UUID) -> int:
+    """Assets of the collection in ``enriching``.  A run marks them only while it works on them
+    under the apply lock, so to a reader that holds no run they are what a killed run left."""
+    return conn.execute(
+        select(func.count())
+        .select_from(Asset)
+        .where(Asset.c.collection_id == collection_id, Asset.c.state == "enriching")
+    ).scalar_one()
+
+
 def failed_count(conn: Connection, collection_id: uuid.UUID, type_id: str) -> int:
     """Present assets whose attempt for their current change token failed."""
     return conn.execute(

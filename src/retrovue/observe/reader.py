@@ -42,6 +42,10 @@ class DbReader:
             self.conn, collection_id, type_id, force=force, retry_failed=retry_failed
         )
 
+    def left_enriching(self, collection_id: uuid.UUID) -> int:
+        """Assets a killed run left ``enriching`` (see observe.enrichment.count_enriching)."""
+        return enrichment.count_enriching(self.conn, collection_id)
+
     def tally_collections(self, collection_ids: list[uuid.UUID]) -> AssetTally:
         """How many assets these collections hold, and how many of them have aired."""
         if not collection_ids:

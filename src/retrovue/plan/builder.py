@@ -36,7 +36,7 @@ from retrovue.model.actions import (
 )
 from retrovue.model.enums import ProblemKind
 from retrovue.model.snapshots import DbSnapshot
-from retrovue.plan.enrichment import plan_enrichment
+from retrovue.plan.enrichment import plan_enrichment, plan_stuck
 
 if TYPE_CHECKING:  # planning reads through the reader it is given; it imports no SQL
     from retrovue.enrichers.registry import EnricherRegistry
@@ -101,6 +101,7 @@ def build_plan(
         problems += source_problems
         for state in states:
             if not (state.sync_enabled and state.ingestible):
+                actions += _plan_stuck_only(reader, state)
                 continue
             try:
                 planned, planned_notes = _plan_collection(
@@ -195,6 +196,13 @@ def _own_database_note(state: CollectionState, own: frozenset[str]) -> str:
         f"{state.address} holds this catalogue's own database ({min(own, key=len)}): its files "
         "are never ingested; keep the database outside the media folders"
     )
+
+
+def _plan_stuck_only(reader: DbReader, state: CollectionState) -> list[Action]:
+    """A collection nothing is ingested or enriched in still has its stuck assets settled: an
+    asset a killed run left ``enriching`` is not the collection's to keep."""
+    stuck = plan_stuck(reader, state.address, state.address.id)
+    return [stuck] if stuck is not None else []
 
 
 def _plan_ingest(

@@ -4,6 +4,10 @@ The executor chooses the assets again when it runs (``execute/enrich.py``), from
 condition, so this number and the run's work are the same set when nothing moved in between:
 the stored assets still to enrich, plus the ones this plan's ingest creates or changes (a changed
 file's earlier results were for its old change token).
+
+Assets a killed run left ``enriching`` are drift of their own (``stuck``): nothing else would
+ever settle them once their enricher is detached or has nothing left to do, so the plan shows
+them for every stored collection, enrichers attached or not.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ def plan_enrichment(
     force: bool = False,
     retry_failed: bool = False,
 ) -> tuple[EnrichCollection | None, list[str]]:
-    """(the EnrichCollection for ``collection``, or None without enrichers; notes on enrichers
-    that cannot run here).  ``enrichers`` loads the registry only when there are ``specs``."""
+    """(the EnrichCollection for ``collection``, or None without enrichers nor stuck assets;
+    notes on enrichers that cannot run here).  ``enrichers`` loads the registry only when there
+    are ``specs``."""
     if not specs:
-        return None, []
+        return plan_stuck(reader, collection, collection_id), []
     registry = enrichers()
     work: list[EnrichWork] = []
     unavailable: list[str] = []
@@ -59,5 +64,20 @@ def plan_enrichment(
         force=force,
         retry_failed=retry_failed,
         unavailable=tuple(unavailable),
+        stuck=_stuck(reader, collection_id),
     )
     return action, notes
+
+
+def plan_stuck(
+    reader: DbReader, collection: CollectionAddress, collection_id: uuid.UUID | None
+) -> EnrichCollection | None:
+    """An EnrichCollection that only settles the assets a killed run left ``enriching``, or None
+    when there are none: for a collection with no enricher attached, or none to run (not synced,
+    not ingestible)."""
+    stuck = _stuck(reader, collection_id)
+    return EnrichCollection(collection, (), stuck=stuck) if stuck else None
+
+
+def _stuck(reader: DbReader, collection_id: uuid.UUID | None) -> int:
+    return reader.left_enriching(collection_id) if collection_id is not None else 0

@@ -37,16 +37,13 @@ def more_command(outcome: EnrichmentOutcome) -> str:
 def outcome_lines(outcome: EnrichmentOutcome, listed: int = LISTED) -> list[str]:
     """The collection's line, its run-level error, and its failed assets (at most ``listed``)."""
     head = f"{outcome.collection}: "
-    if outcome.counts:
-        parts = []
-        for c in outcome.counts:
-            part = f"{c.enriched:,} with {c.type}"
-            if c.from_listing:
-                part += f" ({c.from_listing:,} from the listing)"
-            if c.failed:
-                part += f", {c.failed:,} failed"
-            parts.append(part)
-        lines = [head + "enriched " + "; ".join(parts)]
+    done = [f"enriched {_counts_text(outcome)}"] if outcome.counts else []
+    if outcome.reset:
+        done.append(
+            f"reset {count_noun(outcome.reset, 'asset')} stuck enriching (a run was killed)"
+        )
+    if done:
+        lines = [head + "; ".join(done)]
     else:
         lines = [head + ("enrichment interrupted" if outcome.interrupted else "NOT ENRICHED")]
     message, code = _error_fields(outcome.error)
@@ -64,6 +61,19 @@ def outcome_lines(outcome: EnrichmentOutcome, listed: int = LISTED) -> list[str]
     if more > 0:
         lines.append(f"  \u2026 and {more:,} more ({more_command(outcome)})")
     return lines
+
+
+def _counts_text(outcome: EnrichmentOutcome) -> str:
+    """``1,202 with ffprobe, 2 failed; 1,204 with loudness``."""
+    parts = []
+    for c in outcome.counts:
+        part = f"{c.enriched:,} with {c.type}"
+        if c.from_listing:
+            part += f" ({c.from_listing:,} from the listing)"
+        if c.failed:
+            part += f", {c.failed:,} failed"
+        parts.append(part)
+    return "; ".join(parts)
 
 
 def outcome_json(outcome: EnrichmentOutcome) -> dict[str, Any]:
@@ -93,14 +103,19 @@ def outcome_json(outcome: EnrichmentOutcome) -> dict[str, Any]:
         "error": message,
         "error_code": code,
         "interrupted": outcome.interrupted,
+        "reset": outcome.reset,
     }
 
 
 def totals(outcomes: list[EnrichmentOutcome]) -> str:
-    """`enrichment: 1,202 assets enriched, 2 failed` for a summary line."""
+    """`enrichment: 1,202 assets enriched, 2 failed` for a summary line (`, 3 reset` when a
+    killed run had left some enriching)."""
     enriched = sum(o.enriched for o in outcomes)
     failed = sum(o.failed for o in outcomes)
-    return f"enrichment: {count_noun(enriched, 'asset')} enriched, {failed:,} failed"
+    reset = sum(o.reset for o in outcomes)
+    return f"enrichment: {count_noun(enriched, 'asset')} enriched, {failed:,} failed" + (
+        f", {reset:,} reset" if reset else ""
+    )
 
 
 # -- attachments ----------------------------------------------------------------------------------
@@ -228,6 +243,7 @@ def enrich_document(done) -> dict[str, Any]:
             {"type": w.type, "version": w.version, "assets": w.assets}
             for w in (action.work if action else ())
         ],
+        "stuck": action.stuck if action else 0,
         "failed_before": [{"type": t, "assets": n} for t, n in done.failed_before.items()],
         "unavailable": list(done.unavailable),
         "enrichments": [outcome_json(done.outcome)] if done.outcome else [],
@@ -287,4 +303,8 @@ def enrich_preview_lines(done) -> list[str]:
         for w in done.action.work
     ]
     lines += [f"  ! cannot run: {note}" for note in done.unavailable]
+    if done.action.stuck:
+        lines.append(
+            f"  reset: {count_noun(done.action.stuck, 'asset')} stuck enriching (a run was killed)"
+        )
     return lines + _failed_before_lines(done)

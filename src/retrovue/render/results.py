@@ -32,7 +32,7 @@ def enrichments_not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
         str(a.collection)
         for a in plan.actions
         if unit_of(a) == Unit.ENRICH
-        and (a.total > 0 or a.force)
+        and (a.total > 0 or a.force or a.stuck > 0)
         and str(a.collection) not in reached
     ]
 

@@ -44,6 +44,8 @@ class PlanSummary:
     #: assets a collection's enrichers would enrich (per collection, its largest enricher's
     #: count: an asset every enricher would read is counted once)
     assets_enrich: int = 0
+    #: assets a killed run left ``enriching``, to be settled (new, or ready by the ready rule)
+    assets_stuck: int = 0
     #: notes that change nothing (a collection gone upstream, a source kept out of the config)
     warnings: int = 0
     #: parts of the plan that could not be made (an unreachable upstream, …)
@@ -129,6 +131,7 @@ def _(a: SetEnrichers, into: Tally) -> None:
 @tally.register
 def _(a: EnrichCollection, into: Tally) -> None:
     into.counts["assets_enrich"] += max((w.assets for w in a.work), default=0)
+    into.counts["assets_stuck"] += a.stuck
 
 
 @tally.register

@@ -94,9 +94,17 @@ def _enrichers_line(a: SetEnrichers, new: bool = False) -> str:
 
 
 def enrich_line(a: EnrichCollection) -> str:
-    """``~ enrich: 1,204 with ffprobe, 1,204 with loudness``."""
+    """``~ enrich: 1,204 with ffprobe, 1,204 with loudness; reset 3 assets stuck enriching``."""
     work = ", ".join(f"{w.assets:,} with {w.type}" for w in a.work if w.assets)
-    return f"~ enrich: {work}" if work else "= enrich: nothing to enrich"
+    parts = [work] if work else []
+    if a.stuck:
+        parts.append(f"reset {stuck_text(a.stuck)}")
+    return f"~ enrich: {'; '.join(parts)}" if parts else "= enrich: nothing to enrich"
+
+
+def stuck_text(n: int) -> str:
+    """``3 assets stuck enriching (a run was killed)``."""
+    return f"{plural(n, 'asset')} stuck enriching (a run was killed)"
 
 
 def _mapping(m) -> str:
@@ -451,4 +459,5 @@ def _changes(plan: Plan, s) -> str:
         + (f", {s.assets_reappeared:,} back from missing" if s.assets_reappeared else "")
         + (f", {wiped:,} to delete" if wiped else "")
         + (f"; enrich: {plural(s.assets_enrich, 'asset')}" if s.assets_enrich else "")
+        + (f"; reset: {stuck_text(s.assets_stuck)}" if s.assets_stuck else "")
     )
