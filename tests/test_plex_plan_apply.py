@@ -369,3 +369,28 @@ def test_short_listing_at_apply_time_leaves_no_partial_collection(
     assert movies.status == "failed" and movies.code == "UPSTREAM_ERROR"
     with engine.connect() as conn:
         assert conn.execute(select(Asset.c.id)).all() == []
+
+
+def test_a_collection_whose_files_are_all_unmapped_shows_why_in_plan_and_apply(
+    rv, db_url, fake_plex, tmp_path
+):
+    """Issue 19, item 5: a section whose Location does not cover its items' files showed
+    "assets: 0 to create" and apply said nothing of it; only --json held `unmapped: 2`."""
+    section = fake_plex.add_section("1", "Movies", "movie", ["/data/Movies"])
+    for title in ("Heat", "Ran"):
+        fake_plex.add_movie(section, title, versions=[[f"/elsewhere/{title}.mkv"]])
+    local = tmp_path / "nas" / "Movies"
+    local.mkdir(parents=True)
+    mappings = [{"plex_path": "/data/Movies", "local_path": str(local)}]
+    config = plex_config(
+        tmp_path, fake_plex, [{"name": "Movies", "sync": True, "path_mappings": mappings}]
+    )
+    why = "skipped: no path mapping covers the file (2, e.g. /elsewhere/"
+    plan = rv("plan", "-c", config, db=db_url, env=env(fake_plex))
+    assert plan.code == 0, plan.err
+    assert why in plan.out
+    applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(fake_plex))
+    assert applied.code == 0, applied.err
+    assert (
+        why in applied.out.split('collection "Living Room Plex"/"Movies": nothing to write', 1)[1]
+    )

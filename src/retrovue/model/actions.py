@@ -381,6 +381,11 @@ def is_change(action: Action) -> bool:
     return not isinstance(action, CollectionGoneUpstream)
 
 
+def created_external_id(action: Any) -> str | None:
+    """The external_id of the source an action creates; None: it creates none."""
+    return action.external_id if isinstance(action, CreateSource) else None
+
+
 def is_warning(action: Any) -> bool:
     """A note the plan shows with ``!`` that changes nothing."""
     if isinstance(action, CollectionGoneUpstream):

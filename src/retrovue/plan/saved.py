@@ -49,6 +49,7 @@ from retrovue.model.actions import (
     RenameCollection,
     SourceAddress,
     UpdateSource,
+    created_external_id,
     imperative_only,
     is_change,
     source_of,
@@ -124,7 +125,9 @@ def touched_sources(actions) -> TouchedSources:
     return TouchedSources(
         ids=frozenset(str(a.id) for a in addresses if a.id is not None),
         names=frozenset(a.name.casefold() for a in addresses if a.id is None),
-        external_ids=frozenset(a.external_id for a in changes if isinstance(a, CreateSource)),
+        external_ids=frozenset(
+            external_id for a in changes if (external_id := created_external_id(a)) is not None
+        ),
     )
 
 

@@ -37,6 +37,21 @@ def enrichments_not_attempted(plan: Plan, result: ExecutionResult) -> list[str]:
     ]
 
 
+def _left_as_they_were(plan: Plan, result: ExecutionResult) -> list[str]:
+    """Collections with nothing to write are not ingested, but what their listing skipped is
+    still said: a collection whose files were all unmapped must not vanish from the report."""
+    reached = {str(i.collection) for i in result.ingests}
+    lines = []
+    for a in plan.actions:
+        if unit_of(a) != Unit.INGEST or not a.skipped or str(a.collection) in reached:
+            continue
+        if a.counts.has_changes or plan.ingest_unchanged:
+            continue  # it was meant to run: NOT ATTEMPTED says why it did not
+        lines.append(f"{a.collection}: nothing to write ({counts_line(a.counts)})")
+        lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
+    return lines
+
+
 def plan_failures(plan: Plan) -> list[str]:
     """What could not even be planned: the apply is partial because of them."""
     return [
@@ -69,6 +84,7 @@ def render_results(result: ExecutionResult, plan: Plan | None = None) -> str:
                 )
         else:
             lines.append(f"{i.collection}: {i.status.upper()}: {i.message}")
+    lines += _left_as_they_were(plan, result) if plan is not None else []
     for e in result.enrichments:
         lines += outcome_lines(e)
     failed_at_plan = plan_failures(plan) if plan is not None else []
