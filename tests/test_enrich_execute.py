@@ -938,3 +938,31 @@ def test_a_header_declaring_an_absurd_duration_fails_the_asset(lib):
     forever = lib.assets()["forever.mkv"]
     assert forever["duration_ms"] is None
     assert "data" not in forever["metadata"]["enrichers"]["ffprobe"]
+
+
+def test_a_missing_asset_is_not_ready_and_is_ready_again_when_it_comes_back(lib):
+    """Issue 19, item 17: missing assets kept state=ready, so anything selecting ready assets
+    for broadcast would pick a file that is gone.  Missing: new, approval cleared (approved
+    implies ready); back unchanged: ready again (its facts still hold), approval not restored."""
+    names = [f"e{i}.mkv" for i in range(6)]  # one of six gone: under the mass-missing guard
+    for name in names:
+        lib.add(name)
+    lib.ingest()
+    assert lib.run(FFPROBE).outcome.ok
+    with lib.engine.begin() as conn:
+        conn.execute(update(Asset).values(approved_for_broadcast=True))
+    away = lib.base / "away.mkv"
+    (lib.folder / "e0.mkv").rename(away)
+    lib.ingest()
+    gone = lib.assets()["e0.mkv"]
+    assert gone["missing_since"] is not None
+    assert (gone["state"], gone["approved_for_broadcast"]) == ("new", False)
+    assert lib.states()["e1.mkv"] == "ready" and lib.assets()["e1.mkv"]["approved_for_broadcast"]
+    listed = lib.rv("asset", "list", "--state", "ready", "--json", db=lib.db_url).json()
+    assert sorted(a["canonical_uri"].rsplit("/", 1)[1] for a in listed["assets"]) == names[1:]
+
+    away.rename(lib.folder / "e0.mkv")  # the same file: its change token is unchanged
+    lib.ingest()
+    back = lib.assets()["e0.mkv"]
+    assert back["missing_since"] is None
+    assert (back["state"], back["approved_for_broadcast"]) == ("ready", False)

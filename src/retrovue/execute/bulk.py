@@ -153,11 +153,19 @@ def update_canonical(
 def set_missing(
     conn: Connection, ids: list[str | uuid.UUID], since: datetime | None, now: datetime
 ) -> None:
-    """Mark assets missing since ``since`` (None: back from missing), one statement per batch."""
+    """Mark assets missing since ``since`` (None: back from missing), one statement per batch.
+    A missing asset is not ready (a scheduler selecting ready assets must not pick a file that
+    is gone), so marking one missing also makes it ``new`` and clears its approval (approved
+    implies ready); ``ingest.ready_again`` promotes one that comes back unchanged."""
     if not ids:
         return
+    demote = "" if since is None else ", state = 'new', approved_for_broadcast = {false}"
     if _postgresql(conn):
-        sql = "UPDATE assets SET missing_since = %s, updated_at = %s WHERE id = ANY(%s::uuid[])"
+        sql = (
+            "UPDATE assets SET missing_since = %s, updated_at = %s"
+            + demote.format(false="false")
+            + " WHERE id = ANY(%s::uuid[])"
+        )
         with driver_cursor(conn) as cursor:
             for start in range(0, len(ids), BATCH):
                 cursor.execute(sql, (since, now, [str(i) for i in ids[start : start + BATCH]]))
@@ -165,7 +173,8 @@ def set_missing(
     stamp = _processor("updated_at", conn.dialect)
     sql = (
         "UPDATE assets SET missing_since = ?, updated_at = ?"
-        " WHERE id IN (SELECT value FROM json_each(?))"
+        + demote.format(false="0")
+        + " WHERE id IN (SELECT value FROM json_each(?))"
     )
     with driver_cursor(conn) as cursor:
         for start in range(0, len(ids), BATCH):

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from retrovue.allocation import cyclic_gc_paused
-from retrovue.database.models import Collection
+from retrovue.database.models import Asset, Collection
 from retrovue.diff.assets import AssetDiff, diff_assets
 from retrovue.execute.bulk import (
     forget_enrichments,
@@ -24,6 +24,7 @@ from retrovue.execute.bulk import (
 from retrovue.importers.base import BaseImporter, UpstreamAsset
 from retrovue.model.counts import IngestCounts
 from retrovue.observe.db import load_asset_index
+from retrovue.observe.enrichment import collection_enrichers, succeeded_all
 
 
 class InvariantError(Exception):
@@ -129,4 +130,36 @@ def write_diff(
     forget_enrichments(conn, [asset_id for asset_id, _item, _canonical in diff.changed])
     update_canonical(conn, diff.remapped, now)
     set_missing(conn, diff.reappeared, None, now)
+    ready_again(conn, collection_id, diff.reappeared)
     set_missing(conn, diff.missing, now, now)
+
+
+#: bound ids per statement: under any SQLite build's variable limit (999 in old ones)
+_IDS_PER_STATEMENT = 900
+
+
+def ready_again(conn: Connection, collection_id: uuid.UUID, ids: list[uuid.UUID | str]) -> None:
+    """Assets back from missing with their file unchanged are ready again when every enricher
+    attached now has succeeded for them (their facts still hold); their approval stays cleared,
+    approving is an operator's act.  A changed file was reset to new by its update already."""
+    if not ids:
+        return
+    source_id = conn.execute(
+        select(Collection.c.source_id).where(Collection.c.id == collection_id)
+    ).scalar_one()
+    types = [spec.type for spec in collection_enrichers(conn, source_id, collection_id)]
+    if not types:  # nothing attached: assets stay new (see the README's enrichment rules)
+        return
+    # the stored index hands SQLite's ids over as the driver reads them (hex text)
+    ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(i) for i in ids]
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        conn.execute(
+            update(Asset)
+            .where(
+                Asset.c.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
+                Asset.c.state == "new",
+                Asset.c.missing_since.is_(None),
+                succeeded_all(types),
+            )
+            .values(state="ready")
+        )
