@@ -297,20 +297,20 @@ class PlexImporter(BaseImporter):
         if conflicts:
             return False, "; ".join(conflicts)
         if not collection.locations:
-            return False, f"section {collection.name!r} reports no locations"
+            return False, f"section {pathmap.quoted(collection.name)} reports no locations"
         uncovered = pathmap.uncovered_locations(collection.locations, path_mappings)
         if uncovered:
-            names = ", ".join(repr(u) for u in uncovered)
+            names = ", ".join(pathmap.quoted(u) for u in uncovered)
             return False, f"no path mapping with a local_path covers the Plex location(s) {names}"
         for location in collection.locations:
-            local = pathmap.resolve(location, path_mappings)
+            local = pathmap.resolve(location, path_mappings) or ""
+            where = (
+                f"local path {pathmap.quoted(local)} for Plex location {pathmap.quoted(location)}"
+            )
             if not os.path.isdir(local):
-                return (
-                    False,
-                    f"local path {local!r} for Plex location {location!r} is not a directory",
-                )
+                return False, f"{where} is not a directory"
             if not os.access(local, os.R_OK | os.X_OK):
-                return False, f"local path {local!r} for Plex location {location!r} is not readable"
+                return False, f"{where} is not readable"
         return True, None
 
 
