@@ -28,6 +28,11 @@ class PathMappingSpec:
 #: are neither seen nor marked missing, since their files may well still be there
 UNLISTED_FOLDER = "unlisted folder"
 
+#: the ``kind`` of an item the upstream lists but does not offer as content (in its trash, a
+#: copy it generated itself, …): counted under its ``problem``, never written, and *not* seen,
+#: so a stored asset under its ``source_uri`` goes missing as if it had been deleted
+NOT_OFFERED = "not offered"
+
 
 class UpstreamAsset(NamedTuple):
     """One media file as the upstream reports it.
@@ -40,7 +45,7 @@ class UpstreamAsset(NamedTuple):
     path: str  # upstream path: local path for filesystem, server path for Plex
     size: int | None
     change_token: str
-    kind: str = "other"  # movie | episode | other | UNLISTED_FOLDER
+    kind: str = "other"  # movie | episode | other | UNLISTED_FOLDER | NOT_OFFERED
     title: str | None = None
     series_title: str | None = None
     season_number: int | None = None
