@@ -15,7 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset
+from retrovue.database.models import Asset, Collection
 from tests.fakeplex import FakePlex, captured
 
 TOKEN_ENV = "TEST_PLEX_TOKEN"
@@ -369,6 +369,35 @@ def test_a_bare_drive_mapping_covers_the_drive(rv, db_url, engine, fake_plex, tm
         / "Avatar (2009)"
         / "Avatar (2009) [1080p h.264][AAC DTS DTS-HD].mkv"
     )
+
+
+# ----- 6. a long section title is stored shortened, never dropped --------------------------------
+LONG_TITLE = "A Very Long Section Title " * 12  # 312 characters
+
+
+def test_a_long_section_title_is_stored_shortened_with_the_full_name_kept(
+    rv, db_url, engine, fake_plex, tmp_path
+):
+    fake_plex.add_section("2", LONG_TITLE, "show", ["/data/TV"])
+    config = write_config(tmp_path, fake_plex, [])
+    planned = rv("plan", "-c", config, "--json", db=db_url, env=env(fake_plex))
+    assert planned.code == 0, planned.err
+    assert planned.json()["skipped_collections"] == []
+    text = rv("plan", "-c", config, db=db_url, env=env(fake_plex)).out
+    assert "! upstream name is 312 characters" in text
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(fake_plex)).code == 0
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(Collection.c.name, Collection.c.config)).all()
+    assert len(row.name) == 255 and row.name.startswith(LONG_TITLE[:200])
+    assert row.config == {"upstream_name": LONG_TITLE}
+    assert rv("plan", "-c", config, "--detailed-exitcode", db=db_url, env=env(fake_plex)).code == 0
+
+    renamed = LONG_TITLE.replace("Very", "Much")  # another long title: renamed, full name follows
+    fake_plex.sections["2"].title = renamed
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(fake_plex)).code == 0
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(Collection.c.name, Collection.c.config)).all()
+    assert row.name.startswith("A Much Long") and row.config == {"upstream_name": renamed}
 
 
 # ----- 7. collection show prints a Location as text -----------------------------------------------

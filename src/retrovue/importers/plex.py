@@ -171,13 +171,15 @@ class PlexImporter(BaseImporter):
         for elem in self._sections():
             key, title, kind = elem.get("key", ""), elem.get("title", ""), elem.get("type", "")
             locations = _locations(elem)
+            name = limits.fitted_name(title)  # a long title is stored shortened, not dropped
             problem = (
                 f"section type '{kind}' is not ingested"
                 if kind not in _LISTED_TYPES
-                else limits.collection_problem(key, title) or limits.locations_problem(locations)
+                else limits.collection_problem(key, name) or limits.locations_problem(locations)
             )
             if problem is None:
-                collections.append(UpstreamCollection(key, title, locations, kind))
+                full = title if name != title else None
+                collections.append(UpstreamCollection(key, name, locations, kind, full))
             else:
                 self._skipped.append((key, title, problem))
         return collections

@@ -44,8 +44,8 @@ from retrovue.model.actions import (
 #: allow_mass_missing; 1.2: set_path_mapping_local, create_source.sensitive_keys,
 #: override_safety on delete_source/wipe_collection; 1.3: notes, and saved plans' digest with
 #: keyed "hmac-sha256:" fingerprints of secrets and source rows; 1.4: set_enrichers and
-#: enrich_collection)
-FORMAT_VERSION = "1.6.0"
+#: enrich_collection; 1.7: upstream_name on discover_collection and rename_collection)
+FORMAT_VERSION = "1.7.0"
 
 #: ``(source name, config key) -> secret value``; raises when the value cannot be had
 SecretLookup = Callable[[str, str], Any]

@@ -15,6 +15,9 @@ class UpstreamCollection:
     name: str
     locations: tuple[str, ...] = ()
     kind: str = "other"
+    #: the upstream's own name when ``name`` is it shortened to fit the column; kept in the
+    #: collection's ``config`` so nothing of it is lost
+    upstream_name: str | None = None
 
 
 @dataclass(frozen=True)
