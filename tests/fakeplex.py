@@ -11,6 +11,11 @@ pages, a lying ``totalSize``.  Every request is logged (token removed) so tests 
     plex.add_movie(movies, "Heat", year=1995)
     ...
     plex.stop()
+
+It can also serve responses captured from real servers (``tests/fixtures/plex/``):
+``load_sections`` takes a captured ``/library/sections`` answer, ``load_items`` the ``<Video>``
+elements of a captured listing, which are then served verbatim (attributes a test did not write,
+Parts without ids, generated versions, …), paged and filtered like the fake's own items.
 """
 
 from __future__ import annotations
@@ -20,14 +25,23 @@ import re
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import quoteattr
 
 TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4}
 GARBAGE = b"<html><head><title>Proxy login</title></head><body>Please sign in"
 UPDATED_AT = 1_700_000_000
+#: responses captured from real Plex servers, with their sources (README.md there)
+CAPTURES = Path(__file__).parent / "fixtures" / "plex"
+
+
+def captured(name: str) -> str:
+    """The text of a captured response in ``tests/fixtures/plex``."""
+    return (CAPTURES / name).read_text(encoding="utf-8")
 
 
 @dataclass
@@ -59,6 +73,8 @@ class Item:
     attrs: dict
     media: list[Media] = field(default_factory=list)
     children: list[Item] = field(default_factory=list, repr=False)
+    #: the element of a captured response, served verbatim (``attrs`` is its attribute dict)
+    captured: ET.Element | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -68,6 +84,8 @@ class Section:
     type: str  # movie | show | artist | photo
     locations: list[str]
     items: list[Item] = field(default_factory=list, repr=False)
+    #: items loaded from a captured listing: flat, of any type, after the fake's own
+    captured: list[Item] = field(default_factory=list, repr=False)
 
     def listing(self, type_number: int) -> list[Item]:
         """Items of one type, in server order: movies/shows directly, seasons/episodes by walking."""
@@ -75,7 +93,7 @@ class Section:
         items = self.items
         for _ in range(level):
             items = [child for item in items for child in item.children]
-        return items
+        return items + [i for i in self.captured if TYPE_NUMBERS.get(i.type) == type_number]
 
 
 @dataclass
@@ -113,6 +131,39 @@ class FakePlex:
         section = Section(str(key), title, type, list(locations))
         self.sections[section.key] = section
         return section
+
+    def load_sections(self, xml: str) -> list[Section]:
+        """The sections of a captured ``/library/sections`` answer (key, title, type and
+        Location paths as captured)."""
+        return [
+            self.add_section(
+                d.get("key", ""),
+                d.get("title", ""),
+                d.get("type", ""),
+                [loc.get("path", "") for loc in d.iter("Location")],
+            )
+            for d in ET.fromstring(xml).iter("Directory")
+            if d.get("type")
+        ]
+
+    def load_items(self, section: Section, xml: str) -> list[Item]:
+        """Every ``<Video>`` of a captured answer, added to ``section`` and served verbatim."""
+        loaded = []
+        for elem in ET.fromstring(xml).iter("Video"):
+            elem.tail = None  # tostring() would serve the whitespace after it too
+            item = Item(int(elem.get("ratingKey", "0")), elem.get("type", ""), elem.attrib)
+            item.captured = elem
+            if item.rating_key in self.items:
+                raise ValueError(f"ratingKey {item.rating_key} is loaded already")
+            self.items[item.rating_key] = item
+            section.captured.append(item)
+            loaded.append(item)
+        return loaded
+
+    @staticmethod
+    def trash(item: Item, deleted_at: int = UPDATED_AT + 60) -> None:
+        """Put an item in the Plex trash: PMS lists it on, with ``deletedAt``."""
+        item.attrs["deletedAt"] = str(deleted_at)  # a captured element holds text only
 
     def _item(self, type: str, attrs: dict, versions=()) -> Item:
         media = [Media(next(self._ids), [self._part(f) for f in parts]) for parts in versions]
@@ -310,7 +361,7 @@ class FakePlex:
             language="en-US",
             uuid=f"uuid-{s.key}",
             updatedAt=UPDATED_AT,
-            contentChangedAt=len(s.items),
+            contentChangedAt=len(s.items) + len(s.captured),
             allowSync=1,
             refreshing=0,
         )
@@ -331,6 +382,8 @@ def _attrs(**attrs) -> str:
 
 
 def _item_xml(item: Item) -> str:
+    if item.captured is not None:
+        return ET.tostring(item.captured, encoding="unicode")
     rk = item.rating_key
     attrs = _attrs(
         ratingKey=rk,

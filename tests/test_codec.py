@@ -88,8 +88,10 @@ SAMPLES: dict[type, Action] = {
             FieldChange("config.token", None, TOKEN, sensitive=True),
         ),
     ),
-    AddCollection: AddCollection(COLLECTION, ("/data/Movies", "/data/More"), MAPPINGS),
-    RenameCollection: RenameCollection(COLLECTION, "Films", "Movies"),
+    AddCollection: AddCollection(
+        COLLECTION, ("/data/Movies", "/data/More"), MAPPINGS, "Movies " * 40
+    ),
+    RenameCollection: RenameCollection(COLLECTION, "Films", "Movies", "Movies " * 40),
     CollectionGoneUpstream: CollectionGoneUpstream(COLLECTION),
     SetCollectionSync: SetCollectionSync(COLLECTION, False, True),
     SetPathMappings: SetPathMappings(COLLECTION, MAPPINGS[:1], MAPPINGS),

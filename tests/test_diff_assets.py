@@ -241,3 +241,15 @@ def test_the_listing_is_consumed_with_the_cyclic_gc_paused_and_resumed_after():
     assert gc.isenabled()
     diff_assets({}, listing())
     assert seen_enabled == [False, False] and gc.isenabled()
+
+
+def test_an_item_not_offered_is_counted_and_goes_missing_like_a_deleted_one():
+    """Issue 19: a listed item that is no content (in the upstream's trash, say) is a named,
+    counted skip; what is stored under its identity is not seen, so it goes missing."""
+    from retrovue.model.upstream import NOT_OFFERED
+
+    existing = dict([known(u) for u in "abcdef"])
+    trashed = UpstreamAsset("a", "/m/a", None, "", kind=NOT_OFFERED, problem="in the trash")
+    diff = diff_assets(existing, [trashed, *(up(u) for u in "bcdef"), up("new")])
+    assert diff.missing == [existing["a"].id] and len(diff.new) == 1
+    assert diff.skip_reasons() == (SkipReason("in the trash", 1, "/m/a"),)

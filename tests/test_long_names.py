@@ -62,26 +62,24 @@ def _stored(engine):
         )
 
 
-def test_a_300_character_plex_section_title_is_skipped_on_both_backends(
+def test_a_300_character_plex_section_title_is_stored_shortened_on_both_backends(
     rv, db_url, engine, library
 ):
-    """Issue 9, item 11: the long section is a skipped collection with the reason (as a music
-    section is); the rest of the Plex source is planned and applied, exit 0, on both backends
-    (PostgreSQL used to fail the whole source, SQLite stored the title)."""
+    """Issue 9, item 11 and issue 19, item 6: the long section is a collection on both backends
+    (PostgreSQL used to fail the whole source, SQLite stored the title; then it was skipped,
+    which dropped it from the text plan): its name is shortened to the 255 stored, with a
+    marker, and the full title is kept in its config."""
     plex, _, config = library
     plex.add_section("2", LONG_TITLE, "show", ["/data/TV"])
     env = {TOKEN_ENV: plex.token}
     planned = rv("plan", "-c", config, "--json", db=db_url, env=env)
     assert planned.code == 0, planned.err
-    skipped = planned.json()["skipped_collections"]
-    assert [(s["external_id"], s["name"]) for s in skipped] == [("2", LONG_TITLE)]
-    assert skipped[0]["reason"] == (
-        f"name is {len(LONG_TITLE)} characters long, more than the 255 stored"
-    )
+    assert planned.json()["skipped_collections"] == []
     applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env=env)
     assert applied.code == 0, applied.err
     names, assets = _stored(engine)
-    assert names == ["Movies"] and len(assets) == 3
+    assert names == sorted(["Movies", limits.fitted_name(LONG_TITLE)]) and len(assets) == 3
+    assert len(limits.fitted_name(LONG_TITLE)) == limits.NAME_MAX
 
 
 def test_a_plex_location_too_long_for_a_path_mapping_is_skipped(rv, db_url, engine, library):
@@ -147,6 +145,13 @@ def test_the_limits_are_the_lengths_the_models_declare():
         limits.PATH_MAX
     }
     assert Asset.c.change_token.type.length == limits.TOKEN_MAX
+
+
+def test_fitted_name_keeps_short_names_and_marks_long_ones_distinctly():
+    assert limits.fitted_name("x" * 255) == "x" * 255
+    one, other = limits.fitted_name("x" * 300), limits.fitted_name("x" * 299 + "y")
+    assert len(one) == len(other) == 255 and one != other
+    assert one.startswith("x" * 240) and "…" in one[240:]
 
 
 @pytest.mark.parametrize(

@@ -87,3 +87,33 @@ def test_uncovered_locations_lists_each_unmapped_root_in_order():
     mappings = [M("/data/Movies", "/mnt/m"), M("/data/TV", None)]
     locations = ["/data/TV", "/data/Movies", "/data/MoviesHD", "/data/Movies/Kids"]
     assert uncovered_locations(locations, mappings) == ["/data/TV", "/data/MoviesHD"]
+
+
+def test_a_share_is_the_same_whichever_slash_spells_it():
+    """Issue 19, item 4: a server reports ``//host/share`` Locations and ``\\\\host\\share``
+    files (or the other way round); host and share compare case-insensitively."""
+    forward = [M("//GIMMICKY-SERVER/Videos/TV", "/mnt/tv")]
+    assert resolve(r"\\gimmicky-server\videos\TV\Show\a.avi", forward) == os.path.join(
+        "/mnt/tv", "Show", "a.avi"
+    )
+    backward = [M(r"\\my-server\Videos", "/mnt/v")]
+    assert resolve("//MY-SERVER/Videos/Movies/x.mkv", backward) == os.path.join(
+        "/mnt/v", "Movies", "x.mkv"
+    )
+    assert uncovered_locations(["//MY-SERVER/Videos/Movies"], backward) == []
+    assert resolve(r"\\OTHER-SERVER\Videos\x.mkv", backward) is None
+
+
+def test_a_bare_drive_covers_that_drive_only():
+    drive = [M("M:", "/mnt/m")]
+    assert resolve(r"M:\Media\Movies\a.mkv", drive) == os.path.join(
+        "/mnt/m", "Media", "Movies", "a.mkv"
+    )
+    assert resolve("m:/Media", drive) == os.path.join("/mnt/m", "Media")
+    assert resolve(r"N:\Media\a.mkv", drive) is None
+    assert resolve("/M:/a.mkv", drive) is None  # a POSIX folder named "M:" is no drive
+
+
+def test_three_leading_slashes_stay_posix():
+    assert resolve("///data/x.mkv", [M("/data", "/d")]) == os.path.join("/d", "x.mkv")
+    assert resolve("//nas/x.mkv", [M("/nas", "/d")]) is None  # a share, not /nas

@@ -13,7 +13,7 @@ from retrovue.allocation import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
-from retrovue.model.upstream import UNLISTED_FOLDER, UpstreamAsset
+from retrovue.model.upstream import NOT_OFFERED, UNLISTED_FOLDER, UpstreamAsset
 
 UNMAPPED_REASON = "no path mapping covers the file"
 OWN_DATABASE_REASON = "this catalogue's own database file"
@@ -113,6 +113,9 @@ def diff_assets(
         if on_item is not None:
             on_item()
         discovered += 1
+        if item.kind == NOT_OFFERED:  # counted, and left unseen: what is stored goes missing
+            diff.skip(item.problem or NOT_OFFERED, item.path)
+            continue
         uri = item.source_uri
         if uri in seen:
             diff.duplicates += 1  # the upstream listed the same item twice

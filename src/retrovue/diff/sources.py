@@ -144,12 +144,12 @@ def _diff_collection(
     discovered = _discovered_mappings(up) if uses_path_mappings else ()
     if db is None:
         current_sync, current_ingestible, current_mappings = False, False, discovered
-        actions.append(AddCollection(coll_address, up.locations, discovered))
+        actions.append(AddCollection(coll_address, up.locations, discovered, up.upstream_name))
     else:
         current_sync, current_ingestible = db.sync_enabled, db.ingestible
         current_mappings = _with_new_locations(db.path_mappings, discovered)
         if db.name != up.name:
-            actions.append(RenameCollection(coll_address, db.name, up.name))
+            actions.append(RenameCollection(coll_address, db.name, up.name, up.upstream_name))
 
     mappings = current_mappings
     if coll_decl is not None and coll_decl.path_mappings is not None:

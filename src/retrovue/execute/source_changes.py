@@ -148,6 +148,7 @@ def _add_collection(
             sync_enabled=False,
             ingestible=False,
             locations=list(action.locations),
+            config=_with_upstream_name({}, action.upstream_name),
             created_at=now,
             updated_at=now,
         )
@@ -172,6 +173,21 @@ def _collection_update(write: Callable[[Connection, uuid.UUID, Action, datetime]
         return source_id
 
     return handler
+
+
+def _rename(conn: Connection, collection_id: uuid.UUID, a: RenameCollection, now) -> None:
+    stored = conn.execute(select(Collection.c.config).where(Collection.c.id == collection_id))
+    config = _with_upstream_name(dict(stored.scalar() or {}), a.upstream_name)
+    _set_columns(conn, collection_id, now, name=a.after, config=config)
+
+
+def _with_upstream_name(config: dict, upstream_name: str | None) -> dict | None:
+    """The collection's config keeping the upstream's full name only while the stored name is
+    a shortened form of it."""
+    config.pop("upstream_name", None)
+    if upstream_name is not None:
+        config["upstream_name"] = upstream_name
+    return config or None
 
 
 def _set_columns(conn: Connection, collection_id: uuid.UUID, now: datetime, **values) -> None:
@@ -257,9 +273,7 @@ HANDLERS: dict[type, Handler] = {
     DeleteSource: _delete_source,
     AddCollection: _add_collection,
     CollectionGoneUpstream: _gone_upstream,
-    RenameCollection: _collection_update(
-        lambda conn, cid, a, now: _set_columns(conn, cid, now, name=a.after)
-    ),
+    RenameCollection: _collection_update(lambda conn, cid, a, now: _rename(conn, cid, a, now)),
     SetCollectionSync: _collection_update(
         lambda conn, cid, a, now: _set_columns(conn, cid, now, sync_enabled=a.after)
     ),

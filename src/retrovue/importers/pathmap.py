@@ -3,8 +3,10 @@
 Rule: among the mappings that have a ``local_path``, the one whose ``plex_path`` is the longest
 prefix of the path *on whole segments* wins (``/data/Movies`` covers ``/data/Movies/x`` but not
 ``/data/MoviesHD/x``), and only that leading prefix is replaced.  Trailing and doubled separators
-are ignored.  Plex paths from a Windows server (``D:\\Movies``, ``\\\\nas\\share``) split on
-backslashes and compare case-insensitively, as that file system does.
+are ignored.  Plex paths from a Windows server (``D:\\Movies``, a bare drive ``M:``, a share
+``\\\\nas\\share``) split on either slash and compare case-insensitively, as that file system does;
+a share is the same whichever slash spells it (``//nas/share`` is ``\\\\nas\\share``): a server
+reports its Locations one way and its files the other.
 
 Pure functions, no I/O: callers decide what a missing local directory means.
 """
@@ -17,7 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from retrovue.model.upstream import PathMappingSpec
 
-_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+#: a drive (``M:``, ``M:\\x``, ``M:/x``) or a share (``\\\\host``, ``//host``; three slashes are POSIX)
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:(?:[\\/]|$)|[\\/]{2}(?![\\/]))")
 
 
 def _is_windows(path: str) -> bool:
@@ -94,9 +97,9 @@ def find_conflicts(mappings: Sequence[PathMappingSpec]) -> list[str]:
     for group in locals_by_key.values():
         targets = sorted({_normalise_local(m.local_path or "") for m in group})
         if len(targets) > 1:
-            shown = " and ".join(repr(t) for t in targets)
+            shown = " and ".join(quoted(t) for t in targets)
             messages.append(
-                f"plex_path {group[0].plex_path!r} is mapped to {len(targets)} different "
+                f"plex_path {quoted(group[0].plex_path)} is mapped to {len(targets)} different "
                 f"local paths ({shown}); keep one"
             )
     return messages
@@ -105,6 +108,12 @@ def find_conflicts(mappings: Sequence[PathMappingSpec]) -> list[str]:
 def uncovered_locations(locations: Iterable[str], mappings: Sequence[PathMappingSpec]) -> list[str]:
     """The upstream locations (section roots) that no mapping with a local_path covers."""
     return [loc for loc in locations if _best_match(loc, mappings) is None]
+
+
+def quoted(path: str) -> str:
+    """A path for a message, as the operator typed it: ``repr`` would double a Windows path's
+    backslashes (``'M:\\\\Media'``), which then matches nothing they can copy."""
+    return f"'{path}'"
 
 
 def _normalise_local(path: str) -> str:

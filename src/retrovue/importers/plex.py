@@ -10,6 +10,7 @@ objects, so no per-item auto-reload requests.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
@@ -35,6 +36,7 @@ from retrovue.importers.base import (
     UpstreamCollection,
 )
 from retrovue.model import limits
+from retrovue.model.upstream import NOT_OFFERED
 from retrovue.redact import Redactor
 
 T = TypeVar("T")
@@ -64,6 +66,7 @@ class PlexImporter(BaseImporter):
         self._server: PlexServer | None = None
         self._skipped: list[tuple[str, str, str]] = []
         self._observed: dict[str, _Seen] = {}
+        self._include_generated = bool(self.config.get("include_generated_versions", False))
 
     @classmethod
     def param_spec(cls) -> Sequence[ParamSpec]:
@@ -76,6 +79,13 @@ class PlexImporter(BaseImporter):
                 "verify_ssl", "bool", default=True, help="verify the server's TLS certificate"
             ),
             ParamSpec("timeout", "number", default=30, help="seconds to wait for each request"),
+            ParamSpec(
+                "include_generated_versions",
+                "bool",
+                default=False,
+                help="also ingest the versions Plex generates itself (Optimize, Convert); "
+                "skipped by default: they are copies of library content, not content",
+            ),
         )
 
     # ----- connection -------------------------------------------------------------------------
@@ -161,13 +171,15 @@ class PlexImporter(BaseImporter):
         for elem in self._sections():
             key, title, kind = elem.get("key", ""), elem.get("title", ""), elem.get("type", "")
             locations = _locations(elem)
+            name = limits.fitted_name(title)  # a long title is stored shortened, not dropped
             problem = (
                 f"section type '{kind}' is not ingested"
                 if kind not in _LISTED_TYPES
-                else limits.collection_problem(key, title) or limits.locations_problem(locations)
+                else limits.collection_problem(key, name) or limits.locations_problem(locations)
             )
             if problem is None:
-                collections.append(UpstreamCollection(key, title, locations, kind))
+                full = title if name != title else None
+                collections.append(UpstreamCollection(key, name, locations, kind, full))
             else:
                 self._skipped.append((key, title, problem))
         return collections
@@ -202,8 +214,12 @@ class PlexImporter(BaseImporter):
 
         ``source_uri`` is ``plex://<ratingKey>`` when the item has exactly one part, and
         ``plex://<ratingKey>/<partId>`` for every part of a multi-part or multi-version item, so
-        each file has its own stable identity.  (Adding a second version to a single-file item
-        therefore changes the first file's URI: it is then seen as a new asset.)
+        each file has its own stable identity (the part id is read from the Part's ``key`` when
+        an old server leaves out its ``id``).  Adding a second version to a single-file item
+        therefore changes the first file's URI: it is then seen as a new asset; a version Plex
+        generated (skipped by default) does not count as one.  Items in the trash, versions
+        Plex generated and items with no file are yielded as not-offered records carrying
+        their reason (see ``_assets``), so the plan counts and names them.
 
         The listing is checked against the server's ``totalSize``; on a mismatch it raises
         ``ImporterResponseError`` *after* yielding what it received, so callers must treat any
@@ -221,7 +237,7 @@ class PlexImporter(BaseImporter):
         for elem in self._paged(key, f"listing section {section.get('title')!r}"):
             listed += 1
             if elem.get("type") == item_type and wanted.matches(elem):
-                yield from _assets(elem, item_type)
+                yield from _assets(elem, item_type, self._include_generated)
         stamp = _section_stamp(section)
         if stamp is not None and (filter_title, filter_season, filter_episode) == (None,) * 3:
             self._observed[str(external_id)] = _Seen(stamp, listed)
@@ -297,20 +313,20 @@ class PlexImporter(BaseImporter):
         if conflicts:
             return False, "; ".join(conflicts)
         if not collection.locations:
-            return False, f"section {collection.name!r} reports no locations"
+            return False, f"section {pathmap.quoted(collection.name)} reports no locations"
         uncovered = pathmap.uncovered_locations(collection.locations, path_mappings)
         if uncovered:
-            names = ", ".join(repr(u) for u in uncovered)
+            names = ", ".join(pathmap.quoted(u) for u in uncovered)
             return False, f"no path mapping with a local_path covers the Plex location(s) {names}"
         for location in collection.locations:
-            local = pathmap.resolve(location, path_mappings)
+            local = pathmap.resolve(location, path_mappings) or ""
+            where = (
+                f"local path {pathmap.quoted(local)} for Plex location {pathmap.quoted(location)}"
+            )
             if not os.path.isdir(local):
-                return (
-                    False,
-                    f"local path {local!r} for Plex location {location!r} is not a directory",
-                )
+                return False, f"{where} is not a directory"
             if not os.access(local, os.R_OK | os.X_OK):
-                return False, f"local path {local!r} for Plex location {location!r} is not readable"
+                return False, f"{where} is not readable"
         return True, None
 
 
@@ -348,40 +364,151 @@ class _Filter:
         return self.episode is None or _int(elem.get("index")) == self.episode
 
 
-def _assets(elem: Element, kind: str) -> Iterator[UpstreamAsset]:
-    """One asset per ``Media/Part`` of a listed ``<Video>``."""
+#: why a listed item is not offered as content: counted and named in the plan, never written,
+#: and not seen (what is stored under its identity goes missing, under the mass-missing guard)
+TRASHED = "in the Plex trash (deleted, or its file is gone; the trash is not emptied yet)"
+GENERATED_VERSION = "a version Plex generated (Optimize/Convert), not library content"
+NO_FILE = "the item lists no media file"
+
+#: ``/library/parts/{id}/…``: servers that leave out a Part's ``id`` (2012) still key it by it
+_PART_KEY = re.compile(r"^/library/parts/(\d+)/")
+
+
+class _Part(NamedTuple):
+    """One ``Media/Part`` of a listed item, and where it sits among the item's files."""
+
+    media: Element
+    part: Element
+    version: int  # 1-based position of its <Media> among the item's
+    number: int  # 1-based position of the part within its <Media>
+    position: int  # 1-based position among all the item's parts
+
+
+def _parts(elem: Element) -> list[_Part]:
+    parts: list[_Part] = []
+    for version, media in enumerate(elem.findall("Media"), 1):
+        for number, part in enumerate(media.findall("Part"), 1):
+            parts.append(_Part(media, part, version, number, len(parts) + 1))
+    return parts
+
+
+def _assets(elem: Element, kind: str, include_generated: bool) -> Iterator[UpstreamAsset]:
+    """One asset per ``Media/Part`` of a listed ``<Video>``; a part that is not content (the
+    item is in the trash, the version is one Plex generated, there is no file) becomes a
+    not-offered record carrying the reason instead."""
     rating_key = elem.get("ratingKey")
-    parts = [(media, part) for media in elem.findall("Media") for part in media.findall("Part")]
-    single = len(parts) == 1
-    updated_at = elem.get("updatedAt", "")
-    for media, part in parts:
-        part_id, size = part.get("id"), _int(part.get("size"), _MAX_INT64)
-        change_token = f"{updated_at}:{part_id}:{size}"
-        duration_ms = _duration(elem, media, part, single)
-        metadata: dict[str, Any] = {
-            "rating_key": rating_key,
-            "guid": elem.get("guid"),
-            "part_id": part_id,
-            "media_id": media.get("id"),
-        }
-        media_info = _media_info(media, part, duration_ms)
-        if media_info:
-            metadata["media"] = media_info
-        yield UpstreamAsset(
-            source_uri=f"plex://{rating_key}" if single else f"plex://{rating_key}/{part_id}",
-            path=part.get("file", ""),
-            size=size,
-            change_token=change_token,
-            kind=kind,
-            title=elem.get("title"),
-            series_title=elem.get("grandparentTitle") if kind == "episode" else None,
-            season_number=_int(elem.get("parentIndex"), _MAX_INT32) if kind == "episode" else None,
-            episode_number=_int(elem.get("index"), _MAX_INT32) if kind == "episode" else None,
-            year=_int(elem.get("year"), _MAX_INT32),
-            duration_ms=duration_ms,
-            metadata=metadata,
-            problem=limits.token_problem(change_token),
-        )
+    parts = _parts(elem)
+    if not parts:
+        yield _not_offered(f"plex://{rating_key}", _item_label(elem), NO_FILE)
+        return
+    # a generated version is no content: optimizing a film must not change its file's identity
+    content = [ref for ref in parts if include_generated or not _is_generated(ref.media)]
+    single = len(content) == 1
+    for ref in parts:
+        alone = single and ref in content
+        uri = _source_uri(rating_key, ref, alone)
+        reason = _not_content(elem, ref, include_generated)
+        if reason is None:
+            yield _asset(elem, kind, ref, uri, alone)
+        else:
+            yield _not_offered(uri, ref.part.get("file") or _item_label(elem), reason)
+
+
+def _not_content(elem: Element, ref: _Part, include_generated: bool) -> str | None:
+    """Why this part is not library content, or None when it is."""
+    if elem.get("deletedAt") is not None:
+        return TRASHED
+    if not include_generated and _is_generated(ref.media):
+        return GENERATED_VERSION
+    if not ref.part.get("file"):
+        return NO_FILE
+    return None
+
+
+def _is_generated(media: Element) -> bool:
+    """Plex's own Optimize/Convert output: it carries ``proxyType`` (42, "optimized version")
+    and the ``target`` profile it was made for; a version the owner added has neither."""
+    return media.get("proxyType") is not None or media.get("target") is not None
+
+
+def _source_uri(rating_key: str | None, ref: _Part, single: bool) -> str:
+    """``plex://<ratingKey>`` for a single-file item, ``plex://<ratingKey>/<partId>`` for each
+    file of a multi-part or multi-version item (the forms stored since the first release), and
+    ``plex://<ratingKey>/part-<n>`` for a part whose server gives it no id at all."""
+    if single:
+        return f"plex://{rating_key}"
+    part_id = _part_id(ref.part)
+    return f"plex://{rating_key}/{part_id or f'part-{ref.position}'}"
+
+
+def _part_id(part: Element) -> str | None:
+    """The part's ``id``, or the one in its ``key`` when the attribute is missing."""
+    if part.get("id"):
+        return part.get("id")
+    found = _PART_KEY.match(part.get("key") or "")
+    return found.group(1) if found else None
+
+
+def _not_offered(uri: str, example: str, reason: str) -> UpstreamAsset:
+    return UpstreamAsset(uri, example, None, "", kind=NOT_OFFERED, problem=reason)
+
+
+def _item_label(elem: Element) -> str:
+    return f"{elem.get('title') or '(untitled)'} (ratingKey {elem.get('ratingKey')})"
+
+
+def _asset(elem: Element, kind: str, ref: _Part, uri: str, single: bool) -> UpstreamAsset:
+    media, part = ref.media, ref.part
+    part_id, size = _part_id(part), _int(part.get("size"), _MAX_INT64)
+    change_token = f"{elem.get('updatedAt', '')}:{part_id or ''}:{size}"
+    duration_ms = _duration(elem, media, part, single)
+    metadata: dict[str, Any] = {
+        "rating_key": elem.get("ratingKey"),
+        "guid": elem.get("guid"),
+        "part_id": part_id,
+        "media_id": media.get("id"),
+        "version": _version(elem, ref),
+    }
+    media_info = _media_info(media, part, duration_ms)
+    if media_info:
+        metadata["media"] = media_info
+    episode = kind == "episode"
+    return UpstreamAsset(
+        source_uri=uri,
+        path=part.get("file", ""),
+        size=size,
+        change_token=change_token,
+        kind=kind,
+        title=elem.get("title"),
+        series_title=elem.get("grandparentTitle") if episode else None,
+        season_number=_int(elem.get("parentIndex"), _MAX_INT32) if episode else None,
+        episode_number=_int(elem.get("index"), _MAX_INT32) if episode else None,
+        year=_int(elem.get("year"), _MAX_INT32),
+        duration_ms=duration_ms,
+        metadata=metadata,
+        problem=limits.token_problem(change_token),
+    )
+
+
+def _version(elem: Element, ref: _Part) -> dict[str, Any]:
+    """Which version of its item a file is (and which part of that version), so two real
+    versions of one film (a 4K and a 1080p file) can be told apart: its position, the title and
+    target Plex gives it, its resolution and bit rate (bits/s)."""
+    media = ref.media
+    version: dict[str, Any] = {"index": ref.version, "of": len(elem.findall("Media"))}
+    for key, attr in (("title", "title"), ("target", "target"), ("resolution", "videoResolution")):
+        value = _string(media.get(attr))
+        if value is not None:
+            version[key] = value
+    kbits = _number(media.get("bitrate"), "float")  # Plex counts kbit/s
+    if kbits is not None and kbits * 1000 <= _MAX_MEDIA_NUMBER:
+        version["bit_rate"] = round(kbits * 1000)
+    parts = len(media.findall("Part"))
+    if parts > 1:
+        version["part"], version["parts"] = ref.number, parts
+    if _is_generated(media):
+        version["generated"] = True
+    return version
 
 
 def _duration(elem: Element, media: Element, part: Element, single: bool) -> int | None:

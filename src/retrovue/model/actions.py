@@ -128,6 +128,12 @@ class UpdateSource:
     changes: tuple[FieldChange, ...]
 
 
+_UPSTREAM_NAME = {
+    "doc": "The upstream's full name when it is longer than a stored name holds: the stored "
+    "name is its shortened form, the full one is kept in the collection's config."
+}
+
+
 @action_kind("discover_collection")
 @dataclass(frozen=True)
 class AddCollection:
@@ -136,6 +142,7 @@ class AddCollection:
     collection: CollectionAddress
     locations: tuple[str, ...]
     path_mappings: tuple[PathMappingSpec, ...]
+    upstream_name: str | None = field(default=None, metadata=_UPSTREAM_NAME)
 
 
 @action_kind("rename_collection")
@@ -146,6 +153,7 @@ class RenameCollection:
     collection: CollectionAddress
     before: str
     after: str
+    upstream_name: str | None = field(default=None, metadata=_UPSTREAM_NAME)
 
 
 @action_kind("collection_gone_upstream")

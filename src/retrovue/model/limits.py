@@ -8,6 +8,7 @@ declared value is a config error (the JSON Schema carries the same numbers).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 #: ``sources`` and ``collections``: ``name`` and ``external_id``
@@ -25,6 +26,16 @@ def collection_problem(external_id: str, name: str) -> str | None:
     if len(external_id) > NAME_MAX:
         return f"id is {len(external_id):,} characters long, more than the {NAME_MAX} stored"
     return None
+
+
+def fitted_name(name: str) -> str:
+    """``name`` when the column holds it, else its start ended by a marker: an ellipsis and a
+    digest of the whole name, so two long names that share their start stay two names.  An
+    upstream's collection is stored so rather than dropped (the caller keeps the full name)."""
+    if len(name) <= NAME_MAX:
+        return name
+    marker = f"… [{hashlib.sha256(name.encode()).hexdigest()[:8]}]"
+    return name[: NAME_MAX - len(marker)].rstrip() + marker
 
 
 def locations_problem(locations: Iterable[str]) -> str | None:

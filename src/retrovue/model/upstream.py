@@ -15,6 +15,9 @@ class UpstreamCollection:
     name: str
     locations: tuple[str, ...] = ()
     kind: str = "other"
+    #: the upstream's own name when ``name`` is it shortened to fit the column; kept in the
+    #: collection's ``config`` so nothing of it is lost
+    upstream_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,11 @@ class PathMappingSpec:
 #: are neither seen nor marked missing, since their files may well still be there
 UNLISTED_FOLDER = "unlisted folder"
 
+#: the ``kind`` of an item the upstream lists but does not offer as content (in its trash, a
+#: copy it generated itself, …): counted under its ``problem``, never written, and *not* seen,
+#: so a stored asset under its ``source_uri`` goes missing as if it had been deleted
+NOT_OFFERED = "not offered"
+
 
 class UpstreamAsset(NamedTuple):
     """One media file as the upstream reports it.
@@ -40,7 +48,7 @@ class UpstreamAsset(NamedTuple):
     path: str  # upstream path: local path for filesystem, server path for Plex
     size: int | None
     change_token: str
-    kind: str = "other"  # movie | episode | other | UNLISTED_FOLDER
+    kind: str = "other"  # movie | episode | other | UNLISTED_FOLDER | NOT_OFFERED
     title: str | None = None
     series_title: str | None = None
     season_number: int | None = None

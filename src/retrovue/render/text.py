@@ -325,7 +325,13 @@ def detail(action: Any, view: DetailView) -> list[str]:
 
 @detail.register
 def _(a: AddCollection, view: DetailView) -> list[str]:
-    return [f"+ path mapping {_mapping(m)}" for m in view.mappings]
+    lines = [f"+ path mapping {_mapping(m)}" for m in view.mappings]
+    if a.upstream_name is not None:
+        lines.insert(0, f"! upstream name is {len(a.upstream_name):,} characters: {_SHORTENED}")
+    return lines
+
+
+_SHORTENED = "stored shortened as shown, the full name kept in the collection's config"
 
 
 @detail.register
