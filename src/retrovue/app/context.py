@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from retrovue.errors import DatabaseError, ImporterUnavailableError, RetrovueError
+from retrovue.errors import ImporterUnavailableError, RetrovueError, rolled_back
 from retrovue.importers.base import is_compliant
 from retrovue.logs import LogSettings
 from retrovue.model.enums import Trigger
@@ -266,9 +266,10 @@ class Context:
     def commit_source_changes(
         self, plan: Plan, command: str, *, precondition: Callable[[], None] | None = None
     ) -> ExecutionResult:
-        """Run source-level actions as one unit; a unit that rolled back is an error."""
+        """Run source-level actions as one unit; a unit that rolled back raises the typed error
+        that rolled it back."""
         result = self.run(plan, command, precondition=precondition)
         failed = next((s for s in result.sources if not s.ok), None)
         if failed is not None:
-            raise DatabaseError(f"Transaction failed: {failed.message}")
+            raise rolled_back(failed.error) from failed.error
         return result
