@@ -220,6 +220,13 @@ class ImporterUnavailableError(RetrovueError):
     code = "IMPORTER_UNAVAILABLE"
 
 
+class StoredConfigError(ValidationError):
+    """A stored source's config does not fit its importer's parameters (a required one missing,
+    a key it does not take): written by hand, or by a retrovue whose importer took others."""
+
+    code = "STORED_CONFIG_INVALID"
+
+
 class UnknownSourceTypeError(RetrovueError):
     code = "UNKNOWN_SOURCE_TYPE"
 
