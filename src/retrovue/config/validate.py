@@ -33,6 +33,7 @@ from retrovue.config.schema import build_schema
 from retrovue.errors import ConfigError, Diagnostic
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
+from retrovue.importers.kinds import rule_of
 from retrovue.importers.registry import Registry
 from retrovue.model.enrichment import EnricherSpec
 
@@ -354,9 +355,8 @@ def _absolute_paths(config: dict, specs, base_dir: str) -> dict:
     """Relative ``path`` parameters are relative to the config file, so a committed retrovue.yaml
     means the same thing from any working directory; they are stored absolute."""
     for spec in specs:
-        value = config.get(spec.name)
-        if spec.kind == "path" and isinstance(value, str):
-            config[spec.name] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+        if spec.name in config:
+            config[spec.name] = rule_of(spec.kind).in_file(config[spec.name], base_dir)
     return config
 
 
