@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enrichment import EnricherSpec, EnrichWork
-from retrovue.model.enums import ProblemKind, Scope, Unit
+from retrovue.model.enums import ProblemKind, Scope, SourceOrigin, Unit
 from retrovue.model.upstream import PathMappingSpec
 
 #: action class -> its ``kind`` on the wire; filled at import by ``@action_kind``
@@ -118,7 +118,7 @@ class CreateSource:
             "doc": 'Config keys whose values are secrets: written as "(sensitive)", never as values.'
         },
     )
-    origin: str = "config"
+    origin: SourceOrigin = SourceOrigin.CONFIG
 
 
 @action_kind("update_source")
@@ -280,7 +280,7 @@ class PruneSource:
 
     Deleted only when pruning was asked for (``--prune`` / ``prune: true``) and none of its assets
     is referenced by playlog_events/as_run_log (production safety); otherwise shown and kept.
-    Sources created imperatively (origin "cli") never become a PruneSource.
+    Sources created imperatively (``SourceOrigin.CLI``) never become a PruneSource.
     """
 
     source: SourceAddress

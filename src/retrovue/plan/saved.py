@@ -60,6 +60,7 @@ from retrovue.model.codec import (
     decode_record,
     encode_record,
 )
+from retrovue.model.enums import SourceOrigin
 from retrovue.model.snapshots import DbState
 from retrovue.plan.json_limits import MAX_DEPTH, line_column, long_number_at, too_deep_at
 
@@ -511,7 +512,7 @@ def _(action: CreateSource, reloaded: _Reloaded) -> CreateSource:
         type=decl.type,
         config=decl.stored_config,
         sensitive_keys=decl.sensitive_keys,
-        origin="config",
+        origin=SourceOrigin.CONFIG,
     )
 
 

@@ -22,6 +22,7 @@ from retrovue.model.actions import (
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.enums import SourceOrigin
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
@@ -52,7 +53,8 @@ def plan_source_add(
         importer.uses_path_mappings,
     )
     return [
-        dataclasses.replace(a, origin="cli") if isinstance(a, CreateSource) else a for a in actions
+        dataclasses.replace(a, origin=SourceOrigin.CLI) if isinstance(a, CreateSource) else a
+        for a in actions
     ]
 
 
