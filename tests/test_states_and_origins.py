@@ -1,5 +1,5 @@
-"""Issue 18: an asset's lifecycle state and a source's origin are spelled in one place each
-(model/enums.py), and written and read as the words they always were."""
+"""Issue 18: an asset's lifecycle state, a source's origin and a source update's config fields
+are spelled in one place each (model/), and written and read as the words they always were."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from retrovue.app.asset_read import STATES
 from retrovue.database.models import Asset, Source
-from retrovue.model.actions import CreateSource, SourceAddress
+from retrovue.model.actions import CreateSource, FieldChange, SourceAddress
 from retrovue.model.codec import decode_action, encode_action
 from retrovue.model.enums import AssetState, SourceOrigin
 from tests.helpers import make_tree
@@ -44,6 +44,12 @@ def test_the_plan_schema_names_the_origins():
     jsonschema.validate({**document, "origin": "cli"}, action)
     with pytest.raises(jsonschema.ValidationError, match="'anything' is not one of"):
         jsonschema.validate({**document, "origin": "anything"}, action)
+
+
+def test_a_config_field_is_named_and_read_by_one_helper():
+    change = FieldChange.of_config("token", None, "x", sensitive=True)
+    assert change.field == "config.token" and change.config_key == "token"
+    assert FieldChange("name", "a", "b").config_key is None
 
 
 def _apply(rv, db_url, tmp_path, names: list[str]) -> Path:

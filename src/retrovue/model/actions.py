@@ -97,12 +97,29 @@ class CollectionAddress:
         return f'collection "{self.source.name}"/"{self.name}"'
 
 
+#: how a FieldChange names one parameter of a source's config: ``config.<param>``
+CONFIG_FIELD_PREFIX = "config."
+
+
 @dataclass(frozen=True)
 class FieldChange:
+    """A field an UpdateSource changes: a column (``name``, ``type``) or one config parameter."""
+
     field: str
     before: Any
     after: Any
     sensitive: bool = False
+
+    @classmethod
+    def of_config(cls, key: str, before: Any, after: Any, sensitive: bool = False) -> FieldChange:
+        return cls(CONFIG_FIELD_PREFIX + key, before, after, sensitive)
+
+    @property
+    def config_key(self) -> str | None:
+        """The config parameter this change sets; None for a column."""
+        if self.field.startswith(CONFIG_FIELD_PREFIX):
+            return self.field.removeprefix(CONFIG_FIELD_PREFIX)
+        return None
 
 
 @action_kind("create_source")

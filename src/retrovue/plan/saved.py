@@ -565,8 +565,8 @@ def _configured_change(change: FieldChange, decl: SourceDecl, what: str) -> Fiel
         return dataclasses.replace(change, after=decl.name)
     if change.field == "type":
         return dataclasses.replace(change, after=decl.type)
-    if change.field.startswith("config."):
-        key = change.field.removeprefix("config.")
+    key = change.config_key
+    if key is not None:
         return dataclasses.replace(
             change, after=decl.stored_config.get(key), sensitive=key in decl.sensitive_keys
         )

@@ -158,11 +158,11 @@ def plan_source_update(
     for key, value in params.items():
         if source.config.get(key) != value:
             changes.append(
-                FieldChange(f"config.{key}", source.config.get(key), value, key in sensitive)
+                FieldChange.of_config(key, source.config.get(key), value, key in sensitive)
             )
     if not changes:
         return None, []
-    names = [c.field.removeprefix("config.") for c in changes]
+    names = [c.config_key or c.field for c in changes]
     return UpdateSource(source_address(source), tuple(changes)), names
 
 
