@@ -192,3 +192,36 @@ def test_validate_command_human(rv, tmp_path):
     bad = rv("validate", "-c", write(tmp_path, "version: 1\nsources: {}\n"))
     assert bad.code == 1 and bad.out == ""
     assert f"{path}:2:10" in bad.err and "Traceback" not in bad.err
+
+
+def test_schema_messages_come_from_the_errors_fields_not_their_wording(tmp_path, registry):
+    """Issue 18: the messages are built from what failed (the keyword, its schema value, the
+    value at fault), so they stay the same whatever words jsonschema uses."""
+    from jsonschema import ValidationError as SchemaError
+
+    from retrovue.config.validate import _messages
+
+    unknown = SchemaError(
+        "Zusätzliche Eigenschaften sind nicht erlaubt",
+        validator="additionalProperties",
+        validator_value=False,
+        instance={"name": "a", "zz": 1, "colour": 2},
+        schema={"properties": {"name": {}}},
+    )
+    assert _messages(unknown) == ["unknown key ('colour', 'zz' were unexpected)"]
+    missing = SchemaError(
+        "ist erforderlich",
+        validator="required",
+        validator_value=["name", "type", "config"],
+        instance={"type": "plex"},
+    )
+    assert _messages(missing) == ["'name' is required", "'config' is required"]
+
+
+def test_every_missing_key_is_reported_once_in_order(tmp_path, registry):
+    _, diags = problems(tmp_path, registry, "version: 1\nsources:\n  - {}\n")
+    assert [d.message for d in diags] == [
+        "'name' is required",
+        "'type' is required",
+        "'config' is required",
+    ]

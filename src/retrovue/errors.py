@@ -7,6 +7,7 @@ maps to.  Nothing here prints.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
 
 class RetrovueError(Exception):
@@ -28,6 +29,22 @@ class RetrovueError(Exception):
         self.context = context or {}
         #: extra top-level keys of the JSON error document (e.g. the collection a command was on)
         self.details = details or {}
+
+    def restated(self, message: str, *, hint: str | None = None) -> Self:
+        """This error told in other words for the command that reports it: the same class,
+        code, exit code, context and details (the caller's hint, when given, replaces its own),
+        so nothing above it has to guess what it was from its text."""
+        # not through __init__: a subclass may take other arguments (a ConfigError's diagnostics)
+        other = type(self).__new__(type(self), message)
+        other.__dict__.update(self.__dict__)
+        other.message = message
+        if hint is not None:
+            other.hint = hint
+        return other
+
+    def prefixed(self, what: str) -> Self:
+        """This error, its message led by what was not done because of it."""
+        return self.restated(f"{what}: {self.message}")
 
 
 class UsageError(RetrovueError):
@@ -203,6 +220,13 @@ class ImporterUnavailableError(RetrovueError):
     code = "IMPORTER_UNAVAILABLE"
 
 
+class StoredConfigError(ValidationError):
+    """A stored source's config does not fit its importer's parameters (a required one missing,
+    a key it does not take): written by hand, or by a retrovue whose importer took others."""
+
+    code = "STORED_CONFIG_INVALID"
+
+
 class UnknownSourceTypeError(RetrovueError):
     code = "UNKNOWN_SOURCE_TYPE"
 
@@ -241,3 +265,15 @@ def safety_reason(aired: int) -> str:
 
 class ConcurrentModificationError(RetrovueError):
     code = "CONCURRENT_MODIFICATION"
+
+
+def rolled_back(error: BaseException | None) -> RetrovueError:
+    """The typed error that rolled a unit of work back, as the command that ran the unit raises
+    it: its class, code, hint and exit code kept.  Only an untyped failure (the plain
+    ``RetrovueError`` the executor wraps anything unexpected in) is said to have failed the
+    transaction; a typed one, a database failure included, says what happened itself."""
+    if not isinstance(error, RetrovueError):  # the executor types every failure it records
+        return RetrovueError(f"Transaction failed: {error or 'unknown error'}")
+    if type(error) is RetrovueError:
+        return error.prefixed("Transaction failed")
+    return error

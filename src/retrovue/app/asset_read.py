@@ -12,6 +12,7 @@ from retrovue.app.context import Context
 from retrovue.app.selectors import resolve_asset, resolve_collection, resolve_source
 from retrovue.errors import NotFoundError, UsageError
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
+from retrovue.model.enums import AssetState
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe import assets as stored
 from retrovue.observe.db import load_snapshot
@@ -19,7 +20,8 @@ from retrovue.observe.db import load_snapshot
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-STATES = ("new", "enriching", "ready", "retired")
+#: the --state choices: the values, for click to show and match
+STATES = tuple(state.value for state in AssetState)
 
 #: assets on a page when neither --limit nor --all is given
 PAGE_SIZE = 100

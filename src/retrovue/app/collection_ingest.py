@@ -13,13 +13,13 @@ from retrovue.app.context import Context
 from retrovue.app.ingest import preview_ingest, report_of, times_of
 from retrovue.app.selectors import resolve_collection
 from retrovue.errors import (
-    DatabaseError,
     InterruptedByOperator,
     NotIngestibleError,
     NotSyncEnabledError,
     RetrovueError,
     ScopeNotFoundError,
     UsageError,
+    rolled_back,
 )
 from retrovue.model.actions import Plan
 from retrovue.model.enums import RunStatus, Scope, Trigger
@@ -179,16 +179,12 @@ def _scope_not_found(request: IngestRequest, col) -> ScopeNotFoundError:
 
 
 def _failure(error: BaseException | None, col) -> RetrovueError:
-    """The typed error that rolled the unit back; a database failure says the unit failed."""
+    """The typed error that rolled the unit back; a collection found not ingestible inside it
+    also says where to see why."""
     if isinstance(error, NotIngestibleError):
         hint = f"{error.hint}\n  {_show_hint(col)}" if error.hint else _show_hint(col)
-        return NotIngestibleError(error.message, hint=hint)
-    if isinstance(error, RetrovueError) and type(error) not in (RetrovueError, DatabaseError):
-        return error
-    message = getattr(error, "message", None) or str(error or "ingest failed")
-    if not message.startswith(("Database operation failed", "Transaction failed")):
-        message = f"Transaction failed: {message}"
-    return DatabaseError(message)
+        return error.restated(error.message, hint=hint)
+    return rolled_back(error)
 
 
 def _asset_index(ctx: Context, collection_id) -> dict[str, ExistingAsset]:

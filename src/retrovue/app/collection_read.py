@@ -84,6 +84,7 @@ def ingestible_reason(ctx: Context, source: DbSource, col: DbCollection) -> str 
     """The importer's check of local paths and mappings, explained."""
     if not ctx.registry.available(source.type):
         return "importer unavailable"
-    importer = ctx.registry.create(source.type, dict(source.config))
+    # a local check: a secret whose variable is unset here does not fail the show
+    importer = ctx.importers.for_local_checks(source.type, source.config, source.name)
     ok, reason = importer.check_ingestible(build.upstream_of(col), col.path_mappings)
     return None if ok else (reason or "not ingestible")

@@ -88,7 +88,7 @@ def preview_update(ctx: Context, request: UpdateRequest) -> CollectionUpdate:
     if request.path_mapping is not None:
         mapping = chosen_mapping(col, request.path_mapping, request.path_mapping_plex)
     importer = (
-        ctx.registry.create(source.type, dict(source.config))
+        ctx.importers.for_local_checks(source.type, source.config, source.name)
         if ctx.registry.available(source.type)
         else None
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from retrovue.app.context import Context
 from retrovue.app.selectors import resolve_collection
-from retrovue.errors import DatabaseError, ProductionSafetyError, safety_reason
+from retrovue.errors import ProductionSafetyError, rolled_back, safety_reason
 from retrovue.model.actions import Plan
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe.reader import DbReader
@@ -61,8 +61,8 @@ def wipe_collection(ctx: Context, wipe: Wipe) -> Wipe:
     col = wipe.collection
     result = ctx.run(wipe.plan, f"collection wipe {col.id}")
     failed = next((s for s in result.sources if not s.ok), None)
-    if failed is not None:
-        if failed.code == ProductionSafetyError.code:
-            raise ProductionSafetyError(f"Collection '{col.name}' was not wiped: {failed.message}")
-        raise DatabaseError(f"Transaction failed: {failed.message}")
-    return wipe
+    if failed is None:
+        return wipe
+    if isinstance(failed.error, ProductionSafetyError):
+        raise failed.error.prefixed(f"Collection '{col.name}' was not wiped") from failed.error
+    raise rolled_back(failed.error) from failed.error

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from retrovue.errors import DatabaseError, ImporterUnavailableError, RetrovueError
-from retrovue.importers.base import is_compliant
+from retrovue.errors import RetrovueError, rolled_back
 from retrovue.logs import LogSettings
 from retrovue.model.enums import Trigger
 from retrovue.redact import Redactor
@@ -25,6 +24,7 @@ if TYPE_CHECKING:  # the ORM and the engine load only when a command touches the
     from retrovue.execute.executor import Executor, ProgressFactory
     from retrovue.execute.lock import HeldLock
     from retrovue.importers.base import BaseImporter
+    from retrovue.importers.factory import ImporterFactory
     from retrovue.importers.observation import Observations
     from retrovue.importers.registry import Registry
     from retrovue.model.actions import Plan
@@ -66,6 +66,16 @@ class Context:
         from retrovue.importers.registry import load_registry
 
         return load_registry()
+
+    @cached_property
+    def importers(self) -> ImporterFactory:
+        """Makes every importer of a stored source this context uses; their secrets, read from
+        the environment, are learnt by this context's redactor."""
+        import os
+
+        from retrovue.importers.factory import ImporterFactory
+
+        return ImporterFactory(self.registry, os.environ, self.redactor.add)
 
     @cached_property
     def target(self) -> DatabaseTarget:
@@ -119,11 +129,10 @@ class Context:
     # -- secrets -----------------------------------------------------------------------------
 
     def register_secrets(self, config: dict, sensitive: set[str] | frozenset[str]) -> None:
-        from retrovue.config.loader import whole_reference
+        from retrovue.config.references import secret_values
 
-        for key in sensitive:
-            if not whole_reference(config.get(key)):  # a stored ${VAR} is no secret: show it
-                self.redactor.add(config.get(key))
+        for value in secret_values(config, sensitive):
+            self.redactor.add(value)
 
     def sensitive_keys(self, type_id: str) -> set[str]:
         entry = self.registry.importers.get(type_id)
@@ -186,19 +195,8 @@ class Context:
             self.register_secrets(source.config, self.sensitive_keys(source.type))
 
     def importer_for(self, source: DbSource) -> BaseImporter:
-        """The importer of a stored source, if its type is loaded and compliant."""
-        entry = self.registry.importers.get(source.type)
-        if entry is None or not is_compliant(entry.cls):
-            raise ImporterUnavailableError(
-                f"Source type '{source.type}' is not available",
-                hint=f"source '{source.name}' has type '{source.type}', which no loaded importer provides",
-            )
-        from retrovue.config.references import runtime_config
-
-        sensitive = entry.cls.sensitive_params()
-        config = runtime_config(source.config, sensitive, source.name)  # ${VAR}s read now
-        self.register_secrets(config, sensitive)
-        return entry.cls(config)
+        """The importer of a stored source, its secrets read from the environment now."""
+        return self.importers.create(source.type, source.config, source.name)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -219,6 +217,7 @@ class Context:
             guard=self._held_lock.verify if self._held_lock is not None else unguarded,
             observations=observations,
             database_files=self.database_files,
+            importers=self.importers,
         )
 
     def require_writable_schema(self) -> None:
@@ -274,9 +273,10 @@ class Context:
     def commit_source_changes(
         self, plan: Plan, command: str, *, precondition: Callable[[], None] | None = None
     ) -> ExecutionResult:
-        """Run source-level actions as one unit; a unit that rolled back is an error."""
+        """Run source-level actions as one unit; a unit that rolled back raises the typed error
+        that rolled it back."""
         result = self.run(plan, command, precondition=precondition)
         failed = next((s for s in result.sources if not s.ok), None)
         if failed is not None:
-            raise DatabaseError(f"Transaction failed: {failed.message}")
+            raise rolled_back(failed.error) from failed.error
         return result

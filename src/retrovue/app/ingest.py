@@ -8,7 +8,7 @@ from retrovue.app.context import Context
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.model.actions import IngestCollection
-from retrovue.model.enums import RunStatus
+from retrovue.model.enums import AssetState, RunStatus
 from retrovue.model.results import CollectionIngestReport, IngestedAsset, IngestOutcome
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.plan import imperative as build
@@ -55,11 +55,11 @@ def preview_ingest(
     created = updated = None
     if verbose:
         created = tuple(
-            IngestedAsset(None, item.source_uri, canonical, "new", False)
+            IngestedAsset(None, item.source_uri, canonical, AssetState.NEW, False)
             for item, canonical in diff.new
         )
         updated = tuple(
-            IngestedAsset(str(aid), item.source_uri, canonical, "new", False, "content")
+            IngestedAsset(str(aid), item.source_uri, canonical, AssetState.NEW, False, "content")
             for aid, item, canonical in diff.changed
         ) + tuple(
             IngestedAsset(str(aid), None, canonical, None, None, "remap")

@@ -144,10 +144,9 @@ def _discover(
         warn("this importer cannot list collections; --discover was ignored")
         return None
     except ImporterError as exc:
-        failure = ImporterError(
+        failure = exc.restated(
             f"Failed to discover collections from source '{name}'", hint=exc.message
         )
-        failure.code = exc.code
         # exit 2 means "changes", so whatever is not unreachable is a plain failure
         failure.exit_code = 3 if exc.exit_code == 3 else 1
         raise failure from exc

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from retrovue.app.context import Context
 from retrovue.app.selectors import resolve_source
-from retrovue.errors import DatabaseError, ProductionSafetyError, RetrovueError
+from retrovue.errors import DatabaseError, ProductionSafetyError, RetrovueError, rolled_back
 from retrovue.logs import get_logger
 from retrovue.model.actions import Plan
 from retrovue.model.enums import Outcome
@@ -105,6 +105,7 @@ def plan_delete(ctx: Context, selector: str, *, force: bool, dry_run: bool) -> D
 def delete_sources(ctx: Context, preview: DeletePreview) -> DeleteReport:
     """Delete each deletable source in its own unit, all under one hold of the apply lock."""
     deleted, kept = [], list(preview.kept)
+    failures: list[RetrovueError] = []  # the typed errors of the units that rolled back
     with ctx.locked(f"source delete {preview.selector}"):
         executor = ctx.executor()
         for target, action in zip(preview.deletable, preview.plan.actions, strict=True):
@@ -114,8 +115,9 @@ def delete_sources(ctx: Context, preview: DeletePreview) -> DeleteReport:
                 _log_deleted(target)
             else:
                 kept.append(_kept(target.source, outcome.message))
+                failures.append(rolled_back(outcome.error))
     if not deleted:
-        raise _nothing_deleted(kept)
+        raise _nothing_deleted(kept, failures)
     return DeleteReport(preview, tuple(deleted), tuple(kept))
 
 
@@ -166,11 +168,19 @@ def _all_protected(preview: DeletePreview) -> ProductionSafetyError:
     return ProductionSafetyError(message, hint=_each(kept), details=_refusal_details(kept))
 
 
-def _nothing_deleted(kept: Sequence[KeptSource]) -> RetrovueError:
+def _nothing_deleted(
+    kept: Sequence[KeptSource], failures: Sequence[RetrovueError]
+) -> RetrovueError:
+    """``failures``: the errors of the units that rolled back; the other kept sources were
+    protected before any unit ran."""
     if len(kept) == 1:
         message = f"Source '{kept[0].name}' was not deleted: {kept[0].reason}"
+        if failures:  # the one source's own unit failed: its error, saying which source
+            error = failures[0].restated(message)
+            error.details = _refusal_details(kept)
+            return error
     else:
         message = "No sources were deleted"
-    safety = all(k.reason.startswith("production safety") for k in kept)
-    error = ProductionSafetyError if safety else DatabaseError
-    return error(message, hint=_each(kept), details=_refusal_details(kept))
+    safety = all(isinstance(f, ProductionSafetyError) for f in failures)
+    error_class = ProductionSafetyError if safety else DatabaseError
+    return error_class(message, hint=_each(kept), details=_refusal_details(kept))

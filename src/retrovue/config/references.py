@@ -15,7 +15,6 @@ from typing import Any
 
 from retrovue.config.loader import reference_value, whole_reference
 from retrovue.errors import SecretNotSetError
-from retrovue.importers.registry import Registry
 
 
 def references_of(raw_config: Mapping[str, Any], sensitive: Iterable[str]) -> dict[str, str]:
@@ -51,8 +50,8 @@ def runtime_config(
     return config
 
 
-def importer_config(
-    registry: Registry, type_id: str, stored: Mapping[str, Any] | None, source: str
-) -> dict[str, Any]:
-    """``runtime_config`` of a stored source of a registered type."""
-    return runtime_config(stored, registry.get(type_id).sensitive_params(), source)
+def secret_values(config: Mapping[str, Any], sensitive: Iterable[str]) -> list[str]:
+    """The values of ``config``'s sensitive parameters that are secrets: a stored ``${VAR}``
+    reference is none (it is shown, so the operator knows which variable to set)."""
+    values = (config.get(key) for key in sensitive)
+    return [v for v in values if isinstance(v, str) and not whole_reference(v)]

@@ -9,23 +9,15 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from retrovue.importers.base import ParamSpec
+from retrovue.importers.kinds import rule_of
 from retrovue.importers.registry import Registry
 from retrovue.model.limits import NAME_MAX, PATH_MAX
 
 SCHEMA_ID = "https://retrovue.dev/schemas/retrovue.schema.json"
 
-_KIND_SCHEMAS = {
-    "string": {"type": "string", "minLength": 1},
-    "url": {"type": "string", "pattern": "^https?://[^\\s/]+"},
-    "path": {"type": "string", "minLength": 1},
-    "bool": {"type": "boolean"},
-    "number": {"type": "number", "exclusiveMinimum": 0},
-    "list": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
-}
-
 
 def _param_schema(spec: ParamSpec) -> dict:
-    schema = dict(_KIND_SCHEMAS[spec.kind])
+    schema = dict(rule_of(spec.kind).schema)
     description = spec.help + (" (sensitive: use ${VAR})" if spec.sensitive else "")
     if description:
         schema["description"] = description

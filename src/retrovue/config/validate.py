@@ -33,6 +33,7 @@ from retrovue.config.schema import build_schema
 from retrovue.errors import ConfigError, Diagnostic
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
+from retrovue.importers.kinds import rule_of
 from retrovue.importers.registry import Registry
 from retrovue.model.enrichment import EnricherSpec
 
@@ -115,7 +116,8 @@ def schema_problems(doc: LoadedDocument, data, registry: Registry) -> list[Diagn
     validator = Draft202012Validator(build_schema(registry, _source_types(data)))
     problems = []
     for error in validator.iter_errors(data):
-        problems.append(doc.diagnostic(_message(error), tuple(error.absolute_path)))
+        at = tuple(error.absolute_path)
+        problems += [doc.diagnostic(message, at) for message in _messages(error)]
     return _unique(problems)
 
 
@@ -127,18 +129,34 @@ def _source_types(data) -> set[str]:
     return {s["type"] for s in sources if isinstance(s, dict) and isinstance(s.get("type"), str)}
 
 
-def _message(error) -> str:
+def _messages(error) -> list[str]:
+    """What the file's author reads, from the error's structured fields (its keyword, the
+    keyword's value in the schema, the value at fault), never by rewording jsonschema's text."""
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key")
+        return [_unknown_keys(error.instance, error.schema)]
     if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
+        # the error does not say which property it is about: each names every one missing,
+        # and the duplicates go (``_unique``)
+        return [f"{name!r} is required" for name in _missing(error.instance, error.validator_value)]
     if error.validator == "anyOf":  # the only anyOf: a collection's name-or-external_id
-        return "a collection needs a 'name' or an 'external_id'"
+        return ["a collection needs a 'name' or an 'external_id'"]
     if error.validator == "enum" and error.path and error.path[-1] == "type":
-        return f"unknown source type {error.instance!r} (known: {', '.join(map(str, error.validator_value))})"
+        known = ", ".join(map(str, error.validator_value))
+        return [f"unknown source type {error.instance!r} (known: {known})"]
     if error.validator == "pattern":
-        return f"{error.instance!r} is not an http:// or https:// URL"
-    return error.message
+        return [f"{error.instance!r} is not an http:// or https:// URL"]
+    return [error.message]
+
+
+def _unknown_keys(instance: dict, schema: dict) -> str:
+    """Our schemas list every key a mapping takes under ``properties`` (no patternProperties)."""
+    extras = sorted((key for key in instance if key not in schema.get("properties", {})), key=str)
+    verb = "was" if len(extras) == 1 else "were"
+    return f"unknown key ({', '.join(map(repr, extras))} {verb} unexpected)"
+
+
+def _missing(instance: dict, required: list[str]) -> list[str]:
+    return [name for name in required if name not in instance]
 
 
 def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
@@ -337,9 +355,8 @@ def _absolute_paths(config: dict, specs, base_dir: str) -> dict:
     """Relative ``path`` parameters are relative to the config file, so a committed retrovue.yaml
     means the same thing from any working directory; they are stored absolute."""
     for spec in specs:
-        value = config.get(spec.name)
-        if spec.kind == "path" and isinstance(value, str):
-            config[spec.name] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+        if spec.name in config:
+            config[spec.name] = rule_of(spec.kind).in_file(config[spec.name], base_dir)
     return config
 
 

@@ -34,6 +34,8 @@ from sqlalchemy import (
     Uuid,
 )
 
+from retrovue.model.enums import AssetState, SourceOrigin
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -62,7 +64,7 @@ Source = Table(
     Column("type", String(50), nullable=False),
     Column("config", JSON),
     # "config" when created by apply from retrovue.yaml, "cli" when created imperatively (prune)
-    Column("origin", String(16), default="cli", nullable=False),
+    Column("origin", String(16), default=SourceOrigin.CLI.value, nullable=False),
     Column("created_at", Timestamp, default=utcnow, nullable=False),
     Column("updated_at", Timestamp, default=utcnow, nullable=False),
 )
@@ -141,7 +143,8 @@ Asset = Table(
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("collection_id", "source_uri", name="uq_assets_collection_source_uri"),
     CheckConstraint(
-        "approved_for_broadcast = false OR state = 'ready'", name="approved_implies_ready"
+        f"approved_for_broadcast = false OR state = '{AssetState.READY}'",
+        name="approved_implies_ready",
     ),
 )
 

@@ -224,7 +224,7 @@ def _source_changes(decl: SourceDecl, stored: DbSource) -> tuple[FieldChange, ..
     for key in sorted(set(wanted) | set(stored.config)):
         before, after = stored.config.get(key), wanted.get(key)
         if before != after:
-            changes.append(FieldChange(f"config.{key}", before, after, key in decl.sensitive_keys))
+            changes.append(FieldChange.of_config(key, before, after, key in decl.sensitive_keys))
     return tuple(changes)
 
 

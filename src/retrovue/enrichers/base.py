@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from retrovue.enrichers.errors import EnricherParamsError
 from retrovue.importers.base import ParamSpec
+from retrovue.importers.kinds import rule_of
+from retrovue.model.enums import ParamKind
 
 __all__ = ["BaseEnricher", "EnrichInput", "ParamSpec", "is_compliant", "resolve_params"]
 
@@ -94,14 +96,8 @@ def is_compliant(enricher_cls: type) -> bool:
     )
 
 
-def _kind_ok(kind: str, value: Any) -> bool:
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "list":
-        return isinstance(value, list)
-    return isinstance(value, str)  # string, url, path
+def _kind_ok(kind: ParamKind, value: Any) -> bool:
+    return rule_of(kind).accepts(value)
 
 
 def resolve_params(spec: Sequence[ParamSpec], params: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,11 @@ from sqlalchemy import Connection
 from retrovue.database.engine import driver_cursor
 from retrovue.database.models import Asset
 from retrovue.model.enrichment import PROBED_COLUMNS
+from retrovue.model.enums import AssetState
 from retrovue.model.upstream import UpstreamAsset
+
+#: the state of a new or changed asset, as the drivers are handed it (a plain str)
+NEW = AssetState.NEW.value
 
 COLUMNS = (
     "id",
@@ -107,7 +111,7 @@ def update_changed(
         for asset_id, item, canonical in changed
     )
     cleared = "".join(f", {name} = NULL" for name in CLEARED)
-    reset = "state = 'new', approved_for_broadcast = {false}, missing_since = NULL" + cleared
+    reset = f"state = '{NEW}', approved_for_broadcast = {{false}}, missing_since = NULL" + cleared
     if _postgresql(conn):
         columns = ", ".join(f"{name} = v.{name}" for name, _ in CHANGED)
         _unnest(
@@ -225,7 +229,7 @@ def _rows(items, new_id, collection, stamp, false):
             item.duration_ms,
             item.size,
             item.change_token,
-            "new",
+            NEW,
             false,
             None,
             _metadata(item),

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, select, update
 from retrovue.database.models import AsRunLog, Asset, Collection, PathMapping, PlaylogEvent, Source
 from retrovue.errors import ProductionSafetyError, RetrovueError, safety_reason
 from retrovue.model.actions import DeleteSource, PruneSource, SetPathMappingLocal, WipeCollection
+from retrovue.model.enums import SourceOrigin
 from retrovue.observe.aired import aired_count, collections_of
 
 
@@ -57,7 +58,7 @@ def _require_config_origin(conn: Connection, action: PruneSource) -> None:
     origin = conn.execute(select(Source.c.origin).where(Source.c.id == action.source.id)).scalar()
     if origin is None:
         raise RetrovueError(f"{action.source} no longer exists")
-    if origin != "config":
+    if origin != SourceOrigin.CONFIG:
         raise ProductionSafetyError(
             f"{action.source} was not created from the config (origin '{origin}'): prune never "
             "deletes it",

@@ -44,6 +44,7 @@ from retrovue.model.enrichment import (
     EnricherSpec,
     EnrichFailure,
 )
+from retrovue.model.enums import AssetState
 from retrovue.model.results import MAX_LISTED_FAILURES
 from retrovue.observe.db import as_uuid
 from retrovue.observe.enrichment import pending, succeeded_all
@@ -125,15 +126,21 @@ class CollectionEnricher:
         """The collection's ``enriching`` assets by the ready rule with the enrichers attached
         now: ready when every one succeeded for the asset's change token, else new (with none
         attached, new: nothing looked at the media).  How many there were."""
-        enriching = (Asset.c.collection_id == self.collection_id, Asset.c.state == "enriching")
+        enriching = (
+            Asset.c.collection_id == self.collection_id,
+            Asset.c.state == AssetState.ENRICHING,
+        )
         ready = 0
         if self.specs:  # with none, succeeded_all holds for every asset
             ready = conn.execute(
                 update(Asset)
                 .where(*enriching, Asset.c.missing_since.is_(None), succeeded_all(self._types))
-                .values(state="ready")
+                .values(state=AssetState.READY)
             ).rowcount
-        return ready + conn.execute(update(Asset).where(*enriching).values(state="new")).rowcount
+        return (
+            ready
+            + conn.execute(update(Asset).where(*enriching).values(state=AssetState.NEW)).rowcount
+        )
 
     @property
     def _types(self) -> list[str]:
@@ -167,10 +174,10 @@ class CollectionEnricher:
                     update(Asset)
                     .where(
                         Asset.c.collection_id == self.collection_id,
-                        Asset.c.state == "new",
+                        Asset.c.state == AssetState.NEW,
                         self._pending(spec.type),
                     )
-                    .values(state="enriching")
+                    .values(state=AssetState.ENRICHING)
                 )
                 self.guard(conn)
         self.run.counts[spec.type] = EnrichCounts(spec.type)
@@ -261,15 +268,20 @@ class CollectionEnricher:
     def _promote(self, conn: Connection, ids: list[uuid.UUID]) -> None:
         """The batch's assets that every enricher has now succeeded on become ready; the rest
         that this run marked go back to new."""
-        scope = [Asset.c.state.in_(("new", "enriching")), Asset.c.missing_since.is_(None)]
+        scope = [
+            Asset.c.state.in_((AssetState.NEW, AssetState.ENRICHING)),
+            Asset.c.missing_since.is_(None),
+        ]
         if ids is not None:
             scope.append(Asset.c.id.in_(ids))
         else:
             scope.append(Asset.c.collection_id == self.collection_id)
-        conn.execute(update(Asset).where(*scope, succeeded_all(self._types)).values(state="ready"))
+        conn.execute(
+            update(Asset).where(*scope, succeeded_all(self._types)).values(state=AssetState.READY)
+        )
         if ids is not None:  # a recorded result is not pending: nothing would settle it later
-            back = (Asset.c.id.in_(ids), Asset.c.state == "enriching")
-            conn.execute(update(Asset).where(*back).values(state="new"))
+            back = (Asset.c.id.in_(ids), Asset.c.state == AssetState.ENRICHING)
+            conn.execute(update(Asset).where(*back).values(state=AssetState.NEW))
 
     def _settle(self, *, promote: bool) -> None:
         """After the last batch (or an interruption): nothing stays ``enriching``, and every
@@ -287,9 +299,9 @@ class CollectionEnricher:
                         update(Asset)
                         .where(
                             Asset.c.collection_id == self.collection_id,
-                            Asset.c.state == "enriching",
+                            Asset.c.state == AssetState.ENRICHING,
                         )
-                        .values(state="new")
+                        .values(state=AssetState.NEW)
                     )
                 self.guard(conn)
         except RetrovueError:

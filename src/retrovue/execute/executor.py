@@ -25,7 +25,6 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from retrovue.config.references import importer_config
 from retrovue.database.failures import database_error, is_database_failure
 from retrovue.database.models import (
     Collection,
@@ -52,6 +51,7 @@ from retrovue.execute.lookups import (
 )
 from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
+from retrovue.importers.factory import ImporterFactory
 from retrovue.importers.observation import Observations
 from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.importers.registry import Registry
@@ -115,6 +115,13 @@ class Executor:
     signals: DeferredSignals = field(default_factory=DeferredSignals)
     #: the real paths of the database's own files (SQLite), never ingested from a collection
     database_files: frozenset[str] = frozenset()
+    #: makes the importer of each collection it ingests; default: one over ``registry`` that
+    #: reads the process's environment and tells no redactor
+    importers: ImporterFactory | None = None
+
+    def __post_init__(self) -> None:
+        if self.importers is None:
+            self.importers = ImporterFactory(self.registry)
 
     def execute(self, plan: Plan) -> ExecutionResult:
         try:
@@ -328,7 +335,7 @@ class Executor:
             with self.engine.begin() as conn:
                 source = source_row(conn, address)
                 collection_id = collection_id_of(conn, source.id, address)
-                importer = self._importer(source, address.source.name)
+                importer = self.importers.create(source.type, source.config, address.source.name)
                 # re-checked inside the unit: the mappings may have changed since the plan
                 _recheck_ingestible(conn, importer, collection_id)
                 mappings = usable_mappings(conn, collection_id)
@@ -400,11 +407,6 @@ class Executor:
             importer.uses_path_mappings, collection_locations(conn, collection_id), mappings
         )
         return own_files_within(self.database_files, roots)
-
-    def _importer(self, source, source_name: str):
-        """The stored source's importer, its ``${VAR}`` secrets resolved now."""
-        config = importer_config(self.registry, source.type, source.config, source_name)
-        return self.registry.create(source.type, config)
 
     def _typed(self, exc: BaseException) -> RetrovueError:
         """The error as a typed, scrubbed ``RetrovueError``: outcomes carry it, not a string."""

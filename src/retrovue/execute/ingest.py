@@ -23,6 +23,7 @@ from retrovue.execute.bulk import (
 )
 from retrovue.importers.base import BaseImporter, UpstreamAsset
 from retrovue.model.counts import IngestCounts
+from retrovue.model.enums import AssetState
 from retrovue.observe.db import load_asset_index
 from retrovue.observe.enrichment import collection_enrichers, succeeded_all
 
@@ -157,9 +158,9 @@ def ready_again(conn: Connection, collection_id: uuid.UUID, ids: list[uuid.UUID 
             update(Asset)
             .where(
                 Asset.c.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
-                Asset.c.state == "new",
+                Asset.c.state == AssetState.NEW,
                 Asset.c.missing_since.is_(None),
                 succeeded_all(types),
             )
-            .values(state="ready")
+            .values(state=AssetState.READY)
         )

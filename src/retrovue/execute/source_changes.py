@@ -97,8 +97,8 @@ def _update_source(
     config = dict(row.config or {})
     values: dict = {"updated_at": now}
     for change in action.changes:
-        if change.field.startswith("config."):
-            key = change.field.removeprefix("config.")
+        key = change.config_key
+        if key is not None:
             if change.after is None:
                 config.pop(key, None)
             else:
@@ -112,7 +112,7 @@ def _update_source(
 
 def _require_updatable(action: UpdateSource) -> None:
     for change in action.changes:
-        if not change.field.startswith("config.") and change.field not in UPDATABLE_COLUMNS:
+        if change.config_key is None and change.field not in UPDATABLE_COLUMNS:
             raise RetrovueError(f"{action.source}: '{change.field}' is not a field an update sets")
 
 

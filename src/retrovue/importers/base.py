@@ -11,6 +11,8 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from retrovue.model.enums import ParamKind
+
 # the plain data importers return; re-exported here because it is the importer API
 from retrovue.model.upstream import PathMappingSpec, UpstreamAsset, UpstreamCollection
 
@@ -29,11 +31,22 @@ class ParamSpec:
     """One parameter of an importer's ``config``; drives the config schema and CLI flags."""
 
     name: str
-    kind: str  # "string" | "url" | "path" | "bool" | "list" | "number"
+    #: a plugin may give the kind's value ("string", "url", …): it is made a ``ParamKind`` here
+    kind: ParamKind
     required: bool = False
     sensitive: bool = False
     default: Any = None
     help: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            kind = ParamKind(self.kind)
+        except ValueError:
+            known = ", ".join(ParamKind)
+            raise ValueError(
+                f"parameter '{self.name}': unknown kind {self.kind!r} (known: {known})"
+            ) from None
+        object.__setattr__(self, "kind", kind)
 
     @property
     def flag(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enrichment import EnricherSpec, EnrichWork
-from retrovue.model.enums import ProblemKind, Scope, Unit
+from retrovue.model.enums import ProblemKind, Scope, SourceOrigin, Unit
 from retrovue.model.upstream import PathMappingSpec
 
 #: action class -> its ``kind`` on the wire; filled at import by ``@action_kind``
@@ -97,12 +97,29 @@ class CollectionAddress:
         return f'collection "{self.source.name}"/"{self.name}"'
 
 
+#: how a FieldChange names one parameter of a source's config: ``config.<param>``
+CONFIG_FIELD_PREFIX = "config."
+
+
 @dataclass(frozen=True)
 class FieldChange:
+    """A field an UpdateSource changes: a column (``name``, ``type``) or one config parameter."""
+
     field: str
     before: Any
     after: Any
     sensitive: bool = False
+
+    @classmethod
+    def of_config(cls, key: str, before: Any, after: Any, sensitive: bool = False) -> FieldChange:
+        return cls(CONFIG_FIELD_PREFIX + key, before, after, sensitive)
+
+    @property
+    def config_key(self) -> str | None:
+        """The config parameter this change sets; None for a column."""
+        if self.field.startswith(CONFIG_FIELD_PREFIX):
+            return self.field.removeprefix(CONFIG_FIELD_PREFIX)
+        return None
 
 
 @action_kind("create_source")
@@ -118,7 +135,7 @@ class CreateSource:
             "doc": 'Config keys whose values are secrets: written as "(sensitive)", never as values.'
         },
     )
-    origin: str = "config"
+    origin: SourceOrigin = SourceOrigin.CONFIG
 
 
 @action_kind("update_source")
@@ -298,7 +315,7 @@ class PruneSource:
 
     Deleted only when pruning was asked for (``--prune`` / ``prune: true``) and none of its assets
     is referenced by playlog_events/as_run_log (production safety); otherwise shown and kept.
-    Sources created imperatively (origin "cli") never become a PruneSource.
+    Sources created imperatively (``SourceOrigin.CLI``) never become a PruneSource.
     """
 
     source: SourceAddress

@@ -97,7 +97,7 @@ def _mask_update(a: UpdateSource) -> UpdateSource:
 def _unmask_update(a: UpdateSource, secret: SecretLookup) -> UpdateSource:
     # only "after" comes back: the executor writes it and never needs the old secret
     changes = tuple(
-        dataclasses.replace(c, after=secret(a.source.name, c.field.removeprefix("config.")))
+        dataclasses.replace(c, after=secret(a.source.name, c.config_key or c.field))
         if c.sensitive and c.after is not None
         else c
         for c in a.changes

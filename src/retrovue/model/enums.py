@@ -61,3 +61,33 @@ class Unit(StrEnum):
     INGEST = "ingest"
     #: a collection's enrichment, in committed batches after its ingest
     ENRICH = "enrich"
+
+
+class AssetState(StrEnum):
+    """Where an asset is in its lifecycle (the ``assets.state`` column): new → enriching → ready
+    (every attached enricher succeeded for its current change token)."""
+
+    NEW = "new"
+    ENRICHING = "enriching"
+    READY = "ready"
+    RETIRED = "retired"
+
+
+class SourceOrigin(StrEnum):
+    """What created a source (``sources.origin``).  Prune safety rests on it: only a source the
+    config created may be deleted for leaving the config."""
+
+    CONFIG = "config"  # apply, from retrovue.yaml
+    CLI = "cli"  # an imperative command (`source add`)
+
+
+class ParamKind(StrEnum):
+    """The kind of an importer's or enricher's parameter (``ParamSpec.kind``); how each kind is
+    written, read and checked is ``retrovue.importers.kinds``."""
+
+    STRING = "string"
+    URL = "url"
+    PATH = "path"
+    BOOL = "bool"
+    LIST = "list"
+    NUMBER = "number"

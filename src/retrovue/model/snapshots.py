@@ -32,6 +32,7 @@ class DbSource:
     name: str
     type: str
     config: dict
+    #: a ``SourceOrigin`` value as stored; one written by hand stays as it is, and is no CONFIG
     origin: str
     collections: tuple[DbCollection, ...] = ()
     #: attached to the source: they run on all its collections

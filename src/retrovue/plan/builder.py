@@ -34,7 +34,7 @@ from retrovue.model.actions import (
     SkippedCollection,
     SourceAddress,
 )
-from retrovue.model.enums import ProblemKind
+from retrovue.model.enums import ProblemKind, SourceOrigin
 from retrovue.model.snapshots import DbSnapshot
 from retrovue.plan.enrichment import plan_enrichment, plan_stuck
 
@@ -256,7 +256,7 @@ def _plan_prune(
     reader: DbReader, snapshot: DbSnapshot, desired: DesiredState, prune: bool
 ) -> list[PruneSource]:
     """Config-created sources the file no longer declares: deleted with prune, else reported.
-    Imperatively created sources (origin "cli") are never the file's to delete."""
+    Imperatively created sources (``SourceOrigin.CLI``) are never the file's to delete."""
     declared = {
         s.id
         for d in desired.sources
@@ -264,7 +264,7 @@ def _plan_prune(
     }
     out = []
     for stored in snapshot.sources:
-        if stored.origin != "config" or stored.id in declared:
+        if stored.origin != SourceOrigin.CONFIG or stored.id in declared:
             continue
         tally = reader.tally_collections([c.id for c in stored.collections])
         out.append(

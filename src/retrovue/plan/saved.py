@@ -65,6 +65,7 @@ from retrovue.model.codec import (
     decode_record,
     encode_record,
 )
+from retrovue.model.enums import SourceOrigin
 from retrovue.model.snapshots import DbState, SourceFingerprint
 from retrovue.plan.json_limits import MAX_DEPTH, line_column, long_number_at, too_deep_at
 
@@ -573,7 +574,7 @@ def _(action: CreateSource, reloaded: _Reloaded) -> CreateSource:
         type=decl.type,
         config=decl.stored_config,
         sensitive_keys=decl.sensitive_keys,
-        origin="config",
+        origin=SourceOrigin.CONFIG,
     )
 
 
@@ -626,8 +627,8 @@ def _configured_change(change: FieldChange, decl: SourceDecl, what: str) -> Fiel
         return dataclasses.replace(change, after=decl.name)
     if change.field == "type":
         return dataclasses.replace(change, after=decl.type)
-    if change.field.startswith("config."):
-        key = change.field.removeprefix("config.")
+    key = change.config_key
+    if key is not None:
         return dataclasses.replace(
             change, after=decl.stored_config.get(key), sensitive=key in decl.sensitive_keys
         )

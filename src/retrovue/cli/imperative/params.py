@@ -11,6 +11,7 @@ import click
 
 from retrovue.app.source_params import registry_specs
 from retrovue.importers.base import ParamSpec
+from retrovue.importers.kinds import rule_of
 from retrovue.importers.registry import load_registry
 
 PREFIX = "param_"
@@ -30,7 +31,7 @@ def _option(spec: ParamSpec, hidden: bool, partial: bool = False) -> click.Optio
     name = spec.name.replace("_", "-")
     # a partial update changes only what is given: nothing is required there
     suffix = " (required)" if spec.required and not partial else ""
-    if spec.kind == "bool":
+    if rule_of(spec.kind).switch:
         default = (
             f" [default: {'yes' if spec.default else 'no'}]" if spec.default is not None else ""
         )
@@ -40,7 +41,7 @@ def _option(spec: ParamSpec, hidden: bool, partial: bool = False) -> click.Optio
             hidden=hidden,
             help=spec.help + default,
         )
-    metavar = {"url": "URL", "path": "PATH", "list": "A,B,…", "number": "N"}.get(spec.kind, "TEXT")
+    metavar = rule_of(spec.kind).metavar
     help_text = spec.help + suffix + (" (sensitive)" if spec.sensitive else "")
     return click.Option(
         [spec.flag, dest], default=None, metavar=metavar, hidden=hidden, help=help_text

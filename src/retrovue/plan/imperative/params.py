@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 from retrovue.diff.sources import derived_external_id
 from retrovue.errors import ValidationError
 from retrovue.importers.base import ParamSpec
+from retrovue.importers.kinds import rule_of
 from retrovue.model.snapshots import DbSnapshot
 
 
@@ -53,61 +51,12 @@ def validate_params(
         if raw is None:
             continue
         try:
-            out[name] = _normalise(type_id, by_name[name], raw)
+            out[name] = rule_of(by_name[name].kind).from_cli(raw, name, type_id)
         except ValueError as exc:
             errors.append(str(exc))
     if errors:
         raise ParamErrors(errors)
     return out
-
-
-def _normalise(type_id: str, spec: ParamSpec, raw: Any) -> Any:
-    if spec.kind == "bool":
-        return bool(raw)
-    text = str(raw).strip()
-    if spec.kind == "url":
-        parsed = urlparse(text)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"Invalid URL format for {spec.name} parameter")
-        return text
-    if spec.kind == "path":
-        path = os.path.abspath(os.path.expanduser(text)) if text else ""
-        if not text or not os.path.exists(path):
-            raise ValueError(f"Path does not exist: {text}")
-        if not os.path.isdir(path):
-            raise ValueError(f"Path is not a directory: {path}")
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise ValueError(f"Path is not readable: {path}")
-        return path
-    if spec.kind == "list":
-        items = [i.strip().lower().lstrip(".") for i in text.split(",")]
-        items = [i for i in items if i]
-        if not items:
-            raise ValueError(
-                f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty"
-            )
-        return items
-    if spec.kind == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError(
-                f"Invalid configuration for source type '{type_id}': {spec.name} must be a number"
-            ) from None
-        if not math.isfinite(number):
-            raise ValueError(
-                f"Invalid configuration for source type '{type_id}': {spec.name} must be a finite number"
-            )
-        if number <= 0:
-            raise ValueError(
-                f"Invalid configuration for source type '{type_id}': {spec.name} must be positive"
-            )
-        return int(number) if number.is_integer() else number
-    if not text:
-        raise ValueError(
-            f"Invalid configuration for source type '{type_id}': {spec.name} must not be empty"
-        )
-    return text
 
 
 # -- source add: external ids ---------------------------------------------------------------------

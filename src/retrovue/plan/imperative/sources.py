@@ -22,6 +22,7 @@ from retrovue.model.actions import (
     SourceAddress,
     UpdateSource,
 )
+from retrovue.model.enums import SourceOrigin
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.model.upstream import PathMappingSpec, UpstreamCollection
 
@@ -52,7 +53,8 @@ def plan_source_add(
         importer.uses_path_mappings,
     )
     return [
-        dataclasses.replace(a, origin="cli") if isinstance(a, CreateSource) else a for a in actions
+        dataclasses.replace(a, origin=SourceOrigin.CLI) if isinstance(a, CreateSource) else a
+        for a in actions
     ]
 
 
@@ -156,11 +158,11 @@ def plan_source_update(
     for key, value in params.items():
         if source.config.get(key) != value:
             changes.append(
-                FieldChange(f"config.{key}", source.config.get(key), value, key in sensitive)
+                FieldChange.of_config(key, source.config.get(key), value, key in sensitive)
             )
     if not changes:
         return None, []
-    names = [c.field.removeprefix("config.") for c in changes]
+    names = [c.config_key or c.field for c in changes]
     return UpdateSource(source_address(source), tuple(changes)), names
 
 
