@@ -111,13 +111,13 @@ def always(ok: bool = True, reason: str | None = None):
 
 def mapped(upstream: UpstreamCollection, mappings):
     """Plex-like check: every location needs a mapping with a local_path for exactly it."""
-    covered = {m.plex_path for m in mappings if m.local_path}
+    covered = {m.upstream_path for m in mappings if m.local_path}
     missing = [loc for loc in upstream.locations if loc not in covered]
     return (False, f"unmapped: {', '.join(missing)}") if missing else (True, None)
 
 
-def M(plex_path, local_path=None) -> PathMappingSpec:
-    return PathMappingSpec(plex_path, local_path)
+def M(upstream_path, local_path=None) -> PathMappingSpec:
+    return PathMappingSpec(upstream_path, local_path)
 
 
 STORED = SourceAddress("Library", SOURCE_ID)

@@ -93,7 +93,7 @@ def test_a_plex_location_too_long_for_a_path_mapping_is_skipped(rv, db_url, engi
     assert skipped["name"] == "TV" and "more than the 1024 stored" in skipped["reason"]
     assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env).code == 0
     with engine.connect() as conn:
-        assert conn.execute(select(PathMapping.c.plex_path)).scalars().all() == ["/data/Movies"]
+        assert conn.execute(select(PathMapping.c.upstream_path)).scalars().all() == ["/data/Movies"]
 
 
 def test_an_item_whose_change_token_is_too_long_is_counted_unusable(rv, db_url, engine, library):
@@ -143,7 +143,7 @@ def test_the_limits_are_the_lengths_the_models_declare():
         Collection.c.name.type.length,
         Collection.c.external_id.type.length,
     } == {limits.NAME_MAX}
-    assert {PathMapping.c.plex_path.type.length, PathMapping.c.local_path.type.length} == {
+    assert {PathMapping.c.upstream_path.type.length, PathMapping.c.local_path.type.length} == {
         limits.PATH_MAX
     }
     assert Asset.c.change_token.type.length == limits.TOKEN_MAX

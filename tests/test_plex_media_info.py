@@ -46,11 +46,12 @@ COMPLETE = {
     "video_profile": "high",
     "width": 1920,
     "height": 1080,
-    "video_frame_rate": "24p",
-    "aspect_ratio": 1.78,
     "audio_codec": "ac3",
     "audio_channels": 6,
     "audio_profile": "lc",
+    # the importer's origin and own labels (issue 18: ffprobe names no importer)
+    "origin": "plex-listing",
+    "video_labels": {"plex_frame_rate": "24p", "plex_aspect_ratio": 1.78},
 }
 
 
@@ -82,6 +83,7 @@ def test_listing_media_attributes_are_stored_converted(fake_plex):
 def test_a_bare_listing_gives_what_it_has(fake_plex):
     movie_with(fake_plex, "Bare", {})
     assert listed(fake_plex)["Bare"].metadata["media"] == {
+        "origin": "plex-listing",
         "container": "mkv",
         "duration_ms": 5_400_000,
     }
@@ -108,7 +110,8 @@ def test_hostile_values_are_dropped_or_capped(fake_plex):
     assert info == {
         "duration_ms": 5_400_000,  # the part's is not a number: the media's is used
         "video_codec": "x" * 64,
-        "video_frame_rate": "9" * 64,
+        "origin": "plex-listing",
+        "video_labels": {"plex_frame_rate": "9" * 64},
     }
 
 
@@ -131,6 +134,7 @@ def test_part_values_win_and_streams_fill_gaps(fake_plex):
         "audio_codec": "aac",  # the <Media> attribute, not the stream
         "audio_channels": 8,
         "audio_profile": "atmos",
+        "origin": "plex-listing",
     }
 
 
@@ -299,7 +303,7 @@ def test_numbers_no_column_can_hold_are_dropped_not_fatal(rv, db_url, engine, pl
     imp = PlexImporter({"base_url": plex.url, "token": plex.token})
     asset = {a.title: a for a in imp.fetch_assets_for_collection("1")}["Huge"]
     assert (asset.duration_ms, asset.year, asset.size) == (None, None, None)
-    assert asset.metadata["media"] == {"container": "mkv"}
+    assert asset.metadata["media"] == {"origin": "plex-listing", "container": "mkv"}
     applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env={TOKEN_ENV: plex.token})
     assert applied.code == 0, applied.err
     with engine.connect() as conn:

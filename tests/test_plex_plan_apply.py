@@ -88,9 +88,9 @@ def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_librar
     assert applied.code == 0, applied.err
     with engine.connect() as conn:
         mappings = conn.execute(
-            select(Collection.c.name, PathMapping.c.plex_path, PathMapping.c.local_path)
+            select(Collection.c.name, PathMapping.c.upstream_path, PathMapping.c.local_path)
             .join(PathMapping, PathMapping.c.collection_id == Collection.c.id)
-            .order_by(Collection.c.name, PathMapping.c.plex_path)
+            .order_by(Collection.c.name, PathMapping.c.upstream_path)
         ).all()
         rows = conn.execute(
             select(Asset.c.source_uri, Asset.c.canonical_uri, Asset.c.kind, Asset.c.year)
@@ -333,7 +333,7 @@ def test_rediscovery_adds_new_locations_without_rewriting_existing_rows(
     def rows():
         with engine.connect() as conn:
             return {
-                r.plex_path: (r.id, r.local_path, r.created_at)
+                r.upstream_path: (r.id, r.local_path, r.created_at)
                 for r in conn.execute(
                     select(PathMapping)
                     .join(Collection, Collection.c.id == PathMapping.c.collection_id)

@@ -33,7 +33,7 @@ class UpdateRequest:
     sync_enable: bool = False
     sync_disable: bool = False
     path_mapping: str | None = None  # a local path, or CLEAR
-    path_mapping_plex: str | None = None  # which mapping row, when there are several
+    mapping_upstream_path: str | None = None  # which mapping row, when there are several
     add_enricher: str | None = None  # an enricher type to attach to the collection
     remove_enricher: str | None = None  # one to detach from it
     priority: int | None = None  # with add_enricher (default 0)
@@ -76,7 +76,7 @@ def check_request(request: UpdateRequest) -> None:
         raise ValidationError(
             "Cannot specify both --sync-enable and --sync-disable. Use one flag only."
         )
-    if request.path_mapping_plex is not None and request.path_mapping is None:
+    if request.mapping_upstream_path is not None and request.path_mapping is None:
         raise UsageError("--path-mapping-plex requires --path-mapping")
 
 
@@ -86,7 +86,7 @@ def preview_update(ctx: Context, request: UpdateRequest) -> CollectionUpdate:
     source, col = resolve_collection(ctx.snapshot(), request.selector)
     mapping = None
     if request.path_mapping is not None:
-        mapping = chosen_mapping(col, request.path_mapping, request.path_mapping_plex)
+        mapping = chosen_mapping(col, request.path_mapping, request.mapping_upstream_path)
     importer = (
         ctx.importers.for_local_checks(source.type, source.config, source.name)
         if ctx.registry.available(source.type)
@@ -133,7 +133,7 @@ def _updated_at(ctx: Context, col: DbCollection) -> datetime | None:
         return collection_times(conn)[col.id][2]
 
 
-def chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> PathMappingSpec:
+def chosen_mapping(col: DbCollection, value: str, upstream_path: str | None) -> PathMappingSpec:
     """The mapping row to edit, with its new local path.  Rows are made by discovery, never here;
     a collection with several needs ``plex_path`` to say which."""
     rows = col.path_mappings
@@ -141,12 +141,12 @@ def chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> Path
         raise ValidationError(
             f"Collection '{col.name}' does not have a path mapping. Path mappings are created during source discovery."
         )
-    available = "available plex_path values: " + ", ".join(m.plex_path for m in rows)
-    if plex_path is not None:
-        row = next((m for m in rows if m.plex_path == plex_path), None)
+    available = "available plex_path values: " + ", ".join(m.upstream_path for m in rows)
+    if upstream_path is not None:
+        row = next((m for m in rows if m.upstream_path == upstream_path), None)
         if row is None:
             raise ValidationError(
-                f"Collection '{col.name}' has no path mapping with plex_path '{plex_path}'",
+                f"Collection '{col.name}' has no path mapping with plex_path '{upstream_path}'",
                 hint=available,
             )
     elif len(rows) > 1:
@@ -157,8 +157,8 @@ def chosen_mapping(col: DbCollection, value: str, plex_path: str | None) -> Path
     else:
         row = rows[0]
     if value == CLEAR:
-        return PathMappingSpec(row.plex_path, None)
-    return PathMappingSpec(row.plex_path, _local_directory(value))
+        return PathMappingSpec(row.upstream_path, None)
+    return PathMappingSpec(row.upstream_path, _local_directory(value))
 
 
 def _local_directory(value: str) -> str:

@@ -85,7 +85,7 @@ _QUOTED = re.compile(r'^"(?P<source>.*)"/"(?P<collection>.*)"$')
 
 def _address_splits(selector: str) -> list[tuple[str, str]]:
     """Every (source, collection) reading of ``selector``: the quoted form is exact; a bare one
-    may split at any ``/`` since Plex names may hold one."""
+    may split at any ``/`` since upstream names may hold one."""
     quoted = _QUOTED.match(selector)
     if quoted:
         return [(quoted["source"], quoted["collection"])]

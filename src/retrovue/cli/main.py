@@ -17,7 +17,7 @@ from retrovue.errors import InterruptedByOperator, RetrovueError, TerminatedBySi
 from retrovue.redact import Redactor
 
 #: name -> (module, attribute, one-line help).  Commands are imported only when they run, so
-#: `retrovue --version`, `--help` and completion do not pay for the ORM, Alembic or plexapi.
+#: `retrovue --version`, `--help` and completion do not pay for the ORM, Alembic or a media server's client library.
 #: tests/test_fast_start.py keeps the help texts equal to the commands' own.
 COMMANDS = {
     "validate": (
@@ -46,7 +46,7 @@ COMMANDS = {
     "source": (
         "retrovue.cli.imperative.source",
         "source",
-        "Sources: configured importer instances (plex, filesystem, …).",
+        "Sources: configured importer instances (`source list-types` lists the types).",
     ),
     "collection": (
         "retrovue.cli.imperative.collection",

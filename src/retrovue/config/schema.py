@@ -27,7 +27,7 @@ def _param_schema(spec: ParamSpec) -> dict:
 def build_schema(registry: Registry, configs_of: Collection[str] | None = None) -> dict:
     """``configs_of``: the types whose ``config`` is described (None: all).  A file validated
     against the schema needs only its own sources' types: another type's branch cannot match
-    it, and leaving it out does not import that importer (plexapi for a filesystem-only file)."""
+    it, and leaving it out does not import that importer (a media server's client library for a filesystem-only file)."""
     type_ids = registry.types()
     defs: dict = {
         "path_mapping": {

@@ -91,7 +91,9 @@ def load_config(
     # every check runs in the one pass; a place already reported (an unset variable left as
     # written, a value of the wrong type) is not reported a second time
     places = {d.path for d in problems}
-    problems += [d for d in semantic_problems(doc, data) if d.path not in places]
+    problems += [
+        d for d in semantic_problems(doc, data, _path_mappers(registry)) if d.path not in places
+    ]
     problems += [d for d in enricher_problems(doc, data, enrichers) if d.path not in places]
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.line or 0, d.column or 0)))
@@ -182,7 +184,21 @@ def _text(item: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def semantic_problems(doc: LoadedDocument, data) -> list[Diagnostic]:
+def _path_mappers(registry: Registry) -> Callable[[str], bool | None]:
+    """Whether a source type maps upstream paths to local ones (the importer's capability;
+    None: no such type is loaded, which the schema reports already)."""
+
+    def maps_paths(type_id: str) -> bool | None:
+        if not registry.available(type_id):
+            return None
+        return registry.get(type_id).uses_path_mappings
+
+    return maps_paths
+
+
+def semantic_problems(
+    doc: LoadedDocument, data, maps_paths: Callable[[str], bool | None] = lambda _t: None
+) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     names: dict[str, int] = {}
     external_ids: dict[str, int] = {}
@@ -205,11 +221,13 @@ def semantic_problems(doc: LoadedDocument, data) -> list[Diagnostic]:
                     doc.diagnostic("duplicate source external_id", ("sources", i, "external_id"))
                 )
             external_ids.setdefault(external_id, i)
-        problems += _collection_problems(doc, source, ("sources", i))
+        problems += _collection_problems(doc, source, ("sources", i), maps_paths)
     return problems
 
 
-def _collection_problems(doc: LoadedDocument, source: dict, at: tuple) -> list[Diagnostic]:
+def _collection_problems(
+    doc: LoadedDocument, source: dict, at: tuple, maps_paths: Callable[[str], bool | None]
+) -> list[Diagnostic]:
     problems = []
     seen: dict[tuple[str, str], int] = {}
     for j, coll in _entries(source, "collections"):
@@ -223,7 +241,7 @@ def _collection_problems(doc: LoadedDocument, source: dict, at: tuple) -> list[D
             )
         if key is not None:
             seen.setdefault(key, j)
-        problems += _mapping_problems(doc, source, coll, here)
+        problems += _mapping_problems(doc, source, coll, here, maps_paths)
     return problems
 
 
@@ -235,20 +253,28 @@ def _collection_key(coll: dict) -> tuple[str, str] | None:
     return None if name is None else ("name", name.casefold())
 
 
-def _mapping_problems(doc: LoadedDocument, source: dict, coll: dict, here: tuple) -> list:
+def _mapping_problems(
+    doc: LoadedDocument,
+    source: dict,
+    coll: dict,
+    here: tuple,
+    maps_paths: Callable[[str], bool | None],
+) -> list:
     mappings = coll.get("path_mappings")
     if not isinstance(mappings, list):
         return []
     kind = _text(source, "type")
-    if kind is not None and kind != "plex" and mappings:
+    if kind is not None and mappings and maps_paths(kind) is False:
         return [
             doc.diagnostic(
-                f"path_mappings apply to plex sources, not '{kind}'", here + ("path_mappings",)
+                f"path_mappings apply only to sources whose type maps upstream paths to local "
+                f"ones, not '{kind}'",
+                here + ("path_mappings",),
             )
         ]
     problems, specs = [], []
     for k, m in _entries(coll, "path_mappings"):
-        plex_path, local_path = _text(m, "plex_path"), _text(m, "local_path")
+        upstream_path, local_path = _text(m, "plex_path"), _text(m, "local_path")
         if local_path is not None and not os.path.isabs(local_path):
             problems.append(
                 doc.diagnostic(
@@ -256,8 +282,8 @@ def _mapping_problems(doc: LoadedDocument, source: dict, coll: dict, here: tuple
                     here + ("path_mappings", k, "local_path"),
                 )
             )
-        if plex_path is not None and local_path is not None:
-            specs.append(PathMappingSpec(plex_path, local_path))
+        if upstream_path is not None and local_path is not None:
+            specs.append(PathMappingSpec(upstream_path, local_path))
     for message in pathmap.find_conflicts(specs):
         problems.append(doc.diagnostic(message, here + ("path_mappings",)))
     return problems

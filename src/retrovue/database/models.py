@@ -82,7 +82,7 @@ Collection = Table(
     Column("sync_enabled", Boolean, default=False, nullable=False),
     Column("ingestible", Boolean, default=False, nullable=False),
     Column("ingestible_reason", Text),
-    # upstream locations (Plex section roots; the folder for filesystem)
+    # upstream locations (a media server's library roots; the folder for filesystem)
     Column("locations", JSON),
     Column("config", JSON),
     Column("last_ingest_at", Timestamp),
@@ -103,7 +103,8 @@ PathMapping = Table(
         index=True,
         nullable=False,
     ),
-    Column("plex_path", String(1024), nullable=False),
+    # the column keeps the seeds' name (DESIGN §8); code reads it as the importer-neutral key
+    Column("plex_path", String(1024), nullable=False, key="upstream_path"),
     Column("local_path", String(1024)),
     Column("created_at", Timestamp, default=utcnow, nullable=False),
     Column("updated_at", Timestamp, default=utcnow, nullable=False),

@@ -211,7 +211,7 @@ def _declared_enrichers(
 
 
 def _mkey(m: PathMappingSpec) -> tuple[str, str]:
-    return (m.plex_path, m.local_path or "")
+    return (m.upstream_path, m.local_path or "")
 
 
 def _source_changes(decl: SourceDecl, stored: DbSource) -> tuple[FieldChange, ...]:
@@ -283,8 +283,8 @@ def _mappings_outside_locations(
     problems = []
     for m in declared:
         related = any(
-            pathmap.resolve(location, [PathMappingSpec(m.plex_path, "/")]) is not None
-            or pathmap.resolve(m.plex_path, [PathMappingSpec(location, "/")]) is not None
+            pathmap.resolve(location, [PathMappingSpec(m.upstream_path, "/")]) is not None
+            or pathmap.resolve(m.upstream_path, [PathMappingSpec(location, "/")]) is not None
             for location in up.locations
         )
         if not related:
@@ -292,7 +292,7 @@ def _mappings_outside_locations(
                 Problem(
                     source,
                     ProblemKind.ERROR,
-                    f"path mapping plex_path '{m.plex_path}' is outside every location of collection "
+                    f"path mapping plex_path '{m.upstream_path}' is outside every location of collection "
                     f"'{up.name}' ({', '.join(up.locations) or 'none'})",
                     up.name,
                 )
@@ -308,8 +308,8 @@ def _discovered_mappings(up: UpstreamCollection) -> tuple[PathMappingSpec, ...]:
 def _with_new_locations(
     current: tuple[PathMappingSpec, ...], discovered: tuple[PathMappingSpec, ...]
 ) -> tuple[PathMappingSpec, ...]:
-    known = {m.plex_path for m in current}
-    return current + tuple(m for m in discovered if m.plex_path not in known)
+    known = {m.upstream_path for m in current}
+    return current + tuple(m for m in discovered if m.upstream_path not in known)
 
 
 def _declared_mappings(
@@ -323,5 +323,5 @@ def _declared_mappings(
     one the declaration does not cover stays, even when its location has left the upstream."""
     unset = discovered + tuple(m for m in current if m.local_path is None and m not in discovered)
     return tuple(declared) + tuple(
-        m for m in unset if pathmap.resolve(m.plex_path, declared) is None
+        m for m in unset if pathmap.resolve(m.upstream_path, declared) is None
     )

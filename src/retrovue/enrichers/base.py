@@ -27,11 +27,11 @@ class EnrichInput:
     """One asset to enrich."""
 
     asset_id: str
-    #: the local path of the media (a Plex path already mapped through the collection's mapping)
+    #: the local path of the media (an upstream path already mapped through the collection's mapping)
     path: str
     #: the asset's change token at ingest; a result is valid only for the token it was made for
     change_token: str | None = None
-    #: media facts already known upstream (e.g. a Plex listing's duration or codecs), for
+    #: media facts already known upstream (e.g. a media server listing's duration or codecs), for
     #: enrichers that can use them; plain JSON-like data
     media_info: Mapping[str, Any] = field(default_factory=dict)
 

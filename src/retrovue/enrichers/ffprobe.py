@@ -16,13 +16,15 @@ from typing import Any
 
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, ParamSpec
 from retrovue.enrichers.errors import NOT_MEDIA, EnrichmentError
+from retrovue.model.listing import ListingMedia
 
 #: tag values longer than this are cut: they are shown to operators, and a stray lyrics or
 #: binary-ish tag must not bloat every stored result
 MAX_TAG_CHARS = 1024
 
-#: where a result's facts come from (its ``from`` key)
-FROM_FILE, FROM_LISTING = "file", "plex-listing"
+#: where a result's facts come from (its ``from`` key) when it read the file; a listing's
+#: result says the listing's own ``origin``
+FROM_FILE = "file"
 #: the width of the ``assets`` columns these facts fill
 MAX_COLUMN_CHARS = 64
 _MAX_INT32, _MAX_INT64 = 2**31 - 1, 2**63 - 1
@@ -83,14 +85,17 @@ class FFProbeEnricher(BaseEnricher):
 
     @classmethod
     def from_media_info(cls, media_info: Mapping[str, Any]) -> dict[str, Any] | None:
-        """``enrich()``'s shape built from an upstream listing (``metadata["media"]`` of a Plex
-        asset), when it gives a duration and a video or audio codec; None otherwise.  Unknown
-        values are None or empty; ``container`` is the listing's name (Plex: ``mkv``, ``mp4``),
-        not FFmpeg's; a video stream may carry Plex's ``plex_frame_rate`` ("24p", "NTSC") and
-        ``plex_aspect_ratio`` (1.78) as given."""
-        info = media_info if isinstance(media_info, Mapping) else {}
-        duration_ms = _positive_int(info.get("duration_ms"))
-        video_codec, audio_codec = _text(info.get("video_codec")), _text(info.get("audio_codec"))
+        """``enrich()``'s shape built from an upstream listing's facts (``ListingMedia``, stored
+        as the asset's ``metadata["media"]`` by an importer whose listing has them), when they
+        give a duration and a video or audio codec; None otherwise.  Unknown values are None or
+        empty; ``container`` is the listing's name (``mkv``, ``mp4``), not FFmpeg's; the video
+        stream carries the listing's own labels (``video_labels``) under the names it gave
+        them; ``from`` is the listing's ``origin``."""
+        listing = ListingMedia.from_json(media_info)
+        if listing is None:
+            return None
+        duration_ms = _positive_int(listing.duration_ms)
+        video_codec, audio_codec = _text(listing.video_codec), _text(listing.audio_codec)
         if duration_ms is None or (video_codec is None and audio_codec is None):
             return None
         streams: list[dict[str, Any]] = []
@@ -99,15 +104,12 @@ class FFProbeEnricher(BaseEnricher):
                 "index": None,
                 "type": "video",
                 "codec": video_codec,
-                "profile": _text(info.get("video_profile")),
-                "width": _positive_int(info.get("width")),
-                "height": _positive_int(info.get("height")),
+                "profile": _text(listing.video_profile),
+                "width": _positive_int(listing.width),
+                "height": _positive_int(listing.height),
                 "attached_pic": False,
             }
-            if _text(info.get("video_frame_rate")) is not None:
-                video["plex_frame_rate"] = _text(info.get("video_frame_rate"))
-            if _positive_number(info.get("aspect_ratio")) is not None:
-                video["plex_aspect_ratio"] = _positive_number(info.get("aspect_ratio"))
+            video.update(_labels(listing.video_labels))
             streams.append(video)
         if audio_codec is not None:
             streams.append(
@@ -115,22 +117,22 @@ class FFProbeEnricher(BaseEnricher):
                     "index": None,
                     "type": "audio",
                     "codec": audio_codec,
-                    "profile": _text(info.get("audio_profile")),
-                    "channels": _positive_int(info.get("audio_channels")),
+                    "profile": _text(listing.audio_profile),
+                    "channels": _positive_int(listing.audio_channels),
                     "attached_pic": False,
                 }
             )
         return {
-            "container": _text(info.get("container")),
+            "container": _text(listing.container),
             "container_long_name": None,
             "duration_ms": duration_ms,
             "start_time_ms": None,
-            "bit_rate": _positive_int(info.get("bit_rate")),
+            "bit_rate": _positive_int(listing.bit_rate),
             "size_bytes": None,
             "tags": {},
             "streams": streams,
             "chapters": [],
-            "from": FROM_LISTING,
+            "from": _text(listing.origin),
         }
 
     @classmethod
@@ -252,6 +254,22 @@ def _ticks_to_ms(ticks: int | None, time_base: Fraction | None) -> int | None:
 
 def _text(value: Any) -> str | None:
     return value[:MAX_COLUMN_CHARS] if isinstance(value, str) and value else None
+
+
+def _labels(labels: Mapping[str, Any]) -> dict[str, Any]:
+    """A listing's own labels for the video, bounded like every stored fact; they never
+    overwrite a field of the result's own shape."""
+    kept = {}
+    for key, value in labels.items():
+        if key in _VIDEO_FIELDS:
+            continue
+        value = _text(value) if isinstance(value, str) else _positive_number(value)
+        if value is not None:
+            kept[key[:MAX_COLUMN_CHARS]] = value
+    return kept
+
+
+_VIDEO_FIELDS = frozenset({"index", "type", "codec", "profile", "width", "height", "attached_pic"})
 
 
 def _positive_number(value: Any) -> float | None:

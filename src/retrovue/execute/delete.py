@@ -94,13 +94,13 @@ def set_mapping_local(
         update(table)
         .where(
             table.c.collection_id == collection_id,
-            table.c.plex_path == action.plex_path,
+            table.c.upstream_path == action.upstream_path,
         )
         .values(local_path=action.after, updated_at=now)
     ).rowcount
     if not changed:
         raise RetrovueError(
-            f"{action.collection}: path mapping '{action.plex_path}' no longer exists"
+            f"{action.collection}: path mapping '{action.upstream_path}' no longer exists"
         )
     ctable = Collection
     conn.execute(update(ctable).where(ctable.c.id == collection_id).values(updated_at=now))

@@ -471,9 +471,9 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
         )
     ).one()
     mappings = [
-        PathMappingSpec(r.plex_path, r.local_path)
+        PathMappingSpec(r.upstream_path, r.local_path)
         for r in conn.execute(
-            select(PathMapping.c.plex_path, PathMapping.c.local_path).where(
+            select(PathMapping.c.upstream_path, PathMapping.c.local_path).where(
                 PathMapping.c.collection_id == collection_id
             )
         )

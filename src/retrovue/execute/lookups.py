@@ -58,11 +58,11 @@ def collection_id_of(
 def usable_mappings(conn: Connection, collection_id: uuid.UUID) -> list[PathMappingSpec]:
     """The collection's mappings that have a local_path (the ones path resolution can use)."""
     rows = conn.execute(
-        select(PathMapping.c.plex_path, PathMapping.c.local_path).where(
+        select(PathMapping.c.upstream_path, PathMapping.c.local_path).where(
             PathMapping.c.collection_id == collection_id, PathMapping.c.local_path.is_not(None)
         )
     )
-    return [PathMappingSpec(r.plex_path, r.local_path) for r in rows]
+    return [PathMappingSpec(r.upstream_path, r.local_path) for r in rows]
 
 
 def collection_locations(conn: Connection, collection_id: uuid.UUID) -> tuple[str, ...]:

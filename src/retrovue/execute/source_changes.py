@@ -201,20 +201,20 @@ def sync_mappings(conn: Connection, collection_id: uuid.UUID, wanted, now: datet
     local_path is updated in place."""
     table = PathMapping
     existing = conn.execute(
-        select(table.c.id, table.c.plex_path, table.c.local_path).where(
+        select(table.c.id, table.c.upstream_path, table.c.local_path).where(
             table.c.collection_id == collection_id
         )
     ).all()
     remaining = list(wanted)
     unmatched = []
     for row in existing:
-        spec = PathMappingSpec(row.plex_path, row.local_path)
+        spec = PathMappingSpec(row.upstream_path, row.local_path)
         if spec in remaining:
             remaining.remove(spec)
         else:
             unmatched.append(row)
     for row in unmatched:
-        replacement = next((m for m in remaining if m.plex_path == row.plex_path), None)
+        replacement = next((m for m in remaining if m.upstream_path == row.upstream_path), None)
         if replacement is None:
             conn.execute(delete(table).where(table.c.id == row.id))
         else:
@@ -235,7 +235,7 @@ def write_mappings(conn: Connection, collection_id: uuid.UUID, mappings, now: da
                 {
                     "id": uuid.uuid4(),
                     "collection_id": collection_id,
-                    "plex_path": m.plex_path,
+                    "upstream_path": m.upstream_path,
                     "local_path": m.local_path,
                     "created_at": now,
                     "updated_at": now,

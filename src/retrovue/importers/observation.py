@@ -1,7 +1,7 @@
 """One observation per apply: the executor reuses its plan's listing of a collection.
 
 ``apply -c`` plans and executes in one process, under the apply lock.  Listing a collection is
-the costly part of both (a walk of the whole tree, every page of a Plex section), so the planner
+the costly part of both (a walk of the whole tree, every page of a media server's library), so the planner
 keeps each listing it diffed, with the importer's cheap proof of what it saw
 (``BaseImporter.observation_token``), and the executor uses it instead of listing again when:
 

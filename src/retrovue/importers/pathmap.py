@@ -1,9 +1,9 @@
-"""Path mapping: turn an upstream (Plex server) path into a local native path.
+"""Path mapping: turn an upstream (media server) path into a local native path.
 
 Rule: among the mappings that have a ``local_path``, the one whose ``plex_path`` is the longest
 prefix of the path *on whole segments* wins (``/data/Movies`` covers ``/data/Movies/x`` but not
 ``/data/MoviesHD/x``), and only that leading prefix is replaced.  Trailing and doubled separators
-are ignored.  Plex paths from a Windows server (``D:\\Movies``, a bare drive ``M:``, a share
+are ignored.  Paths from a Windows server (``D:\\Movies``, a bare drive ``M:``, a share
 ``\\\\nas\\share``) split on either slash and compare case-insensitively, as that file system does;
 a share is the same whichever slash spells it (``//nas/share`` is ``\\\\nas\\share``): a server
 reports its Locations one way and its files the other.
@@ -46,7 +46,7 @@ def _key(path: str) -> tuple[bool, tuple[str, ...]]:
 
 
 def _usable(mappings: Iterable[PathMappingSpec]) -> list[PathMappingSpec]:
-    return [m for m in mappings if m.local_path is not None and m.plex_path]
+    return [m for m in mappings if m.local_path is not None and m.upstream_path]
 
 
 def _best_match(path: str, mappings: Sequence[PathMappingSpec]) -> PathMappingSpec | None:
@@ -55,7 +55,7 @@ def _best_match(path: str, mappings: Sequence[PathMappingSpec]) -> PathMappingSp
     best: PathMappingSpec | None = None
     best_len = -1
     for mapping in _usable(mappings):
-        m_windows, m_segs = _key(mapping.plex_path)
+        m_windows, m_segs = _key(mapping.upstream_path)
         if m_windows == windows and segs[: len(m_segs)] == m_segs and len(m_segs) > best_len:
             best, best_len = mapping, len(m_segs)
     return best
@@ -67,7 +67,7 @@ def resolve(path: str, mappings: Sequence[PathMappingSpec]) -> str | None:
     if mapping is None:
         return None
     assert mapping.local_path is not None  # _usable() guarantees it
-    rest = _raw_segments(path)[len(_segments(mapping.plex_path)) :]
+    rest = _raw_segments(path)[len(_segments(mapping.upstream_path)) :]
     local = _normalise_local(mapping.local_path)
     return os.path.join(local, *rest) if rest else local
 
@@ -92,14 +92,14 @@ def find_conflicts(mappings: Sequence[PathMappingSpec]) -> list[str]:
     """
     locals_by_key: dict[tuple[bool, tuple[str, ...]], list[PathMappingSpec]] = {}
     for mapping in _usable(mappings):
-        locals_by_key.setdefault(_key(mapping.plex_path), []).append(mapping)
+        locals_by_key.setdefault(_key(mapping.upstream_path), []).append(mapping)
     messages = []
     for group in locals_by_key.values():
         targets = sorted({_normalise_local(m.local_path or "") for m in group})
         if len(targets) > 1:
             shown = " and ".join(quoted(t) for t in targets)
             messages.append(
-                f"plex_path {quoted(group[0].plex_path)} is mapped to {len(targets)} different "
+                f"plex_path {quoted(group[0].upstream_path)} is mapped to {len(targets)} different "
                 f"local paths ({shown}); keep one"
             )
     return messages

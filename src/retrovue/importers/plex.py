@@ -36,6 +36,7 @@ from retrovue.importers.base import (
     UpstreamCollection,
 )
 from retrovue.model import limits
+from retrovue.model.listing import ListingMedia
 from retrovue.model.upstream import NOT_OFFERED
 from retrovue.redact import Redactor
 
@@ -534,18 +535,33 @@ _MEDIA_FIELDS = (
     ("video_profile", "videoProfile", "videoProfile", "1", "profile", "str"),
     ("width", "width", None, "1", "width", "int"),
     ("height", "height", None, "1", "height", "int"),
-    ("video_frame_rate", "videoFrameRate", None, None, None, "str"),
-    ("aspect_ratio", "aspectRatio", None, None, None, "float"),
+    # Plex's own words for the video, kept under its own names (ListingMedia.video_labels)
+    ("plex_frame_rate", "videoFrameRate", None, None, None, "str"),
+    ("plex_aspect_ratio", "aspectRatio", None, None, None, "float"),
     ("audio_codec", "audioCodec", None, "2", "codec", "str"),
     ("audio_channels", "audioChannels", None, "2", "channels", "int"),
     ("audio_profile", "audioProfile", None, "2", "profile", "str"),
 )
 
 
+#: a listing result's ``from``
+LISTING_ORIGIN = "plex-listing"
+_LABELS = frozenset({"plex_frame_rate", "plex_aspect_ratio"})
+
+
 def _media_info(media: Element, part: Element, duration_ms: int | None) -> dict[str, Any]:
-    """What the listing says about one part's file, as small plain JSON data (absent keys
-    omitted): container, duration, bit rate (bits/s), codecs, profiles, width and height, frame
-    rate, aspect ratio, audio channels.  ``<Stream>`` children (when listed) fill gaps only."""
+    """What the listing says about one part's file, as a ``ListingMedia`` in plain JSON (absent
+    facts omitted): container, duration, bit rate (bits/s), codecs, profiles, width and height,
+    audio channels, and Plex's frame-rate and aspect-ratio labels.  ``<Stream>`` children (when
+    listed) fill gaps only."""
+    facts = _listed_facts(media, part, duration_ms)
+    if not facts:
+        return {}
+    labels = {k: facts.pop(k) for k in _LABELS if k in facts}
+    return ListingMedia(origin=LISTING_ORIGIN, video_labels=labels, **facts).to_json()
+
+
+def _listed_facts(media: Element, part: Element, duration_ms: int | None) -> dict[str, Any]:
     streams: dict[str | None, dict[str, str]] = {}
     if len(part):  # section listings normally have no <Stream>: skip the search then
         for stream in part.iter("Stream"):

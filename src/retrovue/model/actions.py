@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enrichment import EnricherSpec, EnrichWork
 from retrovue.model.enums import ProblemKind, Scope, SourceOrigin, Unit
-from retrovue.model.upstream import PathMappingSpec
+from retrovue.model.upstream import UPSTREAM_PATH_KEY, PathMappingSpec
 
 #: action class -> its ``kind`` on the wire; filled at import by ``@action_kind``
 _KINDS: dict[type, str] = {}
@@ -227,7 +227,7 @@ class AssetDetail:
 class MappingRoot:
     """Coverage of one path mapping: does its local root exist here?"""
 
-    plex_path: str
+    upstream_path: str = field(metadata={"json": UPSTREAM_PATH_KEY})
     local_path: str
     exists: bool
 
@@ -245,7 +245,7 @@ class IngestCollection:
     degraded_reason: str | None = None
     skipped: tuple[SkipReason, ...] = field(default=(), metadata={"json": "skipped_reasons"})
     missing_threshold: float = 0.2
-    #: path-mapped importers (Plex): each usable mapping and whether its local root exists
+    #: importers that map upstream paths: each usable mapping and whether its local root exists
     mapping_roots: tuple[MappingRoot, ...] = ()
     #: fingerprint of the observed database state of this collection (saved-plan staleness)
     db_fingerprint: str | None = None
@@ -335,11 +335,11 @@ class PruneSource:
 @dataclass(frozen=True)
 class SetPathMappingLocal:
     """`collection update --path-mapping`: set (or clear, with None) the local_path of the one
-    existing row with this plex_path.  The row is never created or deleted: only discovery creates
-    mapping rows, so the command cannot invent a plex_path."""
+    existing row with this upstream path.  The row is never created or deleted: only discovery
+    creates mapping rows, so the command cannot invent an upstream path."""
 
     collection: CollectionAddress
-    plex_path: str
+    upstream_path: str = field(metadata={"json": UPSTREAM_PATH_KEY})
     before: str | None
     after: str | None
 
@@ -430,7 +430,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class SkippedCollection:
-    """Offered upstream but not a collection here (e.g. a Plex music section)."""
+    """Offered upstream but not a collection here (e.g. a media server's music library)."""
 
     source: str
     external_id: str

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 #: ``sources`` and ``collections``: ``name`` and ``external_id``
 NAME_MAX = 255
-#: ``path_mappings``: ``plex_path`` and ``local_path``
+#: ``path_mappings``: the upstream path (``plex_path`` column) and ``local_path``
 PATH_MAX = 1024
 #: ``assets.change_token``
 TOKEN_MAX = 255

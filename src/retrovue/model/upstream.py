@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
 class UpstreamCollection:
-    """A library/folder an upstream offers.  ``locations`` are upstream paths (Plex section roots)."""
+    """A library/folder an upstream offers.  ``locations`` are upstream paths (a media server's library roots)."""
 
     external_id: str
     name: str
@@ -20,9 +20,17 @@ class UpstreamCollection:
     upstream_name: str | None = None
 
 
+#: how retrovue.yaml, the plan's JSON and the database spell an upstream path prefix (the seeds'
+#: name): the one place the model keeps that spelling
+UPSTREAM_PATH_KEY = "plex_path"
+
+
 @dataclass(frozen=True)
 class PathMappingSpec:
-    plex_path: str
+    """A server path prefix and the local one it stands for (``plex_path`` in retrovue.yaml,
+    the plan's JSON and the database, where the seeds named it; neutral everywhere else)."""
+
+    upstream_path: str = field(metadata={"json": UPSTREAM_PATH_KEY})
     local_path: str | None
 
 
@@ -45,7 +53,7 @@ class UpstreamAsset(NamedTuple):
     """
 
     source_uri: str
-    path: str  # upstream path: local path for filesystem, server path for Plex
+    path: str  # upstream path: local path for filesystem, server path for a media server
     size: int | None
     change_token: str
     kind: str = "other"  # movie | episode | other | UNLISTED_FOLDER | NOT_OFFERED

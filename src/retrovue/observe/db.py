@@ -43,10 +43,10 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
     mappings: dict[uuid.UUID, list[PathMappingSpec]] = defaultdict(list)
     for row in conn.execute(
         select(
-            PathMapping.c.collection_id, PathMapping.c.plex_path, PathMapping.c.local_path
-        ).order_by(PathMapping.c.collection_id, PathMapping.c.plex_path)
+            PathMapping.c.collection_id, PathMapping.c.upstream_path, PathMapping.c.local_path
+        ).order_by(PathMapping.c.collection_id, PathMapping.c.upstream_path)
     ):
-        mappings[row.collection_id].append(PathMappingSpec(row.plex_path, row.local_path))
+        mappings[row.collection_id].append(PathMappingSpec(row.upstream_path, row.local_path))
     by_source, by_collection = load_attachments(conn)
     collections: dict[uuid.UUID, list[DbCollection]] = defaultdict(list)
     for row in conn.execute(select(Collection).order_by(Collection.c.name, Collection.c.id)):

@@ -75,10 +75,12 @@ def _mappings(conn: Connection) -> dict[Any, list]:
     mappings: dict[Any, list] = defaultdict(list)
     for row in conn.execute(
         select(
-            PathMapping.c.collection_id, PathMapping.c.plex_path, PathMapping.c.local_path
-        ).order_by(PathMapping.c.collection_id, PathMapping.c.plex_path, PathMapping.c.local_path)
+            PathMapping.c.collection_id, PathMapping.c.upstream_path, PathMapping.c.local_path
+        ).order_by(
+            PathMapping.c.collection_id, PathMapping.c.upstream_path, PathMapping.c.local_path
+        )
     ):
-        mappings[row.collection_id].append([row.plex_path, row.local_path])
+        mappings[row.collection_id].append([row.upstream_path, row.local_path])
     return mappings
 
 

@@ -242,7 +242,7 @@ def _plan_ingest(
         skipped=diff.skip_reasons(),
         missing_threshold=threshold_for(state, desired),
         mapping_roots=tuple(
-            MappingRoot(m.plex_path, m.local_path, os.path.isdir(m.local_path))
+            MappingRoot(m.upstream_path, m.local_path, os.path.isdir(m.local_path))
             for m in state.path_mappings
             if m.local_path
         ),

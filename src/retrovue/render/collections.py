@@ -14,19 +14,19 @@ if TYPE_CHECKING:
     from retrovue.model.snapshots import DbCollection, DbSource
 
 
-def mapping_line(plex_path: str, local_path: str | None) -> str:
-    return f"    \u2022 {plex_path} -> {local_path if local_path is not None else '(unmapped)'}"
+def mapping_line(upstream_path: str, local_path: str | None) -> str:
+    return f"    \u2022 {upstream_path} -> {local_path if local_path is not None else '(unmapped)'}"
 
 
 def mappings_json(col: DbCollection) -> list[dict]:
-    return [{"plex_path": m.plex_path, "local_path": m.local_path} for m in col.path_mappings]
+    return [{"plex_path": m.upstream_path, "local_path": m.local_path} for m in col.path_mappings]
 
 
 def mapping_lines(col: DbCollection) -> list[str]:
     if not col.path_mappings:
         return ["  Path Mappings: none"]
     return ["  Path Mappings:"] + [
-        mapping_line(m.plex_path, m.local_path) for m in col.path_mappings
+        mapping_line(m.upstream_path, m.local_path) for m in col.path_mappings
     ]
 
 
@@ -164,7 +164,7 @@ def update_document(u: CollectionUpdate) -> dict:
         "updated": bool(change.actions),
         "updated_at": iso(u.updated_at),
         "message": _noop_message(u),
-        "path_mapping": {"plex_path": mapping.plex_path, "local_path": mapping.local_path}
+        "path_mapping": {"plex_path": mapping.upstream_path, "local_path": mapping.local_path}
         if mapping
         else None,
         "enricher": change_json(u.enrichers) if u.enrichers is not None else None,

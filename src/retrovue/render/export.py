@@ -55,7 +55,7 @@ class Export:
 
 
 def env_var_name(source: str, key: str) -> str:
-    """``Living Room Plex`` + ``token`` -> ``LIVING_ROOM_PLEX_TOKEN``."""
+    """``Living Room Server`` + ``token`` -> ``LIVING_ROOM_SERVER_TOKEN``."""
     name = re.sub(r"[^A-Za-z0-9]+", "_", f"{source}_{key}").strip("_").upper()
     return name if name and not name[0].isdigit() else f"RV_{name}"
 
@@ -150,7 +150,7 @@ def _collection_lines(c: DbCollection) -> list[str]:
     if mapped:
         lines.append("        path_mappings:")
         for m in mapped:
-            lines.append(f"          - plex_path: {scalar(m.plex_path)}")
+            lines.append(f"          - plex_path: {scalar(m.upstream_path)}")
             lines.append(f"            local_path: {scalar(m.local_path)}")
     lines += _enricher_lines(c.enrichers, "        ")
     return lines

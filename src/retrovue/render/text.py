@@ -108,7 +108,7 @@ def stuck_text(n: int) -> str:
 
 
 def _mapping(m) -> str:
-    return f"{m.plex_path} -> {m.local_path or '(unset)'}"
+    return f"{m.upstream_path} -> {m.local_path or '(unset)'}"
 
 
 def _shown(a: Action) -> bool:
@@ -376,7 +376,7 @@ def _(a: SetIngestible, view: DetailView) -> list[str]:
 
 @detail.register
 def _(a: SetPathMappingLocal, view: DetailView) -> list[str]:
-    return [f"~ path mapping {a.plex_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
+    return [f"~ path mapping {a.upstream_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
 
 
 @detail.register
@@ -393,7 +393,7 @@ def _(a: IngestCollection, view: DetailView) -> list[str]:
         lines.append(f"! degraded: {a.degraded_reason}; {guard_outcome(a.counts, planned=True)}")
     lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in a.skipped]
     lines += [
-        f"  mapping {m.plex_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
+        f"  mapping {m.upstream_path} -> {m.local_path} ({'exists' if m.exists else 'LOCAL ROOT MISSING'})"
         for m in a.mapping_roots
     ]
     return lines + _asset_detail(a)

@@ -76,7 +76,8 @@ def show(console: Console, selector: str) -> None:
     help="Set the local path of the collection's path mapping (DELETE clears it).",
 )
 @click.option(
-    "--path-mapping-plex",
+    "--path-mapping-plex",  # the contract's flag; the use case speaks of an upstream path
+    "mapping_upstream_path",
     metavar="PLEX_PATH",
     help="Which mapping row, when there are several.",
 )

@@ -17,7 +17,7 @@ from retrovue.render import sources as render
 
 @click.group()
 def source() -> None:
-    """Sources: configured importer instances (plex, filesystem, …)."""
+    """Sources: configured importer instances (`source list-types` lists the types)."""
 
 
 @source.command("list-types")

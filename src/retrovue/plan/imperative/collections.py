@@ -57,19 +57,19 @@ def plan_collection_update(
     ingestible, reason = collection.ingestible, collection.ingestible_reason
     if mapping is not None:
         operations.append("path-mapping")
-        before = next(m.local_path for m in mappings if m.plex_path == mapping.plex_path)
+        before = next(m.local_path for m in mappings if m.upstream_path == mapping.upstream_path)
         if before != mapping.local_path:
             actions.append(
-                SetPathMappingLocal(address, mapping.plex_path, before, mapping.local_path)
+                SetPathMappingLocal(address, mapping.upstream_path, before, mapping.local_path)
             )
             changes.append(
                 (
-                    f"path mapping {mapping.plex_path}",
+                    f"path mapping {mapping.upstream_path}",
                     before or "(unmapped)",
                     mapping.local_path or "(unmapped)",
                 )
             )
-        mappings = [mapping if m.plex_path == mapping.plex_path else m for m in mappings]
+        mappings = [mapping if m.upstream_path == mapping.upstream_path else m for m in mappings]
     if mapping is not None or sync is True:
         ingestible, reason = _check(importer, collection, mappings)
         if ingestible != collection.ingestible or (
