@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from retrovue.database.models import Collection
+from retrovue.database.tables import Collection
 from retrovue.execute import source_changes
 from retrovue.execute.executor import Executor
 from retrovue.importers.registry import load_registry

@@ -7,7 +7,7 @@ import uuid
 import yaml
 from sqlalchemy import insert, select, update
 
-from retrovue.database.models import Collection, PathMapping, Source, utcnow
+from retrovue.database.tables import Collection, PathMapping, Source, utcnow
 from retrovue.importers.registry import load_registry
 from retrovue.model.snapshots import DbSnapshot, DbSource
 from retrovue.render.export import env_var_name, export_yaml

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select, update
 
 from retrovue.config.model import CollectionDecl, SourceDecl
-from retrovue.database.models import Source
+from retrovue.database.tables import Source
 from retrovue.diff.sources import derived_external_id, diff_source
 from retrovue.importers.base import PathMappingSpec
 from retrovue.model.actions import (

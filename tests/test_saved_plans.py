@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text, update
 from retrovue.config.model import DesiredState
 from retrovue.config.validate import load_config
 from retrovue.database.engine import DatabaseTarget, open_database
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.errors import PlanError
 from retrovue.importers.registry import load_registry
 from retrovue.model.actions import (

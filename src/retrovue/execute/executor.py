@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from retrovue.config.references import importer_config
 from retrovue.database.failures import database_error, is_database_failure
-from retrovue.database.models import (
+from retrovue.database.tables import (
     Collection,
     IngestRun,
     PathMapping,

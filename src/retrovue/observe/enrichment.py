@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, String, and_, cast, exists, func, select
 
-from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment
+from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec, effective, run_order
 
 
