@@ -48,24 +48,6 @@ def succeeded_all(type_ids: list[str]):
     )
 
 
-def count_pending(
-    conn: Connection,
-    collection_id: uuid.UUID,
-    type_id: str,
-    *,
-    force: bool = False,
-    retry_failed: bool = False,
-) -> int:
-    return conn.execute(
-        select(func.count())
-        .select_from(Asset)
-        .where(
-            Asset.c.collection_id == collection_id,
-            pending(type_id, force=force, retry_failed=retry_failed),
-        )
-    ).scalar_one()
-
-
 def count_enriching(conn: Connection, collection_id: uuid.UUID) -> int:
     """Assets of the collection in ``enriching``.  A run marks them only while it works on them
     under the apply lock, so to a reader that holds no run they are what a killed run left."""
