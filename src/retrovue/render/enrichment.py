@@ -132,7 +132,7 @@ def spec_text(spec: EnricherSpec) -> str:
     return text
 
 
-def attached_lines(label: str, specs, origin_of=None) -> list[str]:
+def attached_lines(label: str, specs) -> list[str]:
     """`  Enrichers: none`, or one bullet per attachment (with its origin when known)."""
     if not specs:
         return [f"  {label}: none"]
