@@ -28,7 +28,8 @@ from retrovue.model.actions import (
 )
 from retrovue.model.codec import decode_action, decode_plan, encode_action, encode_plan
 from retrovue.model.plan_schema import plan_schema
-from retrovue.render import summary, text
+from retrovue.plan import summary
+from retrovue.render import text
 from retrovue.render.markdown import render_markdown
 from tests.helpers import fs_config, make_tree
 

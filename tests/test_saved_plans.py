@@ -33,6 +33,7 @@ from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import DbState
 from retrovue.observe.keys import database_key
 from retrovue.plan.builder import PlanOptions
+from retrovue.plan.document import plan_to_json
 from retrovue.plan.saved import (
     SavedOptions,
     load_saved_plan,
@@ -41,7 +42,6 @@ from retrovue.plan.saved import (
     sealed,
     stale_reasons,
 )
-from retrovue.render.json import plan_to_json
 from tests.helpers import fs_config, make_tree, plan_on
 
 ROOT = Path(__file__).resolve().parents[1]
