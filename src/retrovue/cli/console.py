@@ -11,9 +11,10 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
+from typing import TypeVar
 
 import click
 
@@ -24,6 +25,8 @@ from retrovue.render.values import one_line, terminal_text
 #: what a streamed output gathers before each write
 _STREAM_CHARS = 64 * 1024
 _STREAM_LINES = 500
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +57,18 @@ class Console:
     def _paint(self, text: str) -> str:
         # after escaping, so a name from upstream can never carry its own colour codes
         return colorize(text) if self.color else text
+
+    def show(self, value: T, document: Callable[[T], dict], human: Callable[[T], str | list[str]]):
+        """``value`` as --json asks (one document), else for a person: a text as it is, or
+        lines, each escaped as ``lines`` does."""
+        if self.json_output:
+            self.emit_json(document(value))
+            return
+        shown = human(value)
+        if isinstance(shown, str):
+            self.out(shown)
+        else:
+            self.lines(shown)
 
     def emit_json(self, document: dict) -> None:
         click.echo(self.scrub(json.dumps(document, indent=2, default=str)))

@@ -22,9 +22,6 @@ from retrovue.render import export as view
 def export(console: Console, sources: tuple[str, ...]) -> None:
     """Print retrovue.yaml for the current database (secrets become ${VAR} references)."""
     exported = what_to_export(console.ctx, tuple(sources))
-    if console.json_output:
-        console.emit_json(view.export_document(exported))
-    else:
-        console.out(view.export_yaml(exported))
+    console.show(exported, view.export_document, view.export_yaml)
     for note in view.secret_notes(exported):
         console.err(note)

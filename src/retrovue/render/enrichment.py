@@ -252,6 +252,15 @@ def enrich_document(done) -> dict[str, Any]:
     }
 
 
+def failure_details(done) -> dict[str, Any]:
+    """What the error document of a failed or interrupted run says of the collection."""
+    return {
+        "collection_id": str(done.collection.id),
+        "collection_name": done.collection.name,
+        "enrichments": [outcome_json(done.outcome)] if done.outcome else [],
+    }
+
+
 def _message(done) -> str | None:
     col = done.collection
     if done.action is None:

@@ -57,10 +57,8 @@ def ingest(console: Console, selector, **options) -> Outcome:
     if report.dry_run:
         plan = Plan((report.action,), allow_mass_missing=options["allow_mass_missing"])
         emit_dry_run(console, plan, show.collection_document(report), show.collection_lines(report))
-    elif console.json_output:
-        console.emit_json(show.collection_document(report))
     else:
-        console.lines(show.collection_lines(report))
+        console.show(report, show.collection_document, show.collection_lines)
     if done.interrupted_after_commit:
         console.err(interruption_line(rolled_back=False))
         return Outcome.INTERRUPTED

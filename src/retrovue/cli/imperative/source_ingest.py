@@ -40,10 +40,8 @@ def ingest(
             console.err(show.degraded_warning(r))
     if dry_run:
         emit_dry_run(console, report.plan, show.source_document(report), show.source_lines(report))
-    elif console.json_output:
-        console.emit_json(show.source_document(report))
     else:
-        console.lines(show.source_lines(report))
+        console.show(report, show.source_document, show.source_lines)
     if report.outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
         console.err("Error: All collections failed")
     return report.outcome
