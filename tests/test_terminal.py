@@ -100,7 +100,7 @@ def test_no_colour_when_piped(tmp_path):
 
 def test_colorize_keys_on_the_symbol_after_indentation():
     """issue 10: `+` green, `~` yellow, `-` red, `!` bold red; other lines untouched."""
-    from retrovue.cli.console import colorize
+    from retrovue.render.color import colorize
 
     text = "  + add\n    ~ change\n- delete\n  ! warn\nPlan: 1 to add\n\n"
     lines = colorize(text).splitlines()
