@@ -8,7 +8,7 @@ import click
 
 from retrovue.app import declarative as use
 from retrovue.cli.console import Console, stdin_is_tty
-from retrovue.cli.options import common_options
+from retrovue.cli.options import common_options, mass_missing_option
 from retrovue.config.validate import config_path
 from retrovue.errors import ApprovalRequired, ConfigError
 from retrovue.model.actions import Plan
@@ -38,9 +38,6 @@ detail_option = click.option(
     "--detail",
     is_flag=True,
     help="Name the files behind each asset count (at most 10 per kind, then 'and N more').",
-)
-mass_missing_option = click.option(
-    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
 )
 
 

@@ -9,16 +9,14 @@ from retrovue.cli.complete import complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
 from retrovue.cli.imperative.source import source
-from retrovue.cli.options import common_options
+from retrovue.cli.options import common_options, mass_missing_option
 from retrovue.model.enums import Outcome
 from retrovue.render import ingest as show
 
 
 @source.command("ingest")
 @click.argument("selector", metavar="SOURCE", shell_complete=complete_source)
-@click.option(
-    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
-)
+@mass_missing_option
 @click.option("--title", hidden=True)
 @click.option("--season", hidden=True)
 @click.option("--episode", hidden=True)
