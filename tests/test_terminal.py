@@ -183,7 +183,7 @@ def test_progress_is_drawn_by_rich_on_a_terminal_and_ends_in_a_summary(tmp_path)
 
 def test_log_colour_follows_no_color(monkeypatch):
     """issue 10: logs on a terminal are coloured unless NO_COLOR or --no-color says otherwise."""
-    from retrovue.cli.logging import _stderr_color
+    from retrovue.logs import _stderr_color
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)

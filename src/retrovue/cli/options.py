@@ -46,7 +46,7 @@ def common_options(func):
     def wrapper(
         *args, json_output, test_db, db_url, debug, log_format, no_color, quiet, verbose, **kwargs
     ):
-        from retrovue.cli.logging import log_settings
+        from retrovue.logs import log_settings
         from retrovue.redact import Redactor
         from retrovue.render.progress import progress_factory
 
