@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, insert, select
 
 from retrovue.database.engine import DatabaseTarget, open_database
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.execute.bulk import insert_new_assets
 from retrovue.model.upstream import UpstreamAsset
 

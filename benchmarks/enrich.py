@@ -56,7 +56,7 @@ import av
 import yaml
 from sqlalchemy import create_engine, delete, func, insert, literal, null, select, update
 
-from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment, Source
+from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment, Source
 from retrovue.enrichers.base import EnrichInput
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.pool import run_enrichment

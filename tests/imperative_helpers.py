@@ -117,7 +117,7 @@ def air(url: str, asset_id: str) -> None:
     """Record that an asset aired (a playlog_events row), as the playout side would."""
     import uuid
 
-    from retrovue.database.models import PlaylogEvent
+    from retrovue.database.tables import PlaylogEvent
 
     engine = create_engine(url)
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from retrovue.database.models import Collection
+from retrovue.database.tables import Collection
 from retrovue.execute import source_changes
 from retrovue.execute.executor import Executor
 from retrovue.importers.registry import load_registry
@@ -28,7 +28,8 @@ from retrovue.model.actions import (
 )
 from retrovue.model.codec import decode_action, decode_plan, encode_action, encode_plan
 from retrovue.model.plan_schema import plan_schema
-from retrovue.render import summary, text
+from retrovue.plan import summary
+from retrovue.render import text
 from retrovue.render.markdown import render_markdown
 from tests.helpers import fs_config, make_tree
 

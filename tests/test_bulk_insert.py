@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.execute.bulk import insert_new_assets, set_missing, update_canonical, update_changed
 from retrovue.importers.base import UpstreamAsset
 

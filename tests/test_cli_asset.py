@@ -180,7 +180,7 @@ def _catalogue(db_url) -> None:
 
     from sqlalchemy import insert, update
 
-    from retrovue.database.models import Asset, Collection, Source
+    from retrovue.database.tables import Asset, Collection, Source
     from retrovue.execute.bulk import insert_new_assets
     from retrovue.model.upstream import UpstreamAsset
 
@@ -233,7 +233,7 @@ def _contract_order(db_url, *where) -> list[str]:
     database in one query."""
     from sqlalchemy import func, select
 
-    from retrovue.database.models import Asset, Collection, Source
+    from retrovue.database.tables import Asset, Collection, Source
 
     query = (
         select(Asset.c.id)
@@ -280,7 +280,7 @@ def test_list_pages_by_default_and_cursors_walk_the_whole_order(rv, db_url):
 
 
 def test_paging_combines_with_every_filter(rv, db_url):
-    from retrovue.database.models import Asset, Collection, Source
+    from retrovue.database.tables import Asset, Collection, Source
 
     _catalogue(db_url)
     tv = next(
@@ -308,7 +308,7 @@ def test_paging_combines_with_every_filter(rv, db_url):
 
 
 def test_text_ends_with_the_command_for_the_next_page(rv, db_url):
-    from retrovue.database.models import Asset
+    from retrovue.database.tables import Asset
 
     _catalogue(db_url)
     human = rv("asset", "list", "--state", "new", "--limit", "40", db=db_url).out.splitlines()

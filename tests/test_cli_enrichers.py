@@ -349,7 +349,7 @@ def test_collection_enrich_all_ok_and_nothing_attached(rv, db_url, library):
 
 def _attach_stored(url: str, collection_id: str, type_id: str) -> None:
     """An attachment of a type no loaded enricher provides (its plugin was uninstalled)."""
-    from retrovue.database.models import EnricherAttachment, utcnow
+    from retrovue.database.tables import EnricherAttachment, utcnow
 
     engine = create_engine(url)
     try:

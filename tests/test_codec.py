@@ -57,7 +57,7 @@ from retrovue.model.enrichment import EnricherSpec, EnrichWork
 from retrovue.model.enums import ProblemKind, Scope
 from retrovue.model.snapshots import CollectionFingerprint, DbState, SourceFingerprint
 from retrovue.model.upstream import PathMappingSpec
-from retrovue.render.json import plan_to_json
+from retrovue.plan.document import plan_to_json
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "retrovue"
 PLAN_SCHEMA = json.loads((SRC / "schemas" / "plan.schema.json").read_text())

@@ -118,7 +118,7 @@ def test_approved_requires_ready(engine):
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
-    from retrovue.database.models import Asset, Collection, Source, utcnow
+    from retrovue.database.tables import Asset, Collection, Source, utcnow
 
     sid, cid, now = uuid.uuid4(), uuid.uuid4(), utcnow()
     with engine.begin() as conn:

@@ -228,7 +228,7 @@ def test_describe_completes_only_the_changed_items():
 
 def test_the_listing_is_consumed_with_the_cyclic_gc_paused_and_resumed_after():
     """A million-item listing would otherwise have the collector walk the growing heap again and
-    again (retrovue.allocation); it runs again once the diff is made."""
+    again (retrovue.gc_pause); it runs again once the diff is made."""
     import gc
 
     seen_enabled = []

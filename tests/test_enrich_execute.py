@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select, update
 from retrovue.app.declarative import Applied
 from retrovue.cli.exit_codes import exit_code
 from retrovue.config.validate import load_config
-from retrovue.database.models import Asset, AssetEnrichment, Collection, EnricherAttachment, Source
+from retrovue.database.tables import Asset, AssetEnrichment, Collection, EnricherAttachment, Source
 from retrovue.enrichers.errors import (
     CRASHED,
     IMPLAUSIBLE_DURATION,

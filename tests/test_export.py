@@ -7,10 +7,11 @@ import uuid
 import yaml
 from sqlalchemy import insert, select, update
 
-from retrovue.database.models import Collection, PathMapping, Source, utcnow
+from retrovue.app.export import env_var_name, what_to_export
+from retrovue.database.tables import Collection, PathMapping, Source, utcnow
 from retrovue.importers.registry import load_registry
 from retrovue.model.snapshots import DbSnapshot, DbSource
-from retrovue.render.export import env_var_name, export_yaml
+from retrovue.render.export import export_yaml
 from tests.helpers import fs_config, make_tree
 
 TOKEN_VAR = "LIVING_ROOM_PLEX_TOKEN"
@@ -169,9 +170,9 @@ def test_env_var_names_and_unknown_importer_keeps_secrets_out():
             ),
         )
     )
-    result = export_yaml(snapshot, load_registry(include_plugins=False))
-    assert "k3y-v4lue" not in result.text and "${JELLY_API_KEY}" in result.text
-    assert "is not loaded here" in result.text
+    text = export_yaml(what_to_export(snapshot, load_registry(include_plugins=False)))
+    assert "k3y-v4lue" not in text and "${JELLY_API_KEY}" in text
+    assert "is not loaded here" in text
 
 
 def test_dollar_signs_survive_the_round_trip(rv, db_url, engine, tmp_path):
@@ -252,7 +253,9 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
     from retrovue.observe.db import load_snapshot
 
     with engine.connect() as conn:
-        text = export_yaml(load_snapshot(conn), load_registry(include_plugins=False)).text
+        text = export_yaml(
+            what_to_export(load_snapshot(conn), load_registry(include_plugins=False))
+        )
     movies = yaml.safe_load(text)["sources"][0]["collections"][0]
     assert movies["path_mappings"] == [{"plex_path": "/a", "local_path": "/mnt/a"}]
     assert "t0k3n" not in text

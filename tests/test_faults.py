@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from retrovue.database.models import Asset, Collection, IngestRun, Source
+from retrovue.database.tables import Asset, Collection, IngestRun, Source
 from retrovue.execute.lock import apply_lock, show_lock
 from retrovue.redact import redact_url
 from tests.helpers import fs_config, make_tree

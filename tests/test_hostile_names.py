@@ -8,7 +8,7 @@ import os
 
 from sqlalchemy import select
 
-from retrovue.database.models import Asset, Collection
+from retrovue.database.tables import Asset, Collection
 from retrovue.importers.filesystem import NOT_UTF8, FilesystemImporter
 from tests.helpers import fs_config, make_tree
 

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select, update
 
 from retrovue.config.model import CollectionDecl, SourceDecl
-from retrovue.database.models import Source
+from retrovue.database.tables import Source
 from retrovue.diff.sources import derived_external_id, diff_source
 from retrovue.importers.base import PathMappingSpec
 from retrovue.model.actions import (
@@ -28,8 +28,8 @@ from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.model.upstream import UpstreamCollection
 from retrovue.plan.saved import _config_file
+from retrovue.plan.summary import summarize
 from retrovue.render.markdown import render_markdown
-from retrovue.render.summary import summarize
 from retrovue.render.text import render_text, summary_line
 from tests.helpers import fs_config, make_tree, touch
 

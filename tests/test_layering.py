@@ -15,14 +15,29 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "retrovue"
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, package: str = "") -> set[str]:
+    """Every module ``path`` imports, absolute; ``from retrovue import render`` names
+    ``retrovue.render`` too, and a relative import is resolved against ``package``."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node, package)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+    return ".".join(parts + ([node.module] if node.module else []))
+
+
+def _package_of(path: Path) -> str:
+    return ".".join(("retrovue", *path.relative_to(SRC).parent.parts))
 
 
 def _modules(package: str) -> list[Path]:
@@ -33,7 +48,7 @@ def _offenders(packages: list[str], forbidden) -> list[str]:
     found = []
     for package in packages:
         for path in _modules(package):
-            bad = sorted(name for name in _imports(path) if forbidden(name))
+            bad = sorted(name for name in _imports(path, _package_of(path)) if forbidden(name))
             if bad:
                 found.append(f"{path.relative_to(SRC)}: {', '.join(bad)}")
     return found
@@ -98,3 +113,20 @@ def test_the_cli_runs_no_sql():
 
 def test_the_application_layer_knows_no_click_and_no_rendering_of_its_own():
     assert _offenders(["app"], lambda n: _is(n, "click", "retrovue.cli")) == []
+
+
+def test_the_application_layer_renders_nothing():
+    """Use cases return data; the CLI hands it to a renderer (issue 18)."""
+    assert _offenders(["app"], lambda n: _is(n, "retrovue.render", "retrovue.cli")) == []
+
+
+def test_the_import_check_sees_lazy_parent_and_relative_imports(tmp_path):
+    module = tmp_path / "use_case.py"
+    module.write_text(
+        "def run():\n"
+        "    from retrovue import render\n"
+        "    from ..cli import console\n"
+        "    import retrovue.render.text\n"
+    )
+    names = _imports(module, "retrovue.app")
+    assert {"retrovue.render", "retrovue.cli.console", "retrovue.render.text"} <= names

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select, text
 
-from retrovue.database.models import ApplyLock, Asset, Collection, IngestRun, Source
+from retrovue.database.tables import ApplyLock, Asset, Collection, IngestRun, Source
 from retrovue.errors import LockedError
 from retrovue.execute.lock import apply_lock, pid_alive, release_lock, show_lock
 from tests.helpers import fs_config, make_tree

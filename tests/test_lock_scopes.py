@@ -17,7 +17,7 @@ import uuid
 import pytest
 from sqlalchemy import insert
 
-from retrovue.database.models import Source
+from retrovue.database.tables import Source
 from retrovue.errors import LockedError, LockLostError
 from retrovue.execute.lock import (
     apply_lock,

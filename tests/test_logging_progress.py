@@ -39,7 +39,7 @@ def test_json_logs_on_stderr_and_stdout_is_only_the_result(rv, tmp_path):
 
 def test_secrets_are_scrubbed_from_log_lines():
     from retrovue.app.context import Context
-    from retrovue.cli.logging import log_settings
+    from retrovue.logs import log_settings
 
     app = Context()
     log_settings("json", app.scrub)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset, Collection, PathMapping, Source
+from retrovue.database.tables import Asset, Collection, PathMapping, Source
 from retrovue.model import limits
 
 TOKEN_ENV = "TEST_PLEX_TOKEN"

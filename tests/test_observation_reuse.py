@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset, Collection
+from retrovue.database.tables import Asset, Collection
 from retrovue.importers.filesystem import FilesystemImporter
 from retrovue.importers.observation import Observations, Recording
 from retrovue.importers.plex import PlexImporter

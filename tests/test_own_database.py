@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import create_engine, select
 
 from retrovue.database.engine import sqlite_file
-from retrovue.database.models import Asset
+from retrovue.database.tables import Asset
 from retrovue.diff.assets import OWN_DATABASE_REASON
 from tests.helpers import make_tree
 

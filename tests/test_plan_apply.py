@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from sqlalchemy import event, select, text, update
 
-from retrovue.database.models import Asset, Collection, IngestRun, Source
+from retrovue.database.tables import Asset, Collection, IngestRun, Source
 from tests.helpers import fs_config, make_tree
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset
+from retrovue.database.tables import Asset
 from retrovue.enrichers.base import BaseEnricher, EnrichInput
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.loudness import LoudnessEnricher

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset, Collection, PathMapping
+from retrovue.database.tables import Asset, Collection, PathMapping
 from tests.imperative_helpers import add_plex
 
 TOKEN_ENV = "TEST_PLEX_TOKEN"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset, Collection
+from retrovue.database.tables import Asset, Collection
 from tests.fakeplex import FakePlex, captured
 
 TOKEN_ENV = "TEST_PLEX_TOKEN"

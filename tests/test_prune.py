@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 from sqlalchemy import func, select, update
 
-from retrovue.database.models import AsRunLog, Asset, Collection, PlaylogEvent, Source
+from retrovue.database.tables import AsRunLog, Asset, Collection, PlaylogEvent, Source
 from tests.helpers import make_tree
 
 

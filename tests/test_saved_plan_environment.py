@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from retrovue.database.models import Asset, Source
+from retrovue.database.tables import Asset, Source
 from tests.helpers import make_tree
 
 MOVIES = ["Heat (1995).mkv", "Alien (1979).mkv", "Ran (1985).mkv"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.execute.executor import Executor
 from retrovue.importers.registry import load_registry
 from retrovue.model.actions import FieldChange, Plan, PruneSource, SourceAddress, UpdateSource

@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy import func, select
 
 from retrovue.config.model import DesiredState
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.model.actions import (
     CollectionAddress,
     CreateSource,

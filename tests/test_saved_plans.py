@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text, update
 from retrovue.config.model import DesiredState
 from retrovue.config.validate import load_config
 from retrovue.database.engine import DatabaseTarget, open_database
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.errors import PlanError
 from retrovue.importers.registry import load_registry
 from retrovue.model.actions import (
@@ -33,6 +33,7 @@ from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import DbState
 from retrovue.observe.keys import database_key
 from retrovue.plan.builder import PlanOptions
+from retrovue.plan.document import plan_to_json
 from retrovue.plan.saved import (
     SavedOptions,
     load_saved_plan,
@@ -41,7 +42,6 @@ from retrovue.plan.saved import (
     sealed,
     stale_reasons,
 )
-from retrovue.render.json import plan_to_json
 from tests.helpers import fs_config, make_tree, plan_on
 
 ROOT = Path(__file__).resolve().parents[1]

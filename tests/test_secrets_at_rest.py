@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 
 from retrovue.config.validate import load_config
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.execute.executor import Executor
 from retrovue.importers.registry import load_registry
 from retrovue.model.actions import CollectionAddress, IngestCollection, Plan, SourceAddress

@@ -100,7 +100,7 @@ def test_no_colour_when_piped(tmp_path):
 
 def test_colorize_keys_on_the_symbol_after_indentation():
     """issue 10: `+` green, `~` yellow, `-` red, `!` bold red; other lines untouched."""
-    from retrovue.cli.console import colorize
+    from retrovue.render.color import colorize
 
     text = "  + add\n    ~ change\n- delete\n  ! warn\nPlan: 1 to add\n\n"
     lines = colorize(text).splitlines()
@@ -183,7 +183,7 @@ def test_progress_is_drawn_by_rich_on_a_terminal_and_ends_in_a_summary(tmp_path)
 
 def test_log_colour_follows_no_color(monkeypatch):
     """issue 10: logs on a terminal are coloured unless NO_COLOR or --no-color says otherwise."""
-    from retrovue.cli.logging import _stderr_color
+    from retrovue.logs import _stderr_color
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from retrovue.database.models import Asset
+from retrovue.database.tables import Asset
 from retrovue.importers.filesystem import BROKEN_SYMLINK, FilesystemImporter
 from tests.helpers import fs_config, make_tree
 

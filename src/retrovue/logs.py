@@ -2,7 +2,8 @@
 
 What a log line shows (its lowest level, JSON or text, colour, the redaction of secrets) is a
 ``LogSettings`` value that a caller constructs and makes active for the work it does
-(``with settings.active(): …``).  The active value travels in a ``ContextVar``, so two contexts
+(``with settings.active(): …``); ``log_settings`` gives the value the environment asks for, the
+caller's own choices winning.  The active value travels in a ``ContextVar``, so two contexts
 in one process (two threads, two requests of a server) each log their own way and never see each
 other's secrets list.  structlog itself is configured once and the same for everyone: its
 processors ask the active settings what to do.
@@ -14,6 +15,7 @@ logs nothing, such as a no-change ``plan``, never pays it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +75,29 @@ class LogSettings:
                 else structlog.dev.ConsoleRenderer(colors=self.colors)
             )
         return self._renderers[kind]
+
+
+def log_settings(
+    log_format: str | None,
+    scrub: Callable[[str], str],
+    level: str | None = None,
+    no_color: bool = False,
+) -> LogSettings:
+    """``log_format``, ``level`` and ``no_color`` (a command's --log-format, -q/-v, --no-color)
+    win over RETROVUE_LOG_FORMAT, RETROVUE_LOG_LEVEL and NO_COLOR; human text by default."""
+    fmt = (log_format or os.environ.get("RETROVUE_LOG_FORMAT") or "text").lower()
+    return LogSettings(
+        level=level_number(level or os.environ.get("RETROVUE_LOG_LEVEL")),
+        json=fmt == "json",
+        # decided now: stderr may be swapped before the first line
+        colors=_stderr_color(no_color),
+        scrub=scrub,
+    )
+
+
+def _stderr_color(no_color: bool) -> bool:
+    # the same rule as stdout's colour: a terminal, and neither NO_COLOR nor --no-color
+    return sys.stderr.isatty() and not no_color and not os.environ.get("NO_COLOR")
 
 
 _ACTIVE: ContextVar[LogSettings | None] = ContextVar("retrovue_log_settings", default=None)

@@ -1,4 +1,4 @@
-"""Use cases that look after the database itself: migrations, the apply lock and export."""
+"""Use cases that look after the database itself: migrations and the apply lock."""
 
 from __future__ import annotations
 
@@ -91,18 +91,3 @@ def lock_scope(ctx: Context, source: str | None) -> LockScope:
             raise
         return orphan
     return LockScope.source(found.id, found.name)
-
-
-def export(ctx: Context, sources: tuple[str, ...]):
-    """The retrovue.yaml that pins the stored state of these sources (all when none named)."""
-    from retrovue.render.export import export_yaml
-
-    snapshot = ctx.snapshot()
-    known = {s.name.casefold() for s in snapshot.sources}
-    unknown = [n for n in sources if n.casefold() not in known]
-    if unknown:
-        raise NotFoundError(
-            f"no stored source named {', '.join(repr(n) for n in unknown)}",
-            hint="see `retrovue source list`",
-        )
-    return export_yaml(snapshot, ctx.registry, tuple(sources))

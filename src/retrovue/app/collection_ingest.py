@@ -54,6 +54,8 @@ class CollectionIngest:
     warnings: tuple[str, ...] = ()
     #: a signal came as the ingest committed: it stands, and the command ends as interrupted
     interrupted_after_commit: bool = False
+    #: a dry run's plan, as `--dry-run` shows it
+    plan: Plan | None = None
 
 
 def check_request(request: IngestRequest) -> None:
@@ -105,7 +107,8 @@ def _ingest(ctx, request: IngestRequest, source, col, times) -> CollectionIngest
         )
         if request.narrowed and report.counts.discovered == 0:
             raise _scope_not_found(request, col)
-        return CollectionIngest(report, tuple(warnings))
+        plan = Plan((report.action,), allow_mass_missing=request.allow_mass_missing)
+        return CollectionIngest(report, tuple(warnings), plan=plan)
     if request.narrowed and not _matches_anything(importer, request, col):
         raise _scope_not_found(request, col)
     action, _ = build.plan_ingest(

@@ -1,4 +1,5 @@
-"""Names for shell completion: the stored sources and collections, read without side effects.
+"""Names for shell completion (and the help's stored source type): the stored sources and
+collections, read without side effects.
 
 Completion runs on every Tab press, so it must never create, migrate or write a database (a
 mistyped ``--db`` would otherwise leave a file behind), and never fail loudly: any problem
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from retrovue.app.context import Context
 from retrovue.app.selectors import address, as_uuid, resolve_collection
@@ -18,6 +20,21 @@ from retrovue.errors import RetrovueError
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def read_quietly(test_db: bool, db_url: str | None, read: Callable[[Context], T], default: T) -> T:
+    """``read`` on a context of its own, for a Tab press or a --help: ``default`` when anything
+    fails (a bad --db on the line), since neither may print an error."""
+    ctx = Context(test_db=test_db, db_url=db_url)
+    try:
+        return read(ctx)
+    except Exception:  # noqa: BLE001 - a Tab press must never print a traceback
+        log.debug("reading for completion or help failed", exc_info=True)
+        return default
+    finally:
+        ctx.close()
 
 
 def _stored(ctx: Context) -> DbSnapshot | None:
@@ -119,8 +136,7 @@ def enricher_types(incomplete: str = "") -> list[str]:
     from retrovue.enrichers.registry import load_registry
 
     try:
-        registry = load_registry()
-    except Exception:  # noqa: BLE001 - a Tab press must never print a traceback
+        return _matching(load_registry().types(), incomplete)
+    except Exception:  # noqa: BLE001 - a Tab press must never print a traceback (a broken plugin)
         log.debug("enricher completion failed", exc_info=True)
         return []
-    return _matching(registry.types(), incomplete)

@@ -137,6 +137,7 @@ def plan(
 def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptions, path: str):
     """Write the saved plan with its digest and secret fingerprints, keyed with the database's
     key (read, never written: plan writes nothing)."""
+    from retrovue.plan.document import plan_to_json
     from retrovue.plan.saved import (
         SavedOptions,
         environment_fingerprints,
@@ -145,7 +146,6 @@ def save(ctx: Context, the_plan: Plan, desired: DesiredState, options: PlanOptio
         secret_fingerprints,
         write_plan_file,
     )
-    from retrovue.render.json import plan_to_json
 
     saved = SavedOptions(
         options.only_sources, options.allow_mass_missing, options.prune or desired.prune

@@ -21,6 +21,17 @@ def registry_specs(registry: Registry) -> dict[str, tuple[ParamSpec, ...]]:
     return out
 
 
+def loaded_specs() -> dict[str, tuple[ParamSpec, ...]]:
+    """Every type's parameters, for the flags and the help; none when the registry cannot be
+    loaded (the command itself then reports why)."""
+    from retrovue.importers.registry import load_registry
+
+    try:
+        return registry_specs(load_registry())
+    except Exception:  # noqa: BLE001 - the command itself reports registry failures
+        return {}
+
+
 def unknown_type_error(type_id: str, types: Sequence[str]) -> UnknownSourceTypeError:
     return UnknownSourceTypeError(
         f"Unknown source type '{type_id}'. Available types: {', '.join(types)}"

@@ -8,17 +8,10 @@ no candidate carries a control character, and bash gets each one quoted as one w
 
 from __future__ import annotations
 
-import shlex
-
 import click
 from click.shell_completion import BashComplete, CompletionItem
 
-from retrovue.app.context import Context
-from retrovue.render.values import one_line
-
-
-def _context(ctx: click.Context) -> Context:
-    return Context(test_db=bool(ctx.params.get("test_db")), db_url=ctx.params.get("db_url"))
+from retrovue.render.values import bash_word, one_line
 
 
 def _items(names: list[str]) -> list[CompletionItem]:
@@ -30,13 +23,10 @@ def _items(names: list[str]) -> list[CompletionItem]:
 
 
 def _complete(ctx: click.Context, incomplete: str, names_of) -> list[CompletionItem]:
-    app = _context(ctx)
-    try:
-        return _items(names_of(app, incomplete))
-    except Exception:  # noqa: BLE001 - a bad --db on the line completes nothing, quietly
-        return []
-    finally:
-        app.close()
+    from retrovue.app.completion import read_quietly
+
+    test_db, db_url = bool(ctx.params.get("test_db")), ctx.params.get("db_url")
+    return _items(read_quietly(test_db, db_url, lambda app: names_of(app, incomplete), []))
 
 
 def complete_source(ctx: click.Context, _param, incomplete: str) -> list[CompletionItem]:
@@ -54,10 +44,7 @@ def complete_collection(ctx: click.Context, _param, incomplete: str) -> list[Com
 def complete_enricher_type(ctx: click.Context, _param, incomplete: str) -> list[CompletionItem]:
     from retrovue.app.completion import enricher_types
 
-    try:
-        return _items(enricher_types(incomplete))
-    except Exception:  # noqa: BLE001 - a broken plugin completes nothing, quietly
-        return []
+    return _items(enricher_types(incomplete))
 
 
 class QuotedBashComplete(BashComplete):
@@ -69,13 +56,4 @@ class QuotedBashComplete(BashComplete):
     """
 
     def format_completion(self, item: CompletionItem) -> str:
-        return f"{item.type},{_bash_word(str(item.value))}"
-
-
-def _bash_word(text: str) -> str:
-    """``text`` as one bash word, written for click's script, which reads each ``type,value``
-    line with ``IFS=',' read`` (no ``-r``)."""
-    word = shlex.quote(text)
-    if word == text and "," in text:  # read drops a value's trailing comma; quotes keep it
-        word = f"'{text}'"  # shlex found it safe, so it holds no single quote
-    return word.replace("\\", "\\\\")  # read without -r takes one backslash of each pair
+        return f"{item.type},{bash_word(str(item.value))}"

@@ -11,19 +11,24 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
+from typing import TypeVar
 
 import click
 
 from retrovue.app.context import Context
-from retrovue.errors import ConfigError, RetrovueError
+from retrovue.errors import RetrovueError
+from retrovue.render.color import colorize
+from retrovue.render.errors import error_json, error_lines
 from retrovue.render.values import one_line, terminal_text
 
 #: what a streamed output gathers before each write
 _STREAM_CHARS = 64 * 1024
 _STREAM_LINES = 500
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,6 +60,18 @@ class Console:
         # after escaping, so a name from upstream can never carry its own colour codes
         return colorize(text) if self.color else text
 
+    def show(self, value: T, document: Callable[[T], dict], human: Callable[[T], str | list[str]]):
+        """``value`` as --json asks (one document), else for a person: a text as it is, or
+        lines, each escaped as ``lines`` does."""
+        if self.json_output:
+            self.emit_json(document(value))
+            return
+        shown = human(value)
+        if isinstance(shown, str):
+            self.out(shown)
+        else:
+            self.lines(shown)
+
     def emit_json(self, document: dict) -> None:
         click.echo(self.scrub(json.dumps(document, indent=2, default=str)))
 
@@ -79,36 +96,14 @@ class Console:
         report_error(exc, self.json_output, self.debug, self.scrub)
 
 
-def error_document(code: str, message: str, details: dict | None = None) -> dict:
-    return {"status": "error", "code": code, "message": message, **(details or {})}
-
-
 def report_error(exc: RetrovueError, json_output: bool, debug: bool, scrub=str) -> None:
     if debug:
         traceback.print_exc()
-    message = scrub(exc.message)
-    details = dict(exc.details)
-    if exc.context:
-        details["context"] = exc.context
-    if isinstance(exc, ConfigError):
-        details.setdefault("context", {})["diagnostics"] = [d.to_json() for d in exc.diagnostics]
     if json_output:
-        click.echo(scrub(json.dumps(error_document(exc.code, message, details), default=str)))
-    if isinstance(exc, ConfigError):
-        count = len(exc.diagnostics)
-        click.echo(f"Error: invalid config ({count} problem{'s' if count != 1 else ''})", err=True)
-        if not json_output:  # the document on stdout holds them; once is enough
-            for d in exc.diagnostics:
-                click.echo(terminal_text(f"  {scrub(str(d))}"), err=True)
-    else:  # an error that found several problems in one pass has one line for each
-        for line in getattr(exc, "messages", None) or [exc.message]:
-            click.echo(f"Error: {one_line(scrub(line))}", err=True)
-    if exc.hint:  # hints list stored names (an ambiguous selector's candidates): escaped too
-        click.echo(terminal_text(f"  {scrub(exc.hint)}"), err=True)
-
-
-# Terraform's colours for a plan line's leading symbol (after its indentation)
-_SYMBOL_STYLES = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
+        click.echo(scrub(json.dumps(error_json(exc, scrub), default=str)))
+    # with --json, the document on stdout holds the diagnostics: once is enough
+    for line in error_lines(exc, scrub, diagnostics=not json_output):
+        click.echo(line, err=True)
 
 
 def use_color(no_color_flag: bool, stream=None) -> bool:
@@ -118,24 +113,6 @@ def use_color(no_color_flag: bool, stream=None) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
-
-
-def colorize(text: str) -> str:
-    """Each line whose first non-blank character is a plan symbol, in that symbol's colour."""
-    from rich.color import ColorSystem
-    from rich.style import Style
-
-    out = []
-    for line in text.splitlines(keepends=True):
-        body = line.rstrip("\n")
-        style = _SYMBOL_STYLES.get(body.lstrip(" ")[:1])
-        if style and body:
-            line = (
-                Style.parse(style).render(body, color_system=ColorSystem.STANDARD)
-                + line[len(body) :]
-            )
-        out.append(line)
-    return "".join(out)
 
 
 def stdin_is_tty() -> bool:

@@ -8,7 +8,7 @@ import click
 
 from retrovue.app import declarative as use
 from retrovue.cli.console import Console, stdin_is_tty
-from retrovue.cli.options import common_options
+from retrovue.cli.options import common_options, mass_missing_option
 from retrovue.config.validate import config_path
 from retrovue.errors import ApprovalRequired, ConfigError
 from retrovue.model.actions import Plan
@@ -39,9 +39,6 @@ detail_option = click.option(
     is_flag=True,
     help="Name the files behind each asset count (at most 10 per kind, then 'and N more').",
 )
-mass_missing_option = click.option(
-    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
-)
 
 
 @click.command()
@@ -49,7 +46,7 @@ mass_missing_option = click.option(
 @common_options
 def validate(console: Console, config_file: str | None) -> Outcome:
     """Check retrovue.yaml (syntax, schema, semantics). Touches no database and no upstream."""
-    from retrovue.render.declarative import validate_document, validate_failure_document
+    from retrovue.render import declarative as view
 
     try:
         validated = use.validate(console.ctx, config_file)
@@ -57,15 +54,11 @@ def validate(console: Console, config_file: str | None) -> Outcome:
         if not console.json_output:
             raise
         # the document holds every diagnostic: stderr gets none of them a second time
-        console.emit_json(validate_failure_document(exc, config_path(config_file)))
+        console.emit_json(view.validate_failure_document(exc, config_path(config_file)))
         return Outcome.FAILED
     for warning in validated.desired.warnings:  # valid, but unwise: stderr, not a failure
         console.err(f"Warning: {warning}")
-    if console.json_output:
-        console.emit_json(validate_document(validated))
-    else:
-        count = len(validated.desired.sources)
-        console.out(f"{validated.path}: valid ({count} source{'s' if count != 1 else ''})\n")
+    console.show(validated, view.validate_document, view.validate_text)
     return Outcome.OK
 
 

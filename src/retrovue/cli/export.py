@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from retrovue.app import admin
+from retrovue.app.export import export as what_to_export
 from retrovue.cli.console import Console
 from retrovue.cli.options import common_options
+from retrovue.render import export as view
 
 
 @click.command("export")
@@ -20,20 +21,7 @@ from retrovue.cli.options import common_options
 @common_options
 def export(console: Console, sources: tuple[str, ...]) -> None:
     """Print retrovue.yaml for the current database (secrets become ${VAR} references)."""
-    result = admin.export(console.ctx, tuple(sources))
-    if console.json_output:
-        console.emit_json(
-            {
-                "status": "ok",
-                "yaml": result.text,
-                "variables": [
-                    {"name": s.variable, "source": s.source, "key": s.key} for s in result.secrets
-                ],
-            }
-        )
-    else:
-        console.out(result.text)
-    for secret in result.secrets:
-        console.err(
-            f'note: set {secret.variable} (the {secret.key} of source "{secret.source}") before using this file'
-        )
+    exported = what_to_export(console.ctx, tuple(sources))
+    console.show(exported, view.export_document, view.export_yaml)
+    for note in view.secret_notes(exported):
+        console.err(note)

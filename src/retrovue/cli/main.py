@@ -11,10 +11,11 @@ import click
 from click.shell_completion import add_completion_class
 
 from retrovue.cli.complete import QuotedBashComplete
-from retrovue.cli.console import error_document, report_error
+from retrovue.cli.console import report_error
 from retrovue.cli.exit_codes import exit_code
 from retrovue.errors import InterruptedByOperator, RetrovueError, TerminatedBySignal
 from retrovue.redact import Redactor
+from retrovue.render.errors import error_document
 
 #: name -> (module, attribute, one-line help).  Commands are imported only when they run, so
 #: `retrovue --version`, `--help` and completion do not pay for the ORM, Alembic or a media server's client library.
@@ -144,11 +145,8 @@ def _run(argv: list[str], signals: _Signals) -> object:
         ended = None
     except click.UsageError as exc:
         # usage errors exit 1 (never 2), naming the flag
-        message = exc.format_message()
-        if json_wanted:
-            click.echo(json.dumps(error_document("USAGE_ERROR", message)))
         usage = f"\n{exc.ctx.get_usage()}" if exc.ctx else ""
-        click.echo(f"Error: {message}{usage}", err=True)
+        _fail("USAGE_ERROR", exc.format_message(), json_wanted, usage)
         ended = exc
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -165,9 +163,7 @@ def _run(argv: list[str], signals: _Signals) -> object:
 
             traceback.print_exc()
         message = Redactor().scrub(f"unexpected error: {type(exc).__name__}: {exc}")
-        if json_wanted:
-            click.echo(json.dumps(error_document("INTERNAL_ERROR", message)))
-        click.echo(f"Error: {message}", err=True)
+        _fail("INTERNAL_ERROR", message, json_wanted)
         ended = exc
     return ended
 
@@ -178,6 +174,11 @@ def _report_stop(terminated: bool, json_wanted: bool) -> None:
         if terminated
         else (InterruptedByOperator.code, "interrupted")
     )
+    _fail(code, message, json_wanted)
+
+
+def _fail(code: str, message: str, json_wanted: bool, usage: str = "") -> None:
+    """An error raised before a command could report it: its document, and its line."""
     if json_wanted:
         click.echo(json.dumps(error_document(code, message)))
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {message}{usage}", err=True)

@@ -1,4 +1,5 @@
-"""The options every command shares, and the wrapper that turns them into a Console."""
+"""The options every command shares, and the wrapper that turns them into a Console; and the
+ones several commands share."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ import click
 from retrovue.app.context import Context
 from retrovue.cli.console import Console, use_color
 from retrovue.errors import RetrovueError
+
+#: plan, apply and the ingest commands
+mass_missing_option = click.option(
+    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
+)
 
 
 def common_options(func):
@@ -40,7 +46,7 @@ def common_options(func):
     def wrapper(
         *args, json_output, test_db, db_url, debug, log_format, no_color, quiet, verbose, **kwargs
     ):
-        from retrovue.cli.logging import log_settings
+        from retrovue.logs import log_settings
         from retrovue.redact import Redactor
         from retrovue.render.progress import progress_factory
 

@@ -1,25 +1,10 @@
-"""`retrovue schema [config|plan]`: print a shipped JSON Schema.
-
-The schemas are package data, so an editor can be pointed at a file written from here
-(``retrovue schema config > retrovue.schema.json``) with no network and no checkout.
-"""
+"""`retrovue schema [config|plan]`: print a shipped JSON Schema."""
 
 from __future__ import annotations
 
-from importlib import resources
-
 import click
 
-#: what each argument names, as the file shipped in ``retrovue/schemas``
-SCHEMA_FILES = {"config": "retrovue.schema.json", "plan": "plan.schema.json"}
-
-
-def schema_text(which: str) -> str:
-    if which == "plan":  # its actions part comes from the registered kinds (plugins' too)
-        from retrovue.model.plan_schema import plan_schema_text
-
-        return plan_schema_text()
-    return resources.files("retrovue.schemas").joinpath(SCHEMA_FILES[which]).read_text("utf-8")
+from retrovue.app.schemas import SCHEMA_FILES, schema_text
 
 
 @click.command("schema")

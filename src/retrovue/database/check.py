@@ -22,8 +22,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from retrovue.database.engine import DatabaseTarget, NoDatabase, database_errors, open_existing
-from retrovue.database.models import Setting, metadata
 from retrovue.database.revision import HEAD_REVISION, current_revision
+from retrovue.database.tables import Setting, metadata
 from retrovue.errors import DatabaseError, SchemaMismatchError
 
 #: the settings row holding the digest of the last schema that matched the models

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from retrovue.allocation import cyclic_gc_paused
+from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset

@@ -28,16 +28,6 @@ PLUGIN_ERROR = "PLUGIN_ERROR"
 #: or cut-short file, a corrupt header); see ``enrichers/bounds.py``
 IMPLAUSIBLE_DURATION = "IMPLAUSIBLE_DURATION"
 
-FAILURE_CODES = (
-    UNREADABLE,
-    NOT_MEDIA,
-    NO_AUDIO,
-    TIMEOUT,
-    CRASHED,
-    PLUGIN_ERROR,
-    IMPLAUSIBLE_DURATION,
-)
-
 
 class EnrichmentError(RetrovueError):
     """One asset could not be enriched; ``code`` says why in one stable word."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from retrovue.database.models import EnricherAttachment
+from retrovue.database.tables import EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec
 
 

@@ -25,7 +25,7 @@ from itertools import islice
 from sqlalchemy import Connection
 
 from retrovue.database.engine import driver_cursor
-from retrovue.database.models import Asset
+from retrovue.database.tables import Asset
 from retrovue.model.enrichment import PROBED_COLUMNS
 from retrovue.model.enums import AssetState
 from retrovue.model.upstream import UpstreamAsset

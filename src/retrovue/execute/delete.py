@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
 
-from retrovue.database.models import AsRunLog, Asset, Collection, PathMapping, PlaylogEvent, Source
+from retrovue.database.tables import AsRunLog, Asset, Collection, PathMapping, PlaylogEvent, Source
 from retrovue.errors import ProductionSafetyError, RetrovueError, safety_reason
 from retrovue.model.actions import DeleteSource, PruneSource, SetPathMappingLocal, WipeCollection
 from retrovue.model.enums import SourceOrigin

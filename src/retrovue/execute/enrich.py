@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from retrovue.database.models import Asset, AssetEnrichment
+from retrovue.database.tables import Asset, AssetEnrichment
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, resolve_params
 from retrovue.enrichers.errors import PLUGIN_ERROR
 from retrovue.enrichers.pool import EnrichOutcome, run_enrichment_rounds

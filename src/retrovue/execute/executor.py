@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from retrovue.database.failures import database_error, is_database_failure
-from retrovue.database.models import (
+from retrovue.database.tables import (
     Collection,
     IngestRun,
     PathMapping,

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from retrovue.allocation import cyclic_gc_paused
-from retrovue.database.models import Asset, Collection
+from retrovue.database.tables import Asset, Collection
 from retrovue.diff.assets import AssetDiff, diff_assets
 from retrovue.execute.bulk import (
     forget_enrichments,
@@ -21,6 +20,7 @@ from retrovue.execute.bulk import (
     update_canonical,
     update_changed,
 )
+from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.importers.base import BaseImporter, UpstreamAsset
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enums import AssetState
@@ -57,7 +57,7 @@ def ingest_collection(
     diff itself is always made here, against the database as this unit of work reads it.
     ``own_files``: the database's own files in this collection, never ingested.
     """
-    with cyclic_gc_paused():  # a row per stored asset: see retrovue.allocation
+    with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
         existing = load_asset_index(conn, collection_id)
     narrowed = title is not None
     reuse = observed is not None and not narrowed
@@ -125,7 +125,7 @@ def write_diff(
     million-file first ingest holds each listed item once, never a second, completed copy of
     them all (~0.1 GiB)."""
     new = ((describe(item), canonical) for item, canonical in _emptying(diff.new))
-    with cyclic_gc_paused():  # a row tuple per new asset: see retrovue.allocation
+    with cyclic_gc_paused():  # a row tuple per new asset: see retrovue.gc_pause
         insert_new_assets(conn, collection_id, new, now)
     update_changed(conn, diff.changed, now)
     forget_enrichments(conn, [asset_id for asset_id, _item, _canonical in diff.changed])

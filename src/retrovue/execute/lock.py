@@ -63,7 +63,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from retrovue.database.failures import database_error, describe
-from retrovue.database.models import ApplyLock, Source
+from retrovue.database.tables import ApplyLock, Source
 from retrovue.errors import LockedError, LockLostError
 from retrovue.execute.deferred_signals import DeferredSignals, signal_name
 from retrovue.logs import get_logger

@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import Connection, select
 
-from retrovue.database.models import Collection, PathMapping, Source
+from retrovue.database.tables import Collection, PathMapping, Source
 from retrovue.errors import RetrovueError
 from retrovue.model.actions import Action, CollectionAddress, source_of
 from retrovue.model.upstream import PathMappingSpec

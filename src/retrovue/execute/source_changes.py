@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from retrovue.database.models import (
+from retrovue.database.tables import (
     Collection,
     PathMapping,
     Source,

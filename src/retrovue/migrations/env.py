@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from retrovue.database.models import metadata
+from retrovue.database.tables import metadata
 
 config = context.config
 target_metadata = metadata

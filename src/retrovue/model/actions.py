@@ -6,8 +6,8 @@ executor resolves them by ``(source, external_id)`` when it runs.
 
 Each action class registers itself under its wire name with ``@action_kind``: the codec, the plan's
 JSON Schema and the executor's routing read the registry, and renderers and handlers register per
-class (``functools.singledispatch``), so adding a kind is its dataclass here, its handler, and its
-text and summary renderers: nothing else changes.
+class (``functools.singledispatch``), so adding a kind is its dataclass here, its handler, its
+text renderer and its summary tally (``plan.summary``): nothing else changes.
 """
 
 from __future__ import annotations

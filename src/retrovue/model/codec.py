@@ -162,8 +162,8 @@ def _target(action: Action) -> SourceAddress | CollectionAddress:
 
 
 def encode_plan(plan: Plan) -> dict[str, Any]:
-    """A plan's own content; renderers add what they derive from it (the summary), saved plans
-    what they were made against."""
+    """A plan's own content; its JSON document (``plan.document``) adds what is derived from it
+    (the summary), saved plans what they were made against."""
     return {
         "format_version": FORMAT_VERSION,
         "config_file": plan.config_file,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
-from retrovue.database.models import AsRunLog, Asset, Collection, PlaylogEvent
+from retrovue.database.tables import AsRunLog, Asset, Collection, PlaylogEvent
 
 
 def is_aired() -> ColumnElement[bool]:

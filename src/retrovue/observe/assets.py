@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select, tuple_
 
-from retrovue.database.models import Asset, Collection, Source
+from retrovue.database.tables import Asset, Collection, Source
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
 
 _COLUMNS = tuple(AssetRecord.__dataclass_fields__)

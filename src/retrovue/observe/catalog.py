@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, String, func, select, type_coerce
 
-from retrovue.database.models import Asset, Collection, IngestRun, Source
+from retrovue.database.tables import Asset, Collection, IngestRun, Source
 from retrovue.errors import NotFoundError, UsageError
 from retrovue.model.time import as_utc
 

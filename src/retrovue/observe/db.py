@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, select
 
 from retrovue.database.engine import driver_cursor
-from retrovue.database.models import Asset, Collection, PathMapping, Source
+from retrovue.database.tables import Asset, Collection, PathMapping, Source
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource, ExistingAsset
 from retrovue.model.upstream import PathMappingSpec
 from retrovue.observe.enrichment import load_attachments

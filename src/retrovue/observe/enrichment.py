@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, String, and_, cast, exists, func, select
 
-from retrovue.database.models import Asset, AssetEnrichment, EnricherAttachment
+from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment
 from retrovue.model.enrichment import EnricherSpec, effective, run_order
 
 
@@ -46,24 +46,6 @@ def succeeded_all(type_ids: list[str]):
             for type_id in type_ids
         )
     )
-
-
-def count_pending(
-    conn: Connection,
-    collection_id: uuid.UUID,
-    type_id: str,
-    *,
-    force: bool = False,
-    retry_failed: bool = False,
-) -> int:
-    return conn.execute(
-        select(func.count())
-        .select_from(Asset)
-        .where(
-            Asset.c.collection_id == collection_id,
-            pending(type_id, force=force, retry_failed=retry_failed),
-        )
-    ).scalar_one()
 
 
 def count_enriching(conn: Connection, collection_id: uuid.UUID) -> int:

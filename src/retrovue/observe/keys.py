@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from retrovue.database.models import Setting
+from retrovue.database.tables import Setting
 from retrovue.errors import DatabaseError
 
 KEY_NAME = "database_key"

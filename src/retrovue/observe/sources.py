@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
-from retrovue.database.models import Source
+from retrovue.database.tables import Source
 
 
 class StoredSource(NamedTuple):

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from retrovue.database import revision
-from retrovue.database.models import Collection, PathMapping, Source
+from retrovue.database.tables import Collection, PathMapping, Source
 from retrovue.fingerprint import digest_value, fingerprint_assets, keyed_digest_value
 from retrovue.model.snapshots import CollectionFingerprint, DbState, SourceFingerprint
 from retrovue.observe.db import load_asset_index

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from retrovue.allocation import cyclic_gc_paused
 from retrovue.config.model import DesiredState, SourceDecl
 from retrovue.diff.assets import asset_detail, diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
 from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
 from retrovue.fingerprint import fingerprint_assets
+from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.observation import Observations
@@ -216,7 +216,7 @@ def _plan_ingest(
 ) -> tuple[IngestCollection, set[str]]:
     """The collection's ingest, and the stored ids of the assets the listing changed (their
     enrichment results were for the old change token)."""
-    with cyclic_gc_paused():  # a row per stored asset: see retrovue.allocation
+    with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
         existing = reader.asset_index(state.address.id)
     external_id = state.upstream.external_id
     listing = importer.fetch_assets_for_collection(external_id)

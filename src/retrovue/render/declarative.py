@@ -1,4 +1,4 @@
-"""The JSON documents of `validate` and `apply`."""
+"""What `validate` and `apply` print of their own (the plan has its renderers)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def validate_document(validated) -> dict:
         "sources": len(validated.desired.sources),
         "diagnostics": [],
     }
+
+
+def validate_text(validated) -> str:
+    count = len(validated.desired.sources)
+    return f"{validated.path}: valid ({count} source{'s' if count != 1 else ''})\n"
 
 
 def validate_failure_document(exc: ConfigError, path: str) -> dict:

@@ -16,6 +16,14 @@ DELETE_CANCELLED = "Deletion cancelled"
 WIPE_CANCELLED = "Operation cancelled."
 
 
+def cancelled_document(message: str) -> dict:
+    return {"status": "cancelled", "message": message}
+
+
+def cancelled_text(message: str) -> str:
+    return message + "\n"
+
+
 # -- source delete ------------------------------------------------------------------------------
 
 

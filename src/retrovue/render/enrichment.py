@@ -132,7 +132,7 @@ def spec_text(spec: EnricherSpec) -> str:
     return text
 
 
-def attached_lines(label: str, specs, origin_of=None) -> list[str]:
+def attached_lines(label: str, specs) -> list[str]:
     """`  Enrichers: none`, or one bullet per attachment (with its origin when known)."""
     if not specs:
         return [f"  {label}: none"]
@@ -249,6 +249,15 @@ def enrich_document(done) -> dict[str, Any]:
         "enrichments": [outcome_json(done.outcome)] if done.outcome else [],
         "message": _message(done),
         "dry_run": done.dry_run,
+    }
+
+
+def failure_details(done) -> dict[str, Any]:
+    """What the error document of a failed or interrupted run says of the collection."""
+    return {
+        "collection_id": str(done.collection.id),
+        "collection_name": done.collection.name,
+        "enrichments": [outcome_json(done.outcome)] if done.outcome else [],
     }
 
 

@@ -9,23 +9,22 @@ Enricher attachments are written where they are stored (on the source or on one 
 
 ``missing_threshold`` is the one setting it cannot give back: the database does not store it.
 
-Secrets are never exported: each becomes a ``${VAR}`` reference with a comment naming the
-variable to set.  Strings are emitted JSON-quoted (valid YAML) with ``$`` doubled, because the
-loader interpolates ``${…}`` in every string.
+Secrets are never exported (``retrovue.app.export`` decides how each is withheld): each is
+written as its ``${VAR}`` reference with a comment naming the variable to set.  Strings are
+emitted JSON-quoted (valid YAML) with ``$`` doubled, because the loader interpolates ``${…}`` in
+every string.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retrovue.config.loader import whole_reference
-from retrovue.errors import RetrovueError
-from retrovue.importers.registry import Registry
 from retrovue.model.enrichment import EnricherSpec, run_order
-from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
+
+if TYPE_CHECKING:
+    from retrovue.app.export import Export, ExportedSecret, ExportedSource
+    from retrovue.model.snapshots import DbCollection
 
 #: relative to the YAML file, so editors find it offline: `retrovue schema config` writes it
 SCHEMA_LINE = (
@@ -37,27 +36,24 @@ THRESHOLD_NOTE = (
     "# missing_threshold is not stored in the database, so it is not exported: if your file",
     "# set one (top level or per collection), set it here again, or the default 0.2 applies.",
 )
-#: for a source whose importer is not loaded: which keys to treat as secrets, to be safe
-_LIKELY_SECRET = re.compile(r"(?i)token|password|passwd|secret|api_?key|credential")
 
 
-@dataclass(frozen=True)
-class ExportedSecret:
-    variable: str
-    source: str
-    key: str
+def export_document(export: Export) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "yaml": export_yaml(export),
+        "variables": [
+            {"name": s.variable, "source": s.source, "key": s.key} for s in export.secrets
+        ],
+    }
 
 
-@dataclass(frozen=True)
-class Export:
-    text: str
-    secrets: tuple[ExportedSecret, ...]
-
-
-def env_var_name(source: str, key: str) -> str:
-    """``Living Room Server`` + ``token`` -> ``LIVING_ROOM_SERVER_TOKEN``."""
-    name = re.sub(r"[^A-Za-z0-9]+", "_", f"{source}_{key}").strip("_").upper()
-    return name if name and not name[0].isdigit() else f"RV_{name}"
+def secret_notes(export: Export) -> list[str]:
+    """For stderr: each variable to set before the file is used."""
+    return [
+        f'note: set {s.variable} (the {s.key} of source "{s.source}") before using this file'
+        for s in export.secrets
+    ]
 
 
 def scalar(value: Any) -> str:
@@ -78,66 +74,57 @@ def _escape_dollars(value: Any) -> Any:
     return value
 
 
-def _sensitive_keys(source: DbSource, registry: Registry) -> tuple[set[str], bool]:
-    try:
-        return set(registry.get(source.type).sensitive_params()), True
-    except RetrovueError:
-        return {k for k in source.config if _LIKELY_SECRET.search(k)}, False
-
-
-def export_yaml(snapshot: DbSnapshot, registry: Registry, only: tuple[str, ...] = ()) -> Export:
-    sources = [
-        s for s in snapshot.sources if not only or s.name.casefold() in {n.casefold() for n in only}
-    ]
-    secrets: list[ExportedSecret] = []
+def export_yaml(export: Export) -> str:
     body: list[str] = []
-    for source in sources:
-        body += _source_lines(source, registry, secrets)
+    for source in export.sources:
+        body += _source_lines(source)
     head = [SCHEMA_LINE, "# Exported by `retrovue export` from the current database."]
-    if sources:
+    if export.sources:
         head += THRESHOLD_NOTE
-    if secrets:
+    if export.secrets:
         head.append(
             "# Secrets are not exported. Before `retrovue plan`, set: "
-            + ", ".join(s.variable for s in secrets)
+            + ", ".join(s.variable for s in export.secrets)
         )
     head += ["version: 1"]
     head.append("sources:" if body else "sources: []")
-    return Export("\n".join(head + body) + "\n", tuple(secrets))
+    return "\n".join(head + body) + "\n"
 
 
-def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSecret]) -> list[str]:
-    sensitive, known = _sensitive_keys(source, registry)
+def _source_lines(exported: ExportedSource) -> list[str]:
+    source = exported.source
+    secrets = {s.key: s for s in exported.secrets}
     lines = [
         f"  - name: {scalar(source.name)}",
         f"    type: {scalar(source.type)}",
         f"    external_id: {scalar(source.external_id)}",
     ]
-    if not known:
+    if not exported.importer_loaded:
         lines.insert(
             0,
             f"  # importer type {source.type!r} is not loaded here: keys that look secret are withheld",
         )
     lines.append("    config:" if source.config else "    config: {}")
     for key in sorted(source.config):
-        if key in sensitive and source.config[key] is not None:
-            # a secret stored as its ${VAR} reference is exported as that very reference
-            stored = whole_reference(source.config[key])
-            variable = stored.group(1) if stored else env_var_name(source.name, key)
-            secrets.append(ExportedSecret(variable, source.name, key))
-            lines.append(
-                f"      # secret: set {variable} to this source's {key} (the value is not exported)"
-            )
-            reference = json.dumps(stored.group(0)) if stored else f"${{{variable}}}"
-            lines.append(f"      {key}: {reference}")
-        else:
+        secret = secrets.get(key)
+        if secret is None:
             lines.append(f"      {key}: {scalar(source.config[key])}")
+            continue
+        lines.append(
+            f"      # secret: set {secret.variable} to this source's {key} (the value is not exported)"
+        )
+        lines.append(f"      {key}: {_reference(secret)}")
     lines += _enricher_lines(source.enrichers, "    ")
     if source.collections:
         lines.append("    collections:")
         for collection in source.collections:
             lines += _collection_lines(collection)
     return lines
+
+
+def _reference(secret: ExportedSecret) -> str:
+    stored = secret.stored_reference
+    return json.dumps(stored) if stored else f"${{{secret.variable}}}"
 
 
 def _collection_lines(c: DbCollection) -> list[str]:

@@ -1,15 +1,8 @@
-"""The plan as JSON, per ``schemas/plan.schema.json``.  No secret value is ever written here.
-
-The wire format itself is ``retrovue.model.codec`` (saved plans read it back through the same
-table); this module only adds what a reader wants derived: the summary.
-"""
+"""The plan as JSON: the renderers' name for the plan's own document, which is built beside the
+plan (``retrovue.plan.document``) because `plan --out` saves the same document."""
 
 from __future__ import annotations
 
-from retrovue.model.actions import Plan
-from retrovue.model.codec import encode_plan
-from retrovue.render.summary import summarize
+from retrovue.plan.document import plan_to_json
 
-
-def plan_to_json(plan: Plan) -> dict:
-    return encode_plan(plan) | {"summary": summarize(plan).to_json()}
+__all__ = ["plan_to_json"]

@@ -64,14 +64,24 @@ def source_types_document(types: list[SourceType]) -> dict:
 
 
 def source_types_lines(types: list[SourceType]) -> list[str]:
+    """Each type with whether it is compliant and its parameters: the text says what --json
+    says."""
     if not types:
         return ["No source types available"]
     lines = ["Available source types:"]
     for t in types:
         suffix = "" if t.compliant else f" (unavailable: {t.error})"
         lines.append(f"  {t.type} - {t.display_name}{suffix}")
+        lines.append(f"      Compliant: {yes_no(t.compliant)}")
+        lines += [f"      {_param_line(p)}" for p in t.parameters]
     lines.append(f"Total: {count_noun(len(types), 'source type')} available")
     return lines
+
+
+def _param_line(p) -> str:
+    notes = [n for n, on in (("required", p.required), ("sensitive", p.sensitive)) if on]
+    head = f"{p.flag} ({', '.join(notes)})" if notes else p.flag
+    return f"{head}: {p.help}" if p.help else head
 
 
 # -- list -----------------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ from retrovue.model.actions import (
     source_of,
 )
 from retrovue.model.enrichment import EnricherSpec
+from retrovue.plan.summary import summarize
 from retrovue.redact import SENSITIVE_SHOWN
-from retrovue.render.summary import notes, plural, summarize
+from retrovue.render.summary import notes, plural
 from retrovue.render.values import counts_head, one_line
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import uuid
 from datetime import datetime
 
@@ -69,3 +70,12 @@ def one_line(text: str) -> str:
 def terminal_text(text: str) -> str:
     """Multi-line text for a terminal: control characters escaped, line breaks and tabs kept."""
     return text.translate(_INSIDE_TEXT)
+
+
+def bash_word(text: str) -> str:
+    """``text`` as one bash word, written for click's completion script, which reads each
+    ``type,value`` line with ``IFS=',' read`` (no ``-r``)."""
+    word = shlex.quote(text)
+    if word == text and "," in text:  # read drops a value's trailing comma; quotes keep it
+        word = f"'{text}'"  # shlex found it safe, so it holds no single quote
+    return word.replace("\\", "\\\\")  # read without -r takes one backslash of each pair

@@ -73,7 +73,4 @@ def list_command(console: Console, **filters) -> None:
 def show(console: Console, selector: str) -> None:
     """Show one asset (by id, source_uri or canonical_uri)."""
     detail = show_asset(console.ctx, selector)
-    if console.json_output:
-        console.emit_json(view.show_document(detail))
-    else:
-        console.lines(view.show_lines(detail))
+    console.show(detail, view.show_document, view.show_lines)

@@ -32,10 +32,7 @@ def collection() -> None:
 def list_command(console: Console, positional, source_opt) -> None:
     """List collections (read-only)."""
     listing = list_collections(console.ctx, source_opt if source_opt is not None else positional)
-    if console.json_output:
-        console.emit_json(view.list_document(listing))
-    else:
-        console.lines(view.list_lines(listing))
+    console.show(listing, view.list_document, view.list_lines)
 
 
 @collection.command("show")
@@ -44,10 +41,7 @@ def list_command(console: Console, positional, source_opt) -> None:
 def show(console: Console, selector: str) -> None:
     """Show one collection, and why it is not ingestible (read-only)."""
     detail = show_collection(console.ctx, selector)
-    if console.json_output:
-        console.emit_json(view.show_document(detail))
-    else:
-        console.lines(view.show_lines(detail))
+    console.show(detail, view.show_document, view.show_lines)
 
 
 @collection.command("update")
@@ -111,10 +105,7 @@ def update(console: Console, selector, dry_run, **changes) -> None:
         emit_dry_run(console, result.plan, view.update_document(result))
         return
     result = commit_update(console.ctx, result)
-    if console.json_output:
-        console.emit_json(view.update_document(result))
-    else:
-        console.lines(view.update_lines(result))
+    console.show(result, view.update_document, view.update_lines)
 
 
 from retrovue.cli.imperative import (  # noqa: E402, F401

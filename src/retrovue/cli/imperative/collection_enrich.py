@@ -38,18 +38,10 @@ def enrich(console: Console, selector, force, retry_failed, dry_run) -> Outcome 
         return None
     if done.error is not None:  # nothing could be enriched, or interrupted: the error reports it
         error = done.error
-        error.details = {
-            "collection_id": str(done.collection.id),
-            "collection_name": done.collection.name,
-            "enrichments": view.enrich_document(done)["enrichments"],
-            **error.details,
-        }
+        error.details = {**view.failure_details(done), **error.details}
         if done.status == Outcome.INTERRUPTED and done.outcome and not console.json_output:
             console.lines(view.outcome_lines(done.outcome))  # what the committed batches hold
         console.report(error)
         return done.status
-    if console.json_output:
-        console.emit_json(view.enrich_document(done))
-    else:
-        console.lines(view.enrich_lines(done))
+    console.show(done, view.enrich_document, view.enrich_lines)
     return done.status

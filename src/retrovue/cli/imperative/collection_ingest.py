@@ -9,8 +9,7 @@ from retrovue.cli.complete import complete_collection
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.collection import collection
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
-from retrovue.cli.options import common_options
-from retrovue.model.actions import Plan
+from retrovue.cli.options import common_options, mass_missing_option
 from retrovue.model.enums import Outcome
 from retrovue.render import ingest as show
 from retrovue.render.results import interruption_line
@@ -40,9 +39,7 @@ def _non_negative(flag: str):
 @click.option(
     "--episode", callback=_non_negative("--episode"), help="Only this episode (needs --season)."
 )
-@click.option(
-    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
-)
+@mass_missing_option
 @click.option("--verbose-assets", is_flag=True, help="List created and updated assets in JSON.")
 @dry_run_option
 @common_options
@@ -55,12 +52,11 @@ def ingest(console: Console, selector, **options) -> Outcome:
     if report.degraded:
         console.err(show.degraded_warning(report))
     if report.dry_run:
-        plan = Plan((report.action,), allow_mass_missing=options["allow_mass_missing"])
-        emit_dry_run(console, plan, show.collection_document(report), show.collection_lines(report))
-    elif console.json_output:
-        console.emit_json(show.collection_document(report))
+        emit_dry_run(
+            console, done.plan, show.collection_document(report), show.collection_lines(report)
+        )
     else:
-        console.lines(show.collection_lines(report))
+        console.show(report, show.collection_document, show.collection_lines)
     if done.interrupted_after_commit:
         console.err(interruption_line(rolled_back=False))
         return Outcome.INTERRUPTED

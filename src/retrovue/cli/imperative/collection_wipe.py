@@ -30,11 +30,8 @@ def wipe(
         emit_dry_run(console, planned.plan, doc, view.wipe_preview_lines(planned))
         return None
     if not shared.confirmed(console, view.wipe_prompt(planned), force=force, confirmed=confirmed):
-        shared.cancelled(console, view.WIPE_CANCELLED)
+        console.show(view.WIPE_CANCELLED, view.cancelled_document, view.cancelled_text)
         return Outcome.CANCELLED
     done = wipe_collection(console.ctx, planned)
-    if console.json_output:
-        console.emit_json(view.wipe_document(done))
-    else:
-        console.lines(view.wipe_lines(done))
+    console.show(done, view.wipe_document, view.wipe_lines)
     return None

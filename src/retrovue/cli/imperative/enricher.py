@@ -20,7 +20,4 @@ def enricher() -> None:
 def list_types(console: Console) -> None:
     """List the registered enricher types: version, provider, availability, parameters."""
     types = list_enricher_types()
-    if console.json_output:
-        console.emit_json(view.types_document(types))
-    else:
-        console.lines(view.types_lines(types))
+    console.show(types, view.types_document, view.types_lines)

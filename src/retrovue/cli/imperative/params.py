@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import click
 
-from retrovue.app.source_params import registry_specs
+from retrovue.app.source_params import loaded_specs
 from retrovue.importers.base import ParamSpec
 from retrovue.importers.kinds import rule_of
-from retrovue.importers.registry import load_registry
 
 PREFIX = "param_"
 
@@ -68,10 +67,7 @@ class TypeParamsCommand(click.Command):
     def _type_options(self, ctx: click.Context) -> list[click.Option]:
         if "rv_type_options" in ctx.meta:
             return ctx.meta["rv_type_options"]
-        try:
-            specs = registry_specs(load_registry())
-        except Exception:  # noqa: BLE001 - the command itself reports registry failures
-            specs = {}
+        specs = loaded_specs()
         chosen = ctx.meta.get("rv_type")
         shown = {s.name for s in specs.get(chosen, ())} if chosen in specs else None
         options: dict[str, click.Option] = {}
@@ -120,10 +116,7 @@ class PartialParamsCommand(TypeParamsCommand):
         ]
         with formatter.section("Options"):
             formatter.write_dl(rows)
-        try:
-            specs = registry_specs(load_registry())
-        except Exception:  # noqa: BLE001 - the command itself reports registry failures
-            specs = {}
+        specs = loaded_specs()
         own = _stored_type(*ctx.meta.get("rv_help_target", (None, False, None)))
         for type_id, type_specs in specs.items():
             if own in specs and type_id != own:
@@ -138,16 +131,10 @@ def _stored_type(selector: str | None, test_db: bool, db_url: str | None) -> str
     then lists every type."""
     if not selector:
         return None
-    from retrovue.app.context import Context
+    from retrovue.app.completion import read_quietly
     from retrovue.app.selectors import stored_source_type
 
-    ctx = Context(test_db=test_db, db_url=db_url)
-    try:
-        return stored_source_type(ctx, selector)
-    except Exception:  # noqa: BLE001 - help must print whatever the database says
-        return None
-    finally:
-        ctx.close()
+    return read_quietly(test_db, db_url, lambda ctx: stored_source_type(ctx, selector), None)
 
 
 def given_params(kwargs: dict) -> dict:

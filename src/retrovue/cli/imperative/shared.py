@@ -11,8 +11,7 @@ from retrovue.cli import console as terminal
 from retrovue.cli.console import Console
 from retrovue.errors import ApprovalRequired
 from retrovue.model.actions import Plan
-
-DRY_RUN_FOOTER = "(No database changes made \u2014 dry-run mode)"
+from retrovue.render.dry_run import dry_run_document, dry_run_text
 
 dry_run_option = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 
@@ -32,16 +31,9 @@ def confirmation_options(func):
 def emit_dry_run(console: Console, plan: Plan, document: dict, lines: list[str] = ()) -> None:
     """The plan as `retrovue plan` renders it, then the footer; JSON gets dry_run + plan."""
     if console.json_output:
-        from retrovue.render.json import plan_to_json
-
-        console.emit_json({**document, "dry_run": True, "plan": plan_to_json(plan)})
-        return
-    from retrovue.render.text import render_text
-
-    text = render_text(plan)
-    if lines:
-        text += "\n".join(lines) + "\n"
-    console.out(text + DRY_RUN_FOOTER + "\n")
+        console.emit_json(dry_run_document(plan, document))
+    else:
+        console.out(dry_run_text(plan, lines))
 
 
 def confirmed(console: Console, prompt_lines: list[str], *, force: bool, confirmed: bool) -> bool:
@@ -64,10 +56,3 @@ def confirmed(console: Console, prompt_lines: list[str], *, force: bool, confirm
         answer = ""
     click.echo("", err=True)
     return answer.strip() == "yes"
-
-
-def cancelled(console: Console, line: str) -> None:
-    if console.json_output:
-        console.emit_json({"status": "cancelled", "message": line})
-    else:
-        console.out(line + "\n")

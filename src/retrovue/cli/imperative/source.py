@@ -25,28 +25,7 @@ def source() -> None:
 def list_types(console: Console) -> None:
     """List the registered source types and their parameters."""
     types = read.list_source_types(console.ctx)
-    if console.json_output:
-        console.emit_json(render.source_types_document(types))
-    else:
-        console.lines(_with_type_detail(types, render.source_types_lines(types)))
-
-
-def _with_type_detail(types: list[read.SourceType], lines: list[str]) -> list[str]:
-    """Under each type's line, whether it is compliant and its parameters, so the text says what
-    --json says (the heading and the Total line frame one line per type)."""
-    if not types:
-        return lines
-    out = [lines[0]]
-    for t, line in zip(types, lines[1:-1], strict=True):
-        out += [line, f"      Compliant: {'Yes' if t.compliant else 'No'}"]
-        out += [f"      {_param(p)}" for p in t.parameters]
-    return out + [lines[-1]]
-
-
-def _param(p) -> str:
-    notes = [n for n, on in (("required", p.required), ("sensitive", p.sensitive)) if on]
-    head = f"{p.flag} ({', '.join(notes)})" if notes else p.flag
-    return f"{head}: {p.help}" if p.help else head
+    console.show(types, render.source_types_document, render.source_types_lines)
 
 
 @source.command("list")
@@ -55,10 +34,7 @@ def _param(p) -> str:
 def list_sources(console: Console, type_id) -> None:
     """List sources (read-only)."""
     listing = read.list_sources(console.ctx, type_id)
-    if console.json_output:
-        console.emit_json(render.sources_document(listing))
-    else:
-        console.lines(render.sources_lines(listing))
+    console.show(listing, render.sources_document, render.sources_lines)
 
 
 @source.command("show")
@@ -67,10 +43,7 @@ def list_sources(console: Console, type_id) -> None:
 def show(console: Console, selector: str) -> None:
     """Show one source with its collections (read-only)."""
     detail = read.show_source(console.ctx, selector)
-    if console.json_output:
-        console.emit_json(render.source_document(detail))
-    else:
-        console.lines(render.source_lines(detail))
+    console.show(detail, render.source_document, render.source_lines)
 
 
 # The other verbs live in their own modules; importing them attaches them to `source`.

@@ -34,7 +34,5 @@ def add(console: Console, type_id, name, discover, dry_run, **kwargs) -> None:
     added = add_source(console.ctx, request, warn=lambda text: console.err(f"Warning: {text}"))
     if dry_run:
         emit_dry_run(console, added.plan, render.added_document(added))
-    elif console.json_output:
-        console.emit_json(render.added_document(added))
     else:
-        console.lines(render.added_lines(added))
+        console.show(added, render.added_document, render.added_lines)

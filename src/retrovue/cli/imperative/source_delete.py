@@ -39,11 +39,8 @@ def delete(
         emit_dry_run(console, preview.plan, doc, view.delete_preview_lines(preview))
         return None
     if not shared.confirmed(console, view.delete_prompt(preview), force=force, confirmed=confirmed):
-        shared.cancelled(console, view.DELETE_CANCELLED)
+        console.show(view.DELETE_CANCELLED, view.cancelled_document, view.cancelled_text)
         return Outcome.CANCELLED
     report = delete_sources(console.ctx, preview)
-    if console.json_output:
-        console.emit_json(view.delete_document(report))
-    else:
-        console.lines(view.delete_lines(report))
+    console.show(report, view.delete_document, view.delete_lines)
     return report.outcome

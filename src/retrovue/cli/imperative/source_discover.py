@@ -24,7 +24,5 @@ def discover(console: Console, selector: str, dry_run: bool) -> None:
         console.lines(render.discovery_lines(found))
     elif dry_run:
         emit_dry_run(console, found.plan, render.discovery_document(found))
-    elif console.json_output:
-        console.emit_json(render.discovery_document(found))
     else:
-        console.lines(render.discovery_lines(found))
+        console.show(found, render.discovery_document, render.discovery_lines)

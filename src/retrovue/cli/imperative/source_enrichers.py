@@ -18,10 +18,8 @@ def _emit(console: Console, done) -> None:
         emit_dry_run(
             console, done.plan, view.attachment_document(done), view.attachment_lines(done)
         )
-    elif console.json_output:
-        console.emit_json(view.attachment_document(done))
     else:
-        console.lines(view.attachment_lines(done))
+        console.show(done, view.attachment_document, view.attachment_lines)
 
 
 @source.command("attach-enricher")

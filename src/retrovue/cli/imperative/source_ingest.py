@@ -9,16 +9,14 @@ from retrovue.cli.complete import complete_source
 from retrovue.cli.console import Console
 from retrovue.cli.imperative.shared import dry_run_option, emit_dry_run
 from retrovue.cli.imperative.source import source
-from retrovue.cli.options import common_options
+from retrovue.cli.options import common_options, mass_missing_option
 from retrovue.model.enums import Outcome
 from retrovue.render import ingest as show
 
 
 @source.command("ingest")
 @click.argument("selector", metavar="SOURCE", shell_complete=complete_source)
-@click.option(
-    "--allow-mass-missing", is_flag=True, help="Mark assets missing even above the threshold."
-)
+@mass_missing_option
 @click.option("--title", hidden=True)
 @click.option("--season", hidden=True)
 @click.option("--episode", hidden=True)
@@ -40,10 +38,8 @@ def ingest(
             console.err(show.degraded_warning(r))
     if dry_run:
         emit_dry_run(console, report.plan, show.source_document(report), show.source_lines(report))
-    elif console.json_output:
-        console.emit_json(show.source_document(report))
     else:
-        console.lines(show.source_lines(report))
+        console.show(report, show.source_document, show.source_lines)
     if report.outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
         console.err("Error: All collections failed")
     return report.outcome

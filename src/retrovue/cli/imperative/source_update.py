@@ -33,7 +33,5 @@ def update(console: Console, selector, new_name, dry_run, **kwargs) -> None:
     done = update_source(console.ctx, request, warn=lambda text: console.err(f"Warning: {text}"))
     if dry_run:
         emit_dry_run(console, done.plan, render.update_preview_document(done))
-    elif console.json_output:
-        console.emit_json(render.updated_document(done))
     else:
-        console.lines(render.updated_lines(done))
+        console.show(done, render.updated_document, render.updated_lines)
