@@ -235,7 +235,7 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
                 {
                     "id": uuid.uuid4(),
                     "collection_id": cid,
-                    "plex_path": "/a",
+                    "upstream_path": "/a",  # the column key (its name stays plex_path)
                     "local_path": "/mnt/a",
                     "created_at": now,
                     "updated_at": now,
@@ -243,7 +243,7 @@ def test_unmapped_locations_are_left_to_discovery(engine, db_url):
                 {
                     "id": uuid.uuid4(),
                     "collection_id": cid,
-                    "plex_path": "/b",
+                    "upstream_path": "/b",
                     "local_path": None,
                     "created_at": now,
                     "updated_at": now,
