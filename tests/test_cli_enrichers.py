@@ -64,7 +64,7 @@ def test_list_types_text_and_json(rv):
     lines = r.out.splitlines()
     assert lines[0].split() == ["TYPE", "VERSION", "PROVIDER", "AVAILABLE", "OPT-IN", "PARAMETERS"]
     ffprobe = next(line for line in lines if line.startswith("ffprobe "))
-    assert ffprobe.split()[1:5] == ["1", "built-in", "Yes", "No"]
+    assert ffprobe.split()[1:5] == ["2", "built-in", "Yes", "No"]
     assert "probe_size=1000000" in ffprobe
     loudness = next(line for line in lines if line.startswith("loudness "))
     assert loudness.split()[4] == "Yes"  # opt-in: it reads the whole file
@@ -254,10 +254,10 @@ def test_collection_enrich_lifecycle(rv, db_url, library):
     r = rv("collection", "enrich", "Shows", "--dry-run", db=db_url)
     assert r.code == 0, r.err
     assert "Would enrich in collection 'Shows':" in r.out
-    assert "  ffprobe (version 1): 4 assets" in r.out and r.out.endswith(FOOTER + "\n")
+    assert "  ffprobe (version 2): 4 assets" in r.out and r.out.endswith(FOOTER + "\n")
     doc = one_json(rv("collection", "enrich", "Shows", "--dry-run", "--json", db=db_url).out)
     assert doc["dry_run"] is True and doc["work"] == [
-        {"type": "ffprobe", "version": "1", "assets": 4}
+        {"type": "ffprobe", "version": "2", "assets": 4}
     ]
     assert doc["enrichments"] == [] and doc["plan"]["actions"]
     assert _tables(db_url) == before
@@ -293,7 +293,7 @@ def test_collection_enrich_lifecycle(rv, db_url, library):
     assert shown["enrichers"][0]["change_token"] == shown["change_token"]
     human = rv("asset", "show", state["empty.mkv"]["id"], db=db_url).out.splitlines()
     at = human.index("  Enrichers:")
-    assert human[at + 1].startswith("    ffprobe: version 1, change token ")
+    assert human[at + 1].startswith("    ffprobe: version 2, change token ")
     assert human[at + 1].endswith(": NOT_MEDIA: empty file (0 bytes)")
     human = rv("asset", "show", state["a.mkv"]["id"], db=db_url).out.splitlines()
     assert "  Container: matroska,webm" in human and "  Width: 64" in human

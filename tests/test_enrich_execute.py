@@ -437,11 +437,11 @@ def test_success_goes_new_enriching_ready_and_fills_hot_columns(lib):
     assert (a["container"], b["container"]) == ("matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2")
     assert a["bit_rate"] > 0 and a["loudness_lufs"] is None
     stored = a["metadata"]["enrichers"]["ffprobe"]
-    assert stored["version"] == "1" and stored["change_token"] == a["change_token"]
+    assert stored["version"] == "2" and stored["change_token"] == a["change_token"]
     assert stored["data"]["streams"][0]["codec"] == "h264" and "error" not in stored
     entry = lib.ledger()[("a.mkv", "ffprobe")]
     assert (entry["version"], entry["change_token"], entry["error_code"]) == (
-        "1",
+        "2",
         a["change_token"],
         None,
     )

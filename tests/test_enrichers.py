@@ -36,7 +36,7 @@ from retrovue.enrichers.errors import (
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.loudness import LoudnessEnricher
 from retrovue.enrichers.pool import run_enrichment
-from tests import media
+from tests import ffmpeg_ref, media
 
 # -- plugins used by the registry and pool tests (importable by path, as spawned workers need) ---
 
@@ -156,7 +156,7 @@ def test_builtins_are_compliant_and_listed_as_plain_data():
     listed = {t.type_id: t.to_json() for t in reg.list_types()}
     assert listed["ffprobe"]["available"] and listed["loudness"]["available"]
     assert listed["loudness"]["opt_in"] and not listed["ffprobe"]["opt_in"]
-    assert listed["ffprobe"]["version"] == 1
+    assert listed["ffprobe"]["version"] == 2
     assert [p["name"] for p in listed["ffprobe"]["parameters"]] == [
         "probe_size",
         "analyze_duration",
@@ -600,3 +600,23 @@ def test_a_declared_duration_must_be_in_range_and_held_by_the_file(tmp_path):
     assert sparse.stat().st_size == 2**30 and held_bytes(sparse.stat()) <= 64 * 1024
     good = media.write_av(tmp_path / "good.mkv")
     assert held_bytes(good.stat()) == good.stat().st_size
+
+
+# -- issue 20: facts a broadcaster can trust --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, video, audio",
+    [
+        ("mp3.mp4", None, "libmp3lame"),  # decoded by mp3float
+        ("mp2.mkv", "mpeg2video", "mp2"),  # decoded by mp2float
+        ("ac3.mkv", "mpeg4", "ac3"),  # decoded by ac3 (ac3_fixed also exists)
+        ("h264.mp4", "libx264", "aac"),
+    ],
+)
+def test_ffprobe_records_codec_names_as_ffmpeg_gives_them(tmp_path, name, video, audio):
+    """issue 20: each stream's codec is the codec's name as ``ffmpeg -i`` (ffprobe's
+    ``codec_name``) gives it, not the name of the decoder PyAV picked for it."""
+    path = ffmpeg_ref.clip(tmp_path / name, seconds=1, video=video, audio=audio)
+    facts = probe(path)
+    assert [(s["type"], s["codec"]) for s in facts["streams"]] == ffmpeg_ref.codec_names(path)

@@ -33,7 +33,7 @@ _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 class FFProbeEnricher(BaseEnricher):
     type_id = "ffprobe"
-    version = 1
+    version = 2
     display_name = "FFprobe (container, streams, chapters)"
     default_timeout_s = 30.0
 
@@ -189,8 +189,9 @@ def describe_stream(stream, disposition_bits: tuple[int, int, int]) -> dict[str,
     facts: dict[str, Any] = {
         "index": stream.index,
         "type": stream.type,
-        # without a decoder (data streams, e.g. an mp4 timecode track) the name is the codec id's
-        "codec": cc.name if cc is not None else getattr(stream, "name", None),
+        # the codec's name, as ffprobe's codec_name gives it (``mp3``), not the decoder's
+        # (``mp3float``); without a decoder (data streams, e.g. an mp4 timecode track), none
+        "codec": cc.codec.canonical_name if cc is not None else getattr(stream, "name", None),
         "profile": cc.profile if cc is not None else None,
         "bit_rate": (cc.bit_rate or None) if cc is not None else None,
         "duration_ms": _ticks_to_ms(stream.duration, stream.time_base),
