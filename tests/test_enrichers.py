@@ -26,6 +26,7 @@ from retrovue.enrichers.errors import (
     NOT_MEDIA,
     PLUGIN_ERROR,
     TIMEOUT,
+    TRUNCATED,
     UNREADABLE,
     DuplicateEnricherTypeError,
     EnricherParamsError,
@@ -35,6 +36,7 @@ from retrovue.enrichers.errors import (
 )
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.loudness import LoudnessEnricher
+from retrovue.enrichers.playable import playable_end
 from retrovue.enrichers.pool import run_enrichment
 from tests import ffmpeg_ref, media
 
@@ -620,3 +622,51 @@ def test_ffprobe_records_codec_names_as_ffmpeg_gives_them(tmp_path, name, video,
     path = ffmpeg_ref.clip(tmp_path / name, seconds=1, video=video, audio=audio)
     facts = probe(path)
     assert [(s["type"], s["codec"]) for s in facts["streams"]] == ffmpeg_ref.codec_names(path)
+
+
+def _read_bytes() -> int:
+    """Bytes this process has read through read(2) so far, as the kernel counts them."""
+    with open("/proc/self/io") as io_stats:
+        return next(int(line.split()[1]) for line in io_stats if line.startswith("rchar:"))
+
+
+@pytest.mark.parametrize("container", ["mkv", "mp4"])
+def test_a_file_cut_at_a_third_is_truncated_at_its_playable_end(tmp_path, container):
+    """issue 20: the first third of a 4 s file was described by its header (4,021 ms).  Now it
+    fails as TRUNCATED, and its playable end is where FFmpeg's own decode of it stops; the
+    intact file passes with its playable end stored.  (The MP4 has its index first, as a
+    download does: with the index at the end a cut file does not open at all.)"""
+    extra = ("-movflags", "+faststart") if container == "mp4" else ()
+    intact = ffmpeg_ref.clip(tmp_path / f"intact.{container}", extra=extra)
+    cut = media.write_truncated(tmp_path / f"cut.{container}", intact, 1 / 3)
+
+    facts = probe(intact)
+    assert abs(facts["playable_end_ms"] - 1000 * ffmpeg_ref.decoded_end_s(intact)) <= 100
+    assert abs(facts["playable_end_ms"] - facts["duration_ms"]) <= 100
+    with pytest.raises(EnrichmentError) as cut_short:
+        probe(cut)
+    assert cut_short.value.code == TRUNCATED
+    with av.open(str(cut)) as opened:
+        end = playable_end(opened, str(cut), cut.stat().st_size)
+    # H.264 reorders frames: an index gives decode times, a few frames before the last shown
+    assert abs(end.end_s - ffmpeg_ref.decoded_end_s(cut)) <= 0.2
+
+
+@pytest.mark.parametrize("container", ["mkv", "mp4"])
+def test_the_playable_end_reads_a_megabyte_or_so_of_a_large_file(tmp_path, container):
+    """issue 20: the playable end must cost a few MB at most, not a read of the file.  A 12 s
+    clip of noise (27 MB) cut at a third (9 MB): the whole probe, header included, reads under
+    2.5 MB of the Matroska file (its header, then its last megabyte) and under 0.5 MB of the MP4
+    (its header, whose index places every packet), by the kernel's count."""
+    extra = ("-movflags", "+faststart") if container == "mp4" else ()
+    intact = ffmpeg_ref.clip(
+        tmp_path / f"noise.{container}", seconds=12, video="mpeg4", noise=True, extra=extra
+    )
+    cut = media.write_truncated(tmp_path / f"cut.{container}", intact, 1 / 3)
+    assert cut.stat().st_size > 8_000_000
+    before = _read_bytes()
+    with pytest.raises(EnrichmentError) as cut_short:
+        probe(cut)
+    read = _read_bytes() - before
+    assert cut_short.value.code == TRUNCATED
+    assert read < (2_500_000 if container == "mkv" else 500_000), read
