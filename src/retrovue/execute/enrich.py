@@ -93,8 +93,9 @@ class CollectionEnricher:
     #: progress display: called once per result; may offer ``start_phase(name, total)``
     on_result: Callable[[], None] | None = None
     run: EnrichmentRun = field(default_factory=EnrichmentRun)
-    #: ids of the assets whose facts came from the upstream listing, not from their file
-    _listed: set[str] = field(default_factory=set)
+    #: per enricher type, the ids of the assets whose facts it built from the upstream listing
+    #: instead of reading their file (another enricher may still read the same assets' files)
+    _listed: dict[str, set[str]] = field(default_factory=dict)
 
     def enrich(self) -> EnrichmentRun:
         """Run every enricher; a LockLostError or KeyboardInterrupt propagates after the last
@@ -188,7 +189,7 @@ class CollectionEnricher:
             start_phase(f"enriching ({spec.type})", len(rows))
         paths = {str(row.id): row.canonical_uri for row in rows}
         known, to_probe = _split_known(cls, rows)
-        self._listed.update(item.asset_id for item, _ in known)
+        self._listed[spec.type] = {item.asset_id for item, _ in known}
         rounds = _chain(
             [[self._known_outcome(cls, item, data) for item, data in known]],
             run_enrichment_rounds(
@@ -316,7 +317,8 @@ class CollectionEnricher:
     def _count(self, type_id, outcomes, records, paths) -> None:
         counts = self.run.counts[type_id]
         enriched = sum(o.ok for o in outcomes)
-        listed = sum(1 for o in outcomes if o.ok and o.asset_id in self._listed)
+        from_listing = self._listed.get(type_id, set())
+        listed = sum(1 for o in outcomes if o.ok and o.asset_id in from_listing)
         self.run.counts[type_id] = EnrichCounts(
             type_id,
             counts.enriched + enriched,
