@@ -411,6 +411,8 @@ def _outcome(failures: int, path: str = "/m/x.mkv"):
     return EnrichmentOutcome(
         address,
         counts=(EnrichCounts("ffprobe", 1202, failures, 3),),
+        assets_enriched=1202,
+        assets_failed=failures,
         failures=tuple(
             EnrichFailure(str(uuid.uuid4()), path, "ffprobe", "NOT_MEDIA", "empty file (0 bytes)")
             for _ in range(failures)

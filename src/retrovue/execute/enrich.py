@@ -73,6 +73,16 @@ class EnrichmentRun:
     errors: list[RetrovueError] = field(default_factory=list)
     #: assets a killed run had left ``enriching`` that this one settled (new or ready)
     reset: int = 0
+    #: every asset any enricher of this run recorded a result for: True while all succeeded
+    assets: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def assets_enriched(self) -> int:
+        return sum(self.assets.values())
+
+    @property
+    def assets_failed(self) -> int:
+        return len(self.assets) - self.assets_enriched
 
 
 @dataclass
@@ -315,36 +325,28 @@ class CollectionEnricher:
             )
 
     def _count(self, type_id, outcomes, records, paths) -> None:
-        counts = self.run.counts[type_id]
-        enriched = sum(o.ok for o in outcomes)
-        from_listing = self._listed.get(type_id, set())
-        listed = sum(1 for o in outcomes if o.ok and o.asset_id in from_listing)
+        """Add a committed batch to the run: its runs per type, its assets, its failures."""
+        succeeded = [record.ledger["error_code"] is None for record in records]
+        listed = self._listed.get(type_id, set())
+        counts, enriched = self.run.counts[type_id], sum(succeeded)
         self.run.counts[type_id] = EnrichCounts(
             type_id,
             counts.enriched + enriched,
-            counts.failed + len(outcomes) - enriched,
-            counts.from_listing + listed,
+            counts.failed + len(records) - enriched,
+            counts.from_listing
+            + sum(ok and o.asset_id in listed for o, ok in zip(outcomes, succeeded, strict=True)),
         )
-        for outcome, record in zip(outcomes, records, strict=True):
-            if record.ledger["error_code"] is None:
-                continue
-            log.warning(
-                "asset not enriched",
-                enricher=type_id,
-                path=paths.get(outcome.asset_id),
-                code=record.ledger["error_code"],
-                error=record.ledger["error_message"],
-            )
-            if len(self.run.failures) < MAX_LISTED_FAILURES:
-                self.run.failures.append(
-                    EnrichFailure(
-                        outcome.asset_id,
-                        paths.get(outcome.asset_id, ""),
-                        type_id,
-                        record.ledger["error_code"],
-                        record.ledger["error_message"],
-                    )
-                )
+        for outcome, record, ok in zip(outcomes, records, succeeded, strict=True):
+            # an asset is enriched only while every enricher that ran on it succeeded
+            self.run.assets[outcome.asset_id] = ok and self.run.assets.get(outcome.asset_id, True)
+            if not ok:
+                self._failed(type_id, outcome.asset_id, record, paths.get(outcome.asset_id, ""))
+
+    def _failed(self, type_id: str, asset_id: str, record: _Record, path: str) -> None:
+        code, message = record.ledger["error_code"], record.ledger["error_message"]
+        log.warning("asset not enriched", enricher=type_id, path=path, code=code, error=message)
+        if len(self.run.failures) < MAX_LISTED_FAILURES:
+            self.run.failures.append(EnrichFailure(asset_id, path, type_id, code, message))
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,8 @@ class Executor:
             error=error,
             interrupted=interrupted,
             reset=run.reset if run else 0,
+            assets_enriched=run.assets_enriched if run else 0,
+            assets_failed=run.assets_failed if run else 0,
         )
 
     def enricher_registry(self) -> EnricherRegistry:
