@@ -315,6 +315,22 @@ def test_plan_and_apply_count_assets_not_enricher_runs(rv, db_url, tmp_path):
     assert applied.out.rstrip().endswith("; enrichment: 1 asset enriched, 1 failed."), applied.out
 
 
+def test_each_failed_asset_is_printed_once(rv, db_url, tmp_path):
+    """issue 20: each failure printed twice at the default level, a log warning on stderr (which
+    also broke the live progress line) and the result line.  Now it is the result line only; the
+    log line is at info (-v)."""
+    base = _media(tmp_path, 1)
+    write_zero_bytes(base / "shows" / "empty.mp4")
+    cfg = _config(tmp_path, base, source=["ffprobe"])
+    applied = rv("apply", "-c", cfg, "--auto-approve", db=db_url, env={"RETROVUE_LOG_LEVEL": ""})
+    assert applied.code == 2, applied.out + applied.err
+    assert (applied.out + applied.err).count("empty.mp4") == 1, applied.err
+    assert "empty.mp4: NOT_MEDIA: empty file (0 bytes)" in applied.out
+    write_zero_bytes(base / "shows" / "void.mp4")
+    verbose = rv("apply", "-c", cfg, "--auto-approve", "-v", db=db_url)
+    assert "asset not enriched" in verbose.err and "void.mp4" in verbose.err
+
+
 def test_enrichers_add_a_constant_number_of_statements_per_collection_to_a_plan(engine, tmp_path):
     """issue 11: declarative: a plan stays O(1) SQL statements per collection: one enricher
     adds two counts (which prove when nothing is pending) and, when something is, the select of

@@ -166,7 +166,7 @@ class CollectionEnricher:
         except RetrovueError as exc:
             exc.message = f"{exc.message} (collection enrichers: {spec.type})"
             self.run.errors.append(exc)
-            log.error("enricher not run", enricher=spec.type, error=exc.message)
+            log.info("enricher not run", enricher=spec.type, error=exc.message)  # results say it
             return
         version = str(cls.version)
         with self.engine.begin() as conn:
@@ -344,7 +344,9 @@ class CollectionEnricher:
 
     def _failed(self, type_id: str, asset_id: str, record: _Record, path: str) -> None:
         code, message = record.ledger["error_code"], record.ledger["error_message"]
-        log.warning("asset not enriched", enricher=type_id, path=path, code=code, error=message)
+        # at info: the result lines print each failure; a warning would print it twice, and
+        # through the live progress line
+        log.info("asset not enriched", enricher=type_id, path=path, code=code, error=message)
         if len(self.run.failures) < MAX_LISTED_FAILURES:
             self.run.failures.append(EnrichFailure(asset_id, path, type_id, code, message))
 

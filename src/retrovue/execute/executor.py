@@ -240,7 +240,8 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - committed batches stay; the rest is reported
             _finish(progress)
             error = self._typed(exc)
-            log.error("collection enrichment stopped", collection=str(address), error=error.message)
+            # at info: the result line reports it (a warning would print it twice)
+            log.info("collection enrichment stopped", collection=str(address), error=error.message)
             result.enrichments.append(self._enrichment_outcome(address, enricher, error))
             if isinstance(error, LockLostError):
                 result.lock_lost = error
