@@ -219,7 +219,14 @@ class Executor:
             )
             return True
         # nothing planned to enrich: its stuck assets are settled, if it has any, and that is all
-        settle_only = action.total == 0 and not action.force and not action.unavailable
+        # (unless its ingest just wrote assets, which are to enrich whatever the plan counted: an
+        # imperative ingest plans its enrichment before it has listed anything)
+        settle_only = (
+            action.total == 0
+            and not action.force
+            and not action.unavailable
+            and not _ingest_wrote(result, address)
+        )
         if settle_only and not action.stuck:
             return True
         enricher: CollectionEnricher | None = None
@@ -485,6 +492,17 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
     ok, reason = importer.check_ingestible(upstream, mappings)
     if not ok:
         raise NotIngestibleError(f"Collection '{row.name}' is not ingestible", hint=reason)
+
+
+def _ingest_wrote(result: ExecutionResult, address: CollectionAddress) -> bool:
+    """Whether this run's ingest of ``address`` created or changed assets."""
+    return any(
+        i.collection == address
+        and i.status == RunStatus.OK
+        and i.counts is not None
+        and bool(i.counts.new or i.counts.changed)
+        for i in result.ingests
+    )
 
 
 def _stop_reason(stop: KeyboardInterrupt) -> str:

@@ -169,6 +169,9 @@ class CollectionIngestReport(_Failable):
     error: BaseException | None = None
     created_assets: tuple[IngestedAsset, ...] | None = None
     updated_assets: tuple[IngestedAsset, ...] | None = None
+    #: the attached enrichers' run after the ingest, as apply runs it; None when none ran
+    #: (a dry run, --no-enrich, no enricher attached, a failed ingest)
+    enrichment: EnrichmentOutcome | None = None
 
     @property
     def ok(self) -> bool:
