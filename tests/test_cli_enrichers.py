@@ -64,7 +64,7 @@ def test_list_types_text_and_json(rv):
     lines = r.out.splitlines()
     assert lines[0].split() == ["TYPE", "VERSION", "PROVIDER", "AVAILABLE", "OPT-IN", "PARAMETERS"]
     ffprobe = next(line for line in lines if line.startswith("ffprobe "))
-    assert ffprobe.split()[1:5] == ["1", "built-in", "Yes", "No"]
+    assert ffprobe.split()[1:5] == ["2", "built-in", "Yes", "No"]
     assert "probe_size=1000000" in ffprobe
     loudness = next(line for line in lines if line.startswith("loudness "))
     assert loudness.split()[4] == "Yes"  # opt-in: it reads the whole file
@@ -254,10 +254,10 @@ def test_collection_enrich_lifecycle(rv, db_url, library):
     r = rv("collection", "enrich", "Shows", "--dry-run", db=db_url)
     assert r.code == 0, r.err
     assert "Would enrich in collection 'Shows':" in r.out
-    assert "  ffprobe (version 1): 4 assets" in r.out and r.out.endswith(FOOTER + "\n")
+    assert "  ffprobe (version 2): 4 assets" in r.out and r.out.endswith(FOOTER + "\n")
     doc = one_json(rv("collection", "enrich", "Shows", "--dry-run", "--json", db=db_url).out)
     assert doc["dry_run"] is True and doc["work"] == [
-        {"type": "ffprobe", "version": "1", "assets": 4}
+        {"type": "ffprobe", "version": "2", "assets": 4}
     ]
     assert doc["enrichments"] == [] and doc["plan"]["actions"]
     assert _tables(db_url) == before
@@ -293,7 +293,7 @@ def test_collection_enrich_lifecycle(rv, db_url, library):
     assert shown["enrichers"][0]["change_token"] == shown["change_token"]
     human = rv("asset", "show", state["empty.mkv"]["id"], db=db_url).out.splitlines()
     at = human.index("  Enrichers:")
-    assert human[at + 1].startswith("    ffprobe: version 1, change token ")
+    assert human[at + 1].startswith("    ffprobe: version 2, change token ")
     assert human[at + 1].endswith(": NOT_MEDIA: empty file (0 bytes)")
     human = rv("asset", "show", state["a.mkv"]["id"], db=db_url).out.splitlines()
     assert "  Container: matroska,webm" in human and "  Width: 64" in human
@@ -397,6 +397,78 @@ def test_collection_enrich_with_an_unavailable_enricher(rv, db_url, library):
     assert r.code == 0, r.err
 
 
+# -- the ingest commands enrich, as apply does (issue 20) -------------------------------------------
+
+
+def _states(rv, db_url) -> dict[str, str]:
+    listed = one_json(rv("asset", "list", "--json", db=db_url).out)["assets"]
+    return {a["canonical_uri"].rsplit("/", 1)[1]: a["state"] for a in listed}
+
+
+def test_collection_ingest_enriches_as_apply_does(rv, db_url, library):
+    """issue 20: `collection ingest` did not run the attached enrichers, so its new assets stayed
+    `new` until `collection enrich`.  Now it enriches them after the ingest and prints the lines
+    apply prints, after the contract's lines; --no-enrich skips it; --help says so."""
+    add_fs(rv, db_url, library)
+    enable(rv, db_url, "Shows")
+    assert rv("source", "attach-enricher", "Library", "ffprobe", db=db_url).code == 0
+    r = rv("collection", "ingest", "Shows", db=db_url)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    done = lines.index("Ingest complete for collection 'Shows'")
+    assert lines[1:3] == ["Assets discovered: 4", "Assets ingested: 4"]
+    assert lines[done + 1] == 'collection "Library"/"Shows": enriched 2 with ffprobe, 2 failed'
+    assert sorted(line.split(": ")[1] for line in lines[done + 2 :]) == ["NOT_MEDIA", "NOT_MEDIA"]
+    assert _states(rv, db_url) == {
+        "a.mkv": "ready",
+        "b.mp4": "ready",
+        "empty.mkv": "new",
+        "text.mp4": "new",
+    }
+    write_av(library / "Shows" / "c.mkv")
+    doc = one_json(rv("collection", "ingest", "Shows", "--json", db=db_url).out)
+    assert doc["stats"]["assets_ingested"] == 1
+    assert doc["enrichment"]["counts"] == [
+        {"type": "ffprobe", "enriched": 1, "failed": 0, "from_listing": 0}
+    ]
+    write_av(library / "Shows" / "d.mkv")
+    skipped = rv("collection", "ingest", "Shows", "--no-enrich", db=db_url)
+    assert skipped.code == 0 and skipped.out.splitlines()[-1].startswith("Ingest complete")
+    assert _states(rv, db_url)["d.mkv"] == "new"
+    assert "--no-enrich" in rv("collection", "ingest", "--help").out
+    assert "enrichers" in rv("collection", "ingest", "--help").out
+
+
+def test_source_ingest_enriches_each_collection_after_its_ingest(rv, db_url, library):
+    """issue 20: `source ingest` left its new assets `new`.  Now each collection's attached
+    enrichers run after its ingest, their lines under its `Collection` line, and the contract's
+    closing lines stay last; --no-enrich skips them; --help says so."""
+    add_fs(rv, db_url, library)
+    enable(rv, db_url, "Shows")
+    enable(rv, db_url, "Movies")
+    assert rv("source", "attach-enricher", "Library", "ffprobe", db=db_url).code == 0
+    r = rv("source", "ingest", "Library", db=db_url)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    movies = next(i for i, line in enumerate(lines) if line.startswith("Collection 'Movies': ok"))
+    assert lines[movies + 1] == 'collection "Library"/"Movies": enriched 1 with ffprobe'
+    assert lines[-2:] == [
+        "Source ingest complete: 2 collections processed (2 success, 0 failed)",
+        "Success",
+    ]
+    assert 'collection "Library"/"Shows": enriched 2 with ffprobe, 2 failed' in lines
+    assert _states(rv, db_url)["m.mkv"] == "ready"
+    write_av(library / "Movies" / "n.mkv")
+    doc = one_json(rv("source", "ingest", "Library", "--json", db=db_url).out)
+    enrichments = {c["collection_name"]: c["enrichment"] for c in doc["collection_results"]}
+    assert enrichments["Shows"] is None  # nothing new, and its failures are not retried
+    assert enrichments["Movies"]["counts"][0]["enriched"] == 1
+    write_av(library / "Movies" / "o.mkv")
+    assert rv("source", "ingest", "Library", "--no-enrich", db=db_url).code == 0
+    assert _states(rv, db_url)["o.mkv"] == "new"
+    assert "--no-enrich" in rv("source", "ingest", "--help").out
+
+
 # -- rendering shared with apply ---------------------------------------------------------------------
 
 
@@ -411,6 +483,8 @@ def _outcome(failures: int, path: str = "/m/x.mkv"):
     return EnrichmentOutcome(
         address,
         counts=(EnrichCounts("ffprobe", 1202, failures, 3),),
+        assets_enriched=1202,
+        assets_failed=failures,
         failures=tuple(
             EnrichFailure(str(uuid.uuid4()), path, "ffprobe", "NOT_MEDIA", "empty file (0 bytes)")
             for _ in range(failures)

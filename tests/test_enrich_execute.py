@@ -32,6 +32,7 @@ from retrovue.enrichers.errors import (
     NOT_MEDIA,
     PLUGIN_ERROR,
     TIMEOUT,
+    TRUNCATED,
     UNREADABLE,
     EnricherUnavailableError,
 )
@@ -52,7 +53,7 @@ from retrovue.observe.enrichment import collection_enrichers
 from retrovue.observe.reader import DbReader
 from retrovue.plan.builder import build_plan
 from retrovue.plan.enrichment import plan_enrichment
-from tests import media
+from tests import ffmpeg_ref, media
 from tests.enrich_plugins import plugin_registry
 from tests.helpers import fs_config
 
@@ -75,6 +76,9 @@ def templates(tmp_path_factory) -> dict[str, Path]:
         "mp4": media.write_av(d / "av.mp4", size=(96, 64)),
         "long": media.write_av(d / "long.mkv", seconds=2.0),
         "video_only": media.write_av(d / "video.mp4", audio=False),
+        # 4 s clips made by FFmpeg's own binary; the MP4 with its index first, as a download is
+        "clip_mkv": ffmpeg_ref.clip(d / "clip.mkv"),
+        "clip_mp4": ffmpeg_ref.clip(d / "clip.mp4", extra=("-movflags", "+faststart")),
     }
 
 
@@ -437,11 +441,11 @@ def test_success_goes_new_enriching_ready_and_fills_hot_columns(lib):
     assert (a["container"], b["container"]) == ("matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2")
     assert a["bit_rate"] > 0 and a["loudness_lufs"] is None
     stored = a["metadata"]["enrichers"]["ffprobe"]
-    assert stored["version"] == "1" and stored["change_token"] == a["change_token"]
+    assert stored["version"] == "2" and stored["change_token"] == a["change_token"]
     assert stored["data"]["streams"][0]["codec"] == "h264" and "error" not in stored
     entry = lib.ledger()[("a.mkv", "ffprobe")]
     assert (entry["version"], entry["change_token"], entry["error_code"]) == (
-        "1",
+        "2",
         a["change_token"],
         None,
     )
@@ -938,6 +942,36 @@ def test_a_header_declaring_an_absurd_duration_fails_the_asset(lib):
     forever = lib.assets()["forever.mkv"]
     assert forever["duration_ms"] is None
     assert "data" not in forever["metadata"]["enrichers"]["ffprobe"]
+
+
+def test_a_truncated_file_fails_as_truncated_and_an_intact_one_is_ready(lib):
+    """issue 20: the first third of a 4 s file became `ready` with its header's duration
+    (4,021 ms) although only 1.3 s of it plays.  Now ffprobe finds the playable end (the last
+    packet the file holds whole) and fails the MKV and the MP4 cut at a third as TRUNCATED (they
+    stay new); the intact files are ready, their playable end stored where FFmpeg's decode of
+    them ends."""
+    lib.add("intact.mkv", "clip_mkv")
+    lib.add("intact.mp4", "clip_mp4")
+    media.write_truncated(lib.folder / "cut.mkv", lib.templates["clip_mkv"], 1 / 3)
+    media.write_truncated(lib.folder / "cut.mp4", lib.templates["clip_mp4"], 1 / 3)
+    lib.ingest()
+    run = lib.run(FFPROBE)
+    failures = {os.path.basename(f.path): f for f in run.outcome.failures}
+    assert {name: f.code for name, f in failures.items()} == {
+        "cut.mkv": TRUNCATED,
+        "cut.mp4": TRUNCATED,
+    }
+    assert "of the 4.0 s its header declares" in failures["cut.mkv"].message
+    assert lib.states() == {
+        "intact.mkv": "ready",
+        "intact.mp4": "ready",
+        "cut.mkv": "new",
+        "cut.mp4": "new",
+    }
+    for name in ("intact.mkv", "intact.mp4"):
+        facts = lib.assets()[name]["metadata"]["enrichers"]["ffprobe"]["data"]
+        decoded_ms = 1000 * ffmpeg_ref.decoded_end_s(lib.folder / name)
+        assert abs(facts["playable_end_ms"] - decoded_ms) <= 100, name
 
 
 def test_a_missing_asset_is_not_ready_and_is_ready_again_when_it_comes_back(lib):

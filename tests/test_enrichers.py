@@ -26,6 +26,7 @@ from retrovue.enrichers.errors import (
     NOT_MEDIA,
     PLUGIN_ERROR,
     TIMEOUT,
+    TRUNCATED,
     UNREADABLE,
     DuplicateEnricherTypeError,
     EnricherParamsError,
@@ -35,8 +36,9 @@ from retrovue.enrichers.errors import (
 )
 from retrovue.enrichers.ffprobe import FFProbeEnricher
 from retrovue.enrichers.loudness import LoudnessEnricher
+from retrovue.enrichers.playable import playable_end
 from retrovue.enrichers.pool import run_enrichment
-from tests import media
+from tests import ffmpeg_ref, media
 
 # -- plugins used by the registry and pool tests (importable by path, as spawned workers need) ---
 
@@ -156,7 +158,7 @@ def test_builtins_are_compliant_and_listed_as_plain_data():
     listed = {t.type_id: t.to_json() for t in reg.list_types()}
     assert listed["ffprobe"]["available"] and listed["loudness"]["available"]
     assert listed["loudness"]["opt_in"] and not listed["ffprobe"]["opt_in"]
-    assert listed["ffprobe"]["version"] == 1
+    assert listed["ffprobe"]["version"] == 2
     assert [p["name"] for p in listed["ffprobe"]["parameters"]] == [
         "probe_size",
         "analyze_duration",
@@ -600,3 +602,71 @@ def test_a_declared_duration_must_be_in_range_and_held_by_the_file(tmp_path):
     assert sparse.stat().st_size == 2**30 and held_bytes(sparse.stat()) <= 64 * 1024
     good = media.write_av(tmp_path / "good.mkv")
     assert held_bytes(good.stat()) == good.stat().st_size
+
+
+# -- issue 20: facts a broadcaster can trust --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, video, audio",
+    [
+        ("mp3.mp4", None, "libmp3lame"),  # decoded by mp3float
+        ("mp2.mkv", "mpeg2video", "mp2"),  # decoded by mp2float
+        ("ac3.mkv", "mpeg4", "ac3"),  # decoded by ac3 (ac3_fixed also exists)
+        ("h264.mp4", "libx264", "aac"),
+    ],
+)
+def test_ffprobe_records_codec_names_as_ffmpeg_gives_them(tmp_path, name, video, audio):
+    """issue 20: each stream's codec is the codec's name as ``ffmpeg -i`` (ffprobe's
+    ``codec_name``) gives it, not the name of the decoder PyAV picked for it."""
+    path = ffmpeg_ref.clip(tmp_path / name, seconds=1, video=video, audio=audio)
+    facts = probe(path)
+    assert [(s["type"], s["codec"]) for s in facts["streams"]] == ffmpeg_ref.codec_names(path)
+
+
+def _read_bytes() -> int:
+    """Bytes this process has read through read(2) so far, as the kernel counts them."""
+    with open("/proc/self/io") as io_stats:
+        return next(int(line.split()[1]) for line in io_stats if line.startswith("rchar:"))
+
+
+@pytest.mark.parametrize("container", ["mkv", "mp4"])
+def test_a_file_cut_at_a_third_is_truncated_at_its_playable_end(tmp_path, container):
+    """issue 20: the first third of a 4 s file was described by its header (4,021 ms).  Now it
+    fails as TRUNCATED, and its playable end is where FFmpeg's own decode of it stops; the
+    intact file passes with its playable end stored.  (The MP4 has its index first, as a
+    download does: with the index at the end a cut file does not open at all.)"""
+    extra = ("-movflags", "+faststart") if container == "mp4" else ()
+    intact = ffmpeg_ref.clip(tmp_path / f"intact.{container}", extra=extra)
+    cut = media.write_truncated(tmp_path / f"cut.{container}", intact, 1 / 3)
+
+    facts = probe(intact)
+    assert abs(facts["playable_end_ms"] - 1000 * ffmpeg_ref.decoded_end_s(intact)) <= 100
+    assert abs(facts["playable_end_ms"] - facts["duration_ms"]) <= 100
+    with pytest.raises(EnrichmentError) as cut_short:
+        probe(cut)
+    assert cut_short.value.code == TRUNCATED
+    with av.open(str(cut)) as opened:
+        end = playable_end(opened, str(cut), cut.stat().st_size)
+    # H.264 reorders frames: an index gives decode times, a few frames before the last shown
+    assert abs(end.end_s - ffmpeg_ref.decoded_end_s(cut)) <= 0.2
+
+
+@pytest.mark.parametrize("container", ["mkv", "mp4"])
+def test_the_playable_end_reads_a_megabyte_or_so_of_a_large_file(tmp_path, container):
+    """issue 20: the playable end must cost a few MB at most, not a read of the file.  A 12 s
+    clip of noise (27 MB) cut at a third (9 MB): the whole probe, header included, reads under
+    2.5 MB of the Matroska file (its header, then its last megabyte) and under 0.5 MB of the MP4
+    (its header, whose index places every packet), by the kernel's count."""
+    extra = ("-movflags", "+faststart") if container == "mp4" else ()
+    intact = ffmpeg_ref.clip(
+        tmp_path / f"noise.{container}", seconds=12, video="mpeg4", noise=True, extra=extra
+    )
+    cut = media.write_truncated(tmp_path / f"cut.{container}", intact, 1 / 3)
+    assert cut.stat().st_size > 8_000_000
+    before = _read_bytes()
+    with pytest.raises(EnrichmentError) as cut_short:
+        probe(cut)
+    read = _read_bytes() - before
+    assert cut_short.value.code == TRUNCATED
+    assert read < (2_500_000 if container == "mkv" else 500_000), read

@@ -289,6 +289,48 @@ def test_corrupt_file_fails_alone_and_apply_is_partial(rv, db_url, engine, tmp_p
     assert len(codes) == 2
 
 
+def test_plan_and_apply_count_assets_not_enricher_runs(rv, db_url, tmp_path):
+    """issue 20: the plan said `enrich: 6 assets` and apply reported `8 assets enriched, 4
+    failed` for the same 6 files: it counted enricher runs (ffprobe and loudness each ran on
+    every file).  Now both count assets (enriched when all its enrichers succeeded, failed when
+    any failed); the per-type runs stay on the collection's line and in `counts`."""
+    base = _media(tmp_path, 4)
+    write_zero_bytes(base / "shows" / "empty.mp4")
+    write_text(base / "shows" / "notes.mp4")
+    cfg = _config(tmp_path, base, source=["ffprobe", {"type": "loudness", "priority": 10}])
+    planned = rv("plan", "-c", cfg, db=db_url)
+    assert planned.out.strip().splitlines()[-1].endswith("; enrich: 6 assets."), planned.out
+    applied = rv("apply", "-c", cfg, "--auto-approve", "--json", db=db_url)
+    assert applied.code == 2, applied.out + applied.err
+    (enrichment,) = applied.json()["results"]["enrichments"]
+    assert (enrichment["assets_enriched"], enrichment["assets_failed"]) == (4, 2)
+    assert [(c["type"], c["enriched"], c["failed"]) for c in enrichment["counts"]] == [
+        ("ffprobe", 4, 2),
+        ("loudness", 4, 2),
+    ]
+    write_av(base / "shows" / "late.mp4", seconds=0.2)
+    write_text(base / "shows" / "late.txt.mp4")
+    applied = _apply(rv, cfg, db_url)
+    assert applied.code == 2, applied.out + applied.err
+    assert applied.out.rstrip().endswith("; enrichment: 1 asset enriched, 1 failed."), applied.out
+
+
+def test_each_failed_asset_is_printed_once(rv, db_url, tmp_path):
+    """issue 20: each failure printed twice at the default level, a log warning on stderr (which
+    also broke the live progress line) and the result line.  Now it is the result line only; the
+    log line is at info (-v)."""
+    base = _media(tmp_path, 1)
+    write_zero_bytes(base / "shows" / "empty.mp4")
+    cfg = _config(tmp_path, base, source=["ffprobe"])
+    applied = rv("apply", "-c", cfg, "--auto-approve", db=db_url, env={"RETROVUE_LOG_LEVEL": ""})
+    assert applied.code == 2, applied.out + applied.err
+    assert (applied.out + applied.err).count("empty.mp4") == 1, applied.err
+    assert "empty.mp4: NOT_MEDIA: empty file (0 bytes)" in applied.out
+    write_zero_bytes(base / "shows" / "void.mp4")
+    verbose = rv("apply", "-c", cfg, "--auto-approve", "-v", db=db_url)
+    assert "asset not enriched" in verbose.err and "void.mp4" in verbose.err
+
+
 def test_enrichers_add_a_constant_number_of_statements_per_collection_to_a_plan(engine, tmp_path):
     """issue 11: declarative: a plan stays O(1) SQL statements per collection: one enricher
     adds two counts (which prove when nothing is pending) and, when something is, the select of

@@ -345,3 +345,28 @@ def test_a_changed_item_gets_its_new_listing_and_loses_the_old_facts(
     assert (changed.width, changed.video_codec) == (None, None)
     untouched = [r for title, r in rows.items() if title != film.attrs["title"]]
     assert all((r.width, r.video_codec) == (640, "mpeg2video") for r in untouched)
+
+
+def test_only_facts_built_from_the_listing_count_as_from_the_listing(
+    rv, db_url, plex_movies, tmp_path
+):
+    """issue 20: `from_listing` counted loudness as "from the listing" for every Plex asset
+    ffprobe had built from the listing, though loudness always decodes the local file.  Now
+    ffprobe's 3 count as from the listing and loudness's 3 (decoded from the files) do not."""
+    plex, config = plex_movies
+    doc = yaml.safe_load(open(config).read())
+    doc["sources"][0]["enrichers"] = ["ffprobe", {"type": "loudness", "priority": 10}]
+    open(config, "w").write(yaml.safe_dump(doc, sort_keys=False))
+    for i in range(3):
+        name = f"Film {i} ({1990 + i})"
+        (tmp_path / "nas" / "Movies" / name).mkdir()
+        media.write_av(tmp_path / "nas" / "Movies" / name / f"{name}.mkv", video=False)
+    applied = rv(
+        "apply", "-c", config, "--auto-approve", "--json", db=db_url, env={TOKEN_ENV: plex.token}
+    )
+    assert applied.code == 0, applied.err
+    (enrichment,) = applied.json()["results"]["enrichments"]
+    assert enrichment["counts"] == [
+        {"type": "ffprobe", "enriched": 3, "failed": 0, "from_listing": 3},
+        {"type": "loudness", "enriched": 3, "failed": 0, "from_listing": 0},
+    ]

@@ -1,7 +1,8 @@
 """`collection ingest`: one collection, whole or narrowed to a title/season/episode, one unit.
 
 A narrowed ingest may run on a collection whose sync is disabled, and never marks anything
-missing; one that matches nothing upstream writes nothing, not even a run row.
+missing; one that matches nothing upstream writes nothing, not even a run row.  After the ingest
+the collection's attached enrichers run, as ``apply`` runs them (``enrich=False`` skips them).
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from retrovue.app.context import Context
-from retrovue.app.ingest import preview_ingest, report_of, times_of
+from retrovue.app.enrichers import enricher_registry
+from retrovue.app.ingest import (
+    enrichment_of,
+    ingest_actions,
+    preview_ingest,
+    report_of,
+    times_of,
+)
 from retrovue.app.selectors import resolve_collection
 from retrovue.errors import (
     InterruptedByOperator,
@@ -37,6 +45,8 @@ class IngestRequest:
     allow_mass_missing: bool = False
     verbose_assets: bool = False
     dry_run: bool = False
+    #: run the collection's attached enrichers after the ingest, as apply does
+    enrich: bool = True
 
     @property
     def scope(self) -> Scope:
@@ -120,7 +130,9 @@ def _ingest(ctx, request: IngestRequest, source, col, times) -> CollectionIngest
         season=request.season,
         episode=request.episode,
     )
-    plan = Plan((action,), allow_mass_missing=request.allow_mass_missing, ingest_unchanged=True)
+    enrichers = enricher_registry if request.enrich else None
+    actions = ingest_actions(ctx, source, col, action, enrichers)
+    plan = Plan(actions, allow_mass_missing=request.allow_mass_missing, ingest_unchanged=True)
     before = _asset_index(ctx, col.id) if request.verbose_assets else None
     result = ctx.run(plan, f"collection ingest {col.id}", Trigger.COLLECTION_INGEST)
     outcome = result.ingests[0]
@@ -128,7 +140,7 @@ def _ingest(ctx, request: IngestRequest, source, col, times) -> CollectionIngest
         raise InterruptedByOperator("interrupted; the collection was rolled back")
     if outcome.status != RunStatus.OK:
         raise _failure(outcome.error, col)
-    report = report_of(source, col, action, outcome, times)
+    report = report_of(source, col, action, outcome, times, enrichment_of(result, col))
     if before is not None:
         report = _with_written_assets(ctx, report, before)
     # a signal that came as the ingest committed stops the command after it: reported as done

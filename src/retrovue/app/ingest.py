@@ -1,17 +1,28 @@
-"""What the two ingest commands share: previewing a collection's ingest and reporting a run."""
+"""What the two ingest commands share: previewing a collection's ingest, the enrichment that
+follows one, and reporting a run."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from retrovue.app.context import Context
 from retrovue.importers.base import BaseImporter
 from retrovue.importers.own_files import local_roots, own_files_within
-from retrovue.model.actions import IngestCollection
+from retrovue.model.actions import EnrichCollection, IngestCollection
 from retrovue.model.enums import AssetState, RunStatus
-from retrovue.model.results import CollectionIngestReport, IngestedAsset, IngestOutcome
+from retrovue.model.results import (
+    CollectionIngestReport,
+    EnrichmentOutcome,
+    IngestedAsset,
+    IngestOutcome,
+)
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.plan import imperative as build
+
+if TYPE_CHECKING:
+    from retrovue.enrichers.registry import EnricherRegistry
 
 
 def times_of(ctx: Context) -> dict[uuid.UUID, tuple]:
@@ -80,14 +91,55 @@ def preview_ingest(
     )
 
 
+def enrichment_after(
+    ctx: Context, source: DbSource, col: DbCollection, enrichers: Callable[[], EnricherRegistry]
+) -> EnrichCollection | None:
+    """What ``apply`` runs after a collection's ingest: its attached enrichers over the assets
+    still to enrich (also the ones the ingest creates or changes: the executor enriches those
+    whatever this count, made before the ingest, says).  None when no enricher is attached and
+    no asset is stuck ``enriching``."""
+    from retrovue.observe.reader import DbReader
+    from retrovue.plan.enrichment import plan_enrichment
+
+    with ctx.reading() as conn:
+        action, _notes = plan_enrichment(  # an enricher that cannot run is the outcome's error
+            DbReader(conn),
+            enrichers,
+            build.collection_address(source, col),
+            col.id,
+            source.enrichers_of(col),
+        )
+    return action
+
+
+def ingest_actions(
+    ctx: Context,
+    source: DbSource,
+    col: DbCollection,
+    action: IngestCollection,
+    enrichers: Callable[[], EnricherRegistry] | None,
+) -> tuple:
+    """The collection's ingest, then the enrichment after it; ``enrichers`` loads the enricher
+    registry (when an enricher is attached), None skips the enrichment."""
+    after = enrichment_after(ctx, source, col, enrichers) if enrichers is not None else None
+    return (action,) if after is None else (action, after)
+
+
+def enrichment_of(result, col: DbCollection) -> EnrichmentOutcome | None:
+    """The enrichment outcome of ``col`` in an ExecutionResult, if one ran."""
+    return next((e for e in result.enrichments if e.collection.id == col.id), None)
+
+
 def report_of(
     source: DbSource,
     col: DbCollection,
     action: IngestCollection,
     outcome: IngestOutcome,
     times: dict,
+    enrichment: EnrichmentOutcome | None = None,
 ) -> CollectionIngestReport:
-    """A run the executor carried out (or rolled back), as the ingest commands report it."""
+    """A run the executor carried out (or rolled back), as the ingest commands report it, with
+    the enrichment that followed it."""
     if outcome.status != RunStatus.OK:
         return failed_report(
             source, col, action, outcome.error, times, dry_run=False, run_id=outcome.run_id
@@ -103,6 +155,7 @@ def report_of(
         degraded_reason=outcome.degraded_reason,
         last_ingest_time=outcome.started_at,
         run_id=outcome.run_id,
+        enrichment=enrichment,
     )
 
 

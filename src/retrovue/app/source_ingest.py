@@ -2,13 +2,24 @@
 
 A collection is eligible when it is sync-enabled and ingestible; the others are listed with the
 reason.  The upstream is checked once before anything is attempted, so an unreachable server
-fails the command without a run row per collection.
+fails the command without a run row per collection.  Each collection's attached enrichers run
+right after its ingest, as ``apply`` runs them (``enrich=False`` skips them).
 """
 
 from __future__ import annotations
 
+import functools
+
 from retrovue.app.context import Context
-from retrovue.app.ingest import failed_report, preview_ingest, report_of, times_of
+from retrovue.app.enrichers import enricher_registry
+from retrovue.app.ingest import (
+    enrichment_of,
+    failed_report,
+    ingest_actions,
+    preview_ingest,
+    report_of,
+    times_of,
+)
 from retrovue.app.selectors import resolve_source
 from retrovue.errors import ImporterError, NoEligibleCollectionsError, UsageError
 from retrovue.model.actions import Plan
@@ -43,6 +54,7 @@ def ingest_source(
     allow_mass_missing: bool = False,
     dry_run: bool = False,
     narrowed: bool = False,
+    enrich: bool = True,
 ) -> SourceIngestReport:
     if narrowed:  # refused before anything is read
         raise UsageError(NARROWING_REFUSED)
@@ -65,11 +77,18 @@ def ingest_source(
     if dry_run:
         return _preview(ctx, report, importer, times, allow_mass_missing)
     actions = [build.plan_ingest(None, importer, source, col)[0] for col in eligible]
-    plan = Plan(tuple(actions), allow_mass_missing=allow_mass_missing, ingest_unchanged=True)
+    # each collection's enrichment right after its ingest, as apply orders them
+    enrichers = functools.cache(enricher_registry) if enrich else None  # loaded once, if at all
+    steps = [
+        step
+        for col, action in zip(eligible, actions, strict=True)
+        for step in ingest_actions(ctx, source, col, action, enrichers)
+    ]
+    plan = Plan(tuple(steps), allow_mass_missing=allow_mass_missing, ingest_unchanged=True)
     result = ctx.run(plan, f"source ingest {source.id}", Trigger.SOURCE_INGEST)
     outcomes = {o.collection.id: o for o in result.ingests}
     reports = tuple(
-        report_of(source, col, action, outcomes[col.id], times)
+        report_of(source, col, action, outcomes[col.id], times, enrichment_of(result, col))
         for col, action in zip(eligible, actions, strict=True)
         if col.id in outcomes  # a collection after an interruption was never attempted
     )

@@ -27,6 +27,9 @@ PLUGIN_ERROR = "PLUGIN_ERROR"
 #: the header declares a duration out of range, or more than the file's bytes can carry (a sparse
 #: or cut-short file, a corrupt header); see ``enrichers/bounds.py``
 IMPLAUSIBLE_DURATION = "IMPLAUSIBLE_DURATION"
+#: the file plays more than a second less than its header declares: cut short after an intact
+#: header (an interrupted copy or download); see ``enrichers/playable.py``
+TRUNCATED = "TRUNCATED"
 
 
 class EnrichmentError(RetrovueError):

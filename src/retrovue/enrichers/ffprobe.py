@@ -1,11 +1,15 @@
 """The ``ffprobe`` enricher: container and stream facts, read in-process through libavformat.
 
 What the ``ffprobe`` tool would show, without a subprocess per file: the container's format,
-duration and bit rate, each stream's codec and parameters, and the chapters.  Only headers are
-read and stream parameters probed (``probe_size`` / ``analyze_duration`` bound that); no frame is
-decoded here.  Like the ``ffprobe`` tool, a Matroska file cut short after an intact header is
-described by its header (its declared duration), not flagged, unless what is left could not hold
-that duration, or the duration is out of range (``IMPLAUSIBLE_DURATION``, ``bounds.py``).
+duration and bit rate, each stream's codec (by the codec's name, as ffprobe's ``codec_name``) and
+parameters, and the chapters.  Only headers are read and stream parameters probed
+(``probe_size`` / ``analyze_duration`` bound that); no frame is decoded here.
+
+Unlike the ``ffprobe`` tool, a header is not taken at its word: the file's playable end (the end
+of its last packet held whole, ``playable.py``) is stored as ``playable_end_ms``, and a file that
+plays more than a second less than its header declares fails as ``TRUNCATED`` (a copy or download
+cut short after an intact header).  A duration out of range, or more than the file's bytes could
+hold, fails as ``IMPLAUSIBLE_DURATION`` before that (``bounds.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from fractions import Fraction
 from typing import Any
 
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, ParamSpec
-from retrovue.enrichers.errors import NOT_MEDIA, EnrichmentError
+from retrovue.enrichers.bounds import span
+from retrovue.enrichers.errors import NOT_MEDIA, TRUNCATED, EnrichmentError
+from retrovue.enrichers.playable import TOLERANCE_S, playable_end
 from retrovue.model.listing import ListingMedia
 
 #: tag values longer than this are cut: they are shown to operators, and a stray lyrics or
@@ -35,7 +41,7 @@ _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 class FFProbeEnricher(BaseEnricher):
     type_id = "ffprobe"
-    version = 1
+    version = 2
     display_name = "FFprobe (container, streams, chapters)"
     default_timeout_s = 30.0
 
@@ -73,13 +79,16 @@ class FFProbeEnricher(BaseEnricher):
         )
         with opened.container as container:
             facts = describe_container(container, opened.size)
-        if not any(
-            s["type"] in ("audio", "video") and not s["attached_pic"] for s in facts["streams"]
-        ):
-            raise EnrichmentError(
-                NOT_MEDIA,
-                f"no audio or video stream in this {facts['container']} file",
-            )
+            if not any(
+                s["type"] in ("audio", "video") and not s["attached_pic"] for s in facts["streams"]
+            ):
+                raise EnrichmentError(
+                    NOT_MEDIA,
+                    f"no audio or video stream in this {facts['container']} file",
+                )
+            end = playable_end(container, asset.path, opened.size)
+        facts["playable_end_ms"] = None if end.end_s is None else round(end.end_s * 1000)
+        check_playable(facts["duration_ms"], facts["playable_end_ms"])
         facts["from"] = FROM_FILE
         return facts
 
@@ -132,6 +141,9 @@ class FFProbeEnricher(BaseEnricher):
             "tags": {},
             "streams": streams,
             "chapters": [],
+            # the listing's duration is the upstream's reading of the header: nothing here
+            # read the file
+            "playable_end_ms": None,
             "from": _text(listing.origin),
         }
 
@@ -158,6 +170,23 @@ class FFProbeEnricher(BaseEnricher):
             "bit_rate": _positive_int(data.get("bit_rate")),
         }
         return {name: value for name, value in columns.items() if value is not None}
+
+
+def check_playable(declared_ms: int | None, playable_ms: int | None) -> None:
+    """EnrichmentError(TRUNCATED) when the file plays more than ``TOLERANCE_S`` less than its
+    header declares; nothing when either is unknown."""
+    if declared_ms is None or playable_ms is None:
+        return
+    if declared_ms - playable_ms > TOLERANCE_S * 1000:
+        raise EnrichmentError(
+            TRUNCATED,
+            f"cut short: it plays to {_seconds(playable_ms)} of the {_seconds(declared_ms)} "
+            "its header declares (an interrupted copy or download?)",
+        )
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms / 1000:.1f} s" if ms < 120_000 else span(ms / 1000)
 
 
 def describe_container(container, size: int) -> dict[str, Any]:
@@ -191,8 +220,9 @@ def describe_stream(stream, disposition_bits: tuple[int, int, int]) -> dict[str,
     facts: dict[str, Any] = {
         "index": stream.index,
         "type": stream.type,
-        # without a decoder (data streams, e.g. an mp4 timecode track) the name is the codec id's
-        "codec": cc.name if cc is not None else getattr(stream, "name", None),
+        # the codec's name, as ffprobe's codec_name gives it (``mp3``), not the decoder's
+        # (``mp3float``); without a decoder (data streams, e.g. an mp4 timecode track), none
+        "codec": cc.codec.canonical_name if cc is not None else getattr(stream, "name", None),
         "profile": cc.profile if cc is not None else None,
         "bit_rate": (cc.bit_rate or None) if cc is not None else None,
         "duration_ms": _ticks_to_ms(stream.duration, stream.time_base),

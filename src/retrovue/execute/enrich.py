@@ -73,6 +73,16 @@ class EnrichmentRun:
     errors: list[RetrovueError] = field(default_factory=list)
     #: assets a killed run had left ``enriching`` that this one settled (new or ready)
     reset: int = 0
+    #: every asset any enricher of this run recorded a result for: True while all succeeded
+    assets: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def assets_enriched(self) -> int:
+        return sum(self.assets.values())
+
+    @property
+    def assets_failed(self) -> int:
+        return len(self.assets) - self.assets_enriched
 
 
 @dataclass
@@ -93,8 +103,9 @@ class CollectionEnricher:
     #: progress display: called once per result; may offer ``start_phase(name, total)``
     on_result: Callable[[], None] | None = None
     run: EnrichmentRun = field(default_factory=EnrichmentRun)
-    #: ids of the assets whose facts came from the upstream listing, not from their file
-    _listed: set[str] = field(default_factory=set)
+    #: per enricher type, the ids of the assets whose facts it built from the upstream listing
+    #: instead of reading their file (another enricher may still read the same assets' files)
+    _listed: dict[str, set[str]] = field(default_factory=dict)
 
     def enrich(self) -> EnrichmentRun:
         """Run every enricher; a LockLostError or KeyboardInterrupt propagates after the last
@@ -155,7 +166,7 @@ class CollectionEnricher:
         except RetrovueError as exc:
             exc.message = f"{exc.message} (collection enrichers: {spec.type})"
             self.run.errors.append(exc)
-            log.error("enricher not run", enricher=spec.type, error=exc.message)
+            log.info("enricher not run", enricher=spec.type, error=exc.message)  # results say it
             return
         version = str(cls.version)
         with self.engine.begin() as conn:
@@ -188,7 +199,7 @@ class CollectionEnricher:
             start_phase(f"enriching ({spec.type})", len(rows))
         paths = {str(row.id): row.canonical_uri for row in rows}
         known, to_probe = _split_known(cls, rows)
-        self._listed.update(item.asset_id for item, _ in known)
+        self._listed[spec.type] = {item.asset_id for item, _ in known}
         rounds = _chain(
             [[self._known_outcome(cls, item, data) for item, data in known]],
             run_enrichment_rounds(
@@ -314,35 +325,30 @@ class CollectionEnricher:
             )
 
     def _count(self, type_id, outcomes, records, paths) -> None:
-        counts = self.run.counts[type_id]
-        enriched = sum(o.ok for o in outcomes)
-        listed = sum(1 for o in outcomes if o.ok and o.asset_id in self._listed)
+        """Add a committed batch to the run: its runs per type, its assets, its failures."""
+        succeeded = [record.ledger["error_code"] is None for record in records]
+        listed = self._listed.get(type_id, set())
+        counts, enriched = self.run.counts[type_id], sum(succeeded)
         self.run.counts[type_id] = EnrichCounts(
             type_id,
             counts.enriched + enriched,
-            counts.failed + len(outcomes) - enriched,
-            counts.from_listing + listed,
+            counts.failed + len(records) - enriched,
+            counts.from_listing
+            + sum(ok and o.asset_id in listed for o, ok in zip(outcomes, succeeded, strict=True)),
         )
-        for outcome, record in zip(outcomes, records, strict=True):
-            if record.ledger["error_code"] is None:
-                continue
-            log.warning(
-                "asset not enriched",
-                enricher=type_id,
-                path=paths.get(outcome.asset_id),
-                code=record.ledger["error_code"],
-                error=record.ledger["error_message"],
-            )
-            if len(self.run.failures) < MAX_LISTED_FAILURES:
-                self.run.failures.append(
-                    EnrichFailure(
-                        outcome.asset_id,
-                        paths.get(outcome.asset_id, ""),
-                        type_id,
-                        record.ledger["error_code"],
-                        record.ledger["error_message"],
-                    )
-                )
+        for outcome, record, ok in zip(outcomes, records, succeeded, strict=True):
+            # an asset is enriched only while every enricher that ran on it succeeded
+            self.run.assets[outcome.asset_id] = ok and self.run.assets.get(outcome.asset_id, True)
+            if not ok:
+                self._failed(type_id, outcome.asset_id, record, paths.get(outcome.asset_id, ""))
+
+    def _failed(self, type_id: str, asset_id: str, record: _Record, path: str) -> None:
+        code, message = record.ledger["error_code"], record.ledger["error_message"]
+        # at info: the result lines print each failure; a warning would print it twice, and
+        # through the live progress line
+        log.info("asset not enriched", enricher=type_id, path=path, code=code, error=message)
+        if len(self.run.failures) < MAX_LISTED_FAILURES:
+            self.run.failures.append(EnrichFailure(asset_id, path, type_id, code, message))
 
 
 @dataclass(frozen=True)

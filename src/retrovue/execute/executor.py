@@ -219,7 +219,14 @@ class Executor:
             )
             return True
         # nothing planned to enrich: its stuck assets are settled, if it has any, and that is all
-        settle_only = action.total == 0 and not action.force and not action.unavailable
+        # (unless its ingest just wrote assets, which are to enrich whatever the plan counted: an
+        # imperative ingest plans its enrichment before it has listed anything)
+        settle_only = (
+            action.total == 0
+            and not action.force
+            and not action.unavailable
+            and not _ingest_wrote(result, address)
+        )
         if settle_only and not action.stuck:
             return True
         enricher: CollectionEnricher | None = None
@@ -240,7 +247,8 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - committed batches stay; the rest is reported
             _finish(progress)
             error = self._typed(exc)
-            log.error("collection enrichment stopped", collection=str(address), error=error.message)
+            # at info: the result line reports it (a warning would print it twice)
+            log.info("collection enrichment stopped", collection=str(address), error=error.message)
             result.enrichments.append(self._enrichment_outcome(address, enricher, error))
             if isinstance(error, LockLostError):
                 result.lock_lost = error
@@ -287,6 +295,8 @@ class Executor:
             error=error,
             interrupted=interrupted,
             reset=run.reset if run else 0,
+            assets_enriched=run.assets_enriched if run else 0,
+            assets_failed=run.assets_failed if run else 0,
         )
 
     def enricher_registry(self) -> EnricherRegistry:
@@ -482,6 +492,17 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
     ok, reason = importer.check_ingestible(upstream, mappings)
     if not ok:
         raise NotIngestibleError(f"Collection '{row.name}' is not ingestible", hint=reason)
+
+
+def _ingest_wrote(result: ExecutionResult, address: CollectionAddress) -> bool:
+    """Whether this run's ingest of ``address`` created or changed assets."""
+    return any(
+        i.collection == address
+        and i.status == RunStatus.OK
+        and i.counts is not None
+        and bool(i.counts.new or i.counts.changed)
+        for i in result.ingests
+    )
 
 
 def _stop_reason(stop: KeyboardInterrupt) -> str:

@@ -72,8 +72,9 @@ MAX_LISTED_FAILURES = 100
 
 @dataclass
 class EnrichmentOutcome(_Failable):
-    """One collection's enrichment: per enricher type how many assets it enriched or failed,
-    the failed assets (up to ``MAX_LISTED_FAILURES``), and the error that stopped it, if any."""
+    """One collection's enrichment: how many assets it enriched or failed, per enricher type how
+    many runs succeeded or failed, the failed runs (up to ``MAX_LISTED_FAILURES``), and the
+    error that stopped it, if any."""
 
     collection: CollectionAddress
     counts: tuple[EnrichCounts, ...] = ()
@@ -82,13 +83,22 @@ class EnrichmentOutcome(_Failable):
     interrupted: bool = False
     #: assets a killed run had left ``enriching`` that this one settled (new or ready)
     reset: int = 0
+    #: assets, as a plan counts them: enriched when every enricher that ran on one succeeded,
+    #: failed when any failed (two enrichers on one asset are two runs, one asset)
+    assets_enriched: int = 0
+    assets_failed: int = 0
 
     @property
     def enriched(self) -> int:
-        return sum(c.enriched for c in self.counts)
+        return self.assets_enriched
 
     @property
     def failed(self) -> int:
+        return self.assets_failed
+
+    @property
+    def runs_failed(self) -> int:
+        """Enricher runs that failed: what ``failures`` lists (up to its cap)."""
         return sum(c.failed for c in self.counts)
 
     @property
@@ -159,6 +169,9 @@ class CollectionIngestReport(_Failable):
     error: BaseException | None = None
     created_assets: tuple[IngestedAsset, ...] | None = None
     updated_assets: tuple[IngestedAsset, ...] | None = None
+    #: the attached enrichers' run after the ingest, as apply runs it; None when none ran
+    #: (a dry run, --no-enrich, no enricher attached, a failed ingest)
+    enrichment: EnrichmentOutcome | None = None
 
     @property
     def ok(self) -> bool:

@@ -57,7 +57,7 @@ def outcome_lines(outcome: EnrichmentOutcome, listed: int = LISTED) -> list[str]
     for f in shown:
         kind = f"{f.type}: " if several else ""
         lines.append(f"  ! {f.path}: {kind}{f.code}: {f.message}")
-    more = outcome.failed - len(shown)
+    more = outcome.runs_failed - len(shown)
     if more > 0:
         lines.append(f"  \u2026 and {more:,} more ({more_command(outcome)})")
     return lines
@@ -100,6 +100,8 @@ def outcome_json(outcome: EnrichmentOutcome) -> dict[str, Any]:
             }
             for f in outcome.failures
         ],
+        "assets_enriched": outcome.enriched,
+        "assets_failed": outcome.failed,
         "error": message,
         "error_code": code,
         "interrupted": outcome.interrupted,

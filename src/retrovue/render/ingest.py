@@ -8,6 +8,7 @@ import dataclasses
 from retrovue.model.counts import IngestCounts, sum_counts
 from retrovue.model.enums import Outcome, Scope
 from retrovue.model.results import CollectionIngestReport, IngestedAsset, SourceIngestReport
+from retrovue.render.enrichment import outcome_json, outcome_lines
 from retrovue.render.results import interruption_line
 from retrovue.render.values import counts_head, iso, uid
 
@@ -91,6 +92,8 @@ def collection_document(r: CollectionIngestReport) -> dict:
     if r.created_assets is not None:
         doc["created_assets"] = [_asset(a) for a in r.created_assets]
         doc["updated_assets"] = [_asset(a) for a in r.updated_assets or ()]
+    # the enrichment after the ingest, as apply's results give it; null when none ran
+    doc["enrichment"] = outcome_json(r.enrichment) if r.enrichment is not None else None
     if not r.ok:
         doc["code"], doc["message"] = r.code or "INTERRUPTED", failure_message(r)
     return doc
@@ -147,6 +150,7 @@ def source_lines(report: SourceIngestReport) -> list[str]:
     for r in report.results:
         if r.ok:
             lines.append(f"Collection '{r.collection.name}': ok {counts_notation(r.counts)}")
+            lines += enrichment_lines(r)
         else:
             lines.append(f"Collection '{r.collection.name}': failed: {failure_message(r)}")
     lines.append(f"Totals: {counts_notation(sum_counts([r.counts for r in ok if r.counts]))}")
@@ -189,7 +193,12 @@ def collection_lines(r: CollectionIngestReport) -> list[str]:
     ]
     lines += [f"  skipped: {s.reason} ({s.count:,}, e.g. {s.example})" for s in r.skipped]
     lines.append(f"Ingest complete for collection '{r.collection.name}'")
-    return lines
+    return lines + enrichment_lines(r)
+
+
+def enrichment_lines(r: CollectionIngestReport) -> list[str]:
+    """The enrichment after the ingest, in the lines apply prints for it; none when none ran."""
+    return outcome_lines(r.enrichment) if r.enrichment is not None else []
 
 
 def degraded_warning(r: CollectionIngestReport) -> str | None:

@@ -41,11 +41,14 @@ def _non_negative(flag: str):
 )
 @mass_missing_option
 @click.option("--verbose-assets", is_flag=True, help="List created and updated assets in JSON.")
+@click.option("--no-enrich", is_flag=True, help="Do not run the attached enrichers afterwards.")
 @dry_run_option
 @common_options
-def ingest(console: Console, selector, **options) -> Outcome:
-    """Ingest one collection (or a title/season/episode of it)."""
-    done = ingest_collection(console.ctx, IngestRequest(selector, **options))
+def ingest(console: Console, selector, no_enrich, **options) -> Outcome:
+    """Ingest one collection (or a title/season/episode of it), then run its attached
+    enrichers over its assets still to enrich, as apply does (--no-enrich skips them)."""
+    request = IngestRequest(selector, enrich=not no_enrich, **options)
+    done = ingest_collection(console.ctx, request)
     report = done.report
     for warning in done.warnings:
         console.err(f"Warning: {warning}")

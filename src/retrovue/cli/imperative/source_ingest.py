@@ -17,21 +17,25 @@ from retrovue.render import ingest as show
 @source.command("ingest")
 @click.argument("selector", metavar="SOURCE", shell_complete=complete_source)
 @mass_missing_option
+@click.option("--no-enrich", is_flag=True, help="Do not run the attached enrichers afterwards.")
 @click.option("--title", hidden=True)
 @click.option("--season", hidden=True)
 @click.option("--episode", hidden=True)
 @dry_run_option
 @common_options
 def ingest(
-    console: Console, selector, allow_mass_missing, title, season, episode, dry_run
+    console: Console, selector, allow_mass_missing, no_enrich, title, season, episode, dry_run
 ) -> Outcome:
-    """Ingest every eligible (sync-enabled, ingestible) collection of a source."""
+    """Ingest every eligible (sync-enabled, ingestible) collection of a source; after each,
+    run its attached enrichers over its assets still to enrich, as apply does (--no-enrich
+    skips them)."""
     report = ingest_source(
         console.ctx,
         selector,
         allow_mass_missing=allow_mass_missing,
         dry_run=dry_run,
         narrowed=any(v is not None for v in (title, season, episode)),
+        enrich=not no_enrich,
     )
     for r in report.succeeded:
         if r.degraded and not dry_run:
