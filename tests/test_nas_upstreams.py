@@ -100,6 +100,178 @@ def _write(path, doc: dict):
     return path
 
 
+# -- item 8: NAS litter and exclude: patterns --------------------------------------------------
+
+
+def test_nas_and_os_litter_is_excluded_by_default_and_counted(rv, db_url, engine, tmp_path):
+    base = _synology_share(tmp_path / "video")
+    config = fs_config(tmp_path / "r.yaml", base, {"Movies": True})
+    doc, text = _plan(rv, db_url, config)
+    assert _skipped_collections(doc) == {
+        "#recycle": DEFAULT + "Synology recycle bin (\\#recycle/)",
+        "#snapshot": DEFAULT + "Synology snapshots (\\#snapshot/)",
+        "$RECYCLE.BIN": DEFAULT + "Windows recycle bin ($RECYCLE.BIN/)",
+        ".Trashes": DEFAULT + "macOS trash (.Trashes/)",
+        "@eaDir": EADIR,
+        "System Volume Information": DEFAULT + "Windows system folder (System Volume Information/)",
+        "lost+found": DEFAULT + "files recovered by fsck (lost+found/)",
+    }
+    assert [
+        a["collection"]["name"] for a in doc["actions"] if a["kind"] == "discover_collection"
+    ] == ["Movies"]
+    movies = _ingest(doc, "Movies")
+    assert movies["counts"]["new"] == 2
+    assert _reasons(movies) == {
+        DEFAULT + "macOS resource forks (.AppleDouble/)": 1,
+        DEFAULT + "macOS resource fork (._*)": 1,
+        EADIR: 1,  # the folder, counted once: it is never entered
+        DEFAULT + "Synology recycle bin (\\#recycle/)": 1,
+        SAMPLE_CLIP: 1,
+        SAMPLE_FOLDER: 1,
+    }
+    assert f"not a collection: {EADIR} (1, e.g. @eaDir)" in text
+    assert f"skipped: {EADIR} (1, e.g. {base / 'Movies' / 'Alien (1979)' / '@eaDir'}/)" in text
+    assert (
+        f"skipped: {SAMPLE_FOLDER} (1, e.g. {base / 'Movies' / 'Heat (1995)' / 'Sample'}/)" in text
+    )
+    _apply(rv, db_url, config)
+    assert sorted(_rows(engine)) == ["Alien (1979).mkv", "Heat (1995).mkv"]
+    again = rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url)
+    assert again.code == 0, again.out  # skips are no change: the plan converges
+
+
+def test_exclude_patterns_on_the_source_and_on_a_collection(rv, db_url, engine, tmp_path):
+    base = make_tree(
+        tmp_path / "video",
+        {
+            "Incoming": ["New Movie (2024).mkv"],
+            "Movies": [
+                "Alien (1979)/Alien (1979).mkv",
+                "Alien (1979)/Alien (1979).mkv.part",
+                "Alien (1979)/Alien (1979)-sample.mkv",
+                "Extras Disc/Alien Bonus.mkv",
+                "Heat (1995)/Heat (1995).mkv",
+                "Heat (1995)/Heat (1995).part.mkv",
+            ],
+            "Shows": ["Extras Disc/Keep.mkv"],
+        },
+    )
+    source = {
+        "name": "NAS",
+        "type": "filesystem",
+        "config": {"base_path": str(base), "exclude": ["*.part.mkv", "/Incoming/"]},
+        "collections": [
+            # anchored to the collection's folder; '!' takes a default's match back
+            {"name": "Movies", "sync": True, "exclude": ["/Extras Disc/", "!Alien*-sample.mkv"]},
+            {"name": "Shows", "sync": True},
+        ],
+    }
+    config = _write(tmp_path / "r.yaml", {"version": 1, "sources": [source]})
+    doc, text = _plan(rv, db_url, config)
+    assert _skipped_collections(doc) == {"Incoming": "excluded by exclude pattern '/Incoming/'"}
+    assert _reasons(_ingest(doc, "Movies")) == {
+        "excluded by exclude pattern '*.part.mkv'": 1,
+        "excluded by the collection's exclude pattern '/Extras Disc/'": 1,
+    }
+    assert _ingest(doc, "Shows")["counts"]["new"] == 1  # another collection's pattern: not here
+    assert "skipped: excluded by exclude pattern '*.part.mkv' (1, e.g. " in text
+    _apply(rv, db_url, config)
+    assert sorted(_rows(engine)) == [
+        "Alien (1979)-sample.mkv",
+        "Alien (1979).mkv",
+        "Heat (1995).mkv",
+        "Keep.mkv",
+    ]
+    # an imperative ingest walks with the same patterns: they are stored with the source
+    (base / "Movies" / "Extras Disc" / "More.mkv").write_bytes(b"")
+    (base / "Movies" / "Heat (1995)" / "Heat (1995).cd2.part.mkv").write_bytes(b"")
+    result = rv("collection", "ingest", "Movies", "--json", db=db_url)
+    assert result.code == 0, result.err
+    assert sorted(_rows(engine)) == [
+        "Alien (1979)-sample.mkv",
+        "Alien (1979).mkv",
+        "Heat (1995).mkv",
+        "Keep.mkv",
+    ]
+
+
+def test_exclude_defaults_false_keeps_the_litter(rv, db_url, engine, tmp_path):
+    base = make_tree(
+        tmp_path / "video",
+        {"@eaDir": ["x.mkv"], "Movies": ["Heat (1995)/Sample/heat.mkv", ".hidden.mkv"]},
+    )
+    source = {
+        "name": "NAS",
+        "type": "filesystem",
+        "config": {"base_path": str(base), "exclude_defaults": False},
+        "collections": [{"name": "Movies", "sync": True}],
+    }
+    config = _write(tmp_path / "r.yaml", {"version": 1, "sources": [source]})
+    doc, _text = _plan(rv, db_url, config)
+    assert doc["skipped_collections"] == []
+    names = [a["collection"]["name"] for a in doc["actions"] if a["kind"] == "discover_collection"]
+    assert names == ["@eaDir", "Movies"]
+    _apply(rv, db_url, config)
+    assert sorted(_rows(engine)) == [".hidden.mkv", "heat.mkv"]
+
+
+def test_exclude_patterns_are_checked_where_they_are_written(rv, db_url, tmp_path):
+    base = make_tree(tmp_path / "video", {"Movies": ["a.mkv"]})
+    config = tmp_path / "r.yaml"
+    config.write_text(
+        "version: 1\n"
+        "sources:\n"
+        "  - name: NAS\n"
+        "    type: filesystem\n"
+        "    config:\n"
+        f"      base_path: {json.dumps(str(base))}\n"
+        "      exclude:\n"
+        "        - '#recycle'\n"
+        "        - 'Movies\\'\n"
+        "    collections:\n"
+        "      - name: Movies\n"
+        "        exclude: ['ok/', '  ']\n"
+    )
+    result = rv("plan", "-c", str(config), db=db_url)
+    assert result.code != 0
+    assert f"{config}:8:11: " in result.err and "is a comment in gitignore syntax" in result.err
+    assert "write '\\#recycle'" in result.err
+    assert f"{config}:9:11: " in result.err and "not a valid gitignore pattern" in result.err
+    assert f"{config}:12:26: " in result.err and "a blank pattern matches nothing" in result.err
+
+
+def test_export_writes_the_patterns_back(rv, db_url, tmp_path):
+    base = make_tree(tmp_path / "video", {"Movies": ["a.mkv", "b.part.mkv"], "Shows": []})
+    source = {
+        "name": "NAS",
+        "type": "filesystem",
+        "config": {
+            "base_path": str(base),
+            "exclude": ["*.part.mkv", "\\#Trash/", "$$RECYCLE.BIN/"],
+            "exclude_defaults": False,
+        },
+        "collections": [
+            {"name": "Movies", "sync": True, "exclude": ["!keep.part.mkv", "/Extras/"]},
+            {"name": "Shows", "sync": False},
+        ],
+    }
+    config = _write(tmp_path / "r.yaml", {"version": 1, "sources": [source]})
+    _apply(rv, db_url, config)
+    exported = rv("export", db=db_url)
+    assert exported.code == 0, exported.err
+    back = yaml.safe_load(exported.out)["sources"][0]
+    assert back["config"]["exclude"] == ["*.part.mkv", "\\#Trash/", "$$RECYCLE.BIN/"]
+    assert back["config"]["exclude_defaults"] is False
+    assert "collection_exclude" not in back["config"]
+    by_name = {c["name"]: c for c in back["collections"]}
+    assert by_name["Movies"]["exclude"] == ["!keep.part.mkv", "/Extras/"]
+    assert "exclude" not in by_name["Shows"]
+    again = tmp_path / "exported.yaml"
+    again.write_text(exported.out)
+    result = rv("plan", "-c", str(again), "--detailed-exitcode", db=db_url)
+    assert result.code == 0, result.out + result.err
+
+
 # -- item 12: a skip shows in the text plan even when nothing changes --------------------------
 
 

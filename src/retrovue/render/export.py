@@ -5,7 +5,8 @@ The output is written so that `retrovue plan` with it shows no changes: sources 
 for the reader), every stored collection is listed with its sync flag (one the upstream no
 longer offers too: listed by external_id, the plan reports it as gone instead of refusing it),
 and path mappings with a ``local_path`` are declared (the unset ones are discovery's).
-Enricher attachments are written where they are stored (on the source or on one collection).
+Enricher attachments are written where they are stored (on the source or on one collection),
+and so are ``exclude:`` patterns (a collection's are stored in its source's config).
 
 ``missing_threshold`` is the one setting it cannot give back: the database does not store it.
 
@@ -26,6 +27,7 @@ from retrovue.errors import RetrovueError
 from retrovue.importers.registry import Registry
 from retrovue.model.enrichment import EnricherSpec, run_order
 from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
+from retrovue.model.upstream import COLLECTION_EXCLUDE
 
 #: relative to the YAML file, so editors find it offline: `retrovue schema config` writes it
 SCHEMA_LINE = (
@@ -118,11 +120,12 @@ def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSe
             0,
             f"  # importer type {source.type!r} is not loaded here: keys that look secret are withheld",
         )
-    lines.append("    config:" if source.config else "    config: {}")
-    for key in sorted(source.config):
-        if key in sensitive and source.config[key] is not None:
+    config = {k: v for k, v in source.config.items() if k != COLLECTION_EXCLUDE}
+    lines.append("    config:" if config else "    config: {}")
+    for key in sorted(config):
+        if key in sensitive and config[key] is not None:
             # a secret stored as its ${VAR} reference is exported as that very reference
-            stored = whole_reference(source.config[key])
+            stored = whole_reference(config[key])
             variable = stored.group(1) if stored else env_var_name(source.name, key)
             secrets.append(ExportedSecret(variable, source.name, key))
             lines.append(
@@ -131,21 +134,37 @@ def _source_lines(source: DbSource, registry: Registry, secrets: list[ExportedSe
             reference = json.dumps(stored.group(0)) if stored else f"${{{variable}}}"
             lines.append(f"      {key}: {reference}")
         else:
-            lines.append(f"      {key}: {scalar(source.config[key])}")
+            lines.append(f"      {key}: {scalar(config[key])}")
     lines += _enricher_lines(source.enrichers, "    ")
-    if source.collections:
+    excludes = dict(source.config.get(COLLECTION_EXCLUDE) or {})
+    if source.collections or excludes:
         lines.append("    collections:")
-        for collection in source.collections:
-            lines += _collection_lines(collection)
+    for collection in source.collections:
+        lines += _collection_lines(collection, _pop_declared(excludes, collection.external_id))
+    for declared_as, patterns in excludes.items():  # declared, and no collection stored yet
+        lines.append(f"      - external_id: {scalar(declared_as)}")
+        lines.append(f"        exclude: {scalar(patterns)}")
     return lines
 
 
-def _collection_lines(c: DbCollection) -> list[str]:
+def _pop_declared(excludes: dict[str, list[str]], external_id: str) -> list[str] | None:
+    """A collection's patterns, declared by its external_id or by its name (the same word for
+    a folder, in any case, as declarations match)."""
+    if external_id in excludes:
+        return excludes.pop(external_id)
+    folded = external_id.casefold()
+    key = next((k for k in excludes if k.casefold() == folded), None)
+    return excludes.pop(key) if key is not None else None
+
+
+def _collection_lines(c: DbCollection, exclude: list[str] | None = None) -> list[str]:
     lines = [
         f"      - name: {scalar(c.name)}",
         f"        external_id: {scalar(c.external_id)}",
         f"        sync: {scalar(c.sync_enabled)}",
     ]
+    if exclude:
+        lines.append(f"        exclude: {scalar(exclude)}")
     mapped = [m for m in c.path_mappings if m.local_path]
     if mapped:
         lines.append("        path_mappings:")
