@@ -272,6 +272,45 @@ def test_export_writes_the_patterns_back(rv, db_url, tmp_path):
     assert result.code == 0, result.out + result.err
 
 
+# -- item 11: a show folder's year -------------------------------------------------------------
+
+
+def test_a_show_folders_year_is_its_year_and_title_finds_it(rv, db_url, engine, tmp_path):
+    base = make_tree(
+        tmp_path / "video",
+        {
+            "Shows": [
+                "Doctor Who (2005)/Season 01/S01E01 - Rose.mkv",
+                "Doctor Who (2005)/Season 01/Doctor Who (2005) - S01E02 - The End of the World.mkv",
+                "Doctor Who (1963)/Season 01/S01E01 - An Unearthly Child.mkv",
+                "Torchwood (2006)/Season 01/S01E01 - Everything Changes.mkv",
+            ]
+        },
+    )
+    config = fs_config(tmp_path / "r.yaml", base, {"Shows": False})
+    _apply(rv, db_url, config)  # discovered, not synced: the ingest below is the only one
+    result = rv("collection", "ingest", "Shows", "--title", "Doctor Who", "--json", db=db_url)
+    assert result.code == 0, result.err
+    rows = _rows(engine)
+    assert rows == {
+        "S01E01 - Rose.mkv": ("episode", "Rose", "Doctor Who", 2005, None),
+        "Doctor Who (2005) - S01E02 - The End of the World.mkv": (
+            "episode",
+            "The End of the World",
+            "Doctor Who",
+            2005,
+            None,
+        ),
+        "S01E01 - An Unearthly Child.mkv": (
+            "episode",
+            "An Unearthly Child",
+            "Doctor Who",
+            1963,
+            None,
+        ),
+    }
+
+
 # -- item 12: a skip shows in the text plan even when nothing changes --------------------------
 
 
