@@ -272,6 +272,85 @@ def test_export_writes_the_patterns_back(rv, db_url, tmp_path):
     assert result.code == 0, result.out + result.err
 
 
+# -- item 9: Plex local extras -----------------------------------------------------------------
+
+
+def test_plex_local_extras_are_extra_assets_and_samples_excluded(rv, db_url, engine, tmp_path):
+    base = make_tree(
+        tmp_path / "video",
+        {
+            "Movies": [
+                "Alien (1979)/Alien (1979).mkv",
+                "Alien (1979)/Trailers/Teaser.mkv",
+                "Alien (1979)/Behind The Scenes/Making Alien.mkv",
+                "Alien (1979)/Deleted Scenes/Dinner.mkv",
+                "Alien (1979)/Featurettes/Design.mkv",
+                "Alien (1979)/Interviews/Ridley Scott.mkv",
+                "Alien (1979)/Scenes/Chestburster.mkv",
+                "Alien (1979)/Shorts/Short.mkv",
+                "Alien (1979)/Other/Poster Gallery.mkv",
+                "Alien (1979)/Extras/Commentary.mkv",
+                "Alien (1979)/Alien (1979)-sample.mkv",
+                "Alien (1979)/Sample/alien.mkv",
+                "Heat (1995)/Heat (1995).mkv",
+                "Heat (1995)/Heat (1995)-trailer.mp4",
+                "Heat (1995)/Bank-featurette.mkv",
+                "Heat (1995)/Diner-behindthescenes.mkv",
+                "Heat (1995)/Alt Ending-deleted.mkv",
+                "Heat (1995)/Pacino-interview.mkv",
+                "Heat (1995)/Shootout-scene.mkv",
+                "Heat (1995)/Animated-short.mkv",
+                "Heat (1995)/Stills-other.mkv",
+                "Ronin (1998)-trailer.mkv",
+                "Other/Shelved (2001).mkv",  # a shelf of titles, not one title's extras
+            ],
+            "Shows": ["Doctor Who (2005)/Featurettes/Confidential.mkv"],
+        },
+    )
+    config = fs_config(tmp_path / "r.yaml", base, {"Movies": True, "Shows": True})
+    doc, text = _plan(rv, db_url, config)
+    assert _reasons(_ingest(doc, "Movies")) == {
+        DEFAULT + "sample clip (*-[Ss]ample.*)": 1,
+        SAMPLE_FOLDER: 1,
+    }
+    _apply(rv, db_url, config)
+    rows = _rows(engine)
+
+    def extra(extra_type, title, of, year):
+        return ("extra", title, None, year, {"extra_type": extra_type, "extra_of": of})
+
+    alien = [
+        ("Teaser.mkv", "trailer", "Teaser"),
+        ("Making Alien.mkv", "behindthescenes", "Making Alien"),
+        ("Dinner.mkv", "deleted", "Dinner"),
+        ("Design.mkv", "featurette", "Design"),
+        ("Ridley Scott.mkv", "interview", "Ridley Scott"),
+        ("Chestburster.mkv", "scene", "Chestburster"),
+        ("Short.mkv", "short", "Short"),
+        ("Poster Gallery.mkv", "other", "Poster Gallery"),
+        ("Commentary.mkv", "other", "Commentary"),
+    ]
+    for name, extra_type, title in alien:
+        assert rows[name] == extra(extra_type, title, "Alien", 1979), name
+    heat = [
+        ("Heat (1995)-trailer.mp4", "trailer", "Heat (1995)"),
+        ("Bank-featurette.mkv", "featurette", "Bank"),
+        ("Diner-behindthescenes.mkv", "behindthescenes", "Diner"),
+        ("Alt Ending-deleted.mkv", "deleted", "Alt Ending"),
+        ("Pacino-interview.mkv", "interview", "Pacino"),
+        ("Shootout-scene.mkv", "scene", "Shootout"),
+        ("Animated-short.mkv", "short", "Animated"),
+        ("Stills-other.mkv", "other", "Stills"),
+    ]
+    for name, extra_type, title in heat:
+        assert rows[name] == extra(extra_type, title, "Heat", 1995), name
+    assert rows["Ronin (1998)-trailer.mkv"] == extra("trailer", "Ronin", "Ronin", 1998)
+    assert rows["Confidential.mkv"] == extra("featurette", "Confidential", "Doctor Who", 2005)
+    assert rows["Alien (1979).mkv"] == ("movie", "Alien", None, 1979, None)
+    assert rows["Shelved (2001).mkv"] == ("movie", "Shelved", None, 2001, None)
+    assert "alien.mkv" not in rows and "Alien (1979)-sample.mkv" not in rows
+
+
 # -- item 11: a show folder's year -------------------------------------------------------------
 
 

@@ -193,6 +193,15 @@ def _excluded(path: str, reason: str, folder: bool) -> UpstreamAsset:
     )
 
 
+def _shown_title(item: UpstreamAsset) -> str | None:
+    """The title ``--title`` matches: an episode's show, an extra's title, a movie's own."""
+    if item.kind == "episode":
+        return item.series_title
+    if item.kind == "extra":
+        return (item.metadata or {}).get("extra_of")
+    return item.title
+
+
 def _enter(
     directory: str, seen: set[tuple[int, int]], walked: list[tuple[str, int, int, int]]
 ) -> list[os.DirEntry]:
@@ -386,8 +395,7 @@ class FilesystemImporter(BaseImporter):
         for item in listing:
             if item.problem is None:
                 item = self.describe(item)
-                shown = item.series_title if item.kind == "episode" else item.title
-                if (shown or "").casefold() != title:
+                if (_shown_title(item) or "").casefold() != title:
                     continue
                 if season is not None and item.season_number != season:
                     continue
@@ -440,6 +448,9 @@ class FilesystemImporter(BaseImporter):
         folders = tuple(path[inside + 1 : slash].split(os.sep)) if inside < slash else ()
         parsed = parse_media_name(stem, folders)
         series = parsed.series_title
+        metadata = item.metadata
+        if parsed.extra_type is not None:
+            metadata = {"extra_type": parsed.extra_type, "extra_of": parsed.extra_of}
         # built directly: NamedTuple._replace costs 3x more, once per new file of a first ingest
         return UpstreamAsset(
             item.source_uri,
@@ -454,7 +465,7 @@ class FilesystemImporter(BaseImporter):
             parsed.episode,
             parsed.year,
             item.duration_ms,
-            item.metadata,
+            metadata,
             item.problem,
         )
 
