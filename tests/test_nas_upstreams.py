@@ -351,6 +351,26 @@ def test_plex_local_extras_are_extra_assets_and_samples_excluded(rv, db_url, eng
     assert "alien.mkv" not in rows and "Alien (1979)-sample.mkv" not in rows
 
 
+# -- item 10: media directly under base_path ---------------------------------------------------
+
+
+def test_media_directly_under_base_path_is_a_counted_skip_with_a_hint(rv, db_url, tmp_path):
+    base = make_tree(tmp_path / "video", {"Movies": ["Alien (1979).mkv"]})
+    for name in ("Heat (1995).mkv", "Ronin (1998).mp4", "notes.txt", "._Heat (1995).mkv"):
+        (base / name).write_bytes(b"")
+    config = fs_config(tmp_path / "r.yaml", base, {"Movies": True})
+    _apply(rv, db_url, config)
+    doc, text = _plan(rv, db_url, config)
+    assert _skipped_collections(doc) == {
+        "._Heat (1995).mkv": DEFAULT + "macOS resource fork (._*)",
+        "Heat (1995).mkv": LOOSE_FILE,
+        "Ronin (1998).mp4": LOOSE_FILE,
+    }
+    assert f"not a collection: {LOOSE_FILE} (2, e.g. Heat (1995).mkv)" in text
+    assert "put it in a folder" in LOOSE_FILE
+    assert text.rstrip().endswith("No changes.")
+
+
 # -- item 11: a show folder's year -------------------------------------------------------------
 
 

@@ -7,8 +7,8 @@ inode), so a symlink loop can never hang a scan.
 
 What is left out is said, never silent: folders and media files matched by ``exclude:``
 patterns (``retrovue.importers.exclude``; OS and NAS litter and samples by default) are
-counted skips, an excluded folder is never entered, and base_path's own excluded folders are
-skipped collections of the plan.
+counted skips, an excluded folder is never entered, and base_path's own excluded folders and
+the media files lying directly in it (in no collection) are skipped collections of the plan.
 """
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ _ASCII_ESCAPES = str.maketrans(
 
 NOT_UTF8 = "file or folder name is not valid UTF-8"
 BROKEN_SYMLINK = "symlink whose target does not exist"
+LOOSE_FILE = (
+    "media file directly under base_path, in no collection: "
+    "put it in a folder (each folder of base_path is a collection)"
+)
 
 #: a folder modified this shortly before a walk may change again within the same mtime tick
 #: (ext4/xfs stamp with a coarse clock; FAT keeps 2 s), so its entries are counted again too
@@ -335,7 +339,7 @@ class FilesystemImporter(BaseImporter):
 
     def _top_level(self, entry: os.DirEntry) -> tuple[bool, str | None]:
         """(whether it is a collection, else why not) for one entry of base_path; (False,
-        None): not a folder, nothing to say.  An entry whose type cannot be
+        None): not a folder nor a media file, nothing to say.  An entry whose type cannot be
         read (a symlink loop with ``follow_symlinks``, EIO, …) is a skipped collection, not a
         failure of every collection of the source."""
         try:
@@ -345,7 +349,9 @@ class FilesystemImporter(BaseImporter):
         if is_folder:
             why = self._exclusions.folder_reason(entry.name, entry.path) or _folder_problem(entry)
             return why is None, why
-        return False, None
+        if not _has_extension(entry.name, self.extensions):
+            return False, None
+        return False, self._exclusions.file_reason(entry.name, entry.path) or LOOSE_FILE
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:
         return list(getattr(self, "_skipped", ()))
