@@ -25,11 +25,19 @@ def test_extensions_case_insensitive_hidden_files_skipped(tmp_path):
     make_tree(
         tmp_path, {"c": ["A.MKV", "b.Mp4", "notes.txt", ".hidden.mkv", ".dir/x.mkv", "sub/c.mkv"]}
     )
-    paths = [
-        os.path.relpath(a.path, tmp_path / "c")
+    listed = {
+        os.path.relpath(a.path, tmp_path / "c"): a.problem
         for a in importer(tmp_path).fetch_assets_for_collection("c")
-    ]
-    assert paths == ["A.MKV", "b.Mp4", "sub/c.mkv"]
+    }
+    hidden = "excluded by default: hidden file or folder (.*)"
+    # hidden ones are counted skips, never assets; the folder is not entered (x.mkv unseen)
+    assert listed == {
+        "A.MKV": None,
+        "b.Mp4": None,
+        "sub/c.mkv": None,
+        ".hidden.mkv": hidden,
+        ".dir": hidden,
+    }
 
 
 def test_configured_extensions(tmp_path):

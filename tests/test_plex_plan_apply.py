@@ -65,7 +65,9 @@ def test_discovery_mappings_and_ingest(rv, db_url, engine, tmp_path, plex_librar
     assert plan.code == 0, plan.err
     assert '+ collection "Movies" discovered' in plan.out
     assert '+ collection "TV Shows" discovered' in plan.out
-    assert "Music" not in plan.out  # only movie and show sections become collections
+    assert 'collection "Music"' not in plan.out  # only movie and show sections are collections
+    # … and the text plan says why the other one is not
+    assert "not a collection: section type 'artist' is not ingested (1, e.g. Music)" in plan.out
     skipped = rv("plan", "-c", config, "--json", db=db_url, env=env(plex)).json()[
         "skipped_collections"
     ]

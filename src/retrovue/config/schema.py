@@ -54,6 +54,13 @@ def build_schema(registry: Registry, configs_of: Collection[str] | None = None) 
                     "description": "Added to the source's enrichers, or overriding one of the "
                     "same type ([] detaches this collection's own; absent: left as stored)",
                 },
+                "exclude": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "description": "gitignore-style patterns of files and folders this "
+                    "collection leaves out, after its source's (a pattern with '/' is relative "
+                    "to the collection's folder); for sources whose config takes exclude",
+                },
             },
         },
         "threshold": {"type": "number", "minimum": 0, "maximum": 1},

@@ -30,12 +30,14 @@ from retrovue.config.model import (
 )
 from retrovue.config.references import references_of
 from retrovue.config.schema import build_schema
-from retrovue.errors import ConfigError, Diagnostic
+from retrovue.errors import ConfigError, Diagnostic, RetrovueError
 from retrovue.importers import pathmap
 from retrovue.importers.base import PathMappingSpec
+from retrovue.importers.exclude import pattern_problem
 from retrovue.importers.kinds import rule_of
 from retrovue.importers.registry import Registry
 from retrovue.model.enrichment import EnricherSpec
+from retrovue.model.upstream import COLLECTION_EXCLUDE
 
 if TYPE_CHECKING:
     from retrovue.enrichers.registry import EnricherRegistry
@@ -95,6 +97,7 @@ def load_config(
         d for d in semantic_problems(doc, data, _path_mappers(registry)) if d.path not in places
     ]
     problems += [d for d in enricher_problems(doc, data, enrichers) if d.path not in places]
+    problems += [d for d in exclude_problems(doc, data, registry) if d.path not in places]
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.line or 0, d.column or 0)))
     return dataclasses.replace(
@@ -289,6 +292,61 @@ def _mapping_problems(
     return problems
 
 
+def exclude_problems(doc: LoadedDocument, data, registry: Registry) -> list[Diagnostic]:
+    """Every ``exclude:`` pattern git would not read as meant (a ``#`` comment, a blank, a
+    bad escape), at its own line; and a collection's ``exclude:`` on a source type whose
+    config takes none."""
+    problems = []
+    for i, source in _entries(data, "sources"):
+        at = ("sources", i)
+        problems += _pattern_problems(doc, source.get("config"), at + ("config",))
+        takes = _takes_exclude(registry, _text(source, "type"))
+        for j, coll in _entries(source, "collections"):
+            here = at + ("collections", j)
+            if "exclude" in coll and takes is False:
+                problems.append(
+                    doc.diagnostic(
+                        f"exclude applies to sources whose config takes exclude, "
+                        f"not '{source.get('type')}'",
+                        here + ("exclude",),
+                    )
+                )
+            problems += _pattern_problems(doc, coll, here)
+    return problems
+
+
+def _takes_exclude(registry: Registry, type_id: str | None) -> bool | None:
+    """Whether the type's config takes ``exclude`` patterns (None: unknown type, which the
+    schema reports)."""
+    try:
+        return any(p.name == "exclude" for p in registry.get(type_id or "").param_spec())
+    except RetrovueError:
+        return None
+
+
+def _pattern_problems(doc: LoadedDocument, owner: Any, at: tuple) -> list[Diagnostic]:
+    patterns = owner.get("exclude") if isinstance(owner, dict) else None
+    if not isinstance(patterns, list):
+        return []
+    return [
+        doc.diagnostic(f"exclude pattern: {problem}", at + ("exclude", k))
+        for k, text in enumerate(patterns)
+        if isinstance(text, str) and (problem := pattern_problem(text)) is not None
+    ]
+
+
+def _with_collection_excludes(config: dict, collections: list) -> dict:
+    """The collections' own ``exclude:`` lists, kept in the source's config (as
+    ``COLLECTION_EXCLUDE``, by the name or external_id they are declared by), so each ingest,
+    imperative ones too, walks with them."""
+    own = {
+        c.get("external_id") or c["name"]: list(c["exclude"])
+        for c in collections
+        if c.get("exclude")
+    }
+    return {**config, COLLECTION_EXCLUDE: own} if own else config
+
+
 def _enricher_lists(data: Any) -> list[tuple[tuple, list]]:
     """Every ``enrichers:`` list of the file (a source's, a collection's), with its path."""
     lists = []
@@ -434,6 +492,7 @@ def _desired_state(
         config = _absolute_paths(
             dict(s["config"]), importer.param_spec(), os.path.dirname(os.path.abspath(path))
         )
+        config = _with_collection_excludes(config, s.get("collections") or [])
         references = references_of(_raw_at(doc.data, ("sources", i, "config")), sensitive)
         warnings += secret_warnings(doc, ("sources", i), sensitive)
         collections = tuple(

@@ -4,6 +4,11 @@ The walk uses ``os.scandir`` + ``DirEntry.stat()``, the fastest enumeration on t
 (pathlib measured 2.3–4× slower).  Directory symlinks are not followed unless
 ``follow_symlinks`` is set, and then every directory is entered at most once (keyed by device and
 inode), so a symlink loop can never hang a scan.
+
+What is left out is said, never silent: folders and media files matched by ``exclude:``
+patterns (``retrovue.importers.exclude``; OS and NAS litter and samples by default) are
+counted skips, an excluded folder is never entered, and base_path's own excluded folders and
+the media files lying directly in it (in no collection) are skipped collections of the plan.
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ from operator import attrgetter
 from typing import NamedTuple
 from urllib.parse import quote
 
-from retrovue.errors import CollectionNotFoundError, ImporterResponseError, ImporterUnreachableError
+from retrovue.errors import (
+    CollectionNotFoundError,
+    ImporterResponseError,
+    ImporterUnreachableError,
+    ValidationError,
+)
 from retrovue.importers.base import (
     BaseImporter,
     ParamSpec,
@@ -26,9 +36,17 @@ from retrovue.importers.base import (
     UpstreamAsset,
     UpstreamCollection,
 )
+from retrovue.importers.exclude import (
+    DEFAULT_EXCLUDES,
+    ExcludePattern,
+    ExcludePatternError,
+    Exclusions,
+    collection_patterns,
+    source_patterns,
+)
 from retrovue.importers.naming import parse_media_name
 from retrovue.model import limits
-from retrovue.model.upstream import UNLISTED_FOLDER
+from retrovue.model.upstream import COLLECTION_EXCLUDE, UNLISTED_FOLDER
 
 DEFAULT_EXTENSIONS = (
     "mkv",
@@ -60,6 +78,10 @@ _ASCII_ESCAPES = str.maketrans(
 
 NOT_UTF8 = "file or folder name is not valid UTF-8"
 BROKEN_SYMLINK = "symlink whose target does not exist"
+LOOSE_FILE = (
+    "media file directly under base_path, in no collection: "
+    "put it in a folder (each folder of base_path is a collection)"
+)
 
 #: a folder modified this shortly before a walk may change again within the same mtime tick
 #: (ext4/xfs stamp with a coarse clock; FAT keeps 2 s), so its entries are counted again too
@@ -166,6 +188,41 @@ def _unreadable_entry(
     return UpstreamAsset(file_uri(path), printable_path(path), None, "", problem=problem)
 
 
+def _excluded(path: str, reason: str, folder: bool) -> UpstreamAsset:
+    """A file or folder an ``exclude`` pattern leaves out, as a counted skip (a folder's
+    ends in '/': it stands for all it holds, which is not read)."""
+    tail = "/" if folder else ""
+    return UpstreamAsset(
+        file_uri(path) + tail, printable_path(path) + tail, None, "", problem=reason
+    )
+
+
+def _shown_title(item: UpstreamAsset) -> str | None:
+    """The title ``--title`` matches: an episode's show, an extra's title, a movie's own."""
+    if item.kind == "episode":
+        return item.series_title
+    if item.kind == "extra":
+        return (item.metadata or {}).get("extra_of")
+    return item.title
+
+
+def _enter(
+    directory: str, seen: set[tuple[int, int]], walked: list[tuple[str, int, int, int]]
+) -> list[os.DirEntry]:
+    """A folder's entries, in name order, noted in ``walked`` from the stat made before
+    listing it; none for a folder entered already (a loop, or a second link to it), since
+    each is entered once.  Raises OSError."""
+    st = os.stat(directory)
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return []
+    seen.add(key)
+    with os.scandir(directory) as it:
+        entries = sorted(it, key=_name_of)
+    walked.append((directory, st.st_ino, st.st_mtime_ns, len(entries)))
+    return entries
+
+
 def _folder_problem(entry: os.DirEntry) -> str | None:
     """Why a folder cannot be a stored collection (None: it can)."""
     if not is_text(entry.path):
@@ -195,6 +252,20 @@ class FilesystemImporter(BaseImporter):
             ParamSpec(
                 "follow_symlinks", "bool", default=False, help="Follow symlinked directories"
             ),
+            ParamSpec(
+                "exclude",
+                "list",
+                help="gitignore-style patterns of files and folders to leave out, after the "
+                "defaults (a pattern with '/' is relative to base_path; '!' takes a match back)",
+            ),
+            ParamSpec(
+                "exclude_defaults",
+                "bool",
+                default=True,
+                help="Also leave out OS and NAS litter and samples: hidden files and folders, "
+                "@eaDir, #recycle, #snapshot, .AppleDouble, .Trashes, $RECYCLE.BIN, "
+                "System Volume Information, lost+found, Sample/ and *-sample.*",
+            ),
         )
 
     def __init__(self, config):
@@ -204,6 +275,36 @@ class FilesystemImporter(BaseImporter):
         self.extensions = frozenset("." + e.lower().lstrip(".") for e in exts)
         self.follow_symlinks = bool(self.config.get("follow_symlinks", False))
         self._observed: dict[str, _Proof] = {}
+        defaults = DEFAULT_EXCLUDES if self.config.get("exclude_defaults", True) else ()
+        self._patterns = defaults + source_patterns(self.config.get("exclude") or ())
+        self._exclusions = self._compiled(((self._patterns, self.base_path),))
+        own = self.config.get(COLLECTION_EXCLUDE) or {}
+        self._collection_exclusions = {
+            external_id: self._compiled(
+                (
+                    (self._patterns, self.base_path),
+                    (collection_patterns(texts), self.collection_path(external_id)),
+                )
+            )
+            for external_id, texts in own.items()
+        }
+
+    @staticmethod
+    def _compiled(layers: Sequence[tuple[Sequence[ExcludePattern], str]]) -> Exclusions:
+        try:
+            return Exclusions.compile(layers)
+        except ExcludePatternError as exc:  # a file's patterns are checked when it is read
+            raise ValidationError(f"filesystem source: exclude: {exc}") from None
+
+    def exclusions_for(self, external_id: str) -> Exclusions:
+        """The rules a collection's walk follows: the source's, then its own (declared by
+        name, so matched exactly, else case-insensitively, as declarations are)."""
+        own = self._collection_exclusions
+        found = own.get(external_id)
+        if found is None:
+            folded = external_id.casefold()
+            found = next((v for k, v in own.items() if k.casefold() == folded), None)
+        return found or self._exclusions
 
     # -- connection and collections --------------------------------------------------------
 
@@ -223,35 +324,34 @@ class FilesystemImporter(BaseImporter):
             raise ImporterUnreachableError(
                 f"cannot list '{self.base_path}': {exc.strerror}"
             ) from exc
-        folders, unreadable = self._folders(entries)
-        problems = {e.name: _folder_problem(e) for e in folders}
-        skipped = unreadable + [(e, problems[e.name]) for e in folders if problems[e.name]]
-        self._skipped = [
-            (printable_path(e.name), printable_path(e.name), why)
-            for e, why in sorted(skipped, key=lambda pair: pair[0].name)
-        ]
+        folders, skipped = [], []
+        for entry in entries:
+            is_collection, why = self._top_level(entry)
+            if is_collection:
+                folders.append(entry)
+            elif why is not None:
+                skipped.append((printable_path(entry.name), printable_path(entry.name), why))
+        self._skipped = skipped
         return [
             UpstreamCollection(external_id=e.name, name=e.name, locations=(e.path,), kind="folder")
             for e in folders
-            if not problems[e.name]
         ]
 
-    def _folders(
-        self, entries: list[os.DirEntry]
-    ) -> tuple[list[os.DirEntry], list[tuple[os.DirEntry, str]]]:
-        """The visible folders among base_path's entries, and the entries whose type cannot be
-        read (a symlink loop with ``follow_symlinks``, EIO, …) with why: one such entry is a
-        skipped collection, not a failure of every collection of the source."""
-        folders, unreadable = [], []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=self.follow_symlinks):
-                    folders.append(entry)
-            except OSError as exc:
-                unreadable.append((entry, f"cannot read folder: {_why(exc)}"))
-        return folders, unreadable
+    def _top_level(self, entry: os.DirEntry) -> tuple[bool, str | None]:
+        """(whether it is a collection, else why not) for one entry of base_path; (False,
+        None): not a folder nor a media file, nothing to say.  An entry whose type cannot be
+        read (a symlink loop with ``follow_symlinks``, EIO, …) is a skipped collection, not a
+        failure of every collection of the source."""
+        try:
+            is_folder = entry.is_dir(follow_symlinks=self.follow_symlinks)
+        except OSError as exc:
+            return False, f"cannot read folder: {_why(exc)}"
+        if is_folder:
+            why = self._exclusions.folder_reason(entry.name, entry.path) or _folder_problem(entry)
+            return why is None, why
+        if not _has_extension(entry.name, self.extensions):
+            return False, None
+        return False, self._exclusions.file_reason(entry.name, entry.path) or LOOSE_FILE
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:
         return list(getattr(self, "_skipped", ()))
@@ -301,8 +401,7 @@ class FilesystemImporter(BaseImporter):
         for item in listing:
             if item.problem is None:
                 item = self.describe(item)
-                shown = item.series_title if item.kind == "episode" else item.title
-                if (shown or "").casefold() != title:
+                if (_shown_title(item) or "").casefold() != title:
                     continue
                 if season is not None and item.season_number != season:
                     continue
@@ -355,6 +454,9 @@ class FilesystemImporter(BaseImporter):
         folders = tuple(path[inside + 1 : slash].split(os.sep)) if inside < slash else ()
         parsed = parse_media_name(stem, folders)
         series = parsed.series_title
+        metadata = item.metadata
+        if parsed.extra_type is not None:
+            metadata = {"extra_type": parsed.extra_type, "extra_of": parsed.extra_of}
         # built directly: NamedTuple._replace costs 3x more, once per new file of a first ingest
         return UpstreamAsset(
             item.source_uri,
@@ -369,18 +471,18 @@ class FilesystemImporter(BaseImporter):
             parsed.episode,
             parsed.year,
             item.duration_ms,
-            item.metadata,
+            metadata,
             item.problem,
         )
 
     def _walk(self, root: str, external_id: str) -> Iterator[UpstreamAsset]:
         """Depth-first, name-ordered walk yielding the media files; a file whose path is not
         valid text, or that cannot be read (a symlink loop or a dangling one, EACCES, EIO,
-        ESTALE, …), comes with its ``problem``, and so does a subfolder that cannot be listed.
+        ESTALE, …), comes with its ``problem``, and so does a subfolder that cannot be listed
+        and whatever the collection's ``exclude`` patterns leave out (a folder is not entered).
         Only an unreadable root fails the collection.  Each folder entered is noted as (path,
-        inode, mtime_ns, entry count), from the stat made before listing it, and once the walk
-        has run to its end without skipping anything for an error that is the listing's proof
-        (``observation_token``).
+        inode, mtime_ns, entry count), and once the walk has run to its end without skipping
+        anything for an error that is the listing's proof (``observation_token``).
 
         The URI of each folder is escaped once and only file names per file: escaping whole
         paths cost a quarter of a no-change plan.  Items are built here, not by a wrapping
@@ -391,21 +493,16 @@ class FilesystemImporter(BaseImporter):
         walked: list[tuple[str, int, int, int]] = []
         began = time.time_ns()
         seen_dirs: set[tuple[int, int]] = set()
-        exts = self.extensions
-        follow = self.follow_symlinks
+        exts, follow = self.extensions, self.follow_symlinks
+        exclusions = self.exclusions_for(external_id)
+        may_exclude_file = exclusions.file_filter.may_match
+        may_exclude_folder = exclusions.folder_filter.may_match
         stack: list[str] = [root]
         complete = True  # False once an entry was skipped for an error: then no proof is kept
         while stack:
             directory = stack.pop()
             try:
-                st = os.stat(directory)
-                key = (st.st_dev, st.st_ino)
-                if key in seen_dirs:
-                    continue  # a loop (or a second link to the same folder): enter each once
-                seen_dirs.add(key)
-                with os.scandir(directory) as it:
-                    entries = sorted(it, key=_name_of)
-                walked.append((directory, st.st_ino, st.st_mtime_ns, len(entries)))
+                entries = _enter(directory, seen_dirs, walked)
                 folder_uri = file_uri(directory) + "/"
                 folder_is_text = is_text(directory)
             except OSError as exc:
@@ -414,17 +511,24 @@ class FilesystemImporter(BaseImporter):
                     complete = False
                     yield skipped
                 continue
-            subdirs = []
+            subdirs, excluded = [], []
             for entry in entries:
                 name = entry.name
-                if name.startswith("."):
-                    continue
                 try:
                     if entry.is_dir(follow_symlinks=follow):
-                        subdirs.append(entry.path)
+                        why = may_exclude_folder(name) and exclusions.folder_reason(
+                            name, entry.path
+                        )
+                        if why:
+                            excluded.append(_excluded(entry.path, why, folder=True))
+                        else:
+                            subdirs.append(entry.path)
                         continue
                     dot = name.rfind(".")
                     if dot <= 0 or name[dot:].lower() not in exts:
+                        continue
+                    if may_exclude_file(name) and (why := exclusions.file_reason(name, entry.path)):
+                        excluded.append(_excluded(entry.path, why, folder=False))
                         continue
                     st = entry.stat()
                 except OSError as exc:  # a symlink loop, EACCES, EIO, ESTALE, …: this entry only
@@ -444,6 +548,8 @@ class FilesystemImporter(BaseImporter):
                     yield UpstreamAsset(
                         file_uri(path), printable_path(path), size, "", problem=NOT_UTF8
                     )
+            if excluded:
+                yield from excluded
             stack.extend(reversed(subdirs))
         if complete:  # a skipped entry may read fine next time: the executor lists again
             observed[external_id] = _Proof(began, tuple(walked))

@@ -66,3 +66,9 @@ class UpstreamAsset(NamedTuple):
     metadata: Mapping[str, Any] | None = None
     #: why this item cannot be stored (it is counted and named, never written); None: it can
     problem: str | None = None
+
+
+#: a source ``config`` key holding each collection's own ``exclude:`` patterns (collection
+#: external_id -> patterns): the file declares them on the collection, and they are stored with
+#: the source so every ingest (``apply``, ``collection ingest``) walks with the same patterns
+COLLECTION_EXCLUDE = "collection_exclude"

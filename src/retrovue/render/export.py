@@ -5,7 +5,8 @@ The output is written so that `retrovue plan` with it shows no changes: sources 
 for the reader), every stored collection is listed with its sync flag (one the upstream no
 longer offers too: listed by external_id, the plan reports it as gone instead of refusing it),
 and path mappings with a ``local_path`` are declared (the unset ones are discovery's).
-Enricher attachments are written where they are stored (on the source or on one collection).
+Enricher attachments are written where they are stored (on the source or on one collection),
+and so are ``exclude:`` patterns (a collection's are stored in its source's config).
 
 ``missing_threshold`` is the one setting it cannot give back: the database does not store it.
 
@@ -21,6 +22,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from retrovue.model.enrichment import EnricherSpec, run_order
+from retrovue.model.upstream import COLLECTION_EXCLUDE
 
 if TYPE_CHECKING:
     from retrovue.app.export import Export, ExportedSecret, ExportedSource
@@ -104,21 +106,26 @@ def _source_lines(exported: ExportedSource) -> list[str]:
             0,
             f"  # importer type {source.type!r} is not loaded here: keys that look secret are withheld",
         )
-    lines.append("    config:" if source.config else "    config: {}")
-    for key in sorted(source.config):
+    config = {k: v for k, v in source.config.items() if k != COLLECTION_EXCLUDE}
+    lines.append("    config:" if config else "    config: {}")
+    for key in sorted(config):
         secret = secrets.get(key)
         if secret is None:
-            lines.append(f"      {key}: {scalar(source.config[key])}")
+            lines.append(f"      {key}: {scalar(config[key])}")
             continue
         lines.append(
             f"      # secret: set {secret.variable} to this source's {key} (the value is not exported)"
         )
         lines.append(f"      {key}: {_reference(secret)}")
     lines += _enricher_lines(source.enrichers, "    ")
-    if source.collections:
+    excludes = dict(source.config.get(COLLECTION_EXCLUDE) or {})
+    if source.collections or excludes:
         lines.append("    collections:")
-        for collection in source.collections:
-            lines += _collection_lines(collection)
+    for collection in source.collections:
+        lines += _collection_lines(collection, _pop_declared(excludes, collection.external_id))
+    for declared_as, patterns in excludes.items():  # declared, and no collection stored yet
+        lines.append(f"      - external_id: {scalar(declared_as)}")
+        lines.append(f"        exclude: {scalar(patterns)}")
     return lines
 
 
@@ -127,12 +134,24 @@ def _reference(secret: ExportedSecret) -> str:
     return json.dumps(stored) if stored else f"${{{secret.variable}}}"
 
 
-def _collection_lines(c: DbCollection) -> list[str]:
+def _pop_declared(excludes: dict[str, list[str]], external_id: str) -> list[str] | None:
+    """A collection's patterns, declared by its external_id or by its name (the same word for
+    a folder, in any case, as declarations match)."""
+    if external_id in excludes:
+        return excludes.pop(external_id)
+    folded = external_id.casefold()
+    key = next((k for k in excludes if k.casefold() == folded), None)
+    return excludes.pop(key) if key is not None else None
+
+
+def _collection_lines(c: DbCollection, exclude: list[str] | None = None) -> list[str]:
     lines = [
         f"      - name: {scalar(c.name)}",
         f"        external_id: {scalar(c.external_id)}",
         f"        sync: {scalar(c.sync_enabled)}",
     ]
+    if exclude:
+        lines.append(f"        exclude: {scalar(exclude)}")
     mapped = [m for m in c.path_mappings if m.local_path]
     if mapped:
         lines.append("        path_mappings:")

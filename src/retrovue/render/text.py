@@ -131,11 +131,33 @@ def group_by_source(plan: Plan) -> dict[str, list[Action]]:
     return by_source
 
 
+def skipped_upstream(plan: Plan) -> dict[str, list[str]]:
+    """Per source, what its upstream offered that is not a collection here (an excluded or
+    unreadable folder, a file in no collection), counted by reason with a first example, in
+    the form of a collection's skipped items."""
+    reasons: dict[str, dict[str, list[str]]] = {}
+    for s in plan.skipped:
+        reasons.setdefault(s.source, {}).setdefault(s.reason, []).append(s.name)
+    return {
+        source: [
+            f"      not a collection: {why} ({len(names):,}, e.g. {names[0]})"
+            for why, names in by.items()
+        ]
+        for source, by in reasons.items()
+    }
+
+
 def render_text(plan: Plan) -> str:
-    """Group by source, then by collection; one line per changed attribute, Terraform-style."""
+    """Group by source, then by collection; one line per changed attribute, Terraform-style.
+    A source whose upstream offered something it skipped is shown even when nothing changes."""
     out: list[str] = []
-    for name, actions in group_by_source(plan).items():
+    skipped = skipped_upstream(plan)
+    blocks = group_by_source(plan)
+    for name in skipped:
+        blocks.setdefault(name, [])
+    for name, actions in blocks.items():
         out.extend(source_block(name, actions))
+        out.extend(skipped.get(name, ()))
         out.append("")
     for p in plan.problems:
         where = f'source "{p.source}"' + (f' collection "{p.collection}"' if p.collection else "")
