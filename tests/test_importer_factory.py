@@ -5,11 +5,11 @@ parameters, and its secret values learnt for redaction."""
 from __future__ import annotations
 
 import pytest
-from retrovue.database.models import Collection, Source
 from sqlalchemy import select, update
 
 from retrovue.app.collection_read import show_collection
 from retrovue.app.context import Context
+from retrovue.database.tables import Collection, Source
 from retrovue.errors import ImporterUnavailableError, SecretNotSetError, StoredConfigError
 from retrovue.execute.executor import Executor
 from retrovue.importers.factory import ImporterFactory

@@ -13,9 +13,9 @@ import json
 import os
 
 import yaml
-from retrovue.database.models import Asset
 from sqlalchemy import select
 
+from retrovue.database.tables import Asset
 from retrovue.importers.filesystem import NOT_UTF8
 from tests.helpers import fs_config, make_tree
 

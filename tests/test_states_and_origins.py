@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from retrovue.database.models import Asset, Source
 from sqlalchemy import select, update
 
 from retrovue.app.asset_read import STATES
+from retrovue.database.tables import Asset, Source
 from retrovue.model.actions import CreateSource, FieldChange, SourceAddress
 from retrovue.model.codec import decode_action, encode_action
 from retrovue.model.enums import AssetState, SourceOrigin

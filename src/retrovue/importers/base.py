@@ -58,6 +58,9 @@ class BaseImporter(ABC):
     display_name: ClassVar[str]
     #: True when asset paths are upstream (server) paths that need a path mapping to become local.
     uses_path_mappings: ClassVar[bool] = False
+    #: config keys the declarative path stores for the importer beyond its parameters (e.g. a
+    #: collection's own settings kept in its source's config); a stored config may hold them
+    derived_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Mapping[str, Any]):
         self.config = dict(config)

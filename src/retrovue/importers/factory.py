@@ -54,7 +54,9 @@ class ImporterFactory:
         self, type_id: str, stored: Mapping[str, Any] | None, source: str
     ) -> type[BaseImporter]:
         cls = self.registry.require_available(type_id, source)
-        check_stored_config(type_id, tuple(cls.param_spec()), stored or {}, source)
+        check_stored_config(
+            type_id, tuple(cls.param_spec()), stored or {}, source, cls.derived_params
+        )
         return cls
 
     def _made(self, cls: type[BaseImporter], config: dict[str, Any]) -> BaseImporter:
@@ -64,10 +66,15 @@ class ImporterFactory:
 
 
 def check_stored_config(
-    type_id: str, specs: Sequence[ParamSpec], stored: Mapping[str, Any], source: str
+    type_id: str,
+    specs: Sequence[ParamSpec],
+    stored: Mapping[str, Any],
+    source: str,
+    derived: frozenset[str] = frozenset(),
 ) -> None:
-    """Every required parameter is there and every key is one the importer takes."""
-    known = {spec.name for spec in specs}
+    """Every required parameter is there and every key is one the importer takes (its
+    parameters, and the ``derived`` keys the declarative path stores for it)."""
+    known = {spec.name for spec in specs} | derived
     problems = [f"unknown parameter '{key}'" for key in sorted(set(stored) - known)]
     problems += [
         f"missing required parameter '{spec.name}'"

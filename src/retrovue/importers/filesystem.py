@@ -233,6 +233,8 @@ def _folder_problem(entry: os.DirEntry) -> str | None:
 class FilesystemImporter(BaseImporter):
     type_id = "filesystem"
     display_name = "Filesystem folders"
+    #: each collection's own ``exclude:`` patterns, stored in its source's config
+    derived_params = frozenset({COLLECTION_EXCLUDE})
 
     @classmethod
     def param_spec(cls) -> Sequence[ParamSpec]:

@@ -3,7 +3,7 @@
 Understood forms: ``Show/Season 01/Show - S01E02 - Title.mkv``, ``Show.S01E02.720p.mkv``,
 ``Show 1x02.mkv`` and ``Movie (1999).mkv`` / ``Movie.1999.1080p.mkv``; a show's year, in its
 folder (``Doctor Who (2005)/Season 01/…``) or its file names, is its ``year``, not part of its
-title.  Plex's local extras are ``extra`` items (see ``EXTRA_FOLDERS``).  Anything else is an
+title.  Local extras (the naming media servers share) are ``extra`` items (see ``EXTRA_FOLDERS``).  Anything else is an
 ``other`` item titled after its file name.  The regexes run once per file: they measured under 20%
 of the cost of a directory scan.
 """
@@ -27,8 +27,8 @@ _RELEASE_TAGS = re.compile(
 )
 
 
-#: Plex's local-extras folders, case-insensitive, -> the extra's type.  They count inside a
-#: title's folder (``Movie (1999)/Trailers/…``), as Plex reads them: a folder of the collection
+#: the local-extras folders media servers read, case-insensitive, -> the extra's type.  They count inside a
+#: title's folder (``Movie (1999)/Trailers/…``), as media servers read them: a folder of the collection
 #: itself named ``Other`` or ``Shorts`` is more likely a shelf of titles than one title's extras
 EXTRA_FOLDERS = {
     "trailers": "trailer",
@@ -41,7 +41,7 @@ EXTRA_FOLDERS = {
     "other": "other",
     "extras": "other",
 }
-#: Plex's inline extras: a name ending ``-trailer``, ``-featurette``, … (case-insensitive)
+#: inline extras: a name ending ``-trailer``, ``-featurette``, … (case-insensitive)
 EXTRA_SUFFIXES = frozenset(
     ("trailer", "featurette", "behindthescenes", "deleted", "interview", "scene", "short", "other")
 )
@@ -59,7 +59,7 @@ class ParsedName:
     season: int | None = None
     episode: int | None = None
     year: int | None = None  # a movie's, a show's, or the year of the title an extra belongs to
-    extra_type: str | None = None  # trailer, featurette, … (Plex's names)
+    extra_type: str | None = None  # trailer, featurette, … (the convention's names)
     extra_of: str | None = None  # the title an extra belongs to, when its folders tell
 
 
@@ -118,7 +118,7 @@ def _series_from_dirs(parent_dirs: tuple[str, ...]) -> str | None:
 
 
 def _extra(stem: str, parent_dirs: tuple[str, ...]) -> ParsedName | None:
-    """A Plex local extra: a file in an extras folder inside a title's folder, or one named
+    """A local extra: a file in an extras folder inside a title's folder, or one named
     ``Name-trailer`` (``-featurette``, …); None: not an extra."""
     for depth in range(len(parent_dirs) - 1, 0, -1):  # nearest first; depth 0 is a shelf
         folder = parent_dirs[depth]
