@@ -399,7 +399,8 @@ def test_loudness_at_a_rate_whose_100_ms_hop_is_not_whole_samples(tmp_path):
 def test_loudness_keeps_integrating_across_layout_and_rate_changes():
     import numpy as np
 
-    from retrovue.enrichers.loudness import _Meter
+    from retrovue.enrichers.loudmeter import SpanMeter
+    from retrovue.enrichers.loudness import facts_of
 
     def frames(samples, layout, rate):
         for start in range(0, samples.shape[1], 1024):
@@ -408,15 +409,16 @@ def test_loudness_keeps_integrating_across_layout_and_rate_changes():
             frame.sample_rate = rate
             yield frame
 
-    meter = _Meter(true_peak=True)
+    meter = SpanMeter(48_000, true_peak=True)
+    meter.begin(0)
     # broadcast recordings switch stereo and mono at programme boundaries; rates rarely change
     for frame in frames(media.sine(1000, -20, 3.0, channels=1), "mono", 48_000):
-        meter.add(frame)
+        meter.push(frame)
     for frame in frames(
         media.sine(1000, -20, 3.0, channels=2, sample_rate=44_100), "stereo", 44_100
     ):
-        meter.add(frame)
-    facts = meter.finish()
+        meter.push(frame)
+    facts = facts_of([meter.finish()], true_peak=True)
     mono, stereo = expected_sine_lufs(-20, 1000, 1), expected_sine_lufs(-20, 1000, 2)
     # equal durations of each: the mean power of the two, give or take the blocks straddling
     expected = 10 * math.log10((10 ** (mono / 10) + 10 ** (stereo / 10)) / 2)
