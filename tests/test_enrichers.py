@@ -428,14 +428,16 @@ def test_loudness_keeps_integrating_across_layout_and_rate_changes():
     assert facts["true_peak_dbtp"] == pytest.approx(-20, abs=0.2)
 
 
-def test_loudness_without_audio_is_no_audio_and_silence_has_none(files, tmp_path):
-    with pytest.raises(EnrichmentError) as info:
-        loudness(files["video_only"])
-    assert info.value.code == NO_AUDIO
+def test_loudness_of_a_file_without_audio_is_a_fact_and_silence_has_none(files, tmp_path):
+    """issue 20: no audio stream is recorded (``audio: false``), not failed with NO_AUDIO as it
+    was; silence has no loudness either, but has audio."""
+    no_audio = loudness(files["video_only"])
+    assert no_audio["audio"] is False and no_audio["integrated_lufs"] is None
     import numpy as np
 
     silent = loudness(media.write_audio(tmp_path / "silence.flac", np.zeros((2, 48_000))))
     assert silent["integrated_lufs"] is None and silent["true_peak_dbtp"] is None
+    assert silent["audio"] is True
     assert loudness(files["mkv"])["integrated_lufs"] < -10  # a lossy (AAC) track decodes too
 
 

@@ -191,6 +191,20 @@ def test_silence_has_no_loudness_as_ffmpeg_finds_none(tmp_path):
     assert facts["audio"] is True and facts["measured_ms"] == 3000
 
 
+def test_a_video_without_audio_is_a_fact_not_a_failure(tmp_path):
+    """No audio stream (ffmpeg -i lists none): the enricher succeeds with ``audio: false`` and no
+    loudness, as silence has none (it used to fail with NO_AUDIO)."""
+    path = media.write_av(tmp_path / "video.mp4", audio=False)
+    probe = subprocess.run(
+        [FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True
+    )
+    assert "Video:" in probe.stderr and "Audio:" not in probe.stderr
+    facts = loudness(path)
+    assert facts["audio"] is False
+    assert facts["integrated_lufs"] is None and facts["true_peak_dbtp"] is None
+    assert LoudnessEnricher.hot_columns(facts) == {}
+
+
 # -- segments side by side measure what one reading measures ------------------------------------
 
 CONTAINERS = {

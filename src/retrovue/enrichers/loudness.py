@@ -8,6 +8,9 @@ and the loudness range (``bs1770.py``) and finds its true peak with BS.1770-4 An
 interpolator, only where a value above the peak so far is possible (``truepeak.py``).  A long
 programme is read in one-minute segments, as many side by side as there are cores, whose hop
 energies add up (``reading.py``, ``spans.py``).
+
+A file without an audio stream is a fact, not a failure: ``audio: false`` with no loudness, as
+silence has none.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, ParamSpec
-from retrovue.enrichers.errors import NO_AUDIO, UNREADABLE, EnrichmentError
+from retrovue.enrichers.errors import UNREADABLE, EnrichmentError
 
 STANDARD = "ITU-R BS.1770-4 / EBU R128 / EBU Tech 3342"
 
@@ -23,7 +26,7 @@ STANDARD = "ITU-R BS.1770-4 / EBU R128 / EBU Tech 3342"
 class LoudnessEnricher(BaseEnricher):
     type_id = "loudness"
     #: 2: unlabeled channels weighted as FFmpeg weighs them (and K-weighted at all), codec
-    #: names, the loudness range
+    #: names, the loudness range, a file without audio a fact (``audio: false``), not NO_AUDIO
     version = 2
     display_name = "Loudness (EBU R128 integrated loudness, loudness range, true peak)"
     opt_in = True  # decodes the whole audio track: minutes of CPU per feature film
@@ -68,7 +71,7 @@ class LoudnessEnricher(BaseEnricher):
         with opened.container as container:
             stream = _audio_stream(container)
             if stream is None:
-                raise EnrichmentError(NO_AUDIO, "no audio stream")
+                return no_audio_facts()
             about = {"stream_index": stream.index, "codec": codec_name(stream)}
             reading = measure_stream(
                 asset.path, opened, stream, true_peak=self.params["true_peak"], cores=cores()
@@ -95,6 +98,19 @@ def codec_name(stream) -> str:
     (``mp3float``)."""
     codec = stream.codec_context.codec
     return getattr(codec, "canonical_name", None) or codec.name
+
+
+def no_audio_facts() -> dict[str, Any]:
+    return {
+        "audio": False,
+        "integrated_lufs": None,
+        "loudness_range_lu": None,
+        "true_peak_dbtp": None,
+        "sample_peak_dbfs": None,
+        "gated_blocks": 0,
+        "measured_ms": 0,
+        "standard": STANDARD,
+    }
 
 
 def facts_of(measures, *, true_peak: bool) -> dict[str, Any]:
