@@ -145,6 +145,9 @@ MAX_PLANES = 8
 def _graph(frame, rate: int, shape: Shape):
     """abuffer → float at ``rate`` → blocks → (as they are | K-weighting, at double precision)."""
     graph = av.filter.Graph()
+    # one thread: the segments are the parallelism; libavfilter's own threads (a channel each
+    # in ``biquad``) would only add their hand-offs to every block
+    graph.threads = 1
     source = graph.add_abuffer(
         sample_rate=frame.sample_rate,
         format=frame.format.name,
