@@ -1,7 +1,9 @@
-"""Benchmark: the ``ffprobe`` enricher through ``retrovue apply`` (DESIGN §11, issue 11).
+"""Benchmark: the ``ffprobe`` enricher through ``retrovue apply`` (DESIGN §11, issue 11), and the
+``loudness`` enricher on one long programme (DESIGN §10, issue 20).
 
     python benchmarks/enrich.py --files 2000 [--backend sqlite|postgres] [--noop-assets 100000]
     python benchmarks/enrich.py --files 200                     # a quick check
+    python benchmarks/enrich.py --files 0 --loudness-minutes 20 [--src OLD/src]
 
 Generates N small media files (copies of a few templates written with PyAV: 1 s mkv and mp4, a
 20 s mp4 whose index is larger, an audio-only mka), ingests them with ``retrovue apply`` (no
@@ -28,6 +30,24 @@ same plan with ``ffprobe`` attached and every asset already enriched (the attach
 ``asset_enrichments`` rows are written directly), and the same for ``apply``; runs alternate
 (the attachment row is removed and put back between them), medians of ``--plan-repeat``.
 
+With ``--loudness-minutes M`` it writes an M-minute stereo AAC programme (48 kHz, 192 kbit/s, with
+FFmpeg's own binary from the ``imageio-ffmpeg`` wheel: pink noise and tones whose levels move, so
+the gates and the true peak have work to do) and measures, interleaved, best of ``--repeat``:
+
+* floor: PyAV decoding the audio stream (the other streams discarded, packet by packet), in this
+  process: what the enricher decodes, and nothing else;
+* FFmpeg: ``ffmpeg -nostats -i FILE -af ebur128=peak=true -f null -`` (the binary, start-up
+  included), whose summary gives the reference I, LRA and true peak;
+* the enricher in one process: ``LoudnessEnricher().enrich`` on the file, timed inside a fresh
+  interpreter after a first call on a 1 s file (imports out of the figure);
+* the CLI: ``retrovue collection enrich Programme --force`` with only ``loudness`` attached, as a
+  process, start-up, database and worker start included;
+
+each with its ratio to the floor, and the LU difference of retrovue's result to FFmpeg's.
+``--src DIR`` runs the enricher and the CLI from another source tree (an export of an older
+commit's ``src``), for before/after figures against the same floor.  Targets: the CLI within
+1.5x the floor, and faster than FFmpeg's ebur128; results within 0.1 LU of FFmpeg's.
+
 Targets: apply ≥ 10× the per-file ``ffprobe`` throughput; apply within 2× of the one-process PyAV
 floor times the cores used; a no-change re-apply probes nothing and adds under 10% to the
 no-change plan of a 100,000-asset collection.  Timings are printed, never asserted.
@@ -53,6 +73,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import av
+import imageio_ffmpeg
 import yaml
 from sqlalchemy import create_engine, delete, func, insert, literal, null, select, update
 
@@ -459,6 +480,166 @@ def report_noop(args, t: dict[str, float]) -> None:
     )
 
 
+# -- loudness of one long programme ---------------------------------------------------------------
+
+#: the programme: pink noise whose level swells and fades, a tone under it that comes and goes on
+#: the left, another on the right (what the gates, the loudness range and the true peak see)
+PROGRAMME_FILTER = (
+    "[0]volume='0.5+0.45*sin(2*PI*t/17)':eval=frame,asplit[n1][n2];"
+    "[1]volume='0.3*(1+sin(2*PI*t/5))':eval=frame[s];"
+    "[n1][s]amix=inputs=2:normalize=0[l];"
+    "[n2][2]amix=inputs=2:normalize=0:weights=0.8 0.4[r];"
+    "[l][r]join=inputs=2:channel_layout=stereo"
+)
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_programme(path: Path, minutes: float) -> Path:
+    seconds = str(minutes * 60)
+    sources = [
+        f"anoisesrc=color=pink:r=48000:d={seconds}:a=0.3:seed=7",
+        f"sine=f=220:r=48000:d={seconds}",
+        f"sine=f=330:r=48000:d={seconds}",
+    ]
+    command = [ffmpeg_exe(), "-v", "error", "-y"]
+    for source in sources:
+        command += ["-f", "lavfi", "-i", source]
+    command += ["-filter_complex", PROGRAMME_FILTER, "-c:a", "aac", "-b:a", "192k", str(path)]
+    subprocess.run(command, check=True)
+    return path
+
+
+def decode_floor(path: Path) -> tuple[float, float]:
+    """(wall, CPU) of decoding the first audio stream with PyAV, as the enricher reads it."""
+    started, cpu = time.perf_counter(), time.process_time()
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        for other in container.streams:
+            if other is not stream:
+                other.discard = av.stream.Discard.all
+        for packet in container.demux(stream):
+            for _frame in stream.decode(packet):
+                pass
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def ffmpeg_ebur128(path: Path) -> tuple[float, float, dict[str, float]]:
+    """(wall, CPU, {I, LRA, TP}) of FFmpeg's own ebur128 filter over the file."""
+    command = [ffmpeg_exe(), "-nostats", "-i", str(path), "-af", "ebur128=peak=true"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*command, "-f", "null", "-"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    err = proc.stderr.read().decode()
+    _pid, _status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    return seconds, usage.ru_utime + usage.ru_stime, parse_ebur128(err)
+
+
+def parse_ebur128(log: str) -> dict[str, float]:
+    """I (LUFS), LRA (LU) and TP (dBTP) from the ebur128 filter's summary."""
+    import re
+
+    summary = log[log.rindex("Summary:") :]
+
+    def value(label: str) -> float:
+        return float(re.search(label + r":\s+(-?[\d.]+|-inf)", summary).group(1))
+
+    return {"I": value("I"), "LRA": value("LRA"), "TP": value("Peak")}
+
+
+#: the enricher in a fresh interpreter: a 1 s file first (imports), then the programme, timed
+ENRICHER_SCRIPT = """
+import json, resource, sys, time
+from retrovue.enrichers.base import EnrichInput
+from retrovue.enrichers.loudness import LoudnessEnricher
+enricher = LoudnessEnricher()
+enricher.enrich(EnrichInput("warm-up", sys.argv[1]))
+def cpu():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+started, used = time.perf_counter(), cpu()
+facts = enricher.enrich(EnrichInput("programme", sys.argv[2]))
+print(json.dumps({"wall": time.perf_counter() - started, "cpu": cpu() - used, "facts": facts}))
+"""
+
+
+def enricher_in_process(warm: Path, path: Path, cli: Cli) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", ENRICHER_SCRIPT, str(warm), str(path)],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def measure_loudness(args, work: Path, dbs: Databases, cli: Cli) -> dict:
+    base = work / "programme"
+    folder = base / "Programme"
+    folder.mkdir(parents=True)
+    # audio only, as FFmpeg's command line would otherwise decode the video too; .mp4, as the
+    # filesystem importer takes no .m4a by default
+    path = make_programme(folder / "programme.mp4", args.loudness_minutes)
+    warm = media.write_av(work / "warm.mp4", video=False)
+    url = dbs.new("loudness")
+    config = write_config(work / "loudness.yaml", base, "Programme", ["loudness"])
+    cli.run("apply", "-c", config, "--auto-approve", db=url, ok=(0,))  # ingested and enriched
+    runs: dict[str, list[tuple[float, float]]] = {}
+    found: dict = {}
+    for _ in range(args.repeat):
+        runs.setdefault("floor", []).append(decode_floor(path))
+        wall, cpu, found["ffmpeg"] = ffmpeg_ebur128(path)
+        runs.setdefault("ffmpeg", []).append((wall, cpu))
+        inside = enricher_in_process(warm, path, cli)
+        runs.setdefault("enricher", []).append((inside["wall"], inside["cpu"]))
+        found["retrovue"] = inside["facts"]
+        wall, _rss, out = cli.run(
+            *("collection", "enrich", "Programme", "--force", "--json"), db=url, ok=(0,)
+        )
+        counts = [c for e in json.loads(out)["enrichments"] for c in e["counts"]]
+        done = (sum(c["enriched"] for c in counts), sum(c["failed"] for c in counts))
+        assert done == (1, 0), f"collection enrich enriched/failed {done}"
+        runs.setdefault("cli", []).append((wall, cli.cpu))
+    best = {name: min(values) for name, values in runs.items()}
+    return {"best": best, **found, "path": path}
+
+
+def report_loudness(args, t: dict) -> None:
+    best, ours, theirs = t["best"], t["retrovue"], t["ffmpeg"]
+    floor = best["floor"][0]
+    print(
+        f"loudness of a {args.loudness_minutes:g}-minute stereo AAC programme "
+        f"({t['path'].stat().st_size / 1e6:.0f} MB), {os.cpu_count()} cores, PyAV "
+        f"{av.__version__}; best of {args.repeat} interleaved rounds (wall, CPU in brackets)"
+    )
+    labels = {
+        "floor": "floor: PyAV decode of the audio stream",
+        "ffmpeg": "FFmpeg ebur128=peak=true (binary)",
+        "enricher": "retrovue loudness enricher, in process",
+        "cli": "retrovue collection enrich --force (CLI)",
+    }
+    for name, label in labels.items():
+        wall, cpu = best[name]
+        print(f"  {label:<44}{wall:6.2f} s [{cpu:5.2f} s]  {wall / floor:5.2f}x the floor")
+    print(
+        f"  targets: CLI <= 1.5x the floor ({'met' if best['cli'][0] <= 1.5 * floor else 'MISSED'})"
+        f", faster than FFmpeg ({'met' if best['cli'][0] < best['ffmpeg'][0] else 'MISSED'})"
+    )
+    lra = ours.get("loudness_range_lu")
+    print(
+        f"  FFmpeg I {theirs['I']:.1f} LUFS, LRA {theirs['LRA']:.1f} LU, true peak "
+        f"{theirs['TP']:.1f} dBTP; retrovue I {ours['integrated_lufs']:.2f} LUFS "
+        f"({ours['integrated_lufs'] - theirs['I']:+.2f} LU), LRA "
+        f"{'-' if lra is None else f'{lra:.2f}'} LU, true peak {ours['true_peak_dbtp']:.2f} dBTP "
+        f"({ours['true_peak_dbtp'] - theirs['TP']:+.2f} dB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=500)
@@ -479,17 +660,26 @@ def main() -> None:
         help="also compare no-change plans of a collection of this many assets",
     )
     parser.add_argument("--plan-repeat", type=int, default=5)
+    parser.add_argument(
+        "--loudness-minutes",
+        type=float,
+        default=0,
+        help="also time loudness on one stereo AAC programme this long (20 for DESIGN §10)",
+    )
+    parser.add_argument("--src", help="run the enricher and the CLI from this source tree")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="retrovue-enrich-bench-") as tmp:
         work = Path(tmp)
         dbs = Databases(args.backend, work)
-        cli = Cli(work, None)
+        cli = Cli(work, args.src)
         try:
             if args.files:
                 report_enrichment(args, measure_enrichment(args, work, dbs, cli))
             if args.noop_assets:
                 report_noop(args, measure_noop(args, work, dbs, cli))
+            if args.loudness_minutes:
+                report_loudness(args, measure_loudness(args, work, dbs, cli))
         finally:
             dbs.drop_all()
 

@@ -17,6 +17,9 @@ import av
 import numpy as np
 
 LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "5.1": 6, "5.1(side)": 6}
+#: the sample format each test writes with, for encoders that take more than one: FLAC and
+#: 16-bit PCM at 16 bits, so that levels survive exactly; 24-bit PCM takes 32-bit samples
+SAMPLE_FORMATS = {"flac": "s16", "pcm_s16le": "s16", "pcm_s24le": "s32", "mp2": "s16"}
 
 
 def write_av(
@@ -81,13 +84,79 @@ def write_audio(
     sample_rate: int = 48_000,
     layout: str = "stereo",
     codec: str = "flac",
+    bit_rate: int | None = None,
 ) -> Path:
     """An audio-only file of ``samples`` (channels × n, floats in [-1, 1]); FLAC by default, so
-    that levels survive exactly (to 16 bits)."""
+    that levels survive exactly (to 16 bits).  The container (the extension) decides whether the
+    layout is written: PCM in Matroska or WAV is read back as "2 channels", unlabeled."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=sample_rate, layout=layout)
+        if bit_rate:
+            stream.codec_context.bit_rate = bit_rate
         _encode_audio(out, stream, samples, layout)
     return path
+
+
+def write_vfr(path: Path, samples: np.ndarray, *, sample_rate: int = 48_000) -> Path:
+    """A video of variable frame rate (frames 20 to 80 ms apart, as a phone or a screen
+    recorder writes them) with ``samples`` as its AAC stereo track; Matroska keeps the times."""
+    seconds = samples.shape[1] / sample_rate
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.integers(20, 80, size=round(seconds * 40)))
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 1000)
+        audio = out.add_stream("aac", rate=sample_rate, layout="stereo")
+        for i, ms in enumerate(t for t in times if t < seconds * 1000):
+            picture = np.full((48, 64, 3), (i * 8) % 256, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = int(ms), Fraction(1, 1000)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        _encode_audio(out, audio, samples, "stereo")
+    return path
+
+
+def write_empty_audio_track(path: Path) -> Path:
+    """A second of video whose AAC audio stream never gets a packet: an audio stream that holds
+    no audio (what a recorder that lost its input writes)."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        out.add_stream("aac", rate=48_000, layout="stereo")
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 8, np.uint8), "rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def programme(
+    seconds: float, *, channels: int = 2, sample_rate: int = 48_000, seed: int = 0
+) -> np.ndarray:
+    """Seconds of something like a programme, for comparing meters: in each channel its own
+    chord and band-limited noise under a swelling level, a stretch 25 dB down (under the
+    relative gate) and a second of silence (under the absolute one).  Nothing above ~8 kHz,
+    as in most programme audio, so true-peak interpolators of different designs agree."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sample_rate)
+    t = np.arange(n) / sample_rate
+    smooth = np.hanning(max(3, sample_rate // 4000))
+    out = np.empty((channels, n))
+    for channel in range(channels):
+        tones = sum(
+            np.sin(2 * np.pi * rng.uniform(60, 5000) * t + rng.uniform(0, 2 * np.pi))
+            for _ in range(3)
+        )
+        hiss = np.convolve(rng.standard_normal(n), smooth / smooth.sum(), mode="same")
+        swell = 0.6 + 0.4 * np.sin(2 * np.pi * t / (3 + channel) + channel)
+        out[channel] = (0.15 * tones + 0.8 * hiss / hiss.std()) * 0.1 * swell
+    quiet = slice(round(0.55 * n), round(0.7 * n))
+    out[:, quiet] *= 10 ** (-25 / 20)
+    out[:, n - min(n, sample_rate) :] = 0.0
+    return out
 
 
 def sine(
@@ -123,25 +192,43 @@ def noise(dbfs: float, seconds: float, *, sample_rate: int = 48_000, channels: i
 
 def _encode_audio(out, stream, samples: np.ndarray, layout: str) -> None:
     sample_rate = stream.codec_context.sample_rate
+    context = stream.codec_context
+    if not context.is_open:  # with video, the container opened every encoder at its first mux
+        context.format = _sample_format(context)
+        context.open()  # only an open encoder knows its frame size
+    sample_fmt = context.format.name
     # encoders that take any frame size report 0; 1024 is as good as any for them
-    frame_size = stream.codec_context.frame_size or 1024
-    formats = {"flac": "s16", "pcm_s16le": "s16"}
-    sample_fmt = formats.get(stream.codec_context.name, "fltp")
+    frame_size = context.frame_size or 1024
     for start in range(0, samples.shape[1], frame_size):
-        block = samples[:, start : start + frame_size]
-        if sample_fmt == "s16":
-            # packed: one row of interleaved channels
-            data = np.clip(np.round(block.T * 32767), -32768, 32767).astype(np.int16)
-            frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout=layout)
-        else:
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=layout
-            )
+        frame = _audio_frame(samples[:, start : start + frame_size], sample_fmt, layout)
         frame.sample_rate = sample_rate
         frame.pts = start
         frame.time_base = Fraction(1, sample_rate)
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
+
+
+def _sample_format(codec_context) -> str:
+    if codec_context.name in SAMPLE_FORMATS:
+        return SAMPLE_FORMATS[codec_context.name]
+    supported = [f.name for f in codec_context.codec.audio_formats or ()]
+    return next(f for f in ("fltp", "flt", "s16p", "s16") if f in supported)
+
+
+_INTEGERS = {"s16": (np.int16, 32767), "s32": (np.int32, 2147483647)}
+
+
+def _audio_frame(block: np.ndarray, sample_fmt: str, layout: str):
+    """Samples (channels × n, floats) as a frame of ``sample_fmt``."""
+    kind = sample_fmt.rstrip("p")
+    if kind in _INTEGERS:
+        dtype, top = _INTEGERS[kind]
+        data = np.clip(np.round(block * top), -top - 1, top).astype(dtype)
+    else:
+        data = block.astype(np.float32)
+    if not sample_fmt.endswith("p"):
+        data = data.T.reshape(1, -1)  # packed: one row of interleaved channels
+    return av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=sample_fmt, layout=layout)
 
 
 # -- bad inputs -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, insert, select, update
 
 from retrovue.app.declarative import Applied
@@ -28,7 +29,6 @@ from retrovue.database.tables import Asset, AssetEnrichment, Collection, Enriche
 from retrovue.enrichers.errors import (
     CRASHED,
     IMPLAUSIBLE_DURATION,
-    NO_AUDIO,
     NOT_MEDIA,
     PLUGIN_ERROR,
     TIMEOUT,
@@ -119,9 +119,12 @@ class Lib:
     def folder(self) -> Path:
         return self.base / "lib" / "Shows"
 
-    def add(self, name: str, template: str = "mkv") -> Path:
+    def folder_made(self) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / name
+        return self.folder
+
+    def add(self, name: str, template: str = "mkv") -> Path:
+        path = self.folder_made() / name
         shutil.copyfile(self.templates[template], path)
         return path
 
@@ -299,12 +302,12 @@ BAD_INPUT = {
         None,
         NOT_MEDIA,
     ),
-    "no audio stream, for loudness": (
+    "an audio stream with no audio in it, for loudness": (
         LOUDNESS,
-        "silent.mp4",
-        lambda lib, n: lib.add(n, "video_only"),
+        "mute.mkv",
+        lambda lib, n: media.write_empty_audio_track(lib.folder / n),
         None,
-        NO_AUDIO,
+        UNREADABLE,
     ),
     "file deleted between ingest and enrichment": (
         FFPROBE,
@@ -335,7 +338,8 @@ BAD_INPUT = {
 @pytest.mark.parametrize("case", list(BAD_INPUT))
 def test_bad_input_fails_only_its_asset(lib, case):
     """issue 11: bad input gets a clear per-asset error and stops nothing else — zero-byte,
-    truncated, random bytes named .mkv, text renamed .mp4, no audio (loudness: NO_AUDIO), a file
+    truncated, random bytes named .mkv, text renamed .mp4, an audio stream that holds no audio
+    (loudness: UNREADABLE; a file without an audio stream is no failure, issue 20), a file
     deleted (or replaced by a directory: unreadable even for root, who passes chmod 000) between ingest and enrichment
     (UNREADABLE), a plugin that raises (PLUGIN_ERROR), hangs (TIMEOUT), calls os.abort()
     (CRASHED): that asset is marked failed with the code and a reason, the rest of the collection
@@ -617,8 +621,10 @@ def test_force_reenriches_all_and_keeps_approval(lib):
 
 def test_ready_stays_ready_when_a_new_enricher_fails(lib):
     """issue 11 (the choice documented in execute/enrich.py): a ready asset stays ready when a
-    newly attached enricher fails on it; the failure is still recorded and reported."""
-    lib.add("video-only.mp4", "video_only")
+    newly attached enricher fails on it; the failure is still recorded and reported.  (The
+    failing file was a video without audio until issue 20 made that a fact, not a failure: it
+    is now an audio stream that holds no audio.)"""
+    media.write_empty_audio_track(lib.folder_made() / "mute.mkv")
     lib.add("with-audio.mkv")
     lib.ingest()
     lib.run(FFPROBE)
@@ -626,19 +632,20 @@ def test_ready_stays_ready_when_a_new_enricher_fails(lib):
     run = lib.run(FFPROBE, LOUDNESS)
     assert "ffprobe" not in {c.type for c in run.outcome.counts if c.enriched or c.failed}
     (failure,) = run.outcome.failures
-    assert (failure.type, failure.code) == ("loudness", NO_AUDIO)
-    assert lib.states() == {"video-only.mp4": "ready", "with-audio.mkv": "ready"}
-    assert lib.ledger()[("video-only.mp4", "loudness")]["error_code"] == NO_AUDIO
-    stored = lib.assets()["video-only.mp4"]["metadata"]["enrichers"]
-    assert stored["loudness"]["error"]["code"] == NO_AUDIO and "data" in stored["ffprobe"]
+    assert (failure.type, failure.code) == ("loudness", UNREADABLE)
+    assert lib.states() == {"mute.mkv": "ready", "with-audio.mkv": "ready"}
+    assert lib.ledger()[("mute.mkv", "loudness")]["error_code"] == UNREADABLE
+    stored = lib.assets()["mute.mkv"]["metadata"]["enrichers"]
+    assert stored["loudness"]["error"]["code"] == UNREADABLE and "data" in stored["ffprobe"]
     assert run.applied == Outcome.PARTIAL
 
 
 def test_two_enrichers_ready_only_when_both_succeeded(lib):
     """issue 11: an asset is ready when every enricher attached to its collection succeeded for
-    its current change token — with ffprobe and loudness, a file without audio stays new (ffprobe
-    succeeded, loudness failed), and no asset is ready before the last enricher committed."""
-    lib.add("video-only.mp4", "video_only")
+    its current change token — with ffprobe and loudness, a file whose audio stream holds no
+    audio stays new (ffprobe succeeded, loudness failed), and no asset is ready before the last
+    enricher committed.  (Issue 20: a video without audio is ready, see below.)"""
+    media.write_empty_audio_track(lib.folder_made() / "mute.mkv")
     lib.add("with-audio.mkv")
     lib.add("with-audio.mp4", "mp4")
     lib.ingest()
@@ -649,16 +656,38 @@ def test_two_enrichers_ready_only_when_both_succeeded(lib):
     loudness_phase = [seen for phase, seen in probe.seen if phase and "loudness" in phase]
     assert loudness_phase and "ready" not in loudness_phase[0].values()
     assert lib.states() == {
-        "video-only.mp4": "new",
+        "mute.mkv": "new",
         "with-audio.mkv": "ready",
         "with-audio.mp4": "ready",
     }
     ledger = lib.ledger()
-    assert ledger[("video-only.mp4", "ffprobe")]["error_code"] is None
-    assert ledger[("video-only.mp4", "loudness")]["error_code"] == NO_AUDIO
+    assert ledger[("mute.mkv", "ffprobe")]["error_code"] is None
+    assert ledger[("mute.mkv", "loudness")]["error_code"] == UNREADABLE
     assets = lib.assets()
-    assert assets["video-only.mp4"]["width"] == 64  # ffprobe's columns are kept
+    assert assets["mute.mkv"]["width"] == 64  # ffprobe's columns are kept
     assert assets["with-audio.mkv"]["loudness_lufs"] is not None
+
+
+def test_a_video_without_audio_is_ready_with_loudness_attached(lib):
+    """issue 20: "no audio stream" is a fact about the file, recorded as silence is: loudness
+    succeeds with ``audio: false`` and no loudness, the asset becomes ready, and ``apply``
+    exits 0 (it used to fail the file with NO_AUDIO and exit 2)."""
+    lib.add("video-only.mp4", "video_only")
+    lib.add("with-audio.mkv")
+    config = fs_config(lib.base / "retrovue.yaml", lib.base / "lib", {"Shows": True})
+    doc = yaml.safe_load(config.read_text())
+    doc["sources"][0]["enrichers"] = ["ffprobe", "loudness"]
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = lib.rv("apply", "-c", str(config), "--auto-approve", db=lib.db_url)
+    assert result.code == 0, result.out + result.err
+    lib.ingested = True
+    assert lib.states() == {"video-only.mp4": "ready", "with-audio.mkv": "ready"}
+    video = lib.assets()["video-only.mp4"]
+    facts = video["metadata"]["enrichers"]["loudness"]["data"]
+    assert facts["audio"] is False and facts["integrated_lufs"] is None
+    assert video["loudness_lufs"] is None
+    assert lib.ledger()[("video-only.mp4", "loudness")]["error_code"] is None
+    assert lib.assets()["with-audio.mkv"]["loudness_lufs"] is not None
 
 
 def test_unavailable_stored_type_is_reported_and_its_assets_stay_new(lib):
@@ -897,7 +926,8 @@ def test_plan_count_equals_the_run(lib):
     assert check(FFPROBE) == {"ffprobe": 4}
     assert check(FFPROBE, LOUDNESS) == {"ffprobe": 0, "loudness": 4}
     assert check(FFPROBE, LOUDNESS) == {"ffprobe": 0, "loudness": 0}
-    assert check(FFPROBE, LOUDNESS, retry_failed=True) == {"ffprobe": 1, "loudness": 2}
+    # the text file failed both; the video without audio is no failure (issue 20)
+    assert check(FFPROBE, LOUDNESS, retry_failed=True) == {"ffprobe": 1, "loudness": 1}
     shutil.copyfile(lib.templates["long"], lib.folder / "a.mkv")
     lib.ingest()
     assert check(FFPROBE, LOUDNESS) == {"ffprobe": 1, "loudness": 1}

@@ -401,7 +401,8 @@ def test_loudness_at_a_rate_whose_100_ms_hop_is_not_whole_samples(tmp_path):
 def test_loudness_keeps_integrating_across_layout_and_rate_changes():
     import numpy as np
 
-    from retrovue.enrichers.loudness import _Meter
+    from retrovue.enrichers.loudmeter import SpanMeter
+    from retrovue.enrichers.loudness import facts_of
 
     def frames(samples, layout, rate):
         for start in range(0, samples.shape[1], 1024):
@@ -410,15 +411,16 @@ def test_loudness_keeps_integrating_across_layout_and_rate_changes():
             frame.sample_rate = rate
             yield frame
 
-    meter = _Meter(true_peak=True)
+    meter = SpanMeter(48_000, true_peak=True)
+    meter.begin(0)
     # broadcast recordings switch stereo and mono at programme boundaries; rates rarely change
     for frame in frames(media.sine(1000, -20, 3.0, channels=1), "mono", 48_000):
-        meter.add(frame)
+        meter.push(frame)
     for frame in frames(
         media.sine(1000, -20, 3.0, channels=2, sample_rate=44_100), "stereo", 44_100
     ):
-        meter.add(frame)
-    facts = meter.finish()
+        meter.push(frame)
+    facts = facts_of([meter.finish()], true_peak=True)
     mono, stereo = expected_sine_lufs(-20, 1000, 1), expected_sine_lufs(-20, 1000, 2)
     # equal durations of each: the mean power of the two, give or take the blocks straddling
     expected = 10 * math.log10((10 ** (mono / 10) + 10 ** (stereo / 10)) / 2)
@@ -428,14 +430,16 @@ def test_loudness_keeps_integrating_across_layout_and_rate_changes():
     assert facts["true_peak_dbtp"] == pytest.approx(-20, abs=0.2)
 
 
-def test_loudness_without_audio_is_no_audio_and_silence_has_none(files, tmp_path):
-    with pytest.raises(EnrichmentError) as info:
-        loudness(files["video_only"])
-    assert info.value.code == NO_AUDIO
+def test_loudness_of_a_file_without_audio_is_a_fact_and_silence_has_none(files, tmp_path):
+    """issue 20: no audio stream is recorded (``audio: false``), not failed with NO_AUDIO as it
+    was; silence has no loudness either, but has audio."""
+    no_audio = loudness(files["video_only"])
+    assert no_audio["audio"] is False and no_audio["integrated_lufs"] is None
     import numpy as np
 
     silent = loudness(media.write_audio(tmp_path / "silence.flac", np.zeros((2, 48_000))))
     assert silent["integrated_lufs"] is None and silent["true_peak_dbtp"] is None
+    assert silent["audio"] is True
     assert loudness(files["mkv"])["integrated_lufs"] < -10  # a lossy (AAC) track decodes too
 
 

@@ -622,13 +622,17 @@ ENRICH_BATCH = r"DELETE FROM asset_enrichments WHERE asset_enrichments\.enricher
 
 
 def _media_library(tmp_path: Path, files: dict[str, str]) -> Path:
-    """One collection "Shows" of real media files (name -> "av" or "video-only"); its config."""
+    """One collection "Shows" of real media files (name -> "av", "video-only", or "mute": an
+    audio stream that holds no audio, which loudness fails); its config."""
     from tests import media
 
     shows = tmp_path / "media" / "Shows"
     shows.mkdir(parents=True)
     for name, kind in files.items():
-        media.write_av(shows / name, audio=kind != "video-only")
+        if kind == "mute":
+            media.write_empty_audio_track(shows / name)
+        else:
+            media.write_av(shows / name, audio=kind != "video-only")
     return fs_config(tmp_path / "retrovue.yaml", tmp_path / "media", {"Shows": True})
 
 
@@ -682,16 +686,17 @@ def test_assets_left_enriching_go_ready_when_every_enricher_attached_now_succeed
     rv, db_url, engine, tmp_path
 ):
     """issue 17, item 5: the reset follows the ready rule with what is attached now: a file
-    without audio (ffprobe succeeded, loudness failed) left `enriching` by a `kill -9` during a
+    whose audio stream holds no audio (ffprobe succeeded, loudness failed; a file without an
+    audio stream is no failure since issue 20) left `enriching` by a `kill -9` during a
     `--retry-failed` run is `ready` once loudness is detached, as every enricher still attached
     has succeeded for its current file."""
-    config = _media_library(tmp_path, {"silent.mp4": "video-only", "tone.mkv": "av"})
+    config = _media_library(tmp_path, {"silent.mkv": "mute", "tone.mkv": "av"})
     assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
     assert rv("source", "attach-enricher", "Library", "ffprobe", db=db_url).code == 0
     attached = rv("source", "attach-enricher", "Library", "loudness", "--priority", "10", db=db_url)
     assert attached.code == 0, attached.err
-    assert rv("collection", "enrich", "Shows", db=db_url).code == 2  # silent.mp4: NO_AUDIO
-    assert _states(engine) == {"silent.mp4": "new", "tone.mkv": "ready"}
+    assert rv("collection", "enrich", "Shows", db=db_url).code == 2  # silent.mkv: UNREADABLE
+    assert _states(engine) == {"silent.mkv": "new", "tone.mkv": "ready"}
     ended = run_faulted(
         db_url,
         config,
@@ -702,7 +707,7 @@ def test_assets_left_enriching_go_ready_when_every_enricher_attached_now_succeed
         action="SIGKILL",
     )
     assert ended.code == -signal.SIGKILL, ended.err
-    assert _states(engine) == {"silent.mp4": "enriching", "tone.mkv": "ready"}
+    assert _states(engine) == {"silent.mkv": "enriching", "tone.mkv": "ready"}
     assert rv("source", "detach-enricher", "Library", "loudness", db=db_url).code == 0
 
     planned = rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url)
@@ -710,7 +715,7 @@ def test_assets_left_enriching_go_ready_when_every_enricher_attached_now_succeed
     assert "reset 1 asset stuck enriching (a run was killed)" in planned.out
     applied = rv("apply", "-c", str(config), "--auto-approve", db=db_url)
     assert applied.code == 0, applied.out + applied.err
-    assert _states(engine) == {"silent.mp4": "ready", "tone.mkv": "ready"}
+    assert _states(engine) == {"silent.mkv": "ready", "tone.mkv": "ready"}
     assert rv("plan", "-c", str(config), "--detailed-exitcode", db=db_url).code == 0
 
 
