@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 # the placeholder is part of the plan wire format, which lives in the leaf model package (with
 # the actions: the codec is loaded only by commands that write or read JSON plans)
-from retrovue.model.actions import SENSITIVE_SHOWN as SENSITIVE_SHOWN
+# the model's own constant, from a module that loads no dataclasses (`--version` and completion
+# import this; the actions module costs ~20 ms to define)
+from retrovue.model.sensitive import SENSITIVE_SHOWN as SENSITIVE_SHOWN
 
 REDACTED = "***REDACTED***"
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enrichment import EnricherSpec, EnrichWork
 from retrovue.model.enums import ProblemKind, Scope, SourceOrigin, Unit
+from retrovue.model.sensitive import SENSITIVE_SHOWN as SENSITIVE_SHOWN
 from retrovue.model.upstream import UPSTREAM_PATH_KEY, PathMappingSpec
 
 #: action class -> its ``kind`` on the wire; filled at import by ``@action_kind``
@@ -70,8 +71,6 @@ def imperative_only(action: Any) -> bool:
     return type(action) in _IMPERATIVE_ONLY
 
 
-#: what every output (text, JSON, saved plans) shows in place of a secret value
-SENSITIVE_SHOWN = "(sensitive)"
 _OVERRIDE_SAFETY = (
     "Also remove the playout rows that reference the assets (--test-db --force only)."
 )
