@@ -428,3 +428,13 @@ def test_a_non_utf8_name_shows_in_the_text_plan_when_nothing_changes(rv, db_url,
     assert f"skipped: {NOT_UTF8} (1, e.g. {shown})" in text
     assert f"not a collection: {NOT_UTF8} (1, e.g. S\\xe9ries)" in text
     assert text.rstrip().endswith("No changes.")
+
+
+def test_the_markdown_plan_lists_what_is_not_a_collection(rv, db_url, tmp_path):
+    """What the text plan says of folders that are not collections, a pull-request comment
+    says too (it showed them only in --json and the text plan)."""
+    base = _synology_share(tmp_path / "video")
+    config = fs_config(tmp_path / "r.yaml", base, {"Movies": True})
+    markdown = rv("plan", "-c", str(config), "--format", "markdown", db=db_url)
+    assert markdown.code == 0, markdown.err
+    assert f"not a collection: {EADIR} (1, e.g. @eaDir)" in markdown.out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from retrovue.model.actions import Action, Plan, is_change, is_warning
 from retrovue.render.summary import plural
-from retrovue.render.text import group_by_source, source_block, source_parts, summary_line
+from retrovue.render.text import source_blocks, source_parts, summary_line
 
 MARKERS = "+-~!="
 
@@ -30,7 +30,8 @@ def render_markdown(
     head = [f"### {title}", "", f"**{summary_line(plan)}**", ""]
     head += [f"> Note: {_escape(note)}\n" for note in plan.notes]
     blocks = [
-        _source_details(name, actions, limits) for name, actions in group_by_source(plan).items()
+        _source_details(name, actions, lines, limits)
+        for name, actions, lines in source_blocks(plan)
     ]
     tail = _problems(plan)
     out = list(head)
@@ -81,8 +82,10 @@ def _diff_line(line: str) -> str:
     return f"  {indent}{body}"
 
 
-def _source_details(name: str, actions: list[Action], limits: MarkdownLimits) -> str:
-    lines = [_diff_line(line) for line in source_block(name, actions)]
+def _source_details(
+    name: str, actions: list[Action], block: list[str], limits: MarkdownLimits
+) -> str:
+    lines = [_diff_line(line) for line in block]
     if len(lines) > limits.max_lines_per_source:
         more = len(lines) - limits.max_lines_per_source
         lines = lines[: limits.max_lines_per_source] + [

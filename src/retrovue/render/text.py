@@ -147,17 +147,25 @@ def skipped_upstream(plan: Plan) -> dict[str, list[str]]:
     }
 
 
-def render_text(plan: Plan) -> str:
-    """Group by source, then by collection; one line per changed attribute, Terraform-style.
-    A source whose upstream offered something it skipped is shown even when nothing changes."""
-    out: list[str] = []
+def source_blocks(plan: Plan) -> list[tuple[str, list[Action], list[str]]]:
+    """Each source worth showing: its name, its shown actions and its block's lines, with what
+    its upstream offered that is not a collection (markdown shares this)."""
     skipped = skipped_upstream(plan)
     blocks = group_by_source(plan)
     for name in skipped:
         blocks.setdefault(name, [])
-    for name, actions in blocks.items():
-        out.extend(source_block(name, actions))
-        out.extend(skipped.get(name, ()))
+    return [
+        (name, actions, source_block(name, actions) + skipped.get(name, []))
+        for name, actions in blocks.items()
+    ]
+
+
+def render_text(plan: Plan) -> str:
+    """Group by source, then by collection; one line per changed attribute, Terraform-style.
+    A source whose upstream offered something it skipped is shown even when nothing changes."""
+    out: list[str] = []
+    for _name, _actions, lines in source_blocks(plan):
+        out.extend(lines)
         out.append("")
     for p in plan.problems:
         where = f'source "{p.source}"' + (f' collection "{p.collection}"' if p.collection else "")
