@@ -674,3 +674,21 @@ def test_the_playable_end_reads_a_megabyte_or_so_of_a_large_file(tmp_path, conta
     read = _read_bytes() - before
     assert cut_short.value.code == TRUNCATED
     assert read < (2_500_000 if container == "mkv" else 500_000), read
+
+
+def test_the_pool_starts_no_more_workers_than_inputs(files, monkeypatch):
+    """One file to probe starts one process, not one per core (each costs ~0.1-0.2 s)."""
+    from retrovue.enrichers import pool
+
+    spawned = []
+    spawn = pool._Run._spawn
+
+    def counting(self):
+        spawned.append(1)
+        return spawn(self)
+
+    monkeypatch.setattr(pool._Run, "_spawn", counting)
+    inputs = [EnrichInput("only", str(files["mkv"]))]
+    outcomes = list(run_enrichment("ffprobe", {}, inputs, workers=4))
+    assert [o.ok for o in outcomes] == [True]
+    assert len(spawned) == 1

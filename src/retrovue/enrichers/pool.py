@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -120,6 +120,9 @@ def run_enrichment_rounds(
     timeout_s = timeout_s if timeout_s is not None else float(enricher_cls.default_timeout_s)
     if workers < 1 or batch_size < 1 or not timeout_s > 0:
         raise ValueError("workers and batch_size must be at least 1 and timeout_s positive")
+    if isinstance(inputs, Sized) and len(inputs):
+        # a process costs ~0.1-0.2 s to start (PyAV, numpy): none is started with nothing to do
+        workers = min(workers, len(inputs))
     run = _Run(enricher_cls, resolved, workers, timeout_s, batch_size)
     return run.rounds(iter(inputs))
 
