@@ -69,6 +69,26 @@ class AssetDiff:
         count, first = self.unusable.get(reason, (0, example))
         self.unusable[reason] = (count + 1, first)
 
+    def skip_unusable(self, item: UpstreamAsset, shown_path: str) -> None:
+        """An item the upstream could not give in a storable form; a folder it could not list
+        also keeps what is stored under it from going missing."""
+        self.skip(item.problem, shown_path)
+        if item.kind == UNLISTED_FOLDER:
+            self.unlisted.append(item.source_uri)
+
+    def unmap(self, path: str) -> None:
+        """An item no path mapping covers (named by its upstream path: there is no local one)."""
+        self.unmapped += 1
+        if self.unmapped_example is None:
+            self.unmapped_example = path
+        if self.unmapped_paths is not None:
+            self.unmapped_paths.append(path)
+
+    def duplicate(self, path: str, to_canonical: Callable[[str], str | None] | None) -> None:
+        self.duplicates += 1
+        if self.duplicate_paths is not None:
+            self.duplicate_paths.append(_local(path, to_canonical))
+
     def skip_reasons(self) -> tuple[SkipReason, ...]:
         reasons = [SkipReason(why, n, example) for why, (n, example) in self.unusable.items()]
         if self.unmapped:
@@ -117,27 +137,19 @@ def diff_assets(
             diff.skip(item.problem or NOT_OFFERED, item.path)
             continue
         uri = item.source_uri
-        if uri in seen:
-            diff.duplicates += 1  # the upstream listed the same item twice
-            if diff.duplicate_paths is not None:
-                diff.duplicate_paths.append(_local(item.path, to_canonical))
+        if uri in seen:  # the upstream listed the same item twice
+            diff.duplicate(item.path, to_canonical)
             continue
         seen.add(uri)
         if item.problem is not None:
-            diff.skip(item.problem, _local(item.path, to_canonical))
-            if item.kind == UNLISTED_FOLDER:
-                diff.unlisted.append(uri)
+            diff.skip_unusable(item, _local(item.path, to_canonical))
             continue
         if to_canonical is None:
             canonical = item.path
         else:
             canonical = to_canonical(item.path)
             if canonical is None:
-                diff.unmapped += 1
-                if diff.unmapped_example is None:
-                    diff.unmapped_example = item.path
-                if diff.unmapped_paths is not None:
-                    diff.unmapped_paths.append(item.path)
+                diff.unmap(item.path)
                 continue
         if own_files and canonical in own_files:
             diff.skip(OWN_DATABASE_REASON, canonical)
