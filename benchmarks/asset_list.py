@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +37,7 @@ from retrovue.execute.bulk import insert_new_assets
 from retrovue.model.upstream import UpstreamAsset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
-from benchmarks.ingest_filesystem import Cli, Databases  # noqa: E402
+from benchmarks.ingest_filesystem import Cli, Databases, run_per_backend  # noqa: E402
 
 #: (source, collection, share of the assets)
 LAYOUT = (("Library", "Movies", 0.2), ("Library", "TV", 0.5), ("Archive", "Films", 0.3))
@@ -170,18 +168,7 @@ def main() -> int:
     ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     ap.add_argument("--src", help="run the CLI from this source tree (its src/ directory)")
     args = ap.parse_args()
-    backends = {"both": ["sqlite", "postgresql"], "postgres": ["postgresql"]}.get(
-        args.backend, [args.backend]
-    )
-    lines = []
-    for backend in backends:
-        cli = Cli(Path(tempfile.mkdtemp(prefix="rv-bench-list-")), args.src)
-        try:
-            lines += bench_backend(backend, args, cli)
-        finally:
-            shutil.rmtree(cli.workdir, ignore_errors=True)
-    print("\n".join(["", *lines]))
-    return 0
+    return run_per_backend(args, bench_backend, "rv-bench-list-")
 
 
 if __name__ == "__main__":

@@ -450,12 +450,19 @@ def main() -> int:
     ap.add_argument("--src", help="run the CLI from this source tree (its src/ directory)")
     ap.add_argument("--tmp", help="where to build the tree (default: the system's temp dir)")
     args = ap.parse_args()
+    return run_per_backend(args, bench_backend, "rv-bench-cli-")
+
+
+def run_per_backend(args, bench_backend, prefix: str) -> int:
+    """``bench_backend(backend, args, cli)`` for each backend ``--backend`` names, each with a
+    CLI runner in a scratch folder of its own; prints the figures (the other benchmarks share
+    this)."""
     backends = {"both": ["sqlite", "postgresql"], "postgres": ["postgresql"]}.get(
         args.backend, [args.backend]
     )
     lines = []
     for backend in backends:
-        cli = Cli(Path(tempfile.mkdtemp(prefix="rv-bench-cli-")), args.src)
+        cli = Cli(Path(tempfile.mkdtemp(prefix=prefix)), args.src)
         try:
             lines += bench_backend(backend, args, cli)
         finally:
