@@ -20,11 +20,12 @@ from sqlalchemy.engine import make_url
 
 from retrovue.database.engine import DatabaseTarget, open_database
 
-pytest_plugins = (
-    ["tests.fakeplex_fixtures"]
-    if os.path.exists(os.path.join(os.path.dirname(__file__), "fakeplex_fixtures.py"))
-    else []
-)
+# the fake media servers' fixtures (absent from the packaged test tree: test_packaging)
+pytest_plugins = [
+    f"tests.{name}"
+    for name in ("fakeplex_fixtures", "fakejellyfin_fixtures")
+    if os.path.exists(os.path.join(os.path.dirname(__file__), f"{name}.py"))
+]
 
 PG_URL = os.environ.get(
     "RETROVUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

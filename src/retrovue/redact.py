@@ -2,7 +2,9 @@
 
 Sensitive values are collected from the config and the importers' ``param_spec()`` and registered
 in a ``Redactor``; anything printed, logged or saved passes through ``scrub``.  Tokens are also
-masked when they appear as ``X-Plex-Token=...`` in URLs, even when we never learnt the value.
+masked when they appear as ``X-Plex-Token=...`` or ``api_key=...`` in URLs, as a
+``MediaBrowser Token="..."`` authorization header or an ``X-Emby-Token: ...`` header line, even
+when we never learnt the value.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from retrovue.model.sensitive import SENSITIVE_SHOWN as SENSITIVE_SHOWN
 
 REDACTED = "***REDACTED***"
 
-_URL_TOKEN = re.compile(r"(?i)(x-plex-token|token|password|passwd)=([^&\s'\"]+)")
+_URL_TOKEN = re.compile(
+    r"(?i)(x-plex-token|x-emby-token|token|password|passwd|api_key|apikey)=([^&\s'\"]+)"
+)
+#: ``Authorization: MediaBrowser Token="…"`` (and ``Emby Token="…"``): a quoted value
+_HEADER_TOKEN = re.compile(r'(?i)\b(token)="([^"]*)"')
+#: ``X-Emby-Token: …`` / ``X-MediaBrowser-Token: …`` / ``X-Plex-Token: …`` as a header line
+_HEADER_LINE = re.compile(r"(?i)\b(x-(?:emby|mediabrowser|plex)-token)(\s*:\s*)([^\s,'\"]+)")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")
 
 
@@ -35,6 +43,8 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         text = _URL_TOKEN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+        text = _HEADER_TOKEN.sub(lambda m: f'{m.group(1)}="{REDACTED}"', text)
+        text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
 
 

@@ -26,7 +26,9 @@ ENTRY_POINT_GROUP = "retrovue.importers"
 #: the built-in importers: type id -> "module:attribute" of the class, which has that type_id
 #: (tests/test_registry.py checks it)
 BUILTIN_IMPORTERS = {
+    "emby": "retrovue.importers.jellyfin:EmbyImporter",
     "filesystem": "retrovue.importers.filesystem:FilesystemImporter",
+    "jellyfin": "retrovue.importers.jellyfin:JellyfinImporter",
     "plex": "retrovue.importers.plex:PlexImporter",
 }
 

@@ -1,0 +1,247 @@
+"""A listed Jellyfin/Emby item (``BaseItemDto`` JSON) as retrovue's upstream assets.
+
+One asset per file: an item's ``MediaSources`` are its versions (a film in 4K and 1080p is one
+item with two sources), each a file with its own ``Path``, ``Size`` and streams.  What is listed
+but is no file is yielded as a not-offered record carrying its reason, so the plan counts it.
+Upstream JSON is not trusted: every value is type-checked and bounded before it is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from retrovue.importers.base import UpstreamAsset
+from retrovue.model import limits
+from retrovue.model.listing import ListingMedia
+from retrovue.model.upstream import NOT_OFFERED
+
+#: the largest values the ``assets`` table's Integer and BigInteger columns hold
+MAX_INT32, MAX_INT64 = 2**31 - 1, 2**63 - 1
+#: listed facts outside (0, this] are nonsense (or hostile) and dropped
+_MAX_MEDIA_NUMBER = 2**53
+#: longest string kept from the listing's media facts
+MAX_MEDIA_CHARS = 64
+#: ``RunTimeTicks`` are .NET ticks: 100 ns
+TICKS_PER_MS = 10_000
+
+#: item ``Type`` -> retrovue kind
+KINDS = {"Movie": "movie", "Episode": "episode", "Video": "other", "MusicVideo": "other"}
+
+#: why a listed item is not content: counted and named in the plan, never written, not seen
+NO_FILE = "the item lists no media file"
+VIRTUAL = "a placeholder the server keeps for an item it has no file of (missing or unaired)"
+REMOTE = "a remote stream (.strm or URL), not a file"
+PLACEHOLDER_SOURCE = "a placeholder version (disc stub or offline media), not a file"
+
+_DASHES = re.compile(r"-")
+
+
+class Item:
+    """One listed item, read defensively."""
+
+    def __init__(self, data: Mapping[str, Any], scheme: str):
+        self.data = data
+        self.scheme = scheme
+
+    @property
+    def id(self) -> str:
+        value = self.data.get("Id")
+        return value if isinstance(value, str) else ""
+
+    def text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        return value if isinstance(value, str) and value else None
+
+    def number(self, key: str, limit: int = MAX_INT32) -> int | None:
+        return whole(self.data.get(key), limit)
+
+    @property
+    def kind(self) -> str:
+        return KINDS.get(self.text("Type") or "", "other")
+
+    @property
+    def title_shown(self) -> str | None:
+        """What ``--title`` matches: the series of an episode, else the item's own name."""
+        return self.text("SeriesName") if self.kind == "episode" else self.text("Name")
+
+    def label(self) -> str:
+        return f"{self.text('Name') or '(untitled)'} (Id {self.id})"
+
+    def sources(self) -> list[Mapping[str, Any]]:
+        value = self.data.get("MediaSources")
+        return [s for s in value if isinstance(s, Mapping)] if isinstance(value, list) else []
+
+
+def assets(data: Mapping[str, Any], scheme: str) -> Iterator[UpstreamAsset]:
+    """The assets (and not-offered records) of one listed item."""
+    item = Item(data, scheme)
+    uri = f"{scheme}://{item.id}"
+    if item.text("LocationType") == "Virtual":
+        yield _not_offered(uri, item.label(), VIRTUAL)
+        return
+    sources = item.sources()
+    if not sources:
+        # an older server, or a listing without MediaSources: the item's own Path is its file
+        path = item.text("Path")
+        if path is None:
+            yield _not_offered(uri, item.label(), NO_FILE)
+        else:
+            yield _asset(item, {}, uri, path, single=True)
+        return
+    single = len(sources) == 1
+    for position, source in enumerate(sources, 1):
+        source_uri = uri if single else f"{uri}/{_source_id(source, position)}"
+        reason, path = _not_content(item, source)
+        if reason is not None:
+            yield _not_offered(source_uri, path or item.label(), reason)
+        else:
+            yield _asset(item, source, source_uri, path, single, position, len(sources))
+
+
+def _not_content(item: Item, source: Mapping[str, Any]) -> tuple[str | None, str]:
+    path = _text(source.get("Path")) or (item.text("Path") if len(item.sources()) == 1 else None)
+    if source.get("Protocol") not in (None, "File"):
+        return REMOTE, path or ""
+    if source.get("Type") == "Placeholder":
+        return PLACEHOLDER_SOURCE, path or ""
+    if not path:
+        return NO_FILE, ""
+    return None, path
+
+
+def _source_id(source: Mapping[str, Any], position: int) -> str:
+    value = source.get("Id")
+    if isinstance(value, str) and value and len(value) <= 64:
+        return _DASHES.sub("", value.lower())
+    return f"source-{position}"
+
+
+def _not_offered(uri: str, example: str, reason: str) -> UpstreamAsset:
+    return UpstreamAsset(uri, example, None, "", kind=NOT_OFFERED, problem=reason)
+
+
+def _asset(
+    item: Item,
+    source: Mapping[str, Any],
+    uri: str,
+    path: str,
+    single: bool,
+    position: int = 1,
+    of: int = 1,
+) -> UpstreamAsset:
+    kind = item.kind
+    size = whole(source.get("Size"), MAX_INT64)
+    source_id = _source_id(source, position) if source else ""
+    # the file's own stamp: the source's ETag (the server's digest of that version's file date)
+    # or the item's DateModified (the file's mtime as last scanned); a metadata edit (title,
+    # artwork) moves neither, so it does not put an asset back to new
+    stamp = _short(source.get("ETag")) or item.text("DateModified") or ""
+    change_token = f"{stamp}:{source_id}:{size}"
+    ticks = whole(source.get("RunTimeTicks"), MAX_INT64)
+    if ticks is None and single:
+        ticks = item.number("RunTimeTicks", MAX_INT64)
+    duration_ms = ticks // TICKS_PER_MS if ticks else None
+    metadata: dict[str, Any] = {"item_id": item.id, "media_source_id": source_id or None}
+    etag = item.text("Etag")
+    if etag:
+        metadata["etag"] = etag[:MAX_MEDIA_CHARS]
+    if of > 1:
+        metadata["version"] = {"index": position, "of": of, "name": _text(source.get("Name"))}
+    media = media_info(source, duration_ms, item.scheme) if source else {}
+    if media:
+        metadata["media"] = media
+    episode = kind == "episode"
+    return UpstreamAsset(
+        source_uri=uri,
+        path=path,
+        size=size,
+        change_token=change_token,
+        kind=kind,
+        title=item.text("Name"),
+        series_title=item.text("SeriesName") if episode else None,
+        season_number=item.number("ParentIndexNumber") if episode else None,
+        episode_number=item.number("IndexNumber") if episode else None,
+        year=item.number("ProductionYear"),
+        duration_ms=duration_ms,
+        metadata=metadata,
+        problem=limits.token_problem(change_token),
+    )
+
+
+def media_info(source: Mapping[str, Any], duration_ms: int | None, scheme: str) -> dict[str, Any]:
+    """What the listing says of one source's file, as a ``ListingMedia`` in plain JSON: the
+    container (its first name: the server gives ffprobe's list, ``mkv,webm``), duration, bit
+    rate, the first video stream and the default (else first) audio stream, and the server's
+    frame rate, aspect ratio and dynamic range labels."""
+    streams = source.get("MediaStreams")
+    streams = [s for s in streams if isinstance(s, Mapping)] if isinstance(streams, list) else []
+    video = next((s for s in streams if s.get("Type") == "Video"), None)
+    audio = _audio(streams, source.get("DefaultAudioStreamIndex"))
+    facts: dict[str, Any] = {}
+    container = _text(source.get("Container"))
+    if container:
+        facts["container"] = container.split(",")[0].strip()[:MAX_MEDIA_CHARS] or None
+    if duration_ms is not None and 0 < duration_ms <= _MAX_MEDIA_NUMBER:
+        facts["duration_ms"] = duration_ms
+    facts["bit_rate"] = _positive(source.get("Bitrate"))
+    labels: dict[str, Any] = {}
+    if video is not None:
+        facts["video_codec"] = _short(video.get("Codec"))
+        facts["video_profile"] = _short(video.get("Profile"))
+        facts["width"] = _positive(video.get("Width"))
+        facts["height"] = _positive(video.get("Height"))
+        for key, field in (
+            ("frame_rate", "RealFrameRate"),
+            ("aspect_ratio", "AspectRatio"),
+            ("video_range", "VideoRange"),
+        ):
+            value = video.get(field)
+            value = _short(value) if isinstance(value, str) else _positive(value, "float")
+            if value is not None:
+                labels[f"{scheme}_{key}"] = value
+    if audio is not None:
+        facts["audio_codec"] = _short(audio.get("Codec"))
+        facts["audio_profile"] = _short(audio.get("Profile"))
+        facts["audio_channels"] = _positive(audio.get("Channels"))
+    facts = {k: v for k, v in facts.items() if v is not None}
+    if not facts:
+        return {}
+    return ListingMedia(origin=f"{scheme}-listing", video_labels=labels, **facts).to_json()
+
+
+def _audio(streams: list[Mapping[str, Any]], default_index: Any) -> Mapping[str, Any] | None:
+    audio = [s for s in streams if s.get("Type") == "Audio"]
+    chosen = [s for s in audio if s.get("Index") == default_index and default_index is not None]
+    return (chosen or audio or [None])[0]
+
+
+def whole(value: Any, limit: int = MAX_INT32) -> int | None:
+    """An int within ±``limit`` (the column's range), else None: a hostile listing must not
+    abort the whole write.  JSON floats that are whole count; booleans do not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    return value if -limit - 1 <= value <= limit else None
+
+
+def _positive(value: Any, kind: str = "int") -> int | float | None:
+    """A number in (0, 2**53]; zero means "unknown" in a listing (the OpenAPI examples are 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not (0 < value <= _MAX_MEDIA_NUMBER):  # also rejects nan and inf
+        return None
+    return round(value) if kind == "int" else float(value)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _short(value: Any) -> str | None:
+    text = _text(value)
+    return text.strip()[:MAX_MEDIA_CHARS] or None if text else None
