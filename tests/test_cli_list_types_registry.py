@@ -15,13 +15,12 @@ def with_plugins(monkeypatch, *specs):
 
 
 def test_broken_plugin_is_listed_unavailable_not_fatal(rv, monkeypatch):  # SLT B-4
-    with_plugins(monkeypatch, ("jellyfin", "no_such_module:Importer"))
+    with_plugins(monkeypatch, ("kodi", "no_such_module:Importer"))
     result = rv("source", "list-types", "--json")
     assert result.code == 0
     entries = {e["type"]: e for e in result.json()["source_types"]}
     assert (
-        entries["jellyfin"]["available"] is False
-        and "ModuleNotFoundError" in entries["jellyfin"]["error"]
+        entries["kodi"]["available"] is False and "ModuleNotFoundError" in entries["kodi"]["error"]
     )
     assert entries["filesystem"]["available"] is True
 

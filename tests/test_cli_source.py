@@ -146,7 +146,7 @@ def test_add_unknown_type(rv, db_url):  # SA B-10
     assert one_json(r.out) == {
         "status": "error",
         "code": "UNKNOWN_SOURCE_TYPE",
-        "message": "Unknown source type 'nope'. Available types: filesystem, plex",
+        "message": "Unknown source type 'nope'. Available types: emby, filesystem, jellyfin, plex",
     }
 
 

@@ -164,7 +164,7 @@ def test_env_var_names_and_unknown_importer_keeps_secrets_out():
                 uuid.uuid4(),
                 "jf-1",
                 "Jelly",
-                "jellyfin",
+                "kodi",
                 {"url": "http://j", "api_key": "k3y-v4lue"},
                 "cli",
             ),

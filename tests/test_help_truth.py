@@ -23,8 +23,13 @@ def test_source_update_help_optional_and_grouped(rv):
     """issue 10: on a partial update no type flag is required, and they are grouped per type."""
     out = rv("source", "update", "--help").out
     assert "(required)" not in out
-    fs, plex = out.index("Options for filesystem sources:"), out.index("Options for plex sources:")
-    assert fs < out.index("--base-path") < plex < out.index("--base-url")
+    emby, fs, jellyfin, plex = (
+        out.index(f"Options for {t} sources:") for t in ("emby", "filesystem", "jellyfin", "plex")
+    )
+    assert emby < out.index("--api-key") < fs < out.index("--base-path") < jellyfin
+    # a flag several types share is listed under each of them
+    assert emby < out.index("--base-url") < fs
+    assert jellyfin < out.index("--base-url", jellyfin) < plex < out.index("--base-url", plex)
     # `source add` still marks what a new source needs
     assert "(required)" in rv("source", "add", "--type", "plex", "--help").out
 

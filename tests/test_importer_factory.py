@@ -82,10 +82,8 @@ def test_a_stored_config_that_does_not_fit_is_refused(registry, config, problem)
 
 def test_an_unavailable_type_is_refused_naming_the_source(registry):
     with pytest.raises(ImporterUnavailableError) as caught:
-        _factory(registry, {}).create("jellyfin", {}, "Old")
-    assert (
-        caught.value.hint == "source 'Old' has type 'jellyfin', which no loaded importer provides"
-    )
+        _factory(registry, {}).create("kodi", {}, "Old")
+    assert caught.value.hint == "source 'Old' has type 'kodi', which no loaded importer provides"
 
 
 # --- its callers --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def plugin_entry_points(monkeypatch, *specs):
 
 def test_builtins():
     reg = registry_module.load_registry(include_plugins=False)
-    assert reg.types() == ["filesystem", "plex"]
+    assert reg.types() == ["emby", "filesystem", "jellyfin", "plex"]
     assert all(entry.compliant for entry in reg.importers.values())
 
 
@@ -38,7 +38,7 @@ def test_builtins_are_imported_only_when_their_type_is_used():
 
     code = (
         "import sys; from retrovue.importers.registry import load_registry; "
-        "r = load_registry(include_plugins=False); assert r.types() == ['filesystem', 'plex']; "
+        "r = load_registry(include_plugins=False); assert r.types() == ['emby', 'filesystem', 'jellyfin', 'plex']; "
         "before = 'retrovue.importers.plex' in sys.modules; r.get('filesystem'); "
         "print(before, 'retrovue.importers.plex' in sys.modules, 'plexapi' in sys.modules)"
     )
@@ -78,6 +78,6 @@ def test_broken_plugin_is_reported_not_fatal(monkeypatch):
 
 def test_unknown_stored_type_is_unavailable():
     reg = registry_module.load_registry(include_plugins=False)
-    assert not reg.available("jellyfin")
+    assert not reg.available("kodi")
     with pytest.raises(ImporterUnavailableError):
-        reg.require_available("jellyfin", "Old Source")
+        reg.require_available("kodi", "Old Source")

@@ -3,7 +3,8 @@
 Why not a client library: ``jellyfin-apiclient-python`` is built around a user session (log in,
 device id, websocket) and swallows HTTP errors into ``None``; the generated OpenAPI clients cover
 hundreds of endpoints to use three, and neither serves Emby.  Three GETs with typed errors are
-less code than adapting either, and ``requests`` is installed already (plexapi depends on it).
+less code than adapting either, and ``requests`` is installed already (another importer's
+client library depends on it).
 
 Every failure becomes one of the importer errors of ``retrovue.errors``, raised outside the
 ``except`` block (no chained traceback can carry a URL), with the server named and the API key
