@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -31,7 +32,9 @@ CAPTURES = Path(__file__).parent / "fixtures" / "jellyfin"
 PROXY_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in"
 GARBAGE = b"\x00\x17{not json at all"
-DATE = "2024-03-0{}T12:00:00.0000000Z"
+#: the first item's DateCreated; each next item is a second younger, so the order items are
+#: added in is their DateCreated order (the importer lists by it)
+EPOCH = datetime(2024, 3, 1, 12, 0, 0)
 #: the key a real server's query form may carry, and the header forms
 _TOKEN = re.compile(r'(?i)token="([^"]*)"')
 
@@ -179,7 +182,7 @@ class FakeJellyfin:
             }
             for n, path in enumerate(files)
         ]
-        stamp = DATE.format(next(self._ids) % 9 + 1)
+        stamp = (EPOCH + timedelta(seconds=next(self._ids))).isoformat() + ".0000000Z"
         item = {
             "Name": name,
             "ServerId": "fakeserver",

@@ -25,8 +25,11 @@ _URL_TOKEN = re.compile(
 )
 #: ``Authorization: MediaBrowser Token="…"`` (and ``Emby Token="…"``): a quoted value
 _HEADER_TOKEN = re.compile(r'(?i)\b(token)="([^"]*)"')
-#: ``X-Emby-Token: …`` / ``X-MediaBrowser-Token: …`` / ``X-Plex-Token: …`` as a header line
-_HEADER_LINE = re.compile(r"(?i)\b(x-(?:emby|mediabrowser|plex)-token)(\s*:\s*)([^\s,'\"]+)")
+#: ``X-Emby-Token: …`` / ``X-MediaBrowser-Token: …`` / ``X-Plex-Token: …`` as a header line, or
+#: as a printed headers dict (``'X-Emby-Token': '…'``)
+_HEADER_LINE = re.compile(
+    r"(?i)\b(x-(?:emby|mediabrowser|plex)-token)(['\"]?\s*:\s*['\"]?)([^\s,'\"}]+)"
+)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")
 
 

@@ -96,9 +96,8 @@ class ApiReader:
         try:
             return response.json()
         except ValueError:  # requests' JSONDecodeError is a ValueError
-            return self._not_json(response, what)
-
-    def _not_json(self, response: requests.Response, what: str) -> Any:
+            pass
+        # raised here, outside the except block: the decoder's error is no context of it
         raise ImporterResponseError(
             f"{self.where} sent an answer that is not JSON during {what}"
             + self._body_note(response)
