@@ -21,6 +21,7 @@ from retrovue.importers.base import PathMappingSpec, UpstreamCollection
 from retrovue.importers.jellyfin import EmbyImporter, JellyfinImporter
 from retrovue.importers.jellyfin_items import NO_FILE, PLACEHOLDER_SOURCE, REMOTE, VIRTUAL
 from retrovue.importers.registry import load_registry
+from retrovue.model.listing import ListingMedia
 from retrovue.model.upstream import NOT_OFFERED
 from tests.fakejellyfin import FakeJellyfin, captured
 
@@ -202,6 +203,8 @@ def test_listing_media_facts_are_kept_for_the_enricher(server):
     assert (media["video_codec"], media["width"], media["height"]) == ("h264", 1920, 1080)
     assert (media["audio_codec"], media["audio_channels"]) == ("aac", 2)
     assert media["video_labels"][f"{server.flavor}_aspect_ratio"] == "16:9"
+    assert ListingMedia.from_json(media).to_json() == media  # the model's own shape and order
+    assert list(media) == list(ListingMedia.from_json(media).to_json())
 
     from retrovue.enrichers.ffprobe import FFProbeEnricher
 
