@@ -347,7 +347,15 @@ class GeneratedItems:
 
 def _projected(item: dict, fields: set[str]) -> dict:
     """Jellyfin leaves out what ``Fields`` does not ask for."""
-    optional = {"Path", "MediaSources", "DateModified", "Etag", "DateCreated", "MediaStreams"}
+    optional = {
+        "Path",
+        "MediaSources",
+        "DateModified",
+        "Etag",
+        "DateCreated",
+        "MediaStreams",
+        "PartCount",
+    }
     return {k: v for k, v in item.items() if k not in optional or k in fields}
 
 

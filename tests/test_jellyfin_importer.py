@@ -19,7 +19,13 @@ from retrovue.errors import (
 )
 from retrovue.importers.base import PathMappingSpec, UpstreamCollection
 from retrovue.importers.jellyfin import EmbyImporter, JellyfinImporter
-from retrovue.importers.jellyfin_items import NO_FILE, PLACEHOLDER_SOURCE, REMOTE, VIRTUAL
+from retrovue.importers.jellyfin_items import (
+    NO_FILE,
+    PLACEHOLDER_SOURCE,
+    REMOTE,
+    STACKED_PART,
+    VIRTUAL,
+)
 from retrovue.importers.registry import load_registry
 from retrovue.model.listing import ListingMedia
 from retrovue.model.upstream import NOT_OFFERED
@@ -232,6 +238,17 @@ def test_items_that_are_no_file_are_counted_with_their_reason(server):
     assert reasons == {NO_FILE, VIRTUAL, REMOTE, PLACEHOLDER_SOURCE, "/data/Odd/Real/Real.mkv"}
     assert [a.problem for a in assets].count(NO_FILE) == 2
     assert all(a.size is None for a in assets if a.kind == NOT_OFFERED)
+
+
+def test_the_further_parts_of_a_stacked_item_are_counted(server):
+    lib = server.add_library("Stacked", "movies", ["/data/Stacked"])
+    server.add_movie(
+        lib, "Genius Party", files=["/data/Stacked/GP/Genius Party - pt1.mkv"], PartCount=3
+    )
+    first, *rest = listed(importer(server), lib.item_id)
+    assert first.path == "/data/Stacked/GP/Genius Party - pt1.mkv" and first.problem is None
+    assert [(a.kind, a.problem) for a in rest] == [(NOT_OFFERED, STACKED_PART)] * 2
+    assert rest[0].source_uri == first.source_uri + "/part-2"
 
 
 def test_an_item_without_media_sources_uses_its_own_path(server):

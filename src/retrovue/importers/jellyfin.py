@@ -42,7 +42,7 @@ _LISTED_TYPES = {
     "mixed": "Movie,Episode,Video",
 }
 #: what each listed item carries beyond the defaults (Name, Type, RunTimeTicks, IndexNumber, …)
-_FIELDS = "Path,MediaSources,DateModified,DateCreated,Etag,ProductionYear"
+_FIELDS = "Path,MediaSources,DateModified,DateCreated,Etag,ProductionYear,PartCount"
 #: the stable order of a listing: items added during it come last, so pages do not shift
 _ORDER = {"SortBy": "DateCreated,SortName", "SortOrder": "Ascending"}
 

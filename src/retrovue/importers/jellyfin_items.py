@@ -33,6 +33,7 @@ NO_FILE = "the item lists no media file"
 VIRTUAL = "a placeholder the server keeps for an item it has no file of (missing or unaired)"
 REMOTE = "a remote stream (.strm or URL), not a file"
 PLACEHOLDER_SOURCE = "a placeholder version (disc stub or offline media), not a file"
+STACKED_PART = "a further part of a stacked item (cd2, part2, …): the listing names only the first"
 
 _DASHES = re.compile(r"-")
 
@@ -97,6 +98,11 @@ def assets(data: Mapping[str, Any], scheme: str) -> Iterator[UpstreamAsset]:
             yield _not_offered(source_uri, path or item.label(), reason)
         else:
             yield _asset(item, source, source_uri, path, single, position, len(sources))
+    # a stacked film (``Film-cd1.mkv``, ``Film-cd2.mkv``) is one item whose source names its
+    # first file; the others are counted, so none is lost without a word
+    parts = min(item.number("PartCount") or 1, 99)
+    for part in range(2, parts + 1):
+        yield _not_offered(f"{uri}/part-{part}", item.label(), STACKED_PART)
 
 
 def _not_content(item: Item, source: Mapping[str, Any]) -> tuple[str | None, str]:
