@@ -162,7 +162,7 @@ def test_shipped_examples_validate(registry):
         REPO / "retrovue.yaml.example",
         REPO / "examples" / "quickstart" / "retrovue.yaml",
     ]:
-        load_config(str(example), registry, {"PLEX_TOKEN": "x"})
+        load_config(str(example), registry, {"PLEX_TOKEN": "x", "JELLYFIN_API_KEY": "y"})
 
 
 def test_validate_command_json_lists_all_diagnostics(rv, tmp_path):
