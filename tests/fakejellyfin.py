@@ -211,7 +211,7 @@ class FakeJellyfin:
 
     # ----- server lifecycle -----------------------------------------------------------------
     def start(self) -> FakeJellyfin:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
         return self
@@ -357,6 +357,13 @@ def _projected(item: dict, fields: set[str]) -> dict:
         "PartCount",
     }
     return {k: v for k, v in item.items() if k not in optional or k in fields}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (a timeout test) is no error worth a traceback on stderr."""
+
+    def handle_error(self, request, client_address):
+        pass
 
 
 def _handler_for(server: FakeJellyfin) -> type[BaseHTTPRequestHandler]:

@@ -13,7 +13,6 @@ never in the message: it travels in a header only, and the redactor scrubs anyth
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,9 +70,6 @@ class ApiReader:
             error = self._transport_error(exc, what)
         raise error
 
-    def close(self) -> None:
-        self._session.close()
-
     def _status_error(
         self, response: requests.Response, what: str, not_found: type[ImporterError]
     ) -> ImporterError | None:
@@ -104,16 +100,15 @@ class ApiReader:
         )
 
     def _body_note(self, response: requests.Response) -> str:
-        """A hint of what came back instead: an HTML page is a proxy's, usually."""
+        """What came back instead, in a few words: an HTML page is a proxy's, usually; a JSON
+        error document says nothing more than its status; anything else is quoted, shortened
+        and scrubbed (repr: no control character reaches a terminal)."""
         text = response.text[:4096] if response.content else ""
         if "<html" in text.lower() or "html" in response.headers.get("Content-Type", ""):
             return " (an HTML page: a reverse proxy's login or error page?)"
-        snippet = " ".join(text.split())[:_SNIPPET]
-        try:
-            json.loads(text)
+        if "json" in response.headers.get("Content-Type", "") and response.status_code >= 300:
             return ""
-        except ValueError:
-            pass
+        snippet = " ".join(text.split())[:_SNIPPET]
         return f": {self._redactor.scrub(snippet)!r}" if snippet else ""
 
     def _transport_error(self, exc: requests.RequestException, what: str) -> ImporterError:
