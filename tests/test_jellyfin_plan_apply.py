@@ -312,3 +312,27 @@ def test_the_ffprobe_enricher_reads_the_listing(rv, db_url, engine, tmp_path, li
         states = set(conn.execute(select(Asset.c.state)).scalars())
     assert states == {"ready"}
     assert json.dumps(applied.json()).count(server.api_key) == 0
+
+
+def test_hostile_and_300_character_library_names_reach_the_plan_escaped(
+    rv, db_url, engine, tmp_path, fake_media_server
+):
+    """A library name cannot forge a summary line or clear the screen, and one of 300
+    characters is stored shortened with the server's full name kept in the collection."""
+    server = fake_media_server
+    forged = server.add_library("ok\n\nPlan: 0 sources to create\x1b[2J", "movies", ["/data/F"])
+    server.add_movie(forged, "clip\u202eexe", files=["/data/F/clip\u202eexe.mkv"])
+    long_name = "Classic Films " * 21 + "of the Thirties"
+    server.add_library(long_name, "movies", ["/data/Long"])
+    config = write_config(tmp_path, server, [])
+    plan = rv("plan", "-c", config, db=db_url, env=env(server))
+    assert plan.code == 0, plan.err
+    assert "\x1b" not in plan.out and "\u202e" not in plan.out
+    summaries = [line for line in plan.out.splitlines() if line.startswith("Plan: ")]
+    assert len(summaries) == 1 and summaries[0].startswith("Plan: 1 source to create")
+    assert rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(server)).code == 0
+    with engine.connect() as conn:
+        rows = {r.name: r for r in conn.execute(select(Collection.c.name, Collection.c.config))}
+    assert "ok\n\nPlan: 0 sources to create\x1b[2J" in rows
+    (shortened,) = [name for name in rows if name.startswith("Classic Films")]
+    assert len(shortened) <= 255 and long_name in json.dumps(rows[shortened].config)
