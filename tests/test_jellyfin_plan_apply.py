@@ -175,6 +175,12 @@ def test_source_add_list_types_and_export(rv, db_url, tmp_path, library):
     doc = one_json(added.out)
     assert doc["type"] == server.flavor
     assert rv("source", "add", "--type", server.flavor, "--help").out.count("--api-key") == 1
+    shown = rv("source", "show", "Den", db=db_url)
+    assert shown.code == 0 and server.api_key not in shown.out and "--api-key" not in shown.out
+    rotated = rv("source", "update", "Den", "--api-key", "rotated-key-123", "--json", db=db_url)
+    assert rotated.code == 0 and "rotated-key-123" not in rotated.out + rotated.err
+    assert rv("source", "discover", "Den", db=db_url).code == 1  # the rotated key is refused
+    assert rv("source", "update", "Den", "--api-key", server.api_key, db=db_url).code == 0
 
     types = {e["type"]: e for e in rv("source", "list-types", "--json").json()["source_types"]}
     required = {p["name"]: p for p in types[server.flavor]["parameters"]["required"]}
