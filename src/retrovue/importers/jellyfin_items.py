@@ -9,6 +9,7 @@ Upstream JSON is not trusted: every value is type-checked and bounded before it 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -148,10 +149,12 @@ def _asset(
     if ticks is None and single:
         ticks = item.number("RunTimeTicks", MAX_INT64)
     duration_ms = ticks // TICKS_PER_MS if ticks else None
-    metadata: dict[str, Any] = {"item_id": item.id, "media_source_id": source_id or None}
-    etag = item.text("Etag")
-    if etag:
-        metadata["etag"] = etag[:MAX_MEDIA_CHARS]
+    # the primary source's id is the item's own (without dashes): one string for both then
+    same = source_id == item.id
+    metadata: dict[str, Any] = {
+        "item_id": item.id,
+        "media_source_id": item.id if same else source_id or None,
+    }
     if of > 1:
         metadata["version"] = {"index": position, "of": of, "name": _text(source.get("Name"))}
     media = media_info(source, duration_ms, item.scheme) if source else {}
@@ -165,7 +168,7 @@ def _asset(
         change_token=change_token,
         kind=kind,
         title=item.text("Name"),
-        series_title=item.text("SeriesName") if episode else None,
+        series_title=_series(item.text("SeriesName")) if episode else None,
         season_number=item.number("ParentIndexNumber") if episode else None,
         episode_number=item.number("IndexNumber") if episode else None,
         year=item.number("ProductionYear"),
@@ -187,7 +190,7 @@ def media_info(source: Mapping[str, Any], duration_ms: int | None, scheme: str) 
     facts: dict[str, Any] = {}
     container = _text(source.get("Container"))
     if container:
-        facts["container"] = container.split(",")[0].strip()[:MAX_MEDIA_CHARS] or None
+        facts["container"] = _short(container.split(",")[0])
     if duration_ms is not None and 0 < duration_ms <= _MAX_MEDIA_NUMBER:
         facts["duration_ms"] = duration_ms
     facts["bit_rate"] = _positive(source.get("Bitrate"))
@@ -205,7 +208,7 @@ def media_info(source: Mapping[str, Any], duration_ms: int | None, scheme: str) 
             value = video.get(field)
             value = _short(value) if isinstance(value, str) else _positive(value, "float")
             if value is not None:
-                labels[f"{scheme}_{key}"] = value
+                labels[sys.intern(f"{scheme}_{key}")] = value
     if audio is not None:
         facts["audio_codec"] = _short(audio.get("Codec"))
         facts["audio_profile"] = _short(audio.get("Profile"))
@@ -215,7 +218,7 @@ def media_info(source: Mapping[str, Any], duration_ms: int | None, scheme: str) 
         return {}
     # ``ListingMedia(...).to_json()``, built directly (a third of the listing's cost at 200,000
     # items): the facts above are in its field order, and a test holds the two equal
-    out = {"origin": f"{scheme}-listing", **facts}
+    out = {"origin": sys.intern(f"{scheme}-listing"), **facts}
     if labels:
         out["video_labels"] = labels
     return out
@@ -252,6 +255,14 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _series(name: str | None) -> str | None:
+    """A series name, shared by all its episodes' assets (interned when of a sane length)."""
+    return sys.intern(name) if name is not None and len(name) <= 256 else name
+
+
 def _short(value: Any) -> str | None:
+    """A bounded label (codec, profile, container), interned: the same few values repeat on
+    every asset of a listing, and a plan may hold hundreds of thousands of them."""
     text = _text(value)
-    return text.strip()[:MAX_MEDIA_CHARS] or None if text else None
+    text = text.strip()[:MAX_MEDIA_CHARS] if text else None
+    return sys.intern(text) if text else None
