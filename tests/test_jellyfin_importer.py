@@ -84,6 +84,14 @@ def test_each_type_sends_the_key_its_own_way(server):
         assert "x-emby-token" not in request.headers  # Authorization: MediaBrowser Token="…"
 
 
+def test_an_emby_base_url_may_name_the_api_path_itself(fake_media_server):
+    server = fake_media_server
+    imp = importer(server)
+    imp.base_url += server.prefix  # http://host:port/emby for Emby, unchanged for Jellyfin
+    imp.validate_connection()
+    assert server.requests_to("/System/Info")
+
+
 def test_libraries_become_collections_and_the_rest_is_named(server):
     imp = importer(server)
     assert imp.list_collections() == [

@@ -103,8 +103,11 @@ class JellyfinImporter(BaseImporter):
 
     def _api(self) -> ApiReader:
         if self._reader is None:
+            # a base_url that already names the API's path (``http://nas:8096/emby``) is taken
+            # as it is: the prefix is not doubled
+            prefix = "" if self.base_url.lower().endswith(self.api_prefix) else self.api_prefix
             self._reader = ApiReader(
-                self.base_url + self.api_prefix,
+                self.base_url + prefix,
                 self.auth_headers(str(self.config.get("api_key") or "")),
                 where=self._where(),
                 verify=bool(self.config.get("verify_ssl", True)),
