@@ -262,3 +262,46 @@ def test_workers_are_refused_on_sqlite(rv, tmp_path, tally):
     applied = rv("apply", "-c", str(config), "--auto-approve", "--enrich=workers", db=url)
     assert applied.code == 1
     assert "needs PostgreSQL" in applied.err
+
+
+@pytest.mark.postgres
+def test_a_worker_cut_off_mid_store_gives_the_batch_up_and_carries_on(
+    rv, pg_url, tally, tmp_path, monkeypatch
+):
+    """issue 20: a connection lost while results are being stored rolls the store back, gives
+    the claims up, and the worker reconnects and finishes: every asset ready, no claim left."""
+    from sqlalchemy.exc import OperationalError
+
+    from retrovue.execute import claims
+
+    real = claims.store_once
+    calls = []
+
+    def cut_once(conn, ledger):
+        calls.append(len(ledger))
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real(conn, ledger)
+
+    monkeypatch.setattr(claims, "store_once", cut_once)
+    config = _library(tmp_path, files=3)
+    assert rv("apply", "-c", str(config), "--auto-approve", "--enrich=workers", db=pg_url).code == 0
+    done = rv(
+        "worker",
+        "--once",
+        "--concurrency",
+        "1",
+        "--json",
+        db=pg_url,
+        env={"RV_TALLY_DIR": str(tally)},
+    )
+    assert done.code == 0, done.err
+    report = json.loads(done.out)
+    assert report["reconnects"] == 1 and report["ready"] == 3
+    assert _states(pg_url) == {"ready": 3}
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(EnrichmentClaim)).scalar() == 0
+    finally:
+        engine.dispose()

@@ -1,15 +1,19 @@
-"""One `retrovue worker`'s loop: claim a batch, enrich it, store the results, let go; again.
+"""One `retrovue worker`'s loop: for each collection and enricher type, claim what is still to
+enrich a batch at a time as the pool asks for more, store the results as they come, let go.
 
 Many workers, on any machines that see the media, share one PostgreSQL database and nothing
-else.  A batch is claimed (``execute.claims``), each runnable enricher is run over the batch's
-assets it has not tried yet in the same crash-proof pool ``collection enrich`` uses, and results
-are stored as they come (every ``flush`` results or ``flush_s`` seconds), each store checking the
-claim is still this worker's; the lease is renewed at a third of its length while the pool works.
+else.  Claims are taken through ``execute.claims``; one pool (the crash-proof pool ``collection
+enrich`` uses) runs an enricher type over a whole drain, its inputs claimed as it asks for them
+(``_Feed``), sized to a couple of seconds of work so the last files of a drain are shared out.
+Results are stored every ``flush`` results or ``flush_s`` seconds, each store checking the claims
+are still this worker's and releasing them; the lease on what is held is renewed at a third of
+its length while the pool works.  Types run in the collection's run order (a cheap probe first);
+an asset is made ready by whichever store completes its last enricher.
 
 How it ends or carries on:
 - a worker that dies, or whose connection is cut, stops renewing: its lease runs out and the
   assets go back to the pool, where any worker claims them again; what it had stored stays;
-- a lost connection: the batch in hand is given up (its claims are released if the database
+- a lost connection: the work in hand is given up (its claims are released if the database
   answers again, else left to expire), and the loop reconnects and goes on;
 - SIGTERM or Ctrl-C: the transaction in progress rolls back, the pool stops, the claims are
   released, and the interruption propagates;
@@ -22,27 +26,26 @@ apply lock, which settles any it finds); the claim is what shows it in progress.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from retrovue.database.failures import describe, lost_connection
-from retrovue.database.tables import Asset
-from retrovue.enrichers.base import BaseEnricher, resolve_params
+from retrovue.enrichers.base import BaseEnricher, EnrichInput, resolve_params
 from retrovue.enrichers.pool import EnrichOutcome, run_enrichment_rounds
 from retrovue.enrichers.registry import EnricherRegistry
 from retrovue.errors import DatabaseError, RetrovueError
 from retrovue.execute import claims
-from retrovue.execute.enrich import chain_rounds, record_of, split_known, write_assets
+from retrovue.execute.enrich import record_of, split_known, write_assets
 from retrovue.logs import get_logger
 from retrovue.model.enrichment import EnricherSpec, EnrichFailure
 from retrovue.model.results import MAX_LISTED_FAILURES
 from retrovue.model.worker import WorkCollection, WorkerReport, WorkerSettings
-from retrovue.observe.enrichment import pending
 
 log = get_logger("retrovue.worker")
 
@@ -51,6 +54,9 @@ FLUSH = 64
 FLUSH_S = 2.0
 #: consecutive failed attempts to reach the database before the worker gives up
 MAX_RECONNECTS = 20
+#: the work, in seconds per pool process, one claim takes: short enough that the last files of
+#: a drain are shared out between workers, long enough that claiming costs little
+CLAIM_S = 1.0
 
 
 @dataclass
@@ -88,7 +94,7 @@ class EnrichmentWorker:
             while True:
                 try:
                     known = self.collections()
-                    worked = self._one_batch(known)
+                    worked = self._one_pass(known)
                     if not worked and self.settings.once and not self._anything_left(known):
                         return self.report
                     misses = 0
@@ -137,106 +143,74 @@ class EnrichmentWorker:
                 if col.runnable
             )
 
-    def _one_batch(self, known: Sequence[WorkCollection]) -> bool:
-        """Claim a batch in the first collection that has unclaimed work and enrich it; False
-        when there was none anywhere."""
+    def _one_pass(self, known: Sequence[WorkCollection]) -> bool:
+        """Drain every collection, one enricher type at a time in run order; False when there
+        was nothing to claim anywhere."""
+        worked = False
         for col in known:
-            if not col.runnable:
-                continue
-            with self.engine.begin() as conn:
-                claims.drop_expired(conn, col.id)
-                batch = claims.claim(
-                    conn,
-                    self._me,
-                    col.id,
-                    col.runnable_types,
-                    self.settings.batch,
-                    self.settings.lease_s,
-                )
-            if batch:
-                self._held = {asset.id for asset in batch}
-                self._renewed_at = time.monotonic()
-                self.report.batches += 1
-                self.report.claimed += len(batch)
-                log.info("claimed", collection=col.label, assets=len(batch))
-                self._enrich_batch(col, batch)
-                return True
-        return False
+            for spec in col.runnable:
+                worked = self._drain(col, spec) or worked
+        return worked
 
-    # -- one batch --------------------------------------------------------------------------
+    # -- one enricher type over a collection ------------------------------------------------
 
-    def _enrich_batch(self, col: WorkCollection, batch: list[claims.ClaimedAsset]) -> None:
-        by_id = {asset.id: asset for asset in batch}
-        for spec in col.runnable:
-            if not self._held:
-                break  # every claim lost: nothing of this batch could be stored any more
-            self._run_enricher(col, spec, by_id)
-        with self.engine.begin() as conn:
-            self.report.ready += claims.promote(conn, list(self._held), col.types)
-            claims.release(conn, self._me, self._held)
-        self._held = set()
-
-    def _run_enricher(
-        self, col: WorkCollection, spec: EnricherSpec, by_id: dict[uuid.UUID, claims.ClaimedAsset]
-    ) -> None:
+    def _drain(self, col: WorkCollection, spec: EnricherSpec) -> bool:
+        """Run ``spec`` over the collection's assets it has still to try, claiming them as its
+        pool asks for more, in one pool for the whole drain (a pool per claim would cost its
+        start, 0.2 s a process, every batch); True if anything was claimed."""
         cls = self.registry.require_available(spec.type)
         try:
             params = resolve_params(cls.param_spec(), spec.params)
         except RetrovueError as exc:
             log.warning("enricher not run", enricher=spec.type, error=exc.message)
-            return
-        with self.engine.connect() as conn:
-            todo = set(
-                conn.execute(
-                    select(Asset.c.id).where(Asset.c.id.in_(list(self._held)), pending(spec.type))
-                ).scalars()
-            )
-        rows = [
-            _Row(a.id, col.to_local(a.canonical_uri), a.change_token, a.metadata)
-            for a in by_id.values()
-            if a.id in todo
-        ]
-        if not rows:
-            return
-        known, to_probe = split_known(cls, rows)
-        outcomes = [
-            EnrichOutcome(i.asset_id, i.change_token, cls.type_id, cls.version, d, None, None, 0.0)
-            for i, d in known
-        ]
-        rounds = chain_rounds(
-            [outcomes],
-            run_enrichment_rounds(
-                spec.type,
-                params,
-                to_probe,
-                workers=self.settings.concurrency,
-                registry=self.registry,
-            )
-            if to_probe
-            else (),
+            return False
+        feed = _Feed(self, col, cls)
+        rounds = run_enrichment_rounds(
+            spec.type,
+            params,
+            feed.inputs(),
+            workers=self.settings.concurrency,
+            registry=self.registry,
         )
-        paths = {str(row.id): row.canonical_uri for row in rows}
         try:
-            self._store_as_they_come(col, cls, rounds, paths)
+            self._store_as_they_come(col, cls, rounds, feed)
         finally:
             rounds.close()  # stops the pool at once when the loop ended early
+            feed.close()
+        return feed.claimed
 
-    def _store_as_they_come(self, col, cls, rounds, paths: dict[str, str]) -> None:
+    def _claim(
+        self, col: WorkCollection, type_id: str, size: int, after: str | None
+    ) -> list[claims.ClaimedAsset]:
+        with self.engine.begin() as conn:
+            claims.drop_expired(conn, col.id)
+            batch = claims.claim(
+                conn, self._me, col.id, [type_id], size, self.settings.lease_s, after
+            )
+        if batch:
+            if not self._held:
+                self._renewed_at = time.monotonic()
+            self._held |= {asset.id for asset in batch}
+            self.report.batches += 1
+            self.report.claimed += len(batch)
+            log.info("claimed", collection=col.label, enricher=type_id, assets=len(batch))
+        return batch
+
+    def _store_as_they_come(self, col, cls, rounds, feed: _Feed) -> None:
         buffer: list[EnrichOutcome] = []
         stored_at = time.monotonic()
         for done in rounds:
             buffer.extend(done)
+            for outcome in done:
+                feed.learn(outcome.elapsed_s)
             now = time.monotonic()
             if len(buffer) >= self.flush or (buffer and now - stored_at >= self.flush_s):
-                self._store(col, cls, buffer, paths)
+                self._store(col, cls, buffer, feed.paths)
                 buffer, stored_at = [], now
-            if now - self._renewed_at >= self.settings.lease_s / 3:
+            if self._held and now - self._renewed_at >= self.settings.lease_s / 3:
                 self._renew()
-                if not self._held:
-                    log.warning("every claim of the batch was lost; it is given up")
-                    return
         if buffer:
-            self._store(col, cls, buffer, paths)
+            self._store(col, cls, buffer, feed.paths)
 
     def _renew(self) -> None:
         with self.engine.begin() as conn:
@@ -273,6 +247,9 @@ class EnrichmentWorker:
                 updates.append({"b_id": asset_id, "b_metadata": metadata, **record.columns})
             write_assets(conn, updates)
             ready = claims.promote(conn, list(stored), col.types)
+            # done with these (stored or not): their claims go, the other types claim afresh
+            claims.release(conn, self._me, ids)
+        self._held -= set(ids)
         self.report.ready += ready
         self.report.stored += len(stored)
         self.report.dropped += dropped + len(kept) - len(stored)
@@ -290,6 +267,65 @@ class EnrichmentWorker:
         log.info("asset not enriched", enricher=type_id, path=path, code=code, error=message)
         if len(self.report.failures) < MAX_LISTED_FAILURES:
             self.report.failures.append(EnrichFailure(asset_id, path, type_id, code, message))
+
+
+class _Feed:
+    """The inputs of one drain's pool: claimed a batch at a time as the pool asks for more,
+    each claim sized to about ``CLAIM_S`` of work per pool process, so a worker never sits on
+    files another could be enriching.  Assets the upstream listing already answers skip the
+    pool (``take_known``)."""
+
+    def __init__(self, worker: EnrichmentWorker, col: WorkCollection, cls: type[BaseEnricher]):
+        self.worker, self.col, self.cls = worker, col, cls
+        self.claimed = False
+        self.paths: dict[str, str] = {}
+        self.processes = worker.settings.concurrency or os.cpu_count() or 1
+        self.estimate_s: float | None = None
+
+    def learn(self, elapsed_s: float) -> None:
+        seen = max(elapsed_s, 1e-4)
+        self.estimate_s = seen if self.estimate_s is None else 0.8 * self.estimate_s + 0.2 * seen
+
+    def _size(self) -> int:
+        if self.estimate_s is None:  # nothing measured yet: one per process to learn from
+            return min(self.worker.settings.batch, self.processes)
+        wanted = int(CLAIM_S * self.processes / self.estimate_s)
+        return max(1, min(self.worker.settings.batch, wanted))
+
+    def inputs(self) -> Iterator[EnrichInput]:
+        after: str | None = None
+        while True:
+            batch = self.worker._claim(self.col, self.cls.type_id, self._size(), after)
+            if not batch and after is not None:
+                # the end of the collection: once more from its start, for what was skipped
+                # (held by others then, or given back since)
+                after = None
+                batch = self.worker._claim(self.col, self.cls.type_id, self._size(), after)
+            if not batch:
+                return
+            after = batch[-1].source_uri
+            self.claimed = True
+            rows = [
+                _Row(a.id, self.col.to_local(a.canonical_uri), a.change_token, a.metadata)
+                for a in batch
+            ]
+            self.paths.update({str(row.id): row.canonical_uri for row in rows})
+            known, to_probe = split_known(self.cls, rows)
+            if known:  # stored at once: no pool round comes for them
+                cls = self.cls
+                outcomes = [
+                    EnrichOutcome(
+                        i.asset_id, i.change_token, cls.type_id, cls.version, d, None, None, 0.0
+                    )
+                    for i, d in known
+                ]
+                self.worker._store(self.col, cls, outcomes, self.paths)
+            yield from to_probe
+
+    def close(self) -> None:
+        """Claims the pool never answered (it was stopped) go back to the pool."""
+        if self.worker._held:
+            self.worker._let_go()
 
 
 @dataclass(frozen=True)
