@@ -11,6 +11,9 @@ share one PostgreSQL database.
   claims, decoding and stores included): files/s, and the speed-up over one worker.  Each worker
   runs one enrichment process, so N workers use N processes, as N one-core machines would.
   Their CPU seconds (enrichment processes included) are reported too.
+* Coordination: the ``--noop`` files under the tests' ``tally`` plugin sleeping ``--sleep`` s
+  per file (no CPU), with 1, 2 and 4 workers: the scaling the claim protocol allows when cores
+  are not the limit (on a loaded or small machine, the loudness figures cannot show it).
 * Claim overhead: ``--noop`` empty files under a no-op enricher (the tests' ``tally`` plugin with
   no sleep), drained by one worker: seconds per asset of everything but the enrichment (claim,
   pool start, stores, lease renewal); and the claim alone (query, claim rows, commit): the same
@@ -196,6 +199,27 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         (empty / "clips").mkdir(parents=True)
         for i in range(args.noop):
             (empty / "clips" / f"e{i:05d}.mkv").write_bytes(b"")
+        url = dbs.new("sleep")
+        config = write_config(cli.workdir / "sleep.yaml", empty, ["tally"])
+        workers.run("apply", "-c", str(config), "--auto-approve", "--enrich=workers", db=url)
+        sleepy = dict(workers.env)
+        workers.env["RV_TALLY_SLEEP"] = str(args.sleep)
+        lines.append(
+            f"coordination: {args.noop} files of {args.sleep:g} s each of waiting, no CPU "
+            "(what claims, leases and stores allow when cores are not the limit)"
+        )
+        base = None
+        try:
+            for count in args.workers:
+                reset(url)
+                seconds, cpu = workers.drain(count, url, "--concurrency", "1")
+                base = base or seconds
+                lines.append(
+                    f"  {count} worker{'s' if count > 1 else ''}: {seconds:6.2f} s, speed-up "
+                    f"{base / seconds:4.2f}x, {cpu:5.1f} CPU s ({ready(url)}/{args.noop} ready)"
+                )
+        finally:
+            workers.env = sleepy
         url = dbs.new("noop")
         config = write_config(cli.workdir / "noop.yaml", empty, ["tally"])
         workers.run("apply", "-c", str(config), "--auto-approve", "--enrich=workers", db=url)
@@ -233,6 +257,9 @@ def main() -> int:
         help="claim sizes the claim alone is timed with",
     )
     ap.add_argument("--noop", type=int, default=400, help="assets for the claim overhead")
+    ap.add_argument(
+        "--sleep", type=float, default=0.05, help="seconds per file of the coordination run"
+    )
     ap.add_argument("--src", help="run the CLI from this source tree (its src/ directory)")
     args = ap.parse_args()
     args.backend = "postgresql"

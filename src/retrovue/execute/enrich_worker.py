@@ -57,6 +57,8 @@ MAX_RECONNECTS = 20
 #: the work, in seconds per pool process, one claim takes: short enough that the last files of
 #: a drain are shared out between workers, long enough that claiming costs little
 CLAIM_S = 1.0
+#: how often a draining (``once``) worker looks again while others hold the last work
+ONCE_POLL_S = 0.5
 
 
 @dataclass
@@ -107,7 +109,10 @@ class EnrichmentWorker:
                     self._connection_lost(exc, misses)
                     continue
                 if not worked:
-                    self.sleep(self.settings.poll_s)
+                    # with once, what is left is in another worker's hands: it ends soon, or
+                    # its lease runs out, so look again sooner
+                    wait = self.settings.poll_s
+                    self.sleep(min(wait, ONCE_POLL_S) if self.settings.once else wait)
         except KeyboardInterrupt:
             self.report.interrupted = True
             raise
