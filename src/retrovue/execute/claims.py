@@ -33,7 +33,7 @@ from retrovue.database.tables import Asset, AssetEnrichment, EnrichmentClaim
 from retrovue.enrichers.base import BaseEnricher
 from retrovue.enrichers.pool import EnrichOutcome
 from retrovue.model.enums import AssetState
-from retrovue.observe.enrichment import pending_any, succeeded_all
+from retrovue.observe.enrichment import live_claim, pending_any, succeeded_all
 
 _LEDGER_VALUES = ("collection_id", "version", "change_token", "error_code", "error_message")
 
@@ -46,15 +46,6 @@ class ClaimedAsset:
     change_token: str
     metadata: dict[str, Any] | None
     source_uri: str
-
-
-def live_claim():
-    """The condition on ``assets``: some worker holds a lease on it that has not run out.  As
-    ``IN (subquery)``, which PostgreSQL hashes once (the table holds only assets in flight),
-    not as a join it may plan as a scan of the claims per asset."""
-    return Asset.c.id.in_(
-        select(EnrichmentClaim.c.asset_id).where(EnrichmentClaim.c.lease_until > func.now())
-    )
 
 
 def claim(

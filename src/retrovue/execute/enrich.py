@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
 
 from retrovue.database.tables import Asset, AssetEnrichment
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, resolve_params
@@ -47,7 +47,7 @@ from retrovue.model.enrichment import (
 from retrovue.model.enums import AssetState
 from retrovue.model.results import MAX_LISTED_FAILURES
 from retrovue.observe.db import as_uuid
-from retrovue.observe.enrichment import pending, succeeded_all
+from retrovue.observe.enrichment import live_claim, pending, succeeded_all
 
 log = get_logger("retrovue.execute")
 
@@ -234,7 +234,10 @@ class CollectionEnricher:
             self._commit(cls, version, buffer, paths)
 
     def _pending(self, type_id: str):
-        return pending(type_id, force=self.force, retry_failed=self.retry_failed)
+        # what a `retrovue worker` holds is left to it: two results for one file help nobody
+        return and_(
+            pending(type_id, force=self.force, retry_failed=self.retry_failed), ~live_claim()
+        )
 
     def _known_outcome(self, cls: type[BaseEnricher], item: EnrichInput, data) -> EnrichOutcome:
         return EnrichOutcome(

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, String, and_, cast, exists, func, or_, select
 
-from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment
+from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment, EnrichmentClaim
 from retrovue.model.enrichment import EnricherSpec, EnrichProgress, effective, run_order
 
 
@@ -31,6 +31,15 @@ def pending(type_id: str, *, force: bool = False, retry_failed: bool = False):
     if retry_failed:
         attempt = and_(attempt, AssetEnrichment.c.error_code.is_(None))
     return and_(present, ~exists().where(attempt))
+
+
+def live_claim():
+    """The condition on ``assets``: a `retrovue worker` holds a lease on it that has not run out.
+    As ``IN (subquery)``, which PostgreSQL hashes once (the claims table holds only assets in
+    flight), not as a join it may plan as a scan of the claims per asset."""
+    return Asset.c.id.in_(
+        select(EnrichmentClaim.c.asset_id).where(EnrichmentClaim.c.lease_until > func.now())
+    )
 
 
 def pending_any(type_ids) -> object:
@@ -54,8 +63,6 @@ def enrich_progress(conn: Connection, collection_id: uuid.UUID, type_ids) -> Enr
     """Assets still to enrich, and the workers' claims on them: the count of pending assets only
     when the two index-only counts per type cannot prove there are none; the claims table holds
     only assets in flight."""
-    from retrovue.database.tables import EnrichmentClaim
-
     type_ids = list(type_ids)
     to_enrich = 0
     if any(not nothing_pending(conn, collection_id, t) for t in type_ids):
