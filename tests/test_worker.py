@@ -122,7 +122,8 @@ def test_workers_share_the_work_and_survive_a_kill_and_a_cut_connection(
     config = _library(tmp_path)
     applied = rv("apply", "-c", str(config), "--auto-approve", "--enrich=workers", db=pg_url)
     assert applied.code == 0, applied.err
-    assert "left to workers" in applied.out
+    assert f"~ enrich: {FILES} with ffprobe, {FILES} with tally (left to workers)" in applied.out
+    assert f"enrichment left to workers: {FILES} assets to enrich" in applied.out
     assert _states(pg_url) == {"new": FILES}  # apply enriched nothing itself
 
     # no --once for the two that get hurt: each runs until stopped, so a quick one cannot
