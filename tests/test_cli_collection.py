@@ -110,6 +110,7 @@ def test_show_explains_ingestibility(rv, db_url, media):  # CS B-4 / B-6 / D-1
         "last_ingest_time",
         "last_run",
         "enrichers",  # issue 11
+        "enrichment",  # issue 20: to enrich, claimed by workers
         "created_at",
         "updated_at",
     }

@@ -132,6 +132,7 @@ SAMPLES: dict[type, Action] = {
         retry_failed=True,
         unavailable=("scenes",),
         stuck=3,
+        by_workers=True,
     ),
 }
 

@@ -117,3 +117,24 @@ def test_a_bare_drive_covers_that_drive_only():
 def test_three_leading_slashes_stay_posix():
     assert resolve("///data/x.mkv", [M("/data", "/d")]) == os.path.join("/d", "x.mkv")
     assert resolve("//nas/x.mkv", [M("/nas", "/d")]) is None  # a share, not /nas
+
+
+def test_a_worker_maps_a_stored_path_to_its_own_mount():
+    """issue 20: a worker whose mounts differ takes a stored local path back to its upstream path
+    through the collection's stored mappings, then forward through its own config's mappings;
+    a path its own mappings do not cover is used as stored."""
+    from retrovue.importers.pathmap import remapper, unresolve
+
+    stored = [M("/data/media/Movies", "/mnt/nas/Movies")]
+    own = [M("/data/media/Movies", "/Volumes/Movies")]
+    assert (
+        unresolve("/mnt/nas/Movies/A (2001)/a.mkv", stored) == "/data/media/Movies/A (2001)/a.mkv"
+    )
+    assert unresolve("/mnt/nas/MoviesHD/a.mkv", stored) is None  # whole segments only
+    to_local = remapper(stored, own)
+    assert to_local("/mnt/nas/Movies/A (2001)/a.mkv") == "/Volumes/Movies/A (2001)/a.mkv"
+    assert to_local("/elsewhere/b.mkv") == "/elsewhere/b.mkv"
+    # a filesystem source stores no mapping: its local path is its upstream path
+    fs = remapper([], [M("/srv/media", "/mnt/media")])
+    assert fs("/srv/media/clips/c.mkv") == "/mnt/media/clips/c.mkv"
+    assert remapper(stored, [])("/mnt/nas/Movies/a.mkv") == "/mnt/nas/Movies/a.mkv"

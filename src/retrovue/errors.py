@@ -51,6 +51,12 @@ class UsageError(RetrovueError):
     code = "USAGE_ERROR"
 
 
+class WorkersNeedPostgresError(UsageError):
+    """`retrovue worker` on SQLite: one machine, whose enrichment pool already uses every core."""
+
+    code = "WORKERS_NEED_POSTGRESQL"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem in a config file, located by file:line:column and/or JSON path."""

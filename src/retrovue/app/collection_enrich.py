@@ -15,11 +15,12 @@ through the one executor, under the apply lock, committing in batches.  How it e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from retrovue.app.context import Context
 from retrovue.app.enrichers import EffectiveEnricher, effective_enrichers, enricher_registry
 from retrovue.app.selectors import resolve_collection
+from retrovue.app.worker import require_postgres
 from retrovue.errors import InterruptedByOperator, RetrovueError
 from retrovue.model.actions import EnrichCollection, Plan
 from retrovue.model.enums import Outcome
@@ -35,6 +36,9 @@ class EnrichRequest:
     force: bool = False
     retry_failed: bool = False
     dry_run: bool = False
+    #: --enrich=workers: leave the enriching to `retrovue worker` (PostgreSQL); the run only
+    #: reports how many assets are left to them
+    by_workers: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ def enrich_collection(ctx: Context, request: EnrichRequest) -> CollectionEnrichm
 
 
 def _enrich(ctx: Context, request: EnrichRequest, source, col) -> CollectionEnrichment:
+    if request.by_workers:
+        require_postgres(ctx)
     shown = effective_enrichers(source, col)
     specs = tuple(e.spec for e in shown)
     common = {
@@ -79,6 +85,8 @@ def _enrich(ctx: Context, request: EnrichRequest, source, col) -> CollectionEnri
     action, notes = _plan(ctx, registry, source, col, specs, request)
     if action is None:
         return CollectionEnrichment(source, col, shown, None, Plan(()), **common)
+    if request.by_workers:
+        action = replace(action, by_workers=True)
     failed_before = _failed_before(ctx, col, action, request)
     plan = Plan((action,))
     planned = CollectionEnrichment(
@@ -146,8 +154,6 @@ def _judged(registry, planned, outcome: EnrichmentOutcome | None, specs) -> Coll
 
 
 def _ended(planned, outcome=None, status=Outcome.OK, error=None) -> CollectionEnrichment:
-    from dataclasses import replace
-
     return replace(planned, outcome=outcome, status=status, error=error)
 
 

@@ -9,9 +9,11 @@ from typing import Any
 from retrovue.app.context import Context
 from retrovue.app.enrichers import EffectiveEnricher, effective_enrichers
 from retrovue.app.selectors import resolve_collection, resolve_source
+from retrovue.model.enrichment import EnrichProgress
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe.catalog import asset_counts, collection_times, last_run
 from retrovue.observe.db import load_snapshot
+from retrovue.observe.enrichment import enrich_progress
 from retrovue.plan import imperative as build
 
 
@@ -42,6 +44,8 @@ class CollectionDetail:
     last_run: Any  # the newest ingest_runs row, or None
     #: the enrichers the collection runs, in run order, each with its origin (issue 11)
     enrichers: tuple[EffectiveEnricher, ...] = ()
+    #: assets still to enrich and the workers' claims on them; None with no enricher attached
+    enrichment: EnrichProgress | None = None
 
 
 def _entry(source, col, times, counts) -> CollectionEntry:
@@ -75,9 +79,11 @@ def show_collection(ctx: Context, selector: str) -> CollectionDetail:
         source, col = resolve_collection(snapshot, selector)
         entry = _entry(source, col, collection_times(conn), asset_counts(conn))
         run = last_run(conn, col.id)
-    return CollectionDetail(
-        entry, ingestible_reason(ctx, source, col), run, effective_enrichers(source, col)
-    )
+        enrichers = effective_enrichers(source, col)
+        progress = None
+        if enrichers:
+            progress = enrich_progress(conn, col.id, [e.spec.type for e in enrichers])
+    return CollectionDetail(entry, ingestible_reason(ctx, source, col), run, enrichers, progress)
 
 
 def ingestible_reason(ctx: Context, source: DbSource, col: DbCollection) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrovue.app.context import Context
+from retrovue.app.worker import require_postgres
 from retrovue.config.model import DesiredState
 from retrovue.config.validate import config_path, load_config
 from retrovue.errors import PlanError, UsageError
@@ -126,6 +127,8 @@ def plan(
     detailed: bool = False,
 ) -> Planned:
     desired = load_desired(ctx, config_file)
+    if options.enrich_by_workers:
+        require_postgres(ctx)
     if out_file:
         options = dataclasses.replace(options, fingerprint=True)
     the_plan = make_plan(ctx, desired, options)
@@ -189,12 +192,19 @@ def apply(ctx: Context, request: ApplyRequest, approve: Callable[[Plan], bool]) 
     ``approve`` sees the plan before anything is written and returns False to cancel; it is
     called even when there is nothing to do, so the plan is always shown.
     """
+    if request.options.enrich_by_workers:
+        require_postgres(ctx)
     saved = None
     if request.plan_file:
         options = request.options
-        if options.only_sources or options.allow_mass_missing or options.prune:
+        if (
+            options.only_sources
+            or options.allow_mass_missing
+            or options.prune
+            or options.enrich_by_workers
+        ):
             raise UsageError(
-                "--source, --allow-mass-missing and --prune are fixed by the saved plan"
+                "--source, --allow-mass-missing, --prune and --enrich are fixed by the saved plan"
             )
         from retrovue.plan.saved import load_saved_plan
 

@@ -34,6 +34,14 @@ prune_option = click.option(
     is_flag=True,
     help="Delete config-created sources no longer in the file (also `prune: true`).",
 )
+enrich_option = click.option(
+    "--enrich",
+    type=click.Choice(["self", "workers"]),
+    default="self",
+    show_default=True,
+    help="Who enriches the ingested assets: this command, or `retrovue worker` processes "
+    "(PostgreSQL; the assets stay new until a worker enriches them).",
+)
 detail_option = click.option(
     "--detail",
     is_flag=True,
@@ -79,6 +87,7 @@ def validate(console: Console, config_file: str | None) -> Outcome:
 @mass_missing_option
 @prune_option
 @detail_option
+@enrich_option
 @common_options
 def plan(
     console: Console,
@@ -90,9 +99,16 @@ def plan(
     allow_mass_missing,
     prune,
     detail,
+    enrich,
 ) -> Outcome:
     """Show what apply would change. Writes nothing."""
-    options = PlanOptions(tuple(sources), allow_mass_missing, prune=prune, detail=detail)
+    options = PlanOptions(
+        tuple(sources),
+        allow_mass_missing,
+        prune=prune,
+        detail=detail,
+        enrich_by_workers=enrich == "workers",
+    )
     planned = use.plan(
         console.ctx, config_file, options, out_file=out_file, detailed=detailed_exitcode
     )
@@ -134,6 +150,7 @@ def _show_plan(console: Console, the_plan: Plan, fmt: str | None) -> None:
     metavar="SECONDS",
     help="Wait this long for another apply to finish (default 0: fail at once).",
 )
+@enrich_option
 @common_options
 def apply(
     console: Console,
@@ -145,6 +162,7 @@ def apply(
     prune,
     detail,
     lock_timeout,
+    enrich,
 ) -> Outcome:
     """Plan (or load the saved PLAN), show it, ask for `yes`, then carry it out."""
     from retrovue.render.declarative import applied_document
@@ -153,7 +171,13 @@ def apply(
     request = use.ApplyRequest(
         config_file,
         plan_file,
-        PlanOptions(tuple(sources), allow_mass_missing, prune=prune, detail=detail),
+        PlanOptions(
+            tuple(sources),
+            allow_mass_missing,
+            prune=prune,
+            detail=detail,
+            enrich_by_workers=enrich == "workers",
+        ),
         lock_timeout,
     )
     # a saved plan is the reviewed artifact: applied without asking, as Terraform does (its

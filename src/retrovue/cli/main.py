@@ -64,6 +64,11 @@ COMMANDS = {
         "asset",
         "Assets: the media files ingested from collections (read-only).",
     ),
+    "worker": (
+        "retrovue.cli.worker",
+        "worker",
+        "Enrich what the shared PostgreSQL database says is still to enrich, beside other workers.",
+    ),
 }
 
 

@@ -121,8 +121,11 @@ def database_files(url: str) -> frozenset[str]:
     return frozenset((real, *(real + suffix for suffix in SQLITE_COMPANIONS)))
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for this URL; connecting creates nothing but a SQLite file in an existing folder."""
+def make_engine(url: str, *, application_name: str | None = None) -> Engine:
+    """An engine for this URL; connecting creates nothing but a SQLite file in an existing folder.
+    ``application_name`` (PostgreSQL) names its sessions in ``pg_stat_activity``; such an engine
+    also tests a pooled connection before handing it out, as a long-lived process must (a
+    session the server ended is replaced instead of failing the next unit of work)."""
     parsed = _parse(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -131,7 +134,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "handle_error", finalize_interrupted_statement)
         return engine
     if backend == "postgresql":
-        return create_engine(_psycopg(parsed), connect_args={"connect_timeout": 10})
+        connect_args: dict = {"connect_timeout": 10}
+        if application_name is not None:
+            connect_args["application_name"] = application_name[:63]  # the server's limit
+        return create_engine(
+            _psycopg(parsed), connect_args=connect_args, pool_pre_ping=application_name is not None
+        )
     raise DatabaseError(
         f"Database operation failed: unsupported database '{backend}' (use sqlite or postgresql)"
     )

@@ -86,6 +86,14 @@ def _is_connect_failure(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.statement is None
 
 
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` is a connection lost or refused: what a long-lived process (a worker)
+    waits out and reconnects after, where a command fails."""
+    from sqlalchemy.exc import OperationalError
+
+    return _lost_connection(exc) or isinstance(exc, OperationalError)
+
+
 def _lost_connection(exc: BaseException) -> bool:
     """An open connection that is gone, not one that never opened: SQLAlchemy invalidated it on
     finding it closed (a rollback on it fails with no statement attached, like a connect), or

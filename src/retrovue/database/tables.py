@@ -187,6 +187,30 @@ AssetEnrichment = Table(
 )
 
 
+# A worker's hold on one asset's enrichment (``retrovue worker``, PostgreSQL): taken with
+# ``FOR UPDATE SKIP LOCKED`` on the asset row, kept while ``lease_until`` is renewed, deleted when
+# the worker commits its results or lets go.  A row whose lease has passed is anybody's: the
+# worker died or was cut off, and the asset is claimed again.  A table of its own, not columns
+# on ``assets``: only assets in flight have a row, so counting a collection's claims reads a
+# handful of rows, and the wide ``assets`` table keeps only the indexes its ingest needs.
+EnrichmentClaim = Table(
+    "enrichment_claims",
+    metadata,
+    Column("asset_id", Uuid, ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "collection_id",
+        Uuid,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        index=True,
+        nullable=False,
+    ),
+    # "<host>:<pid>:<random>", also the worker's PostgreSQL application_name
+    Column("worker", String(128), nullable=False),
+    Column("lease_until", Timestamp, nullable=False),
+    Column("claimed_at", Timestamp, nullable=False),
+)
+
+
 IngestRun = Table(
     "ingest_runs",
     metadata,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
 
 from retrovue.database.tables import Asset, AssetEnrichment
 from retrovue.enrichers.base import BaseEnricher, EnrichInput, resolve_params
@@ -47,7 +47,7 @@ from retrovue.model.enrichment import (
 from retrovue.model.enums import AssetState
 from retrovue.model.results import MAX_LISTED_FAILURES
 from retrovue.observe.db import as_uuid
-from retrovue.observe.enrichment import pending, succeeded_all
+from retrovue.observe.enrichment import live_claim, pending, succeeded_all
 
 log = get_logger("retrovue.execute")
 
@@ -198,9 +198,9 @@ class CollectionEnricher:
         if start_phase is not None:
             start_phase(f"enriching ({spec.type})", len(rows))
         paths = {str(row.id): row.canonical_uri for row in rows}
-        known, to_probe = _split_known(cls, rows)
+        known, to_probe = split_known(cls, rows)
         self._listed[spec.type] = {item.asset_id for item, _ in known}
-        rounds = _chain(
+        rounds = chain_rounds(
             [[self._known_outcome(cls, item, data) for item, data in known]],
             run_enrichment_rounds(
                 spec.type, params, to_probe, workers=self.workers, registry=self.registry
@@ -234,7 +234,10 @@ class CollectionEnricher:
             self._commit(cls, version, buffer, paths)
 
     def _pending(self, type_id: str):
-        return pending(type_id, force=self.force, retry_failed=self.retry_failed)
+        # what a `retrovue worker` holds is left to it: two results for one file help nobody
+        return and_(
+            pending(type_id, force=self.force, retry_failed=self.retry_failed), ~live_claim()
+        )
 
     def _known_outcome(self, cls: type[BaseEnricher], item: EnrichInput, data) -> EnrichOutcome:
         return EnrichOutcome(
@@ -252,7 +255,7 @@ class CollectionEnricher:
     ) -> None:
         now = self.clock()
         ids = [as_uuid(o.asset_id) for o in outcomes]
-        records = [_record(cls, o, version, now, self.collection_id) for o in outcomes]
+        records = [record_of(cls, o, version, now, self.collection_id) for o in outcomes]
         with self.engine.begin() as conn:
             conn.execute(
                 delete(AssetEnrichment).where(
@@ -271,7 +274,7 @@ class CollectionEnricher:
                 results[cls.type_id] = record.stored
                 metadata["enrichers"] = results
                 updates.append({"b_id": asset_id, "b_metadata": metadata, **record.columns})
-            _write_assets(conn, updates)
+            write_assets(conn, updates)
             self._promote(conn, ids)
             self.guard(conn)
         self._count(cls.type_id, outcomes, records, paths)
@@ -342,7 +345,7 @@ class CollectionEnricher:
             if not ok:
                 self._failed(type_id, outcome.asset_id, record, paths.get(outcome.asset_id, ""))
 
-    def _failed(self, type_id: str, asset_id: str, record: _Record, path: str) -> None:
+    def _failed(self, type_id: str, asset_id: str, record: EnrichRecord, path: str) -> None:
         code, message = record.ledger["error_code"], record.ledger["error_message"]
         # at info: the result lines print each failure; a warning would print it twice, and
         # through the live progress line
@@ -352,15 +355,15 @@ class CollectionEnricher:
 
 
 @dataclass(frozen=True)
-class _Record:
+class EnrichRecord:
     ledger: dict[str, Any]
     stored: dict[str, Any]  # assets.metadata["enrichers"][type]
     columns: dict[str, Any]  # b_<column> bind values for the hot columns
 
 
-def _record(
+def record_of(
     cls: type[BaseEnricher], outcome: EnrichOutcome, version: str, now, collection_id
-) -> _Record:
+) -> EnrichRecord:
     code, message, data = outcome.error_code, outcome.error_message, outcome.data
     if code is None:
         try:
@@ -391,7 +394,7 @@ def _record(
         stored["data"] = data
     else:
         stored["error"] = {"code": code, "message": message}
-    return _Record(ledger, stored, _hot_columns(cls, data) if code is None else {})
+    return EnrichRecord(ledger, stored, _hot_columns(cls, data) if code is None else {})
 
 
 def _hot_columns(cls: type[BaseEnricher], data: dict[str, Any]) -> dict[str, Any]:
@@ -420,7 +423,7 @@ def _hot_columns(cls: type[BaseEnricher], data: dict[str, Any]) -> dict[str, Any
     return columns
 
 
-def _write_assets(conn: Connection, updates: list[dict[str, Any]]) -> None:
+def write_assets(conn: Connection, updates: list[dict[str, Any]]) -> None:
     """One executemany per shape: rows with the same hot columns share a statement."""
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in updates:
@@ -434,7 +437,7 @@ def _write_assets(conn: Connection, updates: list[dict[str, Any]]) -> None:
         conn.execute(update(Asset).where(Asset.c.id == bindparam("b_id")).values(**values), rows)
 
 
-def _split_known(cls: type[BaseEnricher], rows) -> tuple[list, list[EnrichInput]]:
+def split_known(cls: type[BaseEnricher], rows) -> tuple[list, list[EnrichInput]]:
     """(inputs the upstream listing already answers, with their facts), (inputs to probe)."""
     hook = getattr(cls, "from_media_info", None)
     known, to_probe = [], []
@@ -454,7 +457,9 @@ def _split_known(cls: type[BaseEnricher], rows) -> tuple[list, list[EnrichInput]
     return known, to_probe
 
 
-def _chain(*rounds: Iterable[list[EnrichOutcome]]) -> Generator[list[EnrichOutcome], None, None]:
+def chain_rounds(
+    *rounds: Iterable[list[EnrichOutcome]],
+) -> Generator[list[EnrichOutcome], None, None]:
     """The rounds of each in turn; closing it closes the one in progress (a pool's workers stop)."""
     for each in rounds:
         try:

@@ -218,6 +218,9 @@ class Executor:
                 EnrichmentOutcome(address, error=RetrovueError("its collection's ingest failed"))
             )
             return True
+        if action.by_workers:  # --enrich=workers: they enrich it; this run only says how much
+            result.enrichments.append(self._left_to_workers(address))
+            return True
         # nothing planned to enrich: its stuck assets are settled, if it has any, and that is all
         # (unless its ingest just wrote assets, which are to enrich whatever the plan counted: an
         # imperative ingest plans its enrichment before it has listed anything)
@@ -266,6 +269,16 @@ class Executor:
         )
         result.enrichments.append(outcome)
         return True
+
+    def _left_to_workers(self, address) -> EnrichmentOutcome:
+        from retrovue.observe.enrichment import count_pending_any
+
+        with self.engine.connect() as conn:
+            source = source_row(conn, address)
+            collection_id = collection_id_of(conn, source.id, address)
+            types = [s.type for s in collection_enrichers(conn, source.id, collection_id)]
+            left = count_pending_any(conn, collection_id, types)
+        return EnrichmentOutcome(address, left_to_workers=left)
 
     def _collection_enricher(self, action, progress) -> CollectionEnricher:
         """The enricher of an EnrichCollection's collection, with its enrichers attached now."""

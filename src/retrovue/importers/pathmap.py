@@ -72,6 +72,43 @@ def resolve(path: str, mappings: Sequence[PathMappingSpec]) -> str | None:
     return os.path.join(local, *rest) if rest else local
 
 
+def unresolve(local: str, mappings: Sequence[PathMappingSpec]) -> str | None:
+    """The upstream path a local ``local`` path was mapped from (``resolve``'s inverse): the
+    mapping whose local path is the longest whole-segment prefix of it wins.  None when no
+    mapping's local path covers it."""
+    segs = [s for s in local.split(os.sep) if s]
+    best: PathMappingSpec | None = None
+    best_len = -1
+    for mapping in _usable(mappings):
+        assert mapping.local_path is not None  # _usable() guarantees it
+        m_segs = [s for s in _normalise_local(mapping.local_path).split(os.sep) if s]
+        if segs[: len(m_segs)] == m_segs and len(m_segs) > best_len:
+            best, best_len = mapping, len(m_segs)
+    if best is None:
+        return None
+    rest = segs[best_len:]
+    # "/" whatever the upstream's system: resolve() splits a Windows path on either slash
+    return "/".join([best.upstream_path.rstrip("\\/"), *rest]) if rest else best.upstream_path
+
+
+def remapper(
+    stored: Sequence[PathMappingSpec], own: Sequence[PathMappingSpec]
+) -> Callable[[str], str]:
+    """For a machine whose mounts differ from the one that ingested: a stored local path back
+    to its upstream path through the ``stored`` mappings (a path none covers is its own upstream
+    path, as a filesystem source's is), then forward through this machine's ``own``.  A path
+    ``own`` does not cover is used as stored."""
+    usable = _usable(own)
+    if not usable:
+        return lambda path: path
+
+    def to_local(path: str) -> str:
+        upstream = unresolve(path, stored) or path
+        return resolve(upstream, usable) or path
+
+    return to_local
+
+
 def canonical_mapper(
     uses_path_mappings: bool, mappings: Iterable[PathMappingSpec]
 ) -> Callable[[str], str | None] | None:

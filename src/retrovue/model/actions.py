@@ -301,6 +301,14 @@ class EnrichCollection:
             "doc": "Assets a killed run left enriching: apply settles them by the ready rule with the enrichers attached then (ready when all succeeded for the asset's change token, else new; new with none attached). Absent before 1.7 (0)."
         },
     )
+    #: leave the enriching to `retrovue worker` (``--enrich=workers``): the run enriches
+    #: nothing, settles nothing, and reports how many assets the workers have to enrich
+    by_workers: bool = field(
+        default=False,
+        metadata={
+            "doc": "Leave the enriching to `retrovue worker` processes (--enrich=workers): apply enriches nothing and reports how many assets are left to the workers. Absent before 1.9 (false)."
+        },
+    )
 
     @property
     def total(self) -> int:

@@ -61,6 +61,18 @@ class EnrichWork:
 
 
 @dataclass(frozen=True)
+class EnrichProgress:
+    """Where a collection's enrichment stands, as any machine reads it (`collection show`)."""
+
+    #: present assets some attached enricher has still to try for their change token
+    to_enrich: int
+    #: of those, held by a `retrovue worker` under a live lease
+    claimed: int = 0
+    #: claims whose lease ran out (a worker died or was cut off; the work is claimed again)
+    expired: int = 0
+
+
+@dataclass(frozen=True)
 class EnrichFailure:
     """One asset an enricher could not read: shown per asset, the rest of the run goes on."""
 

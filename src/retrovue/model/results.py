@@ -87,6 +87,8 @@ class EnrichmentOutcome(_Failable):
     #: failed when any failed (two enrichers on one asset are two runs, one asset)
     assets_enriched: int = 0
     assets_failed: int = 0
+    #: ``--enrich=workers``: nothing was enriched here; this many assets are left to the workers
+    left_to_workers: int | None = None
 
     @property
     def enriched(self) -> int:

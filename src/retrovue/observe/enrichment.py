@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import Connection, String, and_, cast, exists, func, select
+from sqlalchemy import Connection, String, and_, cast, exists, func, or_, select
 
-from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment
-from retrovue.model.enrichment import EnricherSpec, effective, run_order
+from retrovue.database.tables import Asset, AssetEnrichment, EnricherAttachment, EnrichmentClaim
+from retrovue.model.enrichment import EnricherSpec, EnrichProgress, effective, run_order
 
 
 def pending(type_id: str, *, force: bool = False, retry_failed: bool = False):
@@ -31,6 +31,47 @@ def pending(type_id: str, *, force: bool = False, retry_failed: bool = False):
     if retry_failed:
         attempt = and_(attempt, AssetEnrichment.c.error_code.is_(None))
     return and_(present, ~exists().where(attempt))
+
+
+def live_claim():
+    """The condition on ``assets``: a `retrovue worker` holds a lease on it that has not run out.
+    As ``IN (subquery)``, which PostgreSQL hashes once (the claims table holds only assets in
+    flight), not as a join it may plan as a scan of the claims per asset."""
+    return Asset.c.id.in_(
+        select(EnrichmentClaim.c.asset_id).where(EnrichmentClaim.c.lease_until > func.now())
+    )
+
+
+def pending_any(type_ids) -> object:
+    """The condition on ``assets``: present, and one of ``type_ids`` has not tried it for its
+    change token (a failed attempt is not pending: it waits for a change or --retry-failed)."""
+    return or_(*(pending(type_id) for type_id in type_ids))
+
+
+def count_pending_any(conn: Connection, collection_id: uuid.UUID, type_ids) -> int:
+    """Assets of the collection some of ``type_ids`` has still to enrich."""
+    if not type_ids:
+        return 0
+    return conn.execute(
+        select(func.count())
+        .select_from(Asset)
+        .where(Asset.c.collection_id == collection_id, pending_any(type_ids))
+    ).scalar_one()
+
+
+def enrich_progress(conn: Connection, collection_id: uuid.UUID, type_ids) -> EnrichProgress:
+    """Assets still to enrich, and the workers' claims on them: the count of pending assets only
+    when the two index-only counts per type cannot prove there are none; the claims table holds
+    only assets in flight."""
+    type_ids = list(type_ids)
+    to_enrich = 0
+    if any(not nothing_pending(conn, collection_id, t) for t in type_ids):
+        to_enrich = count_pending_any(conn, collection_id, type_ids)
+    live = func.count().filter(EnrichmentClaim.c.lease_until > func.now())
+    claimed, total = conn.execute(
+        select(live, func.count()).where(EnrichmentClaim.c.collection_id == collection_id)
+    ).one()
+    return EnrichProgress(to_enrich, int(claimed), int(total) - int(claimed))
 
 
 def succeeded_all(type_ids: list[str]):

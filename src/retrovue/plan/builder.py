@@ -6,6 +6,7 @@ done in ``retrovue.diff``; this module only wires observation to it, per declare
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -50,6 +51,8 @@ class PlanOptions:
     fingerprint: bool = False  # saved plans record a fingerprint of each collection's stored state
     prune: bool = False  # delete config-created sources no longer declared (also `prune: true`)
     detail: bool = False  # name the files behind each asset count (capped); costs nothing when off
+    #: --enrich=workers: each collection's enrichment is left to `retrovue worker` processes
+    enrich_by_workers: bool = False
     #: the real paths of the database's own files (SQLite): a collection holding them never
     #: ingests them, and the plan warns about it
     database_files: frozenset[str] = frozenset()
@@ -187,6 +190,8 @@ def _plan_collection(
     )
     if own:
         notes = [_own_database_note(state, own), *notes]
+    if enrich is not None and options.enrich_by_workers:
+        enrich = dataclasses.replace(enrich, by_workers=True)
     return [ingest] if enrich is None else [ingest, enrich], notes
 
 

@@ -117,9 +117,30 @@ def show_document(detail: CollectionDetail) -> dict:
         "last_ingest_time": iso(e.last_ingest),
         "last_run": _run(detail.last_run),
         "enrichers": [x.to_json() for x in detail.enrichers],
+        "enrichment": _progress_json(detail.enrichment),
         "created_at": iso(e.created_at),
         "updated_at": iso(e.updated_at),
     }
+
+
+def _progress_json(progress) -> dict | None:
+    if progress is None:
+        return None
+    return {
+        "to_enrich": progress.to_enrich,
+        "claimed": progress.claimed,
+        "expired_claims": progress.expired,
+    }
+
+
+def _progress_text(progress) -> str:
+    """``12 assets to enrich, 4 claimed by workers`` (``, 2 expired claims`` after a worker
+    died)."""
+    text = f"{progress.to_enrich:,} asset{'' if progress.to_enrich == 1 else 's'} to enrich"
+    text += f", {progress.claimed:,} claimed by workers"
+    if progress.expired:
+        text += f", {progress.expired:,} expired claim{'' if progress.expired == 1 else 's'}"
+    return text
 
 
 def show_lines(detail: CollectionDetail) -> list[str]:
@@ -143,6 +164,8 @@ def show_lines(detail: CollectionDetail) -> list[str]:
     else:
         lines.append("  Last Run: none")
     lines += attached_lines("Enrichers", detail.enrichers)
+    if detail.enrichment is not None:
+        lines.append("  Enrichment: " + _progress_text(detail.enrichment))
     lines += [f"  Created: {iso(e.created_at)}", f"  Updated: {iso(e.updated_at)}"]
     return lines
 

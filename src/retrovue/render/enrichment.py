@@ -37,6 +37,11 @@ def more_command(outcome: EnrichmentOutcome) -> str:
 def outcome_lines(outcome: EnrichmentOutcome, listed: int = LISTED) -> list[str]:
     """The collection's line, its run-level error, and its failed assets (at most ``listed``)."""
     head = f"{outcome.collection}: "
+    if outcome.left_to_workers is not None:
+        return [
+            head + f"enrichment left to workers: {count_noun(outcome.left_to_workers, 'asset')} "
+            "to enrich (they stay new until a `retrovue worker` enriches them)"
+        ]
     done = [f"enriched {_counts_text(outcome)}"] if outcome.counts else []
     if outcome.reset:
         done.append(
@@ -106,6 +111,7 @@ def outcome_json(outcome: EnrichmentOutcome) -> dict[str, Any]:
         "error_code": code,
         "interrupted": outcome.interrupted,
         "reset": outcome.reset,
+        "left_to_workers": outcome.left_to_workers,
     }
 
 
@@ -115,8 +121,12 @@ def totals(outcomes: list[EnrichmentOutcome]) -> str:
     enriched = sum(o.enriched for o in outcomes)
     failed = sum(o.failed for o in outcomes)
     reset = sum(o.reset for o in outcomes)
-    return f"enrichment: {count_noun(enriched, 'asset')} enriched, {failed:,} failed" + (
-        f", {reset:,} reset" if reset else ""
+    left = sum(o.left_to_workers or 0 for o in outcomes)
+    by_workers = any(o.left_to_workers is not None for o in outcomes)
+    return (
+        f"enrichment: {count_noun(enriched, 'asset')} enriched, {failed:,} failed"
+        + (f", {reset:,} reset" if reset else "")
+        + (f", {left:,} left to workers" if by_workers else "")
     )
 
 
@@ -296,7 +306,9 @@ def enrich_lines(done) -> list[str]:
         )
     lines = outcome_lines(done.outcome)
     lines += _failed_before_lines(done)
-    if done.status == "ok":
+    if done.outcome.left_to_workers is not None:
+        lines.append(f"Enrichment of collection '{col.name}' left to the workers")
+    elif done.status == "ok":
         lines.append(f"Enrichment complete for collection '{col.name}'")
     else:
         lines.append(f"Enrichment finished with errors for collection '{col.name}'")

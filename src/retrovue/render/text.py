@@ -100,6 +100,8 @@ def enrich_line(a: EnrichCollection) -> str:
     parts = [work] if work else []
     if a.stuck:
         parts.append(f"reset {stuck_text(a.stuck)}")
+    if a.by_workers:
+        return f"~ enrich: {work or 'nothing yet'} (left to workers)"
     return f"~ enrich: {'; '.join(parts)}" if parts else "= enrich: nothing to enrich"
 
 

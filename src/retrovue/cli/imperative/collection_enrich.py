@@ -20,15 +20,25 @@ from retrovue.render import enrichment as view
 @click.option(
     "--retry-failed", is_flag=True, help="Also retry the assets whose last attempt failed."
 )
+@click.option(
+    "--enrich",
+    "by",
+    type=click.Choice(["self", "workers"]),
+    default="self",
+    show_default=True,
+    help="Enrich here, or leave it to `retrovue worker` processes (PostgreSQL; the assets "
+    "stay new until a worker enriches them).",
+)
 @dry_run_option
 @common_options
-def enrich(console: Console, selector, force, retry_failed, dry_run) -> Outcome | None:
+def enrich(console: Console, selector, force, retry_failed, by, dry_run) -> Outcome | None:
     """Run the collection's enrichers over its assets still to enrich.
 
     Failed assets are listed with their reason.  Exit 0: all enriched, nothing to do, or no
     enricher attached (a message says so); 2: some assets failed; 1: nothing could be enriched
     (e.g. an attached enricher is unavailable); 130: interrupted (committed batches stay)."""
-    done = enrich_collection(console.ctx, EnrichRequest(selector, force, retry_failed, dry_run))
+    request = EnrichRequest(selector, force, retry_failed, dry_run, by_workers=by == "workers")
+    done = enrich_collection(console.ctx, request)
     for note in done.unavailable:
         console.err(f"Warning: {note}")
     if dry_run:
