@@ -32,6 +32,11 @@ def _csrf(page: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
+def conn_id(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(Asset.c.id)).scalar_one()
+
+
 def _approved(engine, asset_id: str) -> bool:
     with engine.connect() as conn:
         return conn.execute(
@@ -125,11 +130,12 @@ def test_hostile_names_are_escaped(rv, db_url, engine, tmp_path):
     base = make_tree(tmp_path / "media", {name: [f"{name}.mkv"]})
     config = fs_config(tmp_path / "r.yaml", base, {name: True})
     assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
-    with engine.begin() as conn:  # a media server's name may be longer than a file's
-        conn.execute(update(Collection).values(name=name + "x" * 280))
+    with engine.begin() as conn:  # a media server's title may be longer than a file's name
+        conn.execute(update(Asset).values(title=name + "x" * 280))
         cid = conn.execute(select(Collection.c.id)).scalar_one()
+    aid = str(conn_id(engine))
     with client(db_url=db_url) as c:
-        for path in ("/", "/runs", f"/collections/{cid}"):
+        for path in ("/", "/runs", f"/collections/{cid}", f"/assets/{aid}"):
             page = c.get(path).text
             assert "<img" not in page and "\u202e" not in page and "\x1b" not in page
             assert "&lt;img src=x onerror=alert(1)&gt;" in page and "\\u202e" in page
