@@ -243,7 +243,7 @@ def test_every_response_carries_the_security_headers(api):
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
 
 
 def test_tokens_read_only_and_read_write(cat, engine):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from retrovue.app import activity, admin
 from retrovue.app.approval import MAX_ASSETS, set_approval
@@ -40,6 +40,14 @@ class AssetQuery(BaseModel):
     q: str | None = Field(None, max_length=200, description="text in the title or series title")
     limit: int = Field(100, ge=1, le=1000)
     after: str | None = Field(None, max_length=100, description="the next_after of the last page")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_when_empty(cls, values):
+        """An empty field of the page's filter form means no filter (as an absent one)."""
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if v != ""}
+        return values
 
 
 def asset_page(ctx: Context, query: AssetQuery) -> tuple:

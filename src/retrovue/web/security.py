@@ -32,7 +32,7 @@ HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # not no-referrer: a browser then sends Origin: null
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
