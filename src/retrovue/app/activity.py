@@ -10,17 +10,16 @@ from retrovue.app.collection_read import (
     CollectionDetail,
     CollectionEntry,
     entry_of,
-    show_collection,
+    ingestible_reason,
 )
 from retrovue.app.context import Context
+from retrovue.app.enrichers import effective_enrichers
 from retrovue.app.selectors import resolve_collection
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe import activity as stored
-from retrovue.observe.catalog import asset_counts, collection_times
+from retrovue.observe.catalog import asset_counts, collection_times, last_run
 from retrovue.observe.db import load_snapshot
 
-#: bins of a collection page's histograms
-BINS = 20
 #: rows of a list when the caller names no limit
 RUNS = 50
 FAILURES = 100
@@ -82,14 +81,25 @@ class CollectionView:
 
 
 def collection_view(ctx: Context, selector: str) -> CollectionView:
-    detail = show_collection(ctx, selector)
-    cid = detail.entry.collection.id
+    """What `collection show` shows, with the counts per state, the failures and the spread of
+    durations and loudness; the counts come from the same two scans as the histograms (not
+    from counting every collection's assets, as `collection show` does)."""
     with ctx.reading() as conn:
-        states = stored.state_counts(conn, cid)
-        failures = stored.enrichment_failures(conn, cid, FAILURES)
-        duration = stored.histogram(conn, cid, "duration_ms", BINS)
-        loudness = stored.histogram(conn, cid, "loudness_lufs", BINS)
-    return CollectionView(detail, states, tuple(failures), duration, loudness)
+        snapshot = load_snapshot(conn)
+        ctx.learn_secrets(snapshot)
+        source, col = resolve_collection(snapshot, selector)
+        spread = stored.spread(conn, col.id)
+        times = collection_times(conn)
+        run = last_run(conn, col.id)
+        failures = stored.enrichment_failures(conn, col.id, FAILURES)
+    counts = {col.id: (sum(spread.states.values()), spread.missing)}
+    detail = CollectionDetail(
+        entry_of(source, col, times, counts),
+        ingestible_reason(ctx, source, col),
+        run,
+        effective_enrichers(source, col),
+    )
+    return CollectionView(detail, spread.states, tuple(failures), spread.duration, spread.loudness)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, Integer, case, cast, func, select
 
 from retrovue.database.tables import Asset, AssetEnrichment, Collection, IngestRun, Source
 
@@ -114,53 +114,70 @@ def failure_counts(conn: Connection) -> dict[uuid.UUID, int]:
     return {cid: int(n) for cid, n in rows}
 
 
-def state_counts(conn: Connection, collection_id: uuid.UUID) -> dict[str, int]:
-    """state -> assets of the collection in it (missing ones included, as `collection show`)."""
-    rows = conn.execute(
-        select(Asset.c.state, func.count())
-        .where(Asset.c.collection_id == collection_id)
-        .group_by(Asset.c.state)
-    )
-    return {state: int(n) for state, n in rows}
-
-
 @dataclass(frozen=True)
 class Bins:
-    """``counts[i]`` values fall in ``[low + i*width, low + (i+1)*width)`` (the last bin also
-    holds ``high``)."""
+    """``counts[i]`` values fall in ``[low + i*width, low + (i+1)*width)``; the first bin also
+    holds every value below it, the last every value above it."""
 
     low: float
     width: float
     counts: tuple[int, ...]
 
 
-def histogram(conn: Connection, collection_id: uuid.UUID, column: str, bins: int) -> Bins | None:
-    """The collection's present values of ``column`` (a numeric column of ``assets``) in
-    ``bins`` equal bins from its least to its greatest value; None when it has none."""
-    col = Asset.c[column]
-    mine = and_(
-        Asset.c.collection_id == collection_id,
-        Asset.c.missing_since.is_(None),
-        col.is_not(None),
-    )
-    low, high = conn.execute(select(func.min(col), func.max(col)).where(mine)).one()
-    if low is None:
-        return None
-    low, high = float(low), float(high)
-    width = (high - low) / bins if high > low else 1.0
-    edges = [low + i * width for i in range(bins + 1)]
-    # one scan: a conditional count per bin, the same arithmetic on both backends
-    sums = [
-        func.sum(
-            case(
-                (and_(col >= edges[i], col < edges[i + 1] if i < bins - 1 else col <= high), 1),
-                else_=0,
-            )
-        )
-        for i in range(bins)
+#: fixed bins, so two collections' plots compare at a glance: 0-3 h by 9 minutes, and
+#: -50..-10 LUFS by 2 LU (broadcast targets sit at -24/-23, streaming near -16/-14)
+DURATION_BINS = (0.0, 9 * 60_000.0, 20)
+LOUDNESS_BINS = (-50.0, 2.0, 20)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A collection's assets by state, its missing ones, and its present assets' durations and
+    loudness in bins (None: no present asset has that fact yet)."""
+
+    states: dict[str, int]
+    missing: int
+    duration: Bins | None
+    loudness: Bins | None
+
+
+def spread(conn: Connection, collection_id: uuid.UUID) -> Spread:
+    """One scan of the collection's rows whatever its size (index-only, on
+    ix_assets_collection_facts), grouped by state, presence and the two bins: 100,000 values
+    never travel, a few hundred groups do."""
+    dialect = conn.dialect.name
+    missing = Asset.c.missing_since.is_not(None)
+    d = _bin(Asset.c.duration_ms, DURATION_BINS, dialect).label("d")
+    lo = _bin(Asset.c.loudness_lufs, LOUDNESS_BINS, dialect).label("l")
+    gone = case((missing, 1), else_=0).label("gone")
+    rows = conn.execute(
+        select(Asset.c.state, gone, d, lo, func.count())
+        .where(Asset.c.collection_id == collection_id)
+        .group_by(Asset.c.state, gone, d, lo)
+    ).all()
+    states: dict[str, int] = {}
+    absent = 0
+    plots = ([0] * DURATION_BINS[2], [0] * LOUDNESS_BINS[2])
+    for state, is_gone, d_index, l_index, n in rows:
+        states[state] = states.get(state, 0) + int(n)
+        absent += int(n) if is_gone else 0
+        for counts, index in zip(plots, (d_index, l_index), strict=True):
+            if index is not None and not is_gone:
+                counts[max(0, min(int(index), len(counts) - 1))] += int(n)
+    made = [
+        Bins(low, width, tuple(counts)) if any(counts) else None
+        for (low, width, _n), counts in zip((DURATION_BINS, LOUDNESS_BINS), plots, strict=True)
     ]
-    row = conn.execute(select(*sums).where(mine)).one()
-    return Bins(low, width, tuple(int(n or 0) for n in row))
+    return Spread(states, absent, *made)
+
+
+def _bin(column, bins: tuple[float, float, int], dialect: str):
+    """The bin index of ``column`` (NULL for NULL), before clamping.  SQLite's CAST truncates
+    toward zero and PostgreSQL's rounds: PostgreSQL floors explicitly; on SQLite a value below
+    the first bin truncates to 0 or less, which clamps to the first bin all the same."""
+    low, width, _n = bins
+    scaled = (column - low) / width
+    return cast(func.floor(scaled) if dialect == "postgresql" else scaled, Integer)
 
 
 def collections_of_assets(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
