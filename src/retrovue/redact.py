@@ -34,8 +34,13 @@ class Redactor:
         for secret in sorted(self.secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = _URL_TOKEN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
+        # each pattern needs its "=" or "@": a text without one (most JSON pages) skips the
+        # case-insensitive scan, which costs ~7 ms on a 40 kB page
+        if "=" in text:
+            text = _URL_TOKEN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+        if "@" in text:
+            text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
+        return text
 
 
 def redact_url(url: str) -> str:
