@@ -261,6 +261,7 @@ def test_tokens_read_only_and_read_write(cat, engine):
         refused = c.post(f"{API}/assets/approve", json=body, headers=ro)
         assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN"
         assert not _approved(engine, cat.ids["Heat"])
+        assert c.post(f"{API}/plan", headers=ro).status_code == 200  # a plan only reads
         rw = {"authorization": f"Bearer {RW}"}
         assert c.post(f"{API}/assets/approve", json=body, headers=rw).status_code == 200
         assert _approved(engine, cat.ids["Heat"])

@@ -24,6 +24,8 @@ from retrovue.web.settings import ServeSettings
 API = "/api/v1"
 #: reachable without a token: the sign-in page and the stylesheet it uses
 _OPEN = ("/login", "/static/")
+#: posts that write nothing (a plan only reads), so a read-only token may send them
+_READING_POSTS = frozenset({f"{API}/plan"})
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
@@ -87,7 +89,8 @@ def _admit(request: Request, settings: ServeSettings) -> None:
     request.state.role = security.role_of(settings, token)
     if request.method in security.SAFE_METHODS:
         return
-    security.require_write(request.state.role)
+    if path not in _READING_POSTS:
+        security.require_write(request.state.role)
     security.check_origin(request.headers.get("origin"), request.headers.get("host"))
     if path.startswith(API) and request.method == "POST":
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
