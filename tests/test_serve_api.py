@@ -325,3 +325,30 @@ def test_the_serve_command_refuses_a_public_address_without_a_token(rv):
     assert result.code == 1
     assert "not a loopback address" in result.err and "RETROVUE_API_TOKEN" in result.err
     assert rv("serve", "--bind", "nonsense").code == 1
+
+
+def test_a_stale_lock_is_shown_and_released(api, engine):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from retrovue.database.tables import ApplyLock
+    from retrovue.execute.lock import HEARTBEAT_NAME, LOCK_NAME
+
+    old = datetime.now(UTC) - timedelta(hours=1)
+    row = {
+        "holder": "ci",
+        "host": "gone-container",
+        "pid": 1,
+        "command": "apply",
+        "started_at": old,
+    }
+    with engine.begin() as conn:  # left by a process on a host since gone, its heartbeat stopped
+        conn.execute(insert(ApplyLock).values(name=LOCK_NAME, **row))
+        conn.execute(insert(ApplyLock).values(name=HEARTBEAT_NAME, **row))
+    shown = api.get(f"{API}/locks").json()
+    assert shown["locked"] is True and shown["lock"]["stale"] is True
+    assert "Release</button>" in api.get("/").text
+    released = api.post(f"{API}/locks/release", json={})
+    assert released.status_code == 200 and released.json()["released"] is True
+    assert api.get(f"{API}/locks").json()["locked"] is False
