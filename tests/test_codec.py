@@ -28,6 +28,7 @@ from retrovue.model.actions import (
     Problem,
     PruneSource,
     RenameCollection,
+    SetApproval,
     SetCollectionSync,
     SetEnrichers,
     SetIngestible,
@@ -119,6 +120,9 @@ SAMPLES: dict[type, Action] = {
         SOURCE, "plex", collections=2, path_mappings=3, assets=40, override_safety=True
     ),
     WipeCollection: WipeCollection(COLLECTION, assets=40, override_safety=True),
+    SetApproval: SetApproval(
+        COLLECTION, (uuid.UUID("00000000-0000-0000-0000-0000000000aa"),), approved=True
+    ),
     SetEnrichers: SetEnrichers(
         SOURCE,
         (EnricherSpec("ffprobe", 1, {"probe_size": 5}),),

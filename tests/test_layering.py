@@ -130,3 +130,23 @@ def test_the_import_check_sees_lazy_parent_and_relative_imports(tmp_path):
     )
     names = _imports(module, "retrovue.app")
     assert {"retrovue.render", "retrovue.cli.console", "retrovue.render.text"} <= names
+
+
+def test_the_web_view_is_a_thin_client_that_runs_no_sql():
+    """Issue 22: like the CLI, the server calls use cases; it neither queries nor executes."""
+    assert _modules("web")
+    assert (
+        _offenders(["web"], lambda n: _is(n, "sqlalchemy", "retrovue.database", "retrovue.execute"))
+        == []
+    )
+
+
+def test_nothing_below_the_clients_imports_the_web_view():
+    packages = [
+        p.name for p in SRC.iterdir() if p.is_dir() and p.name not in ("web", "__pycache__")
+    ]
+    allowed = {"cli"}  # `retrovue serve` starts it
+    assert (
+        _offenders([p for p in packages if p not in allowed], lambda n: _is(n, "retrovue.web"))
+        == []
+    )

@@ -23,7 +23,10 @@ PACKAGE = ROOT / "src" / "retrovue"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 # declared, but never imported by name: used through another library
-USED_INDIRECTLY = {"psycopg": "the SQLAlchemy driver of postgresql+psycopg:// URLs"}
+USED_INDIRECTLY = {
+    "psycopg": "the SQLAlchemy driver of postgresql+psycopg:// URLs",
+    "python-multipart": "what FastAPI parses the web view's forms with",
+}
 
 
 def _normalize(name: str) -> str:  # PEP 503

@@ -269,6 +269,27 @@ def safety_reason(aired: int) -> str:
     return f"production safety: {aired} aired asset(s) referenced by playlog_events/as_run_log"
 
 
+class NotApprovableError(RetrovueError):
+    """Only a ``ready`` asset (every attached enricher succeeded) may be approved for broadcast."""
+
+    code = "NOT_APPROVABLE"
+
+
+# --- errors of `retrovue serve`'s requests ------------------------------------------------------
+
+
+class UnauthorizedError(RetrovueError):
+    """No token, or not a token this server knows."""
+
+    code = "UNAUTHORIZED"
+
+
+class ForbiddenError(RetrovueError):
+    """A token that may not do this (a read-only one writing), or a form without its CSRF token."""
+
+    code = "FORBIDDEN"
+
+
 class ConcurrentModificationError(RetrovueError):
     code = "CONCURRENT_MODIFICATION"
 

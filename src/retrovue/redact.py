@@ -45,10 +45,16 @@ class Redactor:
         for secret in sorted(self.secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = _URL_TOKEN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-        text = _HEADER_TOKEN.sub(lambda m: f'{m.group(1)}="{REDACTED}"', text)
-        text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
+        # the URL and Token="…" patterns need their "=", the password one its "@": a text without
+        # them (most JSON pages) skips those case-insensitive scans (~7 ms on a 40 kB page)
+        if "=" in text:
+            text = _URL_TOKEN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+            text = _HEADER_TOKEN.sub(lambda m: f'{m.group(1)}="{REDACTED}"', text)
+        if "-token" in text.lower():
+            text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        if "@" in text:
+            text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
+        return text
 
 
 def redact_url(url: str) -> str:

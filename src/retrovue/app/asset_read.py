@@ -37,6 +37,8 @@ class AssetFilters:
     limit: int | None = None  # the page size asked for; None: PAGE_SIZE
     all: bool = False  # every matching asset, no page
     after: str | None = None  # an asset id: list from the asset after it
+    kind: str | None = None  # movie, episode, …
+    search: str | None = None  # a case-insensitive substring of the title or series title
 
     @property
     def page_size(self) -> int | None:
@@ -109,6 +111,7 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
         if filters.source is not None:
             source = resolve_source(snapshot, filters.source)
         after = _cursor(conn, filters.after) if filters.after is not None else None
+        _require_within(after, chosen, source, snapshot)
         size = filters.page_size
         rows = stored.iter_assets(
             conn,
@@ -117,6 +120,8 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
             state=filters.state,
             approved=filters.approved,
             missing=filters.missing,
+            kind=filters.kind,
+            search=filters.search,
             after=after,
             limit=None if size is None else size + 1,  # one more tells whether more match
         )
@@ -143,6 +148,21 @@ def _cursor(conn: Connection, after: str) -> stored.AssetKey:
             hint="It may have been deleted since; list again without --after.",
         )
     return key
+
+
+def _require_within(after, collection, source, snapshot) -> None:
+    """An ``--after`` asset outside the collection or source filtered on is refused: the page
+    after it is not a page of this listing."""
+    if after is None:
+        return
+    outside = (collection is not None and after.collection_id != collection.id) or (
+        source is not None and after.collection_id not in {c.id for c in source.collections}
+    )
+    if outside:
+        raise UsageError(
+            "Invalid value for '--after': that asset is not one of the assets listed",
+            hint="Give the id the previous page of this listing ended with.",
+        )
 
 
 def show_asset(ctx: Context, selector: str) -> AssetDetail:

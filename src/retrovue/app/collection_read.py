@@ -48,7 +48,7 @@ class CollectionDetail:
     enrichment: EnrichProgress | None = None
 
 
-def _entry(source, col, times, counts) -> CollectionEntry:
+def entry_of(source, col, times, counts) -> CollectionEntry:
     last, created, updated = times[col.id]
     total, missing = counts.get(col.id, (0, 0))
     return CollectionEntry(source, col, total, missing, last, created, updated)
@@ -69,7 +69,7 @@ def list_collections(ctx: Context, source_selector: str | None = None) -> Collec
         for col in s.collections
     ]
     pairs.sort(key=lambda p: (p[0].name.casefold(), p[1].name.casefold(), str(p[1].id)))
-    return CollectionListing(tuple(_entry(s, col, times, counts) for s, col in pairs), chosen)
+    return CollectionListing(tuple(entry_of(s, col, times, counts) for s, col in pairs), chosen)
 
 
 def show_collection(ctx: Context, selector: str) -> CollectionDetail:
@@ -77,7 +77,7 @@ def show_collection(ctx: Context, selector: str) -> CollectionDetail:
         snapshot = load_snapshot(conn)
         ctx.learn_secrets(snapshot)
         source, col = resolve_collection(snapshot, selector)
-        entry = _entry(source, col, collection_times(conn), asset_counts(conn))
+        entry = entry_of(source, col, collection_times(conn), asset_counts(conn))
         run = last_run(conn, col.id)
         enrichers = effective_enrichers(source, col)
         progress = None

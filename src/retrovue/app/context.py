@@ -51,6 +51,9 @@ class Context:
     #: how this context logs (active while its caller runs it: ``with ctx.logging.active()``);
     #: default: warnings, scrubbed with this context's redactor
     logging: LogSettings | None = None
+    #: an engine its owner shares between contexts (a server's requests, each one context):
+    #: used instead of opening one, and left open by ``close``
+    shared_engine: Engine | None = None
     _schema_checked: bool = field(default=False, init=False, repr=False)
     _held_lock: HeldLock | None = field(default=None, init=False, repr=False)
 
@@ -92,6 +95,8 @@ class Context:
 
     @cached_property
     def engine(self) -> Engine:
+        if self.shared_engine is not None:
+            return self.shared_engine
         from retrovue.database.engine import open_database
 
         return open_database(self.target)
@@ -107,6 +112,8 @@ class Context:
         return open_existing(self.target)
 
     def close(self) -> None:
+        if self.shared_engine is not None:
+            return  # its owner disposes of it
         if "engine" in self.__dict__:
             self.engine.dispose()
         if "reading_engine" in self.__dict__:

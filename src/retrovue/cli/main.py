@@ -59,6 +59,11 @@ COMMANDS = {
         "enricher",
         "Enrichers: what probes ingested media (ffprobe, loudness, plugins).",
     ),
+    "serve": (
+        "retrovue.cli.serve",
+        "serve",
+        "Serve the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web view.",
+    ),
     "asset": (
         "retrovue.cli.imperative.asset",
         "asset",

@@ -143,6 +143,17 @@ Asset = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("collection_id", "source_uri", name="uq_assets_collection_source_uri"),
+    # the listing order (asset list, serve): a keyset page reads its rows, never sorts them all
+    Index("ix_assets_collection_listing", "collection_id", "canonical_uri", "id"),
+    # what a collection's page counts and plots, read from the index alone
+    Index(
+        "ix_assets_collection_facts",
+        "collection_id",
+        "state",
+        "missing_since",
+        "duration_ms",
+        "loudness_lufs",
+    ),
     CheckConstraint(
         f"approved_for_broadcast = false OR state = '{AssetState.READY}'",
         name="approved_implies_ready",

@@ -19,6 +19,7 @@ from retrovue.database.tables import (
     Source,
 )
 from retrovue.errors import RetrovueError
+from retrovue.execute.approval import set_approval
 from retrovue.execute.attachments import set_attachments
 from retrovue.execute.delete import (
     delete_source,
@@ -36,6 +37,7 @@ from retrovue.model.actions import (
     DeleteSource,
     PruneSource,
     RenameCollection,
+    SetApproval,
     SetCollectionSync,
     SetEnrichers,
     SetIngestible,
@@ -288,4 +290,5 @@ HANDLERS: dict[type, Handler] = {
     SetPathMappingLocal: _collection_update(set_mapping_local),
     WipeCollection: _collection_update(lambda conn, cid, a, now: wipe_collection(conn, a, now)),
     SetEnrichers: _set_enrichers,
+    SetApproval: _collection_update(set_approval),
 }

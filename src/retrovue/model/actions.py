@@ -378,6 +378,18 @@ class WipeCollection:
     override_safety: bool = field(default=False, metadata={"doc": _OVERRIDE_SAFETY})
 
 
+@action_kind("set_approval", imperative_only=True)
+@dataclass(frozen=True)
+class SetApproval:
+    """Approve (or withdraw approval of) these assets of one collection for broadcast: an
+    operator's act (`serve`'s approve/unapprove).  Only a ``ready`` asset may be approved; the
+    handler checks it inside the unit, and the database's check constraint backs it."""
+
+    collection: CollectionAddress
+    asset_ids: tuple[uuid.UUID, ...]
+    approved: bool
+
+
 Action = (
     CreateSource
     | UpdateSource
@@ -394,6 +406,7 @@ Action = (
     | SetPathMappingLocal
     | DeleteSource
     | WipeCollection
+    | SetApproval
 )
 
 

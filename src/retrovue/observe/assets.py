@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, or_, select, tuple_
 
 from retrovue.database.tables import Asset, Collection, Source
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
@@ -57,6 +57,8 @@ def iter_assets(
     state: str | None = None,
     approved: bool | None = None,
     missing: bool | None = None,
+    kind: str | None = None,
+    search: str | None = None,
     after: AssetKey | None = None,
     limit: int | None = None,
 ) -> Generator[ListedAsset, None, None]:
@@ -68,7 +70,7 @@ def iter_assets(
     ``after`` in the collection it names: the source and collection names sort in the database,
     whose collation Python's comparison would not match.
     """
-    conditions = _conditions(state, approved, missing)
+    conditions = _conditions(state, approved, missing) + _content_conditions(kind, search)
     for collection in _collections_from(conn, after, collection_id, source_id):
         if limit == 0:
             return
@@ -133,6 +135,24 @@ def _conditions(state, approved, missing) -> list:
     if missing is not None:
         conditions.append(
             Asset.c.missing_since.is_not(None) if missing else Asset.c.missing_since.is_(None)
+        )
+    return conditions
+
+
+def _content_conditions(kind: str | None, search: str | None) -> list:
+    """``kind`` exactly; ``search``: a case-insensitive substring of the title or series title
+    (``%`` and ``_`` in it match themselves)."""
+    conditions = []
+    if kind is not None:
+        conditions.append(Asset.c.kind == kind)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped.lower()}%"
+        conditions.append(
+            or_(
+                func.lower(Asset.c.title).like(pattern, escape="\\"),
+                func.lower(Asset.c.series_title).like(pattern, escape="\\"),
+            )
         )
     return conditions
 

@@ -16,6 +16,7 @@ from retrovue.model.actions import (
     Plan,
     PruneSource,
     RenameCollection,
+    SetApproval,
     SetCollectionSync,
     SetEnrichers,
     SetIngestible,
@@ -114,6 +115,7 @@ def _(a: AddCollection, into: Tally) -> None:
 
 
 @tally.register(RenameCollection)
+@tally.register(SetApproval)
 @tally.register(SetCollectionSync)
 @tally.register(SetPathMappings)
 @tally.register(SetIngestible)

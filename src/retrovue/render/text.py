@@ -27,6 +27,7 @@ from retrovue.model.actions import (
     Plan,
     PruneSource,
     RenameCollection,
+    SetApproval,
     SetCollectionSync,
     SetEnrichers,
     SetIngestible,
@@ -410,6 +411,12 @@ def _(a: SetIngestible, view: DetailView) -> list[str]:
 @detail.register
 def _(a: SetPathMappingLocal, view: DetailView) -> list[str]:
     return [f"~ path mapping {a.upstream_path}: {a.before or '(unset)'} -> {a.after or '(unset)'}"]
+
+
+@detail.register
+def _(a: SetApproval, view: DetailView) -> list[str]:
+    verb = "approved" if a.approved else "no longer approved"
+    return [f"~ approved_for_broadcast: {plural(len(a.asset_ids), 'asset')} {verb} for broadcast"]
 
 
 @detail.register

@@ -1,0 +1,46 @@
+"""`retrovue serve [--bind 127.0.0.1:8765]`: the JSON API and the web view (retrovue.web)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from retrovue.web.settings import DEFAULT_BIND, settings_for
+
+
+@click.command()
+@click.option(
+    "--bind",
+    default=DEFAULT_BIND,
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen; any address but loopback needs a token.",
+)
+@click.option(
+    "--token-file",
+    metavar="FILE",
+    help="Tokens: RETROVUE_API_TOKEN=… / RETROVUE_API_TOKEN_READONLY=… lines (else from the "
+    "environment).",
+)
+@click.option(
+    "-c", "--config", "config_file", metavar="FILE", help="Config file the plan page plans."
+)
+@click.option("--test-db", is_flag=True, help="Use the test database (RETROVUE_TEST_DATABASE_URL).")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (else RETROVUE_DATABASE_URL).")
+def serve(bind: str, token_file: str | None, config_file, test_db: bool, db_url) -> None:
+    """Serve the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web view."""
+    import uvicorn
+
+    from retrovue.web.app import create_app
+
+    settings = settings_for(
+        bind,
+        db_url=db_url,
+        test_db=test_db,
+        config_file=config_file,
+        token_file=token_file,
+        env=os.environ,
+    )
+    click.echo(f"retrovue serving on http://{bind}/", err=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

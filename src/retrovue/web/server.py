@@ -1,0 +1,76 @@
+"""What one server holds for all its requests: its settings, one database engine (each request
+still gets a ``Context`` of its own: its own secrets, schema check and lock) and its templates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import cached_property
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from retrovue.app.context import Context
+from retrovue.redact import Redactor
+from retrovue.render.values import terminal_text
+from retrovue.web.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+
+class Server:
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        self._engine = None  # a SQLAlchemy engine, opened through a Context
+        self._opening = threading.Lock()
+        self._boot: Context | None = None
+
+    def engine(self):
+        """Opened (created and migrated if new, as any CLI command would) on first use."""
+        with self._opening:
+            if self._engine is None:
+                self._boot = Context(test_db=self.settings.test_db, db_url=self.settings.db_url)
+                self._engine = self._boot.engine
+            return self._engine
+
+    def context(self) -> Context:
+        return Context(
+            test_db=self.settings.test_db,
+            db_url=self.settings.db_url,
+            redactor=Redactor(),
+            shared_engine=self.engine(),
+        )
+
+    def close(self) -> None:
+        with self._opening:
+            if self._boot is not None:
+                self._boot.close()
+                self._boot = self._engine = None
+
+    @cached_property
+    def templates(self) -> Jinja2Templates:
+        from fastapi.templating import Jinja2Templates
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        folder = resources.files("retrovue.web") / "templates"
+        env = Environment(
+            loader=FileSystemLoader(str(folder)),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            # every value shown has its control and bidi characters escaped, as in a terminal:
+            # a stored name cannot reorder or forge what the page says
+            finalize=lambda v: terminal_text(v) if isinstance(v, str) else v,
+        )
+        return Jinja2Templates(env=env)
+
+
+def request_context(request: Request) -> Iterator[Context]:
+    """The request's unit of work: a context of its own, closed when the request ends (the
+    error handlers still scrub with its redactor, through ``request.state.ctx``)."""
+    ctx = request.app.state.server.context()
+    request.state.ctx = ctx
+    try:
+        yield ctx
+    finally:
+        ctx.close()

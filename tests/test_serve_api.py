@@ -1,0 +1,354 @@
+"""Issue 22: `retrovue serve`'s JSON API over the CLI's use cases, on SQLite and PostgreSQL:
+every endpoint, its errors (the CLI's codes with a fitting HTTP status) and its auth rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from retrovue.database.tables import Asset
+from retrovue.errors import UsageError
+from retrovue.web.settings import settings_for
+from tests.serve_helpers import build_catalogue, client
+
+API = "/api/v1"
+RW = "rw-token-0123456789abcdef"
+RO = "ro-token-0123456789abcdef"
+
+
+@pytest.fixture
+def cat(rv, db_url, engine, tmp_path):
+    return build_catalogue(rv, db_url, engine, tmp_path)
+
+
+@pytest.fixture
+def api(cat):
+    with client(cat) as c:
+        yield c
+
+
+def _approved(engine, asset_id: str) -> bool:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Asset.c.id, Asset.c.approved_for_broadcast)).all()
+    return {str(i): a for i, a in rows}[asset_id]
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def test_sources_and_one_source(api):
+    listed = api.get(f"{API}/sources").json()
+    assert [s["name"] for s in listed["sources"]] == ["Library"]
+    shown = api.get(f"{API}/sources/Library").json()
+    assert sorted(c["name"] for c in shown["collections"]) == ["movies", "shows"]
+
+
+def test_collections_and_a_collections_counts_failures_and_histograms(api, cat):
+    names = [c["name"] for c in api.get(f"{API}/collections").json()["collections"]]
+    assert names == ["movies", "shows"]
+    movies = api.get(f"{API}/collections/{cat.movies}").json()
+    assert movies["states"] == {"new": 1, "ready": 2}
+    assert [f["code"] for f in movies["failures"]] == ["PROBE_FAILED"]
+    assert movies["failures"][0]["message"] == "not a media file"
+    # fixed bins: 0-3 h by 9 minutes (117 min: bin 13, 170 min: bin 18), -50..-10 LUFS by 2 LU
+    # (-23: bin 13, -16.5: bin 16), counted in SQL the same way on both backends
+    duration = movies["histograms"]["duration_ms"]
+    assert duration["low"] == 0 and duration["width"] == 9 * 60_000
+    assert [i for i, n in enumerate(duration["counts"]) if n] == [13, 18]
+    loudness = movies["histograms"]["loudness_lufs"]
+    assert loudness["low"] == -50 and [i for i, n in enumerate(loudness["counts"]) if n] == [13, 16]
+
+
+def test_assets_filter_by_state_kind_missing_collection_and_text(api, cat):
+    def titles(**params):
+        page = api.get(f"{API}/assets", params=params).json()
+        return sorted(a["title"] for a in page["assets"])
+
+    assert titles() == ["Alien", "Brazil", "Heat", "Show"]
+    assert titles(state="ready") == ["Alien", "Heat"]
+    assert titles(kind="episode") == ["Show"]
+    assert titles(collection=cat.movies, q="EA") == ["Heat"]
+    assert titles(q="show") == ["Show"]  # the series title counts too
+    assert titles(q="%") == []  # a wildcard of LIKE matches itself only
+    assert titles(missing="true") == []
+    assert titles(missing="false", collection="shows") == ["Show"]
+
+
+def test_assets_page_on_with_the_keyset_in_the_listing_order(api):
+    everything = [a["id"] for a in api.get(f"{API}/assets").json()["assets"]]
+    walked, after = [], None
+    while True:
+        page = api.get(
+            f"{API}/assets", params={"limit": 1, "after": after} if after else {"limit": 1}
+        ).json()
+        walked += [a["id"] for a in page["assets"]]
+        after = page["next_after"]
+        if after is None:
+            break
+    assert walked == everything and len(walked) == 4
+
+
+def test_an_after_of_another_collection_is_refused_not_a_page(api, cat):
+    response = api.get(f"{API}/assets", params={"collection": cat.movies, "after": cat.ids["Show"]})
+    assert response.status_code == 400
+    assert response.json()["code"] == "USAGE_ERROR"
+
+
+def test_an_asset_with_its_probed_facts(api, cat):
+    shown = api.get(f"{API}/assets/{cat.ids['Heat']}").json()
+    assert shown["duration_ms"] == 170 * 60_000 and shown["loudness_lufs"] == -23.0
+    assert shown["collection"]["name"] == "movies"
+
+
+def test_runs_failures_locks_and_status(api, cat):
+    runs = api.get(f"{API}/runs").json()["runs"]
+    assert {r["collection"]["name"] for r in runs} == {"movies", "shows"}
+    assert [
+        r["status"] for r in api.get(f"{API}/runs", params={"collection": "shows"}).json()["runs"]
+    ] == ["ok"]
+    failures = api.get(f"{API}/failures", params={"collection": "shows"}).json()
+    assert failures["failures"] == []
+    assert len(api.get(f"{API}/failures").json()["failures"]) == 1
+    assert api.get(f"{API}/locks").json()["locked"] is False
+    status = api.get(f"{API}/status").json()
+    movies = next(c for c in status["sources"][0]["collections"] if c["name"] == "movies")
+    assert movies["assets"] == 3 and movies["failed"] == 1 and movies["last_run"]["status"] == "ok"
+
+
+def test_the_plan_is_the_one_the_cli_prints(api, cat, rv):
+    served = api.post(f"{API}/plan").json()
+    printed = rv("plan", "-c", cat.config, "--json", db=cat.db_url).json()
+    assert served == printed
+
+
+def test_the_openapi_document_lists_every_endpoint(api):
+    paths = api.get(f"{API}/openapi.json").json()["paths"]
+    for path in (
+        "/sources",
+        "/collections/{selector}",
+        "/assets",
+        "/assets/{selector}",
+        "/runs",
+        "/failures",
+        "/locks",
+        "/status",
+        "/plan",
+        "/assets/approve",
+        "/assets/unapprove",
+        "/collections/{selector}/ingest",
+        "/collections/{selector}/enrich",
+        "/collections/{selector}/retry-failed",
+        "/locks/release",
+    ):
+        assert f"{API}{path}" in paths, path
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def test_approve_one_and_many_then_unapprove(api, cat, engine):
+    heat, alien = cat.ids["Heat"], cat.ids["Alien"]
+    done = api.post(f"{API}/assets/approve", json={"asset_ids": [heat]})
+    assert done.status_code == 200 and done.json()["approved"] is True
+    assert _approved(engine, heat) and not _approved(engine, alien)
+    api.post(f"{API}/assets/approve", json={"asset_ids": [heat, alien]})
+    assert _approved(engine, alien)
+    api.post(f"{API}/assets/unapprove", json={"asset_ids": [heat]})
+    assert not _approved(engine, heat) and _approved(engine, alien)
+    assert api.get(f"{API}/assets", params={"approved": "true"}).json()["total"] == 1
+
+
+def test_approving_an_asset_not_ready_is_refused_and_writes_nothing(api, cat, engine):
+    response = api.post(
+        f"{API}/assets/approve", json={"asset_ids": [cat.ids["Heat"], cat.ids["Brazil"]]}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "NOT_APPROVABLE"
+    assert not _approved(engine, cat.ids["Heat"])  # the one unit rolled back whole
+
+
+def test_an_asset_of_another_collection_is_not_approved_through_a_crafted_scope(api, cat, engine):
+    response = api.post(
+        f"{API}/assets/approve",
+        json={"asset_ids": [cat.ids["Heat"]], "collection": cat.shows},
+    )
+    assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND"
+    assert not _approved(engine, cat.ids["Heat"])
+
+
+@pytest.mark.parametrize(
+    ("ids", "status", "code"),
+    [
+        (["not-a-uuid"], 400, "USAGE_ERROR"),
+        (["00000000-0000-0000-0000-000000000000"], 404, "NOT_FOUND"),
+        ([], 400, "USAGE_ERROR"),
+    ],
+)
+def test_approval_errors_carry_the_cli_codes(api, ids, status, code):
+    response = api.post(f"{API}/assets/approve", json={"asset_ids": ids})
+    assert response.status_code == status and response.json()["code"] == code
+
+
+def test_ingest_enrich_and_retry_a_collection(api, cat):
+    before = len(api.get(f"{API}/runs", params={"collection": "movies"}).json()["runs"])
+    ingested = api.post(f"{API}/collections/{cat.movies}/ingest", json={"enrich": False})
+    assert ingested.status_code == 200, ingested.text
+    after = len(api.get(f"{API}/runs", params={"collection": "movies"}).json()["runs"])
+    assert after == before + 1
+    enriched = api.post(f"{API}/collections/movies/enrich")
+    assert enriched.status_code == 200 and enriched.json()["collection_name"] == "movies"
+    retried = api.post(f"{API}/collections/movies/retry-failed")
+    assert retried.status_code == 200 and retried.json()["retry_failed"] is True
+
+
+def test_releasing_a_free_lock_releases_nothing(api):
+    released = api.post(f"{API}/locks/release", json={})
+    assert released.status_code == 200 and released.json()["released"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("get", "/collections/nope", 404, "NOT_FOUND"),
+        ("get", "/sources/nope", 404, "NOT_FOUND"),
+        ("get", "/assets/nope", 404, "NOT_FOUND"),
+        ("get", "/assets?state=bogus", 400, "USAGE_ERROR"),
+        ("get", "/assets?limit=0", 400, "USAGE_ERROR"),
+        ("post", "/collections/nope/ingest", 404, "NOT_FOUND"),
+        ("get", "/nowhere", 404, "NOT_FOUND"),
+    ],
+)
+def test_errors_are_the_cli_error_document_with_a_fitting_status(api, method, path, status, code):
+    response = getattr(api, method)(f"{API}{path}")
+    assert response.status_code == status
+    body = response.json()
+    assert body["status"] == "error" and body["code"] == code
+
+
+def test_a_write_takes_only_json(api, cat, engine):
+    response = api.post(
+        f"{API}/assets/approve",
+        content=f"asset_ids={cat.ids['Heat']}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert not _approved(engine, cat.ids["Heat"])
+
+
+# -- security ----------------------------------------------------------------------------------
+
+
+def test_every_response_carries_the_security_headers(api):
+    for path in (f"{API}/sources", "/", f"{API}/nowhere"):
+        headers = api.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "same-origin"
+
+
+def test_tokens_read_only_and_read_write(cat, engine):
+    with client(cat, token=RW, readonly_token=RO) as c:
+        assert c.get(f"{API}/sources").status_code == 401
+        assert c.get(f"{API}/sources").json()["code"] == "UNAUTHORIZED"
+        wrong = c.get(f"{API}/sources", headers={"authorization": "Bearer " + "x" * 24})
+        assert wrong.status_code == 401
+        ro = {"authorization": f"Bearer {RO}"}
+        assert c.get(f"{API}/sources", headers=ro).status_code == 200
+        body = {"asset_ids": [cat.ids["Heat"]]}
+        refused = c.post(f"{API}/assets/approve", json=body, headers=ro)
+        assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN"
+        assert not _approved(engine, cat.ids["Heat"])
+        assert c.post(f"{API}/plan", headers=ro).status_code == 200  # a plan only reads
+        rw = {"authorization": f"Bearer {RW}"}
+        assert c.post(f"{API}/assets/approve", json=body, headers=rw).status_code == 200
+        assert _approved(engine, cat.ids["Heat"])
+
+
+def test_off_loopback_a_token_is_required_to_start(tmp_path):
+    with pytest.raises(UsageError, match="not a loopback address"):
+        settings_for(
+            "0.0.0.0:8765", db_url=None, test_db=False, config_file=None, token_file=None, env={}
+        )
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"RETROVUE_API_TOKEN={RW}\nRETROVUE_API_TOKEN_READONLY={RO}\n")
+    settings = settings_for(
+        "0.0.0.0:8765",
+        db_url=None,
+        test_db=False,
+        config_file=None,
+        token_file=str(token_file),
+        env={},
+    )
+    assert (settings.token, settings.readonly_token, settings.needs_token) == (RW, RO, True)
+    env = {"RETROVUE_API_TOKEN": RW}
+    assert (
+        settings_for(
+            "[::1]:9000", db_url=None, test_db=False, config_file=None, token_file=None, env=env
+        ).port
+        == 9000
+    )
+
+
+def test_without_a_token_only_a_loopback_host_is_served(cat):
+    """A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding) reaches nothing."""
+    with client(cat) as c:
+        response = c.get(f"{API}/sources", headers={"host": "evil.example:8765"})
+        assert response.status_code == 403
+
+
+def test_a_cross_origin_write_is_refused(api, cat, engine):
+    response = api.post(
+        f"{API}/assets/approve",
+        json={"asset_ids": [cat.ids["Heat"]]},
+        headers={"origin": "http://evil.example"},
+    )
+    assert response.status_code == 403
+    assert not _approved(engine, cat.ids["Heat"])
+    same = api.post(
+        f"{API}/assets/approve",
+        json={"asset_ids": [cat.ids["Heat"]]},
+        headers={"origin": "http://127.0.0.1:8765"},
+    )
+    assert same.status_code == 200
+
+
+def test_error_bodies_are_json_documents(api):
+    body = api.get(f"{API}/assets/nope").text
+    assert json.loads(body)["message"] == "Asset 'nope' not found"
+
+
+def test_the_serve_command_refuses_a_public_address_without_a_token(rv):
+    result = rv("serve", "--bind", "0.0.0.0:8765")
+    assert result.code == 1
+    assert "not a loopback address" in result.err and "RETROVUE_API_TOKEN" in result.err
+    assert rv("serve", "--bind", "nonsense").code == 1
+
+
+def test_a_stale_lock_is_shown_and_released(api, engine):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from retrovue.database.tables import ApplyLock
+    from retrovue.execute.lock import HEARTBEAT_NAME, LOCK_NAME
+
+    old = datetime.now(UTC) - timedelta(hours=1)
+    row = {
+        "holder": "ci",
+        "host": "gone-container",
+        "pid": 1,
+        "command": "apply",
+        "started_at": old,
+    }
+    with engine.begin() as conn:  # left by a process on a host since gone, its heartbeat stopped
+        conn.execute(insert(ApplyLock).values(name=LOCK_NAME, **row))
+        conn.execute(insert(ApplyLock).values(name=HEARTBEAT_NAME, **row))
+    shown = api.get(f"{API}/locks").json()
+    assert shown["locked"] is True and shown["lock"]["stale"] is True
+    assert "Release</button>" in api.get("/").text
+    released = api.post(f"{API}/locks/release", json={})
+    assert released.status_code == 200 and released.json()["released"] is True
+    assert api.get(f"{API}/locks").json()["locked"] is False

@@ -1,0 +1,153 @@
+"""Issue 22: the server-rendered pages (usable without JavaScript): what they show, that their
+forms write only with the session's CSRF token, that hostile names are escaped and that a
+browser signs in with a token."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select, update
+
+from retrovue.database.tables import Asset, Collection
+from tests.helpers import fs_config, make_tree
+from tests.serve_helpers import build_catalogue, client
+
+RW = "rw-token-0123456789abcdef"
+
+
+@pytest.fixture
+def cat(rv, db_url, engine, tmp_path):
+    return build_catalogue(rv, db_url, engine, tmp_path)
+
+
+@pytest.fixture
+def web(cat):
+    with client(cat) as c:
+        yield c
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def conn_id(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(Asset.c.id)).scalar_one()
+
+
+def _approved(engine, asset_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(Asset.c.approved_for_broadcast).where(Asset.c.id == uuid.UUID(asset_id))
+        ).scalar_one()
+
+
+def test_the_dashboard_shows_each_collection_with_its_counts_and_last_run(web):
+    page = web.get("/").text
+    assert "Library" in page and ">movies</a>" in page and ">shows</a>" in page
+    assert 'class="num bad">1<' in page  # movies: one failed enrichment
+    assert "run-ok" in page
+
+
+def test_the_collection_page_filters_counts_plots_and_lists_failures(web, cat):
+    page = web.get(f"/collections/{cat.movies}").text
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="histogram"') == 2
+    assert 'id="count-ready">2<' in page and 'id="count-new">1<' in page
+    assert "PROBE_FAILED" in page and "not a media file" in page
+    assert all(title in page for title in ("Heat", "Alien", "Brazil"))
+    filtered = web.get(f"/collections/{cat.movies}", params={"q": "hea"}).text
+    assert "Heat" in filtered.split("<h2>Assets</h2>")[1].split("<h2>Enrichment")[0]
+    table = filtered.split('<table class="assets">')[1].split("</table>")[0]
+    assert "Heat" in table and "Alien" not in table
+    ready = web.get(f"/collections/{cat.movies}", params={"state": "ready"}).text
+    table = ready.split('<table class="assets">')[1].split("</table>")[0]
+    assert "Brazil" not in table and "Alien" in table
+
+
+def test_the_collection_page_links_the_next_page(web, cat):
+    page = web.get(f"/collections/{cat.movies}", params={"limit": 2}).text
+    href = re.search(r'<a href="([^"]+)" rel="next">', page).group(1).replace("&amp;", "&")
+    rest = web.get(href + "&limit=2").text
+    table = rest.split('<table class="assets">')[1].split("</table>")[0]
+    assert table.count('name="asset_ids"') == 1
+
+
+def test_the_asset_runs_and_plan_pages(web, cat, rv):
+    asset = web.get(f"/assets/{cat.ids['Heat']}").text
+    assert "10200000" in asset and "-23.0" in asset  # duration_ms and loudness facts
+    runs = web.get("/runs").text
+    assert runs.count('class="run-ok"') == 2
+    plan = web.get("/plan").text
+    printed = rv("plan", "-c", cat.config, "--detail", "--no-color", db=cat.db_url).out
+    first = printed.strip().splitlines()[0]
+    assert first.replace('"', "&#34;") in plan
+
+
+def test_a_form_writes_only_with_the_sessions_csrf_token(web, cat, engine):
+    heat = cat.ids["Heat"]
+    page = web.get(f"/assets/{heat}").text
+    refused = web.post(f"/assets/{heat}/approval", data={"action": "approve", "csrf": "forged"})
+    assert refused.status_code == 403 and not _approved(engine, heat)
+    done = web.post(
+        f"/assets/{heat}/approval",
+        data={"action": "approve", "csrf": _csrf(page)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and _approved(engine, heat)
+    assert 'id="approved">yes<' in web.get(f"/assets/{heat}").text
+
+
+def test_a_form_of_another_site_is_refused_even_with_a_token(web, cat, engine):
+    heat = cat.ids["Heat"]
+    csrf = _csrf(web.get(f"/assets/{heat}").text)
+    response = web.post(
+        f"/assets/{heat}/approval",
+        data={"action": "approve", "csrf": csrf},
+        headers={"origin": "http://evil.example"},
+    )
+    assert response.status_code == 403 and not _approved(engine, heat)
+
+
+def test_approving_several_from_the_collection_page(web, cat, engine):
+    page = web.get(f"/collections/{cat.movies}").text
+    data = {
+        "csrf": _csrf(page),
+        "action": "approve",
+        "asset_ids": [cat.ids["Heat"], cat.ids["Alien"]],
+    }
+    assert web.post(f"/collections/{cat.movies}/approval", data=data).status_code == 200
+    assert _approved(engine, cat.ids["Heat"]) and _approved(engine, cat.ids["Alien"])
+    # an asset of another collection, posted to this one's form, is refused
+    data["asset_ids"] = [cat.ids["Show"]]
+    crafted = web.post(f"/collections/{cat.movies}/approval", data=data)
+    assert crafted.status_code == 404
+
+
+def test_hostile_names_are_escaped(rv, db_url, engine, tmp_path):
+    name = "<img src=x onerror=alert(1)>\u202egpj.exe\x1b[31m"
+    base = make_tree(tmp_path / "media", {name: [f"{name}.mkv"]})
+    config = fs_config(tmp_path / "r.yaml", base, {name: True})
+    assert rv("apply", "-c", str(config), "--auto-approve", db=db_url).code == 0
+    with engine.begin() as conn:  # a media server's title may be longer than a file's name
+        conn.execute(update(Asset).values(title=name + "x" * 280))
+        cid = conn.execute(select(Collection.c.id)).scalar_one()
+    aid = str(conn_id(engine))
+    with client(db_url=db_url) as c:
+        for path in ("/", "/runs", f"/collections/{cid}", f"/assets/{aid}"):
+            page = c.get(path).text
+            assert "<img" not in page and "\u202e" not in page and "\x1b" not in page
+            assert "&lt;img src=x onerror=alert(1)&gt;" in page and "\\u202e" in page
+
+
+def test_a_browser_signs_in_with_a_token(cat):
+    with client(cat, token=RW) as c:
+        refused = c.get("/", headers={"accept": "text/html"})
+        assert refused.status_code == 401 and "UNAUTHORIZED" in refused.text
+        login = c.get("/login").text
+        bad = c.post("/login", data={"token": "x" * 20, "csrf": _csrf(login)})
+        assert bad.status_code == 401
+        ok = c.post("/login", data={"token": RW, "csrf": _csrf(login)}, follow_redirects=False)
+        assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower()
+        assert c.get("/").status_code == 200
