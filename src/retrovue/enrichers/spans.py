@@ -224,14 +224,15 @@ class _SpanReader:
                     self.meter.begin(0)
                     self.measuring = True
             if self.measuring and self.span.end_pts is None:  # most frames of most files
-                self.decoded_s += frame.samples / frame.sample_rate
-                self.meter.push(frame)
+                samples = frame.samples
+                self.decoded_s += samples / frame.sample_rate
+                self.meter.push_whole(frame, samples)
             elif self._place(frame):
                 return True
         return False
 
     def _place(self, frame) -> bool:
-        """Push a frame near the span's boundaries; True once past the end."""
+        """Push a frame of a span that has boundaries; True once past the end."""
         if self.span.sample_joins:
             return self._place_samples(frame)
         pts = _timestamp(frame.pts)
@@ -246,8 +247,9 @@ class _SpanReader:
                 raise Unsegmentable("the seek landed after the segment's start")
             self.meter.begin(position(pts, self.span, self.time_base))
             self.measuring = True
-        self.decoded_s += frame.samples / frame.sample_rate
-        self.meter.push(frame)
+        samples = frame.samples
+        self.decoded_s += samples / frame.sample_rate
+        self.meter.push_whole(frame, samples)
         return False
 
     def _place_samples(self, frame) -> bool:
