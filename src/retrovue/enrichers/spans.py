@@ -74,9 +74,10 @@ class Progress:
     def __init__(self, bound: DecodeBound, workers: int = 1):
         self.bound = bound
         self.worker = 0  # the slot this process adds to
-        shared = np.frombuffer(mmap.mmap(-1, 8 * (2 * workers + 1)), np.float64)
+        shared = np.frombuffer(mmap.mmap(-1, 8 * (3 * workers + 1)), np.float64)
         self._decoded, self._errors = shared[:workers], shared[workers : 2 * workers]
-        self._stopped = shared[2 * workers :]
+        self._peaks = shared[2 * workers : 3 * workers]
+        self._stopped = shared[3 * workers :]
 
     @property
     def decoded_s(self) -> float:
@@ -85,6 +86,14 @@ class Progress:
     @property
     def errors(self) -> int:
         return int(self._errors.sum())
+
+    def share_peak(self, peak: float) -> float:
+        """Publish the largest true peak this process has found, and return the largest any
+        has: a span that starts later need not oversample what cannot exceed it (the file's
+        true peak is their maximum, so the skipping stays exact)."""
+        if peak > self._peaks[self.worker]:
+            self._peaks[self.worker] = peak
+        return float(self._peaks.max())
 
     def stop(self) -> None:
         """Have every span stop at its next report."""
@@ -278,6 +287,8 @@ class _SpanReader:
     def report(self, progress: Progress) -> None:
         progress.advance(self.decoded_s, self.errors)
         self.decoded_s, self.errors = 0.0, 0
+        if self.meter is not None and self.true_peak:
+            self.meter.raise_peak_floor(progress.share_peak(self.meter.peak_so_far()))
 
     def finish(self) -> SpanMeasure:
         if self.meter is None:  # not one frame decoded
