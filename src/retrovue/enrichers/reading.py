@@ -53,7 +53,7 @@ def _sequential(container, stream, progress, true_peak: bool) -> Reading:
 def _segments(path, stream, first, count, workers, bound, true_peak) -> Reading:
 
     planned = spans.plan_segments(stream, first, count)
-    progress = spans.Progress(bound)
+    progress = spans.Progress(bound, workers)
     index = stream.index
 
     def read_one(span):
@@ -66,7 +66,8 @@ def _segments(path, stream, first, count, workers, bound, true_peak) -> Reading:
 
 
 def _read_segment(path: str, index: int, span, progress, true_peak: bool) -> SpanMeasure:
-    """One segment, in its own container: a container is not shared between threads."""
+    """One segment, in a container of its own: a decoder restarted by opening, not by a
+    seek after another segment, so the facts do not depend on which process read what."""
 
     with _reopened(path, index) as (container, stream):
         return spans.read_span(container, stream, span, progress, true_peak=true_peak)

@@ -2,8 +2,9 @@
 a long one, as many side by side as there are cores.
 
 Gating needs only the energy of each 100 ms hop, and a true peak is a maximum, so a long
-programme can be measured in segments side by side (PyAV decodes, and libavfilter and numpy
-filter, with the GIL released, so threads are enough) and the hop energies added up.  Segment ``k``
+programme can be measured in segments side by side, one process per core (``forked.py``: forked
+copies of this one, as threads contend for the GIL between the calls into C), and the hop
+energies added up.  Segment ``k``
 measures the frames whose timestamp is in ``[T_k, T_k+1)``: both neighbours see the same packet
 timestamps, so every frame is measured exactly once whatever the container's time base.  It
 seeks ``WARM_UP_S`` before ``T_k`` and decodes that stretch without measuring it: the decoder
@@ -22,16 +23,17 @@ meet within a tick (a timestamp gap or a repeated stretch).
 from __future__ import annotations
 
 import math
+import mmap
 import os
-import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from fractions import Fraction
 
 # imported only when a file is measured: the registry loads loudness.py, never this module
 import av
+import numpy as np
 
 from retrovue.enrichers.bounds import DecodeBound
+from retrovue.enrichers.forked import map_forked
 from retrovue.enrichers.loudmeter import SpanMeasure, SpanMeter
 
 #: the length of a segment: fixed, not derived from the cores, so that a file measures the same
@@ -65,23 +67,44 @@ class Span:
 
 
 class Progress:
-    """The audio decoded by every span of one file, held to the file's ``DecodeBound``."""
+    """The audio decoded by every span of one file, held to the file's ``DecodeBound``, across
+    the processes that read its segments (``forked.py``): each adds to its own slot of a map
+    they share (no lock: a slot has one writer), and any of them can stop the others."""
 
-    def __init__(self, bound: DecodeBound):
+    def __init__(self, bound: DecodeBound, workers: int = 1):
         self.bound = bound
-        self.decoded_s = 0.0
-        self.errors = 0
-        self.stop = threading.Event()
-        self._lock = threading.Lock()
+        self.worker = 0  # the slot this process adds to
+        shared = np.frombuffer(mmap.mmap(-1, 8 * (3 * workers + 1)), np.float64)
+        self._decoded, self._errors = shared[:workers], shared[workers : 2 * workers]
+        self._peaks = shared[2 * workers : 3 * workers]
+        self._stopped = shared[3 * workers :]
+
+    @property
+    def decoded_s(self) -> float:
+        return float(self._decoded.sum())
+
+    @property
+    def errors(self) -> int:
+        return int(self._errors.sum())
+
+    def share_peak(self, peak: float) -> float:
+        """Publish the largest true peak this process has found, and return the largest any
+        has: a span that starts later need not oversample what cannot exceed it (the file's
+        true peak is their maximum, so the skipping stays exact)."""
+        if peak > self._peaks[self.worker]:
+            self._peaks[self.worker] = peak
+        return float(self._peaks.max())
+
+    def stop(self) -> None:
+        """Have every span stop at its next report."""
+        self._stopped[0] = 1.0
 
     def advance(self, seconds: float, errors: int = 0) -> None:
-        if self.stop.is_set():
+        if self._stopped[0]:
             raise Stopped
-        with self._lock:
-            self.decoded_s += seconds
-            self.errors += errors
-            total = self.decoded_s
-        self.bound.check(total)
+        self._decoded[self.worker] += seconds
+        self._errors[self.worker] += errors
+        self.bound.check(self.decoded_s)
 
 
 def cores() -> int:
@@ -118,18 +141,19 @@ def position(pts: int, span: Span, time_base: Fraction) -> int:
 
 
 def run_segments(read_one, spans: list[Span], progress: Progress, workers: int) -> list:
-    """``read_one(span)`` for every span, ``workers`` at a time; the first failure (in span
-    order) stops the others and is raised."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(read_one, span) for span in spans]
-        done, _running = wait(futures, return_when=FIRST_EXCEPTION)
-        if any(f.exception() is not None for f in done):
-            progress.stop.set()  # the segments still running stop at their next report
-    failures = [f.exception() for f in futures if f.exception() is not None]
+    """``read_one(span)`` for every span, by ``workers`` processes (``progress`` made for as
+    many); the first failure (in span order) stops the others and is raised."""
+
+    def one(worker: int, span: Span):
+        progress.worker = worker
+        return read_one(span)
+
+    outcomes = map_forked(one, spans, workers, progress.stop)
+    failures = [o.error for o in outcomes if o.error is not None]
     real = [e for e in failures if not isinstance(e, Stopped)]
     if real:
         raise real[0]
-    return [f.result() for f in futures]
+    return [o.value for o in outcomes]
 
 
 def check_joins(measures: list[SpanMeasure], time_base: Fraction, sample_rate: int) -> None:
@@ -209,14 +233,15 @@ class _SpanReader:
                     self.meter.begin(0)
                     self.measuring = True
             if self.measuring and self.span.end_pts is None:  # most frames of most files
-                self.decoded_s += frame.samples / frame.sample_rate
-                self.meter.push(frame)
+                samples = frame.samples
+                self.decoded_s += samples / frame.sample_rate
+                self.meter.push_whole(frame, samples)
             elif self._place(frame):
                 return True
         return False
 
     def _place(self, frame) -> bool:
-        """Push a frame near the span's boundaries; True once past the end."""
+        """Push a frame of a span that has boundaries; True once past the end."""
         if self.span.sample_joins:
             return self._place_samples(frame)
         pts = _timestamp(frame.pts)
@@ -231,8 +256,9 @@ class _SpanReader:
                 raise Unsegmentable("the seek landed after the segment's start")
             self.meter.begin(position(pts, self.span, self.time_base))
             self.measuring = True
-        self.decoded_s += frame.samples / frame.sample_rate
-        self.meter.push(frame)
+        samples = frame.samples
+        self.decoded_s += samples / frame.sample_rate
+        self.meter.push_whole(frame, samples)
         return False
 
     def _place_samples(self, frame) -> bool:
@@ -261,6 +287,8 @@ class _SpanReader:
     def report(self, progress: Progress) -> None:
         progress.advance(self.decoded_s, self.errors)
         self.decoded_s, self.errors = 0.0, 0
+        if self.meter is not None and self.true_peak:
+            self.meter.raise_peak_floor(progress.share_peak(self.meter.peak_so_far()))
 
     def finish(self) -> SpanMeasure:
         if self.meter is None:  # not one frame decoded
