@@ -43,6 +43,11 @@ COMMANDS = {
         "Print the JSON Schema of retrovue.yaml (config, the default) or of `plan --json` (plan).",
     ),
     "db": ("retrovue.cli.db", "db", "Database schema: migrations and checks."),
+    "status": (
+        "retrovue.cli.status",
+        "status",
+        "Per source: last reconcile, in sync with the config, assets, enrichment backlog, last error.",
+    ),
     "lock": ("retrovue.cli.lock", "lock", "Inspect or release the apply lock."),
     "source": (
         "retrovue.cli.imperative.source",
