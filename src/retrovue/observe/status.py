@@ -111,3 +111,23 @@ def recorded_reconciles(conn: Connection) -> dict[uuid.UUID, dict]:
 
 def iso(value) -> str | None:
     return None if value is None else as_utc(value).isoformat(timespec="milliseconds")
+
+
+def collection_states(conn: Connection) -> list[tuple[str, str, str, int]]:
+    """(source name, collection name, state or "missing", assets) for every collection with
+    assets: the gauges a watch's metrics export."""
+    missing = Asset.c.missing_since.is_not(None)
+    rows = conn.execute(
+        select(Source.c.name, Collection.c.name, Asset.c.state, missing.label("gone"), func.count())
+        .select_from(
+            Asset.join(Collection, Collection.c.id == Asset.c.collection_id).join(
+                Source, Source.c.id == Collection.c.source_id
+            )
+        )
+        .group_by(Source.c.name, Collection.c.name, Asset.c.state, missing)
+    )
+    tally: dict[tuple[str, str, str], int] = {}
+    for source, collection, state, gone, count in rows:
+        key = (source, collection, "missing" if gone else state)
+        tally[key] = tally.get(key, 0) + int(count)
+    return [(*key, n) for key, n in sorted(tally.items())]
