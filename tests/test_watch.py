@@ -242,3 +242,25 @@ def test_a_growing_file_is_not_settled_until_it_holds_still(tmp_path):
     assert settler.settled(10.6) == []  # moved since it was seen: wait again
     assert settler.settled(11.2) == [("S", "c", 100.0)]
     assert len(settler) == 0
+
+
+def test_a_polled_source_notices_a_new_file(tmp_path, db_url, engine):
+    """`watch: poll` (NFS/SMB mounts deliver no inotify events for remote writes): the folders
+    are scanned every poll_interval instead."""
+    import yaml
+
+    media = make_tree(tmp_path / "media", {"movies": FILES})
+    config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
+    doc = yaml.safe_load(config.read_text())
+    doc["sources"][0].update(watch="poll", poll_interval="0.5s")
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    started = WatchProcess(config, db_url)
+    try:
+        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
+        added = media / "movies" / "Polled (2020).mkv"
+        added.write_bytes(b"x")
+        started.wait_for(lambda: _asset(engine, added) is not None, "the polled file")
+        started.wait_for(lambda: started.said('watch-event of source "Library"'), "the report")
+        assert started.stop() == 0
+    finally:
+        started.kill()
