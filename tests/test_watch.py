@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from retrovue.app.watch_folders import Settler
 from retrovue.app.watch_metrics import WatchMetrics
@@ -264,3 +264,72 @@ def test_a_polled_source_notices_a_new_file(tmp_path, db_url, engine):
         assert started.stop() == 0
     finally:
         started.kill()
+
+
+def test_a_burst_of_files_is_taken_in_a_few_reconciles(watching, library, engine):
+    """A whole season copied at once: every file becomes an asset, the events batched into a
+    few collection reconciles rather than one per file."""
+    _config, media = library
+    season = media / "movies" / "Season"
+    staged = media.parent / "staged"
+    staged.mkdir()
+    for i in range(200):
+        (staged / f"Show - S01E{i:03d}.mkv").write_bytes(b"x")
+    shutil.move(staged, season)
+    from retrovue.database.tables import Asset
+
+    def stored() -> int:
+        with engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).where(Asset.c.canonical_uri.like(f"{season}%"))
+            ).scalar_one()
+
+    watching.wait_for(lambda: stored() == 200, "all 200 assets")
+    watching.wait_for(lambda: watching.said('watch-event of source "Library"'), "the report")
+    events = [x for x in watching.lines if 'watch-event of source "Library"' in x]
+    assert 1 <= len(events) <= 10
+    assert watching.stop() == 0
+
+
+def test_emptying_a_collection_does_not_pass_the_mass_missing_guard(watching, library, engine):
+    _config, media = library
+    for name in FILES:
+        (media / "movies" / name).unlink()
+    watching.wait_for(lambda: watching.said("mass-missing guard held"), "the guard")
+    with engine.connect() as conn:
+        from retrovue.database.tables import Asset
+
+        assert (
+            conn.execute(
+                select(func.count()).where(Asset.c.missing_since.is_not(None))
+            ).scalar_one()
+            == 0
+        )
+    assert watching.proc.poll() is None
+    assert watching.stop() == 0
+
+
+def test_a_deleted_collection_folder_is_reported_and_the_watch_recovers(watching, library, engine):
+    _config, media = library
+    shutil.move(media / "movies", media.parent / "movies-away")
+    # the collection cannot be listed: reported, nothing marked missing, still running
+    watching.wait_for(
+        lambda: watching.said("declared collection 'movies' is not offered upstream"),
+        "the report of the vanished folder",
+    )
+    assert watching.proc.poll() is None
+    shutil.move(media.parent / "movies-away", media / "movies")
+    added = media / "movies" / "Back (2001).mkv"
+    watching.wait_for(lambda: watching.said("ok, no changes"), "the retry once it is back")
+    added.write_bytes(b"x")
+    watching.wait_for(lambda: _asset(engine, added) is not None, "ingest after the folder is back")
+    with engine.connect() as conn:
+        from retrovue.database.tables import Asset
+
+        assert (
+            conn.execute(
+                select(func.count()).where(Asset.c.missing_since.is_not(None))
+            ).scalar_one()
+            == 0
+        )
+    assert watching.stop() == 0
