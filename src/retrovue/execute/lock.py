@@ -648,10 +648,18 @@ def _keep_alive(session: Connection) -> None:
 
 def _rows_left_by_the_dead(scope: LockScope):
     """Rows nobody alive can own once we hold the scope: the whole database excludes everyone,
-    so every lock row is a dead holder's; a source, only its own."""
+    so every lock row is a dead holder's; a source, its own, and the whole database's (we hold
+    its key shared, so no whole-database holder is alive: a row of one is a killed holder's)."""
     if scope.is_database:
         return _every_lock_row()
-    return ApplyLock.c.name.in_((lock_row_name(scope), heartbeat_row_name(scope)))
+    return ApplyLock.c.name.in_(
+        (
+            lock_row_name(scope),
+            heartbeat_row_name(scope),
+            lock_row_name(WHOLE_DATABASE),
+            heartbeat_row_name(WHOLE_DATABASE),
+        )
+    )
 
 
 def _pg_try(conn: Connection, me: dict, scope: LockScope, hold: Callable[[], None]) -> bool:
