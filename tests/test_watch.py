@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -192,11 +193,15 @@ def _unreachable(db_url: str, tmp_path) -> str:
 
 def test_an_unreachable_database_is_reported_and_retried(library, db_url, tmp_path):
     config, _media = library
-    started = WatchProcess(config, _unreachable(db_url, tmp_path))
+    started = WatchProcess(config, _unreachable(db_url, tmp_path), "--metrics", "127.0.0.1:0")
     try:
         started.wait_for(lambda: started.said("watch-start of every source failed"), "the report")
         started.wait_for(lambda: len([x for x in started.lines if "failed" in x]) >= 2, "a retry")
         assert started.proc.poll() is None  # still running
+        url = next(x for x in started.lines if x.startswith("metrics on ")).split()[-1]
+        with pytest.raises(urllib.error.HTTPError) as unhealthy:
+            urllib.request.urlopen(url.removesuffix("/metrics") + "/healthz", timeout=10)
+        assert unhealthy.value.code == 503
         assert started.stop() == 0
     finally:
         started.kill()

@@ -336,6 +336,7 @@ class Watch:
             if self.metrics is not None:
                 self.metrics.reconciles.labels(source, trigger.value, "failed").inc()
         self._record(sources, trigger, "failed", error)
+        self._refresh_metrics()  # /healthz turns 503 while the database cannot be read
         self._schedule_retry(target, trigger)
 
     def _schedule_retry(self, target: Target, trigger: Trigger) -> None:
@@ -389,6 +390,8 @@ class Watch:
     def _refresh_watchers(self) -> None:
         """Watch each declared source's synced collections' local folders (read from the
         database, where the reconcile just left them)."""
+        from retrovue.importers.own_files import local_roots
+
         desired = self._state.desired
         try:
             snapshot = self.ctx.snapshot()
@@ -404,8 +407,6 @@ class Watch:
                 continue
             importer_cls = self.ctx.registry.get(decl.type)
             mapped = getattr(importer_cls, "uses_path_mappings", False)
-            from retrovue.importers.own_files import local_roots
-
             pairs = [
                 (root, c.external_id)
                 for c in stored.collections
