@@ -338,3 +338,24 @@ def test_a_deleted_collection_folder_is_reported_and_the_watch_recovers(watching
             == 0
         )
     assert watching.stop() == 0
+
+
+def test_sigterm_during_a_reconcile_rolls_the_unit_back_and_exits_0(tmp_path, db_url, engine):
+    """The first reconcile of 2,000 files is stopped right after its source unit committed:
+    the collection's ingest is whole or absent, never half written, and no lock is left."""
+    from retrovue.database.tables import Asset, IngestRun
+
+    names = [f"F{i // 100:02d}/Film {i:05d}.mkv" for i in range(2000)]
+    media = make_tree(tmp_path / "media", {"movies": names})
+    config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
+    started = WatchProcess(config, db_url)
+    try:
+        started.wait_for(lambda: started.said("source changes committed"), "the source unit")
+        assert started.stop() == 0
+    finally:
+        started.kill()
+    with engine.connect() as conn:
+        assets = conn.execute(select(func.count()).select_from(Asset)).scalar_one()
+        runs = [r.status for r in conn.execute(select(IngestRun.c.status))]
+        assert conn.execute(select(ApplyLock.c.name)).all() == []
+    assert (assets, runs) in ((2000, ["ok"]), (0, ["interrupted"])), (assets, runs)
