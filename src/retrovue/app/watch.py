@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,9 +111,11 @@ class Watch:
         self.options = options
         self.notify = notify
         self.metrics = metrics
-        self.queue: queue.Queue = queue.Queue()
+        # SimpleQueue: its put is reentrant, so a signal handler (stop, SIGHUP) may call it
+        # while the loop is inside get; a Queue's lock would deadlock there
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.settler = Settler(options.settle)
-        self._stopping = threading.Event()
+        self._stopping = False  # a plain flag: set from a signal handler, read by the loop
         self._busy = False
         self._state = _State()
         self._config_watcher: ConfigWatcher | None = None
@@ -124,7 +125,7 @@ class Watch:
     def stop(self) -> bool:
         """Ask the loop to end; True when a reconcile is running (the caller may interrupt it:
         its unit rolls back, as apply's does on SIGTERM)."""
-        self._stopping.set()
+        self._stopping = True
         self.queue.put(None)
         return self._busy
 
@@ -133,7 +134,7 @@ class Watch:
 
     @property
     def stopping(self) -> bool:
-        return self._stopping.is_set()
+        return self._stopping
 
     # -- the loop ----------------------------------------------------------------------------
 

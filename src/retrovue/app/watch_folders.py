@@ -80,7 +80,7 @@ class FolderWatcher:
     """One thread watching one source's folders through ``watchfiles`` (inotify, or a poll
     every ``poll_interval`` for network mounts that deliver no events)."""
 
-    def __init__(self, roots: Roots, out: queue.Queue, debounce_ms: int = 100) -> None:
+    def __init__(self, roots: Roots, out: queue.SimpleQueue, debounce_ms: int = 100) -> None:
         self.roots = roots
         self._out = out
         self._debounce_ms = debounce_ms
@@ -138,7 +138,7 @@ class ConfigWatcher:
     """A thread that asks for a reload when the config file changes (editors replace files, so
     the folder is watched and the file's name picked out)."""
 
-    def __init__(self, path: str, out: queue.Queue) -> None:
+    def __init__(self, path: str, out: queue.SimpleQueue) -> None:
         self.path = os.path.abspath(path)
         self._out = out
         self._stop = threading.Event()
