@@ -334,7 +334,9 @@ def test_imperative_refusals_do_not_suggest_a_flag_they_lack(rv, db_url, engine,
     with apply_lock(engine, "apply -c other.yaml"):
         refused = rv("collection", "update", "movies", "--sync-enable", db=db_url)
         applied = rv("apply", "-c", str(_config(tmp_path)), "--auto-approve", db=db_url)
-    assert refused.code == 1 and "apply lock is held by" in refused.err
+    # the update takes its source's lock, which the whole-database holder keeps
+    assert refused.code == 1 and 'source "Lib" is locked by' in refused.err
+    assert "(it holds the whole database)" in refused.err
     assert "--lock-timeout" not in refused.err
     assert "run this again once that command has finished" in refused.err
     assert applied.code == 1 and "--lock-timeout SECONDS" in applied.err

@@ -6,7 +6,7 @@ the CLI builds one per command from its options.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -241,20 +241,26 @@ class Context:
 
     @contextmanager
     def locked(
-        self, command: str, timeout: float | None = None, scope: LockScope | None = None
+        self,
+        command: str,
+        timeout: float | None = None,
+        scope: LockScope | None = None,
+        *,
+        scopes: Iterable[LockScope] | None = None,
     ) -> Iterator[HeldLock]:
-        """Hold the apply lock: one writer at a time, whichever command writes.  ``timeout``:
-        how long to wait for it (None: the command offers no way to wait, and a refusal says
-        what to do instead).  ``scope``: what it locks (None: the whole database, as every
-        command does today).  Executors made meanwhile check before each unit that it is held."""
-        from retrovue.execute.lock import WHOLE_DATABASE, apply_lock
+        """Hold the apply lock: one writer at a time per scope, whichever command writes.
+        ``timeout``: how long to wait for it (None: the command offers no way to wait, and a
+        refusal says what to do instead).  ``scope``/``scopes``: what it locks (neither: the
+        whole database).  Executors made meanwhile check before each unit that it is held."""
+        from retrovue.execute.lock import WHOLE_DATABASE, apply_locks
 
-        with apply_lock(
+        wanted = tuple(scopes) if scopes is not None else (scope or WHOLE_DATABASE,)
+        with apply_locks(
             self.engine,
             command,
             timeout=timeout or 0.0,
             can_wait=timeout is not None,
-            scope=scope or WHOLE_DATABASE,
+            scopes=wanted,
         ) as held:
             self._held_lock = held
             try:
@@ -270,9 +276,12 @@ class Context:
         *,
         precondition: Callable[[], None] | None = None,
     ) -> ExecutionResult:
-        """Execute a plan under the apply lock through the one executor.  ``precondition`` runs
-        under the lock first, so what it checks still holds when the plan runs."""
-        with self.locked(command):
+        """Execute a plan under the lock of each source it writes (the whole database when it
+        creates or prunes one) through the one executor.  ``precondition`` runs under the lock
+        first, so what it checks still holds when the plan runs."""
+        from retrovue.model.locks import scopes_of
+
+        with self.locked(command, scopes=scopes_of(plan.actions)):
             if precondition is not None:
                 precondition()
             return self.executor(trigger).execute(plan)

@@ -21,6 +21,7 @@ from retrovue.errors import PlanError, UsageError
 from retrovue.importers.observation import Observations
 from retrovue.model.actions import Plan
 from retrovue.model.enums import Outcome, ProblemKind, Trigger
+from retrovue.model.locks import LockScope
 from retrovue.plan.builder import PlanOptions, build_plan
 
 if TYPE_CHECKING:  # loaded by apply's executor; a plan does not need it
@@ -215,20 +216,107 @@ def apply(ctx: Context, request: ApplyRequest, approve: Callable[[Plan], bool]) 
     else:
         desired = load_desired(ctx, request.config_file)
         command = f"apply -c {desired.file}"
-    # one observation per apply: the executor reuses this plan's listings while the upstream
-    # can prove it has not moved; a saved plan's were never kept, so it reads them again
-    observations = Observations() if saved is None else None
-    with ctx.locked(command, timeout=request.lock_timeout):
-        if saved is not None:
-            the_plan = _fresh_saved_plan(ctx, saved, desired)
-        else:
-            the_plan = make_plan(ctx, desired, request.options, observations)
-        if not approve(the_plan):
-            return Applied(the_plan, None, cancelled=True)
-        if not the_plan.has_changes:
-            return Applied(the_plan, None)
-        executor = ctx.executor(Trigger.APPLY, observations=observations)
-        return Applied(the_plan, executor.execute(the_plan))
+    return reconcile(
+        ctx,
+        desired,
+        request.options,
+        command=command,
+        lock_timeout=request.lock_timeout,
+        approve=approve,
+        saved=saved,
+    )
+
+
+#: how many times apply plans again under a wider lock when its plan writes a source it did not
+#: lock (one declared source was created, or renamed, between the guess and the lock)
+_LOCK_ATTEMPTS = 3
+
+
+def reconcile(
+    ctx: Context,
+    desired: DesiredState,
+    options: PlanOptions,
+    *,
+    command: str,
+    lock_timeout: float | None,
+    approve: Callable[[Plan], bool] = lambda _plan: True,
+    trigger: Trigger = Trigger.APPLY,
+    saved=None,
+) -> Applied:
+    """Plan ``desired`` (or check the saved plan), have it approved, execute it: the one path
+    of ``apply`` and of ``watch``.  It holds the lock of each source it writes, the whole
+    database when it creates or prunes one, from before it observes until the plan has run."""
+    from retrovue.model.locks import covers, scopes_of
+
+    scopes = _scopes_to_lock(ctx, desired, options, saved)
+    for attempt in range(_LOCK_ATTEMPTS):
+        if attempt == _LOCK_ATTEMPTS - 1:
+            scopes = frozenset({LockScope.database()})
+        # one observation per apply: the executor reuses this plan's listings while the
+        # upstream can prove it has not moved; a saved plan's were never kept, so it reads
+        # them again
+        observations = Observations() if saved is None else None
+        with ctx.locked(command, timeout=lock_timeout, scopes=scopes) as held:
+            if saved is not None:
+                the_plan = _fresh_saved_plan(ctx, saved, desired)
+            else:
+                the_plan = make_plan(ctx, desired, options, observations)
+            needed = scopes_of(the_plan.actions)
+            if not covers(held.scopes, needed):
+                scopes = frozenset(scopes) | needed  # what moved since the guess: lock it too
+                continue
+            if not approve(the_plan):
+                return Applied(the_plan, None, cancelled=True)
+            if not the_plan.has_changes:
+                return Applied(the_plan, None)
+            executor = ctx.executor(trigger, observations=observations)
+            return Applied(the_plan, executor.execute(the_plan))
+    raise AssertionError("unreachable: the last attempt holds the whole database")
+
+
+def _scopes_to_lock(ctx: Context, desired: DesiredState, options: PlanOptions, saved):
+    """The sources a plan of ``desired`` will write, guessed from the stored sources before the
+    lock is taken (the plan, made under the lock, is checked against it): each declared source
+    that is stored; the whole database when one is not (it will be created), or when pruning
+    may delete an undeclared one."""
+    from retrovue.model.enums import SourceOrigin
+    from retrovue.model.locks import scopes_of
+
+    whole = frozenset({LockScope.database()})
+    if saved is not None:
+        try:  # the file is checked (digest, freshness) under the lock; here it only guides it
+            return scopes_of(plan_from_saved(saved, desired).actions) or whole
+        except Exception:  # noqa: BLE001 - an unreadable file is refused under the lock
+            return whole
+    snapshot = ctx.snapshot()
+    scopes = set()
+    selected = (
+        desired.sources
+        if not options.only_sources
+        else [d for n in options.only_sources if (d := desired.source(n)) is not None]
+    )
+    declared = set()
+    for decl in selected:
+        stored = snapshot.match_source(decl.name, decl.external_id)
+        if stored is None:
+            return whole
+        declared.add(stored.id)
+        scopes.add(LockScope.source(stored.id, stored.name))
+    if (options.prune or desired.prune) and not options.only_sources:
+        every_declared = {
+            s.id for d in desired.sources if (s := snapshot.match_source(d.name, d.external_id))
+        }
+        if any(
+            s.origin == SourceOrigin.CONFIG and s.id not in every_declared for s in snapshot.sources
+        ):
+            return whole
+    return frozenset(scopes) or whole
+
+
+def plan_from_saved(saved, desired: DesiredState) -> Plan:
+    from retrovue.plan.saved import plan_from_json
+
+    return plan_from_json(saved.document, desired, f"saved plan {saved.path}")
 
 
 def _saved_config(saved) -> str:

@@ -106,7 +106,10 @@ def delete_sources(ctx: Context, preview: DeletePreview) -> DeleteReport:
     """Delete each deletable source in its own unit, all under one hold of the apply lock."""
     deleted, kept = [], list(preview.kept)
     failures: list[RetrovueError] = []  # the typed errors of the units that rolled back
-    with ctx.locked(f"source delete {preview.selector}"):
+    from retrovue.model.locks import scopes_of
+
+    # each deleted source's own lock: writers of the other sources carry on
+    with ctx.locked(f"source delete {preview.selector}", scopes=scopes_of(preview.plan.actions)):
         executor = ctx.executor()
         for target, action in zip(preview.deletable, preview.plan.actions, strict=True):
             outcome = executor.execute(Plan((action,))).sources[0]

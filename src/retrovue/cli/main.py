@@ -43,6 +43,16 @@ COMMANDS = {
         "Print the JSON Schema of retrovue.yaml (config, the default) or of `plan --json` (plan).",
     ),
     "db": ("retrovue.cli.db", "db", "Database schema: migrations and checks."),
+    "status": (
+        "retrovue.cli.status",
+        "status",
+        "Per source: last reconcile, in sync with the config, assets, enrichment backlog, last error.",
+    ),
+    "watch": (
+        "retrovue.cli.watch",
+        "watch",
+        "Keep the catalogue in line continuously: reconcile on file events, on an interval and on config edits.",
+    ),
     "lock": ("retrovue.cli.lock", "lock", "Inspect or release the apply lock."),
     "source": (
         "retrovue.cli.imperative.source",

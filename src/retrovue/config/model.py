@@ -27,6 +27,12 @@ class CollectionDecl:
         return self.name if self.name is not None else f"external_id {self.external_id}"
 
 
+#: `watch:` of a source: file events, a periodic scan (network mounts), or only the resync
+WATCH_MODES = ("events", "poll", "off")
+DEFAULT_POLL_INTERVAL = 60.0
+DEFAULT_RESYNC = 3600.0
+
+
 @dataclass(frozen=True)
 class SourceDecl:
     name: str
@@ -39,6 +45,10 @@ class SourceDecl:
     references: dict[str, str] = field(default_factory=dict)
     #: attached to the source (all its collections); None: absent, stored ones left alone
     enrichers: tuple[EnricherSpec, ...] | None = None
+    #: how `retrovue watch` notices changes (one of WATCH_MODES), and its intervals in seconds
+    watch: str = "events"
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    resync: float = DEFAULT_RESYNC
 
     @property
     def stored_config(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from retrovue.config.durations import duration_schema
+from retrovue.config.model import WATCH_MODES
 from retrovue.importers.base import ParamSpec
 from retrovue.importers.kinds import rule_of
 from retrovue.importers.registry import Registry
@@ -118,6 +120,19 @@ def build_schema(registry: Registry, configs_of: Collection[str] | None = None) 
                 "description": "Enrichers run on all of the source's collections "
                 "([] detaches all; absent: left as stored)",
             },
+            "watch": {
+                "enum": list(WATCH_MODES),
+                "description": "How `retrovue watch` notices changes between resyncs: events "
+                "(inotify on the collections' local folders; the default), poll (scan them every "
+                "poll_interval: NFS/SMB mounts deliver no events for remote writes) or off",
+            },
+            "poll_interval": duration_schema(
+                "watch: poll: how often the folders are scanned (default 60s)"
+            ),
+            "resync": duration_schema(
+                "How often `retrovue watch` re-lists the whole source to catch what events "
+                "missed (default 1h)"
+            ),
         },
         "allOf": branches,
     }

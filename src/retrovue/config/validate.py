@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
+from retrovue.config.durations import seconds
 from retrovue.config.loader import (
     LoadedDocument,
     has_reference,
@@ -24,6 +25,8 @@ from retrovue.config.loader import (
 )
 from retrovue.config.model import (
     DEFAULT_MISSING_THRESHOLD,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_RESYNC,
     CollectionDecl,
     DesiredState,
     SourceDecl,
@@ -522,6 +525,9 @@ def _desired_state(
                 sensitive,
                 references,
                 enricher_specs(s.get("enrichers")),
+                watch=s.get("watch", "events"),
+                poll_interval=seconds(s.get("poll_interval", DEFAULT_POLL_INTERVAL)),
+                resync=seconds(s.get("resync", DEFAULT_RESYNC)),
             )
         )
     return DesiredState(

@@ -227,7 +227,9 @@ IngestRun = Table(
     metadata,
     Column("id", Uuid, primary_key=True, default=uuid.uuid4),
     Column("collection_id", Uuid, ForeignKey("collections.id", ondelete="CASCADE"), index=True),
-    Column("trigger", String(32), nullable=False),  # apply | source-ingest | collection-ingest
+    Column(
+        "trigger", String(32), nullable=False
+    ),  # apply | source-ingest | collection-ingest | watch-*
     Column("scope", String(16), nullable=False),  # collection | title | season | episode
     Column("scope_title", Text),
     Column("scope_season", Integer),

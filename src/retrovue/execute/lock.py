@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -164,6 +164,10 @@ class HeldLock:
     @property
     def scope(self) -> LockScope:
         return self.info.scope
+
+    @property
+    def scopes(self) -> tuple[LockScope, ...]:
+        return (self.scope,)
 
     def verify(self, conn: Connection | None = None) -> None:
         """Raise ``LockLostError`` unless the lock is still ours.  ``conn``: the unit about to
@@ -644,10 +648,18 @@ def _keep_alive(session: Connection) -> None:
 
 def _rows_left_by_the_dead(scope: LockScope):
     """Rows nobody alive can own once we hold the scope: the whole database excludes everyone,
-    so every lock row is a dead holder's; a source, only its own."""
+    so every lock row is a dead holder's; a source, its own, and the whole database's (we hold
+    its key shared, so no whole-database holder is alive: a row of one is a killed holder's)."""
     if scope.is_database:
         return _every_lock_row()
-    return ApplyLock.c.name.in_((lock_row_name(scope), heartbeat_row_name(scope)))
+    return ApplyLock.c.name.in_(
+        (
+            lock_row_name(scope),
+            heartbeat_row_name(scope),
+            lock_row_name(WHOLE_DATABASE),
+            heartbeat_row_name(WHOLE_DATABASE),
+        )
+    )
 
 
 def _pg_try(conn: Connection, me: dict, scope: LockScope, hold: Callable[[], None]) -> bool:
@@ -820,6 +832,69 @@ def apply_lock(
         raise database_error(exc, engine.url) from exc
     finally:
         _release_whole(held, command)
+
+
+class HeldLocks(HeldLock):
+    """Several scopes held together (an apply writing two sources): verified and reported as
+    one; each scope is released by the ``apply_lock`` that took it."""
+
+    def __init__(self, held: list[HeldLock]) -> None:
+        self.held = held
+        self.info = held[0].info
+
+    @property
+    def scopes(self) -> tuple[LockScope, ...]:
+        return tuple(h.scope for h in self.held)
+
+    def verify(self, conn: Connection | None = None) -> None:
+        for held in self.held:
+            held.verify(conn)
+
+    def release(self) -> None:  # the stack in ``apply_locks`` releases each one
+        return None
+
+
+def lock_order(scopes: Iterable[LockScope]) -> tuple[LockScope, ...]:
+    """The scopes to take, in the one order every writer takes them (by source id), so two
+    writers of overlapping sets never each hold half of the other's; the whole database
+    stands alone, as it covers every source."""
+    scopes = set(scopes)
+    if not scopes or any(s.is_database for s in scopes):
+        return (WHOLE_DATABASE,)
+    return tuple(sorted(scopes, key=lambda s: str(s.source_id)))
+
+
+@contextmanager
+def apply_locks(
+    engine: Engine,
+    command: str,
+    timeout: float = 0.0,
+    *,
+    can_wait: bool = False,
+    scopes: Iterable[LockScope] = (WHOLE_DATABASE,),
+) -> Iterator[HeldLock]:
+    """Hold every scope of ``scopes`` for the body (see ``apply_lock``): all of them or, after
+    ``timeout`` seconds in all, none, with the refusal naming the holder of the one missed."""
+    ordered = lock_order(scopes)
+    if len(ordered) == 1:
+        with apply_lock(engine, command, timeout, can_wait=can_wait, scope=ordered[0]) as held:
+            yield held
+        return
+    deadline = time.monotonic() + max(timeout, 0.0)
+    with ExitStack() as stack:
+        held = [
+            stack.enter_context(
+                apply_lock(
+                    engine,
+                    command,
+                    max(deadline - time.monotonic(), 0.0),
+                    can_wait=can_wait,
+                    scope=scope,
+                )
+            )
+            for scope in ordered
+        ]
+        yield HeldLocks(held)
 
 
 def _release_whole(held: HeldLock, command: str) -> None:

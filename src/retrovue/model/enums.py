@@ -11,6 +11,11 @@ class Trigger(StrEnum):
     APPLY = "apply"
     SOURCE_INGEST = "source-ingest"
     COLLECTION_INGEST = "collection-ingest"
+    #: `retrovue watch`: its first full reconcile, a file event, the periodic resync, a config edit
+    WATCH_START = "watch-start"
+    WATCH_EVENT = "watch-event"
+    WATCH_RESYNC = "watch-resync"
+    WATCH_CONFIG = "watch-config"
 
 
 class Scope(StrEnum):

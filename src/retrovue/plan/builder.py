@@ -56,6 +56,10 @@ class PlanOptions:
     #: the real paths of the database's own files (SQLite): a collection holding them never
     #: ingests them, and the plan warns about it
     database_files: frozenset[str] = frozenset()
+    #: plan only these collections' ingest and enrichment, each ``(source name case-folded,
+    #: collection external_id)`` (None: all): `watch` reconciles the collection an event names;
+    #: the source-level changes of the sources planned are planned as ever
+    only_collections: frozenset[tuple[str, str]] | None = None
 
 
 def build_plan(
@@ -103,6 +107,12 @@ def build_plan(
         actions += source_actions
         problems += source_problems
         for state in states:
+            if (
+                options.only_collections is not None
+                and (decl.name.casefold(), state.address.external_id)
+                not in options.only_collections
+            ):
+                continue
             if not (state.sync_enabled and state.ingestible):
                 actions += _plan_stuck_only(reader, state)
                 continue

@@ -1,0 +1,228 @@
+"""The file side of `retrovue watch`: which collection a path belongs to, threads that turn
+filesystem events into queue items, and the rule that a file counts once it is complete.
+
+The threads only put items on the watch's queue: every decision and every database write is
+made by the watch loop, in one thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one reconcile covers: a source, and within it some collections (None: all)."""
+
+    source: str | None  # None: every declared source
+    collections: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class FileEvent:
+    source: str
+    path: str
+    deleted: bool
+    at: float  # wall clock (time.time()), for the event lag
+
+
+@dataclass(frozen=True)
+class WatcherFailed:
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Reload:
+    """Read retrovue.yaml again (it changed, or SIGHUP)."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class Roots:
+    """A source's watched folders: each collection's local root, longest first, so a path is
+    given to the innermost collection that holds it."""
+
+    source: str
+    mode: str  # events | poll
+    poll_interval: float
+    by_root: tuple[tuple[str, str], ...]  # (root, collection external_id)
+
+    def collection_of(self, path: str) -> str | None:
+        for root, collection in self.by_root:
+            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+                return collection
+        return None
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        return tuple(sorted({root for root, _ in self.by_root if os.path.isdir(root)}))
+
+
+def roots_of(source: str, mode: str, poll_interval: float, pairs) -> Roots:
+    ordered = sorted(
+        ((os.path.abspath(root), ext) for root, ext in pairs), key=lambda p: -len(p[0])
+    )
+    return Roots(source, mode, poll_interval, tuple(ordered))
+
+
+#: how long the watcher thread waits for events before it looks up (and, the first time, says
+#: it is ready); between, it sleeps in the Rust watcher
+_READY_TIMEOUT_MS = 1000
+
+
+class FolderWatcher:
+    """One thread watching one source's folders through ``watchfiles`` (inotify, or a poll
+    every ``poll_interval`` for network mounts that deliver no events)."""
+
+    def __init__(self, roots: Roots, out: queue.SimpleQueue, debounce_ms: int = 100) -> None:
+        self.roots = roots
+        self._out = out
+        self._debounce_ms = debounce_ms
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"watch {roots.source}", daemon=True)
+
+    def start(self, wait: float = 5.0) -> FolderWatcher:
+        """Start watching; returns once the watches are in place (at most ``wait`` seconds),
+        so a file written after a reconcile that started a watcher is never missed."""
+        self._thread.start()
+        self._ready.wait(wait)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import watchfiles
+
+        folders = self.roots.folders
+        if not folders:
+            self._ready.set()
+            return
+        poll = self.roots.mode == "poll"
+        try:
+            for changes in watchfiles.watch(
+                *folders,
+                # what is content is the importer's to decide (its exclude rules), not a filter's
+                watch_filter=None,
+                stop_event=self._stop,
+                debounce=self._debounce_ms,
+                step=50,
+                # the first yield (a timeout) says the watches are in place
+                rust_timeout=_READY_TIMEOUT_MS,
+                yield_on_timeout=True,
+                force_polling=poll,
+                poll_delay_ms=int(self.roots.poll_interval * 1000),
+                raise_interrupt=False,
+                ignore_permission_denied=True,
+            ):
+                self._ready.set()
+                now = time.time()
+                for change, path in changes:
+                    deleted = change == watchfiles.Change.deleted
+                    self._out.put(FileEvent(self.roots.source, path, deleted, now))
+        except Exception as exc:  # noqa: BLE001 - a vanished root, a mount gone: reported, resynced
+            self._out.put(WatcherFailed(self.roots.source, f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._ready.set()
+
+
+class ConfigWatcher:
+    """A thread that asks for a reload when the config file changes (editors replace files, so
+    the folder is watched and the file's name picked out)."""
+
+    def __init__(self, path: str, out: queue.SimpleQueue) -> None:
+        self.path = os.path.abspath(path)
+        self._out = out
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watch config", daemon=True)
+
+    def start(self) -> ConfigWatcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import watchfiles
+
+        folder = os.path.dirname(self.path)
+        try:
+            for changes in watchfiles.watch(
+                folder,
+                stop_event=self._stop,
+                debounce=200,
+                step=50,
+                recursive=False,
+                raise_interrupt=False,
+            ):
+                if any(os.path.abspath(p) == self.path for _c, p in changes):
+                    self._out.put(Reload("the config file changed"))
+        except Exception as exc:  # noqa: BLE001 - SIGHUP still reloads
+            self._out.put(WatcherFailed("", f"config watcher stopped: {exc}"))
+
+
+@dataclass
+class _Unsettled:
+    source: str
+    collection: str
+    first_at: float  # wall clock of the first event, for the event lag
+    last_change: float  # monotonic: when its size or mtime last moved
+    stat: tuple[int, int] | None  # (size, mtime_ns); None: gone
+
+
+@dataclass
+class Settler:
+    """A file is counted once it is complete: its size and mtime held still for ``settle``
+    seconds (a copy in progress keeps growing).  A deletion counts at once."""
+
+    settle: float = 0.5
+    _files: dict[str, _Unsettled] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def saw(self, source: str, collection: str, path: str, at: float, now: float) -> None:
+        known = self._files.get(path)
+        first = known.first_at if known is not None else at
+        self._files[path] = _Unsettled(source, collection, first, now, _stat(path))
+
+    def next_due(self) -> float | None:
+        if not self._files:
+            return None
+        return min(f.last_change for f in self._files.values()) + self.settle
+
+    def settled(self, now: float) -> list[tuple[str, str, float]]:
+        """(source, collection, first event time) of each file complete by now."""
+        done = []
+        for path, f in list(self._files.items()):
+            if now - f.last_change < self.settle:
+                continue
+            current = _stat(path)
+            if current != f.stat:  # still being written: wait another settle
+                f.stat, f.last_change = current, now
+                continue
+            del self._files[path]
+            done.append((f.source, f.collection, f.first_at))
+        return done
+
+    def forget(self, source: str) -> None:
+        for path in [p for p, f in self._files.items() if f.source == source]:
+            del self._files[path]
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)

@@ -1,0 +1,116 @@
+"""`retrovue watch -c retrovue.yaml [--metrics HOST:PORT]`: reconcile continuously."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from retrovue.cli.console import Console
+from retrovue.cli.options import common_options
+from retrovue.errors import TerminatedBySignal, UsageError
+from retrovue.model.enums import Outcome
+
+
+@click.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="Config file (else $RETROVUE_CONFIG, else ./retrovue.yaml); re-read when it changes and on SIGHUP.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a reconcile waits for another writer of its sources (then retried later).",
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    metavar="SECONDS",
+    help="A file counts once its size and mtime held still this long.",
+)
+@click.option(
+    "--metrics",
+    "metrics_at",
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics on /metrics and a health check on /healthz.",
+)
+@common_options
+def watch(
+    console: Console, config_file, lock_timeout: float, settle: float, metrics_at: str | None
+) -> Outcome:
+    """Keep the catalogue in line continuously: reconcile on file events, on an interval and on
+    config edits. SIGTERM/SIGINT stop it cleanly (exit 0)."""
+    from retrovue.app.watch import Watch, WatchOptions
+
+    metrics = server = None
+    if metrics_at:
+        from retrovue.app.watch_metrics import MetricsServer, WatchMetrics
+
+        host, port = _address(metrics_at)
+        metrics = WatchMetrics()
+        try:
+            server = MetricsServer(metrics, host, port).start()
+        except OSError as exc:
+            raise UsageError(f"--metrics {metrics_at}: cannot listen there: {exc}") from exc
+        console.err(f"metrics on http://{host}:{server.address[1]}/metrics")
+    options = WatchOptions(config_file, lock_timeout=lock_timeout, settle=settle)
+    # what the watch does is its log (structlog; --log-format json for a service), shown from
+    # info up unless -q/-v or RETROVUE_LOG_LEVEL chose otherwise
+    the_watch = Watch(console.ctx, options, metrics=metrics)
+    previous = _install_signals(the_watch)
+    try:
+        with _logging(console).active():
+            return the_watch.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if server is not None:
+            server.close()
+
+
+def _logging(console: Console):
+    import dataclasses
+    import os
+
+    from retrovue.logs import level_number
+
+    params = click.get_current_context().params
+    chosen = params.get("quiet") or params.get("verbose") or os.environ.get("RETROVUE_LOG_LEVEL")
+    settings = console.ctx.logging
+    return settings if chosen else dataclasses.replace(settings, level=level_number("info"))
+
+
+def _install_signals(the_watch) -> dict:
+    """SIGTERM/SIGINT end the loop (exit 0): between reconciles at once; during one, the unit in
+    progress rolls back as apply's does.  SIGHUP re-reads the config."""
+
+    def stop(_signum, _frame) -> None:
+        if the_watch.stop():
+            raise TerminatedBySignal()
+
+    def hup(_signum, _frame) -> None:
+        the_watch.reload("SIGHUP")
+
+    previous = {}
+    for signum, handler in (
+        (signal.SIGTERM, stop),
+        (signal.SIGINT, stop),
+        (signal.SIGHUP, hup),
+    ):
+        previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--metrics {text}: expected HOST:PORT, e.g. 127.0.0.1:9464")
+    return host.strip("[]") or "127.0.0.1", int(port)
