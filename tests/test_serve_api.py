@@ -112,9 +112,17 @@ def test_runs_failures_locks_and_status(api, cat):
     assert failures["failures"] == []
     assert len(api.get(f"{API}/failures").json()["failures"]) == 1
     assert api.get(f"{API}/locks").json()["locked"] is False
-    status = api.get(f"{API}/status").json()
-    movies = next(c for c in status["sources"][0]["collections"] if c["name"] == "movies")
+    overview = api.get(f"{API}/overview").json()
+    movies = next(c for c in overview["sources"][0]["collections"] if c["name"] == "movies")
     assert movies["assets"] == 3 and movies["failed"] == 1 and movies["last_run"]["status"] == "ok"
+
+
+def test_status_is_the_one_the_cli_prints(api, cat, rv):
+    """issue 22: /api/v1/status is `retrovue status --json` (the server's config planned)."""
+    served = api.get(f"{API}/status").json()
+    printed = rv("status", "-c", cat.config, "--json", db=cat.db_url).json()
+    assert served == printed
+    assert served["config_file"] == cat.config and served["sources"][0]["in_sync"] is not None
 
 
 def test_the_plan_is_the_one_the_cli_prints(api, cat, rv):
@@ -133,6 +141,7 @@ def test_the_openapi_document_lists_every_endpoint(api):
         "/runs",
         "/failures",
         "/locks",
+        "/overview",
         "/status",
         "/plan",
         "/assets/approve",

@@ -5,6 +5,7 @@ Nothing here is timed: each test polls for what it expects with a generous timeo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -359,3 +360,35 @@ def test_sigterm_during_a_reconcile_rolls_the_unit_back_and_exits_0(tmp_path, db
         runs = [r.status for r in conn.execute(select(IngestRun.c.status))]
         assert conn.execute(select(ApplyLock.c.name)).all() == []
     assert (assets, runs) in ((2000, ["ok"]), (0, ["interrupted"])), (assets, runs)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_watch_serves_the_web_view_it_keeps_in_line(library, db_url):
+    """issue 22: `watch --serve ADDR` — one service reconciles and shows; the API reads what
+    the watch wrote, and SIGTERM stops both (exit 0)."""
+    config, media = library
+    bind = f"127.0.0.1:{_free_port()}"
+    started = WatchProcess(config, db_url, "--serve", bind)
+    try:
+        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
+        assert started.said(f"web view on http://{bind}/")
+        shutil.copyfile(media / "movies" / FILES[0], media / "movies" / "Served (2001).mkv")
+
+        def served() -> int:
+            with urllib.request.urlopen(f"http://{bind}/api/v1/status", timeout=10) as page:
+                doc = json.loads(page.read())
+            return sum(doc["sources"][0]["assets"].values())
+
+        started.wait_for(lambda: served() == len(FILES) + 1, "the copied file in the API")
+        with urllib.request.urlopen(f"http://{bind}/", timeout=10) as page:
+            assert page.status == 200 and "Library" in page.read().decode()
+        assert started.stop() == 0
+    finally:
+        started.kill()

@@ -42,15 +42,27 @@ from retrovue.model.enums import Outcome
     metavar="HOST:PORT",
     help="Serve Prometheus metrics on /metrics and a health check on /healthz.",
 )
+@click.option(
+    "--serve",
+    "serve_at",
+    metavar="HOST:PORT",
+    help="Also serve the web view and API (as `retrovue serve --bind`; tokens from the "
+    "environment).",
+)
 @common_options
 def watch(
-    console: Console, config_file, lock_timeout: float, settle: float, metrics_at: str | None
+    console: Console,
+    config_file,
+    lock_timeout: float,
+    settle: float,
+    metrics_at: str | None,
+    serve_at: str | None,
 ) -> Outcome:
     """Keep the catalogue in line continuously: reconcile on file events, on an interval and on
     config edits. SIGTERM/SIGINT stop it cleanly (exit 0)."""
     from retrovue.app.watch import Watch, WatchOptions
 
-    metrics = server = None
+    metrics = server = web = None
     if metrics_at:
         from retrovue.app.watch_metrics import MetricsServer, WatchMetrics
 
@@ -61,6 +73,8 @@ def watch(
         except OSError as exc:
             raise UsageError(f"--metrics {metrics_at}: cannot listen there: {exc}") from exc
         console.err(f"metrics on http://{host}:{server.address[1]}/metrics")
+    if serve_at:
+        web = _web(console, serve_at, config_file)
     options = WatchOptions(config_file, lock_timeout=lock_timeout, settle=settle)
     # what the watch does is its log (structlog; --log-format json for a service), shown from
     # info up unless -q/-v or RETROVUE_LOG_LEVEL chose otherwise
@@ -74,6 +88,32 @@ def watch(
             signal.signal(signum, handler)
         if server is not None:
             server.close()
+        if web is not None:
+            web.close()
+
+
+def _web(console: Console, bind: str, config_file: str | None):
+    """The web view in a thread of this process: its requests get contexts of their own."""
+    import os
+
+    from retrovue.web.background import BackgroundServer
+    from retrovue.web.settings import settings_for
+
+    ctx = console.ctx
+    settings = settings_for(
+        bind,
+        db_url=ctx.db_url,
+        test_db=ctx.test_db,
+        config_file=config_file,
+        token_file=None,
+        env=os.environ,
+    )
+    try:
+        web = BackgroundServer(settings).start()
+    except OSError as exc:
+        raise UsageError(f"--serve {bind}: cannot serve there: {exc}") from exc
+    console.err(f"web view on http://{bind}/")
+    return web
 
 
 def _logging(console: Console):

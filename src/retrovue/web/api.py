@@ -161,9 +161,20 @@ def api_router() -> APIRouter:
 
         return respond(ctx, show_document(admin.list_locks(ctx)))
 
-    @api.get("/status", tags=["read"])
-    def status(ctx: Ctx) -> Response:
+    @api.get("/overview", tags=["read"])
+    def overview(ctx: Ctx) -> Response:
+        """The dashboard's data: every source's collections with counts, failures, last run."""
         return respond(ctx, doc.overview_document(activity.overview(ctx)))
+
+    @api.get("/status", tags=["read"])
+    def status(ctx: Ctx, request: Request) -> Response:
+        """As `retrovue status --json` prints it; with the server's config (serve -c) each
+        source is planned, reading its upstream, to tell whether it is in sync."""
+        from retrovue.app.status import status as use
+        from retrovue.render.status import status_document
+
+        config = request.app.state.server.settings.config_file
+        return respond(ctx, status_document(use(ctx, config)))
 
     @api.post("/plan", tags=["read"])
     def plan(
