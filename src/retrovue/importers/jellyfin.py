@@ -14,7 +14,6 @@ The two differ only in how the API key is sent and where the API lives: Jellyfin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -305,30 +304,13 @@ class JellyfinImporter(BaseImporter):
         self, collection: UpstreamCollection, path_mappings: Sequence[PathMappingSpec]
     ) -> tuple[bool, str | None]:
         """Every library location must map to a readable local directory (no server contact)."""
-        conflicts = pathmap.find_conflicts(path_mappings)
-        if conflicts:
-            return False, "; ".join(conflicts)
-        if not collection.locations:
-            return False, f"library {pathmap.quoted(collection.name)} reports no locations"
-        uncovered = pathmap.uncovered_locations(collection.locations, path_mappings)
-        server = self.display_name
-        if uncovered:
-            names = ", ".join(pathmap.quoted(u) for u in uncovered)
-            return (
-                False,
-                f"no path mapping with a local_path covers the {server} location(s) {names}",
-            )
-        for location in collection.locations:
-            local = pathmap.resolve(location, path_mappings) or ""
-            where = (
-                f"local path {pathmap.quoted(local)} for {server} location "
-                f"{pathmap.quoted(location)}"
-            )
-            if not os.path.isdir(local):
-                return False, f"{where} is not a directory"
-            if not os.access(local, os.R_OK | os.X_OK):
-                return False, f"{where} is not readable"
-        return True, None
+        return pathmap.locations_ingestible(
+            collection.name,
+            collection.locations,
+            path_mappings,
+            server=self.display_name,
+            container="library",
+        )
 
 
 class EmbyImporter(JellyfinImporter):

@@ -147,6 +147,36 @@ def uncovered_locations(locations: Iterable[str], mappings: Sequence[PathMapping
     return [loc for loc in locations if _best_match(loc, mappings) is None]
 
 
+def locations_ingestible(
+    name: str,
+    locations: Sequence[str],
+    mappings: Sequence[PathMappingSpec],
+    *,
+    server: str,
+    container: str,
+) -> tuple[bool, str | None]:
+    """A media server's library is ingestible when every one of its locations maps to a
+    readable local directory (no server contact).  ``server`` and ``container`` name them as the
+    operator knows them (a server's display name; "section", "library")."""
+    conflicts = find_conflicts(mappings)
+    if conflicts:
+        return False, "; ".join(conflicts)
+    if not locations:
+        return False, f"{container} {quoted(name)} reports no locations"
+    uncovered = uncovered_locations(locations, mappings)
+    if uncovered:
+        names = ", ".join(quoted(u) for u in uncovered)
+        return False, f"no path mapping with a local_path covers the {server} location(s) {names}"
+    for location in locations:
+        local = resolve(location, mappings) or ""
+        where = f"local path {quoted(local)} for {server} location {quoted(location)}"
+        if not os.path.isdir(local):
+            return False, f"{where} is not a directory"
+        if not os.access(local, os.R_OK | os.X_OK):
+            return False, f"{where} is not readable"
+    return True, None
+
+
 def quoted(path: str) -> str:
     """A path for a message, as the operator typed it: ``repr`` would double a Windows path's
     backslashes (``'M:\\\\Media'``), which then matches nothing they can copy."""

@@ -9,7 +9,6 @@ objects, so no per-item auto-reload requests.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
@@ -310,25 +309,13 @@ class PlexImporter(BaseImporter):
         self, collection: UpstreamCollection, path_mappings: Sequence[PathMappingSpec]
     ) -> tuple[bool, str | None]:
         """Every section location must map to a readable local directory (no server contact)."""
-        conflicts = pathmap.find_conflicts(path_mappings)
-        if conflicts:
-            return False, "; ".join(conflicts)
-        if not collection.locations:
-            return False, f"section {pathmap.quoted(collection.name)} reports no locations"
-        uncovered = pathmap.uncovered_locations(collection.locations, path_mappings)
-        if uncovered:
-            names = ", ".join(pathmap.quoted(u) for u in uncovered)
-            return False, f"no path mapping with a local_path covers the Plex location(s) {names}"
-        for location in collection.locations:
-            local = pathmap.resolve(location, path_mappings) or ""
-            where = (
-                f"local path {pathmap.quoted(local)} for Plex location {pathmap.quoted(location)}"
-            )
-            if not os.path.isdir(local):
-                return False, f"{where} is not a directory"
-            if not os.access(local, os.R_OK | os.X_OK):
-                return False, f"{where} is not readable"
-        return True, None
+        return pathmap.locations_ingestible(
+            collection.name,
+            collection.locations,
+            path_mappings,
+            server="Plex",
+            container="section",
+        )
 
 
 class _Seen(NamedTuple):
