@@ -1,5 +1,7 @@
-"""A small fake Jellyfin (or Emby) server over loopback HTTP, answering the three endpoints the
-importer reads: ``/System/Info``, ``/Library/VirtualFolders`` and ``/Items``.
+"""A small fake Jellyfin (or Emby) server over loopback HTTP, answering the four endpoints the
+importer reads: ``/System/Info``, ``/Library/VirtualFolders``, ``/Items`` and
+``/Videos/{id}/AdditionalParts`` (the further files of a stacked item, which ``/Items`` leaves
+out: ``add_movie(..., parts=[...])``).
 
 ``/Items`` pages like the real servers (``StartIndex``/``Limit``, ``TotalRecordCount``), filters
 by ``ParentId`` and ``IncludeItemTypes``, honours ``SortBy``/``SortOrder`` for ``DateCreated``,
@@ -74,6 +76,8 @@ class FakeJellyfin:
         self.prefix = "/emby" if flavor == "emby" else ""
         self.server_name = "Fake Jellyfin" if flavor == "jellyfin" else "Fake Emby"
         self.libraries: dict[str, Library] = {}
+        #: a stacked item's id -> its further parts (``/Videos/{id}/AdditionalParts``)
+        self.parts: dict[str, list[dict]] = {}
         self.log: list[Request] = []
         # knobs
         self.latency = 0.0  # seconds slept before every answer
@@ -85,6 +89,7 @@ class FakeJellyfin:
         self.garbage_after: int | None = None  # answer 200 + non-JSON after the Nth
         self.page_cap: int | None = None  # never more than this many items per page
         self.phantom_items = 0  # TotalRecordCount claims this many items more than exist
+        self.parts_status: int | None = None  # answer this status to every AdditionalParts
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -109,13 +114,24 @@ class FakeJellyfin:
         year: int | None = None,
         files: list[str] | None = None,
         size: int = 1_500_000_000,
+        parts: list[str] | None = None,
         **extra,
     ) -> dict:
-        """A movie: one MediaSource per file (``files``: its versions; default one file)."""
+        """A movie: one MediaSource per file (``files``: its versions; default one file).
+        ``parts``: the files of its further parts, stacked as the servers do: ``PartCount`` on
+        the item, each part an item of its own (a bare ``Video``) that only
+        ``AdditionalParts`` lists."""
         title = f"{name} ({year})" if year else name
         files = files or [f"{library.locations[0]}/{title}/{title}.mkv"]
+        if parts:
+            extra.setdefault("PartCount", len(parts) + 1)
         item = self._item("Movie", name, files, size, ProductionYear=year, **extra)
         library.items.append(item)
+        if parts:
+            self.parts[item["Id"]] = [
+                self._item("Video", Path(file).stem, [file], size + 100 * n)
+                for n, file in enumerate(parts, 1)
+            ]
         return item
 
     def add_episode(
@@ -269,6 +285,8 @@ class FakeJellyfin:
             return 200, json.dumps(self._route(path, query)).encode(), "application/json"
         except KeyError:
             return 404, b"", "text/plain"
+        except _Status as status:
+            return status.code, self.fail_body, "application/json"
 
     def _route(self, path: str, query: dict):
         if path == "/System/Info":
@@ -283,7 +301,26 @@ class FakeJellyfin:
             return [self._folder(lib) for lib in self.libraries.values()]
         if path == "/Items":
             return self._items(query)
+        found = re.fullmatch(r"/Videos/([^/]+)/AdditionalParts", path)
+        if found and self.parts_status is not None:
+            raise _Status(self.parts_status)
+        if found:
+            return self._additional_parts(found.group(1))
         raise KeyError(path)
+
+    def _additional_parts(self, item_id: str) -> dict:
+        """An item's further parts, all fields included (the endpoint takes no ``Fields``);
+        none for an item that is not stacked; 404 for an unknown item."""
+        known = any(
+            i.get("Id") == item_id
+            for lib in self.libraries.values()
+            if not isinstance(lib.items, GeneratedItems)
+            for i in lib.items
+        )
+        if item_id not in self.parts and not known:
+            raise KeyError(item_id)
+        parts = self.parts.get(item_id, [])
+        return {"Items": parts, "TotalRecordCount": len(parts)}
 
     @staticmethod
     def _folder(lib: Library) -> dict:
@@ -357,6 +394,14 @@ def _projected(item: dict, fields: set[str]) -> dict:
         "PartCount",
     }
     return {k: v for k, v in item.items() if k not in optional or k in fields}
+
+
+class _Status(Exception):
+    """An answer with this status instead of the route's."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
 
 
 class _QuietServer(ThreadingHTTPServer):

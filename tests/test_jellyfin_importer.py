@@ -248,15 +248,67 @@ def test_items_that_are_no_file_are_counted_with_their_reason(server):
     assert all(a.size is None for a in assets if a.kind == NOT_OFFERED)
 
 
-def test_the_further_parts_of_a_stacked_item_are_counted(server):
+def test_every_part_of_a_stacked_item_is_an_asset(server):
+    """A stacked film's further parts, which the listing leaves out, are read with one
+    ``AdditionalParts`` request and each becomes an asset of its own; the first part keeps the
+    URI an unstacked item has, the others hang off it by their own item id."""
+    lib = server.add_library("Stacked", "movies", ["/data/Stacked"])
+    server.add_movie(lib, "Plain", year=2001)
+    gp = server.add_movie(
+        lib,
+        "Genius Party",
+        year=2007,
+        files=["/data/Stacked/GP/Genius Party - pt1.mkv"],
+        parts=[
+            "/data/Stacked/GP/Genius Party - pt2.mkv",
+            "/data/Stacked/GP/Genius Party - pt3.mkv",
+        ],
+    )
+    assert gp["PartCount"] == 3
+    server.log.clear()
+    assets = [a for a in listed(importer(server), lib.item_id) if a.title == "Genius Party"]
+    assert [a.path for a in assets] == [
+        f"/data/Stacked/GP/Genius Party - pt{n}.mkv" for n in (1, 2, 3)
+    ]
+    assert all(a.kind == "movie" and a.problem is None and a.year == 2007 for a in assets)
+    first, *rest = assets
+    part_ids = [p["Id"] for p in server.parts[gp["Id"]]]
+    assert first.source_uri == f"{server.flavor}://{gp['Id']}"
+    assert [a.source_uri for a in rest] == [f"{first.source_uri}/part/{i}" for i in part_ids]
+    assert [a.size for a in assets] == [1_500_000_000, 1_500_000_100, 1_500_000_200]
+    assert [a.metadata["part"] for a in rest] == [
+        {"index": n, "of": 3, "item_id": i} for n, i in zip((2, 3), part_ids, strict=True)
+    ]
+    assert all(a.metadata["item_id"] == gp["Id"] for a in rest)
+    assert all(a.metadata["media"]["video_codec"] == "h264" for a in rest)
+    assert len({a.change_token for a in assets}) == 3
+    # one extra request, for the stacked item only
+    (parts_request,) = server.requests_to(r"/Videos/[^/]+/AdditionalParts")
+    assert parts_request.path == f"/Videos/{gp['Id']}/AdditionalParts"
+
+
+def test_a_part_the_server_does_not_describe_is_counted(server):
     lib = server.add_library("Stacked", "movies", ["/data/Stacked"])
     server.add_movie(
-        lib, "Genius Party", files=["/data/Stacked/GP/Genius Party - pt1.mkv"], PartCount=3
-    )
-    first, *rest = listed(importer(server), lib.item_id)
-    assert first.path == "/data/Stacked/GP/Genius Party - pt1.mkv" and first.problem is None
-    assert [(a.kind, a.problem) for a in rest] == [(NOT_OFFERED, STACKED_PART)] * 2
-    assert rest[0].source_uri == first.source_uri + "/part-2"
+        lib, "Genius Party", files=["/data/Stacked/GP/pt1.mkv"], parts=["/data/Stacked/GP/pt2.mkv"]
+    )["PartCount"] = 3
+    first, second, third = listed(importer(server), lib.item_id)
+    assert (first.problem, second.problem) == (None, None)
+    assert (third.kind, third.problem) == (NOT_OFFERED, STACKED_PART)
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_failing_parts_request_fails_the_listing_naming_server_and_item(server, status):
+    lib = server.add_library("Stacked", "movies", ["/data/Stacked"])
+    server.add_movie(lib, "Before")
+    gp = server.add_movie(lib, "Genius Party", parts=["/data/Stacked/GP/pt2.mkv"])
+    server.parts_status = status
+    with pytest.raises(ImporterResponseError) as caught:
+        listed(importer(server), lib.item_id)
+    message = str(caught.value)
+    assert message.startswith(f"{server.flavor.capitalize()} server {server.url}")
+    assert f"parts of 'Genius Party' (Id '{gp['Id']}') in library 'Stacked'" in message
+    assert str(status) in message
 
 
 def test_an_item_without_media_sources_uses_its_own_path(server):

@@ -276,6 +276,44 @@ def test_items_without_a_file_and_a_unc_library_are_counted_not_lost(
     assert canon == [str(local / f"Film {i}.mkv") for i in range(5)]
 
 
+def test_every_part_of_a_stacked_film_becomes_an_asset(rv, db_url, engine, tmp_path, library):
+    """A film in three files (``- part1``, ``- part2``, ``- part3``): all three are planned and
+    written, none counted as skipped, and a second plan finds nothing to do."""
+    server, local_movies, _ = library
+    movies = next(lib for lib in server.libraries.values() if lib.name == "Movies")
+    folder = "/data/Movies/Shoah (1985)"
+    shoah = server.add_movie(
+        movies,
+        "Shoah",
+        year=1985,
+        files=[f"{folder}/Shoah - part1.mkv"],
+        parts=[f"{folder}/Shoah - part2.mkv", f"{folder}/Shoah - part3.mkv"],
+    )
+    config = write_config(tmp_path, server, movies_synced(local_movies))
+    result = rv("plan", "-c", config, "--json", db=db_url, env=env(server))
+    assert result.code == 0, result.err
+    (ingest,) = [a for a in result.json()["actions"] if a["kind"] == "ingest_collection"]
+    assert ingest["counts"]["new"] == 33
+    assert not any("stacked" in r["reason"] for r in ingest["skipped_reasons"])
+    applied = rv("apply", "-c", config, "--auto-approve", db=db_url, env=env(server))
+    assert applied.code == 0, applied.err
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Asset.c.source_uri, Asset.c.canonical_uri)
+            .where(Asset.c.source_uri.like(f"%{shoah['Id']}%"))
+            .order_by(Asset.c.canonical_uri)
+        ).all()
+    local = local_movies / "Shoah (1985)"
+    assert [r.canonical_uri for r in rows] == [
+        str(local / f"Shoah - part{n}.mkv") for n in (1, 2, 3)
+    ]
+    part_ids = [p["Id"] for p in server.parts[shoah["Id"]]]
+    first = f"{server.flavor}://{shoah['Id']}"
+    assert [r.source_uri for r in rows] == [first] + [f"{first}/part/{i}" for i in part_ids]
+    again = rv("plan", "-c", config, "--detailed-exitcode", db=db_url, env=env(server))
+    assert again.code == 0 and "No changes." in again.out
+
+
 def test_a_library_with_overlapping_locations_counts_the_duplicate(
     rv, db_url, engine, tmp_path, fake_media_server
 ):

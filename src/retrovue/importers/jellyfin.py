@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
+from urllib.parse import quote
 
 from retrovue.errors import CollectionNotFoundError, ImporterError, ImporterResponseError
 from retrovue.importers import pathmap
@@ -27,7 +28,7 @@ from retrovue.importers.base import (
     UpstreamCollection,
 )
 from retrovue.importers.jellyfin_http import ApiReader
-from retrovue.importers.jellyfin_items import Item, assets, whole
+from retrovue.importers.jellyfin_items import Item, assets, part_count, whole
 from retrovue.model import limits
 from retrovue.redact import Redactor
 
@@ -178,7 +179,9 @@ class JellyfinImporter(BaseImporter):
         """Yield one asset per file (each ``MediaSource`` of an item), page by page.
 
         ``source_uri`` is ``<type>://<ItemId>`` for an item with one file and
-        ``<type>://<ItemId>/<MediaSourceId>`` for each version of an item with several.
+        ``<type>://<ItemId>/<MediaSourceId>`` for each version of an item with several; each
+        further part of a stacked item is ``<type>://<ItemId>/part/<its ItemId>`` (read with
+        one ``AdditionalParts`` request per stacked item).
         Placeholders, remote streams and items without a file are yielded as not-offered
         records with their reason.  The count is checked against ``TotalRecordCount``; on a
         mismatch it raises ``ImporterResponseError`` after yielding what it received, so a
@@ -195,7 +198,7 @@ class JellyfinImporter(BaseImporter):
         for data in self._paged(self._query(external_id, kind), f"listing library {title!r}"):
             listed += 1
             if wanted.matches(Item(data, self.type_id)):
-                yield from assets(data, self.type_id)
+                yield from assets(data, self.type_id, self._further_parts(data, title))
         if stamp is not None and stamp.listed == listed:
             self._observed[str(external_id)] = stamp
 
@@ -249,6 +252,21 @@ class JellyfinImporter(BaseImporter):
             start += len(items)
         if start > total:
             raise self._incomplete(what, f"received {start:,} items, {total:,} announced")
+
+    def _further_parts(self, data: Mapping[str, Any], title: str) -> list[Mapping[str, Any]]:
+        """The further files of a stacked item (``PartCount`` > 1), which the listing leaves
+        out: one request per such item (they are rare).  A failing request fails the listing,
+        naming the item: a part left out would be a file lost without a word."""
+        if part_count(data) < 2 or data.get("LocationType") == "Virtual":
+            return []
+        item = Item(data, self.type_id)
+        # quoted (repr): a name is the server's text, and an error message reaches a terminal
+        what = f"listing the parts of {item.text('Name')!r} (Id {item.id!r}) in library {title!r}"
+        answer = self._get(f"/Videos/{quote(item.id, safe='')}/AdditionalParts", None, what)
+        parts = answer.get("Items") if isinstance(answer, Mapping) else None
+        if not isinstance(parts, list) or not all(isinstance(p, Mapping) for p in parts):
+            raise ImporterResponseError(f"{self._where()} sent no part list while {what}")
+        return parts
 
     def _incomplete(self, what: str, detail: str) -> ImporterResponseError:
         return ImporterResponseError(

@@ -2,7 +2,7 @@
 
 Why not a client library: ``jellyfin-apiclient-python`` is built around a user session (log in,
 device id, websocket) and swallows HTTP errors into ``None``; the generated OpenAPI clients cover
-hundreds of endpoints to use three, and neither serves Emby.  Three GETs with typed errors are
+hundreds of endpoints to use four, and neither serves Emby.  Four GETs with typed errors are
 less code than adapting either, and ``requests`` is installed already (another importer's
 client library depends on it).
 

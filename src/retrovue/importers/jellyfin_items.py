@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from retrovue.importers.base import UpstreamAsset
@@ -34,7 +34,9 @@ NO_FILE = "the item lists no media file"
 VIRTUAL = "a placeholder the server keeps for an item it has no file of (missing or unaired)"
 REMOTE = "a remote stream (.strm or URL), not a file"
 PLACEHOLDER_SOURCE = "a placeholder version (disc stub or offline media), not a file"
-STACKED_PART = "a further part of a stacked item (cd2, part2, …): the listing names only the first"
+STACKED_PART = "a further part of a stacked item (cd2, part2, …) the server did not describe"
+#: most further parts of a stacked item kept (a hostile ``PartCount`` yields no million records)
+MAX_PARTS = 99
 
 _DASHES = re.compile(r"-")
 
@@ -75,8 +77,16 @@ class Item:
         return [s for s in value if isinstance(s, Mapping)] if isinstance(value, list) else []
 
 
-def assets(data: Mapping[str, Any], scheme: str) -> Iterator[UpstreamAsset]:
-    """The assets (and not-offered records) of one listed item."""
+def part_count(data: Mapping[str, Any]) -> int:
+    """How many files a stacked item (``Film-cd1.mkv``, ``Film-cd2.mkv``) has; 1 if not stacked."""
+    return min(whole(data.get("PartCount")) or 1, MAX_PARTS + 1)
+
+
+def assets(
+    data: Mapping[str, Any], scheme: str, parts: Sequence[Mapping[str, Any]] = ()
+) -> Iterator[UpstreamAsset]:
+    """The assets (and not-offered records) of one listed item; ``parts`` are the further parts
+    of a stacked item (``/Videos/{id}/AdditionalParts``), each a file of its own."""
     item = Item(data, scheme)
     uri = f"{scheme}://{item.id}"
     if item.text("LocationType") == "Virtual":
@@ -90,6 +100,7 @@ def assets(data: Mapping[str, Any], scheme: str) -> Iterator[UpstreamAsset]:
             yield _not_offered(uri, item.label(), NO_FILE)
         else:
             yield _asset(item, {}, uri, path, single=True)
+        yield from _further_parts(item, uri, parts)
         return
     single = len(sources) == 1
     for position, source in enumerate(sources, 1):
@@ -99,11 +110,57 @@ def assets(data: Mapping[str, Any], scheme: str) -> Iterator[UpstreamAsset]:
             yield _not_offered(source_uri, path or item.label(), reason)
         else:
             yield _asset(item, source, source_uri, path, single, position, len(sources))
-    # a stacked film (``Film-cd1.mkv``, ``Film-cd2.mkv``) is one item whose source names its
-    # first file; the others are counted, so none is lost without a word
-    parts = min(item.number("PartCount") or 1, 99)
-    for part in range(2, parts + 1):
-        yield _not_offered(f"{uri}/part-{part}", item.label(), STACKED_PART)
+    yield from _further_parts(item, uri, parts)
+
+
+def _further_parts(
+    item: Item, uri: str, parts: Sequence[Mapping[str, Any]]
+) -> Iterator[UpstreamAsset]:
+    """A stacked film is one item whose sources name its first file only; each further part is
+    an asset of its own.  Its URI is ``<uri>/part/<part's ItemId>``: the first part keeps the
+    URI it always had (``<type>://<ItemId>``, as an unstacked item's), so stacking a film, or
+    upgrading, never renames an asset already catalogued (another importer names every part by
+    its part id, first included: a choice it made before its first release, which this one
+    cannot make without renaming); the ``/part/`` segment cannot be taken for a version's
+    ``<MediaSourceId>``.  The part's file facts (path, size, streams, stamp)
+    are its own; its title, year and episode numbers are the item's (a part is listed as a bare
+    ``Video``).  A part the server announces (``PartCount``) but does not describe is counted."""
+    seen: set[str] = set()
+    count = max(part_count(item.data), len(parts) + 1)
+    for number, data in enumerate(parts[:MAX_PARTS], 2):
+        part = Item(data, item.scheme)
+        key = _part_id(part.id, number, seen)
+        part_uri = f"{uri}/part/{key}"
+        sources = part.sources()
+        source = sources[0] if sources else {}
+        reason, path = _not_content(part, source) if source else (None, part.text("Path") or "")
+        if reason is None and not path:
+            reason = NO_FILE
+        if reason is not None:
+            yield _not_offered(part_uri, path or f"part {number} of {item.label()}", reason)
+            continue
+        # the item's descriptive fields with the part's own file facts
+        merged = Item({**item.data, **_file_facts(data)}, item.scheme)
+        asset = _asset(merged, source, part_uri, path, single=True)
+        asset.metadata["part"] = {"index": number, "of": count, "item_id": part.id or None}
+        yield asset
+    for number in range(len(parts) + 2, min(count, MAX_PARTS + 1) + 1):
+        yield _not_offered(f"{uri}/part-{number}", item.label(), STACKED_PART)
+
+
+def _file_facts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a part's own item describes its file rather than the film."""
+    return {k: data.get(k) for k in ("Path", "DateModified", "RunTimeTicks", "MediaSources")}
+
+
+def _part_id(value: str, number: int, seen: set[str]) -> str:
+    """A part's stable key: its item id (dashes dropped, as a source id's), else its position;
+    a repeated id (a hostile answer) gets its position too, so no two parts share a URI."""
+    key = _DASHES.sub("", value.lower()) if value and len(value) <= 64 else ""
+    # a fallback cannot meet a real id: ids are kept without their dashes
+    key = key if key and "/" not in key and key not in seen else f"position-{number}"
+    seen.add(key)
+    return key
 
 
 def _not_content(item: Item, source: Mapping[str, Any]) -> tuple[str | None, str]:
