@@ -13,7 +13,7 @@ Runs on a fresh database, each command as a process (start-up included):
 * ``apply --auto-approve``  plan and execute in one process (the executor reuses the listing)
 * ``plan``                  no change: every item is stored and unchanged
 
-and prints, for each, its wall time, peak RSS (``os.wait4``: that child's own ``ru_maxrss``)
+and prints, for each, its wall time and CPU time (steadier on a shared machine), peak RSS (``os.wait4``: that child's own ``ru_maxrss``)
 against the target (256 MiB for up to 200,000 items, 512 MiB beyond), and the requests the server
 logged against ceil(N / page size) + a small constant.
 
@@ -158,7 +158,7 @@ def main() -> None:
             ok = rss < target and made <= pages + CONSTANT
             failed |= not ok
             out(
-                f"{label:22s} {seconds:7.1f} s  peak RSS {rss:6.0f} MiB (target < {target})  "
+                f"{label:22s} {seconds:7.1f} s ({cli.cpu:5.1f} s CPU)  peak RSS {rss:6.0f} MiB (target < {target})  "
                 f"{made:5d} requests (<= {pages} + {CONSTANT})  {'ok' if ok else 'OVER'}\n"
             )
     finally:
