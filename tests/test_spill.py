@@ -1,4 +1,4 @@
-"""A Spill keeps appended values in a private temporary file, one batch in memory (issue 23)."""
+"""A Spill keeps appended values in a private temporary file past a memory budget (issue 23)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 import retrovue.diff.assets as assets_module
+from retrovue import spill as spill_module
 from retrovue.diff.assets import diff_assets
 from retrovue.model.snapshots import ExistingAsset
 from retrovue.model.upstream import UpstreamAsset
@@ -14,7 +15,7 @@ from retrovue.spill import Spill
 
 
 def test_values_come_back_in_order_across_batches_and_reads():
-    spill: Spill[tuple] = Spill(batch=3)
+    spill: Spill[tuple] = Spill(batch=3, budget=1)
     values = [(n, f"v{n}", {"m": [n, None, 1.5]}) for n in range(10)]
     spill.extend(values)
     assert len(spill) == 10 and spill
@@ -24,22 +25,33 @@ def test_values_come_back_in_order_across_batches_and_reads():
     assert list(spill)[-2:] == [values[-1], (10, "late", {})]
 
 
-def test_only_one_batch_is_held_in_memory():
-    spill: Spill[str] = Spill(batch=4)
+def test_past_the_budget_only_one_batch_is_held_in_memory():
+    spill: Spill[str] = Spill(batch=4, budget=1)
     spill.extend(str(n) for n in range(1001))
-    assert len(spill._batch) == 1  # 1,000 values are in the file
+    assert len(spill._held) == 1  # 1,000 values are in the file
     assert spill._file is not None and spill._file.seek(0, 2) > 1000
+
+
+def test_values_within_the_budget_are_held_as_they_are():
+    """A small diff (the usual re-ingest) pays nothing for the file."""
+    values = [(n, f"value {n}") for n in range(5000)]
+    spill: Spill[tuple] = Spill(batch=100, budget=10 * 2**20)
+    spill.extend(values)
+    assert spill._file is None and list(spill) == values and list(spill)[0] is values[0]
+    spill.extend(values * 100)  # ~50 MiB: written out, all but the batch being filled
+    assert spill._file is not None and len(spill._held) < 100
+    assert list(spill) == values * 101
 
 
 def test_values_marshal_cannot_write_fall_back_to_pickle():
     ids = [uuid.uuid4() for _ in range(5)]
-    spill: Spill[uuid.UUID] = Spill(batch=2)
+    spill: Spill[uuid.UUID] = Spill(batch=2, budget=1)
     spill.extend(ids)
     assert list(spill) == ids
 
 
 def test_close_drops_the_values_and_keeps_their_number():
-    spill: Spill[int] = Spill(batch=2)
+    spill: Spill[int] = Spill(batch=2, budget=1)
     spill.extend(range(5))
     spill.close()
     assert (len(spill), list(spill)) == (5, [])
@@ -57,9 +69,11 @@ def _item(n: int, path: str | None = None) -> UpstreamAsset:
     )
 
 
-def test_a_diff_of_more_new_items_than_a_batch_gives_each_back_whole():
+def test_a_diff_of_new_items_past_the_budget_gives_each_back_whole(monkeypatch):
+    monkeypatch.setattr(spill_module, "MEMORY_BUDGET", 1)
     items = [_item(n) for n in range(2500)]
     diff = diff_assets({}, iter(items))
+    assert diff.new._file is not None  # written out, and read back
     assert diff.counts().new == 2500
     assert list(diff.new) == [(item, item.path) for item in items]
 
