@@ -161,6 +161,7 @@ def main() -> None:
                 f"{label:22s} {seconds:7.1f} s ({cli.cpu:5.1f} s CPU)  peak RSS {rss:6.0f} MiB (target < {target})  "
                 f"{made:5d} requests (<= {pages} + {CONSTANT})  {'ok' if ok else 'OVER'}\n"
             )
+            sys.stdout.flush()  # a 1,000,000-item run takes a while: show each line as it comes
     finally:
         dbs.drop_all()
         plex.stop()

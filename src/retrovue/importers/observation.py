@@ -11,9 +11,11 @@ keeps each listing it diffed, with the importer's cheap proof of what it saw
 * the importer says the upstream still matches the proof (``BaseImporter.is_unchanged``).
 
 Otherwise the collection is listed again, as it always is for a saved plan (``apply PLANFILE``:
-the listing is never written to a file, and a file could not be trusted with it anyway).  The
-executor still diffs the listing against the database inside its unit of work and still checks
-ingestibility there; only the upstream read is shared.  Each observation is handed out once.
+the listing is never written to a saved plan, and a file could not be trusted with it anyway;
+the kept listing itself goes, past a memory budget, to this process's own anonymous temporary
+file: ``retrovue.spill``).  The executor still diffs the listing against the database inside
+its unit of work and still checks ingestibility there; only the upstream read is shared.  Each
+observation is handed out once.
 """
 
 from __future__ import annotations
