@@ -1,8 +1,8 @@
 """A list that keeps its values in a private temporary file past a memory budget.
 
 A first ingest of a million-item collection finds a million new items, and ``apply`` keeps its
-plan's listing for the executor: held as Python objects, a listed Plex item costs ~2.5 KiB (its
-metadata dicts most of it), ~2.5 GiB for a million.  A ``Spill`` holds its values as they are
+plan's listing for the executor: held as Python objects, an item a media server lists costs
+~2.5 KiB (its metadata dicts most of it), ~2.5 GiB for a million.  A ``Spill`` holds its values as they are
 until they would take more than ``MEMORY_BUDGET`` (estimated from the first batch); from then on
 it writes them in batches to an anonymous temporary file (``tempfile.TemporaryFile``: unlinked
 at once, readable by this process only, gone when it is closed or the process ends), which is
@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 #: values per written batch: big enough to amortize a write, small enough to be nothing in memory
 BATCH = 1000
-#: bytes of values a Spill holds in memory before it writes them out: ~13,000 listed Plex items,
+#: bytes of values a Spill holds in memory before it writes them out: ~13,000 media-server items,
 #: ~50,000 files of a folder (so a 100,000-file first ingest writes half of them, not all)
 MEMORY_BUDGET = 32 * 2**20
 #: values whose size is measured to estimate what the held ones take
