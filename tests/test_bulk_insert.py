@@ -167,16 +167,17 @@ def test_new_asset_ids_are_random_version_4_uuids():
 
 def test_write_diff_completes_new_items_as_it_writes_them(engine):
     """The diff leaves new items as listed; write_diff describes each as its row is built and
-    empties its slot, keeping the list's length (the counts) as it was."""
-    from retrovue.diff.assets import AssetDiff
+    drops the spilled items once written, keeping their number (the counts) as it was."""
+    from retrovue.diff.assets import AssetDiff, new_items
     from retrovue.execute.ingest import write_diff
 
     cid, _index = _two_assets(engine)
     listed = [UpstreamAsset(f"file:///m/n{i}.mkv", f"/m/n{i}.mkv", 1, "1:1") for i in range(3)]
-    diff = AssetDiff(new=[(item, item.path) for item in listed])
+    diff = AssetDiff(new=new_items())
+    diff.new.extend((item, item.path) for item in listed)
     with engine.begin() as conn:
         write_diff(conn, cid, diff, datetime.now(UTC), lambda i: i._replace(title="T" + i.path))
-    assert diff.new == [None, None, None] and diff.counts().new == 3
+    assert list(diff.new) == [] and diff.counts().new == 3
     with engine.connect() as conn:
         titles = conn.execute(select(Asset.c.title).where(Asset.c.source_uri.like("%/n%")))
         assert sorted(titles.scalars()) == ["T/m/n0.mkv", "T/m/n1.mkv", "T/m/n2.mkv"]

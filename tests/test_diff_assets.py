@@ -65,7 +65,7 @@ def test_unmapped_items_are_counted_with_an_example():
     diff = diff_assets(
         {}, [up("a", path="/srv/a"), up("b", path="/srv/b")], to_canonical=lambda p: None
     )
-    assert (diff.unmapped, diff.unmapped_example, diff.new) == (2, "/srv/a", [])
+    assert (diff.unmapped, diff.unmapped_example, list(diff.new)) == (2, "/srv/a", [])
 
 
 def test_mass_missing_guard_suppresses_above_threshold():
@@ -108,7 +108,8 @@ def test_counts_of_a_mixed_run_are_exact():  # N-4: reappeared counts on top of 
 def test_unchanged_token_and_canonical_writes_nothing():  # B-16 / B-18
     existing = dict([known("a", canonical="/local/a")])
     diff = diff_assets(existing, [up("a", path="/srv/a")], to_canonical=lambda p: "/local/a")
-    assert diff.new == diff.changed == diff.remapped == diff.reappeared == diff.missing == []
+    assert list(diff.new) == list(diff.changed) == [] == diff.remapped
+    assert diff.reappeared == diff.missing == []
     assert diff.counts() == IngestCounts(discovered=1, unchanged=1)
 
 
@@ -116,7 +117,7 @@ def test_changed_token_is_changed_with_the_new_canonical_not_remapped():  # B-17
     existing = dict([known("a", canonical="/old/a")])
     item = up("a", "t2", path="/new/a")
     diff = diff_assets(existing, [item])
-    assert diff.changed == [(existing["a"].id, item, "/new/a")]
+    assert list(diff.changed) == [(existing["a"].id, item, "/new/a")]
     assert diff.remapped == [] and diff.counts().unchanged == 0
 
 
@@ -142,7 +143,7 @@ def test_canonical_held_only_by_a_missing_asset_is_not_taken():  # N-3: taken = 
 def test_new_items_are_stored_under_their_mapped_canonical_uri():  # N-2
     item = up("a", path="/srv/Movies/a.mkv")
     diff = diff_assets({}, [item], to_canonical=lambda p: p.replace("/srv", "/mnt/nas", 1))
-    assert diff.new == [(item, "/mnt/nas/Movies/a.mkv")]
+    assert list(diff.new) == [(item, "/mnt/nas/Movies/a.mkv")]
 
 
 def test_unmapped_items_give_one_skip_reason_with_the_first_example():  # N-2

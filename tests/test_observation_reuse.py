@@ -153,7 +153,7 @@ def test_take_hands_a_listing_out_once_and_only_while_fresh(library):
     now = [100.0]
     observations = Observations(max_age=600, clock=lambda: now[0])
     items = _kept(observations, _Importer(base))
-    assert observations.take("k", _Importer(base)) == items
+    assert list(observations.take("k", _Importer(base))) == items
     assert observations.take("k", _Importer(base)) is None  # handed out once
 
     _kept(observations, _Importer(base))

@@ -14,6 +14,7 @@ from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
 from retrovue.model.upstream import NOT_OFFERED, UNLISTED_FOLDER, UpstreamAsset
+from retrovue.spill import Spill
 
 UNMAPPED_REASON = "no path mapping covers the file"
 OWN_DATABASE_REASON = "this catalogue's own database file"
@@ -23,10 +24,37 @@ OWN_DATABASE_REASON = "this catalogue's own database file"
 DETAIL_CAP = 10
 
 
+_make = tuple.__new__
+
+
+def new_items() -> Spill[tuple[UpstreamAsset, str]]:
+    """``(item, canonical)`` pairs, spilled to a private file past one batch (retrovue.spill)."""
+    return Spill(lambda p: (tuple(p[0]), p[1]), lambda t: (_make(UpstreamAsset, t[0]), t[1]))
+
+
+def changed_items() -> Spill[tuple[uuid.UUID | str, UpstreamAsset, str]]:
+    """``(stored id, item, canonical)`` triples, spilled likewise."""
+    return Spill(
+        lambda t: (t[0], tuple(t[1]), t[2]), lambda t: (t[0], _make(UpstreamAsset, t[1]), t[2])
+    )
+
+
+def bare(item: UpstreamAsset) -> UpstreamAsset:
+    """What a plan keeps of a new or changed item: its identity, file and change token (a plan
+    counts and names them; the executor diffs its own listing)."""
+    return UpstreamAsset(item.source_uri, item.path, item.size, item.change_token, item.kind)
+
+
 @dataclass
 class AssetDiff:
-    new: list[tuple[UpstreamAsset, str]] = field(default_factory=list)
-    changed: list[tuple[uuid.UUID, UpstreamAsset, str]] = field(default_factory=list)
+    """The outcome of one diff.  ``new`` and ``changed`` can hold every item of a collection
+    (a first ingest, a library whose every file changed): they are ``Spill`` lists, read back
+    in listing order, so a million of them do not live in memory."""
+
+    new: Spill[tuple[UpstreamAsset, str]] = field(default_factory=new_items)
+    changed: Spill[tuple[uuid.UUID | str, UpstreamAsset, str]] = field(
+        default_factory=changed_items
+    )
     remapped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     reappeared: list[uuid.UUID] = field(default_factory=list)
     missing: list[uuid.UUID] = field(default_factory=list)
@@ -109,6 +137,7 @@ def diff_assets(
     describe: Callable[[UpstreamAsset], UpstreamAsset] | None = None,
     keep_paths: bool = False,
     own_files: frozenset[str] = frozenset(),
+    keep_items: bool = True,
 ) -> AssetDiff:
     """One pass over the upstream items against the stored index.
 
@@ -120,14 +149,21 @@ def diff_assets(
     ``keep_paths`` also records the paths of duplicates and unmapped items (for ``--detail``).
     ``own_files`` are the local paths of the database's own files in this collection: counted
     as skipped, never written (every write changes them, so they would never converge).
+    ``keep_items`` False (a plan's diff) keeps only ``bare`` new and changed items.
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
+
+    Memory: the listing is read one item at a time; what lives to the end is the stored index,
+    the seen URIs, the new and changed items (spilled to a file, ``AssetDiff``) and a hash of each
+    new item's canonical path (``_NewPaths``), not the items themselves.
     """
     diff = AssetDiff()
     if keep_paths:
         diff.duplicate_paths, diff.unmapped_paths = [], []
     seen: set[str] = set()
     known_seen = discovered = unchanged = 0  # plain locals: this loop runs once per item
-    candidates: list[tuple[UpstreamAsset, str]] = []
+    candidates, paths = new_items(), _NewPaths()
+    changed = diff.changed
+    keep = _same if keep_items else bare
     get = existing.get
     for item in upstream:
         if on_item is not None:
@@ -140,7 +176,9 @@ def diff_assets(
         if uri in seen:  # the upstream listed the same item twice
             diff.duplicate(item.path, to_canonical)
             continue
-        seen.add(uri)
+        known = get(uri)
+        # a stored item's URI is held by the index already: the set shares that string
+        seen.add(uri if known is None else known.source_uri)
         if item.problem is not None:
             diff.skip_unusable(item, _local(item.path, to_canonical))
             continue
@@ -154,15 +192,15 @@ def diff_assets(
         if own_files and canonical in own_files:
             diff.skip(OWN_DATABASE_REASON, canonical)
             continue
-        known = get(uri)
         if known is None:
-            candidates.append((item, canonical))
+            candidates.append((keep(item), canonical))
+            paths.add(canonical)
             continue
         known_seen += 1
         if known.missing:
             diff.reappeared.append(known.id)
         if known.change_token != item.change_token:
-            diff.changed.append((known.id, describe(item) if describe else item, canonical))
+            changed.append((known.id, keep(describe(item) if describe else item), canonical))
         elif known.canonical_uri != canonical:
             diff.remapped.append((known.id, canonical))
         else:
@@ -172,8 +210,29 @@ def diff_assets(
         _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
     del seen  # freed before the new items are written: a first ingest's peak of memory
     if candidates:
-        _take_new(diff, existing, candidates)
+        _take_new(diff, existing, candidates, paths)
     return diff
+
+
+def _same(item: UpstreamAsset) -> UpstreamAsset:
+    return item
+
+
+class _NewPaths:
+    """The canonical paths of the new items, as their hashes: tells in ~50 bytes per item
+    (not ~180 for the path) whether two of them, or one and a stored asset, may share a path.
+    A hash is only a suspect: ``_take_new`` compares the real paths of the suspects."""
+
+    def __init__(self) -> None:
+        self.hashes: set[int] = set()
+        self.suspects: set[int] = set()
+
+    def add(self, canonical: str) -> None:
+        h = hash(canonical)
+        if h in self.hashes:
+            self.suspects.add(h)
+        else:
+            self.hashes.add(h)
 
 
 def _local(path: str, to_canonical: Callable[[str], str | None] | None) -> str:
@@ -186,29 +245,40 @@ def _local(path: str, to_canonical: Callable[[str], str | None] | None) -> str:
 def _take_new(
     diff: AssetDiff,
     existing: dict[str, ExistingAsset],
-    candidates: list[tuple[UpstreamAsset, str]],
+    candidates: Spill[tuple[UpstreamAsset, str]],
+    paths: _NewPaths,
 ) -> None:
     """Items not stored yet become new, unless their canonical_uri is already held: such an
     item is a duplicate, and the smallest source_uri wins, so which item is kept does not depend
     on the upstream's listing order."""
-    taken = {a.canonical_uri for a in existing.values() if not a.missing}
-    wanted = {canonical for _item, canonical in candidates}
-    collision = len(wanted) < len(candidates) or not taken.isdisjoint(wanted)
-    del wanted
-    if not collision:
+    hashes = paths.hashes
+    taken = {  # the stored paths new items may share (hashes match), not every stored path
+        a.canonical_uri
+        for a in existing.values()
+        if not a.missing and hash(a.canonical_uri) in hashes
+    }
+    suspects = paths.suspects | set(map(hash, taken))
+    del paths
+    if not suspects:
         # no collision (the common case, e.g. every first ingest): all are new, and the order
         # decides nothing, so 100,000 candidates are neither sorted nor checked one by one
         diff.new = candidates
         return
-    candidates.sort(key=lambda pair: pair[0].source_uri)
+    # the winner of each shared path: one more pass over the suspects' real paths
+    winner: dict[str, str] = {}
     for item, canonical in candidates:
-        if canonical in taken:
+        if hash(canonical) in suspects and canonical not in taken:
+            best = winner.get(canonical)
+            if best is None or item.source_uri < best:
+                winner[canonical] = item.source_uri
+    for item, canonical in candidates:
+        if hash(canonical) not in suspects or winner.get(canonical) == item.source_uri:
+            diff.new.append((item, canonical))
+        else:
             diff.duplicates += 1
             if diff.duplicate_paths is not None:
                 diff.duplicate_paths.append(canonical)
-        else:
-            taken.add(canonical)
-            diff.new.append((item, canonical))
+    candidates.close()
 
 
 def _mark_missing(

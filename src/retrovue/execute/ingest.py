@@ -26,6 +26,7 @@ from retrovue.model.counts import IngestCounts
 from retrovue.model.enums import AssetState
 from retrovue.observe.db import load_asset_index
 from retrovue.observe.enrichment import collection_enrichers, succeeded_all
+from retrovue.spill import Spill
 
 
 class InvariantError(Exception):
@@ -48,7 +49,7 @@ def ingest_collection(
     episode: int | None = None,
     on_item: Callable[[], None] | None = None,
     own_files: frozenset[str] = frozenset(),
-    observed: list[UpstreamAsset] | None = None,
+    observed: Spill[UpstreamAsset] | None = None,
 ) -> AssetDiff:
     """Diff the collection's upstream listing against its stored assets and write the difference.
 
@@ -93,18 +94,10 @@ def ingest_collection(
     return diff
 
 
-def _handing_over(items: list[UpstreamAsset]) -> Iterator[UpstreamAsset]:
-    """The kept listing, each slot emptied as it is read: an item the diff does not keep (most
-    of them, on a re-ingest) is freed at once instead of living until the collection is done."""
-    yield from _emptying(items)
-    items.clear()
-
-
-def _emptying(items: list) -> Iterator:
-    """Each element, its slot emptied (None) as it is read; the list keeps its length."""
-    for i in range(len(items)):
-        item, items[i] = items[i], None
-        yield item
+def _handing_over(items: Spill[UpstreamAsset]) -> Iterator[UpstreamAsset]:
+    """The kept listing, read back from its file; the file is dropped once read."""
+    yield from items
+    items.close()
 
 
 def check_identity(c: IngestCounts) -> None:
@@ -120,15 +113,17 @@ def write_diff(
     now: datetime,
     describe: Callable[[UpstreamAsset], UpstreamAsset],
 ) -> None:
-    """Write the diff.  New items are completed (``describe``) as their rows are built, and
-    ``diff.new`` is emptied slot by slot meanwhile (its length, hence the counts, stays): a
-    million-file first ingest holds each listed item once, never a second, completed copy of
-    them all (~0.1 GiB)."""
-    new = ((describe(item), canonical) for item, canonical in _emptying(diff.new))
+    """Write the diff.  New items are read back from ``diff.new``'s file and completed
+    (``describe``) as their rows are built, one batch at a time: a million-file first ingest
+    never holds its items, listed or completed (``diff.new`` keeps its length, hence the
+    counts, once its file is dropped)."""
+    new = ((describe(item), canonical) for item, canonical in diff.new)
     with cyclic_gc_paused():  # a row tuple per new asset: see retrovue.gc_pause
         insert_new_assets(conn, collection_id, new, now)
+    diff.new.close()
     update_changed(conn, diff.changed, now)
     forget_enrichments(conn, [asset_id for asset_id, _item, _canonical in diff.changed])
+    diff.changed.close()
     update_canonical(conn, diff.remapped, now)
     set_missing(conn, diff.reappeared, None, now)
     ready_again(conn, collection_id, diff.reappeared)

@@ -11,9 +11,11 @@ keeps each listing it diffed, with the importer's cheap proof of what it saw
 * the importer says the upstream still matches the proof (``BaseImporter.is_unchanged``).
 
 Otherwise the collection is listed again, as it always is for a saved plan (``apply PLANFILE``:
-the listing is never written to a file, and a file could not be trusted with it anyway).  The
-executor still diffs the listing against the database inside its unit of work and still checks
-ingestibility there; only the upstream read is shared.  Each observation is handed out once.
+the listing is never written to a saved plan, and a file could not be trusted with it anyway;
+the kept listing itself goes, past a memory budget, to this process's own anonymous temporary
+file: ``retrovue.spill``).  The executor still diffs the listing against the database inside
+its unit of work and still checks ingestibility there; only the upstream read is shared.  Each
+observation is handed out once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from retrovue.importers.base import BaseImporter, UpstreamAsset
+from retrovue.spill import Spill
 
 #: seconds a plan's listing stays usable; past it the executor lists again whatever the proof
 MAX_AGE = 600.0
@@ -33,7 +36,7 @@ class Observation:
     type_id: str
     config: dict = field(repr=False)  # the importer's, secrets resolved: never shown
     external_id: str
-    assets: list[UpstreamAsset] = field(repr=False)
+    assets: Spill[UpstreamAsset] = field(repr=False)
     token: Hashable = field(repr=False)
     taken_at: float  # ``Observations.clock`` when the listing began
 
@@ -52,15 +55,21 @@ class Observations:
         """Wrap a full listing so the items it yields are kept (see ``Recording.keep``)."""
         return Recording(self, importer, external_id, listing, self.clock())
 
-    def take(self, key: Hashable, importer: BaseImporter) -> list[UpstreamAsset] | None:
+    def take(self, key: Hashable, importer: BaseImporter) -> Spill[UpstreamAsset] | None:
         """The kept listing of ``key`` when ``importer`` can vouch for it, else None (list it
         again).  Removed either way: a listing serves one execution."""
         seen = self._kept.pop(key, None)
-        if seen is None or seen.type_id != importer.type_id or seen.config != importer.config:
+        if seen is None:
             return None
-        if self.clock() - seen.taken_at > self.max_age:
-            return None
-        return seen.assets if importer.is_unchanged(seen.external_id, seen.token) else None
+        if (
+            seen.type_id == importer.type_id
+            and seen.config == importer.config
+            and self.clock() - seen.taken_at <= self.max_age
+            and importer.is_unchanged(seen.external_id, seen.token)
+        ):
+            return seen.assets
+        seen.assets.close()
+        return None
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -68,14 +77,15 @@ class Observations:
 
 @dataclass
 class Recording:
-    """A listing being diffed by the planner, each item kept as it passes."""
+    """A listing being diffed by the planner, each item kept as it passes: in a ``Spill`` (a
+    private temporary file), since a listing of a million items would not fit in memory."""
 
     owner: Observations
     importer: BaseImporter
     external_id: str
     listing: Iterable[UpstreamAsset]
     taken_at: float
-    items: list[UpstreamAsset] = field(default_factory=list, repr=False)
+    items: Spill[UpstreamAsset] = field(default_factory=lambda: _listing(), repr=False)
 
     def __iter__(self) -> Iterator[UpstreamAsset]:
         append = self.items.append
@@ -88,6 +98,7 @@ class Recording:
         once the listing ran to its end."""
         token = self.importer.observation_token(self.external_id)
         if token is None:
+            self.items.close()
             return
         self.owner._kept[key] = Observation(
             self.importer.type_id,
@@ -97,3 +108,8 @@ class Recording:
             token,
             self.taken_at,
         )
+
+
+def _listing() -> Spill[UpstreamAsset]:
+    make = tuple.__new__
+    return Spill(tuple, lambda values: make(UpstreamAsset, values))

@@ -245,6 +245,7 @@ def _plan_ingest(
         allow_mass_missing=options.allow_mass_missing,
         keep_paths=options.detail,
         own_files=own_files,
+        keep_items=False,  # the executor diffs again; a plan counts and names
     )
     changed_ids = {str(asset_id) for asset_id, _item, _canonical in diff.changed}
     if observations is not None and diff.counts().has_changes:

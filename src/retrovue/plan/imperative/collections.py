@@ -169,6 +169,7 @@ def plan_ingest(
             missing_threshold=missing_threshold,
             allow_mass_missing=allow_mass_missing,
             own_files=own_files,
+            keep_items=False,  # a dry run counts and names; the executor diffs again
         )
         counts = diff.counts()
     action = IngestCollection(
