@@ -114,3 +114,18 @@ def test_the_smallest_source_uri_wins_a_shared_path_in_any_listing_order(order):
     listed = [_item(n, "/srv/same.mkv") for n in (3, 1, 2)][::order]
     diff = diff_assets({}, listed)
     assert [i.source_uri for i, _ in diff.new] == ["plex://1"] and diff.duplicates == 2
+
+
+def test_a_temporary_folder_that_cannot_be_written_is_a_named_error(tmp_path, monkeypatch):
+    """No traceback and no plain OSError when the spill's folder is missing or full: a typed
+    error naming the folder, which fails the unit being planned or applied."""
+    import tempfile
+
+    from retrovue.errors import ScratchSpaceError
+
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    spill = Spill(batch=2, budget=0)
+    with pytest.raises(ScratchSpaceError) as caught:
+        spill.extend(range(10))
+    assert str(missing) in caught.value.message and caught.value.code == "SCRATCH_SPACE"

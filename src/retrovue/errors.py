@@ -269,6 +269,13 @@ def safety_reason(aired: int) -> str:
     return f"production safety: {aired} aired asset(s) referenced by playlog_events/as_run_log"
 
 
+class ScratchSpaceError(RetrovueError):
+    """The temporary folder a large listing spills to cannot be written (full, missing, read
+    only): the unit being planned or applied fails whole, naming the folder."""
+
+    code = "SCRATCH_SPACE"
+
+
 class NotApprovableError(RetrovueError):
     """Only a ``ready`` asset (every attached enricher succeeded) may be approved for broadcast."""
 

@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Generic, TypeVar
 
+from retrovue.errors import ScratchSpaceError
+
 T = TypeVar("T")
 
 #: values per written batch: big enough to amortize a write, small enough to be nothing in memory
@@ -107,11 +109,17 @@ class Spill(Generic[T]):
                 self._flush_at = max(self._batch_size, self._budget // _footprint(self._held))
             if held < self._flush_at:
                 return
-            self._file = tempfile.TemporaryFile(prefix="retrovue-spill-")
+            try:
+                self._file = tempfile.TemporaryFile(prefix="retrovue-spill-")
+            except OSError as exc:
+                raise _no_space(exc) from exc
         held, self._held = self._held, []
         self._flush_at = self._batch_size
-        for start in range(0, len(held), self._batch_size):
-            self._write([self._encode(v) for v in held[start : start + self._batch_size]])
+        try:
+            for start in range(0, len(held), self._batch_size):
+                self._write([self._encode(v) for v in held[start : start + self._batch_size]])
+        except OSError as exc:  # ENOSPC, EIO, a quota: the values are lost, so is the unit
+            raise _no_space(exc) from exc
 
     def _write(self, batch: list[Any]) -> None:
         try:
@@ -128,6 +136,17 @@ class Spill(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Spill({self._count} values)"
+
+
+def _no_space(exc: OSError) -> ScratchSpaceError:
+    folder = tempfile.gettempdir()
+    return ScratchSpaceError(
+        f"cannot write the temporary file a large listing is kept in, in {folder}: "
+        f"{exc.strerror or exc}",
+        hint="free space there, or point TMPDIR at a folder with room (about 0.5 KiB per "
+        "listed item)",
+        context={"folder": folder},
+    )
 
 
 def _footprint(values: list) -> int:
