@@ -63,3 +63,48 @@ def test_off_the_main_thread_holding_changes_no_handler():
     thread.join()
     assert seen == [False]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _LoopStop:
+    """A long-running loop's handler (as `watch`'s): raises mid-work, records after it."""
+
+    def __init__(self) -> None:
+        self.raised, self.recorded = [], []
+
+    def __call__(self, signum, _frame) -> None:
+        self.raised.append(signum)
+        raise RuntimeError("interrupted")
+
+    def after_work(self, signum) -> None:
+        self.recorded.append(signum)
+
+
+def test_a_signal_during_a_lock_release_reaches_a_long_running_loop_without_raising():
+    """issue 21: SIGTERM landing while a watch's reconcile released its lock was swallowed (the
+    release holds signals and only logged it: "the command had already finished"), so the watch
+    ran on and never stopped.  The loop's handler now learns of it through ``after_work``."""
+    from retrovue.execute.lock import _release_whole
+
+    class Held:
+        def release(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # lands during the release
+
+    handler = _LoopStop()
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        _release_whole(Held(), "watch -c retrovue.yaml")  # does not raise
+        assert handler.recorded == [signal.SIGTERM] and handler.raised == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_one_shot_commands_handler_is_not_called_for_a_late_signal():
+    """A plain handler (the CLI's, which raises) is left alone: the command had finished."""
+    from retrovue.execute.deferred_signals import deliver_late
+
+    came = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: came.append(signum))
+    try:
+        assert deliver_late(signal.SIGTERM) is False and came == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)

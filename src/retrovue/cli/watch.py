@@ -132,9 +132,18 @@ def _install_signals(the_watch) -> dict:
     """SIGTERM/SIGINT end the loop (exit 0): between reconciles at once; during one, the unit in
     progress rolls back as apply's does.  SIGHUP re-reads the config."""
 
-    def stop(_signum, _frame) -> None:
-        if the_watch.stop():
-            raise TerminatedBySignal()
+    class Stop:
+        """Ends the loop; interrupts a reconcile in progress (raising), except for a signal
+        that came as a reconcile's work was already done (``after_work``: its lock's release)."""
+
+        def __call__(self, _signum, _frame) -> None:
+            if the_watch.stop():
+                raise TerminatedBySignal()
+
+        def after_work(self, _signum) -> None:
+            the_watch.stop()
+
+    stop = Stop()
 
     def hup(_signum, _frame) -> None:
         the_watch.reload("SIGHUP")

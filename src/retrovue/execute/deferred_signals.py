@@ -65,5 +65,18 @@ def _deliver(signum: int, handler: Any) -> None:
         os.kill(os.getpid(), signum)
 
 
+def deliver_late(signum: int) -> bool:
+    """A signal that came after the work it would have stopped had finished (a lock's release):
+    a one-shot command ends anyway, so raising now would only turn "done" into "terminated";
+    a long-running loop (``watch``) must still learn of it.  Its handler says so by having an
+    ``after_work(signum)`` method, which records the request without raising.  True when the
+    handler in force took it that way."""
+    after_work = getattr(signal.getsignal(signum), "after_work", None)
+    if callable(after_work):
+        after_work(signum)
+        return True
+    return False
+
+
 def signal_name(signum: int) -> str:
     return signal.Signals(signum).name

@@ -65,7 +65,7 @@ from sqlalchemy.pool import NullPool
 from retrovue.database.failures import database_error, describe
 from retrovue.database.tables import ApplyLock, Source
 from retrovue.errors import LockedError, LockLostError
-from retrovue.execute.deferred_signals import DeferredSignals, signal_name
+from retrovue.execute.deferred_signals import DeferredSignals, deliver_late, signal_name
 from retrovue.logs import get_logger
 from retrovue.model.locks import LockScope
 from retrovue.model.time import as_utc
@@ -907,7 +907,7 @@ def _release_whole(held: HeldLock, command: str) -> None:
         held.release()
     finally:
         came = signals.release(deliver=False)
-    if came is not None:
+    if came is not None and not deliver_late(came):
         log.warning(
             "a signal came while the lock was being released; the command had already finished",
             signal=signal_name(came),
