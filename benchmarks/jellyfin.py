@@ -26,16 +26,14 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
-import yaml
 
 from retrovue.importers.jellyfin import JellyfinImporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake server lives in tests/
-from benchmarks.ingest_filesystem import Cli, Databases  # noqa: E402
+from benchmarks.media_server_cli import cli_runs, measure  # noqa: E402
 from tests.fakejellyfin import EPOCH, FakeJellyfin, GeneratedItems  # noqa: E402
 
 EPISODES_PER_SEASON = 20
@@ -134,68 +132,6 @@ def raw_http_listing(server: FakeJellyfin, library: str, total: int, decode: boo
     return received
 
 
-def measure(server: FakeJellyfin, run: Callable[[], object], repeat: int):
-    """Best wall time of ``repeat`` runs, the requests one run makes, and its result."""
-    best, made, result = math.inf, 0, None
-    for _ in range(repeat):
-        server.log.clear()
-        began = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - began)
-        made = len(server.log)
-    return best, made, result
-
-
-def cli_runs(server: FakeJellyfin, args, workdir: Path) -> list[str]:
-    """``apply --auto-approve`` then a no-change ``plan``, as processes, with their requests."""
-    local = workdir / "nas" / "TV"
-    local.mkdir(parents=True)
-    config = workdir / "retrovue.yaml"
-    doc = {
-        "version": 1,
-        "sources": [
-            {
-                "name": "Jellyfin",
-                "type": "jellyfin",
-                "config": {"base_url": server.url, "api_key": "${BENCH_JELLYFIN_KEY}"},
-                "collections": [
-                    {
-                        "name": "TV",
-                        "sync": True,
-                        "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local)}],
-                    }
-                ],
-            }
-        ],
-    }
-    config.write_text(yaml.safe_dump(doc, sort_keys=False))
-    cli = Cli(workdir, args.src)
-    cli.env["BENCH_JELLYFIN_KEY"] = server.api_key
-    dbs = Databases(args.backend, workdir)
-    try:
-        url = dbs.new("jellyfin")
-        cli.run("db", "upgrade", db=url)
-        server.log.clear()
-        t_apply, rss_apply, out = cli.run("apply", "-c", str(config), "--auto-approve", db=url)
-        n_apply = len(server.log)
-        if "Apply complete" not in out:
-            raise SystemExit(f"apply did not complete:\n{out[-2000:]}")
-        server.log.clear()
-        t_plan, rss_plan, out = cli.run("plan", "-c", str(config), db=url)
-        n_plan = len(server.log)
-        if not out.startswith("No changes."):
-            raise SystemExit(f"the plan after apply is not empty:\n{out[-2000:]}")
-    finally:
-        dbs.drop_all()
-    bound = math.ceil(args.items / JellyfinImporter.page_size) + CONSTANT
-    return [
-        f"CLI `apply --auto-approve` ({args.backend}):  {t_apply:7.2f} s  {n_apply:4d} requests "
-        f"(target <= ceil(N/page) + {CONSTANT} = {bound})  peak RSS {rss_apply:,.0f} MiB",
-        f"CLI no-change `plan` ({args.backend}):        {t_plan:7.2f} s  {n_plan:4d} requests  "
-        f"peak RSS {rss_plan:,.0f} MiB",
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
@@ -218,7 +154,24 @@ def main() -> None:
         ours_t, ours_n, count = measure(
             server, lambda: retrovue_listing(server, library), args.repeat
         )
-        cli_lines = [] if args.no_cli else cli_runs(server, args, workdir)
+        cli_lines = (
+            []
+            if args.no_cli
+            else cli_runs(
+                server,
+                {
+                    "name": "Jellyfin",
+                    "type": "jellyfin",
+                    "config": {"base_url": server.url, "api_key": "${BENCH_JELLYFIN_KEY}"},
+                },
+                ("BENCH_JELLYFIN_KEY", server.api_key),
+                args,
+                workdir,
+                items=args.items,
+                page_size=JellyfinImporter.page_size,
+                constant=CONSTANT,
+            )
+        )
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -21,18 +21,15 @@ import math
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
-import yaml
 from plexapi.server import PlexServer
 
 from retrovue.importers.plex import PlexImporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake server lives in tests/
-from benchmarks.ingest_filesystem import Cli, Databases  # noqa: E402
+from benchmarks.media_server_cli import cli_runs, measure  # noqa: E402
 from tests.fakeplex import FakePlex  # noqa: E402
 
 EPISODES_PER_SEASON = 20
@@ -86,68 +83,6 @@ def plexapi_listing(plex: FakePlex, page_size: int) -> int:
     return len(section.searchEpisodes(container_size=page_size))
 
 
-def measure(plex: FakePlex, run: Callable[[], object], repeat: int) -> tuple[float, int, object]:
-    """Best wall time of ``repeat`` runs, the requests one run makes, and its result."""
-    best, requests_made, result = math.inf, 0, None
-    for _ in range(repeat):
-        plex.log.clear()
-        began = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - began)
-        requests_made = len(plex.log)
-    return best, requests_made, result
-
-
-def cli_runs(plex: FakePlex, args, workdir: Path) -> list[str]:
-    """``apply --auto-approve`` then a no-change ``plan``, as processes, with their requests."""
-    local = workdir / "nas" / "TV"
-    local.mkdir(parents=True)
-    config = workdir / "retrovue.yaml"
-    doc = {
-        "version": 1,
-        "sources": [
-            {
-                "name": "Plex",
-                "type": "plex",
-                "config": {"base_url": plex.url, "token": "${BENCH_PLEX_TOKEN}"},
-                "collections": [
-                    {
-                        "name": "TV",
-                        "sync": True,
-                        "path_mappings": [{"plex_path": "/data/TV", "local_path": str(local)}],
-                    }
-                ],
-            }
-        ],
-    }
-    config.write_text(yaml.safe_dump(doc, sort_keys=False))
-    cli = Cli(workdir, args.src)
-    cli.env["BENCH_PLEX_TOKEN"] = plex.token
-    dbs = Databases(args.backend, workdir)
-    try:
-        url = dbs.new("plex")
-        cli.run("db", "upgrade", db=url)
-        plex.log.clear()
-        t_apply, rss_apply, out = cli.run("apply", "-c", str(config), "--auto-approve", db=url)
-        n_apply = len(plex.log)
-        if "Apply complete" not in out:
-            raise SystemExit(f"apply did not complete:\n{out[-2000:]}")
-        plex.log.clear()
-        t_plan, rss_plan, out = cli.run("plan", "-c", str(config), db=url)
-        n_plan = len(plex.log)
-        if not out.startswith("No changes."):
-            raise SystemExit(f"the plan after apply is not empty:\n{out[-2000:]}")
-    finally:
-        dbs.drop_all()
-    bound = math.ceil(args.episodes / PlexImporter.page_size) + CONSTANT
-    return [
-        f"CLI `apply --auto-approve` ({args.backend}):  {t_apply:7.2f} s  {n_apply:4d} requests "
-        f"(target <= ceil(N/page) + {CONSTANT} = {bound})  peak RSS {rss_apply:,.0f} MiB",
-        f"CLI no-change `plan` ({args.backend}):        {t_plan:7.2f} s  {n_plan:4d} requests  "
-        f"peak RSS {rss_plan:,.0f} MiB",
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=50_000)
@@ -166,7 +101,24 @@ def main() -> None:
         )
         ours_t, ours_n, count = measure(plex, lambda: retrovue_listing(plex), args.repeat)
         ref_t, ref_n, ref_count = measure(plex, lambda: plexapi_listing(plex, page), args.repeat)
-        cli_lines = [] if args.no_cli else cli_runs(plex, args, workdir)
+        cli_lines = (
+            []
+            if args.no_cli
+            else cli_runs(
+                plex,
+                {
+                    "name": "Plex",
+                    "type": "plex",
+                    "config": {"base_url": plex.url, "token": "${BENCH_PLEX_TOKEN}"},
+                },
+                ("BENCH_PLEX_TOKEN", plex.token),
+                args,
+                workdir,
+                items=args.episodes,
+                page_size=page,
+                constant=CONSTANT,
+            )
+        )
     finally:
         plex.stop()
         shutil.rmtree(workdir, ignore_errors=True)
