@@ -164,6 +164,13 @@ class PlexImporter(BaseImporter):
     def _where(self) -> str:
         return "Plex server " + self._redactor.scrub(self.base_url or "(no base_url)")
 
+    def change_stream(self):
+        """The server's notification websocket, through plexapi's ``AlertListener``
+        (``plex_notify``): library items processed or deleted, by section."""
+        from retrovue.importers.plex_notify import PlexChangeStream
+
+        return PlexChangeStream(self)
+
     # ----- collections ----------------------------------------------------------------------
     def list_collections(self) -> list[UpstreamCollection]:
         """Movie and show sections, re-read from the server on every call (renames show up)."""
