@@ -74,10 +74,14 @@ def test_an_added_item_is_ingested_on_its_notification(fake_plex, plex_watch, db
         watch.wait_for(lambda: _connected(watch), "the notification stream")
         added = fake_plex.add_movie(section, "Arrival", year=2016)
         assert _asset(engine, added.rating_key) is None  # not there before its notification
+        fake_plex.log.clear()
         fake_plex.timeline(section, [added], state=5)
         watch.wait_for(lambda: _asset(engine, added.rating_key) is not None, "the new asset")
         watch.wait_for(lambda: watch.said('watch-event of source "Den Plex": ok'), "the report")
         assert not watch.said("watch-resync")
+        # the item alone was read (by the plan, then by the executor), never the section
+        assert fake_plex.requests_to(r"/library/sections/1/all") == []
+        assert len(fake_plex.requests_to(rf"/library/metadata/{added.rating_key}")) == 2
         assert fake_plex.token not in watch.err
         assert watch.stop() == 0
     finally:

@@ -190,11 +190,14 @@ class Watch:
             return
         for source, collection, first_at in self.settler.settled(now):
             self._mark_dirty(source, collection, first_at)
-        for source, collections, first_at in self.upstream.settled(now):
-            if collections is None:
+        for source, scope in self.upstream.settled(now):
+            if scope.whole:
                 self._state.resync_due[source] = now
-            for collection in collections or ():
-                self._mark_dirty(source, collection, first_at)
+                continue
+            for collection in scope.collections:
+                self._mark_dirty(source, collection, scope.first_at)
+            if scope.items:
+                self._reconcile_items(source, scope.items, scope.first_at)
         self._run_dirty()
         self._run_resyncs(time.monotonic())
         self._run_retries(time.monotonic())
@@ -270,6 +273,15 @@ class Watch:
             if ok and self.metrics is not None:
                 self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
 
+    def _reconcile_items(self, source: str, items, first_at: float) -> None:
+        """The items an upstream named, fetched alone (a failure is retried as a reconcile of
+        their collections whole)."""
+        target = Target(source, frozenset(c for c, _i in items))
+        scoped = frozenset((source.casefold(), c, i) for c, i in items)
+        ok = self._reconcile(target, Trigger.WATCH_EVENT, scoped)
+        if ok and self.metrics is not None:
+            self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
+
     def _run_resyncs(self, now: float) -> None:
         for source, due in list(self._state.resync_due.items()):
             if due <= now and not self.stopping:
@@ -307,7 +319,7 @@ class Watch:
 
     # -- reconciling ---------------------------------------------------------------------------
 
-    def _reconcile(self, target: Target, trigger: Trigger) -> bool:
+    def _reconcile(self, target: Target, trigger: Trigger, items=frozenset()) -> bool:
         """One reconcile through apply's path; False when it failed (then tried again later)."""
         from retrovue.app.declarative import reconcile
         from retrovue.plan.builder import PlanOptions
@@ -325,6 +337,7 @@ class Watch:
                 if target.collections is not None
                 else None
             ),
+            only_items=items,
         )
         command = f"watch -c {desired.file}"
         self._busy = True

@@ -4,8 +4,11 @@ and what it reports is debounced into collection reconciles.
 
 As with ``watch_folders``, the streams' threads only put items on the watch's queue; the loop
 decides and writes.  A change waits ``debounce`` seconds for the ones that follow it (a server
-reports a season as one entry per episode) and is then one reconcile of the collections named,
-at most ``max_wait`` after the first.
+reports a season as one entry per episode) and is then one reconcile, at most ``max_wait`` after
+the first: of the items named when only items were added or changed (the importer fetches them
+alone: a listing of a 50,000-item collection costs seconds), of the whole collection when one
+was deleted (only a listing says what is missing, and the mass-missing guard judges it), of
+the whole source when a change named no collection.
 """
 
 from __future__ import annotations
@@ -26,9 +29,20 @@ class UpstreamEvent:
     what: UpstreamChange | StreamState
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What one source's settled changes ask to reconcile."""
+
+    whole: bool  # the whole source
+    collections: frozenset[str]  # these collections whole
+    items: frozenset[tuple[str, str]]  # (collection, item id): only these items
+    first_at: float
+
+
 @dataclass
 class _Pending:
     collections: set[str]
+    items: set[tuple[str, str]]
     whole: bool  # a change named no collection: the source is re-listed
     first_at: float  # wall clock of the first change, for the event lag
     first_seen: float  # monotonic
@@ -87,25 +101,28 @@ class UpstreamWatchers:
             return  # a section the config does not sync
         pending = self._pending.get(source)
         if pending is None:
-            pending = self._pending[source] = _Pending(set(), False, change.at, now, now)
+            pending = self._pending[source] = _Pending(set(), set(), False, change.at, now, now)
         if change.collection is None:
             pending.whole = True
-        else:
+        elif change.deleted or change.item is None:
             pending.collections.add(change.collection)
+        else:
+            pending.items.add((change.collection, change.item))
         pending.first_at = min(pending.first_at, change.at)
         pending.due = min(now + self.debounce, pending.first_seen + self.max_wait)
 
     def next_due(self) -> float | None:
         return min((p.due for p in self._pending.values()), default=None)
 
-    def settled(self, now: float) -> list[tuple[str, frozenset[str] | None, float]]:
-        """(source, its collections to reconcile — None: all —, first change's time) of each
-        source whose changes have held still."""
+    def settled(self, now: float) -> list[tuple[str, Scope]]:
+        """(source, what to reconcile) of each source whose changes have held still."""
         done = []
         for source, p in list(self._pending.items()):
             if p.due <= now:
                 del self._pending[source]
-                done.append((source, None if p.whole else frozenset(p.collections), p.first_at))
+                items = frozenset((c, i) for c, i in p.items if c not in p.collections)
+                scope = Scope(p.whole, frozenset(p.collections), items, p.first_at)
+                done.append((source, scope))
         return done
 
     def stop_all(self) -> None:

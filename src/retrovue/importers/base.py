@@ -147,6 +147,14 @@ class BaseImporter(ABC):
         far more cheaply than a listing.  Any doubt (an error, an unknown token) is False."""
         return False
 
+    def fetch_items(
+        self, external_id: str, item_ids: Sequence[str]
+    ) -> Iterator[UpstreamAsset] | None:
+        """Only these upstream items of the collection (ids as a change stream names them),
+        far more cheaply than a listing; an item gone is simply not yielded (a narrowed ingest
+        marks nothing missing).  None: the importer cannot, and the collection is listed."""
+        return None
+
     def change_stream(self) -> ChangeStream | None:
         """A stream of the upstream's own change notifications, when it has one (a capability:
         None means `retrovue watch` relies on file events and the resync alone)."""
