@@ -387,8 +387,22 @@ class FakePlex:
                 found = found[0].children
             elif m.group(2) == "/allLeaves":
                 found = [e for season in found[0].children for e in season.children]
+            else:  # an item's details name its section, as PMS's do
+                keys = {self._section_of(i) for i in found}
+                if len(keys) == 1 and None not in keys:
+                    return self._page(found, params, librarySectionID=keys.pop())
             return self._page(found, params)
         raise KeyError(path)
+
+    def _section_of(self, item: Item) -> str | None:
+        for section in self.sections.values():
+            stack = list(section.items) + list(section.captured)
+            while stack:
+                candidate = stack.pop()
+                if candidate is item:
+                    return section.key
+                stack += candidate.children
+        return None
 
     def _page(self, items: list[Item], params: dict, **container_attrs) -> tuple[int, bytes, dict]:
         """One page of ``items``, PMS style: honours limit, start/size, page_cap, phantom_items."""
