@@ -91,11 +91,8 @@ class PlexChangeStream:
         self._stop.set()
         with self._lock:
             listener = self._listener
-        if listener is not None and listener._ws is not None:
-            try:
-                listener.stop()
-            except Exception:  # noqa: BLE001 - a socket already gone is stopped enough
-                pass
+        if listener is not None:
+            _close(listener)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -130,6 +127,8 @@ class PlexChangeStream:
         """Wait for ``listener`` to end; True when its handshake went through (then said)."""
         opened = False
         while listener.is_alive():
+            if self._stop.is_set():  # ``stop`` came before the listener had a socket to close
+                _close(listener)
             if not opened and _is_open(listener):
                 opened = True
                 self._emit(StreamState(True, "notifications connected", reconnected))
@@ -169,3 +168,12 @@ def _is_open(listener) -> bool:
     app = listener._ws
     sock = getattr(app, "sock", None) if app is not None else None
     return bool(sock is not None and getattr(sock, "connected", False))
+
+
+def _close(listener) -> None:
+    if listener._ws is None:  # not connecting yet: the thread closes it once it is
+        return
+    try:
+        listener.stop()
+    except Exception:  # noqa: BLE001 - a socket already gone is stopped enough
+        pass
