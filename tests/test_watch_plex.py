@@ -189,6 +189,9 @@ def test_a_refused_websocket_token_is_reported_and_the_watch_runs_on(
 ):
     config, section, _films = plex_watch
     fake_plex.ws_token = "another-token-entirely"
+    doc = yaml.safe_load(config.read_text())
+    doc["sources"][0]["resync"] = "2s"  # here the resync is what still keeps it in line
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
     watch = _start(config, db_url)
     try:
         watch.wait_for(
@@ -196,12 +199,10 @@ def test_a_refused_websocket_token_is_reported_and_the_watch_runs_on(
             "the refusal",
         )
         assert "Traceback" not in watch.err and fake_plex.token not in watch.err
-        # still running: a SIGHUP reconcile (as a resync would) still ingests
+        # still running: the resync still ingests what no notification told
         added = fake_plex.add_movie(section, "Heard Anyway", year=2022)
-        import signal
-
-        watch.proc.send_signal(signal.SIGHUP)
-        watch.wait_for(lambda: _asset(engine, added.rating_key) is not None, "the reconcile")
+        watch.wait_for(lambda: _asset(engine, added.rating_key) is not None, "the resync")
+        assert watch.said('watch-resync of source "Den Plex": ok')
         assert watch.stop() == 0
     finally:
         watch.kill()
