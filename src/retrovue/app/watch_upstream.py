@@ -50,23 +50,70 @@ class _Pending:
 
 
 @dataclass
-class UpstreamWatchers:
-    out: queue.SimpleQueue
+class ChangeBatcher:
+    """Each source's changes, gathered until they hold still for ``debounce`` seconds (at most
+    ``max_wait`` after the first), then handed over as one ``Scope``.  Changes of collections
+    not in ``synced`` are dropped: the config does not sync them."""
+
     debounce: float = 0.2
     max_wait: float = 1.0
-    #: source -> (what it was started with, its stream)
-    _streams: dict[str, tuple[str, object]] = field(default_factory=dict)
-    #: source -> the collections whose changes the watch reconciles (the synced ones)
-    _synced: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: source -> the collections whose changes count (the synced ones)
+    synced: dict[str, frozenset[str]] = field(default_factory=dict)
     _pending: dict[str, _Pending] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self._pending)
 
+    def saw(self, source: str, change: UpstreamChange, now: float) -> None:
+        """A change reported (monotonic ``now``)."""
+        if change.collection is not None and change.collection not in self.synced.get(
+            source, frozenset()
+        ):
+            return
+        pending = self._pending.get(source)
+        if pending is None:
+            pending = self._pending[source] = _Pending(set(), set(), False, change.at, now, now)
+        if change.collection is None:
+            pending.whole = True
+        elif change.deleted or change.item is None:
+            pending.collections.add(change.collection)
+        else:
+            pending.items.add((change.collection, change.item))
+        pending.first_at = min(pending.first_at, change.at)
+        pending.due = min(now + self.debounce, pending.first_seen + self.max_wait)
+
+    def next_due(self) -> float | None:
+        return min((p.due for p in self._pending.values()), default=None)
+
+    def settled(self, now: float) -> list[tuple[str, Scope]]:
+        """(source, what to reconcile) of each source whose changes have held still; an item
+        of a collection reconciled whole is in it already."""
+        done = []
+        for source, p in list(self._pending.items()):
+            if p.due <= now:
+                del self._pending[source]
+                items = frozenset((c, i) for c, i in p.items if c not in p.collections)
+                done.append((source, Scope(p.whole, frozenset(p.collections), items, p.first_at)))
+        return done
+
+    def forget(self, source: str) -> None:
+        self._pending.pop(source, None)
+
+
+@dataclass
+class UpstreamWatchers:
+    out: queue.SimpleQueue
+    batcher: ChangeBatcher = field(default_factory=ChangeBatcher)
+    #: source -> (what it was started with, its stream)
+    _streams: dict[str, tuple[str, object]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.batcher)
+
     def refresh(self, desired, registry, synced: dict[str, frozenset[str]]) -> None:
         """Listen to each declared source (``watch`` not ``off``) whose importer has a change
         stream; a source whose declaration changed is listened to afresh."""
-        self._synced = dict(synced)
+        self.batcher.synced = dict(synced)
         wanted: dict[str, tuple[str, object]] = {}
         for decl in desired.sources:
             if decl.watch == "off" or decl.name not in synced:
@@ -86,47 +133,25 @@ class UpstreamWatchers:
         for name, (_key, stream) in list(self._streams.items()):
             if wanted.get(name, (None, None))[1] is not stream:
                 stream.stop()
-                self._pending.pop(name, None)
+                self.batcher.forget(name)
         for name, (_key, stream) in wanted.items():
             if self._streams.get(name, (None, None))[1] is not stream:
                 stream.start(lambda what, source=name: self.out.put(UpstreamEvent(source, what)))
         self._streams = wanted
 
     def saw(self, source: str, change: UpstreamChange, now: float) -> None:
-        """A change reported: wait for the ones that follow it (monotonic ``now``)."""
-        if source not in self._streams:
-            return
-        synced = self._synced.get(source, frozenset())
-        if change.collection is not None and change.collection not in synced:
-            return  # a section the config does not sync
-        pending = self._pending.get(source)
-        if pending is None:
-            pending = self._pending[source] = _Pending(set(), set(), False, change.at, now, now)
-        if change.collection is None:
-            pending.whole = True
-        elif change.deleted or change.item is None:
-            pending.collections.add(change.collection)
-        else:
-            pending.items.add((change.collection, change.item))
-        pending.first_at = min(pending.first_at, change.at)
-        pending.due = min(now + self.debounce, pending.first_seen + self.max_wait)
+        if source in self._streams:  # else a stream stopped since: its source is not listened to
+            self.batcher.saw(source, change, now)
 
     def next_due(self) -> float | None:
-        return min((p.due for p in self._pending.values()), default=None)
+        return self.batcher.next_due()
 
     def settled(self, now: float) -> list[tuple[str, Scope]]:
-        """(source, what to reconcile) of each source whose changes have held still."""
-        done = []
-        for source, p in list(self._pending.items()):
-            if p.due <= now:
-                del self._pending[source]
-                items = frozenset((c, i) for c, i in p.items if c not in p.collections)
-                scope = Scope(p.whole, frozenset(p.collections), items, p.first_at)
-                done.append((source, scope))
-        return done
+        return self.batcher.settled(now)
 
     def stop_all(self) -> None:
         for _key, stream in self._streams.values():
             stream.stop()
         self._streams.clear()
-        self._pending.clear()
+        for source in list(self.batcher.synced):
+            self.batcher.forget(source)
