@@ -9,8 +9,10 @@ and the locks are apply's own:
 - a file event: once the file is complete (size and mtime still for ``settle`` seconds; a
   deletion at once), the collection holding it is reconciled alone (``watch-event``);
 - a change an upstream reports itself (``watch_upstream``: a media server's notifications), once
-  the burst it belongs to is over: the collections it names are reconciled (``watch-event``);
-  a stream lost and connected again re-lists its source whole (what was said meanwhile is lost);
+  the burst it belongs to is over (``watch-event``): items added or changed are fetched and
+  ingested alone (``BaseImporter.fetch_items``), a deletion reconciles its collection whole
+  (only a listing says what is missing; the mass-missing guard judges it); a stream lost and
+  connected again re-lists its source whole (what was said meanwhile went unheard);
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
   things (a network mount's remote writes, a watcher that stopped);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
