@@ -16,6 +16,11 @@ It can also serve responses captured from real servers (``tests/fixtures/plex/``
 ``load_sections`` takes a captured ``/library/sections`` answer, ``load_items`` the ``<Video>``
 elements of a captured listing, which are then served verbatim (attributes a test did not write,
 Parts without ids, generated versions, …), paged and filtered like the fake's own items.
+
+And it serves the notification websocket ``/:/websockets/notifications`` that plexapi's
+``AlertListener`` reads (``tests/fakeplex_ws.py``: a minimal RFC 6455 server side): tests push
+``timeline`` and ``activity`` messages (``notify``, ``timeline``), close the stream
+(``close_notifications``) and restart the server on its port (``stop`` then ``start(port)``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import quoteattr
+
+from tests.fakeplex_ws import NOTIFICATIONS_PATH, Notifications, activity, timeline_entry
 
 TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4}
 GARBAGE = b"<html><head><title>Proxy login</title></head><body>Please sign in"
@@ -121,6 +129,9 @@ class FakePlex:
         self.garbage_after: int | None = None  # answer 200 + non-XML after the Nth request
         self.page_cap: int | None = None  # short pages: never more than this many items per page
         self.phantom_items = 0  # totalSize claims this many items more than exist
+        #: the token the notification websocket accepts (None: the same as every endpoint's)
+        self.ws_token: str | None = None
+        self.notifications = Notifications()
         self._keys = itertools.count(1000)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -234,9 +245,45 @@ class FakePlex:
             season.children.append(episode)
         return season
 
+    def remove(self, item: Item) -> None:
+        """Delete an item from the library (a movie, or an episode from its season)."""
+        del self.items[item.rating_key]
+        for section in self.sections.values():
+            if item in section.items:
+                section.items.remove(item)
+        for parent in [i for i in self.items.values() if item in i.children]:
+            parent.children.remove(item)
+
+    # ----- notifications ------------------------------------------------------------------
+    def notify(self, message: dict) -> int:
+        """Push one ``{"NotificationContainer": …}`` message to every connected listener; how
+        many received it."""
+        return self.notifications.send(message)
+
+    def timeline(self, section: Section, items: Iterable[Item], state: int = 5) -> int:
+        """Push one ``timeline`` message naming ``items`` of ``section`` in ``state`` (5: the
+        item was processed, 9: it was deleted)."""
+        entries = [timeline_entry(section.key, i.rating_key, i.type, i.attrs, state) for i in items]
+        return self.notify(
+            {"NotificationContainer": {"type": "timeline", "size": len(entries),
+                                       "TimelineEntry": entries}}
+        )  # fmt: skip
+
+    def activity(self, section: Section, event: str = "ended") -> int:
+        """Push a section scan's ``activity`` message."""
+        return self.notify(activity(section.key, section.title, event))
+
+    def close_notifications(self) -> None:
+        """Close every notification websocket (a close frame, then the TCP connection)."""
+        self.notifications.close_all()
+
+    def wait_for_listeners(self, count: int = 1, timeout: float = 30.0) -> bool:
+        return self.notifications.wait_for(count, timeout)
+
     # ----- server lifecycle -----------------------------------------------------------------
-    def start(self) -> FakePlex:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, port: int = 0) -> FakePlex:
+        """Serve on ``port`` (0: any free one); ``stop`` then ``start(old_port)`` is a restart."""
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
         return self
@@ -246,6 +293,8 @@ class FakePlex:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        # a restart drops the websockets too (the handler threads outlive ``shutdown``)
+        self.notifications.close_all(abrupt=True)
 
     @property
     def port(self) -> int:
@@ -289,6 +338,21 @@ class FakePlex:
         except KeyError:
             return 404, b"<html><body>404 Not Found</body></html>", {}
 
+    def ws_status(self, target: str, headers: dict) -> int:
+        """101 when a websocket upgrade may proceed, else the HTTP status PMS answers (401 for a
+        wrong token, 400 for a request that is no upgrade).  Logged like every request."""
+        url = urlsplit(target)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        headers = {name.lower(): value for name, value in headers.items()}
+        token = query.pop("X-Plex-Token", None) or headers.pop("x-plex-token", None)
+        with self._lock:
+            self.log.append(Request("GET", url.path, query, headers))
+        if token != (self.ws_token if self.ws_token is not None else self.token):
+            return 401
+        if headers.get("upgrade", "").lower() != "websocket" or "sec-websocket-key" not in headers:
+            return 400
+        return 101
+
     def _route(self, path: str, params: dict) -> tuple[int, bytes, dict]:
         if path == "/":
             return _ok(
@@ -323,8 +387,22 @@ class FakePlex:
                 found = found[0].children
             elif m.group(2) == "/allLeaves":
                 found = [e for season in found[0].children for e in season.children]
+            else:  # an item's details name its section, as PMS's do
+                keys = {self._section_of(i) for i in found}
+                if len(keys) == 1 and None not in keys:
+                    return self._page(found, params, librarySectionID=keys.pop())
             return self._page(found, params)
         raise KeyError(path)
+
+    def _section_of(self, item: Item) -> str | None:
+        for section in self.sections.values():
+            stack = list(section.items) + list(section.captured)
+            while stack:
+                candidate = stack.pop()
+                if candidate is item:
+                    return section.key
+                stack += candidate.children
+        return None
 
     def _page(self, items: list[Item], params: dict, **container_attrs) -> tuple[int, bytes, dict]:
         """One page of ``items``, PMS style: honours limit, start/size, page_cap, phantom_items."""
@@ -458,6 +536,19 @@ def _handler_for(plex: FakePlex) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_GET(self):
+            if urlsplit(self.path).path == NOTIFICATIONS_PATH:
+                status = plex.ws_status(self.path, dict(self.headers.items()))
+                if status == 101:
+                    plex.notifications.serve(self)
+                    self.close_connection = True
+                    return
+                body = b"<html><body><h1>401 Unauthorized</h1></body></html>"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             status, body, extra = plex.handle("GET", self.path, dict(self.headers.items()))
             self.send_response(status)
             xml = body.startswith(b"<?xml")

@@ -104,6 +104,7 @@ SAMPLES: dict[type, Action] = {
         title="Show",
         season=2,
         episode=3,
+        items=("1000", "1001"),
         degraded=True,
         degraded_reason="upstream listed partially",
         skipped=(SkipReason("unmapped", 4, "/data/x.mkv"), SkipReason("dup", 1, "/data/y")),

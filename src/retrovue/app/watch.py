@@ -8,6 +8,11 @@ and the locks are apply's own:
 - at start, everything (trigger ``watch-start``);
 - a file event: once the file is complete (size and mtime still for ``settle`` seconds; a
   deletion at once), the collection holding it is reconciled alone (``watch-event``);
+- a change an upstream reports itself (``watch_upstream``: a media server's notifications), once
+  the burst it belongs to is over (``watch-event``): items added or changed are fetched and
+  ingested alone (``BaseImporter.fetch_items``), a deletion reconciles its collection whole
+  (only a listing says what is missing; the mass-missing guard judges it); a stream lost and
+  connected again re-lists its source whole (what was said meanwhile went unheard);
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
   things (a network mount's remote writes, a watcher that stopped);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
@@ -40,8 +45,10 @@ from retrovue.app.watch_folders import (
     WatcherFailed,
     roots_of,
 )
+from retrovue.app.watch_upstream import UpstreamEvent, UpstreamWatchers
 from retrovue.config.model import DesiredState
 from retrovue.errors import ConfigError, RetrovueError
+from retrovue.importers.base import StreamState
 from retrovue.logs import get_logger
 from retrovue.model.enums import Outcome, Trigger
 
@@ -119,6 +126,7 @@ class Watch:
         self._busy = False
         self._state = _State()
         self._config_watcher: ConfigWatcher | None = None
+        self.upstream = UpstreamWatchers(self.queue)
 
     # -- control, from signal handlers or other threads --------------------------------------
 
@@ -184,11 +192,21 @@ class Watch:
             return
         for source, collection, first_at in self.settler.settled(now):
             self._mark_dirty(source, collection, first_at)
+        for source, scope in self.upstream.settled(now):
+            if scope.whole:
+                self._state.resync_due[source] = now
+                continue
+            for collection in scope.collections:
+                self._mark_dirty(source, collection, scope.first_at)
+            if scope.items:
+                self._reconcile_items(source, scope.items, scope.first_at)
         self._run_dirty()
         self._run_resyncs(time.monotonic())
         self._run_retries(time.monotonic())
         if self.metrics is not None:
-            self.metrics.pending_events.set(len(self.settler) + len(self._state.dirty))
+            self.metrics.pending_events.set(
+                len(self.settler) + len(self.upstream) + len(self._state.dirty)
+            )
             self.metrics.last_loop = time.monotonic()
 
     def _next_deadline(self, now: float) -> float:
@@ -196,9 +214,9 @@ class Watch:
         times = [now + 30.0]  # wake now and then whatever happens (metrics, health)
         times += s.resync_due.values()
         times += [r.due for r in s.retries.values()]
-        due = self.settler.next_due()
-        if due is not None:
-            times.append(due)
+        for due in (self.settler.next_due(), self.upstream.next_due()):
+            if due is not None:
+                times.append(due)
         if s.dirty:
             times.append(now)
         return min(times)
@@ -215,6 +233,8 @@ class Watch:
                 self._mark_dirty(item.source, collection, item.at)
             else:
                 self.settler.saw(item.source, collection, item.path, item.at, now)
+        elif isinstance(item, UpstreamEvent):
+            self._take_upstream(item, now)
         elif isinstance(item, Reload):
             self._reload(item.why)
         elif isinstance(item, WatcherFailed):
@@ -222,6 +242,24 @@ class Watch:
             self._state.watchers.pop(item.source, None)
             if item.source:  # re-listed soon, and watched again after it
                 self._state.resync_due[item.source] = now + 5.0
+
+    def _take_upstream(self, event: UpstreamEvent, now: float) -> None:
+        what = event.what
+        if not isinstance(what, StreamState):
+            self.upstream.saw(event.source, what, now)
+        elif not what.connected:
+            self._error("watcher", what.message, event.source)
+        else:
+            catching_up = " (re-listing the source: changes made meanwhile went unheard)"
+            self._say(
+                Note(
+                    "watcher",
+                    what.message + (catching_up if what.reconnected else ""),
+                    source=event.source,
+                )
+            )
+            if what.reconnected:
+                self._state.resync_due[event.source] = now
 
     def _mark_dirty(self, source: str, collection: str, first_at: float) -> None:
         collections, first = self._state.dirty.get(source, (set(), first_at))
@@ -236,6 +274,15 @@ class Watch:
             ok = self._reconcile(Target(source, frozenset(collections)), Trigger.WATCH_EVENT)
             if ok and self.metrics is not None:
                 self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
+
+    def _reconcile_items(self, source: str, items, first_at: float) -> None:
+        """The items an upstream named, fetched alone (a failure is retried as a reconcile of
+        their collections whole)."""
+        target = Target(source, frozenset(c for c, _i in items))
+        scoped = frozenset((source.casefold(), c, i) for c, i in items)
+        ok = self._reconcile(target, Trigger.WATCH_EVENT, scoped)
+        if ok and self.metrics is not None:
+            self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
 
     def _run_resyncs(self, now: float) -> None:
         for source, due in list(self._state.resync_due.items()):
@@ -274,7 +321,7 @@ class Watch:
 
     # -- reconciling ---------------------------------------------------------------------------
 
-    def _reconcile(self, target: Target, trigger: Trigger) -> bool:
+    def _reconcile(self, target: Target, trigger: Trigger, items=frozenset()) -> bool:
         """One reconcile through apply's path; False when it failed (then tried again later)."""
         from retrovue.app.declarative import reconcile
         from retrovue.plan.builder import PlanOptions
@@ -292,6 +339,7 @@ class Watch:
                 if target.collections is not None
                 else None
             ),
+            only_items=items,
         )
         command = f"watch -c {desired.file}"
         self._busy = True
@@ -400,6 +448,7 @@ class Watch:
             log.debug("could not read the collections to watch", error=str(exc))
             return
         wanted: dict[str, Roots] = {}
+        synced: dict[str, frozenset[str]] = {}
         for decl in desired.sources:
             if decl.watch == "off":
                 continue
@@ -415,6 +464,10 @@ class Watch:
                 for root in local_roots(mapped, c.locations, c.path_mappings)
             ]
             wanted[decl.name] = roots_of(decl.name, decl.watch, decl.poll_interval, pairs)
+            synced[decl.name] = frozenset(
+                c.external_id for c in stored.collections if c.sync_enabled
+            )
+        self.upstream.refresh(desired, self.ctx.registry, synced)
         watchers = self._state.watchers
         for name in list(watchers):
             if wanted.get(name) != watchers[name].roots:
@@ -460,6 +513,7 @@ class Watch:
         self._say(Note(note, message, source=source, error=True))
 
     def _shutdown(self) -> None:
+        self.upstream.stop_all()
         for watcher in self._state.watchers.values():
             watcher.stop()
         self._state.watchers.clear()

@@ -375,6 +375,7 @@ class Executor:
                     title=action.title,
                     season=action.season,
                     episode=action.episode,
+                    items=action.items,
                     on_item=progress,
                     own_files=self._own_files(conn, importer, collection_id, mappings),
                     observed=(

@@ -47,6 +47,7 @@ def ingest_collection(
     title: str | None = None,
     season: int | None = None,
     episode: int | None = None,
+    items: tuple[str, ...] = (),
     on_item: Callable[[], None] | None = None,
     own_files: frozenset[str] = frozenset(),
     observed: Spill[UpstreamAsset] | None = None,
@@ -60,7 +61,7 @@ def ingest_collection(
     """
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
         existing = load_asset_index(conn, collection_id)
-    narrowed = title is not None
+    narrowed = title is not None or bool(items)
     reuse = observed is not None and not narrowed
     # a progress display that knows phases gets them; the stored count estimates the listing
     start_phase = getattr(on_item, "start_phase", None)
@@ -69,6 +70,8 @@ def ingest_collection(
         start_phase("scanning", len(observed) if reuse else estimate)
     if reuse:
         upstream: Iterable[UpstreamAsset] = _handing_over(observed)
+    elif items:  # the plan planned them only because the importer can fetch them
+        upstream = importer.fetch_items(external_id, items) or ()
     else:
         upstream = importer.fetch_assets_for_collection(
             external_id, filter_title=title, filter_season=season, filter_episode=episode

@@ -7,9 +7,9 @@ Importers only read upstream systems.  They return plain data and raise the type
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from retrovue.model.enums import ParamKind
 
@@ -18,7 +18,10 @@ from retrovue.model.upstream import PathMappingSpec, UpstreamAsset, UpstreamColl
 
 __all__ = [
     "BaseImporter",
+    "ChangeStream",
     "ParamSpec",
+    "StreamState",
+    "UpstreamChange",
     "PathMappingSpec",
     "UpstreamAsset",
     "UpstreamCollection",
@@ -51,6 +54,40 @@ class ParamSpec:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class UpstreamChange:
+    """An upstream's own word that something in it changed (e.g. a media server's
+    notification), for `retrovue watch` to reconcile what it names."""
+
+    #: the collection's external_id; None: the upstream did not say (reconcile the source)
+    collection: str | None
+    #: the item's upstream id, when named (for the report; the reconcile lists the collection)
+    item: str | None
+    deleted: bool
+    at: float  # wall clock (time.time()) of its arrival, for the event lag
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """A change stream connected (``connected``) or was lost or refused (``message`` says
+    why).  Changes made while it was down were not heard: the watch re-lists the source once it
+    is connected again (``reconnected``)."""
+
+    connected: bool
+    message: str
+    reconnected: bool = False
+
+
+class ChangeStream(Protocol):
+    """What ``BaseImporter.change_stream`` returns: a thread of its own that reports changes
+    and its state through ``emit`` (which only queues them: it must not block), and reconnects
+    by itself until ``stop``."""
+
+    def start(self, emit: Callable[[UpstreamChange | StreamState], None]) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class BaseImporter(ABC):
@@ -109,6 +146,19 @@ class BaseImporter(ABC):
         """Whether the upstream still matches ``token`` (from ``observation_token``), checked
         far more cheaply than a listing.  Any doubt (an error, an unknown token) is False."""
         return False
+
+    def fetch_items(
+        self, external_id: str, item_ids: Sequence[str]
+    ) -> Iterator[UpstreamAsset] | None:
+        """Only these upstream items of the collection (ids as a change stream names them),
+        far more cheaply than a listing; an item gone is simply not yielded (a narrowed ingest
+        marks nothing missing).  None: the importer cannot, and the collection is listed."""
+        return None
+
+    def change_stream(self) -> ChangeStream | None:
+        """A stream of the upstream's own change notifications, when it has one (a capability:
+        None means `retrovue watch` relies on file events and the resync alone)."""
+        return None
 
     def skipped_collections(self) -> list[tuple[str, str, str]]:
         """``(external_id, name, reason)`` of what the last ``list_collections()`` was offered

@@ -164,6 +164,13 @@ class PlexImporter(BaseImporter):
     def _where(self) -> str:
         return "Plex server " + self._redactor.scrub(self.base_url or "(no base_url)")
 
+    def change_stream(self):
+        """The server's notification websocket, through plexapi's ``AlertListener``
+        (``plex_notify``): library items processed or deleted, by section."""
+        from retrovue.importers.plex_notify import PlexChangeStream
+
+        return PlexChangeStream(self)
+
     # ----- collections ----------------------------------------------------------------------
     def list_collections(self) -> list[UpstreamCollection]:
         """Movie and show sections, re-read from the server on every call (renames show up)."""
@@ -241,6 +248,43 @@ class PlexImporter(BaseImporter):
         stamp = _section_stamp(section)
         if stamp is not None and (filter_title, filter_season, filter_episode) == (None,) * 3:
             self._observed[str(external_id)] = _Seen(stamp, listed)
+
+    def fetch_items(self, external_id: str, item_ids: Sequence[str]) -> Iterator[UpstreamAsset]:
+        """The items a notification named, by ratingKey: one ``/library/metadata/{keys}``
+        request (a show or season named stands for its episodes: ``allLeaves``/``children``).
+        Items of another section, or gone meanwhile (404), are not yielded."""
+        keys = [k for k in dict.fromkeys(str(i) for i in item_ids) if k.isdigit()]
+        section = self._section(external_id)
+        item_type, _number = _LISTED_TYPES[section.get("type", "")]
+        return self._items(str(external_id), item_type, keys) if keys else iter(())
+
+    def _items(self, section_key: str, item_type: str, keys: list[str]) -> Iterator[UpstreamAsset]:
+        what = f"reading items {', '.join(keys)[:200]}"
+        try:
+            found = self._query(f"/library/metadata/{','.join(keys)}", what, not_found=_Gone)
+        except _Gone:
+            if len(keys) == 1:
+                return  # 404: the item is gone (its deletion is a section's reconcile)
+            found = None
+        if found is None:  # one of several is gone: each alone
+            for key in keys:
+                yield from self._items(section_key, item_type, [key])
+            return
+        for elem in found:
+            if elem.get("librarySectionID", found.get("librarySectionID", section_key)) != (
+                section_key
+            ):
+                continue
+            kind = elem.get("type")
+            if kind in ("show", "season") and item_type == "episode":
+                leaves = "allLeaves" if kind == "show" else "children"
+                key = f"/library/metadata/{elem.get('ratingKey')}/{leaves}"
+                elems = self._paged(key, f"listing the episodes of item {elem.get('ratingKey')}")
+            else:
+                elems = iter((elem,))
+            for leaf in elems:
+                if leaf.get("type") == item_type:
+                    yield from _assets(leaf, item_type, self._include_generated)
 
     # ----- one observation per apply ----------------------------------------------------------
     def observation_token(self, external_id: str) -> _Seen | None:
@@ -320,6 +364,10 @@ class PlexImporter(BaseImporter):
             server="Plex",
             container="section",
         )
+
+
+class _Gone(ImporterError):
+    """An item named is no longer on the server (404)."""
 
 
 class _Seen(NamedTuple):

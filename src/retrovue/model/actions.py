@@ -240,6 +240,8 @@ class IngestCollection:
     title: str | None = None
     season: int | None = None
     episode: int | None = None
+    #: only these upstream items (ids a change stream named): narrowed, nothing marked missing
+    items: tuple[str, ...] = ()
     degraded: bool = False
     degraded_reason: str | None = None
     skipped: tuple[SkipReason, ...] = field(default=(), metadata={"json": "skipped_reasons"})

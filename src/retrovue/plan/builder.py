@@ -60,6 +60,10 @@ class PlanOptions:
     #: collection external_id)`` (None: all): `watch` reconciles the collection an event names;
     #: the source-level changes of the sources planned are planned as ever
     only_collections: frozenset[tuple[str, str]] | None = None
+    #: ``(source name case-folded, collection external_id, item id)``: that collection's ingest
+    #: reads only these items, when its importer can (``fetch_items``); `watch` narrows a
+    #: collection reconcile to the items an upstream's notification named
+    only_items: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def build_plan(
@@ -234,9 +238,14 @@ def _plan_ingest(
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
         existing = reader.asset_index(state.address.id)
     external_id = state.upstream.external_id
-    listing = importer.fetch_assets_for_collection(external_id)
-    if observations is not None:
-        listing = observations.recording(importer, external_id, listing)
+    key = (state.address.source.name.casefold(), external_id)
+    items = tuple(sorted(i for s, c, i in options.only_items if (s, c) == key))
+    listing = importer.fetch_items(external_id, items) if items else None
+    if listing is None:
+        items = ()
+        listing = importer.fetch_assets_for_collection(external_id)
+        if observations is not None:
+            listing = observations.recording(importer, external_id, listing)
     diff = diff_assets(
         existing,
         listing,
@@ -246,13 +255,15 @@ def _plan_ingest(
         keep_paths=options.detail,
         own_files=own_files,
         keep_items=False,  # the executor diffs again; a plan counts and names
+        full_scope=not items,
     )
     changed_ids = {str(asset_id) for asset_id, _item, _canonical in diff.changed}
-    if observations is not None and diff.counts().has_changes:
+    if observations is not None and diff.counts().has_changes and not items:
         listing.keep(state.address)  # an unchanged collection is not ingested: nothing to keep
     ingest = IngestCollection(
         collection=state.address,
         counts=diff.counts(),
+        items=items,
         degraded=diff.degraded,
         degraded_reason=diff.degraded_reason,
         skipped=diff.skip_reasons(),
