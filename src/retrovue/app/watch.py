@@ -7,7 +7,11 @@ and the locks are apply's own:
 
 - at start, everything (trigger ``watch-start``);
 - a file event: once the file is complete (size and mtime still for ``settle`` seconds; a
-  deletion at once), the collection holding it is reconciled alone (``watch-event``);
+  deletion at once), the folder holding it is reconciled alone (``watch-event``): its
+  collection's ingest lists that folder and compares only the assets stored under it, so a
+  file landing in a 100,000-file collection costs one folder's listing (a deleted or created
+  path: that path, with all it holds; an importer that cannot list folders alone, or a file
+  at the collection's root: the whole collection).  A burst's folders make one reconcile;
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
   things (a network mount's remote writes, a watcher that stopped);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
@@ -93,8 +97,9 @@ class _Retry:
 class _State:
     desired: DesiredState | None = None
     watchers: dict[str, FolderWatcher] = field(default_factory=dict)
-    #: source -> its collections waiting for a reconcile, and the first event's time
-    dirty: dict[str, tuple[set[str], float]] = field(default_factory=dict)
+    #: source -> its collections waiting for a reconcile (each with the paths its events
+    #: named), and the first event's time
+    dirty: dict[str, tuple[dict[str, set[str]], float]] = field(default_factory=dict)
     resync_due: dict[str, float] = field(default_factory=dict)
     retries: dict[Target, _Retry] = field(default_factory=dict)
 
@@ -182,8 +187,8 @@ class Watch:
             self._take(it, now)
         if self.stopping:
             return
-        for source, collection, first_at in self.settler.settled(now):
-            self._mark_dirty(source, collection, first_at)
+        for source, collection, path, first_at in self.settler.settled(now):
+            self._mark_dirty(source, collection, first_at, os.path.dirname(path))
         self._run_dirty()
         self._run_resyncs(time.monotonic())
         self._run_retries(time.monotonic())
@@ -212,7 +217,8 @@ class Watch:
             if collection is None:
                 return
             if item.deleted or os.path.isdir(item.path):
-                self._mark_dirty(item.source, collection, item.at)
+                # the path itself, with all it holds (a folder moved in or away, a file gone)
+                self._mark_dirty(item.source, collection, item.at, item.path)
             else:
                 self.settler.saw(item.source, collection, item.path, item.at, now)
         elif isinstance(item, Reload):
@@ -223,9 +229,9 @@ class Watch:
             if item.source:  # re-listed soon, and watched again after it
                 self._state.resync_due[item.source] = now + 5.0
 
-    def _mark_dirty(self, source: str, collection: str, first_at: float) -> None:
-        collections, first = self._state.dirty.get(source, (set(), first_at))
-        collections.add(collection)
+    def _mark_dirty(self, source: str, collection: str, first_at: float, path: str) -> None:
+        collections, first = self._state.dirty.get(source, ({}, first_at))
+        collections.setdefault(collection, set()).add(os.path.abspath(path))
         self._state.dirty[source] = (collections, min(first, first_at))
 
     def _run_dirty(self) -> None:
@@ -233,7 +239,9 @@ class Watch:
         for source, (collections, first_at) in dirty.items():
             if self.stopping:
                 return
-            ok = self._reconcile(Target(source, frozenset(collections)), Trigger.WATCH_EVENT)
+            folders = frozenset((c, p) for c, paths in collections.items() for p in paths)
+            target = Target(source, frozenset(collections), folders)
+            ok = self._reconcile(target, Trigger.WATCH_EVENT)
             if ok and self.metrics is not None:
                 self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
 
@@ -291,6 +299,11 @@ class Watch:
                 frozenset((target.source.casefold(), c) for c in target.collections)
                 if target.collections is not None
                 else None
+            ),
+            # the planner narrows each collection to these folders when its importer can
+            # list them alone (else the whole collection: never less than the events name)
+            only_folders=frozenset(
+                (target.source.casefold(), c, path) for c, path in target.folders
             ),
         )
         command = f"watch -c {desired.file}"

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Target:
-    """What one reconcile covers: a source, and within it some collections (None: all)."""
+    """What one reconcile covers: a source, and within it some collections (None: all), and
+    within those some folders (``(collection, local path)``; a collection with none: all)."""
 
     source: str | None  # None: every declared source
     collections: frozenset[str] | None = None
+    folders: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -201,8 +203,8 @@ class Settler:
             return None
         return min(f.last_change for f in self._files.values()) + self.settle
 
-    def settled(self, now: float) -> list[tuple[str, str, float]]:
-        """(source, collection, first event time) of each file complete by now."""
+    def settled(self, now: float) -> list[tuple[str, str, str, float]]:
+        """(source, collection, path, first event time) of each file complete by now."""
         done = []
         for path, f in list(self._files.items()):
             if now - f.last_change < self.settle:
@@ -212,7 +214,7 @@ class Settler:
                 f.stat, f.last_change = current, now
                 continue
             del self._files[path]
-            done.append((f.source, f.collection, f.first_at))
+            done.append((f.source, f.collection, path, f.first_at))
         return done
 
     def forget(self, source: str) -> None:

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from retrovue.database.engine import driver_cursor
 from retrovue.database.tables import Asset, Collection, PathMapping, Source
@@ -80,8 +81,14 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
     return DbSnapshot(sources)
 
 
-def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, ExistingAsset]:
+def load_asset_index(
+    conn: Connection, collection_id: uuid.UUID, folders: tuple[str, ...] = ()
+) -> dict[str, ExistingAsset]:
     """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns.
+
+    ``folders`` (a folder scope, ``retrovue.importers.folder_scope``): only the assets whose
+    local path is one of them or lies under one.  Matched with ``substr``, not a range or LIKE:
+    a range is wrong under PostgreSQL's locale collations, and LIKE needs its wildcards escaped.
 
     Read on the driver's own cursor, each row made an ExistingAsset by ``tuple.__new__`` (in C):
     SQLAlchemy's result rows cost 20% more time and ~60 bytes more per row, and a plan of a
@@ -96,10 +103,24 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
         f" FROM assets WHERE collection_id = {'%s' if postgresql else '?'}"
     )
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
+    params: list = [bind(collection_id) if bind else collection_id]
+    if folders:
+        mark = "%s" if postgresql else "?"
+        prefixes = [f.rstrip(os.sep) + os.sep for f in folders]
+        statement += (
+            " AND ("
+            + " OR ".join(
+                f"canonical_uri = {mark} OR substr(canonical_uri, 1, {len(p)}) = {mark}"
+                for p in prefixes
+            )
+            + ")"
+        )
+        for f, p in zip(folders, prefixes, strict=True):
+            params += [f, p]
     make = tuple.__new__
     index: dict[str, ExistingAsset] = {}
     with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
-        cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
+        cursor.execute(statement, tuple(params))
         # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
         # loads them in C; small batches, not fetchall: each row tuple is dropped once copied
         # (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall or 10,000)
@@ -107,6 +128,15 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
             for row in rows:
                 index[row[0]] = make(ExistingAsset, row)
     return index
+
+
+def count_present(conn: Connection, collection_id: uuid.UUID) -> int:
+    """How many of the collection's assets are present (not missing)."""
+    return conn.execute(
+        select(func.count())
+        .select_from(Asset)
+        .where(Asset.c.collection_id == collection_id, Asset.c.missing_since.is_(None))
+    ).scalar_one()
 
 
 #: SQLite pages cached while the index is read (KiB, SQLite's negative form)
