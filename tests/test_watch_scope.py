@@ -138,9 +138,41 @@ def test_a_file_in_a_folder_made_after_the_start_is_ingested(watching, library, 
     assert watching.stop() == 0
 
 
+def test_a_collection_folder_made_after_the_start_is_seen_at_once(watching, library, engine):
+    """base_path is watched too: a folder made there is a collection, discovered by the next
+    event's reconcile, not at the resync an hour later; once synced, its files are ingested
+    on events."""
+    from retrovue.database.tables import Collection
+
+    config, media = library
+    (media / "shows" / "Show").mkdir(parents=True)
+    (media / "shows" / "Show" / "Show - S01E01.mkv").write_bytes(b"x")
+
+    def stored() -> bool:
+        with engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(Collection.c.id).where(Collection.c.external_id == "shows")
+                ).first()
+                is not None
+            )
+
+    watching.wait_for(stored, "the new collection discovered")
+    assert watching.said('watch-event of source "Library": ok')
+    fs_config(config, media, {"movies": True, "shows": True})  # the operator syncs it
+    watching.wait_for(
+        lambda: _present(engine, media / "shows" / "Show" / "Show - S01E01.mkv"),
+        "its first file",
+    )
+    later = media / "shows" / "Show" / "Show - S01E02.mkv"
+    later.write_bytes(b"x")
+    watching.wait_for(lambda: _present(engine, later), "a file landing in it later")
+    assert watching.stop() == 0
+
+
 def test_a_burst_over_several_folders_is_one_reconcile(watching, library, engine):
     _config, media = library
-    staged = media / "staged"
+    staged = media.parent / "staged"  # beside base_path: a folder in it would be a collection
     staged.mkdir()
     names = {folder: f"{folder} Burst (2020).mkv" for folder in ("Alpha", "Gamma", "Delta")}
     for name in names.values():

@@ -99,7 +99,7 @@ class _State:
     watchers: dict[str, FolderWatcher] = field(default_factory=dict)
     #: source -> its collections waiting for a reconcile (each with the paths its events
     #: named), and the first event's time
-    dirty: dict[str, tuple[dict[str, set[str]], float]] = field(default_factory=dict)
+    dirty: dict[str, tuple[dict[str, set[str]] | None, float]] = field(default_factory=dict)
     resync_due: dict[str, float] = field(default_factory=dict)
     retries: dict[Target, _Retry] = field(default_factory=dict)
 
@@ -215,6 +215,15 @@ class Watch:
             watcher = self._state.watchers.get(item.source)
             collection = watcher.roots.collection_of(item.path) if watcher else None
             if collection is None:
+                # a folder made beside the collections: a new one (a stored one going away is
+                # a collection's root, seen above; a loose file or stray folder going is nothing)
+                if (
+                    watcher is not None
+                    and not item.deleted
+                    and watcher.roots.may_be_collection(item.path)
+                    and os.path.isdir(item.path)
+                ):
+                    self._mark_dirty(item.source, None, item.at, item.path)
                 return
             if item.deleted or os.path.isdir(item.path):
                 # the path itself, with all it holds (a folder moved in or away, a file gone)
@@ -229,9 +238,14 @@ class Watch:
             if item.source:  # re-listed soon, and watched again after it
                 self._state.resync_due[item.source] = now + 5.0
 
-    def _mark_dirty(self, source: str, collection: str, first_at: float, path: str) -> None:
+    def _mark_dirty(self, source: str, collection: str | None, first_at: float, path: str) -> None:
+        """``collection`` None: a collection may have come or gone, the whole source is
+        reconciled (its watched folders then follow)."""
         collections, first = self._state.dirty.get(source, ({}, first_at))
-        collections.setdefault(collection, set()).add(os.path.abspath(path))
+        if collection is None or collections is None:
+            collections = None
+        else:
+            collections.setdefault(collection, set()).add(os.path.abspath(path))
         self._state.dirty[source] = (collections, min(first, first_at))
 
     def _run_dirty(self) -> None:
@@ -239,8 +253,11 @@ class Watch:
         for source, (collections, first_at) in dirty.items():
             if self.stopping:
                 return
-            folders = frozenset((c, p) for c, paths in collections.items() for p in paths)
-            target = Target(source, frozenset(collections), folders)
+            if collections is None:
+                target = Target(source)
+            else:
+                folders = frozenset((c, p) for c, paths in collections.items() for p in paths)
+                target = Target(source, frozenset(collections), folders)
             ok = self._reconcile(target, Trigger.WATCH_EVENT)
             if ok and self.metrics is not None:
                 self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
@@ -333,7 +350,9 @@ class Watch:
         self._state.retries.pop(target, None)
         ok = outcome in (Outcome.OK,)
         error = None if ok else _result_error(applied)
-        self._after(sources, trigger, "ok" if ok else outcome.value, error, applied)
+        self._after(
+            sources, trigger, "ok" if ok else outcome.value, error, applied, target.collections
+        )
         if not ok:
             self._schedule_retry(target, trigger)
         return ok
@@ -358,11 +377,14 @@ class Watch:
         delay = 1.0 if known is None else min(known.delay * 2, MAX_BACKOFF)
         self._state.retries[target] = _Retry(trigger, time.monotonic() + delay, delay)
 
-    def _after(self, sources: list[str], trigger: Trigger, outcome: str, error, applied) -> None:
+    def _after(
+        self, sources: list[str], trigger: Trigger, outcome: str, error, applied, collections=None
+    ) -> None:
         """A reconcile ran: record it, refresh the watched folders and the metrics, then say
-        so (in that order: once it is said, the folders are watched and the numbers match)."""
+        so (in that order: once it is said, the folders are watched and the numbers match).
+        ``collections`` None: it covered whole sources (an event's may have found a collection)."""
         self._record(sources, trigger, outcome, error)
-        if trigger != Trigger.WATCH_EVENT:
+        if trigger != Trigger.WATCH_EVENT or collections is None:
             for source in sources:
                 self._state.resync_due[source] = time.monotonic() + self._decl_resync(source)
             self._refresh_watchers()
@@ -427,12 +449,20 @@ class Watch:
                 if c.sync_enabled and c.ingestible
                 for root in local_roots(mapped, c.locations, c.path_mappings)
             ]
-            wanted[decl.name] = roots_of(decl.name, decl.watch, decl.poll_interval, pairs)
+            parents = importer_cls.collection_parents(decl.config)
+            wanted[decl.name] = roots_of(decl.name, decl.watch, decl.poll_interval, pairs, parents)
         watchers = self._state.watchers
         for name in list(watchers):
-            if wanted.get(name) != watchers[name].roots:
-                watchers.pop(name).stop()
-                self.settler.forget(name)
+            old, new = watchers[name].roots, wanted.get(name)
+            if new == old:
+                continue
+            if new is not None and _same_watch(old, new):
+                # the same folders watched (a parent holds the roots): only which collection a
+                # path is in changed, and a restart could miss a file landing meanwhile
+                watchers[name].roots = new
+                continue
+            watchers.pop(name).stop()
+            self.settler.forget(name)
         for name, roots in wanted.items():
             if name not in watchers and roots.folders:
                 watchers[name] = FolderWatcher(roots, self.queue, self.options.debounce_ms).start()
@@ -478,6 +508,10 @@ class Watch:
         self._state.watchers.clear()
         if self._config_watcher is not None:
             self._config_watcher.stop()
+
+
+def _same_watch(old: Roots, new: Roots) -> bool:
+    return (old.folders, old.mode, old.poll_interval) == (new.folders, new.mode, new.poll_interval)
 
 
 def _what(target: Target) -> str:

@@ -13,6 +13,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from retrovue.importers.folder_scope import outermost
+
 
 @dataclass(frozen=True)
 class Target:
@@ -54,6 +56,8 @@ class Roots:
     mode: str  # events | poll
     poll_interval: float
     by_root: tuple[tuple[str, str], ...]  # (root, collection external_id)
+    #: folders whose new subfolders are new collections (``BaseImporter.collection_parents``)
+    parents: tuple[str, ...] = ()
 
     def collection_of(self, path: str) -> str | None:
         for root, collection in self.by_root:
@@ -61,16 +65,26 @@ class Roots:
                 return collection
         return None
 
+    def may_be_collection(self, path: str) -> bool:
+        """A path right inside a parent of collections (a folder made or gone there): the
+        source may have a collection more or fewer."""
+        return os.path.dirname(path) in self.parents
+
     @property
     def folders(self) -> tuple[str, ...]:
-        return tuple(sorted({root for root, _ in self.by_root if os.path.isdir(root)}))
+        """What is watched (recursively): each collection's root, and each parent of
+        collections, none twice (a root inside a parent is watched through it)."""
+        roots = {root for root, _ in self.by_root} | set(self.parents)
+        return outermost(root for root in roots if os.path.isdir(root))
 
 
-def roots_of(source: str, mode: str, poll_interval: float, pairs) -> Roots:
+def roots_of(source: str, mode: str, poll_interval: float, pairs, parents=()) -> Roots:
     ordered = sorted(
         ((os.path.abspath(root), ext) for root, ext in pairs), key=lambda p: -len(p[0])
     )
-    return Roots(source, mode, poll_interval, tuple(ordered))
+    return Roots(
+        source, mode, poll_interval, tuple(ordered), tuple(os.path.abspath(p) for p in parents)
+    )
 
 
 #: how long the watcher thread waits for events before it looks up (and, the first time, says

@@ -94,6 +94,13 @@ class BaseImporter(ABC):
         Raises CollectionNotFoundError when the collection no longer exists upstream.
         """
 
+    @classmethod
+    def collection_parents(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Local folders whose new subfolders are new collections (a folder source's
+        ``base_path``): ``watch`` watches them too, so a collection made there is seen at once
+        rather than at the next resync.  None by default."""
+        return ()
+
     def fetch_assets_for_folders(
         self, external_id: str, folders: Sequence[str]
     ) -> Iterator[UpstreamAsset]:

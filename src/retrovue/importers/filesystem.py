@@ -413,6 +413,10 @@ class FilesystemImporter(BaseImporter):
                     continue
             yield item
 
+    @classmethod
+    def collection_parents(cls, config) -> tuple[str, ...]:
+        return (os.path.abspath(os.path.expanduser(str(config["base_path"]))),)
+
     def fetch_assets_for_folders(
         self, external_id: str, folders: Sequence[str]
     ) -> Iterator[UpstreamAsset]:
