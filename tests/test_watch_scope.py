@@ -199,9 +199,10 @@ def test_a_folder_moved_within_the_collection(watching, library, engine):
     before = {
         name: _row(engine, media / "movies" / "Delta" / name).id for name in LAYOUT["movies/Delta"]
     }
-    (media / "movies" / "Archive").mkdir()
-    os.rename(media / "movies" / "Delta", media / "movies" / "Archive" / "Delta")
-    moved = media / "movies" / "Archive" / "Delta"
+    # into a folder watched from the start (a folder made just before could still be
+    # getting its inotify watch when the move lands: a race of inotify itself)
+    moved = media / "movies" / "Alpha" / "Delta"
+    os.rename(media / "movies" / "Delta", moved)
     watching.wait_for(
         lambda: all(_present(engine, moved / n) for n in before), "the moved files present"
     )
@@ -215,6 +216,45 @@ def test_a_folder_moved_within_the_collection(watching, library, engine):
 
 
 # --- the plan and the executor ---------------------------------------------------------------
+
+
+def test_a_folder_listing_is_the_whole_walk_under_that_folder(tmp_path):
+    """The scoped listing gives exactly what the whole walk gives under each path: excluded
+    folders and files, hidden ones, a path inside an excluded folder, a file, a path gone."""
+    from retrovue.importers.filesystem import FilesystemImporter
+
+    media = make_tree(
+        tmp_path / "media",
+        {
+            "movies/Show/Season 1": ["Show - S01E01.mkv", ".Show - S01E02.mkv.part", "notes.txt"],
+            "movies/Show/Sample": ["Show - sample.mkv"],
+            "movies/Show": ["Show - S00E01-sample.mkv", "Show - S00E02.mkv"],
+            "movies/.hidden": ["Secret (2000).mkv"],
+            "movies/Other": ["Other (2001).mkv"],
+        },
+    )
+    importer = FilesystemImporter({"base_path": str(media)})
+    whole = sorted(importer.fetch_assets_for_collection("movies"))
+    root = media / "movies"
+    for path in (
+        root / "Show",
+        root / "Show" / "Season 1",
+        root / "Show" / "Sample",
+        root / "Show" / "Season 1" / "Show - S01E01.mkv",
+        root / ".hidden",
+        root / "Gone",
+    ):
+        under = [i for i in whole if i.path == str(path) or i.path.startswith(str(path) + os.sep)]
+        # an excluded folder is one skip item in the whole walk, named by the folder
+        under = [i for i in under if not i.path.endswith("/")]
+        scoped = sorted(
+            i
+            for i in importer.fetch_assets_for_folders("movies", [str(path)])
+            if not i.path.endswith("/")
+        )
+        assert scoped == under, path
+    with pytest.raises(Exception, match="not inside collection folder"):
+        list(importer.fetch_assets_for_folders("movies", [str(media / "elsewhere")]))
 
 
 def _desired(config: Path):
