@@ -124,6 +124,23 @@ def test_an_event_ingests_its_folder_and_touches_nothing_else(watching, library,
     assert watching.stop() == 0
 
 
+def test_a_file_in_the_collection_root_is_ingested_alone(watching, library, engine):
+    _config, media = library
+    unseen = _ghost(engine, media / "movies" / "Gamma" / "Gamma Film 0 (2000).mkv")
+    flat = media / "movies" / "Flat (2011).mkv"
+    flat.write_bytes(b"x" * 10)
+    watching.wait_for(lambda: _present(engine, flat), "the file in the root")
+    trigger, scope, counts = _runs(engine)[-1]
+    assert (trigger, scope, counts["discovered"], counts["new"]) == (
+        "watch-event",
+        Scope.FOLDERS,
+        1,  # that file, not the root's folders
+        1,
+    )
+    assert _present(engine, unseen)
+    assert watching.stop() == 0
+
+
 def test_a_file_in_a_folder_made_after_the_start_is_ingested(watching, library, engine):
     _config, media = library
     season = media / "movies" / "New Show" / "Season 01"

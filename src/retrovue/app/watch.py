@@ -10,8 +10,9 @@ and the locks are apply's own:
   deletion at once), the folder holding it is reconciled alone (``watch-event``): its
   collection's ingest lists that folder and compares only the assets stored under it, so a
   file landing in a 100,000-file collection costs one folder's listing (a deleted or created
-  path: that path, with all it holds; an importer that cannot list folders alone, or a file
-  at the collection's root: the whole collection).  A burst's folders make one reconcile;
+  path: that path, with all it holds; a file in the collection's root: that file; an
+  importer that cannot list folders alone: the whole collection).  A burst's folders make
+  one reconcile;
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
   things (a network mount's remote writes, a watcher that stopped);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
@@ -188,7 +189,7 @@ class Watch:
         if self.stopping:
             return
         for source, collection, path, first_at in self.settler.settled(now):
-            self._mark_dirty(source, collection, first_at, os.path.dirname(path))
+            self._mark_dirty(source, collection, first_at, self._scope_of_file(source, path))
         self._run_dirty()
         self._run_resyncs(time.monotonic())
         self._run_retries(time.monotonic())
@@ -237,6 +238,16 @@ class Watch:
             self._state.watchers.pop(item.source, None)
             if item.source:  # re-listed soon, and watched again after it
                 self._state.resync_due[item.source] = now + 5.0
+
+    def _scope_of_file(self, source: str, path: str) -> str:
+        """A settled file's folder (what else changed beside it is seen too), or the file
+        alone when that folder is its collection's root (a flat folder of 100,000 films must
+        not be listed for one of them)."""
+        folder = os.path.dirname(path)
+        watcher = self._state.watchers.get(source)
+        if watcher is not None and any(folder == root for root, _ in watcher.roots.by_root):
+            return path
+        return folder
 
     def _mark_dirty(self, source: str, collection: str | None, first_at: float, path: str) -> None:
         """``collection`` None: a collection may have come or gone, the whole source is
