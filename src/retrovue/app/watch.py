@@ -12,7 +12,8 @@ and the locks are apply's own:
   file landing in a 100,000-file collection costs one folder's listing (a deleted or created
   path: that path, with all it holds; a file in the collection's root: that file; an
   importer that cannot list folders alone: the whole collection).  A burst's folders make
-  one reconcile;
+  one reconcile.  A folder made where a source's collections are (``collection_parents``,
+  a folder source's base_path) reconciles that source whole: it may be a new collection;
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
   things (a network mount's remote writes, a watcher that stopped);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
