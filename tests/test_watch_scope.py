@@ -175,7 +175,10 @@ def test_a_collection_folder_made_after_the_start_is_seen_at_once(watching, libr
             )
 
     watching.wait_for(stored, "the new collection discovered")
-    assert watching.said('watch-event of source "Library": ok')
+    watching.wait_for(  # by an event's reconcile: there is no other before the resync
+        lambda: watching.said('watch-event of source "Library": ok'), "the event's reconcile"
+    )
+    assert not watching.said("watch-resync")
     fs_config(config, media, {"movies": True, "shows": True})  # the operator syncs it
     watching.wait_for(
         lambda: _present(engine, media / "shows" / "Show" / "Show - S01E01.mkv"),
