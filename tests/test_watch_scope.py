@@ -407,3 +407,14 @@ def test_a_saved_plan_scoped_elsewhere_cannot_mark_other_folders_missing(
     result = rv("apply", str(out), "--auto-approve", db=db_url)
     assert result.code == 0, result.err
     assert _present(engine, gone)  # the executor listed and compared Alpha only
+
+
+def test_a_scope_of_too_many_folders_is_the_whole_collection():
+    from retrovue.importers.folder_scope import MAX_FOLDERS, outermost, scope_problem, scope_within
+
+    many = [f"/m/movies/F{i}" for i in range(MAX_FOLDERS + 1)]
+    assert scope_within(many, ["/m/movies"]) is None
+    assert scope_within(many[:-1], ["/m/movies"]) == tuple(sorted(many[:-1], key=lambda p: p.split("/")))
+    assert "more than" in scope_problem(tuple(many), ["/m/movies"])
+    # nested paths are listed once, through the outer one, whatever their spelling sorts as
+    assert outermost(["/a/b/x", "/a/b c", "/a/b"]) == ("/a/b", "/a/b c")
