@@ -414,7 +414,9 @@ def test_a_scope_of_too_many_folders_is_the_whole_collection():
 
     many = [f"/m/movies/F{i}" for i in range(MAX_FOLDERS + 1)]
     assert scope_within(many, ["/m/movies"]) is None
-    assert scope_within(many[:-1], ["/m/movies"]) == tuple(sorted(many[:-1], key=lambda p: p.split("/")))
+    assert scope_within(many[:-1], ["/m/movies"]) == tuple(
+        sorted(many[:-1], key=lambda p: p.split("/"))
+    )
     assert "more than" in scope_problem(tuple(many), ["/m/movies"])
     # nested paths are listed once, through the outer one, whatever their spelling sorts as
     assert outermost(["/a/b/x", "/a/b c", "/a/b"]) == ("/a/b", "/a/b c")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-
 #: more folders than this in one scope (a whole season's burst spread over a library) are
 #: listed as the whole collection: about as cheap by then, and each folder is two bound
 #: values of the asset index's SELECT, kept well under any SQLite build's limit (999)
