@@ -290,7 +290,11 @@ def _apply(engine, config: Path, options: PlanOptions | None = None):
 
 def test_a_scoped_plan_lists_and_compares_only_its_folders(library, engine):
     config, media = library
+    sibling = media / "movies" / "Alpha 2" / "Sibling (2000).mkv"  # sorts among Alpha's paths
+    sibling.parent.mkdir()
+    sibling.write_bytes(b"x")
     _apply(engine, config)
+    sibling.unlink()  # outside the scope, however its path sorts
     (media / "movies" / "Beta" / "Beta Film 1 (2001).mkv").unlink()  # outside the scope
     (media / "movies" / "Alpha" / "Alpha Film 2 (2002).mkv").unlink()
     (media / "movies" / "Alpha" / "Extra (2010).mkv").write_bytes(b"x")
@@ -304,6 +308,7 @@ def test_a_scoped_plan_lists_and_compares_only_its_folders(library, engine):
     assert result.ingests[0].counts.missing == 1
     assert _missing(engine, media / "movies" / "Alpha" / "Alpha Film 2 (2002).mkv")
     assert _present(engine, media / "movies" / "Beta" / "Beta Film 1 (2001).mkv")
+    assert _present(engine, sibling)
 
 
 def test_a_scope_at_the_collection_root_or_outside_it_is_the_whole_collection(library, engine):
