@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -425,3 +426,46 @@ def test_a_scope_of_too_many_folders_is_the_whole_collection():
     assert "more than" in scope_problem(tuple(many), ["/m/movies"])
     # nested paths are listed once, through the outer one, whatever their spelling sorts as
     assert outermost(["/a/b/x", "/a/b c", "/a/b"]) == ("/a/b", "/a/b c")
+
+
+def _stored(path: str, token: str):
+    from retrovue.model.snapshots import ExistingAsset
+
+    return "file://" + path, ExistingAsset("file://" + path, uuid.uuid4().hex, token, path, 0)
+
+
+def _listed(path: str, token: str):
+    from retrovue.importers.base import UpstreamAsset
+
+    return UpstreamAsset("file://" + path, path, 1, token)
+
+
+def test_a_scoped_diff_takes_one_to_one_renames_as_moves_and_nothing_ambiguous():
+    from retrovue.diff.assets import diff_assets
+
+    existing = dict(
+        [
+            _stored("/m/A/x.mkv", "1:1"),  # moved to B: same name, same token
+            _stored("/m/A/y.mkv", "2:1"),  # two files could be it: not a move
+            _stored("/m/A/z.mkv", "3:1"),  # changed while moved: not a move
+        ]
+    )
+    listing = [
+        _listed("/m/B/x.mkv", "1:1"),
+        _listed("/m/B/y.mkv", "2:1"),
+        _listed("/m/C/y.mkv", "2:1"),
+        _listed("/m/B/z.mkv", "9:9"),
+    ]
+    diff = diff_assets(existing, listing, scope_present=100)
+    assert [(asset_id, canonical) for asset_id, _item, canonical in diff.moved] == [
+        (existing["file:///m/A/x.mkv"].id, "/m/B/x.mkv")
+    ]
+    assert sorted(canonical for _item, canonical in diff.new) == [
+        "/m/B/y.mkv",
+        "/m/B/z.mkv",
+        "/m/C/y.mkv",
+    ]
+    assert sorted(diff.missing) == sorted(existing[f"file:///m/A/{n}.mkv"].id for n in ("y", "z"))
+    assert diff.counts().remapped == 1  # a move is counted with the remapped
+    # a whole-collection diff takes nothing as a move (its counts stay what they were)
+    assert diff_assets(existing, listing, missing_threshold=1.0).moved == []
