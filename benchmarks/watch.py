@@ -7,10 +7,16 @@ it once, starts `retrovue watch` as a process and measures, in the same run:
 
 - latency: from the end of a copy (a file written beside the tree and renamed into it, as
   copiers finish) to the commit of the ingest that stored it (the watch's own
-  ``collection ingest committed`` log line), for ``--copies`` files one after another; with
-  the settle time (--settle, default 0.5 s) included, as a real copy pays it;
-- the floor: one walk of the collection's folders (os.scandir) in this process, warm, which a
-  collection-scoped reconcile cannot beat; latency is printed as a ratio to it too;
+  ``collection ingest committed`` log line), for ``--copies`` files one after another into
+  folders of the tree, then one into the collection's root folder (a flat layout); with
+  the settle time (--settle, default 0.5 s) included, as a real copy pays it.  Not to
+  ``ready``: that needs an enricher attached, and probing the 100,000 generated files at the
+  first apply would cost the benchmark minutes (an event's probe is its own file's alone);
+- the floor: an event is a folder-scoped ingest (it lists the copied file's folder and
+  compares the assets stored there), so its floor is the settle time plus one walk of that
+  folder (os.scandir, warm, in this process); latency is printed as a ratio to it.  One walk
+  of the whole collection is printed beside it: what a collection-scoped reconcile (before
+  folder scopes) could not beat, and what the latency must stay well under;
 - idle CPU: the watch's user+system CPU over ``--idle`` seconds (default 10) with nothing
   changing, as a share of one core.
 
@@ -120,16 +126,21 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         )
         db = dbs.new("watch")
         applied, _rss, _out = cli.run("apply", "-c", str(config), "--auto-approve", db=db)
-        floor = min(walk_seconds(movies) for _ in range(3))
+        whole = min(walk_seconds(movies) for _ in range(3))
+        folder = min(walk_seconds(movies / "Folder 00000") for _ in range(3))
+        floor = args.settle + folder
         watching = Watching(cli, config, db, args.settle)
         try:
             watching.wait(lambda e: str(e.get("event", "")).startswith("watch-start of"))
             latencies = []
-            for n in range(args.copies):
+            # into a folder of 100 (--copies times), then once into the collection's root
+            targets = [
+                movies / f"Folder {n:05d}" / f"New {n} (2024).mkv" for n in range(args.copies)
+            ]
+            for n, target in enumerate([*targets, movies / "Flat (2024).mkv"]):
                 seen = len(watching.events)
                 staged = workdir / f"copy-{n}.mkv"
                 staged.write_bytes(b"x" * 65536)
-                target = movies / f"Folder {n:05d}" / f"New {n} (2024).mkv"
                 os.rename(staged, target)
                 copied = time.time()
                 committed = watching.wait(
@@ -140,6 +151,7 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
                 watching.wait(
                     lambda e: str(e.get("event", "")).startswith("watch-event of"), start=seen
                 )
+            *latencies, flat = latencies
             time.sleep(2.0)  # let the last reconcile's tail (metrics, logs) finish
             before = cpu_seconds(watching.proc.pid)
             time.sleep(args.idle)
@@ -152,10 +164,14 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         return [
             f"retrovue watch benchmark: {args.files:,} files in one collection, backend {backend}",
             f"  first apply:            {applied:8.2f} s",
-            f"  floor (walk the tree):  {floor:8.3f} s",
+            f"  walk of the whole tree: {whole:8.3f} s  (a collection-scoped reconcile's floor)",
+            f"  floor:                  {floor:8.3f} s  (settle {args.settle} s + one folder's"
+            f" walk, {folder * 1000:.1f} ms)",
             "  copy end -> committed:  "
             + ", ".join(f"{x:.2f} s" for x in latencies)
-            + f"  (worst {worst:.2f} s = {worst / floor:.1f}x the floor; settle {args.settle} s)",
+            + f"  (worst {worst:.2f} s = {worst / floor:.1f}x the floor; target 2 s)",
+            f"  into the root folder:   {flat:8.2f} s  (the file is listed alone:"
+            f" {flat / floor:.1f}x the floor)",
             f"  idle CPU over {args.idle:.0f} s:     {idle * 100:8.2f} % of one core",
             f"  exit on SIGTERM:        {code}",
         ]

@@ -112,6 +112,7 @@ SAMPLES: dict[type, Action] = {
         mapping_roots=(MappingRoot("/data/Movies", "/mnt/movies", True),),
         db_fingerprint="sha256:0123456789abcdef",
         detail=(AssetDetail("missing", 12, ("/mnt/movies/a.mkv",)),),
+        folders=("/mnt/movies/Season 1",),
     ),
     PruneSource: PruneSource(
         SOURCE, "machine-1", "plex", collections=3, assets=40, prune=True, protected_assets=2

@@ -246,7 +246,7 @@ def test_a_growing_file_is_not_settled_until_it_holds_still(tmp_path):
     assert settler.settled(10.2) == []  # too soon
     path.write_bytes(b"xx")  # grew meanwhile
     assert settler.settled(10.6) == []  # moved since it was seen: wait again
-    assert settler.settled(11.2) == [("S", "c", 100.0)]
+    assert settler.settled(11.2) == [("S", "c", str(path), 100.0)]
     assert len(settler) == 0
 
 

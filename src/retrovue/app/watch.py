@@ -7,7 +7,13 @@ and the locks are apply's own:
 
 - at start, everything (trigger ``watch-start``);
 - a file event: once the file is complete (size and mtime still for ``settle`` seconds; a
-  deletion at once), the collection holding it is reconciled alone (``watch-event``);
+  deletion at once), the folder holding it is reconciled alone (``watch-event``): its
+  collection's ingest lists that folder and compares only the assets stored under it, so a
+  file landing in a 100,000-file collection costs one folder's listing (a deleted or created
+  path: that path, with all it holds; a file in the collection's root: that file; an
+  importer that cannot list folders alone: the whole collection).  A burst's folders make
+  one reconcile.  A folder made where a source's collections are (``collection_parents``,
+  a folder source's base_path) reconciles that source whole: it may be a new collection;
 - a change an upstream reports itself (``watch_upstream``: a media server's notifications), once
   the burst it belongs to is over (``watch-event``): items added or changed are fetched and
   ingested alone (``BaseImporter.fetch_items``), a deletion reconciles its collection whole
@@ -100,8 +106,9 @@ class _Retry:
 class _State:
     desired: DesiredState | None = None
     watchers: dict[str, FolderWatcher] = field(default_factory=dict)
-    #: source -> its collections waiting for a reconcile, and the first event's time
-    dirty: dict[str, tuple[set[str], float]] = field(default_factory=dict)
+    #: source -> its collections waiting for a reconcile (each with the paths its events
+    #: named), and the first event's time
+    dirty: dict[str, tuple[dict[str, set[str]] | None, float]] = field(default_factory=dict)
     resync_due: dict[str, float] = field(default_factory=dict)
     retries: dict[Target, _Retry] = field(default_factory=dict)
 
@@ -190,8 +197,8 @@ class Watch:
             self._take(it, now)
         if self.stopping:
             return
-        for source, collection, first_at in self.settler.settled(now):
-            self._mark_dirty(source, collection, first_at)
+        for source, collection, path, first_at in self.settler.settled(now):
+            self._mark_dirty(source, collection, first_at, self._scope_of_file(source, path))
         for source, scope in self.upstream.settled(now):
             if scope.whole:
                 self._state.resync_due[source] = now
@@ -228,9 +235,19 @@ class Watch:
             watcher = self._state.watchers.get(item.source)
             collection = watcher.roots.collection_of(item.path) if watcher else None
             if collection is None:
+                # a folder made beside the collections: a new one (a stored one going away is
+                # a collection's root, seen above; a loose file or stray folder going is nothing)
+                if (
+                    watcher is not None
+                    and not item.deleted
+                    and watcher.roots.may_be_collection(item.path)
+                    and os.path.isdir(item.path)
+                ):
+                    self._mark_dirty(item.source, None, item.at, item.path)
                 return
             if item.deleted or os.path.isdir(item.path):
-                self._mark_dirty(item.source, collection, item.at)
+                # the path itself, with all it holds (a folder moved in or away, a file gone)
+                self._mark_dirty(item.source, collection, item.at, item.path)
             else:
                 self.settler.saw(item.source, collection, item.path, item.at, now)
         elif isinstance(item, UpstreamEvent):
@@ -261,9 +278,29 @@ class Watch:
             if what.reconnected:
                 self._state.resync_due[event.source] = now
 
-    def _mark_dirty(self, source: str, collection: str, first_at: float) -> None:
-        collections, first = self._state.dirty.get(source, (set(), first_at))
-        collections.add(collection)
+    def _scope_of_file(self, source: str, path: str) -> str:
+        """A settled file's folder (what else changed beside it is seen too), or the file
+        alone when that folder is its collection's root (a flat folder of 100,000 films must
+        not be listed for one of them)."""
+        folder = os.path.dirname(path)
+        watcher = self._state.watchers.get(source)
+        if watcher is not None and any(folder == root for root, _ in watcher.roots.by_root):
+            return path
+        return folder
+
+    def _mark_dirty(
+        self, source: str, collection: str | None, first_at: float, path: str | None = None
+    ) -> None:
+        """``collection`` None: a collection may have come or gone, the whole source is
+        reconciled (its watched folders then follow).  ``path`` None: the whole collection
+        (an upstream's deletion: only a listing says what is missing)."""
+        collections, first = self._state.dirty.get(source, ({}, first_at))
+        if collection is None or collections is None:
+            collections = None
+        elif path is None:
+            collections[collection] = None
+        elif (paths := collections.setdefault(collection, set())) is not None:
+            paths.add(os.path.abspath(path))
         self._state.dirty[source] = (collections, min(first, first_at))
 
     def _run_dirty(self) -> None:
@@ -271,7 +308,14 @@ class Watch:
         for source, (collections, first_at) in dirty.items():
             if self.stopping:
                 return
-            ok = self._reconcile(Target(source, frozenset(collections)), Trigger.WATCH_EVENT)
+            if collections is None:
+                target = Target(source)
+            else:
+                folders = frozenset(
+                    (c, p) for c, paths in collections.items() if paths is not None for p in paths
+                )
+                target = Target(source, frozenset(collections), folders)
+            ok = self._reconcile(target, Trigger.WATCH_EVENT)
             if ok and self.metrics is not None:
                 self.metrics.event_lag.observe(max(time.time() - first_at, 0.0))
 
@@ -340,6 +384,11 @@ class Watch:
                 else None
             ),
             only_items=items,
+            # the planner narrows each collection to these folders when its importer can
+            # list them alone (else the whole collection: never less than the events name)
+            only_folders=frozenset(
+                (target.source.casefold(), c, path) for c, path in target.folders
+            ),
         )
         command = f"watch -c {desired.file}"
         self._busy = True
@@ -368,7 +417,9 @@ class Watch:
         self._state.retries.pop(target, None)
         ok = outcome in (Outcome.OK,)
         error = None if ok else _result_error(applied)
-        self._after(sources, trigger, "ok" if ok else outcome.value, error, applied)
+        self._after(
+            sources, trigger, "ok" if ok else outcome.value, error, applied, target.collections
+        )
         if not ok:
             self._schedule_retry(target, trigger)
         return ok
@@ -393,11 +444,14 @@ class Watch:
         delay = 1.0 if known is None else min(known.delay * 2, MAX_BACKOFF)
         self._state.retries[target] = _Retry(trigger, time.monotonic() + delay, delay)
 
-    def _after(self, sources: list[str], trigger: Trigger, outcome: str, error, applied) -> None:
+    def _after(
+        self, sources: list[str], trigger: Trigger, outcome: str, error, applied, collections=None
+    ) -> None:
         """A reconcile ran: record it, refresh the watched folders and the metrics, then say
-        so (in that order: once it is said, the folders are watched and the numbers match)."""
+        so (in that order: once it is said, the folders are watched and the numbers match).
+        ``collections`` None: it covered whole sources (an event's may have found a collection)."""
         self._record(sources, trigger, outcome, error)
-        if trigger != Trigger.WATCH_EVENT:
+        if trigger != Trigger.WATCH_EVENT or collections is None:
             for source in sources:
                 self._state.resync_due[source] = time.monotonic() + self._decl_resync(source)
             self._refresh_watchers()
@@ -463,16 +517,24 @@ class Watch:
                 if c.sync_enabled and c.ingestible
                 for root in local_roots(mapped, c.locations, c.path_mappings)
             ]
-            wanted[decl.name] = roots_of(decl.name, decl.watch, decl.poll_interval, pairs)
+            parents = importer_cls.collection_parents(decl.config)
+            wanted[decl.name] = roots_of(decl.name, decl.watch, decl.poll_interval, pairs, parents)
             synced[decl.name] = frozenset(
                 c.external_id for c in stored.collections if c.sync_enabled
             )
         self.upstream.refresh(desired, self.ctx.registry, synced)
         watchers = self._state.watchers
         for name in list(watchers):
-            if wanted.get(name) != watchers[name].roots:
-                watchers.pop(name).stop()
-                self.settler.forget(name)
+            old, new = watchers[name].roots, wanted.get(name)
+            if new == old:
+                continue
+            if new is not None and _same_watch(old, new):
+                # the same folders watched (a parent holds the roots): only which collection a
+                # path is in changed, and a restart could miss a file landing meanwhile
+                watchers[name].roots = new
+                continue
+            watchers.pop(name).stop()
+            self.settler.forget(name)
         for name, roots in wanted.items():
             if name not in watchers and roots.folders:
                 watchers[name] = FolderWatcher(roots, self.queue, self.options.debounce_ms).start()
@@ -519,6 +581,10 @@ class Watch:
         self._state.watchers.clear()
         if self._config_watcher is not None:
             self._config_watcher.stop()
+
+
+def _same_watch(old: Roots, new: Roots) -> bool:
+    return (old.folders, old.mode, old.poll_interval) == (new.folders, new.mode, new.poll_interval)
 
 
 def _what(target: Target) -> str:

@@ -13,13 +13,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from retrovue.importers.folder_scope import outermost
+
 
 @dataclass(frozen=True)
 class Target:
-    """What one reconcile covers: a source, and within it some collections (None: all)."""
+    """What one reconcile covers: a source, and within it some collections (None: all), and
+    within those some folders (``(collection, local path)``; a collection with none: all)."""
 
     source: str | None  # None: every declared source
     collections: frozenset[str] | None = None
+    folders: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Roots:
     mode: str  # events | poll
     poll_interval: float
     by_root: tuple[tuple[str, str], ...]  # (root, collection external_id)
+    #: folders whose new subfolders are new collections (``BaseImporter.collection_parents``)
+    parents: tuple[str, ...] = ()
 
     def collection_of(self, path: str) -> str | None:
         for root, collection in self.by_root:
@@ -59,16 +65,26 @@ class Roots:
                 return collection
         return None
 
+    def may_be_collection(self, path: str) -> bool:
+        """A path right inside a parent of collections (a folder made or gone there): the
+        source may have a collection more or fewer."""
+        return os.path.dirname(path) in self.parents
+
     @property
     def folders(self) -> tuple[str, ...]:
-        return tuple(sorted({root for root, _ in self.by_root if os.path.isdir(root)}))
+        """What is watched (recursively): each collection's root, and each parent of
+        collections, none twice (a root inside a parent is watched through it)."""
+        roots = {root for root, _ in self.by_root} | set(self.parents)
+        return outermost(root for root in roots if os.path.isdir(root))
 
 
-def roots_of(source: str, mode: str, poll_interval: float, pairs) -> Roots:
+def roots_of(source: str, mode: str, poll_interval: float, pairs, parents=()) -> Roots:
     ordered = sorted(
         ((os.path.abspath(root), ext) for root, ext in pairs), key=lambda p: -len(p[0])
     )
-    return Roots(source, mode, poll_interval, tuple(ordered))
+    return Roots(
+        source, mode, poll_interval, tuple(ordered), tuple(os.path.abspath(p) for p in parents)
+    )
 
 
 #: how long the watcher thread waits for events before it looks up (and, the first time, says
@@ -201,8 +217,8 @@ class Settler:
             return None
         return min(f.last_change for f in self._files.values()) + self.settle
 
-    def settled(self, now: float) -> list[tuple[str, str, float]]:
-        """(source, collection, first event time) of each file complete by now."""
+    def settled(self, now: float) -> list[tuple[str, str, str, float]]:
+        """(source, collection, path, first event time) of each file complete by now."""
         done = []
         for path, f in list(self._files.items()):
             if now - f.last_change < self.settle:
@@ -212,7 +228,7 @@ class Settler:
                 f.stat, f.last_change = current, now
                 continue
             del self._files[path]
-            done.append((f.source, f.collection, f.first_at))
+            done.append((f.source, f.collection, path, f.first_at))
         return done
 
     def forget(self, source: str) -> None:

@@ -56,6 +56,9 @@ class AssetDiff:
         default_factory=changed_items
     )
     remapped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    #: stored assets found at another path of a folder scope (a folder moved within the
+    #: collection): ``(stored id, item, canonical)``, kept with their id (counted as remapped)
+    moved: list[tuple[uuid.UUID | str, UpstreamAsset, str]] = field(default_factory=list)
     reappeared: list[uuid.UUID] = field(default_factory=list)
     missing: list[uuid.UUID] = field(default_factory=list)
     discovered: int = 0
@@ -82,7 +85,7 @@ class AssetDiff:
             discovered=self.discovered,
             new=len(self.new),
             changed=len(self.changed),
-            remapped=len(self.remapped),
+            remapped=len(self.remapped) + len(self.moved),
             unchanged=self.unchanged,
             missing=len(self.missing),
             reappeared=len(self.reappeared),
@@ -138,6 +141,7 @@ def diff_assets(
     keep_paths: bool = False,
     own_files: frozenset[str] = frozenset(),
     keep_items: bool = True,
+    scope_present: int | None = None,
 ) -> AssetDiff:
     """One pass over the upstream items against the stored index.
 
@@ -150,6 +154,8 @@ def diff_assets(
     ``own_files`` are the local paths of the database's own files in this collection: counted
     as skipped, never written (every write changes them, so they would never converge).
     ``keep_items`` False (a plan's diff) keeps only ``bare`` new and changed items.
+    ``scope_present``: ``existing`` (and the listing) cover only a folder scope of the
+    collection, which holds this many present assets in all (see ``_mark_missing``).
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
 
     Memory: the listing is read one item at a time; what lives to the end is the stored index,
@@ -207,11 +213,56 @@ def diff_assets(
             unchanged += 1
     diff.discovered, diff.unchanged = discovered, unchanged
     if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
-        _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
+        if scope_present is not None and len(candidates):
+            candidates = _take_moves(diff, existing, seen, candidates, describe)
+        _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing, scope_present)
     del seen  # freed before the new items are written: a first ingest's peak of memory
     if candidates:
         _take_new(diff, existing, candidates, paths)
     return diff
+
+
+def _take_moves(
+    diff: AssetDiff,
+    existing: dict[str, ExistingAsset],
+    seen: set[str],
+    candidates: Spill[tuple[UpstreamAsset, str]],
+    describe: Callable[[UpstreamAsset], UpstreamAsset] | None,
+) -> Spill[tuple[UpstreamAsset, str]]:
+    """Under a folder scope, a new item that is a present stored asset not seen any more, by
+    file name and change token (a rename keeps a file's size and mtime), is that asset moved:
+    a folder moved within the collection keeps its assets (ids, facts, approvals) instead of
+    going missing and coming back new.  Only one-to-one matches count; anything ambiguous
+    stays new and missing.  Returns the candidates left new."""
+    unlisted = tuple(diff.unlisted)
+    gone: dict[tuple[str, str], list[ExistingAsset]] = {}
+    for uri, a in existing.items():
+        if a.missing or uri in seen or (unlisted and uri.startswith(unlisted)):
+            continue
+        gone.setdefault((_name(a.canonical_uri), a.change_token), []).append(a)
+    if not gone:
+        return candidates
+    wanted: dict[tuple[str, str], int] = {}
+    for item, canonical in candidates:
+        key = (_name(canonical), item.change_token)
+        if key in gone:
+            wanted[key] = wanted.get(key, 0) + 1
+    left = new_items()
+    for item, canonical in candidates:
+        key = (_name(canonical), item.change_token)
+        stored = gone.get(key)
+        if stored is not None and len(stored) == 1 and wanted[key] == 1:
+            asset = stored[0]
+            seen.add(asset.source_uri)
+            diff.moved.append((asset.id, describe(item) if describe else item, canonical))
+        else:
+            left.append((item, canonical))
+    candidates.close()
+    return left
+
+
+def _name(path: str) -> str:
+    return path[path.rfind("/") + 1 :]
 
 
 def _same(item: UpstreamAsset) -> UpstreamAsset:
@@ -287,8 +338,18 @@ def _mark_missing(
     seen: set[str],
     threshold: float,
     allow: bool,
+    scope_present: int | None = None,
 ) -> None:
+    """Mark the stored assets the listing did not see missing, unless the mass-missing guard
+    holds.  Under a folder scope (``scope_present``: the whole collection's present count) the
+    guard's fraction is of the whole collection, not of the scope: the guard protects the
+    collection from a listing that lost a mount, and a folder deleted on purpose is 100 % of
+    its own scope (a scope fraction would hold every folder deletion until a resync, which
+    would then apply it anyway), while a deletion too large for the collection is held as a
+    whole listing would hold it.  An empty scoped listing is no sign of a failed upstream (the
+    folder may be gone); an unreadable collection root still fails the listing itself."""
     present = [a for a in existing.values() if not a.missing]
+    present_count = len(present) if scope_present is None else max(scope_present, len(present))
     unlisted = tuple(diff.unlisted)
     gone = [
         a.id
@@ -297,15 +358,15 @@ def _mark_missing(
     ]
     if not gone:
         return
-    if diff.discovered == 0:
+    if diff.discovered == 0 and scope_present is None:
         diff.degraded, diff.degraded_reason = (
             True,
             "the upstream returned no items for a non-empty collection",
         )
-    elif len(gone) > threshold * len(present):
+    elif len(gone) > threshold * present_count:
         diff.degraded = True
         diff.degraded_reason = (
-            f"{len(gone):,} of {len(present):,} assets ({len(gone) / len(present):.0%}) would go missing, "
+            f"{len(gone):,} of {present_count:,} assets ({len(gone) / present_count:.0%}) would go missing, "
             f"above the {threshold:.0%} threshold"
         )
     if diff.degraded and not allow:
@@ -329,7 +390,11 @@ def asset_detail(
     kinds = (
         ("new", [canonical for _item, canonical in diff.new]),
         ("changed", [canonical for _id, _item, canonical in diff.changed]),
-        ("remapped", [canonical for _id, canonical in diff.remapped]),
+        (
+            "remapped",
+            [canonical for _id, canonical in diff.remapped]
+            + [canonical for _id, _item, canonical in diff.moved],
+        ),
         ("reappeared", [stored[i] for i in diff.reappeared]),
         ("missing", [stored[i] for i in diff.missing]),
         ("suppressed", [stored[i] for i in diff.suppressed]),

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, update
 
 from retrovue.database.engine import driver_cursor
 from retrovue.database.tables import Asset
@@ -152,6 +152,51 @@ def update_canonical(
             iter(remapped),
             now,
         )
+
+
+def update_moved(
+    conn: Connection, moved: list[tuple[str | uuid.UUID, UpstreamAsset, str]], now: datetime
+) -> None:
+    """Point moved assets at their new file: its URI, path and what the path tells (title,
+    season, …); content unchanged, so their state, facts and approval stay.  A moved folder's
+    files, not a library's: one statement each is enough."""
+    if not moved:
+        return
+    statement = (
+        update(Asset)
+        .where(Asset.c.id == bindparam("moved_id"))
+        .values(
+            source_uri=bindparam("moved_uri"),
+            canonical_uri=bindparam("moved_canonical"),
+            kind=bindparam("moved_kind"),
+            title=bindparam("moved_title"),
+            series_title=bindparam("moved_series"),
+            season_number=bindparam("moved_season"),
+            episode_number=bindparam("moved_episode"),
+            year=bindparam("moved_year"),
+            metadata=bindparam("moved_metadata"),
+            missing_since=None,
+            updated_at=now,
+        )
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "moved_id": asset_id if isinstance(asset_id, uuid.UUID) else uuid.UUID(asset_id),
+                "moved_uri": item.source_uri,
+                "moved_canonical": canonical,
+                "moved_kind": item.kind,
+                "moved_title": item.title,
+                "moved_series": item.series_title,
+                "moved_season": item.season_number,
+                "moved_episode": item.episode_number,
+                "moved_year": item.year,
+                "moved_metadata": dict(item.metadata) if item.metadata else None,
+            }
+            for asset_id, item, canonical in moved
+        ],
+    )
 
 
 def set_missing(

@@ -37,6 +37,7 @@ from retrovue.errors import (
     InterruptedByOperator,
     LockLostError,
     NotIngestibleError,
+    PlanError,
     RetrovueError,
 )
 from retrovue.execute.deferred_signals import DeferredSignals
@@ -52,6 +53,7 @@ from retrovue.execute.lookups import (
 from retrovue.execute.source_changes import apply_source_action
 from retrovue.importers import pathmap
 from retrovue.importers.factory import ImporterFactory
+from retrovue.importers.folder_scope import scope_problem
 from retrovue.importers.observation import Observations
 from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.importers.registry import Registry
@@ -64,7 +66,7 @@ from retrovue.model.actions import (
     is_change,
     unit_of,
 )
-from retrovue.model.enums import RunStatus, Trigger, Unit
+from retrovue.model.enums import RunStatus, Scope, Trigger, Unit
 from retrovue.model.results import (
     EnrichmentOutcome,
     ExecutionResult,
@@ -362,6 +364,7 @@ class Executor:
                 # re-checked inside the unit: the mappings may have changed since the plan
                 _recheck_ingestible(conn, importer, collection_id)
                 mappings = usable_mappings(conn, collection_id)
+                folders = _checked_scope(conn, action, importer, collection_id, mappings)
                 to_canonical = pathmap.canonical_mapper(importer.uses_path_mappings, mappings)
                 diff = ingest_collection(
                     conn,
@@ -376,6 +379,7 @@ class Executor:
                     season=action.season,
                     episode=action.episode,
                     items=action.items,
+                    folders=folders,
                     on_item=progress,
                     own_files=self._own_files(conn, importer, collection_id, mappings),
                     observed=(
@@ -506,6 +510,43 @@ def _recheck_ingestible(conn: Connection, importer, collection_id: uuid.UUID) ->
     ok, reason = importer.check_ingestible(upstream, mappings)
     if not ok:
         raise NotIngestibleError(f"Collection '{row.name}' is not ingestible", hint=reason)
+
+
+def _checked_scope(
+    conn: Connection, action: IngestCollection, importer, collection_id: uuid.UUID, mappings
+) -> tuple[str, ...]:
+    """The folders a folder-scoped ingest lists, checked against the collection as stored now:
+    a saved plan crosses a trust boundary, and a scope naming a path outside the collection
+    (or none at all) could otherwise mark assets missing that nothing listed.  Raises
+    ``PlanError`` (this collection fails, nothing written)."""
+    address = action.collection
+    if action.scope != Scope.FOLDERS:
+        if action.folders:
+            raise PlanError(
+                f"{address}: the ingest names folders but its scope is {action.scope}",
+                hint=_EDITED_PLAN_HINT,
+            )
+        return ()
+    if action.items:  # two narrowings at once: which stored assets to compare is unclear
+        raise PlanError(
+            f"{address}: the ingest names both items and folders", hint=_EDITED_PLAN_HINT
+        )
+    if not importer.scoped_listing:
+        raise PlanError(
+            f"{address}: the ingest is scoped to folders, which its source's importer cannot "
+            "list alone",
+            hint=_EDITED_PLAN_HINT,
+        )
+    roots = local_roots(
+        importer.uses_path_mappings, collection_locations(conn, collection_id), mappings
+    )
+    problem = scope_problem(action.folders, roots)
+    if problem is not None:
+        raise PlanError(f"{address}: {problem}", hint=_EDITED_PLAN_HINT)
+    return action.folders
+
+
+_EDITED_PLAN_HINT = "a plan is made by `retrovue plan`, never edited: plan again"
 
 
 def _ingest_wrote(result: ExecutionResult, address: CollectionAddress) -> bool:

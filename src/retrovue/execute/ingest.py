@@ -19,12 +19,13 @@ from retrovue.execute.bulk import (
     set_missing,
     update_canonical,
     update_changed,
+    update_moved,
 )
 from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.importers.base import BaseImporter, UpstreamAsset
 from retrovue.model.counts import IngestCounts
 from retrovue.model.enums import AssetState
-from retrovue.observe.db import load_asset_index
+from retrovue.observe.db import count_present, load_asset_index
 from retrovue.observe.enrichment import collection_enrichers, succeeded_all
 from retrovue.spill import Spill
 
@@ -51,6 +52,7 @@ def ingest_collection(
     on_item: Callable[[], None] | None = None,
     own_files: frozenset[str] = frozenset(),
     observed: Spill[UpstreamAsset] | None = None,
+    folders: tuple[str, ...] = (),
 ) -> AssetDiff:
     """Diff the collection's upstream listing against its stored assets and write the difference.
 
@@ -58,11 +60,13 @@ def ingest_collection(
     importer (``Observations.take``): it is diffed instead of listing the collection again.  The
     diff itself is always made here, against the database as this unit of work reads it.
     ``own_files``: the database's own files in this collection, never ingested.
+    ``folders`` (checked by the caller): only these folders are listed, and only the assets
+    stored at or under them read and compared, so no other asset can go missing.
     """
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
-        existing = load_asset_index(conn, collection_id)
+        existing = load_asset_index(conn, collection_id, folders)
     narrowed = title is not None or bool(items)
-    reuse = observed is not None and not narrowed
+    reuse = observed is not None and not narrowed and not folders
     # a progress display that knows phases gets them; the stored count estimates the listing
     start_phase = getattr(on_item, "start_phase", None)
     if start_phase is not None:
@@ -72,6 +76,8 @@ def ingest_collection(
         upstream: Iterable[UpstreamAsset] = _handing_over(observed)
     elif items:  # the plan planned them only because the importer can fetch them
         upstream = importer.fetch_items(external_id, items) or ()
+    elif folders:
+        upstream = importer.fetch_assets_for_folders(external_id, folders)
     else:
         upstream = importer.fetch_assets_for_collection(
             external_id, filter_title=title, filter_season=season, filter_episode=episode
@@ -86,6 +92,7 @@ def ingest_collection(
         on_item=on_item,
         describe=importer.describe,
         own_files=own_files,
+        scope_present=count_present(conn, collection_id) if folders else None,
     )
     check_identity(diff.counts())
     if start_phase is not None:
@@ -128,6 +135,7 @@ def write_diff(
     forget_enrichments(conn, [asset_id for asset_id, _item, _canonical in diff.changed])
     diff.changed.close()
     update_canonical(conn, diff.remapped, now)
+    update_moved(conn, diff.moved, now)
     set_missing(conn, diff.reappeared, None, now)
     ready_again(conn, collection_id, diff.reappeared)
     set_missing(conn, diff.missing, now, now)

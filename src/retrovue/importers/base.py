@@ -98,6 +98,10 @@ class BaseImporter(ABC):
     #: config keys the declarative path stores for the importer beyond its parameters (e.g. a
     #: collection's own settings kept in its source's config); a stored config may hold them
     derived_params: ClassVar[frozenset[str]] = frozenset()
+    #: True when ``fetch_assets_in_folders`` can list some folders of a collection alone, so an
+    #: event naming a folder (``watch``) ingests that folder instead of the whole collection;
+    #: without it the whole collection is listed
+    scoped_listing: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any]):
         self.config = dict(config)
@@ -126,6 +130,21 @@ class BaseImporter(ABC):
 
         Raises CollectionNotFoundError when the collection no longer exists upstream.
         """
+
+    @classmethod
+    def collection_parents(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Local folders whose new subfolders are new collections (a folder source's
+        ``base_path``): ``watch`` watches them too, so a collection made there is seen at once
+        rather than at the next resync.  None by default."""
+        return ()
+
+    def fetch_assets_for_folders(
+        self, external_id: str, folders: Sequence[str]
+    ) -> Iterator[UpstreamAsset]:
+        """Yield the items at or under these local paths of the collection (each an absolute
+        path strictly inside it; one that does not exist yields nothing), as the whole
+        collection's listing would give them.  Only importers with ``scoped_listing``."""
+        raise NotImplementedError(f"{self.type_id} cannot list a collection's folders alone")
 
     def describe(self, item: UpstreamAsset) -> UpstreamAsset:
         """Fill descriptive fields (title, season, …) of an item about to be written.

@@ -44,6 +44,7 @@ from retrovue.importers.exclude import (
     collection_patterns,
     source_patterns,
 )
+from retrovue.importers.folder_scope import is_within, outermost
 from retrovue.importers.naming import parse_media_name
 from retrovue.model import limits
 from retrovue.model.upstream import COLLECTION_EXCLUDE, UNLISTED_FOLDER
@@ -233,6 +234,7 @@ def _folder_problem(entry: os.DirEntry) -> str | None:
 class FilesystemImporter(BaseImporter):
     type_id = "filesystem"
     display_name = "Filesystem folders"
+    scoped_listing = True
     #: each collection's own ``exclude:`` patterns, stored in its source's config
     derived_params = frozenset({COLLECTION_EXCLUDE})
 
@@ -411,6 +413,91 @@ class FilesystemImporter(BaseImporter):
                     continue
             yield item
 
+    @classmethod
+    def collection_parents(cls, config) -> tuple[str, ...]:
+        return (os.path.abspath(os.path.expanduser(str(config["base_path"]))),)
+
+    def fetch_assets_for_folders(
+        self, external_id: str, folders: Sequence[str]
+    ) -> Iterator[UpstreamAsset]:
+        """The items at or under ``folders`` (absolute paths strictly inside the collection's
+        folder), exactly as the whole walk yields them: a path inside a folder the walk would
+        not enter (excluded, a symlink it does not follow) yields nothing, and a path that is
+        gone yields nothing (what was stored there goes missing, as in a whole walk)."""
+        root = self.collection_path(external_id)
+        if not os.path.isdir(self.base_path):
+            raise ImporterUnreachableError(
+                f"base_path '{self.base_path}' does not exist or is not a directory"
+            )
+        if not os.path.isdir(root):
+            raise CollectionNotFoundError(f"collection folder '{root}' no longer exists")
+        exclusions = self.exclusions_for(external_id)
+        starts, files = [], []
+        for path in outermost(folders):
+            if path == root or not is_within(path, root):
+                raise ImporterResponseError(
+                    f"folder '{path}' is not inside collection folder '{root}'"
+                )
+            if not self._walk_reaches(root, path, exclusions):
+                continue
+            if os.path.isdir(path):
+                starts.append(path)
+            elif os.path.lexists(path):
+                files.append(path)
+        return self._scoped(root, external_id, starts, files, exclusions)
+
+    def _walk_reaches(self, root: str, path: str, exclusions: Exclusions) -> bool:
+        """Whether the whole walk enters each folder between ``root`` and ``path`` (and
+        ``path`` itself when it is a folder): none excluded, none a symlink it does not follow.
+        (A file's own exclusion is ``_one_file``'s to say.)"""
+        parts = os.path.relpath(path, root).split(os.sep)
+        current = root
+        for i, name in enumerate(parts):
+            current = os.path.join(current, name)
+            if i == len(parts) - 1 and not os.path.isdir(current):
+                return True  # a file, or gone
+            if os.path.islink(current) and not self.follow_symlinks:
+                return False
+            if exclusions.folder_reason(name, current):
+                return False
+        return True
+
+    def _scoped(
+        self, root: str, external_id: str, starts: list[str], files: list[str], exclusions
+    ) -> Iterator[UpstreamAsset]:
+        for path in files:  # a path that was a folder (or gone) is a file again: that file
+            yield from self._one_file(path, exclusions)
+        yield from self._walk(root, external_id, starts)
+
+    def _one_file(self, path: str, exclusions: Exclusions) -> Iterator[UpstreamAsset]:
+        directory, name = os.path.split(path)
+        if not _has_extension(name, self.extensions):
+            return
+        why = exclusions.file_reason(name, path)
+        if why:
+            yield _excluded(path, why, folder=False)
+            return
+        try:
+            st = os.stat(path)
+        except OSError as exc:  # as the walk counts them (``_unreadable_entry``)
+            if not isinstance(exc, FileNotFoundError):
+                problem = f"cannot read file: {_why(exc)}"
+            elif os.path.islink(path):
+                problem = BROKEN_SYMLINK
+            else:
+                return  # gone: what was stored there goes missing
+            yield UpstreamAsset(file_uri(path), printable_path(path), None, "", problem=problem)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            return
+        if is_text(directory) and is_text(name):
+            uri = file_uri(directory) + "/" + _escape_name(name)
+            yield UpstreamAsset(uri, path, st.st_size, f"{st.st_mtime_ns}:{st.st_size}")
+        else:
+            yield UpstreamAsset(
+                file_uri(path), printable_path(path), st.st_size, "", problem=NOT_UTF8
+            )
+
     # -- one observation per apply -------------------------------------------------------------
 
     def observation_token(self, external_id: str) -> _Proof | None:
@@ -477,7 +564,9 @@ class FilesystemImporter(BaseImporter):
             item.problem,
         )
 
-    def _walk(self, root: str, external_id: str) -> Iterator[UpstreamAsset]:
+    def _walk(
+        self, root: str, external_id: str, starts: list[str] | None = None
+    ) -> Iterator[UpstreamAsset]:
         """Depth-first, name-ordered walk yielding the media files; a file whose path is not
         valid text, or that cannot be read (a symlink loop or a dangling one, EACCES, EIO,
         ESTALE, …), comes with its ``problem``, and so does a subfolder that cannot be listed
@@ -491,7 +580,8 @@ class FilesystemImporter(BaseImporter):
         generator: one generator step per file is measurably cheaper than two.
         """
         observed = self._observed
-        observed.pop(external_id, None)
+        if starts is None:  # a walk of some folders proves nothing of the whole collection
+            observed.pop(external_id, None)
         walked: list[tuple[str, int, int, int]] = []
         began = time.time_ns()
         seen_dirs: set[tuple[int, int]] = set()
@@ -499,7 +589,7 @@ class FilesystemImporter(BaseImporter):
         exclusions = self.exclusions_for(external_id)
         may_exclude_file = exclusions.file_filter.may_match
         may_exclude_folder = exclusions.folder_filter.may_match
-        stack: list[str] = [root]
+        stack: list[str] = [root] if starts is None else list(reversed(starts))
         complete = True  # False once an entry was skipped for an error: then no proof is kept
         while stack:
             directory = stack.pop()
@@ -553,5 +643,5 @@ class FilesystemImporter(BaseImporter):
             if excluded:
                 yield from excluded
             stack.extend(reversed(subdirs))
-        if complete:  # a skipped entry may read fine next time: the executor lists again
+        if complete and starts is None:  # a skipped entry may read fine next time
             observed[external_id] = _Proof(began, tuple(walked))

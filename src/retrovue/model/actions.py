@@ -252,6 +252,15 @@ class IngestCollection:
     db_fingerprint: str | None = None
     #: per-asset detail, built only when asked for (empty otherwise, and in older saved plans)
     detail: tuple[AssetDetail, ...] = ()
+    #: ``scope`` folders: the local paths this ingest lists (each with all it holds); only the
+    #: stored assets at or under one of them are compared, so only they can go missing
+    folders: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "doc": 'With scope "folders": the local folders (or paths gone) the ingest lists; '
+            "only assets stored at or under one of them are compared, so only they can go missing."
+        },
+    )
 
 
 @action_kind("set_enrichers")

@@ -46,8 +46,8 @@ from retrovue.model.actions import (
 #: keyed "hmac-sha256:" fingerprints of secrets and source rows; 1.4: set_enrichers and
 #: enrich_collection; 1.5 and 1.6: saved-plan fields; 1.7: enrich_collection.stuck and
 #: summary.assets_stuck; 1.8: upstream_name on discover_collection and rename_collection; 1.9:
-#: enrich_collection.by_workers)
-FORMAT_VERSION = "1.9.0"
+#: enrich_collection.by_workers; 1.10: ingest_collection.folders and scope "folders")
+FORMAT_VERSION = "1.10.0"
 
 #: ``(source name, config key) -> secret value``; raises when the value cannot be had
 SecretLookup = Callable[[str, str], Any]

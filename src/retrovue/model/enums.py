@@ -19,12 +19,15 @@ class Trigger(StrEnum):
 
 
 class Scope(StrEnum):
-    """How much of a collection an ingest covers; only a full one may mark assets missing."""
+    """How much of a collection an ingest covers.  A full one may mark any of its assets
+    missing; a folder-scoped one only those stored under its folders; the others none."""
 
     COLLECTION = "collection"
     TITLE = "title"
     SEASON = "season"
     EPISODE = "episode"
+    #: some folders of the collection (`watch`'s events): see ``IngestCollection.folders``
+    FOLDERS = "folders"
 
 
 class RunStatus(StrEnum):

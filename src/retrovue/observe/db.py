@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from retrovue.database.engine import driver_cursor
 from retrovue.database.tables import Asset, Collection, PathMapping, Source
@@ -80,8 +81,13 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
     return DbSnapshot(sources)
 
 
-def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, ExistingAsset]:
+def load_asset_index(
+    conn: Connection, collection_id: uuid.UUID, folders: tuple[str, ...] = ()
+) -> dict[str, ExistingAsset]:
     """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns.
+
+    ``folders`` (a folder scope, ``retrovue.importers.folder_scope``): only the assets whose
+    local path is one of them or lies under one (``_scoped``).
 
     Read on the driver's own cursor, each row made an ExistingAsset by ``tuple.__new__`` (in C):
     SQLAlchemy's result rows cost 20% more time and ~60 bytes more per row, and a plan of a
@@ -96,17 +102,60 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
         f" FROM assets WHERE collection_id = {'%s' if postgresql else '?'}"
     )
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
+    key = bind(collection_id) if bind else collection_id
+    queries = _scoped(statement, key, folders, postgresql) if folders else [(statement, (key,))]
     make = tuple.__new__
     index: dict[str, ExistingAsset] = {}
     with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
-        cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
-        # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
-        # loads them in C; small batches, not fetchall: each row tuple is dropped once copied
-        # (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall or 10,000)
-        while rows := cursor.fetchmany(1_000):
-            for row in rows:
-                index[row[0]] = make(ExistingAsset, row)
+        for query, params in queries:
+            cursor.execute(query, params)
+            # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
+            # loads them in C; small batches, not fetchall: each row tuple is dropped once
+            # copied (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall
+            # or 10,000)
+            while rows := cursor.fetchmany(1_000):
+                for row in rows:
+                    index[row[0]] = make(ExistingAsset, row)
+    if folders and not postgresql:  # a range holds a few siblings too ("F 2" sorts in "F"-"F0")
+        inside = tuple(f.rstrip(os.sep) + os.sep for f in folders)
+        index = {
+            uri: a
+            for uri, a in index.items()
+            if a.canonical_uri in folders or a.canonical_uri.startswith(inside)
+        }
     return index
+
+
+def _scoped(statement: str, key, folders: tuple[str, ...], postgresql: bool) -> list:
+    """The statements reading the assets at or under ``folders``.
+
+    SQLite: one per folder, a range of the listing index (``ix_assets_collection_listing``;
+    BINARY order is code point order, so what lies under ``F/`` sorts from ``F`` up to ``F0``):
+    a millisecond each where a scan of a 100,000-asset collection took 40, and 200 folders
+    OR-ed in one scan took 2 s.  PostgreSQL: one statement, the paths compared by prefix
+    (``left`` against an array per prefix length): a range is wrong under its locale
+    collations, and LIKE would need its wildcards escaped."""
+    if not postgresql:
+        query = statement + " AND canonical_uri >= ? AND canonical_uri < ?"
+        return [(query, (key, f, f.rstrip(os.sep) + chr(ord(os.sep) + 1))) for f in folders]
+    by_length: dict[int, list[str]] = {}
+    for f in folders:
+        prefix = f.rstrip(os.sep) + os.sep
+        by_length.setdefault(len(prefix), []).append(prefix)
+    conditions = ["canonical_uri = ANY(%s)"] + [
+        f"left(canonical_uri, {n}) = ANY(%s)" for n in by_length
+    ]
+    params = (key, list(folders), *by_length.values())
+    return [(statement + " AND (" + " OR ".join(conditions) + ")", params)]
+
+
+def count_present(conn: Connection, collection_id: uuid.UUID) -> int:
+    """How many of the collection's assets are present (not missing)."""
+    return conn.execute(
+        select(func.count())
+        .select_from(Asset)
+        .where(Asset.c.collection_id == collection_id, Asset.c.missing_since.is_(None))
+    ).scalar_one()
 
 
 #: SQLite pages cached while the index is read (KiB, SQLite's negative form)

@@ -20,8 +20,13 @@ class EmptyReader:
     def snapshot(self) -> DbSnapshot:
         return DbSnapshot(())
 
-    def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
+    def asset_index(
+        self, collection_id: uuid.UUID | None, folders: tuple[str, ...] = ()
+    ) -> dict[str, ExistingAsset]:
         return {}
+
+    def present_count(self, collection_id: uuid.UUID | None) -> int:
+        return 0
 
     def enrich_pending(
         self, collection_id: uuid.UUID, type_id: str, *, force: bool, retry_failed: bool

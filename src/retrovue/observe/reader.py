@@ -28,11 +28,20 @@ class DbReader:
     def snapshot(self) -> DbSnapshot:
         return db.load_snapshot(self.conn)
 
-    def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
-        """``source_uri -> ExistingAsset`` of a stored collection (empty for one not stored yet)."""
+    def asset_index(
+        self, collection_id: uuid.UUID | None, folders: tuple[str, ...] = ()
+    ) -> dict[str, ExistingAsset]:
+        """``source_uri -> ExistingAsset`` of a stored collection (empty for one not stored yet),
+        only those at or under ``folders`` when given (a folder scope)."""
         if collection_id is None:
             return {}
-        return db.load_asset_index(self.conn, collection_id)
+        return db.load_asset_index(self.conn, collection_id, folders)
+
+    def present_count(self, collection_id: uuid.UUID | None) -> int:
+        """How many of a stored collection's assets are present (0 for one not stored yet)."""
+        if collection_id is None:
+            return 0
+        return db.count_present(self.conn, collection_id)
 
     def enrich_pending(
         self, collection_id: uuid.UUID, type_id: str, *, force: bool, retry_failed: bool

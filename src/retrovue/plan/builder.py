@@ -21,6 +21,7 @@ from retrovue.fingerprint import fingerprint_assets
 from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
+from retrovue.importers.folder_scope import scope_within
 from retrovue.importers.observation import Observations
 from retrovue.importers.own_files import local_roots, own_files_within
 from retrovue.importers.registry import Registry
@@ -35,7 +36,7 @@ from retrovue.model.actions import (
     SkippedCollection,
     SourceAddress,
 )
-from retrovue.model.enums import ProblemKind, SourceOrigin
+from retrovue.model.enums import ProblemKind, Scope, SourceOrigin
 from retrovue.model.snapshots import DbSnapshot
 from retrovue.plan.enrichment import plan_enrichment, plan_stuck
 
@@ -64,6 +65,11 @@ class PlanOptions:
     #: reads only these items, when its importer can (``fetch_items``); `watch` narrows a
     #: collection reconcile to the items an upstream's notification named
     only_items: frozenset[tuple[str, str, str]] = frozenset()
+    #: ingest only these folders of a collection, each ``(source name case-folded, collection
+    #: external_id, local path)``: `watch` ingests the folders its events name.  A collection
+    #: named here whose importer cannot list folders alone (``scoped_listing``), or whose path
+    #: is not strictly inside it, is ingested whole
+    only_folders: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def build_plan(
@@ -122,7 +128,14 @@ def build_plan(
                 continue
             try:
                 planned, planned_notes = _plan_collection(
-                    reader, importer, state, desired, options, observations, load_enrichers
+                    reader,
+                    importer,
+                    state,
+                    desired,
+                    options,
+                    observations,
+                    load_enrichers,
+                    _folders_of(options, decl, state),
                 )
             except ImporterError as exc:
                 problems.append(
@@ -172,6 +185,13 @@ def _select(desired: DesiredState, names: tuple[str, ...]) -> tuple[SourceDecl, 
     return tuple(picked)
 
 
+def _folders_of(options: PlanOptions, decl: SourceDecl, state: CollectionState) -> list[str]:
+    if not options.only_folders:
+        return []
+    key = (decl.name.casefold(), state.address.external_id)
+    return [path for s, c, path in options.only_folders if (s, c) == key]
+
+
 def threshold_for(state: CollectionState, desired: DesiredState) -> float:
     if state.decl is not None and state.decl.missing_threshold is not None:
         return state.decl.missing_threshold
@@ -186,13 +206,17 @@ def _plan_collection(
     options,
     observations: Observations | None,
     load_enrichers: Callable[[], EnricherRegistry],
+    folders: list[str] | None = None,
 ) -> tuple[list[Action], list[str]]:
     """A synced collection's ingest, then what its enrichers would enrich once it has run (the
     assets it creates or changes, and the stored ones still to enrich); notes on enrichers that
     cannot run, and on the database's own files when the collection holds them."""
     roots = local_roots(importer.uses_path_mappings, state.upstream.locations, state.path_mappings)
     own = own_files_within(options.database_files, roots)
-    ingest, changed_ids = _plan_ingest(reader, importer, state, desired, options, observations, own)
+    scope = scope_within(folders, roots) if folders and importer.scoped_listing else None
+    ingest, changed_ids = _plan_ingest(
+        reader, importer, state, desired, options, observations, own, scope
+    )
     enrich, notes = plan_enrichment(
         reader,
         load_enrichers,
@@ -232,20 +256,28 @@ def _plan_ingest(
     options,
     observations: Observations | None = None,
     own_files: frozenset[str] = frozenset(),
+    scope: tuple[str, ...] | None = None,
 ) -> tuple[IngestCollection, set[str]]:
     """The collection's ingest, and the stored ids of the assets the listing changed (their
-    enrichment results were for the old change token)."""
-    with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
-        existing = reader.asset_index(state.address.id)
+    enrichment results were for the old change token).  ``scope``: only these folders are
+    listed and only the assets stored under them compared (``Scope.FOLDERS``)."""
+    collection_id = state.address.id
     external_id = state.upstream.external_id
     key = (state.address.source.name.casefold(), external_id)
     items = tuple(sorted(i for s, c, i in options.only_items if (s, c) == key))
     listing = importer.fetch_items(external_id, items) if items else None
+    if listing is not None:
+        scope = None  # named items are narrower than any folder
+    with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
+        existing = reader.asset_index(collection_id, scope or ())
     if listing is None:
         items = ()
-        listing = importer.fetch_assets_for_collection(external_id)
-        if observations is not None:
-            listing = observations.recording(importer, external_id, listing)
+        if scope:  # a few folders' listing is not kept: the executor lists them again, cheaply
+            listing = importer.fetch_assets_for_folders(external_id, scope)
+        else:
+            listing = importer.fetch_assets_for_collection(external_id)
+            if observations is not None:
+                listing = observations.recording(importer, external_id, listing)
     diff = diff_assets(
         existing,
         listing,
@@ -256,9 +288,10 @@ def _plan_ingest(
         own_files=own_files,
         keep_items=False,  # the executor diffs again; a plan counts and names
         full_scope=not items,
+        scope_present=reader.present_count(collection_id) if scope else None,
     )
     changed_ids = {str(asset_id) for asset_id, _item, _canonical in diff.changed}
-    if observations is not None and diff.counts().has_changes and not items:
+    if observations is not None and not scope and not items and diff.counts().has_changes:
         listing.keep(state.address)  # an unchanged collection is not ingested: nothing to keep
     ingest = IngestCollection(
         collection=state.address,
@@ -273,8 +306,15 @@ def _plan_ingest(
             for m in state.path_mappings
             if m.local_path
         ),
-        db_fingerprint=fingerprint_assets(existing) if options.fingerprint else None,
+        # a saved plan's staleness check fingerprints the whole collection
+        db_fingerprint=(
+            fingerprint_assets(reader.asset_index(collection_id) if scope else existing)
+            if options.fingerprint
+            else None
+        ),
         detail=asset_detail(diff, existing) if options.detail else (),
+        scope=Scope.FOLDERS if scope else Scope.COLLECTION,
+        folders=scope or (),
     )
     return ingest, changed_ids
 
