@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, or_, select, tuple_
 
 from retrovue.database.tables import Asset, Collection, Source
-from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
+from retrovue.model.catalog import AssetOwner, AssetRecord, AssetSummary, ListedAsset
 
 _COLUMNS = tuple(AssetRecord.__dataclass_fields__)
+#: a listing's columns, in AssetSummary's order
+_SUMMARY = tuple(Asset.c[name] for name in AssetSummary.__dataclass_fields__)
 
 
 def asset_record(row) -> AssetRecord:
@@ -109,7 +111,7 @@ def _collection_assets(
 ) -> Iterator[ListedAsset]:
     """One collection's matching assets on (canonical_uri, id), after ``after`` when given."""
     query = (
-        select(Asset)
+        select(*_SUMMARY)
         .where(Asset.c.collection_id == collection.id, *conditions)
         .order_by(Asset.c.canonical_uri, Asset.c.id)
     )
@@ -119,10 +121,16 @@ def _collection_assets(
         )
     if limit is not None:
         query = query.limit(limit)
-    streaming = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    # a page (a server's, --limit) is read at once: a server-side cursor would cost PostgreSQL
+    # two more round trips (DECLARE, CLOSE) for rows that fit one fetch anyway
+    streaming = (
+        conn
+        if limit is not None and limit <= STREAM_BATCH
+        else conn.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    )
     with streaming.execute(query) as rows:
         for row in rows:
-            yield ListedAsset(asset_record(row), collection.name)
+            yield ListedAsset(AssetSummary(*row), collection.name)
 
 
 def _conditions(state, approved, missing) -> list:
