@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,6 +165,35 @@ def _client(base: str, cid: str, requests_each: int) -> list[float]:
     return times
 
 
+@dataclass(frozen=True)
+class WrkRun:
+    requests: int
+    errors: int
+    p50: float  # ms
+    p95: float
+    rate: float  # requests per second
+    cpu_ms: float  # the server's CPU per request
+
+
+def _wrk(base: str, cid: str, workers: list[int]) -> WrkRun:
+    """The same load from wrk (C, one thread, 20 connections): a load generator that takes far
+    less of the shared cores than 20 Python threads do, so the figures are more the server's."""
+    script = Path(__file__).with_name("serve_wrk.lua")
+    cpu_before = _cpu_seconds(workers)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{CLIENTS}", "-d10s", "-s", str(script), base],
+        env=dict(os.environ, RV_COLLECTION=cid),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cpu = _cpu_seconds(workers) - cpu_before
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    count, errors, p50, p95, seconds = line.split()[1:]
+    n = int(count)
+    return WrkRun(n, int(errors), float(p50), float(p95), n / float(seconds), cpu / n * 1000)
+
+
 def bench_backend(backend: str, args, cli: Cli) -> list[str]:
     dbs = Databases(backend, cli.workdir)
     server = None
@@ -178,7 +209,8 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         base = f"http://127.0.0.1:{port}"
         env = dict(cli.env, RETROVUE_DATABASE_URL=url)
         server = subprocess.Popen(
-            [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
+            + ["--workers", str(args.workers)],
             env=env,
             stdin=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -208,6 +240,8 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         wall = time.perf_counter() - start
         cpu = _cpu_seconds(workers) - cpu_before
         rss_after = sum(_rss_mib(p) for p in workers)
+        wrk = _wrk(base, cid, workers) if shutil.which("wrk") else None
+        rss_end = sum(_rss_mib(p) for p in workers)
         times = sorted(t for run in runs for t in run)
         p50 = statistics.median(times)
         p95 = times[int(0.95 * (len(times) - 1))]
@@ -222,7 +256,17 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
             f"({len(times):,} requests, {len(times) / wall:,.0f}/s)",
             f"  server CPU per request     {cpu / len(times) * 1000:7.2f} ms (user+system of its "
             f"{len(workers)} process(es) over the x{CLIENTS} run)",
-            f"  server RSS                 {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB after the load",
+            *(
+                [
+                    f"  /api/v1/assets wrk x{CLIENTS} connections  p50 {wrk.p50:6.1f} ms  "
+                    f"p95 {wrk.p95:6.1f} ms  ({wrk.requests:,} requests, {wrk.rate:,.0f}/s, "
+                    f"{wrk.errors} errors; server CPU {wrk.cpu_ms:.2f} ms per request)"
+                ]
+                if wrk
+                else ["  (no wrk on PATH: apt-get install wrk for the C load generator)"]
+            ),
+            f"  server RSS                 {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB after "
+            f"the Python clients, {rss_end:7.1f} MiB after wrk",
         ]
     finally:
         if server is not None:
@@ -240,6 +284,7 @@ def main() -> int:
     ap.add_argument(
         "--backend", choices=["sqlite", "postgres", "postgresql", "both"], default="sqlite"
     )
+    ap.add_argument("--workers", type=int, default=1, help="serve --workers")
     ap.add_argument("--src", help="run the server from this source tree (its src/ directory)")
     args = ap.parse_args()
     os.environ.setdefault("RETROVUE_LOG_LEVEL", "warning")

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select, update
 
-from retrovue.database.tables import Asset, Collection
+from retrovue.database.tables import Asset, Collection, Source
 from tests.helpers import fs_config, make_tree
 from tests.serve_helpers import build_catalogue, client
 
@@ -151,3 +151,25 @@ def test_a_browser_signs_in_with_a_token(cat):
         ok = c.post("/login", data={"token": RW, "csrf": _csrf(login)}, follow_redirects=False)
         assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower()
         assert c.get("/").status_code == 200
+
+
+def test_a_collection_of_a_source_with_an_invalid_stored_config_still_shows_its_assets(
+    web, cat, engine
+):
+    """A stored config no importer accepts (edited by hand, or by an older retrovue) fails the
+    collection's ingestible check; the page still lists the stored assets, and says why."""
+    with engine.begin() as conn:
+        conn.execute(update(Source).values(config={"no_such_param": "x"}))
+    page = web.get(f"/collections/{cat.movies}")
+    assert page.status_code == 200
+    error = re.search(r'id="config-error"[^>]*>(.*?)</p>', page.text, re.S).group(1)
+    assert "stored config of Library is invalid" in error and "no_such_param" in error
+    assert all(title in page.text for title in ("Heat", "Alien", "Brazil"))
+    assert 'id="count-ready">2<' in page.text
+    shown = web.get(f"/api/v1/collections/{cat.movies}").json()
+    assert "no_such_param" in shown["config_error"] and shown["states"] == {"new": 1, "ready": 2}
+
+
+def test_a_collection_of_a_source_with_a_valid_config_shows_no_config_error(web, cat):
+    assert 'id="config-error"' not in web.get(f"/collections/{cat.movies}").text
+    assert web.get(f"/api/v1/collections/{cat.movies}").json()["config_error"] is None

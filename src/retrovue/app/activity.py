@@ -15,6 +15,7 @@ from retrovue.app.collection_read import (
 from retrovue.app.context import Context
 from retrovue.app.enrichers import effective_enrichers
 from retrovue.app.selectors import resolve_collection
+from retrovue.errors import RetrovueError
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe import activity as stored
 from retrovue.observe.catalog import asset_counts, collection_times, last_run
@@ -78,6 +79,8 @@ class CollectionView:
     failures: tuple[stored.FailureRow, ...]
     duration: stored.Bins | None  # of duration_ms
     loudness: stored.Bins | None  # of loudness_lufs
+    #: why the source's stored config cannot be read (None: it can), scrubbed
+    config_error: str | None = None
 
 
 def collection_view(ctx: Context, selector: str) -> CollectionView:
@@ -93,13 +96,23 @@ def collection_view(ctx: Context, selector: str) -> CollectionView:
         run = last_run(conn, col.id)
         failures = stored.enrichment_failures(conn, col.id, FAILURES)
     counts = {col.id: (sum(spread.states.values()), spread.missing)}
+    # a source whose stored config is invalid (edited by hand, or by an older retrovue) still
+    # has its assets in the database: the page shows them, and the error in place of the check
+    try:
+        reason, config_error = ingestible_reason(ctx, source, col), None
+    except RetrovueError as exc:
+        reason, config_error = "its source's stored config is invalid", ctx.scrub(exc.message)
     detail = CollectionDetail(
-        entry_of(source, col, times, counts),
-        ingestible_reason(ctx, source, col),
-        run,
-        effective_enrichers(source, col),
+        entry_of(source, col, times, counts), reason, run, effective_enrichers(source, col)
     )
-    return CollectionView(detail, spread.states, tuple(failures), spread.duration, spread.loudness)
+    return CollectionView(
+        detail,
+        spread.states,
+        tuple(failures),
+        spread.duration,
+        spread.loudness,
+        config_error,
+    )
 
 
 @dataclass(frozen=True)

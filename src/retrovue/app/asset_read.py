@@ -115,7 +115,7 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
         size = filters.page_size
         rows = stored.iter_assets(
             conn,
-            collection_id=chosen.id if chosen else None,
+            collection=chosen,
             source_id=source.id if source else None,
             state=filters.state,
             approved=filters.approved,

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, or_, select, tuple_
 
 from retrovue.database.tables import Asset, Collection, Source
 from retrovue.model.catalog import AssetOwner, AssetRecord, AssetSummary, ListedAsset
+from retrovue.model.snapshots import DbCollection
 
 _COLUMNS = tuple(AssetRecord.__dataclass_fields__)
 #: a listing's columns, in AssetSummary's order
@@ -54,7 +55,7 @@ def asset_key(conn: Connection, asset_id: uuid.UUID) -> AssetKey | None:
 def iter_assets(
     conn: Connection,
     *,
-    collection_id: uuid.UUID | None = None,
+    collection: DbCollection | None = None,
     source_id: uuid.UUID | None = None,
     state: str | None = None,
     approved: bool | None = None,
@@ -73,20 +74,22 @@ def iter_assets(
     whose collation Python's comparison would not match.
     """
     conditions = _conditions(state, approved, missing) + _content_conditions(kind, search)
-    for collection in _collections_from(conn, after, collection_id, source_id):
+    if collection is not None:  # one collection: no other's order to read
+        within = source_id in (None, collection.source_id)  # else: a source it is not in
+        listed = [ListedCollection(collection.id, collection.source_id, collection.name)] * within
+    else:
+        listed = _collections_from(conn, after, source_id)
+    for one in listed:
         if limit == 0:
             return
-        start = after if after is not None and after.collection_id == collection.id else None
-        for item in _collection_assets(conn, collection, conditions, start, limit):
+        start = after if after is not None and after.collection_id == one.id else None
+        for item in _collection_assets(conn, one, conditions, start, limit):
             yield item
             limit = None if limit is None else limit - 1
 
 
 def _collections_from(
-    conn: Connection,
-    after: AssetKey | None,
-    collection_id: uuid.UUID | None,
-    source_id: uuid.UUID | None,
+    conn: Connection, after: AssetKey | None, source_id: uuid.UUID | None
 ) -> list[ListedCollection]:
     """The collections the filters keep, in the listing order, from the one ``after`` is in."""
     rows = conn.execute(
@@ -97,9 +100,7 @@ def _collections_from(
     ordered = [ListedCollection(*row) for row in rows]
     if after is not None:
         ordered = ordered[[c.id for c in ordered].index(after.collection_id) :]
-    return [
-        c for c in ordered if collection_id in (None, c.id) and source_id in (None, c.source_id)
-    ]
+    return [c for c in ordered if source_id in (None, c.source_id)]
 
 
 def _collection_assets(

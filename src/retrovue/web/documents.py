@@ -99,6 +99,7 @@ def bins_json(bins) -> dict[str, Any] | None:
 def collection_view_document(view) -> dict[str, Any]:
     return {
         **collection_document(view.detail),
+        "config_error": view.config_error,
         "states": dict(sorted(view.states.items())),
         "failures": [failure_json(f) for f in view.failures],
         "histograms": {
