@@ -54,7 +54,13 @@ class Server:
             db_url=self.settings.db_url,
             redactor=Redactor(),
             shared_engine=self.engine(),
+            shared_registry=self.registry,
         )
+
+    @cached_property
+    def registry(self):
+        """The importers, loaded once per server (a plugin installed later needs a restart)."""
+        return Context().registry
 
     def close(self) -> None:
         with self._opening:
