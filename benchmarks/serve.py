@@ -210,7 +210,7 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         env = dict(cli.env, RETROVUE_DATABASE_URL=url)
         server = subprocess.Popen(
             [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
-            + ["--workers", str(args.workers)],
+            + (["--workers", str(args.workers)] if args.workers > 1 else []),
             env=env,
             stdin=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

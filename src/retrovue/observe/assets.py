@@ -75,8 +75,9 @@ def iter_assets(
     """
     conditions = _conditions(state, approved, missing) + _content_conditions(kind, search)
     if collection is not None:  # one collection: no other's order to read
-        within = source_id in (None, collection.source_id)  # else: a source it is not in
-        listed = [ListedCollection(collection.id, collection.source_id, collection.name)] * within
+        listed = [ListedCollection(collection.id, collection.source_id, collection.name)]
+        if source_id not in (None, collection.source_id):
+            listed = []  # a collection of another source than the one filtered on
     else:
         listed = _collections_from(conn, after, source_id)
     for one in listed:
