@@ -11,7 +11,10 @@ loopback port, then measures from this process:
   api alone    GET /api/v1/assets?collection=…&limit=100, one client paging 20 times
   api          GET /api/v1/assets?collection=…&limit=100 by 20 concurrent clients (threads),
                each paging on with next_after; p50/p95 of all requests
-  RSS          the server's resident memory before and after the load (from /proc)
+  CPU          the server's CPU time (user + system, every process) per request of that load:
+               what load on the machine distorts least
+  RSS          the server's resident memory before and after the load (from /proc; the sum of
+               its processes)
 
 Page times are the median of 5 requests, measured at the client over loopback (so they include
 HTTP; the server's own time is at most that).  The client threads share the machine's cores
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -30,6 +34,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,6 +113,24 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _family(pid: int) -> list[int]:
+    """The server's process and its children (Uvicorn's workers), from /proc."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [p for child in children for p in _family(int(child))]
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have spent (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _timed_get(session: requests.Session, url: str, **params) -> tuple[float, requests.Response]:
     start = time.perf_counter()
     response = session.get(url, params=params, timeout=60)
@@ -142,6 +165,35 @@ def _client(base: str, cid: str, requests_each: int) -> list[float]:
     return times
 
 
+@dataclass(frozen=True)
+class WrkRun:
+    requests: int
+    errors: int
+    p50: float  # ms
+    p95: float
+    rate: float  # requests per second
+    cpu_ms: float  # the server's CPU per request
+
+
+def _wrk(base: str, cid: str, workers: list[int]) -> WrkRun:
+    """The same load from wrk (C, one thread, 20 connections): a load generator that takes far
+    less of the shared cores than 20 Python threads do, so the figures are more the server's."""
+    script = Path(__file__).with_name("serve_wrk.lua")
+    cpu_before = _cpu_seconds(workers)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{CLIENTS}", "-d10s", "-s", str(script), base],
+        env=dict(os.environ, RV_COLLECTION=cid),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cpu = _cpu_seconds(workers) - cpu_before
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    count, errors, p50, p95, seconds = line.split()[1:]
+    n = int(count)
+    return WrkRun(n, int(errors), float(p50), float(p95), n / float(seconds), cpu / n * 1000)
+
+
 def bench_backend(backend: str, args, cli: Cli) -> list[str]:
     dbs = Databases(backend, cli.workdir)
     server = None
@@ -157,7 +209,8 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         base = f"http://127.0.0.1:{port}"
         env = dict(cli.env, RETROVUE_DATABASE_URL=url)
         server = subprocess.Popen(
-            [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
+            + (["--workers", str(args.workers)] if args.workers > 1 else []),
             env=env,
             stdin=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -178,24 +231,42 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         first = statistics.median(_timed_get(session, page)[0] for _ in range(5))
         later = statistics.median(_timed_get(session, page, after=late)[0] for _ in range(5))
         alone = sorted(_client(base, cid, 20))  # one client: the request's own time
-        rss_before = _rss_mib(server.pid)
+        workers = _family(server.pid)
+        rss_before = sum(_rss_mib(p) for p in workers)
+        cpu_before = _cpu_seconds(workers)
         start = time.perf_counter()
         with ThreadPoolExecutor(CLIENTS) as pool:
             runs = list(pool.map(lambda _: _client(base, cid, args.requests), range(CLIENTS)))
         wall = time.perf_counter() - start
-        rss_after = _rss_mib(server.pid)
+        cpu = _cpu_seconds(workers) - cpu_before
+        rss_after = sum(_rss_mib(p) for p in workers)
+        wrk = _wrk(base, cid, workers) if shutil.which("wrk") else None
+        rss_end = sum(_rss_mib(p) for p in workers)
         times = sorted(t for run in runs for t in run)
         p50 = statistics.median(times)
         p95 = times[int(0.95 * (len(times) - 1))]
         return [
-            f"{backend}: {args.assets:,} assets in one collection",
+            f"{backend}: {args.assets:,} assets in one collection (load average "
+            f"{os.getloadavg()[0]:.2f} after the run)",
             f"  collection page, first     {first * 1000:7.1f} ms (median of 5)",
             f"  collection page, late      {later * 1000:7.1f} ms (after a cursor {2 * PAGE} from the end)",
             f"  /api/v1/assets, 1 client   p50 {statistics.median(alone) * 1000:6.1f} ms  "
             f"p95 {alone[int(0.95 * (len(alone) - 1))] * 1000:6.1f} ms (20 pages in a row)",
             f"  /api/v1/assets x{CLIENTS} clients  p50 {p50 * 1000:6.1f} ms  p95 {p95 * 1000:6.1f} ms  "
             f"({len(times):,} requests, {len(times) / wall:,.0f}/s)",
-            f"  server RSS                 {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB after the load",
+            f"  server CPU per request     {cpu / len(times) * 1000:7.2f} ms (user+system of its "
+            f"{len(workers)} process(es) over the x{CLIENTS} run)",
+            *(
+                [
+                    f"  /api/v1/assets wrk x{CLIENTS} connections  p50 {wrk.p50:6.1f} ms  "
+                    f"p95 {wrk.p95:6.1f} ms  ({wrk.requests:,} requests, {wrk.rate:,.0f}/s, "
+                    f"{wrk.errors} errors; server CPU {wrk.cpu_ms:.2f} ms per request)"
+                ]
+                if wrk
+                else ["  (no wrk on PATH: apt-get install wrk for the C load generator)"]
+            ),
+            f"  server RSS                 {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB after "
+            f"the Python clients, {rss_end:7.1f} MiB after wrk",
         ]
     finally:
         if server is not None:
@@ -213,6 +284,7 @@ def main() -> int:
     ap.add_argument(
         "--backend", choices=["sqlite", "postgres", "postgresql", "both"], default="sqlite"
     )
+    ap.add_argument("--workers", type=int, default=1, help="serve --workers")
     ap.add_argument("--src", help="run the server from this source tree (its src/ directory)")
     args = ap.parse_args()
     os.environ.setdefault("RETROVUE_LOG_LEVEL", "warning")

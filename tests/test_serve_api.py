@@ -361,3 +361,55 @@ def test_a_stale_lock_is_shown_and_released(api, engine):
     released = api.post(f"{API}/locks/release", json={})
     assert released.status_code == 200 and released.json()["released"] is True
     assert api.get(f"{API}/locks").json()["locked"] is False
+
+
+def test_serve_with_two_workers_serves_from_both_with_the_same_rules(cat, tmp_path):
+    """`serve --workers 2`: two processes share the address, each made from the command's
+    arguments (the token read again from the token file, never put in the environment)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"RETROVUE_API_TOKEN={RW}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETROVUE_API_TOKEN")}
+    command = [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(
+        [*command, "--workers", "2", "--token-file", str(tokens), "--db", cat.db_url],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}{API}/collections"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                refused = requests.get(base, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.2)
+        assert refused.status_code == 401
+        assert refused.headers["x-frame-options"] == "DENY"
+        served = requests.get(base, headers={"authorization": f"Bearer {RW}"}, timeout=5)
+        assert [c["name"] for c in served.json()["collections"]] == ["movies", "shows"]
+        workers = [
+            int(p)
+            for task in Path(f"/proc/{server.pid}/task").iterdir()
+            for p in (task / "children").read_text().split()
+        ]
+        serving = [p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert len(serving) == 2  # the workers (multiprocessing's resource tracker is not)
+        for pid in workers:
+            assert RW not in Path(f"/proc/{pid}/environ").read_text(errors="replace")
+    finally:
+        server.terminate()
+        server.wait(20)

@@ -5,12 +5,13 @@ browser signs in with a token."""
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
 
 import pytest
 from sqlalchemy import select, update
 
-from retrovue.database.tables import Asset, Collection
+from retrovue.database.tables import Asset, Collection, Source
 from tests.helpers import fs_config, make_tree
 from tests.serve_helpers import build_catalogue, client
 
@@ -151,3 +152,70 @@ def test_a_browser_signs_in_with_a_token(cat):
         ok = c.post("/login", data={"token": RW, "csrf": _csrf(login)}, follow_redirects=False)
         assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower()
         assert c.get("/").status_code == 200
+
+
+def test_a_collection_of_a_source_with_an_invalid_stored_config_still_shows_its_assets(
+    web, cat, engine
+):
+    """A stored config no importer accepts (edited by hand, or by an older retrovue) fails the
+    collection's ingestible check; the page still lists the stored assets, and says why."""
+    with engine.begin() as conn:
+        conn.execute(update(Source).values(config={"no_such_param": "x"}))
+    page = web.get(f"/collections/{cat.movies}")
+    assert page.status_code == 200
+    error = re.search(r'id="config-error"[^>]*>(.*?)</p>', page.text, re.S).group(1)
+    assert "stored config of Library is invalid" in error and "no_such_param" in error
+    assert all(title in page.text for title in ("Heat", "Alien", "Brazil"))
+    assert 'id="count-ready">2<' in page.text
+    shown = web.get(f"/api/v1/collections/{cat.movies}").json()
+    assert "no_such_param" in shown["config_error"] and shown["states"] == {"new": 1, "ready": 2}
+
+
+def test_a_collection_of_a_source_with_a_valid_config_shows_no_config_error(web, cat):
+    assert 'id="config-error"' not in web.get(f"/collections/{cat.movies}").text
+    assert web.get(f"/api/v1/collections/{cat.movies}").json()["config_error"] is None
+
+
+def _drift(page: str) -> str:
+    return re.search(r'data-drift="([^"]+)">(.*?)</p>', page, re.S).group(0)
+
+
+def test_the_dashboard_shows_each_sources_drift_from_the_config_without_asking_upstream(
+    web, cat, engine, tmp_path
+):
+    """In line right after apply; a stored change the config does not declare (sync turned off,
+    the base path edited by hand) shows as drift, read from the database alone: the media
+    folder is gone, so a plan (which lists it) could not even run."""
+    page = web.get("/").text
+    assert 'data-drift="in line"' in _drift(page) and "the plan</a> tells both" in page
+    assert cat.config in re.search(r'id="drift-note">(.*?)</p>', page, re.S).group(1)
+    assert "Last reconcile: <span" in page  # apply's run: upstream news shows there
+    with engine.begin() as conn:
+        conn.execute(
+            update(Collection).where(Collection.c.name == "movies").values(sync_enabled=False)
+        )
+        conn.execute(update(Source).values(config={"base_path": "/elsewhere"}))
+    shutil.rmtree(tmp_path / "media")
+    drift = _drift(web.get("/").text)
+    assert 'data-drift="drifted"' in drift
+    assert "config.base_path differs" in drift and "/elsewhere" not in drift
+    assert "collection &#39;movies&#39;: sync on declared, off stored" in drift
+    source = web.get("/api/v1/overview").json()["sources"][0]
+    assert source["drift"]["state"] == "drifted" and len(source["drift"]["details"]) == 2
+    assert source["last_reconcile"]["outcome"] == "ok"
+
+
+def test_a_source_the_config_does_not_declare_and_one_not_stored_yet(cat, tmp_path):
+    other = fs_config(tmp_path / "other.yaml", tmp_path, {}, name="Archive")
+    with client(cat, config_file=str(other)) as c:
+        page = c.get("/").text
+        assert 'data-drift="undeclared"' in _drift(page) and "not declared in the config" in page
+        assert re.search(r'id="declared-only">.*Archive', page, re.S)
+        assert c.get("/api/v1/overview").json()["declared_only"] == ["Archive"]
+
+
+def test_without_a_readable_config_the_drift_is_unknown_and_says_why(cat, tmp_path):
+    missing = str(tmp_path / "nowhere.yaml")
+    with client(cat, config_file=missing) as c:
+        drift = _drift(c.get("/").text)
+        assert 'data-drift="unknown"' in drift and "config file not found" in drift

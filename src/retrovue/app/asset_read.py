@@ -15,7 +15,7 @@ from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
 from retrovue.model.enums import AssetState
 from retrovue.model.snapshots import DbCollection, DbSource
 from retrovue.observe import assets as stored
-from retrovue.observe.db import load_snapshot
+from retrovue.observe.db import load_names
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -105,7 +105,7 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
         raise UsageError("--limit and --all conflict: --all lists every matching asset")
     chosen = source = None
     with ctx.reading() as conn:
-        snapshot = load_snapshot(conn)
+        snapshot = load_names(conn)
         if filters.collection is not None:
             _source, chosen = resolve_collection(snapshot, filters.collection)
         if filters.source is not None:
@@ -115,7 +115,7 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
         size = filters.page_size
         rows = stored.iter_assets(
             conn,
-            collection_id=chosen.id if chosen else None,
+            collection=chosen,
             source_id=source.id if source else None,
             state=filters.state,
             approved=filters.approved,

@@ -54,6 +54,12 @@ class Context:
     #: an engine its owner shares between contexts (a server's requests, each one context):
     #: used instead of opening one, and left open by ``close``
     shared_engine: Engine | None = None
+    #: an importer registry its owner loaded once for many contexts (a server's requests): the
+    #: entry-point scan of plugins costs ~5 ms, more than a whole API request otherwise
+    shared_registry: Registry | None = None
+    #: connections the engine this context opens keeps for concurrent units of work (a server's
+    #: threads); None: SQLAlchemy's default, ample for a command
+    pool_size: int | None = None
     _schema_checked: bool = field(default=False, init=False, repr=False)
     _held_lock: HeldLock | None = field(default=None, init=False, repr=False)
 
@@ -66,6 +72,8 @@ class Context:
 
     @cached_property
     def registry(self) -> Registry:
+        if self.shared_registry is not None:
+            return self.shared_registry
         from retrovue.importers.registry import load_registry
 
         return load_registry()
@@ -99,7 +107,7 @@ class Context:
             return self.shared_engine
         from retrovue.database.engine import open_database
 
-        return open_database(self.target)
+        return open_database(self.target, pool_size=self.pool_size)
 
     @cached_property
     def reading_engine(self) -> Engine | NoDatabase:

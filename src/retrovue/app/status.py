@@ -85,7 +85,7 @@ def status(ctx: Context, config_file: str | None = None) -> Status:
                 name=row.name,
                 id=str(row.id),
                 type=row.type,
-                last_reconcile=_last_reconcile(runs.get(row.id), recorded.get(row.id)),
+                last_reconcile=last_reconcile(runs.get(row.id), recorded.get(row.id)),
                 in_sync=in_sync,
                 sync_detail=detail,
                 assets=dict(sorted(tally.items())),
@@ -136,7 +136,8 @@ def _sync_by_source(ctx: Context, config_file: str) -> dict:
     return out
 
 
-def _last_reconcile(run, recorded: dict | None) -> Reconcile | None:
+def last_reconcile(run, recorded: dict | None) -> Reconcile | None:
+    """The newer of a source's latest ingest run and the reconcile a watch recorded for it."""
     from retrovue.observe.status import iso
 
     from_run = (

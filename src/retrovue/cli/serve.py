@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import click
@@ -28,19 +29,54 @@ from retrovue.web.settings import DEFAULT_BIND, settings_for
 )
 @click.option("--test-db", is_flag=True, help="Use the test database (RETROVUE_TEST_DATABASE_URL).")
 @click.option("--db", "db_url", metavar="URL", help="Database URL (else RETROVUE_DATABASE_URL).")
-def serve(bind: str, token_file: str | None, config_file, test_db: bool, db_url) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the address: one uses one core (Python runs one thread at a "
+    "time); give the machine's cores to use them all.",
+)
+def serve(
+    bind: str, token_file: str | None, config_file, test_db: bool, db_url, workers: int
+) -> None:
     """Serve the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web view."""
     import uvicorn
 
-    from retrovue.web.app import create_app
+    from retrovue.web.app import SETTINGS_VARIABLE, create_app
 
-    settings = settings_for(
-        bind,
-        db_url=db_url,
-        test_db=test_db,
-        config_file=config_file,
-        token_file=token_file,
-        env=os.environ,
-    )
+    arguments = {
+        "bind": bind,
+        "db_url": db_url,
+        "test_db": test_db,
+        "config_file": config_file,
+        "token_file": token_file,
+    }
+    settings = settings_for(**arguments, env=os.environ)  # refused here, before any worker starts
     click.echo(f"retrovue serving on http://{bind}/", err=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+        return
+    # created and migrated here if new, once: workers opening a new database at once would each
+    # try to migrate it
+    from retrovue.app.context import Context
+
+    opening = Context(test_db=test_db, db_url=db_url)
+    try:
+        opening.engine  # noqa: B018 - opening is the point
+    finally:
+        opening.close()
+    # each worker process makes its own app from the same arguments (Uvicorn starts workers
+    # from an import string); tokens are read again from the environment or the token file
+    # there, so none is copied into the environment
+    os.environ[SETTINGS_VARIABLE] = json.dumps(arguments)
+    uvicorn.run(
+        "retrovue.web.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )

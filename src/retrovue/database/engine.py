@@ -121,15 +121,21 @@ def database_files(url: str) -> frozenset[str]:
     return frozenset((real, *(real + suffix for suffix in SQLITE_COMPANIONS)))
 
 
-def make_engine(url: str, *, application_name: str | None = None) -> Engine:
+def make_engine(
+    url: str, *, application_name: str | None = None, pool_size: int | None = None
+) -> Engine:
     """An engine for this URL; connecting creates nothing but a SQLite file in an existing folder.
     ``application_name`` (PostgreSQL) names its sessions in ``pg_stat_activity``; such an engine
     also tests a pooled connection before handing it out, as a long-lived process must (a
-    session the server ended is replaced instead of failing the next unit of work)."""
+    session the server ended is replaced instead of failing the next unit of work).
+    ``pool_size``: connections kept open for that many concurrent units of work (a server's
+    threads), plus a few beyond it (else SQLAlchemy's 5, which a server under load outgrows: each
+    connection past them is opened and closed per request, a new PostgreSQL backend each time)."""
     parsed = _parse(url)
     backend = parsed.get_backend_name()
+    pooling = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 4}
     if backend == "sqlite":
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, **pooling)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", finalize_interrupted_statement)
         return engine
@@ -138,7 +144,10 @@ def make_engine(url: str, *, application_name: str | None = None) -> Engine:
         if application_name is not None:
             connect_args["application_name"] = application_name[:63]  # the server's limit
         return create_engine(
-            _psycopg(parsed), connect_args=connect_args, pool_pre_ping=application_name is not None
+            _psycopg(parsed),
+            connect_args=connect_args,
+            pool_pre_ping=application_name is not None,
+            **pooling,
         )
     raise DatabaseError(
         f"Database operation failed: unsupported database '{backend}' (use sqlite or postgresql)"
@@ -285,9 +294,10 @@ def _state_or_missing(engine: Engine, target: DatabaseTarget) -> SchemaState | N
         raise database_error(exc, target.url) from exc
 
 
-def open_database(target: DatabaseTarget) -> Engine:
+def open_database(target: DatabaseTarget, *, pool_size: int | None = None) -> Engine:
     """Connect for work that may write: a new database (no file yet, or an empty PostgreSQL one)
-    is created and migrated first; any other must be at the newest revision."""
+    is created and migrated first; any other must be at the newest revision.  ``pool_size``: as
+    ``make_engine``'s."""
     path = sqlite_file(target.url)
     if path is not None:
         _private_file(path)
@@ -298,7 +308,7 @@ def open_database(target: DatabaseTarget) -> Engine:
             "cannot migrate or keep",
             hint="give a file: sqlite:///path/to/retrovue.db",
         )
-    engine = make_engine(target.url)
+    engine = make_engine(target.url, pool_size=pool_size)
     try:
         state = _state_or_missing(engine, target)
         if state is None:  # a PostgreSQL database not created yet: create it, as SQLite would

@@ -214,6 +214,43 @@ def _mkey(m: PathMappingSpec) -> tuple[str, str]:
     return (m.upstream_path, m.local_path or "")
 
 
+def declared_drift(decl: SourceDecl, stored: DbSource) -> tuple[str, ...]:
+    """Where a stored source differs from its declaration, read from the database alone (no
+    upstream listing: the dashboard asks on every view): its name, type and config, its
+    enrichers, and of each declared collection the sync flag, path mappings and enrichers, or
+    that it is not stored.  Only what differs is named, never a value (it may be a secret)."""
+    found = [f"{change.field} differs" for change in _source_changes(decl, stored)]
+    if decl.enrichers is not None and run_order(decl.enrichers) != run_order(stored.enrichers):
+        found.append("its enrichers differ")
+    for c in decl.collections:
+        db = _stored_collection(c, stored)
+        if db is None:
+            found.append(f"collection {c.label!r} is declared, not stored")
+            continue
+        if c.sync is not None and c.sync != db.sync_enabled:
+            declared, now = ("on" if on else "off" for on in (c.sync, db.sync_enabled))
+            found.append(f"collection {db.name!r}: sync {declared} declared, {now} stored")
+        # stored rows without a local path are discovery's placeholders, not declarations
+        if c.path_mappings is not None and _set_mappings(c.path_mappings) != _set_mappings(
+            db.path_mappings
+        ):
+            found.append(f"collection {db.name!r}: its path mappings differ")
+        if c.enrichers is not None and run_order(c.enrichers) != run_order(db.enrichers):
+            found.append(f"collection {db.name!r}: its enrichers differ")
+    return tuple(found)
+
+
+def _stored_collection(c: CollectionDecl, stored: DbSource) -> DbCollection | None:
+    if c.external_id is not None:
+        return stored.collection(c.external_id)
+    folded = (c.name or "").casefold()
+    return next((db for db in stored.collections if db.name.casefold() == folded), None)
+
+
+def _set_mappings(mappings: Sequence[PathMappingSpec]) -> frozenset[PathMappingSpec]:
+    return frozenset(m for m in mappings if m.local_path is not None)
+
+
 def _source_changes(decl: SourceDecl, stored: DbSource) -> tuple[FieldChange, ...]:
     changes = []
     if decl.name != stored.name:

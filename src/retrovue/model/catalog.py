@@ -39,9 +39,34 @@ class AssetRecord:
     loudness_lufs: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AssetSummary:
+    """What a listing shows of an asset (``asset list``, the collection page, /api/v1/assets):
+    the record without its metadata and probed facts, which a listing would read, decode from
+    JSON and drop (half a listing's cost, measured)."""
+
+    id: uuid.UUID
+    collection_id: uuid.UUID
+    source_uri: str
+    canonical_uri: str
+    kind: str
+    title: str | None
+    series_title: str | None
+    season_number: int | None
+    episode_number: int | None
+    year: int | None
+    duration_ms: int | None
+    size: int | None
+    state: str
+    approved_for_broadcast: bool
+    missing_since: datetime | None
+    discovered_at: datetime | None
+    loudness_lufs: float | None
+
+
 @dataclass(frozen=True)
 class ListedAsset:
-    asset: AssetRecord
+    asset: AssetSummary
     collection_name: str
 
 

@@ -49,6 +49,17 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
     ):
         mappings[row.collection_id].append(PathMappingSpec(row.upstream_path, row.local_path))
     by_source, by_collection = load_attachments(conn)
+    return _snapshot(conn, mappings, by_source, by_collection)
+
+
+def load_names(conn: Connection) -> DbSnapshot:
+    """The sources and their collections without their path mappings and enrichers (empty here):
+    enough to resolve a selector and name what a listing shows, in two SELECTs instead of four
+    (a server's asset page is ten round trips without this, six with it)."""
+    return _snapshot(conn, {}, {}, {})
+
+
+def _snapshot(conn: Connection, mappings: dict, by_source: dict, by_collection: dict) -> DbSnapshot:
     collections: dict[uuid.UUID, list[DbCollection]] = defaultdict(list)
     for row in conn.execute(select(Collection).order_by(Collection.c.name, Collection.c.id)):
         collections[row.source_id].append(

@@ -13,7 +13,7 @@ from retrovue.render.values import count_noun, iso, yes_no
 
 if TYPE_CHECKING:
     from retrovue.app.asset_read import AssetDetail, AssetListing
-    from retrovue.model.catalog import AssetRecord, ListedAsset
+    from retrovue.model.catalog import AssetRecord, AssetSummary, ListedAsset
 
 _DESCRIPTIVE = (
     "source_uri",
@@ -33,7 +33,7 @@ _DESCRIPTIVE = (
 _PROBED = PROBED_COLUMNS
 
 
-def _descriptive(a: AssetRecord) -> dict:
+def _descriptive(a: AssetRecord | AssetSummary) -> dict:
     return {f: getattr(a, f) for f in _DESCRIPTIVE}
 
 

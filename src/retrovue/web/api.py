@@ -162,9 +162,12 @@ def api_router() -> APIRouter:
         return respond(ctx, show_document(admin.list_locks(ctx)))
 
     @api.get("/overview", tags=["read"])
-    def overview(ctx: Ctx) -> Response:
-        """The dashboard's data: every source's collections with counts, failures, last run."""
-        return respond(ctx, doc.overview_document(activity.overview(ctx)))
+    def overview(ctx: Ctx, request: Request) -> Response:
+        """The dashboard's data: every source's collections with counts, failures, last run;
+        the source's last reconcile, and its drift from the server's config (compared with the
+        database only: no upstream is listed)."""
+        config = request.app.state.server.settings.config_file
+        return respond(ctx, doc.overview_document(activity.overview(ctx, config)))
 
     @api.get("/status", tags=["read"])
     def status(ctx: Ctx, request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from retrovue.render.assets import show_document as asset_document
@@ -99,6 +100,7 @@ def bins_json(bins) -> dict[str, Any] | None:
 def collection_view_document(view) -> dict[str, Any]:
     return {
         **collection_document(view.detail),
+        "config_error": view.config_error,
         "states": dict(sorted(view.states.items())),
         "failures": [failure_json(f) for f in view.failures],
         "histograms": {
@@ -117,6 +119,10 @@ def overview_document(overview) -> dict[str, Any]:
                 "name": s.source.name,
                 "type": s.source.type,
                 "available": s.available,
+                "drift": {"state": s.drift.state, "details": list(s.drift.details)},
+                "last_reconcile": dataclasses.asdict(s.last_reconcile)
+                if s.last_reconcile
+                else None,
                 "collections": [
                     {
                         "id": str(c.entry.collection.id),
@@ -135,6 +141,8 @@ def overview_document(overview) -> dict[str, Any]:
             for s in overview.sources
         ],
         "locks": [i.to_json() for i in overview.locks],
+        "config_file": overview.config_file,
+        "declared_only": list(overview.declared_only),
     }
 
 

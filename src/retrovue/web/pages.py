@@ -52,7 +52,8 @@ def page_router() -> APIRouter:
 
     @pages.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, ctx: Ctx) -> Response:
-        return render(request, ctx, "dashboard.html", overview=activity.overview(ctx))
+        config = request.app.state.server.settings.config_file
+        return render(request, ctx, "dashboard.html", overview=activity.overview(ctx, config))
 
     @pages.get("/collections/{selector}", response_class=HTMLResponse)
     def collection(

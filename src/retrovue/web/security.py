@@ -106,5 +106,10 @@ def check_csrf(cookie: str | None, field: str | None) -> None:
         )
 
 
+def csrf_cookie(token: str) -> str:
+    """The Set-Cookie value of a session's CSRF token: HttpOnly, SameSite=Strict, whole site."""
+    return f"{CSRF_COOKIE}={token}; HttpOnly; Path=/; SameSite=strict"
+
+
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)

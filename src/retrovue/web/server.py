@@ -4,11 +4,12 @@ still gets a ``Context`` of its own: its own secrets, schema check and lock) and
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from retrovue.app.context import Context
@@ -20,20 +21,32 @@ if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
 
 
+#: requests that run their (blocking) database work at once, each on a thread of the pool and a
+#: pooled connection of its own: as many threads as connections, so none waits for one or opens
+#: one per request.  On a 2-core machine more threads only take turns at the GIL.
+DB_THREADS = 8
+
+
 class Server:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
-        self._engine = None  # a SQLAlchemy engine, opened through a Context
+        self._engine = None  # a SQLAlchemy engine, opened (and migrated) as any command would
         self._opening = threading.Lock()
-        self._boot: Context | None = None
 
     def engine(self):
         """Opened (created and migrated if new, as any CLI command would) on first use."""
         with self._opening:
             if self._engine is None:
-                self._boot = Context(test_db=self.settings.test_db, db_url=self.settings.db_url)
-                self._engine = self._boot.engine
+                self._engine = Context(
+                    test_db=self.settings.test_db,
+                    db_url=self.settings.db_url,
+                    pool_size=DB_THREADS,
+                ).engine
             return self._engine
+
+    @property
+    def is_open(self) -> bool:
+        return self._engine is not None
 
     def context(self) -> Context:
         return Context(
@@ -41,13 +54,19 @@ class Server:
             db_url=self.settings.db_url,
             redactor=Redactor(),
             shared_engine=self.engine(),
+            shared_registry=self.registry,
         )
+
+    @cached_property
+    def registry(self):
+        """The importers, loaded once per server (a plugin installed later needs a restart)."""
+        return Context().registry
 
     def close(self) -> None:
         with self._opening:
-            if self._boot is not None:
-                self._boot.close()
-                self._boot = self._engine = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
     @cached_property
     def templates(self) -> Jinja2Templates:
@@ -65,12 +84,17 @@ class Server:
         return Jinja2Templates(env=env)
 
 
-def request_context(request: Request) -> Iterator[Context]:
+async def request_context(request: Request) -> AsyncIterator[Context]:
     """The request's unit of work: a context of its own, closed when the request ends (the
-    error handlers still scrub with its redactor, through ``request.state.ctx``)."""
-    ctx = request.app.state.server.context()
+    error handlers still scrub with its redactor, through ``request.state.ctx``).  Async: a sync
+    generator would cost two hops to the thread pool per request, and making a context waits on
+    nothing once the engine is open (the first request opens it in the pool: that may migrate)."""
+    server = request.app.state.server
+    if not server.is_open:
+        await run_in_threadpool(server.engine)
+    ctx = server.context()
     request.state.ctx = ctx
     try:
         yield ctx
     finally:
-        ctx.close()
+        ctx.close()  # a shared engine stays open: nothing here blocks
