@@ -124,14 +124,25 @@ def test_a_copied_file_becomes_an_asset_and_a_deleted_one_goes_missing(watching,
     assert watching.stop() == 0
 
 
-def test_a_file_still_being_written_counts_once_complete(watching, library, engine):
-    _config, media = library
-    growing = media / "movies" / "Big (1988).mkv"
+def test_a_file_still_being_written_counts_once_complete(library, db_url, engine):
+    config, media = library
+    # settle 2 s against writes 0.1 s apart: a loaded machine may pause the writer for a
+    # moment, never for 2 s (with the fixture's 0.2 s both were the same size and the test
+    # failed now and then under load, the file stored at half its size)
+    watching = WatchProcess(config, db_url, "--settle", "2.0")
+    try:
+        watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
+        _write_slowly(media / "movies" / "Big (1988).mkv", watching, engine)
+    finally:
+        watching.kill()
+
+
+def _write_slowly(growing: Path, watching: WatchProcess, engine) -> None:
     with open(growing, "wb") as out:
-        for _ in range(10):  # written over ~2 s: each write moves size and mtime
+        for _ in range(10):  # written over ~1 s: each write moves size and mtime
             out.write(b"x" * 4096)
             out.flush()
-            time.sleep(0.2)
+            time.sleep(0.1)
     watching.wait_for(lambda: _asset(engine, growing) is not None, "the completed file")
     with engine.connect() as conn:
         from retrovue.database.tables import Asset
