@@ -41,7 +41,7 @@ from retrovue.app.watch_folders import (
     roots_of,
 )
 from retrovue.config.model import DesiredState
-from retrovue.errors import ConfigError, RetrovueError
+from retrovue.errors import ConfigError, RetrovueError, WatchClaimedError
 from retrovue.logs import get_logger
 from retrovue.model.enums import Outcome, Trigger
 
@@ -66,6 +66,8 @@ class WatchOptions:
     settle: float = 0.5
     #: watchfiles gathers events this long before handing them over
     debounce_ms: int = 100
+    #: how long this watch's claim on its sources outlives it if it dies without letting go
+    claim_lease: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,13 @@ class Note:
     trigger: str | None = None
     outcome: str | None = None
     error: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimsLost:
+    """Put on the queue by the claims' renewal thread: these sources are another watch's now."""
+
+    sources: tuple[str, ...]
 
 
 @dataclass
@@ -97,6 +106,8 @@ class _State:
     dirty: dict[str, tuple[set[str], float]] = field(default_factory=dict)
     resync_due: dict[str, float] = field(default_factory=dict)
     retries: dict[Target, _Retry] = field(default_factory=dict)
+    #: declared sources another watch holds: neither reconciled nor watched by this one
+    unclaimed: set[str] = field(default_factory=set)
 
 
 class Watch:
@@ -119,6 +130,7 @@ class Watch:
         self._busy = False
         self._state = _State()
         self._config_watcher: ConfigWatcher | None = None
+        self._claims = None
 
     # -- control, from signal handlers or other threads --------------------------------------
 
@@ -152,8 +164,8 @@ class Watch:
             while not self.stopping:
                 try:
                     self._tick()
-                except KeyboardInterrupt:
-                    raise
+                except (KeyboardInterrupt, WatchClaimedError):
+                    raise  # the second: a start retried after the database came back
                 except Exception as exc:  # noqa: BLE001 - a service reports and carries on
                     self._error("internal", f"unexpected error: {_describe(self.ctx, exc)}")
                     time.sleep(1.0)
@@ -217,6 +229,8 @@ class Watch:
                 self.settler.saw(item.source, collection, item.path, item.at, now)
         elif isinstance(item, Reload):
             self._reload(item.why)
+        elif isinstance(item, ClaimsLost):
+            self._claims_lost(item.sources)
         elif isinstance(item, WatcherFailed):
             self._error("watcher", f"watching stopped: {item.message}", item.source or None)
             self._state.watchers.pop(item.source, None)
@@ -269,6 +283,7 @@ class Watch:
         if why != "SIGHUP" and old is not None and old.config_hash == desired.config_hash:
             return  # touched, not changed (SIGHUP asks for a reconcile whatever changed)
         self._state.desired = desired
+        self._reclaim(desired)
         self._say(Note("config-reloaded", f"{why}: reconciling everything"))
         self._reconcile(EVERYTHING, Trigger.WATCH_CONFIG)
 
@@ -285,8 +300,12 @@ class Watch:
         if not sources:
             self._state.retries.pop(target, None)
             return True
+        if not self._claimed(target, trigger, sources):
+            return False
+        # with a source held by another watch, "everything" is only ours (and never prunes)
+        narrowed = target.source is not None or bool(self._state.unclaimed)
         options = PlanOptions(
-            only_sources=tuple(sources) if target.source else (),
+            only_sources=tuple(sources) if narrowed else (),
             only_collections=(
                 frozenset((target.source.casefold(), c) for c in target.collections)
                 if target.collections is not None
@@ -326,10 +345,11 @@ class Watch:
         return ok
 
     def _sources_of(self, target: Target, desired: DesiredState) -> list[str]:
+        unclaimed = self._state.unclaimed
         if target.source is None:
-            return [s.name for s in desired.sources]
+            return [s.name for s in desired.sources if s.name not in unclaimed]
         decl = desired.source(target.source)
-        return [decl.name] if decl is not None else []
+        return [decl.name] if decl is not None and decl.name not in unclaimed else []
 
     def _failed(self, target: Target, trigger: Trigger, sources: list[str], error: str) -> None:
         self._error("reconcile", f"{trigger.value} of {_what(target)} failed: {error}")
@@ -401,7 +421,7 @@ class Watch:
             return
         wanted: dict[str, Roots] = {}
         for decl in desired.sources:
-            if decl.watch == "off":
+            if decl.watch == "off" or decl.name in self._state.unclaimed:
                 continue
             stored = snapshot.match_source(decl.name, decl.external_id)
             if stored is None:
@@ -459,12 +479,78 @@ class Watch:
                 self.metrics.health_detail = message
         self._say(Note(note, message, source=source, error=True))
 
+    # -- claims: one watch per source (execute/watch_claims.py) ---------------------------------
+
+    def _new_claims(self, desired: DesiredState):
+        from retrovue.execute.watch_claims import WatchClaims
+
+        return WatchClaims(
+            self.ctx.engine,
+            f"watch -c {desired.file}",
+            self.options.claim_lease,
+            on_lost=lambda names: self.queue.put(ClaimsLost(tuple(names))),
+        )
+
+    def _claimed(self, target: Target, trigger: Trigger, sources: list[str]) -> bool:
+        """Before the first reconcile, claim every declared source.  Another watch holding one
+        raises ``WatchClaimedError``: this watch ends having reconciled nothing.  A database
+        that cannot be reached is a failed start, tried again as a reconcile would be."""
+        if self._claims is not None and self._claims.started:
+            return True
+        try:
+            # the engine opens here: a database that cannot be reached is a failed start
+            self._claims = claims = self._new_claims(self._state.desired)
+            claims.claim_all(s.name for s in self._state.desired.sources)
+        except WatchClaimedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported, tried again like a reconcile
+            self._failed(target, trigger, sources, _describe(self.ctx, exc))
+            return False
+        claims.start()
+        return True
+
+    def _reclaim(self, desired: DesiredState) -> None:
+        """A reloaded config: sources no longer declared are let go, new ones claimed; one
+        another watch holds is reported and left to it, the rest carry on."""
+        if self._claims is None or not self._claims.started:
+            return  # the start, still to come, claims the new file's sources
+        names = {s.name for s in desired.sources}
+        self._claims.release(self._claims.held - names)
+        try:
+            refused = self._claims.claim_each(sorted(names - self._claims.held))
+        except RetrovueError as exc:  # the database: the new sources wait for the next reload
+            self._error("claim", f"could not claim the new sources: {exc.message}")
+            refused = {n: None for n in names - self._claims.held}
+        self._state.unclaimed = set(refused)
+        for name, holder in refused.items():
+            if holder is not None:
+                self._error(
+                    "claim",
+                    f'source "{name}" is not watched: another retrovue watch already watches '
+                    f"it ({holder.describe()})",
+                    name,
+                )
+
+    def _claims_lost(self, names: tuple[str, ...]) -> None:
+        self._state.unclaimed |= set(names)
+        for name in names:
+            self._state.resync_due.pop(name, None)
+            self._error(
+                "claim",
+                f'source "{name}" is no longer watched: its claim ran out while this watch could '
+                "not renew it, and another watch took it over",
+                name,
+            )
+        self._refresh_watchers()
+
     def _shutdown(self) -> None:
         for watcher in self._state.watchers.values():
             watcher.stop()
         self._state.watchers.clear()
         if self._config_watcher is not None:
             self._config_watcher.stop()
+        if self._claims is not None:
+            self._claims.close()
 
 
 def _what(target: Target) -> str:
