@@ -336,11 +336,12 @@ class Watch:
         outcome = applied.outcome
         if self.stopping and outcome == Outcome.INTERRUPTED:
             return False
-        self._state.retries.pop(target, None)
         ok = outcome in (Outcome.OK,)
         error = None if ok else _result_error(applied)
         self._after(sources, trigger, "ok" if ok else outcome.value, error, applied)
-        if not ok:
+        if ok:
+            self._state.retries.pop(target, None)
+        else:  # the retry known so far sets the next delay: forgetting it kept it at 1 s
             self._schedule_retry(target, trigger)
         return ok
 
