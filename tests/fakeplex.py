@@ -235,8 +235,9 @@ class FakePlex:
         return season
 
     # ----- server lifecycle -----------------------------------------------------------------
-    def start(self) -> FakePlex:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, port: int = 0) -> FakePlex:
+        """Serve on ``port`` (0: any free one; the old port: a server restarted)."""
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
         return self
