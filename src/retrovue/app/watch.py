@@ -375,8 +375,8 @@ class Watch:
                 self._state.resync_due[source] = time.monotonic() + self._decl_resync(source)
             self._refresh_watchers()
         self._refresh_metrics()
-        counts = _counts(applied)
         for source in sources:
+            counts = _counts(applied, source)
             if self.metrics is not None:
                 self.metrics.reconciles.labels(source, trigger.value, outcome).inc()
                 self.metrics.last_reconcile.labels(source).set(time.time())
@@ -571,17 +571,26 @@ def _describe(ctx: Context, exc: BaseException) -> str:
     return ctx.scrub(f"{type(exc).__name__}: {exc}")
 
 
-def _counts(applied) -> str:
-    degraded = [str(a.collection) for a in applied.plan.actions if getattr(a, "degraded", False)]
+def _counts(applied, source: str) -> str:
+    """This source's part of a reconcile (one of everything: each source's note says its own)."""
+    degraded = [
+        str(a.collection)
+        for a in applied.plan.actions
+        if getattr(a, "degraded", False) and a.collection.source.name == source
+    ]
     held = f" (mass-missing guard held for {', '.join(degraded)})" if degraded else ""
-    return _asset_counts(applied) + held
+    return _asset_counts(applied, source) + held
 
 
-def _asset_counts(applied) -> str:
+def _asset_counts(applied, source: str) -> str:
     result = applied.result
     if result is None:
         return ", no changes" if not applied.plan.has_changes else ""
-    counts = [i.counts for i in result.ingests if i.counts is not None]
+    counts = [
+        i.counts
+        for i in result.ingests
+        if i.counts is not None and i.collection.source.name == source
+    ]
     new, changed, missing = (
         sum(getattr(c, k) for c in counts) for k in ("new", "changed", "missing")
     )
