@@ -401,9 +401,8 @@ class Soak:
         quarter = max(len(after) // 4, 1)
         first, last = statistics.median(after[:quarter]), statistics.median(after[-quarter:])
         growth = (last - first) / first * 100
-        failed_reconciles = sum(
-            1 for e in watching.events if "failed" in str(e.get("event")) and e.get("kind")
-        )
+        # what the watch reported as a problem (a warning note): failed or unreachable reconciles
+        reported = sum(1 for e in watching.events if e.get("kind") and e.get("level") == "warning")
         lines = [
             f"retrovue watch soak: backend {args.backend}, {args.files:,} NAS files, "
             f"{args.plex_items:,} Plex items, churn {churned:.0f} s "
@@ -418,7 +417,8 @@ class Soak:
             f"  idle CPU ({window:.0f} s between resyncs): {idle * 100:6.2f} % of one core "
             "(target < 1 %)",
             f"  CPU over {resyncing_over:.0f} s with resyncs:   {with_resyncs * 100:6.2f} % of one core",
-            f"  reported failures:      {failed_reconciles} (Plex down, the unmounted share)",
+            f"  reported problems:      {reported} (reconciles while Plex was down or the share "
+            "unmounted)",
             "  present assets:         "
             + ", ".join(f"{k} {final.present.get(k, 0)}/{v}" for k, v in expected.items())
             + (" (= files/items)" if counts_ok else " MISMATCH"),
