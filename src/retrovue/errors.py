@@ -167,6 +167,13 @@ class LockedError(RetrovueError):
     code = "LOCKED"
 
 
+class WatchClaimedError(LockedError):
+    """A watch whose sources another running watch already watches: refused at start, nothing
+    reconciled (exit 1, as any refusal that changed nothing)."""
+
+    code = "WATCH_CLAIMED"
+
+
 class LockLostError(RetrovueError):
     """The apply lock stopped being ours while we worked (its session died, or someone released
     or took it over): the unit in progress rolled back, committed ones stay, nothing else runs."""

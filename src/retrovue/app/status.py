@@ -46,6 +46,8 @@ class SourceStatus:
     backlog_new: int = 0  # present assets not ready yet: enrichment still to do
     backlog_failed: int = 0  # present assets an enricher failed on for their current file
     last_error: LastError | None = None
+    #: the running `retrovue watch` that watches it ("user on host (pid N) watching since …")
+    watched_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def status(ctx: Context, config_file: str | None = None) -> Status:
         failures = read.last_runs(conn, failed_only=True)
         recorded = read.recorded_reconciles(conn)
     sync = _sync_by_source(ctx, config_file) if config_file else None
+    watches = _watches(ctx)
     out = []
     for row in rows:
         tally = states.get(row.id, {})
@@ -92,16 +95,29 @@ def status(ctx: Context, config_file: str | None = None) -> Status:
                 backlog_new=tally.get("new", 0) + tally.get("enriching", 0),
                 backlog_failed=failed.get(row.id, 0),
                 last_error=_last_error(failures.get(row.id), recorded.get(row.id)),
+                watched_by=watches.get(row.name.casefold()),
             )
         )
     for key, (in_sync, detail) in (sync or {}).items():
         if isinstance(key, str):  # declared, not stored
             name, type_id = key.split("\0", 1)
-            out.append(SourceStatus(name, None, type_id, None, in_sync, detail))
+            out.append(
+                SourceStatus(
+                    name, None, type_id, None, in_sync, detail,
+                    watched_by=watches.get(name.casefold()),
+                )
+            )  # fmt: skip
     return Status(ctx.target.display_url, config_file, tuple(out))
 
 
 _UNDECLARED = (None, "not declared in the config")
+
+
+def _watches(ctx: Context) -> dict[str, str]:
+    """claim key (the source's name, case-folded) -> the live watch holding it: one small read."""
+    from retrovue.execute.watch_claims import live_claims
+
+    return {key: info.describe() for key, info in live_claims(ctx.engine).items()}
 
 
 def _sync_by_source(ctx: Context, config_file: str) -> dict:

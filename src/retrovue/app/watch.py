@@ -53,7 +53,7 @@ from retrovue.app.watch_folders import (
 )
 from retrovue.app.watch_upstream import UpstreamEvent, UpstreamWatchers
 from retrovue.config.model import DesiredState
-from retrovue.errors import ConfigError, RetrovueError
+from retrovue.errors import ConfigError, RetrovueError, WatchClaimedError
 from retrovue.importers.base import StreamState
 from retrovue.logs import get_logger
 from retrovue.model.enums import Outcome, Trigger
@@ -79,6 +79,8 @@ class WatchOptions:
     settle: float = 0.5
     #: watchfiles gathers events this long before handing them over
     debounce_ms: int = 100
+    #: how long this watch's claim on its sources outlives it if it dies without letting go
+    claim_lease: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,13 @@ class Note:
     trigger: str | None = None
     outcome: str | None = None
     error: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimsLost:
+    """Put on the queue by the claims' renewal thread: these sources are another watch's now."""
+
+    sources: tuple[str, ...]
 
 
 @dataclass
@@ -111,6 +120,8 @@ class _State:
     dirty: dict[str, tuple[dict[str, set[str]] | None, float]] = field(default_factory=dict)
     resync_due: dict[str, float] = field(default_factory=dict)
     retries: dict[Target, _Retry] = field(default_factory=dict)
+    #: declared sources another watch holds: neither reconciled nor watched by this one
+    unclaimed: set[str] = field(default_factory=set)
 
 
 class Watch:
@@ -134,6 +145,7 @@ class Watch:
         self._state = _State()
         self._config_watcher: ConfigWatcher | None = None
         self.upstream = UpstreamWatchers(self.queue)
+        self._claims = None
 
     # -- control, from signal handlers or other threads --------------------------------------
 
@@ -167,8 +179,8 @@ class Watch:
             while not self.stopping:
                 try:
                     self._tick()
-                except KeyboardInterrupt:
-                    raise
+                except (KeyboardInterrupt, WatchClaimedError):
+                    raise  # the second: a start retried after the database came back
                 except Exception as exc:  # noqa: BLE001 - a service reports and carries on
                     self._error("internal", f"unexpected error: {_describe(self.ctx, exc)}")
                     time.sleep(1.0)
@@ -254,6 +266,8 @@ class Watch:
             self._take_upstream(item, now)
         elif isinstance(item, Reload):
             self._reload(item.why)
+        elif isinstance(item, ClaimsLost):
+            self._claims_lost(item.sources)
         elif isinstance(item, WatcherFailed):
             self._error("watcher", f"watching stopped: {item.message}", item.source or None)
             self._state.watchers.pop(item.source, None)
@@ -360,6 +374,7 @@ class Watch:
         if why != "SIGHUP" and old is not None and old.config_hash == desired.config_hash:
             return  # touched, not changed (SIGHUP asks for a reconcile whatever changed)
         self._state.desired = desired
+        self._reclaim(desired)
         self._say(Note("config-reloaded", f"{why}: reconciling everything"))
         self._reconcile(EVERYTHING, Trigger.WATCH_CONFIG)
 
@@ -376,8 +391,12 @@ class Watch:
         if not sources:
             self._state.retries.pop(target, None)
             return True
+        if not self._claimed(target, trigger, sources):
+            return False
+        # with a source held by another watch, "everything" is only ours (and never prunes)
+        narrowed = target.source is not None or bool(self._state.unclaimed)
         options = PlanOptions(
-            only_sources=tuple(sources) if target.source else (),
+            only_sources=tuple(sources) if narrowed else (),
             only_collections=(
                 frozenset((target.source.casefold(), c) for c in target.collections)
                 if target.collections is not None
@@ -414,21 +433,23 @@ class Watch:
         outcome = applied.outcome
         if self.stopping and outcome == Outcome.INTERRUPTED:
             return False
-        self._state.retries.pop(target, None)
         ok = outcome in (Outcome.OK,)
         error = None if ok else _result_error(applied)
         self._after(
             sources, trigger, "ok" if ok else outcome.value, error, applied, target.collections
         )
-        if not ok:
+        if ok:
+            self._state.retries.pop(target, None)
+        else:  # the retry known so far sets the next delay: forgetting it kept it at 1 s
             self._schedule_retry(target, trigger)
         return ok
 
     def _sources_of(self, target: Target, desired: DesiredState) -> list[str]:
+        unclaimed = self._state.unclaimed
         if target.source is None:
-            return [s.name for s in desired.sources]
+            return [s.name for s in desired.sources if s.name not in unclaimed]
         decl = desired.source(target.source)
-        return [decl.name] if decl is not None else []
+        return [decl.name] if decl is not None and decl.name not in unclaimed else []
 
     def _failed(self, target: Target, trigger: Trigger, sources: list[str], error: str) -> None:
         self._error("reconcile", f"{trigger.value} of {_what(target)} failed: {error}")
@@ -456,8 +477,8 @@ class Watch:
                 self._state.resync_due[source] = time.monotonic() + self._decl_resync(source)
             self._refresh_watchers()
         self._refresh_metrics()
-        counts = _counts(applied)
         for source in sources:
+            counts = _counts(applied, source)
             if self.metrics is not None:
                 self.metrics.reconciles.labels(source, trigger.value, outcome).inc()
                 self.metrics.last_reconcile.labels(source).set(time.time())
@@ -504,7 +525,7 @@ class Watch:
         wanted: dict[str, Roots] = {}
         synced: dict[str, frozenset[str]] = {}
         for decl in desired.sources:
-            if decl.watch == "off":
+            if decl.watch == "off" or decl.name in self._state.unclaimed:
                 continue
             stored = snapshot.match_source(decl.name, decl.external_id)
             if stored is None:
@@ -574,6 +595,70 @@ class Watch:
                 self.metrics.health_detail = message
         self._say(Note(note, message, source=source, error=True))
 
+    # -- claims: one watch per source (execute/watch_claims.py) ---------------------------------
+
+    def _new_claims(self, desired: DesiredState):
+        from retrovue.execute.watch_claims import WatchClaims
+
+        return WatchClaims(
+            self.ctx.engine,
+            f"watch -c {desired.file}",
+            self.options.claim_lease,
+            on_lost=lambda names: self.queue.put(ClaimsLost(tuple(names))),
+        )
+
+    def _claimed(self, target: Target, trigger: Trigger, sources: list[str]) -> bool:
+        """Before the first reconcile, claim every declared source.  Another watch holding one
+        raises ``WatchClaimedError``: this watch ends having reconciled nothing.  A database
+        that cannot be reached is a failed start, tried again as a reconcile would be."""
+        if self._claims is not None and self._claims.started:
+            return True
+        try:
+            # the engine opens here: a database that cannot be reached is a failed start
+            self._claims = claims = self._new_claims(self._state.desired)
+            claims.claim_all(s.name for s in self._state.desired.sources)
+        except WatchClaimedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported, tried again like a reconcile
+            self._failed(target, trigger, sources, _describe(self.ctx, exc))
+            return False
+        claims.start()
+        return True
+
+    def _reclaim(self, desired: DesiredState) -> None:
+        """A reloaded config: sources no longer declared are let go, new ones claimed; one
+        another watch holds is reported and left to it, the rest carry on."""
+        if self._claims is None or not self._claims.started:
+            return  # the start, still to come, claims the new file's sources
+        names = {s.name for s in desired.sources}
+        self._claims.release(self._claims.held - names)
+        try:
+            refused = self._claims.claim_each(sorted(names - self._claims.held))
+        except RetrovueError as exc:  # the database: the new sources wait for the next reload
+            self._error("claim", f"could not claim the new sources: {exc.message}")
+            refused = {n: None for n in names - self._claims.held}
+        self._state.unclaimed = set(refused)
+        for name, holder in refused.items():
+            if holder is not None:
+                self._error(
+                    "claim",
+                    f'source "{name}" is not watched: another retrovue watch already watches '
+                    f"it ({holder.describe()})",
+                    name,
+                )
+
+    def _claims_lost(self, names: tuple[str, ...]) -> None:
+        self._state.unclaimed |= set(names)
+        for name in names:
+            self._state.resync_due.pop(name, None)
+            self._error(
+                "claim",
+                f'source "{name}" is no longer watched: its claim ran out while this watch could '
+                "not renew it, and another watch took it over",
+                name,
+            )
+        self._refresh_watchers()
+
     def _shutdown(self) -> None:
         self.upstream.stop_all()
         for watcher in self._state.watchers.values():
@@ -581,6 +666,8 @@ class Watch:
         self._state.watchers.clear()
         if self._config_watcher is not None:
             self._config_watcher.stop()
+        if self._claims is not None:
+            self._claims.close()
 
 
 def _same_watch(old: Roots, new: Roots) -> bool:
@@ -604,17 +691,26 @@ def _describe(ctx: Context, exc: BaseException) -> str:
     return ctx.scrub(f"{type(exc).__name__}: {exc}")
 
 
-def _counts(applied) -> str:
-    degraded = [str(a.collection) for a in applied.plan.actions if getattr(a, "degraded", False)]
+def _counts(applied, source: str) -> str:
+    """This source's part of a reconcile (one of everything: each source's note says its own)."""
+    degraded = [
+        str(a.collection)
+        for a in applied.plan.actions
+        if getattr(a, "degraded", False) and a.collection.source.name == source
+    ]
     held = f" (mass-missing guard held for {', '.join(degraded)})" if degraded else ""
-    return _asset_counts(applied) + held
+    return _asset_counts(applied, source) + held
 
 
-def _asset_counts(applied) -> str:
+def _asset_counts(applied, source: str) -> str:
     result = applied.result
     if result is None:
         return ", no changes" if not applied.plan.has_changes else ""
-    counts = [i.counts for i in result.ingests if i.counts is not None]
+    counts = [
+        i.counts
+        for i in result.ingests
+        if i.counts is not None and i.collection.source.name == source
+    ]
     new, changed, missing = (
         sum(getattr(c, k) for c in counts) for k in ("new", "changed", "missing")
     )

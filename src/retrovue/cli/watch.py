@@ -37,6 +37,15 @@ from retrovue.model.enums import Outcome
     help="A file counts once its size and mtime held still this long.",
 )
 @click.option(
+    "--claim-lease",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long this watch's claim on its sources outlives it if it dies without letting go "
+    "(another watch of them is refused until then).",
+)
+@click.option(
     "--metrics",
     "metrics_at",
     metavar="HOST:PORT",
@@ -55,6 +64,7 @@ def watch(
     config_file,
     lock_timeout: float,
     settle: float,
+    claim_lease: float,
     metrics_at: str | None,
     serve_at: str | None,
 ) -> Outcome:
@@ -75,7 +85,9 @@ def watch(
         console.err(f"metrics on http://{host}:{server.address[1]}/metrics")
     if serve_at:
         web = _web(console, serve_at, config_file)
-    options = WatchOptions(config_file, lock_timeout=lock_timeout, settle=settle)
+    options = WatchOptions(
+        config_file, lock_timeout=lock_timeout, settle=settle, claim_lease=claim_lease
+    )
     # what the watch does is its log (structlog; --log-format json for a service), shown from
     # info up unless -q/-v or RETROVUE_LOG_LEVEL chose otherwise
     the_watch = Watch(console.ctx, options, metrics=metrics)

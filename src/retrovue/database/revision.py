@@ -17,7 +17,7 @@ from retrovue.errors import DatabaseError
 
 #: the newest migration in ``retrovue/migrations/versions``; a new migration must update it
 #: (tests/test_migrations.py compares it with Alembic's head)
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 #: Alembic's version table (its default name, in the connection's default schema)
 VERSION_TABLE = "alembic_version"

@@ -254,6 +254,23 @@ ApplyLock = Table(
 )
 
 
+# One row per source a running `retrovue watch` watches (execute/watch_claims.py): a second
+# watch of it is refused while the lease runs.
+WatchClaim = Table(
+    "watch_claims",
+    metadata,
+    Column("source_key", String(255), primary_key=True),  # the declared name, case-folded
+    Column("source_name", String(255), nullable=False),
+    Column("token", String(32), nullable=False),  # this watch's run: tells it from a restart
+    Column("holder", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("lease_until", Timestamp, nullable=False),
+)
+
+
 # Small named values of the database itself (its key for saved-plan digests).
 Setting = Table(
     "settings",

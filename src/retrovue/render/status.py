@@ -40,6 +40,8 @@ def status_text(status) -> list[str]:
         lines.append(f"  in sync:        {_in_sync(s)}")
         lines.append(f"  assets:         {_assets(s.assets)}")
         lines.append(f"  enrichment:     {s.backlog_new:,} to enrich, {s.backlog_failed:,} failed")
+        if s.watched_by:
+            lines.append(f"  watched by:     {s.watched_by}")
         if s.last_error is not None:
             where = f' (collection "{s.last_error.collection}")' if s.last_error.collection else ""
             lines.append(
