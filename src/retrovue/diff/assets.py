@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
-from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.stored_index import StoredIndex, path_check
 from retrovue.model.upstream import NOT_OFFERED, UNLISTED_FOLDER, UpstreamAsset
 from retrovue.spill import Spill
 
@@ -126,7 +126,7 @@ class AssetDiff:
 
 @cyclic_gc_paused()
 def diff_assets(
-    existing: dict[str, ExistingAsset],
+    existing: StoredIndex,
     upstream: Iterable[UpstreamAsset],
     *,
     to_canonical: Callable[[str], str | None] | None = None,
@@ -152,19 +152,22 @@ def diff_assets(
     ``keep_items`` False (a plan's diff) keeps only ``bare`` new and changed items.
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
 
-    Memory: the listing is read one item at a time; what lives to the end is the stored index,
-    the seen URIs, the new and changed items (spilled to a file, ``AssetDiff``) and a hash of each
+    Memory: the listing is read one item at a time; what lives to the end is the stored index
+    (compact: ``retrovue.model.stored_index``), a byte per stored asset saying it was listed,
+    the URIs of the listed items not stored, the new and changed items (spilled to a file, ``AssetDiff``) and a hash of each
     new item's canonical path (``_NewPaths``), not the items themselves.
     """
     diff = AssetDiff()
     if keep_paths:
         diff.duplicate_paths, diff.unmapped_paths = [], []
-    seen: set[str] = set()
+    # what was listed: a flag per stored asset (by its index position), the URIs of the others
+    seen_stored, seen = bytearray(len(existing)), set()
     known_seen = discovered = unchanged = 0  # plain locals: this loop runs once per item
     candidates, paths = new_items(), _NewPaths()
     changed = diff.changed
     keep = _same if keep_items else bare
-    get = existing.get
+    position_of = existing.positions.get
+    tokens, canonicals, was_missing = existing.tokens, existing.canonicals, existing.missing
     for item in upstream:
         if on_item is not None:
             on_item()
@@ -173,12 +176,17 @@ def diff_assets(
             diff.skip(item.problem or NOT_OFFERED, item.path)
             continue
         uri = item.source_uri
-        if uri in seen:  # the upstream listed the same item twice
+        at = position_of(uri)
+        if at is None:
+            if uri in seen:  # the upstream listed the same item twice
+                diff.duplicate(item.path, to_canonical)
+                continue
+            seen.add(uri)
+        elif seen_stored[at]:
             diff.duplicate(item.path, to_canonical)
             continue
-        known = get(uri)
-        # a stored item's URI is held by the index already: the set shares that string
-        seen.add(uri if known is None else known.source_uri)
+        else:
+            seen_stored[at] = 1
         if item.problem is not None:
             diff.skip_unusable(item, _local(item.path, to_canonical))
             continue
@@ -192,23 +200,27 @@ def diff_assets(
         if own_files and canonical in own_files:
             diff.skip(OWN_DATABASE_REASON, canonical)
             continue
-        if known is None:
+        if at is None:
             candidates.append((keep(item), canonical))
             paths.add(canonical)
             continue
         known_seen += 1
-        if known.missing:
-            diff.reappeared.append(known.id)
-        if known.change_token != item.change_token:
-            changed.append((known.id, keep(describe(item) if describe else item), canonical))
-        elif known.canonical_uri != canonical:
-            diff.remapped.append((known.id, canonical))
+        # equal hashes stand for equal strings (retrovue.model.stored_index); the same test
+        # as ``StoredIndex.change_of``, spelt out here as it runs once per listed item
+        if was_missing[at]:
+            diff.reappeared.append(existing.id_at(at))
+        if tokens[at] != hash(item.change_token):
+            changed.append(
+                (existing.id_at(at), keep(describe(item) if describe else item), canonical)
+            )
+        elif canonicals[at] != hash(canonical):
+            diff.remapped.append((existing.id_at(at), canonical))
         else:
             unchanged += 1
     diff.discovered, diff.unchanged = discovered, unchanged
     if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
-        _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing)
-    del seen  # freed before the new items are written: a first ingest's peak of memory
+        _mark_missing(diff, existing, seen_stored, missing_threshold, allow_mass_missing)
+    del seen, seen_stored  # freed before the new items are written: a first ingest's peak
     if candidates:
         _take_new(diff, existing, candidates, paths)
     return diff
@@ -244,7 +256,7 @@ def _local(path: str, to_canonical: Callable[[str], str | None] | None) -> str:
 
 def _take_new(
     diff: AssetDiff,
-    existing: dict[str, ExistingAsset],
+    existing: StoredIndex,
     candidates: Spill[tuple[UpstreamAsset, str]],
     paths: _NewPaths,
 ) -> None:
@@ -252,12 +264,15 @@ def _take_new(
     item is a duplicate, and the smallest source_uri wins, so which item is kept does not depend
     on the upstream's listing order."""
     hashes = paths.hashes
-    taken = {  # the stored paths new items may share (hashes match), not every stored path
-        a.canonical_uri
-        for a in existing.values()
-        if not a.missing and hash(a.canonical_uri) in hashes
+    # the stored paths new items may share (hashes match), as (hash, CRC-32): the stored index
+    # keeps no path, and the CRC tells a stored path from one merely of the same hash
+    missing, checks = existing.missing, existing.checks
+    taken = {
+        (h, checks[at])
+        for at, h in enumerate(existing.canonicals)
+        if h in hashes and not missing[at]
     }
-    suspects = paths.suspects | set(map(hash, taken))
+    suspects = paths.suspects | {h for h, _check in taken}
     del paths
     if not suspects:
         # no collision (the common case, e.g. every first ingest): all are new, and the order
@@ -267,7 +282,8 @@ def _take_new(
     # the winner of each shared path: one more pass over the suspects' real paths
     winner: dict[str, str] = {}
     for item, canonical in candidates:
-        if hash(canonical) in suspects and canonical not in taken:
+        h = hash(canonical)
+        if h in suspects and (h, path_check(canonical)) not in taken:
             best = winner.get(canonical)
             if best is None or item.source_uri < best:
                 winner[canonical] = item.source_uri
@@ -283,17 +299,17 @@ def _take_new(
 
 def _mark_missing(
     diff: AssetDiff,
-    existing: dict[str, ExistingAsset],
-    seen: set[str],
+    existing: StoredIndex,
+    seen: bytearray,
     threshold: float,
     allow: bool,
 ) -> None:
-    present = [a for a in existing.values() if not a.missing]
+    present = existing.present()
     unlisted = tuple(diff.unlisted)
     gone = [
-        a.id
-        for uri, a in existing.items()
-        if not a.missing and uri not in seen and not (unlisted and uri.startswith(unlisted))
+        existing.id_at(at)
+        for uri, at in existing.unseen(seen)
+        if not (unlisted and uri.startswith(unlisted))
     ]
     if not gone:
         return
@@ -302,10 +318,10 @@ def _mark_missing(
             True,
             "the upstream returned no items for a non-empty collection",
         )
-    elif len(gone) > threshold * len(present):
+    elif len(gone) > threshold * present:
         diff.degraded = True
         diff.degraded_reason = (
-            f"{len(gone):,} of {len(present):,} assets ({len(gone) / len(present):.0%}) would go missing, "
+            f"{len(gone):,} of {present:,} assets ({len(gone) / present:.0%}) would go missing, "
             f"above the {threshold:.0%} threshold"
         )
     if diff.degraded and not allow:
@@ -316,16 +332,16 @@ def _mark_missing(
 
 
 def asset_detail(
-    diff: AssetDiff, existing: dict[str, ExistingAsset], cap: int = DETAIL_CAP
+    diff: AssetDiff,
+    stored_paths: Callable[[list[uuid.UUID | str]], dict[str, str]],
+    cap: int = DETAIL_CAP,
 ) -> tuple[AssetDetail, ...]:
     """Which files each kind of change touches, at most ``cap`` paths per kind (sorted, so the
     same state gives the same plan), with the full count.  Missing and reappeared assets are
-    stored ids: their paths come from the stored index."""
-    stored = (
-        {a.id: a.canonical_uri for a in existing.values()}
-        if (diff.missing or diff.reappeared or diff.suppressed)
-        else {}
-    )
+    stored ids: ``stored_paths`` reads their paths (id as text -> canonical path; the stored
+    index keeps none)."""
+    named = [*diff.reappeared, *diff.missing, *diff.suppressed]
+    stored = stored_paths(named) if named else {}
     kinds = (
         ("new", [canonical for _item, canonical in diff.new]),
         ("changed", [canonical for _id, _item, canonical in diff.changed]),

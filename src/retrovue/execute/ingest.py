@@ -59,7 +59,7 @@ def ingest_collection(
     ``own_files``: the database's own files in this collection, never ingested.
     """
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
-        existing = load_asset_index(conn, collection_id)
+        existing, _ = load_asset_index(conn, collection_id)
     narrowed = title is not None
     reuse = observed is not None and not narrowed
     # a progress display that knows phases gets them; the stored count estimates the listing

@@ -15,7 +15,9 @@ from sqlalchemy import Connection, Engine, select
 
 from retrovue.database.engine import driver_cursor
 from retrovue.database.tables import Asset, Collection, PathMapping, Source
-from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource, ExistingAsset
+from retrovue.fingerprint import AssetDigest
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
+from retrovue.model.stored_index import StoredIndex
 from retrovue.model.upstream import PathMappingSpec
 from retrovue.observe.enrichment import load_attachments
 
@@ -80,14 +82,64 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
     return DbSnapshot(sources)
 
 
-def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, ExistingAsset]:
-    """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns.
+def load_asset_index(
+    conn: Connection, collection_id: uuid.UUID, *, fingerprint: bool = False
+) -> tuple[StoredIndex, str | None]:
+    """The collection's stored index (``retrovue.model.stored_index``), in one SELECT of the
+    comparison columns, and with ``fingerprint`` the digest of those same rows
+    (``fingerprint.fingerprint_assets``: the read is then in ``source_uri`` order, and a saved
+    plan's digest is of exactly the rows it diffed).
 
-    Read on the driver's own cursor, each row made an ExistingAsset by ``tuple.__new__`` (in C):
-    SQLAlchemy's result rows cost 20% more time and ~60 bytes more per row, and a plan of a
-    million-file collection holds every one.  Ids come as text (32 hex digits on SQLite, the
-    dashed form on PostgreSQL: no UUID object per row); ``missing`` as 0/1 on both backends.
+    Read on the driver's own cursor: SQLAlchemy's result rows cost 20% more time.  Ids come as
+    text (32 hex digits on SQLite, the dashed form on PostgreSQL, as the other readers give
+    them); ``missing`` as 0/1 on both backends.
     """
+    postgresql = conn.dialect.name == "postgresql"
+    index = StoredIndex(dashed=postgresql)
+    digest = AssetDigest() if fingerprint else None
+    for rows in _stored_rows(conn, collection_id, ordered=fingerprint):
+        index.extend(rows)
+        if digest is not None:
+            digest.update(rows)
+    return index, None if digest is None else digest.hexdigest()
+
+
+def asset_fingerprint(conn: Connection, collection_id: uuid.UUID) -> str:
+    """``fingerprint_assets`` of the collection's stored rows, read in order and never held."""
+    digest = AssetDigest()
+    for rows in _stored_rows(conn, collection_id, ordered=True):
+        digest.update(rows)
+    return digest.hexdigest()
+
+
+def stored_paths(
+    conn: Connection, collection_id: uuid.UUID, ids: list[uuid.UUID | str]
+) -> dict[uuid.UUID | str, str]:
+    """``id -> canonical_uri`` of these stored assets (keyed by the ids as given)."""
+    paths: dict[uuid.UUID | str, str] = {}
+    by_uuid = {as_uuid(i): i for i in ids}
+    keys = list(by_uuid)
+    a = Asset.c
+    for start in range(0, len(keys), _IDS_PER_STATEMENT):
+        chunk = keys[start : start + _IDS_PER_STATEMENT]
+        query = select(a.id, a.canonical_uri).where(
+            a.collection_id == collection_id, a.id.in_(chunk)
+        )
+        for row in conn.execute(query):
+            paths[by_uuid[row.id]] = row.canonical_uri
+    return paths
+
+
+#: bound ids per statement: under any SQLite build's variable limit (999 in old ones)
+_IDS_PER_STATEMENT = 900
+
+
+def _stored_rows(
+    conn: Connection, collection_id: uuid.UUID, *, ordered: bool
+) -> Iterator[list[tuple]]:
+    """The comparison columns of the collection's assets, a batch of driver rows at a time.
+    ``ordered``: by ``source_uri`` in code point order, as Python sorts strings (UTF-8 bytes
+    compare the same way: SQLite's BINARY collation, PostgreSQL's "C")."""
     dialect = conn.dialect
     postgresql = dialect.name == "postgresql"
     statement = (
@@ -95,18 +147,16 @@ def load_asset_index(conn: Connection, collection_id: uuid.UUID) -> dict[str, Ex
         " CASE WHEN missing_since IS NULL THEN 0 ELSE 1 END"
         f" FROM assets WHERE collection_id = {'%s' if postgresql else '?'}"
     )
+    if ordered:
+        statement += " ORDER BY source_uri COLLATE " + ('"C"' if postgresql else "BINARY")
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
-    make = tuple.__new__
-    index: dict[str, ExistingAsset] = {}
     with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
         cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
         # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
-        # loads them in C; small batches, not fetchall: each row tuple is dropped once copied
+        # loads them in C; small batches, not fetchall: each batch is dropped once indexed
         # (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall or 10,000)
         while rows := cursor.fetchmany(1_000):
-            for row in rows:
-                index[row[0]] = make(ExistingAsset, row)
-    return index
+            yield rows
 
 
 #: SQLite pages cached while the index is read (KiB, SQLite's negative form)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from retrovue.fingerprint import digest_value
-from retrovue.model.snapshots import DbSnapshot, DbState, ExistingAsset
+from retrovue.fingerprint import AssetDigest, digest_value
+from retrovue.model.snapshots import DbSnapshot, DbState
+from retrovue.model.stored_index import StoredIndex
 from retrovue.observe.reader import AssetTally
 
 
@@ -20,7 +21,14 @@ class EmptyReader:
     def snapshot(self) -> DbSnapshot:
         return DbSnapshot(())
 
-    def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
+    def asset_index(
+        self, collection_id: uuid.UUID | None, *, fingerprint: bool = False
+    ) -> tuple[StoredIndex, str | None]:
+        return StoredIndex(), AssetDigest().hexdigest() if fingerprint else None
+
+    def stored_paths(
+        self, collection_id: uuid.UUID | None, ids: list[uuid.UUID | str]
+    ) -> dict[uuid.UUID | str, str]:
         return {}
 
     def enrich_pending(

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from retrovue.model.snapshots import DbSnapshot, ExistingAsset
+from retrovue.fingerprint import AssetDigest
+from retrovue.model.snapshots import DbSnapshot
+from retrovue.model.stored_index import StoredIndex
 from retrovue.observe import aired, db, enrichment
 
 
@@ -28,11 +30,22 @@ class DbReader:
     def snapshot(self) -> DbSnapshot:
         return db.load_snapshot(self.conn)
 
-    def asset_index(self, collection_id: uuid.UUID | None) -> dict[str, ExistingAsset]:
-        """``source_uri -> ExistingAsset`` of a stored collection (empty for one not stored yet)."""
+    def asset_index(
+        self, collection_id: uuid.UUID | None, *, fingerprint: bool = False
+    ) -> tuple[StoredIndex, str | None]:
+        """The stored index of a collection (empty for one not stored yet), and with
+        ``fingerprint`` the digest of the rows it was read from (``observe.db.load_asset_index``)."""
+        if collection_id is None:
+            return StoredIndex(), AssetDigest().hexdigest() if fingerprint else None
+        return db.load_asset_index(self.conn, collection_id, fingerprint=fingerprint)
+
+    def stored_paths(
+        self, collection_id: uuid.UUID | None, ids: list[uuid.UUID | str]
+    ) -> dict[uuid.UUID | str, str]:
+        """``id -> canonical_uri`` of these stored assets (a ``--detail`` plan names them)."""
         if collection_id is None:
             return {}
-        return db.load_asset_index(self.conn, collection_id)
+        return db.stored_paths(self.conn, collection_id, ids)
 
     def enrich_pending(
         self, collection_id: uuid.UUID, type_id: str, *, force: bool, retry_failed: bool

@@ -17,7 +17,6 @@ from retrovue.config.model import DesiredState, SourceDecl
 from retrovue.diff.assets import asset_detail, diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
 from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
-from retrovue.fingerprint import fingerprint_assets
 from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
@@ -232,7 +231,9 @@ def _plan_ingest(
     """The collection's ingest, and the stored ids of the assets the listing changed (their
     enrichment results were for the old change token)."""
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
-        existing = reader.asset_index(state.address.id)
+        existing, db_fingerprint = reader.asset_index(
+            state.address.id, fingerprint=options.fingerprint
+        )
     external_id = state.upstream.external_id
     listing = importer.fetch_assets_for_collection(external_id)
     if observations is not None:
@@ -262,8 +263,12 @@ def _plan_ingest(
             for m in state.path_mappings
             if m.local_path
         ),
-        db_fingerprint=fingerprint_assets(existing) if options.fingerprint else None,
-        detail=asset_detail(diff, existing) if options.detail else (),
+        db_fingerprint=db_fingerprint,
+        detail=(
+            asset_detail(diff, functools.partial(reader.stored_paths, state.address.id))
+            if options.detail
+            else ()
+        ),
     )
     return ingest, changed_ids
 
