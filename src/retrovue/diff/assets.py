@@ -267,11 +267,16 @@ def _take_new(
     # the stored paths new items may share (hashes match), as (hash, CRC-32): the stored index
     # keeps no path, and the CRC tells a stored path from one merely of the same hash
     missing, checks = existing.missing, existing.checks
-    taken = {
-        (h, checks[at])
-        for at, h in enumerate(existing.canonicals)
-        if h in hashes and not missing[at]
-    }
+    shared = hashes.intersection(existing.canonicals)  # in C: most often none
+    taken = (
+        {
+            (h, checks[at])
+            for at, h in enumerate(existing.canonicals)
+            if h in shared and not missing[at]
+        }
+        if shared
+        else set()
+    )
     suspects = paths.suspects | {h for h, _check in taken}
     del paths
     if not suspects:
