@@ -87,7 +87,7 @@ def load_asset_index(
 ) -> tuple[StoredIndex, str | None]:
     """The collection's stored index (``retrovue.model.stored_index``), in one SELECT of the
     comparison columns, and with ``fingerprint`` the digest of those same rows
-    (``fingerprint.fingerprint_assets``: the read is then in ``source_uri`` order, and a saved
+    (``fingerprint.AssetDigest``: the read is then in ``source_uri`` order, and a saved
     plan's digest is of exactly the rows it diffed).
 
     Read on the driver's own cursor: SQLAlchemy's result rows cost 20% more time.  Ids come as
@@ -105,7 +105,7 @@ def load_asset_index(
 
 
 def asset_fingerprint(conn: Connection, collection_id: uuid.UUID) -> str:
-    """``fingerprint_assets`` of the collection's stored rows, read in order and never held."""
+    """The ``AssetDigest`` of the collection's stored rows, read in order and never held."""
     digest = AssetDigest()
     for rows in _stored_rows(conn, collection_id, ordered=True):
         digest.update(rows)
