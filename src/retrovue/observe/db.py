@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from sqlalchemy import Connection, Engine, select
 
@@ -150,13 +150,28 @@ def _stored_rows(
     if ordered:
         statement += " ORDER BY source_uri COLLATE " + ('"C"' if postgresql else "BINARY")
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
-    with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
+    with _index_cursor(conn, postgresql) as cursor:
         cursor.execute(statement, (bind(collection_id) if bind else collection_id,))
         # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
         # loads them in C; small batches, not fetchall: each batch is dropped once indexed
         # (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall or 10,000)
         while rows := cursor.fetchmany(1_000):
             yield rows
+
+
+@contextmanager
+def _index_cursor(conn: Connection, postgresql: bool) -> Iterator:
+    """The driver cursor the stored rows are read on.  PostgreSQL's is a server-side cursor:
+    psycopg's plain cursor receives the whole result into libpq's memory before the first
+    ``fetchmany`` (a million rows made a no-change plan peak at 522 MiB against SQLite's
+    308); this one fetches each batch when asked, inside the connection's transaction."""
+    if postgresql:
+        raw = conn.connection.dbapi_connection
+        with closing(raw.cursor(name="retrovue_stored_rows")) as cursor:
+            yield cursor
+        return
+    with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
+        yield cursor
 
 
 #: SQLite pages cached while the index is read (KiB, SQLite's negative form)
