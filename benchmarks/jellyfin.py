@@ -7,8 +7,8 @@ server does not hold them), then measures, in the same run:
   decoded and turned into assets) against the same pages fetched with a bare
   ``requests.Session`` loop, without decoding (the HTTP floor) and with ``json.loads`` (the
   decoding floor);
-* the real CLI as processes (start-up included) on a fresh database: ``apply --auto-approve``
-  (plan and execute in one process), then a no-change ``plan``: wall time, requests the server
+* the real CLI as processes (start-up included) on a fresh database: a first ``plan``,
+  ``apply --auto-approve`` (plan and execute in one process), then a no-change ``plan``: wall time, requests the server
   logged (target: ceil(N / page size) + a small constant) and peak RSS of each process.
 
     .venv/bin/python benchmarks/jellyfin.py [--items 20000] [--repeat 2]

@@ -37,7 +37,7 @@ def cli_runs(
     page_size: int,
     constant: int,
 ) -> list[str]:
-    """``apply --auto-approve`` then a no-change ``plan`` of ``source`` (a retrovue.yaml source
+    """A first ``plan``, ``apply --auto-approve``, then a no-change ``plan`` of ``source`` (a retrovue.yaml source
     without collections: a "TV" collection mapped from /data/TV is added), as processes.
     ``secret``: the environment variable the source's config names, and its value."""
     local = workdir / "nas" / "TV"
@@ -57,6 +57,11 @@ def cli_runs(
         url = dbs.new(source["type"])
         cli.run("db", "upgrade", db=url)
         server.log.clear()
+        t_first, rss_first, out = cli.run("plan", "-c", str(config), db=url)
+        n_first = len(server.log)
+        if "+" not in out:
+            raise SystemExit(f"the first plan shows nothing new:\n{out[-2000:]}")
+        server.log.clear()
         t_apply, rss_apply, out = cli.run("apply", "-c", str(config), "--auto-approve", db=url)
         n_apply = len(server.log)
         if "Apply complete" not in out:
@@ -70,6 +75,8 @@ def cli_runs(
         dbs.drop_all()
     bound = math.ceil(items / page_size) + constant
     return [
+        f"CLI first `plan` ({args.backend}):           {t_first:7.2f} s  {n_first:4d} requests  "
+        f"peak RSS {rss_first:,.0f} MiB",
         f"CLI `apply --auto-approve` ({args.backend}):  {t_apply:7.2f} s  {n_apply:4d} requests "
         f"(target <= ceil(N/page) + {constant} = {bound})  peak RSS {rss_apply:,.0f} MiB",
         f"CLI no-change `plan` ({args.backend}):        {t_plan:7.2f} s  {n_plan:4d} requests  "

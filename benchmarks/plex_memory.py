@@ -12,6 +12,8 @@ Runs on a fresh database, each command as a process (start-up included):
 * ``plan``                  the first plan: every item is new
 * ``apply --auto-approve``  plan and execute in one process (the executor reuses the listing)
 * ``plan``                  no change: every item is stored and unchanged
+* ``plan``, ``apply``       a few changes: every 1,000th episode's file changed (new size), the
+                            last 0.1% gone from the server and as many new ones in their place
 
 and prints, for each, its wall time and CPU time (steadier on a shared machine), peak RSS (``os.wait4``: that child's own ``ru_maxrss``)
 against the target (256 MiB for up to 200,000 items, 512 MiB beyond), and the requests the server
@@ -59,11 +61,19 @@ MEDIA = {
 }
 
 
+#: the churn step: every CHANGED_EVERY-th episode changes, the last count // GONE_EVERY are
+#: replaced by new ones
+CHANGED_EVERY = 1_000
+GONE_EVERY = 1_000
+
+
 class LazyEpisodes:
-    """The section's episodes as a sequence whose slices are built on demand."""
+    """The section's episodes as a sequence whose slices are built on demand; ``churned`` makes
+    the few changes of the churn step."""
 
     def __init__(self, count: int, root: str):
         self.count, self.root = count, root
+        self.churned = False
 
     def __len__(self) -> int:
         return self.count
@@ -86,9 +96,15 @@ class LazyEpisodes:
             "year": 2000 + show % 20,
             "duration": 1_800_000,
         }
-        part = Part(2 * n + 2, file, size=1_000_000_000 + n, duration=1_800_000)
+        key, size = 1_000_000 + n, 1_000_000_000 + n
+        if self.churned:
+            if n % CHANGED_EVERY == 0:
+                size += 1  # the file changed: a new change token
+            if n >= self.count - self.count // GONE_EVERY:  # another item in the old one's place
+                key, file = 10_000_000 + n, file.replace(".mkv", " (new).mkv")
+        part = Part(2 * n + 2, file, size=size, duration=1_800_000)
         part.attrs = {"videoProfile": "high"}
-        return Item(1_000_000 + n, "episode", attrs, [Media(2 * n + 1, [part], dict(MEDIA))])
+        return Item(key, "episode", attrs, [Media(2 * n + 1, [part], dict(MEDIA))])
 
 
 class LazySection(Section):
@@ -96,10 +112,10 @@ class LazySection(Section):
         return self.episodes if type_number == 4 else []
 
 
-def serve(items: int) -> FakePlex:
+def serve(episodes: LazyEpisodes) -> FakePlex:
     plex = FakePlex()
     tv = LazySection("2", "TV", "show", ["/data/TV"])
-    tv.episodes = LazyEpisodes(items, "/data/TV")
+    tv.episodes = episodes
     plex.sections[tv.key] = tv
     return plex.start()
 
@@ -133,7 +149,8 @@ def main() -> None:
     backend = "postgresql" if args.backend == "postgres" else args.backend
     target = 256 if args.items <= 200_000 else 512
     pages = math.ceil(args.items / PlexImporter.page_size)
-    plex = serve(args.items)
+    episodes = LazyEpisodes(args.items, "/data/TV")
+    plex = serve(episodes)
     workdir = Path(tempfile.mkdtemp(prefix="rv-bench-plexmem-"))
     out = sys.stdout.write
     out(f"{args.items:,} episodes ({backend}), page size {PlexImporter.page_size}: {pages} pages\n")
@@ -149,17 +166,21 @@ def main() -> None:
             ("first plan (all new)", ("plan",), "+"),
             ("apply --auto-approve", ("apply", "--auto-approve"), "Apply complete"),
             ("no-change plan", ("plan",), "No changes."),
+            ("plan, a few changes", ("plan",), "+"),
+            ("apply, a few changes", ("apply", "--auto-approve"), "Apply complete"),
         ):
+            episodes.churned = label.endswith("a few changes")
             plex.log.clear()
             seconds, rss, text = cli.run(*command, "-c", str(config), db=url)
             if expect not in text:
                 raise SystemExit(f"{label}: unexpected output:\n{text[-2000:]}")
             made = len(plex.log)
+            summary = _summary(text) if label.endswith("a few changes") else ""
             ok = rss < target and made <= pages + CONSTANT
             failed |= not ok
             out(
                 f"{label:22s} {seconds:7.1f} s ({cli.cpu:5.1f} s CPU)  peak RSS {rss:6.0f} MiB (target < {target})  "
-                f"{made:5d} requests (<= {pages} + {CONSTANT})  {'ok' if ok else 'OVER'}\n"
+                f"{made:5d} requests (<= {pages} + {CONSTANT})  {'ok' if ok else 'OVER'}{summary}\n"
             )
             sys.stdout.flush()  # a 1,000,000-item run takes a while: show each line as it comes
     finally:
@@ -168,6 +189,11 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     if failed:
         raise SystemExit("FAILED: a bound is exceeded")
+
+
+def _summary(text: str) -> str:
+    """The plan's counts line of the collection, to show the churn was seen as such."""
+    return next(("\n    " + line.strip() for line in text.splitlines() if " assets: " in line), "")
 
 
 if __name__ == "__main__":

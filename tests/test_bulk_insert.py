@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, cast, insert, select
 
 from retrovue.database.tables import Asset, Collection, Source
 from retrovue.execute.bulk import insert_new_assets, set_missing, update_canonical, update_changed
@@ -58,6 +58,12 @@ def test_bulk_rows_read_back_like_core_rows(engine):
 
 def _two_assets(engine):
     """Two stored assets written by SQLAlchemy's own Core path, as (collection id, index)."""
+    return _stored_assets(engine, ("a", "b"))
+
+
+def _stored_assets(engine, names, gone=("b",)):
+    """Stored assets ``file:///m/{name}.mkv`` written by SQLAlchemy's own Core path (the ones
+    named in ``gone`` missing), as (collection id, index)."""
     from retrovue.observe.db import load_asset_index
 
     sid, cid = uuid.uuid4(), uuid.uuid4()
@@ -69,7 +75,7 @@ def _two_assets(engine):
             )
         )
         conn.execute(insert(Collection).values(id=cid, source_id=sid, external_id="c", name="c"))
-        for name in ("a", "b"):
+        for name in names:
             conn.execute(
                 insert(Asset).values(
                     id=uuid.uuid4(),
@@ -80,24 +86,24 @@ def _two_assets(engine):
                     change_token="1:1",
                     state="ready",
                     approved_for_broadcast=True,
-                    missing_since=then if name == "b" else None,
+                    missing_since=then if name in gone else None,
                     discovered_at=then,
                     created_at=then,
                     updated_at=then,
                 )
             )
-        return cid, load_asset_index(conn, cid)
+        return cid, load_asset_index(conn, cid)[0]
 
 
 def test_set_based_updates_write_what_core_writes(engine):
     now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     _cid, index = _two_assets(engine)
-    a, b = index["file:///m/a.mkv"], index["file:///m/b.mkv"]
+    a, b = index.id_of("file:///m/a.mkv"), index.id_of("file:///m/b.mkv")
     item = UpstreamAsset("file:///m/a.mkv", "/m/a.mkv", 9, "2:9", "episode", "T", "S", 1, 2)
     with engine.begin() as conn:
-        update_changed(conn, [(a.id, item, "/n/a.mkv")], now)
-        update_canonical(conn, [(b.id, "/n/b.mkv")], now)
-        set_missing(conn, [b.id], None, now)
+        update_changed(conn, [(a, item, "/n/a.mkv")], now)
+        update_canonical(conn, [(b, "/n/b.mkv")], now)
+        set_missing(conn, [b], None, now)
     with engine.connect() as conn:
         rows = {r.source_uri: r for r in conn.execute(select(Asset))}
         changed, remapped = rows["file:///m/a.mkv"], rows["file:///m/b.mkv"]
@@ -109,7 +115,7 @@ def test_set_based_updates_write_what_core_writes(engine):
         assert remapped.state == "ready"  # content unchanged: nothing else moves
         assert changed.updated_at.replace(tzinfo=UTC) == now
     with engine.begin() as conn:
-        set_missing(conn, [a.id, b.id], now, now)
+        set_missing(conn, [a, b], now, now)
     with engine.connect() as conn:
         assert conn.execute(select(Asset.c.missing_since)).scalars().all() != [None, None]
         assert conn.execute(select(Asset.c.id).where(Asset.c.missing_since.is_(None))).all() == []
@@ -127,7 +133,7 @@ def test_sqlite_timestamps_are_stored_as_the_orm_stores_them(engine):
     item = UpstreamAsset("file:///m/c.mkv", "/m/c.mkv", 7, "1:7")
     with engine.begin() as conn:
         insert_new_assets(conn, cid, [(item, "/m/c.mkv")], now)
-        set_missing(conn, [index["file:///m/a.mkv"].id], now, now)
+        set_missing(conn, [index.id_of("file:///m/a.mkv")], now, now)
     with engine.connect() as conn:
         stored = conn.execute(
             text("select created_at, updated_at, missing_since from assets where source_uri = :u"),
@@ -141,16 +147,41 @@ def test_sqlite_timestamps_are_stored_as_the_orm_stores_them(engine):
 
 
 def test_the_stored_index_reads_the_same_on_both_backends(engine):
-    """``load_asset_index`` reads on the driver's cursor: ids as text, ``missing`` as 0/1."""
-    from retrovue.model.snapshots import ExistingAsset
-
+    """``load_asset_index`` reads on the driver's cursor: each id comes back as the database's
+    own text of it, ``missing`` as 0/1, and the index tells a listed token or path apart from
+    the stored one."""
     cid, index = _two_assets(engine)
-    a, b = index["file:///m/a.mkv"], index["file:///m/b.mkv"]
-    assert isinstance(a, ExistingAsset) and (a.missing, b.missing) == (0, 1)
-    assert (a.canonical_uri, a.change_token) == ("/m/a.mkv", "1:1")
+    a, b = index.positions["file:///m/a.mkv"], index.positions["file:///m/b.mkv"]
+    assert (index.missing[a], index.missing[b]) == (0, 1) and index.present() == 1
     with engine.connect() as conn:
-        stored = conn.execute(select(Asset.c.id).where(Asset.c.source_uri == a.source_uri))
-        assert uuid.UUID(a.id) == stored.scalar_one()
+        stored = conn.execute(
+            select(Asset.c.id, cast(Asset.c.id, String)).where(Asset.c.collection_id == cid)
+        )
+        as_text = {str(row[0]): row[1] for row in stored}
+    assert index.id_at(a) == as_text[str(uuid.UUID(index.id_at(a)))]
+    assert index.change_of("file:///m/a.mkv", "1:1", "/m/a.mkv") is None
+    assert index.change_of("file:///m/a.mkv", "1:2", "/m/a.mkv") == "content"
+    assert index.change_of("file:///m/a.mkv", "1:1", "/n/a.mkv") == "remap"
+    assert index.change_of("file:///m/c.mkv", "1:1", "/m/c.mkv") == "created"
+
+
+def test_the_stored_fingerprint_is_in_code_point_order_on_both_backends(engine):
+    """A saved plan's digest of the stored rows is read in ``source_uri`` order straight from
+    the database (never holding the rows); that order is Python's (code points), not the
+    server's collation, which sorts 'a' before 'B' and ignores the '_' (PostgreSQL's locales)."""
+    from retrovue.fingerprint import AssetDigest
+    from retrovue.observe.db import asset_fingerprint, load_asset_index
+
+    names = ("a", "B", "_x", "é", "z", "Ä")
+    cid, _ = _stored_assets(engine, names, gone=("z",))
+    rows = sorted((f"file:///m/{n}.mkv", None, "1:1", f"/m/{n}.mkv", int(n == "z")) for n in names)
+    expected = AssetDigest()
+    expected.update(rows)
+    with engine.connect() as conn:
+        streamed = asset_fingerprint(conn, cid)
+        index, with_index = load_asset_index(conn, cid, fingerprint=True)
+    assert streamed == with_index == expected.hexdigest()
+    assert len(index) == len(names)
 
 
 def test_new_asset_ids_are_random_version_4_uuids():

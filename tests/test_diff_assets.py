@@ -7,6 +7,7 @@ from retrovue.importers.base import UpstreamAsset
 from retrovue.model.actions import SkipReason
 from retrovue.model.counts import IngestCounts
 from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.stored_index import StoredIndex
 
 
 def up(uri, token="t1", path=None):
@@ -14,12 +15,19 @@ def up(uri, token="t1", path=None):
 
 
 def known(uri, token="t1", canonical=None, missing=False):
-    return uri, ExistingAsset(uri, uuid.uuid4(), token, canonical or f"/m/{uri}", missing)
+    # the id as SQLite's text gives it: the index hands stored ids back in the database's form
+    return uri, ExistingAsset(uri, uuid.uuid4().hex, token, canonical or f"/m/{uri}", missing)
+
+
+def stored(rows: dict) -> StoredIndex:
+    return StoredIndex.of(rows.values())
 
 
 def test_new_changed_unchanged_missing():
     existing = dict([known("a"), known("b"), known("c"), known("d"), known("e"), known("f")])
-    diff = diff_assets(existing, [up("a"), up("b", "t2"), up("c"), up("d"), up("e"), up("new")])
+    diff = diff_assets(
+        stored(existing), [up("a"), up("b", "t2"), up("c"), up("d"), up("e"), up("new")]
+    )
     c = diff.counts()
     assert (c.new, c.changed, c.unchanged, c.missing) == (1, 1, 4, 1)
     assert diff.missing == [existing["f"].id]
@@ -27,21 +35,21 @@ def test_new_changed_unchanged_missing():
 
 def test_reappeared_is_counted_on_top_of_its_category():
     existing = dict([known("a", missing=True), known("b")])
-    diff = diff_assets(existing, [up("a"), up("b")])
+    diff = diff_assets(stored(existing), [up("a"), up("b")])
     assert diff.reappeared == [existing["a"].id]
     assert diff.counts().unchanged == 2
 
 
 def test_narrowed_scope_never_marks_missing():
     existing = dict([known("a"), known("b")])
-    diff = diff_assets(existing, [up("a")], full_scope=False)
+    diff = diff_assets(stored(existing), [up("a")], full_scope=False)
     assert diff.missing == [] and not diff.degraded
 
 
 def test_duplicates_by_canonical_uri_smallest_source_uri_wins():  # N-3
     existing = dict([known("held", canonical="/m/same-as-held")])
     diff = diff_assets(
-        existing,
+        stored(existing),
         [
             up("held", path="/m/same-as-held"),
             up("z", path="/m/x"),
@@ -57,37 +65,40 @@ def test_duplicates_by_canonical_uri_smallest_source_uri_wins():  # N-3
 
 def test_remapped_when_only_canonical_changes():  # N-9
     existing = dict([known("a", canonical="/old/a")])
-    diff = diff_assets(existing, [up("a", path="/new/a")])
+    diff = diff_assets(stored(existing), [up("a", path="/new/a")])
     assert diff.remapped == [(existing["a"].id, "/new/a")]
 
 
 def test_unmapped_items_are_counted_with_an_example():
     diff = diff_assets(
-        {}, [up("a", path="/srv/a"), up("b", path="/srv/b")], to_canonical=lambda p: None
+        stored({}), [up("a", path="/srv/a"), up("b", path="/srv/b")], to_canonical=lambda p: None
     )
     assert (diff.unmapped, diff.unmapped_example, list(diff.new)) == (2, "/srv/a", [])
 
 
 def test_mass_missing_guard_suppresses_above_threshold():
     existing = dict(known(f"a{i}") for i in range(10))
-    diff = diff_assets(existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.2)
+    diff = diff_assets(stored(existing), [up(f"a{i}") for i in range(7)], missing_threshold=0.2)
     assert diff.degraded and diff.missing == [] and diff.missing_suppressed == 3
     assert "30%" in diff.degraded_reason
     allowed = diff_assets(
-        existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.2, allow_mass_missing=True
+        stored(existing),
+        [up(f"a{i}") for i in range(7)],
+        missing_threshold=0.2,
+        allow_mass_missing=True,
     )
     assert allowed.degraded and len(allowed.missing) == 3
 
 
 def test_mass_missing_guard_empty_upstream():
     existing = dict([known("a")])
-    diff = diff_assets(existing, [])
+    diff = diff_assets(stored(existing), [])
     assert diff.degraded and diff.missing == [] and "no items" in diff.degraded_reason
 
 
 def test_below_threshold_marks_missing():
     existing = dict(known(f"a{i}") for i in range(10))
-    diff = diff_assets(existing, [up(f"a{i}") for i in range(8)], missing_threshold=0.2)
+    diff = diff_assets(stored(existing), [up(f"a{i}") for i in range(8)], missing_threshold=0.2)
     assert not diff.degraded and len(diff.missing) == 2
 
 
@@ -97,7 +108,7 @@ def test_counts_of_a_mixed_run_are_exact():  # N-4: reappeared counts on top of 
         + [known(f"k{i}") for i in range(7)]
     )
     upstream = [up("a"), up("b", "t2"), up("c"), up("new")] + [up(f"k{i}") for i in range(7)]
-    diff = diff_assets(existing, upstream)
+    diff = diff_assets(stored(existing), upstream)
     assert diff.counts() == IngestCounts(
         discovered=11, new=1, changed=1, unchanged=9, missing=1, reappeared=1
     )
@@ -107,7 +118,9 @@ def test_counts_of_a_mixed_run_are_exact():  # N-4: reappeared counts on top of 
 
 def test_unchanged_token_and_canonical_writes_nothing():  # B-16 / B-18
     existing = dict([known("a", canonical="/local/a")])
-    diff = diff_assets(existing, [up("a", path="/srv/a")], to_canonical=lambda p: "/local/a")
+    diff = diff_assets(
+        stored(existing), [up("a", path="/srv/a")], to_canonical=lambda p: "/local/a"
+    )
     assert list(diff.new) == list(diff.changed) == [] == diff.remapped
     assert diff.reappeared == diff.missing == []
     assert diff.counts() == IngestCounts(discovered=1, unchanged=1)
@@ -116,33 +129,33 @@ def test_unchanged_token_and_canonical_writes_nothing():  # B-16 / B-18
 def test_changed_token_is_changed_with_the_new_canonical_not_remapped():  # B-17
     existing = dict([known("a", canonical="/old/a")])
     item = up("a", "t2", path="/new/a")
-    diff = diff_assets(existing, [item])
+    diff = diff_assets(stored(existing), [item])
     assert list(diff.changed) == [(existing["a"].id, item, "/new/a")]
     assert diff.remapped == [] and diff.counts().unchanged == 0
 
 
 def test_reappeared_with_a_new_token_is_changed_and_reappeared():  # N-4
     existing = dict([known("a", missing=True)])
-    diff = diff_assets(existing, [up("a", "t2")])
+    diff = diff_assets(stored(existing), [up("a", "t2")])
     assert (diff.counts().changed, diff.counts().reappeared, diff.counts().unchanged) == (1, 1, 0)
 
 
 def test_same_source_uri_listed_twice_is_one_item_and_one_duplicate():
-    diff = diff_assets({}, [up("a"), up("a")])
+    diff = diff_assets(stored({}), [up("a"), up("a")])
     assert [i.source_uri for i, _ in diff.new] == ["a"]
     assert diff.counts() == IngestCounts(discovered=2, new=1, duplicates=1)
 
 
 def test_canonical_held_only_by_a_missing_asset_is_not_taken():  # N-3: taken = non-missing
     existing = dict([known("old", canonical="/m/x", missing=True)])
-    diff = diff_assets(existing, [up("new", path="/m/x")])
+    diff = diff_assets(stored(existing), [up("new", path="/m/x")])
     assert [(i.source_uri, c) for i, c in diff.new] == [("new", "/m/x")]
     assert diff.duplicates == 0 and diff.missing == [] and not diff.degraded
 
 
 def test_new_items_are_stored_under_their_mapped_canonical_uri():  # N-2
     item = up("a", path="/srv/Movies/a.mkv")
-    diff = diff_assets({}, [item], to_canonical=lambda p: p.replace("/srv", "/mnt/nas", 1))
+    diff = diff_assets(stored({}), [item], to_canonical=lambda p: p.replace("/srv", "/mnt/nas", 1))
     assert list(diff.new) == [(item, "/mnt/nas/Movies/a.mkv")]
 
 
@@ -151,7 +164,7 @@ def test_unmapped_items_give_one_skip_reason_with_the_first_example():  # N-2
         return path.replace("/srv", "/mnt", 1) if path.startswith("/srv/") else None
 
     diff = diff_assets(
-        {},
+        stored({}),
         [up("a", path="/other/a"), up("b", path="/srv/b"), up("c", path="/other/c")],
         to_canonical=to_canonical,
     )
@@ -160,31 +173,31 @@ def test_unmapped_items_give_one_skip_reason_with_the_first_example():  # N-2
 
 
 def test_no_unmapped_items_no_skip_reason():
-    assert diff_assets({}, [up("a")], to_canonical=lambda p: p).skip_reasons() == ()
+    assert diff_assets(stored({}), [up("a")], to_canonical=lambda p: p).skip_reasons() == ()
 
 
 def test_mass_missing_empty_upstream_with_override_marks_all_missing():  # N-5
     existing = dict([known("a"), known("b")])
-    diff = diff_assets(existing, [], allow_mass_missing=True)
+    diff = diff_assets(stored(existing), [], allow_mass_missing=True)
     assert diff.degraded and diff.missing_suppressed == 0
     assert sorted(map(str, diff.missing)) == sorted(str(a.id) for a in existing.values())
 
 
 def test_empty_upstream_suppresses_missing_and_counts_it():  # N-5
     existing = dict([known("a"), known("b")])
-    diff = diff_assets(existing, [])
+    diff = diff_assets(stored(existing), [])
     assert diff.counts() == IngestCounts(missing_suppressed=2)
     assert diff.degraded_reason == "the upstream returned no items for a non-empty collection"
 
 
 def test_empty_upstream_for_a_collection_with_only_missing_assets_is_not_degraded():  # N-5
     existing = dict([known("a", missing=True)])
-    diff = diff_assets(existing, [])
+    diff = diff_assets(stored(existing), [])
     assert not diff.degraded and diff.missing == [] and diff.missing_suppressed == 0
 
 
 def test_empty_upstream_for_an_empty_collection_is_not_degraded():
-    diff = diff_assets({}, [])
+    diff = diff_assets(stored({}), [])
     assert not diff.degraded and diff.counts() == IngestCounts()
 
 
@@ -192,7 +205,7 @@ def test_mass_missing_ratio_counts_only_non_missing_assets():  # N-5
     present = [known(f"p{i}") for i in range(5)]
     already = [known(f"m{i}", missing=True) for i in range(5)]
     existing = dict(present + already)
-    diff = diff_assets(existing, [up(f"p{i}") for i in range(3)], missing_threshold=0.2)
+    diff = diff_assets(stored(existing), [up(f"p{i}") for i in range(3)], missing_threshold=0.2)
     # 2 of 5 present (40%), not 2 of 10 (20%, which would pass)
     assert diff.degraded and diff.missing == [] and diff.missing_suppressed == 2
     assert diff.degraded_reason == ("2 of 5 assets (40%) would go missing, above the 20% threshold")
@@ -200,13 +213,13 @@ def test_mass_missing_ratio_counts_only_non_missing_assets():  # N-5
 
 def test_missing_threshold_is_the_one_given():
     existing = dict(known(f"a{i}") for i in range(10))
-    diff = diff_assets(existing, [up(f"a{i}") for i in range(7)], missing_threshold=0.5)
+    diff = diff_assets(stored(existing), [up(f"a{i}") for i in range(7)], missing_threshold=0.5)
     assert not diff.degraded and len(diff.missing) == 3
 
 
 def test_already_missing_asset_is_not_marked_again():  # N-4
     existing = dict([known("gone", missing=True)] + [known(f"a{i}") for i in range(5)])
-    diff = diff_assets(existing, [up(f"a{i}") for i in range(5)])
+    diff = diff_assets(stored(existing), [up(f"a{i}") for i in range(5)])
     assert diff.missing == [] and not diff.degraded
     assert diff.counts() == IngestCounts(discovered=5, unchanged=5)
 
@@ -221,7 +234,9 @@ def test_describe_completes_only_the_changed_items():
         calls.append(item.source_uri)
         return item._replace(title=f"described {item.source_uri}")
 
-    diff = diff_assets(existing, [up("same"), up("changed", "t2"), up("new")], describe=describe)
+    diff = diff_assets(
+        stored(existing), [up("same"), up("changed", "t2"), up("new")], describe=describe
+    )
     assert calls == ["changed"]
     assert [i.title for i, _ in diff.new] == [None]
     assert [i.title for _, i, _ in diff.changed] == ["described changed"]
@@ -240,7 +255,7 @@ def test_the_listing_is_consumed_with_the_cyclic_gc_paused_and_resumed_after():
             yield up(name)
 
     assert gc.isenabled()
-    diff_assets({}, listing())
+    diff_assets(stored({}), listing())
     assert seen_enabled == [False, False] and gc.isenabled()
 
 
@@ -251,6 +266,6 @@ def test_an_item_not_offered_is_counted_and_goes_missing_like_a_deleted_one():
 
     existing = dict([known(u) for u in "abcdef"])
     trashed = UpstreamAsset("a", "/m/a", None, "", kind=NOT_OFFERED, problem="in the trash")
-    diff = diff_assets(existing, [trashed, *(up(u) for u in "bcdef"), up("new")])
+    diff = diff_assets(stored(existing), [trashed, *(up(u) for u in "bcdef"), up("new")])
     assert diff.missing == [existing["a"].id] and len(diff.new) == 1
     assert diff.skip_reasons() == (SkipReason("in the trash", 1, "/m/a"),)

@@ -7,9 +7,11 @@ import uuid
 import pytest
 
 import retrovue.diff.assets as assets_module
+import retrovue.model.stored_index as stored_index_module
 from retrovue import spill as spill_module
 from retrovue.diff.assets import diff_assets
 from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.stored_index import StoredIndex
 from retrovue.model.upstream import UpstreamAsset
 from retrovue.spill import Spill
 
@@ -72,15 +74,15 @@ def _item(n: int, path: str | None = None) -> UpstreamAsset:
 def test_a_diff_of_new_items_past_the_budget_gives_each_back_whole(monkeypatch):
     monkeypatch.setattr(spill_module, "MEMORY_BUDGET", 1)
     items = [_item(n) for n in range(2500)]
-    diff = diff_assets({}, iter(items))
+    diff = diff_assets(StoredIndex(), iter(items))
     assert diff.new._file is not None  # written out, and read back
     assert diff.counts().new == 2500
     assert list(diff.new) == [(item, item.path) for item in items]
 
 
 def test_a_plan_keeps_only_bare_new_and_changed_items():
-    stored = ExistingAsset("plex://1", "id1", "old", "/srv/1.mkv", 0)
-    diff = diff_assets({"plex://1": stored}, [_item(1), _item(2)], keep_items=False)
+    stored = StoredIndex.of([ExistingAsset("plex://1", uuid.uuid4().hex, "old", "/srv/1.mkv", 0)])
+    diff = diff_assets(stored, [_item(1), _item(2)], keep_items=False)
     [(new, _path)] = list(diff.new)
     [(_id, changed, _path)] = list(diff.changed)
     assert (new.source_uri, new.metadata, new.title) == ("plex://2", None, None)
@@ -91,8 +93,10 @@ def test_a_hash_shared_by_different_paths_makes_no_duplicate(monkeypatch):
     """The collision check keeps hashes of the new paths; equal hashes only make suspects,
     whose real paths decide: the smallest source_uri wins a shared path, a stored path stays
     taken, and distinct paths are all new."""
-    monkeypatch.setattr(assets_module, "hash", lambda value: 7, raising=False)
-    stored = ExistingAsset("plex://0", "id0", "t0", "/srv/held.mkv", 0)
+    for module in (assets_module, stored_index_module):  # the index hashes as the diff does
+        monkeypatch.setattr(module, "hash", lambda value: 7, raising=False)
+    # the stored path shares its hash with every listed one: its CRC-32 tells it apart
+    stored = StoredIndex.of([ExistingAsset("plex://0", uuid.uuid4().hex, "t0", "/srv/held.mkv", 0)])
     listed = [
         _item(5, "/srv/shared.mkv"),
         _item(3, "/srv/shared.mkv"),
@@ -100,7 +104,7 @@ def test_a_hash_shared_by_different_paths_makes_no_duplicate(monkeypatch):
         _item(6, "/srv/held.mkv"),
         _item(0, "/srv/held.mkv"),
     ]
-    diff = diff_assets({"plex://0": stored}, listed, keep_paths=True)
+    diff = diff_assets(stored, listed, keep_paths=True)
     assert sorted(i.source_uri for i, _ in diff.new) == ["plex://3", "plex://4"]
     assert diff.duplicates == 2 and sorted(diff.duplicate_paths) == [
         "/srv/held.mkv",
@@ -112,7 +116,7 @@ def test_a_hash_shared_by_different_paths_makes_no_duplicate(monkeypatch):
 @pytest.mark.parametrize("order", [1, -1], ids=["listed", "reversed"])
 def test_the_smallest_source_uri_wins_a_shared_path_in_any_listing_order(order):
     listed = [_item(n, "/srv/same.mkv") for n in (3, 1, 2)][::order]
-    diff = diff_assets({}, listed)
+    diff = diff_assets(StoredIndex(), listed)
     assert [i.source_uri for i, _ in diff.new] == ["plex://1"] and diff.duplicates == 2
 
 

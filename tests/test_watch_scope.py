@@ -442,6 +442,7 @@ def _listed(path: str, token: str):
 
 def test_a_scoped_diff_takes_one_to_one_renames_as_moves_and_nothing_ambiguous():
     from retrovue.diff.assets import diff_assets
+    from retrovue.model.stored_index import StoredIndex
 
     existing = dict(
         [
@@ -456,7 +457,9 @@ def test_a_scoped_diff_takes_one_to_one_renames_as_moves_and_nothing_ambiguous()
         _listed("/m/C/y.mkv", "2:1"),
         _listed("/m/B/z.mkv", "9:9"),
     ]
-    diff = diff_assets(existing, listing, scope_present=100)
+    # a scope's stored index keeps its paths (observe.db.load_asset_index with folders)
+    index = StoredIndex.of(existing.values(), keep_paths=True)
+    diff = diff_assets(index, listing, scope_present=100)
     assert [(asset_id, canonical) for asset_id, _item, canonical in diff.moved] == [
         (existing["file:///m/A/x.mkv"].id, "/m/B/x.mkv")
     ]
@@ -468,4 +471,7 @@ def test_a_scoped_diff_takes_one_to_one_renames_as_moves_and_nothing_ambiguous()
     assert sorted(diff.missing) == sorted(existing[f"file:///m/A/{n}.mkv"].id for n in ("y", "z"))
     assert diff.counts().remapped == 1  # a move is counted with the remapped
     # a whole-collection diff takes nothing as a move (its counts stay what they were)
-    assert diff_assets(existing, listing, missing_threshold=1.0).moved == []
+    assert diff_assets(index, listing, missing_threshold=1.0).moved == []
+    # without the paths (a whole collection's index) nothing is taken as a move either
+    unscoped = StoredIndex.of(existing.values())
+    assert diff_assets(unscoped, listing, scope_present=100).moved == []

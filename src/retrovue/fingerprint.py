@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from retrovue.model.snapshots import ExistingAsset
 from retrovue.model.time import as_utc
 
 PREFIX = "sha256:"
@@ -43,13 +43,21 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=_plain, separators=(",", ":"))
 
 
-def fingerprint_assets(index: dict[str, ExistingAsset]) -> str:
-    """A digest of a collection's stored assets (the columns a plan compares)."""
-    digest = hashlib.sha256()
-    for uri in sorted(index):
-        a = index[uri]
-        digest.update(f"{uri}\0{a.change_token}\0{a.canonical_uri}\0{a.missing}\n".encode())
-    return PREFIX + digest.hexdigest()[:HEX_DIGITS]
+class AssetDigest:
+    """A digest of a collection's stored assets (the columns a plan compares), fed rows
+    ``(source_uri, id, change_token, canonical_uri, missing)`` in ``source_uri`` order a batch at
+    a time (``observe.db`` reads them so, and never holds them all)."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def update(self, rows: Iterable[tuple]) -> None:
+        update = self._digest.update
+        for uri, _id, token, canonical, missing in rows:
+            update(f"{uri}\0{token}\0{canonical}\0{missing}\n".encode())
+
+    def hexdigest(self) -> str:
+        return PREFIX + self._digest.hexdigest()[:HEX_DIGITS]
 
 
 def _plain(value: Any) -> str:

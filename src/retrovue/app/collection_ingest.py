@@ -32,7 +32,7 @@ from retrovue.errors import (
 from retrovue.model.actions import Plan
 from retrovue.model.enums import RunStatus, Scope, Trigger
 from retrovue.model.results import CollectionIngestReport, IngestedAsset
-from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.stored_index import StoredIndex
 from retrovue.plan import imperative as build
 
 
@@ -202,15 +202,15 @@ def _failure(error: BaseException | None, col) -> RetrovueError:
     return rolled_back(error)
 
 
-def _asset_index(ctx: Context, collection_id) -> dict[str, ExistingAsset]:
+def _asset_index(ctx: Context, collection_id) -> StoredIndex:
     from retrovue.observe.db import load_asset_index
 
     with ctx.reading() as conn:
-        return load_asset_index(conn, collection_id)
+        return load_asset_index(conn, collection_id)[0]
 
 
 def _with_written_assets(
-    ctx: Context, report: CollectionIngestReport, before: dict[str, ExistingAsset]
+    ctx: Context, report: CollectionIngestReport, before: StoredIndex
 ) -> CollectionIngestReport:
     """Created/updated rows of this run, read back after commit (the run stamps the rows it
     writes with its start) and told apart by the index read before it: a row the run only marked
@@ -224,19 +224,9 @@ def _with_written_assets(
         asset = IngestedAsset(
             str(r.id), r.source_uri, r.canonical_uri, r.state, r.approved_for_broadcast
         )
-        change = _change_of(before.get(r.source_uri), r)
+        change = before.change_of(r.source_uri, r.change_token, r.canonical_uri)
         if change == "created":
             created.append(asset)
         elif change is not None:
             updated.append(dataclasses.replace(asset, change=change))
     return dataclasses.replace(report, created_assets=tuple(created), updated_assets=tuple(updated))
-
-
-def _change_of(known: ExistingAsset | None, row) -> str | None:
-    if known is None:
-        return "created"
-    if known.change_token != row.change_token:
-        return "content"
-    if known.canonical_uri != row.canonical_uri:
-        return "remap"
-    return None

@@ -50,7 +50,7 @@ def preview_ingest(
     from retrovue.observe.db import load_asset_index
 
     with ctx.reading() as conn:
-        existing = load_asset_index(conn, col.id)
+        existing, _ = load_asset_index(conn, col.id)
     roots = local_roots(importer.uses_path_mappings, col.locations, col.path_mappings)
     action, diff = build.plan_ingest(
         existing,

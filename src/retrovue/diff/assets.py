@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.model.actions import AssetDetail, SkipReason
 from retrovue.model.counts import IngestCounts
-from retrovue.model.snapshots import ExistingAsset
+from retrovue.model.stored_index import StoredIndex, path_check
 from retrovue.model.upstream import NOT_OFFERED, UNLISTED_FOLDER, UpstreamAsset
 from retrovue.spill import Spill
 
@@ -129,7 +129,7 @@ class AssetDiff:
 
 @cyclic_gc_paused()
 def diff_assets(
-    existing: dict[str, ExistingAsset],
+    existing: StoredIndex,
     upstream: Iterable[UpstreamAsset],
     *,
     to_canonical: Callable[[str], str | None] | None = None,
@@ -158,19 +158,22 @@ def diff_assets(
     collection, which holds this many present assets in all (see ``_mark_missing``).
     The listing is consumed here, so the whole pass runs with the cyclic GC paused.
 
-    Memory: the listing is read one item at a time; what lives to the end is the stored index,
-    the seen URIs, the new and changed items (spilled to a file, ``AssetDiff``) and a hash of each
+    Memory: the listing is read one item at a time; what lives to the end is the stored index
+    (compact: ``retrovue.model.stored_index``), a byte per stored asset saying it was listed,
+    the URIs of the listed items not stored, the new and changed items (spilled to a file, ``AssetDiff``) and a hash of each
     new item's canonical path (``_NewPaths``), not the items themselves.
     """
     diff = AssetDiff()
     if keep_paths:
         diff.duplicate_paths, diff.unmapped_paths = [], []
-    seen: set[str] = set()
+    # what was listed: a flag per stored asset (by its index position), the URIs of the others
+    seen_stored, seen = bytearray(len(existing)), set()
     known_seen = discovered = unchanged = 0  # plain locals: this loop runs once per item
     candidates, paths = new_items(), _NewPaths()
     changed = diff.changed
     keep = _same if keep_items else bare
-    get = existing.get
+    position_of = existing.positions.get
+    tokens, canonicals, was_missing = existing.tokens, existing.canonicals, existing.missing
     for item in upstream:
         if on_item is not None:
             on_item()
@@ -179,12 +182,17 @@ def diff_assets(
             diff.skip(item.problem or NOT_OFFERED, item.path)
             continue
         uri = item.source_uri
-        if uri in seen:  # the upstream listed the same item twice
+        at = position_of(uri)
+        if at is None:
+            if uri in seen:  # the upstream listed the same item twice
+                diff.duplicate(item.path, to_canonical)
+                continue
+            seen.add(uri)
+        elif seen_stored[at]:
             diff.duplicate(item.path, to_canonical)
             continue
-        known = get(uri)
-        # a stored item's URI is held by the index already: the set shares that string
-        seen.add(uri if known is None else known.source_uri)
+        else:
+            seen_stored[at] = 1
         if item.problem is not None:
             diff.skip_unusable(item, _local(item.path, to_canonical))
             continue
@@ -198,25 +206,31 @@ def diff_assets(
         if own_files and canonical in own_files:
             diff.skip(OWN_DATABASE_REASON, canonical)
             continue
-        if known is None:
+        if at is None:
             candidates.append((keep(item), canonical))
             paths.add(canonical)
             continue
         known_seen += 1
-        if known.missing:
-            diff.reappeared.append(known.id)
-        if known.change_token != item.change_token:
-            changed.append((known.id, keep(describe(item) if describe else item), canonical))
-        elif known.canonical_uri != canonical:
-            diff.remapped.append((known.id, canonical))
+        # equal hashes stand for equal strings (retrovue.model.stored_index); the same test
+        # as ``StoredIndex.change_of``, spelt out here as it runs once per listed item
+        if was_missing[at]:
+            diff.reappeared.append(existing.id_at(at))
+        if tokens[at] != hash(item.change_token):
+            changed.append(
+                (existing.id_at(at), keep(describe(item) if describe else item), canonical)
+            )
+        elif canonicals[at] != hash(canonical):
+            diff.remapped.append((existing.id_at(at), canonical))
         else:
             unchanged += 1
     diff.discovered, diff.unchanged = discovered, unchanged
     if full_scope and known_seen < len(existing):  # else every stored asset was seen: none missing
         if scope_present is not None and len(candidates):
-            candidates = _take_moves(diff, existing, seen, candidates, describe)
-        _mark_missing(diff, existing, seen, missing_threshold, allow_mass_missing, scope_present)
-    del seen  # freed before the new items are written: a first ingest's peak of memory
+            candidates = _take_moves(diff, existing, seen_stored, candidates, describe)
+        _mark_missing(
+            diff, existing, seen_stored, missing_threshold, allow_mass_missing, scope_present
+        )
+    del seen, seen_stored  # freed before the new items are written: a first ingest's peak
     if candidates:
         _take_new(diff, existing, candidates, paths)
     return diff
@@ -224,8 +238,8 @@ def diff_assets(
 
 def _take_moves(
     diff: AssetDiff,
-    existing: dict[str, ExistingAsset],
-    seen: set[str],
+    existing: StoredIndex,
+    seen: bytearray,
     candidates: Spill[tuple[UpstreamAsset, str]],
     describe: Callable[[UpstreamAsset], UpstreamAsset] | None,
 ) -> Spill[tuple[UpstreamAsset, str]]:
@@ -233,28 +247,32 @@ def _take_moves(
     file name and change token (a rename keeps a file's size and mtime), is that asset moved:
     a folder moved within the collection keeps its assets (ids, facts, approvals) instead of
     going missing and coming back new.  Only one-to-one matches count; anything ambiguous
-    stays new and missing.  Returns the candidates left new."""
+    stays new and missing.  Returns the candidates left new.  Needs the stored paths
+    (``StoredIndex.paths``, kept for a scope's few assets); without them nothing is a move."""
+    stored_paths = existing.paths
+    if stored_paths is None:
+        return candidates
     unlisted = tuple(diff.unlisted)
-    gone: dict[tuple[str, str], list[ExistingAsset]] = {}
-    for uri, a in existing.items():
-        if a.missing or uri in seen or (unlisted and uri.startswith(unlisted)):
+    gone: dict[tuple[str, int], list[int]] = {}
+    for uri, at in existing.unseen(seen):
+        if unlisted and uri.startswith(unlisted):
             continue
-        gone.setdefault((_name(a.canonical_uri), a.change_token), []).append(a)
+        gone.setdefault((_name(stored_paths[at]), existing.tokens[at]), []).append(at)
     if not gone:
         return candidates
-    wanted: dict[tuple[str, str], int] = {}
+    wanted: dict[tuple[str, int], int] = {}
     for item, canonical in candidates:
-        key = (_name(canonical), item.change_token)
+        key = (_name(canonical), hash(item.change_token))
         if key in gone:
             wanted[key] = wanted.get(key, 0) + 1
     left = new_items()
     for item, canonical in candidates:
-        key = (_name(canonical), item.change_token)
+        key = (_name(canonical), hash(item.change_token))
         stored = gone.get(key)
         if stored is not None and len(stored) == 1 and wanted[key] == 1:
-            asset = stored[0]
-            seen.add(asset.source_uri)
-            diff.moved.append((asset.id, describe(item) if describe else item, canonical))
+            at = stored[0]
+            seen[at] = 1
+            diff.moved.append((existing.id_at(at), describe(item) if describe else item, canonical))
         else:
             left.append((item, canonical))
     candidates.close()
@@ -295,7 +313,7 @@ def _local(path: str, to_canonical: Callable[[str], str | None] | None) -> str:
 
 def _take_new(
     diff: AssetDiff,
-    existing: dict[str, ExistingAsset],
+    existing: StoredIndex,
     candidates: Spill[tuple[UpstreamAsset, str]],
     paths: _NewPaths,
 ) -> None:
@@ -303,12 +321,20 @@ def _take_new(
     item is a duplicate, and the smallest source_uri wins, so which item is kept does not depend
     on the upstream's listing order."""
     hashes = paths.hashes
-    taken = {  # the stored paths new items may share (hashes match), not every stored path
-        a.canonical_uri
-        for a in existing.values()
-        if not a.missing and hash(a.canonical_uri) in hashes
-    }
-    suspects = paths.suspects | set(map(hash, taken))
+    # the stored paths new items may share (hashes match), as (hash, CRC-32): the stored index
+    # keeps no path, and the CRC tells a stored path from one merely of the same hash
+    missing, checks = existing.missing, existing.checks
+    shared = hashes.intersection(existing.canonicals)  # in C: most often none
+    taken = (
+        {
+            (h, checks[at])
+            for at, h in enumerate(existing.canonicals)
+            if h in shared and not missing[at]
+        }
+        if shared
+        else set()
+    )
+    suspects = paths.suspects | {h for h, _check in taken}
     del paths
     if not suspects:
         # no collision (the common case, e.g. every first ingest): all are new, and the order
@@ -318,7 +344,8 @@ def _take_new(
     # the winner of each shared path: one more pass over the suspects' real paths
     winner: dict[str, str] = {}
     for item, canonical in candidates:
-        if hash(canonical) in suspects and canonical not in taken:
+        h = hash(canonical)
+        if h in suspects and (h, path_check(canonical)) not in taken:
             best = winner.get(canonical)
             if best is None or item.source_uri < best:
                 winner[canonical] = item.source_uri
@@ -334,8 +361,8 @@ def _take_new(
 
 def _mark_missing(
     diff: AssetDiff,
-    existing: dict[str, ExistingAsset],
-    seen: set[str],
+    existing: StoredIndex,
+    seen: bytearray,
     threshold: float,
     allow: bool,
     scope_present: int | None = None,
@@ -348,13 +375,13 @@ def _mark_missing(
     would then apply it anyway), while a deletion too large for the collection is held as a
     whole listing would hold it.  An empty scoped listing is no sign of a failed upstream (the
     folder may be gone); an unreadable collection root still fails the listing itself."""
-    present = [a for a in existing.values() if not a.missing]
-    present_count = len(present) if scope_present is None else max(scope_present, len(present))
+    present = existing.present()
+    present_count = present if scope_present is None else max(scope_present, present)
     unlisted = tuple(diff.unlisted)
     gone = [
-        a.id
-        for uri, a in existing.items()
-        if not a.missing and uri not in seen and not (unlisted and uri.startswith(unlisted))
+        existing.id_at(at)
+        for uri, at in existing.unseen(seen)
+        if not (unlisted and uri.startswith(unlisted))
     ]
     if not gone:
         return
@@ -377,16 +404,16 @@ def _mark_missing(
 
 
 def asset_detail(
-    diff: AssetDiff, existing: dict[str, ExistingAsset], cap: int = DETAIL_CAP
+    diff: AssetDiff,
+    stored_paths: Callable[[list[uuid.UUID | str]], dict[str, str]],
+    cap: int = DETAIL_CAP,
 ) -> tuple[AssetDetail, ...]:
     """Which files each kind of change touches, at most ``cap`` paths per kind (sorted, so the
     same state gives the same plan), with the full count.  Missing and reappeared assets are
-    stored ids: their paths come from the stored index."""
-    stored = (
-        {a.id: a.canonical_uri for a in existing.values()}
-        if (diff.missing or diff.reappeared or diff.suppressed)
-        else {}
-    )
+    stored ids: ``stored_paths`` reads their paths (id as text -> canonical path; the stored
+    index keeps none)."""
+    named = [*diff.reappeared, *diff.missing, *diff.suppressed]
+    stored = stored_paths(named) if named else {}
     kinds = (
         ("new", [canonical for _item, canonical in diff.new]),
         ("changed", [canonical for _id, _item, canonical in diff.changed]),

@@ -64,7 +64,7 @@ def ingest_collection(
     stored at or under them read and compared, so no other asset can go missing.
     """
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
-        existing = load_asset_index(conn, collection_id, folders)
+        existing, _ = load_asset_index(conn, collection_id, folders)
     narrowed = title is not None or bool(items)
     reuse = observed is not None and not narrowed and not folders
     # a progress display that knows phases gets them; the stored count estimates the listing

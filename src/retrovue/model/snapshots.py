@@ -58,13 +58,11 @@ class DbSnapshot:
 
 
 class ExistingAsset(NamedTuple):
-    """The comparison columns of one stored asset.
+    """The comparison columns of one stored asset, as a row: what ``StoredIndex.of`` takes
+    (``retrovue.model.stored_index``; the database reader hands it the driver's rows alike).
 
-    ``id`` is the id as text (32 hex digits on SQLite, the dashed form on PostgreSQL): building a
-    UUID object for every id of an unchanged collection cost a fifth of a no-change plan, so
-    ``as_uuid`` converts only the few that get written.  ``missing`` is 0 or 1 as the database
-    reads it.  ``load_asset_index`` makes each from the driver's row tuple in C (``tuple.__new__``),
-    cheaper than SQLAlchemy's result rows and smaller.
+    ``id`` is the id as text (32 hex digits on SQLite, the dashed form on PostgreSQL), or a UUID.
+    ``missing`` is 0 or 1 as the database reads it.
     """
 
     source_uri: str

@@ -10,13 +10,15 @@ import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from sqlalchemy import Connection, Engine, func, select
 
 from retrovue.database.engine import driver_cursor
 from retrovue.database.tables import Asset, Collection, PathMapping, Source
-from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource, ExistingAsset
+from retrovue.fingerprint import AssetDigest
+from retrovue.model.snapshots import DbCollection, DbSnapshot, DbSource
+from retrovue.model.stored_index import StoredIndex
 from retrovue.model.upstream import PathMappingSpec
 from retrovue.observe.enrichment import load_attachments
 
@@ -93,18 +95,74 @@ def _snapshot(conn: Connection, mappings: dict, by_source: dict, by_collection: 
 
 
 def load_asset_index(
-    conn: Connection, collection_id: uuid.UUID, folders: tuple[str, ...] = ()
-) -> dict[str, ExistingAsset]:
-    """``source_uri -> ExistingAsset`` for one collection, in one SELECT of the comparison columns.
+    conn: Connection,
+    collection_id: uuid.UUID,
+    folders: tuple[str, ...] = (),
+    *,
+    fingerprint: bool = False,
+) -> tuple[StoredIndex, str | None]:
+    """The collection's stored index (``retrovue.model.stored_index``), in one SELECT of the
+    comparison columns, and with ``fingerprint`` the digest of those same rows
+    (``fingerprint.AssetDigest``: the read is then in ``source_uri`` order, and a saved
+    plan's digest is of exactly the rows it diffed).
 
     ``folders`` (a folder scope, ``retrovue.importers.folder_scope``): only the assets whose
-    local path is one of them or lies under one (``_scoped``).
+    local path is one of them or lies under one (``_scoped``); their paths are kept too (a
+    scope's few assets: a move within it is matched by file name).  A scope's digest would
+    not be the collection's, so the two are never asked together.
 
-    Read on the driver's own cursor, each row made an ExistingAsset by ``tuple.__new__`` (in C):
-    SQLAlchemy's result rows cost 20% more time and ~60 bytes more per row, and a plan of a
-    million-file collection holds every one.  Ids come as text (32 hex digits on SQLite, the
-    dashed form on PostgreSQL: no UUID object per row); ``missing`` as 0/1 on both backends.
+    Read on the driver's own cursor: SQLAlchemy's result rows cost 20% more time.  Ids come as
+    text (32 hex digits on SQLite, the dashed form on PostgreSQL, as the other readers give
+    them); ``missing`` as 0/1 on both backends.
     """
+    assert not (folders and fingerprint), "a folder scope's digest is not the collection's"
+    postgresql = conn.dialect.name == "postgresql"
+    index = StoredIndex(dashed=postgresql, keep_paths=bool(folders))
+    digest = AssetDigest() if fingerprint else None
+    for rows in _stored_rows(conn, collection_id, ordered=fingerprint, folders=folders):
+        index.extend(rows)
+        if digest is not None:
+            digest.update(rows)
+    return index, None if digest is None else digest.hexdigest()
+
+
+def asset_fingerprint(conn: Connection, collection_id: uuid.UUID) -> str:
+    """The ``AssetDigest`` of the collection's stored rows, read in order and never held."""
+    digest = AssetDigest()
+    for rows in _stored_rows(conn, collection_id, ordered=True):
+        digest.update(rows)
+    return digest.hexdigest()
+
+
+def stored_paths(
+    conn: Connection, collection_id: uuid.UUID, ids: list[uuid.UUID | str]
+) -> dict[uuid.UUID | str, str]:
+    """``id -> canonical_uri`` of these stored assets (keyed by the ids as given)."""
+    paths: dict[uuid.UUID | str, str] = {}
+    by_uuid = {as_uuid(i): i for i in ids}
+    keys = list(by_uuid)
+    a = Asset.c
+    for start in range(0, len(keys), _IDS_PER_STATEMENT):
+        chunk = keys[start : start + _IDS_PER_STATEMENT]
+        query = select(a.id, a.canonical_uri).where(
+            a.collection_id == collection_id, a.id.in_(chunk)
+        )
+        for row in conn.execute(query):
+            paths[by_uuid[row.id]] = row.canonical_uri
+    return paths
+
+
+#: bound ids per statement: under any SQLite build's variable limit (999 in old ones)
+_IDS_PER_STATEMENT = 900
+
+
+def _stored_rows(
+    conn: Connection, collection_id: uuid.UUID, *, ordered: bool, folders: tuple[str, ...] = ()
+) -> Iterator[list[tuple]]:
+    """The comparison columns of the collection's assets, a batch of driver rows at a time.
+    ``ordered``: by ``source_uri`` in code point order, as Python sorts strings (UTF-8 bytes
+    compare the same way: SQLite's BINARY collation, PostgreSQL's "C").  ``folders``: only
+    the assets at or under them (``_scoped``; never ordered: a scope is not fingerprinted)."""
     dialect = conn.dialect
     postgresql = dialect.name == "postgresql"
     statement = (
@@ -112,29 +170,39 @@ def load_asset_index(
         " CASE WHEN missing_since IS NULL THEN 0 ELSE 1 END"
         f" FROM assets WHERE collection_id = {'%s' if postgresql else '?'}"
     )
+    if ordered:
+        statement += " ORDER BY source_uri COLLATE " + ('"C"' if postgresql else "BINARY")
     bind = Asset.c.collection_id.type.dialect_impl(dialect).bind_processor(dialect)
     key = bind(collection_id) if bind else collection_id
     queries = _scoped(statement, key, folders, postgresql) if folders else [(statement, (key,))]
-    make = tuple.__new__
-    index: dict[str, ExistingAsset] = {}
-    with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
+    # a range holds a few siblings too on SQLite ("F 2" sorts in "F"-"F0"): dropped here
+    inside = tuple(f.rstrip(os.sep) + os.sep for f in folders)
+    siblings = bool(folders) and not postgresql
+    with _index_cursor(conn, postgresql) as cursor:
         for query, params in queries:
             cursor.execute(query, params)
             # fetchmany, not iteration: psycopg's cursor steps rows in Python (+15%), fetchmany
-            # loads them in C; small batches, not fetchall: each row tuple is dropped once
-            # copied (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall
-            # or 10,000)
+            # loads them in C; small batches, not fetchall: each batch is dropped once indexed
+            # (1,000 measured fastest on both drivers, 5-20% under iteration, fetchall or 10,000)
             while rows := cursor.fetchmany(1_000):
-                for row in rows:
-                    index[row[0]] = make(ExistingAsset, row)
-    if folders and not postgresql:  # a range holds a few siblings too ("F 2" sorts in "F"-"F0")
-        inside = tuple(f.rstrip(os.sep) + os.sep for f in folders)
-        index = {
-            uri: a
-            for uri, a in index.items()
-            if a.canonical_uri in folders or a.canonical_uri.startswith(inside)
-        }
-    return index
+                if siblings:
+                    rows = [r for r in rows if r[3] in folders or r[3].startswith(inside)]
+                yield rows
+
+
+@contextmanager
+def _index_cursor(conn: Connection, postgresql: bool) -> Iterator:
+    """The driver cursor the stored rows are read on.  PostgreSQL's is a server-side cursor:
+    psycopg's plain cursor receives the whole result into libpq's memory before the first
+    ``fetchmany`` (a million rows made a no-change plan peak at 522 MiB against SQLite's
+    308); this one fetches each batch when asked, inside the connection's transaction."""
+    if postgresql:
+        raw = conn.connection.dbapi_connection
+        with closing(raw.cursor(name="retrovue_stored_rows")) as cursor:
+            yield cursor
+        return
+    with driver_cursor(conn) as cursor, _small_page_cache(cursor, postgresql):
+        yield cursor
 
 
 def _scoped(statement: str, key, folders: tuple[str, ...], postgresql: bool) -> list:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from retrovue.fingerprint import digest_value
-from retrovue.model.snapshots import DbSnapshot, DbState, ExistingAsset
+from retrovue.fingerprint import AssetDigest, digest_value
+from retrovue.model.snapshots import DbSnapshot, DbState
+from retrovue.model.stored_index import StoredIndex
 from retrovue.observe.reader import AssetTally
 
 
@@ -21,8 +22,20 @@ class EmptyReader:
         return DbSnapshot(())
 
     def asset_index(
-        self, collection_id: uuid.UUID | None, folders: tuple[str, ...] = ()
-    ) -> dict[str, ExistingAsset]:
+        self,
+        collection_id: uuid.UUID | None,
+        folders: tuple[str, ...] = (),
+        *,
+        fingerprint: bool = False,
+    ) -> tuple[StoredIndex, str | None]:
+        return StoredIndex(), AssetDigest().hexdigest() if fingerprint else None
+
+    def asset_fingerprint(self, collection_id: uuid.UUID | None) -> str:
+        return AssetDigest().hexdigest()
+
+    def stored_paths(
+        self, collection_id: uuid.UUID | None, ids: list[uuid.UUID | str]
+    ) -> dict[uuid.UUID | str, str]:
         return {}
 
     def present_count(self, collection_id: uuid.UUID | None) -> int:

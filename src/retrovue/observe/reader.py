@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from retrovue.model.snapshots import DbSnapshot, ExistingAsset
+from retrovue.fingerprint import AssetDigest
+from retrovue.model.snapshots import DbSnapshot
+from retrovue.model.stored_index import StoredIndex
 from retrovue.observe import aired, db, enrichment
 
 
@@ -29,19 +31,39 @@ class DbReader:
         return db.load_snapshot(self.conn)
 
     def asset_index(
-        self, collection_id: uuid.UUID | None, folders: tuple[str, ...] = ()
-    ) -> dict[str, ExistingAsset]:
-        """``source_uri -> ExistingAsset`` of a stored collection (empty for one not stored yet),
-        only those at or under ``folders`` when given (a folder scope)."""
+        self,
+        collection_id: uuid.UUID | None,
+        folders: tuple[str, ...] = (),
+        *,
+        fingerprint: bool = False,
+    ) -> tuple[StoredIndex, str | None]:
+        """The stored index of a collection (empty for one not stored yet), only the assets at
+        or under ``folders`` when given (a folder scope), and with ``fingerprint`` the digest
+        of the rows it was read from (``observe.db.load_asset_index``)."""
         if collection_id is None:
-            return {}
-        return db.load_asset_index(self.conn, collection_id, folders)
+            return StoredIndex(), AssetDigest().hexdigest() if fingerprint else None
+        return db.load_asset_index(self.conn, collection_id, folders, fingerprint=fingerprint)
+
+    def asset_fingerprint(self, collection_id: uuid.UUID | None) -> str:
+        """The digest of a whole collection's stored rows, read in order and never held (a
+        folder-scoped plan's staleness check is of the whole collection)."""
+        if collection_id is None:
+            return AssetDigest().hexdigest()
+        return db.asset_fingerprint(self.conn, collection_id)
 
     def present_count(self, collection_id: uuid.UUID | None) -> int:
         """How many of a stored collection's assets are present (0 for one not stored yet)."""
         if collection_id is None:
             return 0
         return db.count_present(self.conn, collection_id)
+
+    def stored_paths(
+        self, collection_id: uuid.UUID | None, ids: list[uuid.UUID | str]
+    ) -> dict[uuid.UUID | str, str]:
+        """``id -> canonical_uri`` of these stored assets (a ``--detail`` plan names them)."""
+        if collection_id is None:
+            return {}
+        return db.stored_paths(self.conn, collection_id, ids)
 
     def enrich_pending(
         self, collection_id: uuid.UUID, type_id: str, *, force: bool, retry_failed: bool

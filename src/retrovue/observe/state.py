@@ -21,9 +21,9 @@ from sqlalchemy import Connection, select
 
 from retrovue.database import revision
 from retrovue.database.tables import Collection, PathMapping, Source
-from retrovue.fingerprint import digest_value, fingerprint_assets, keyed_digest_value
+from retrovue.fingerprint import digest_value, keyed_digest_value
 from retrovue.model.snapshots import CollectionFingerprint, DbState, SourceFingerprint
-from retrovue.observe.db import load_asset_index
+from retrovue.observe.db import asset_fingerprint
 from retrovue.observe.keys import database_key
 
 
@@ -37,7 +37,7 @@ class StateObserver:
         return observe_db_state(self.conn)
 
     def asset_fingerprint(self, collection_id: uuid.UUID) -> str:
-        return fingerprint_assets(load_asset_index(self.conn, collection_id))
+        return asset_fingerprint(self.conn, collection_id)
 
     def key(self) -> bytes:
         """The database's key (saved-plan digests and secret fingerprints); never shown."""

@@ -17,7 +17,6 @@ from retrovue.config.model import DesiredState, SourceDecl
 from retrovue.diff.assets import asset_detail, diff_assets
 from retrovue.diff.sources import CollectionState, diff_source
 from retrovue.errors import ImporterAuthError, ImporterError, ImporterUnreachableError, PlanError
-from retrovue.fingerprint import fingerprint_assets
 from retrovue.gc_pause import cyclic_gc_paused
 from retrovue.importers import pathmap
 from retrovue.importers.base import BaseImporter
@@ -269,7 +268,11 @@ def _plan_ingest(
     if listing is not None:
         scope = None  # named items are narrower than any folder
     with cyclic_gc_paused():  # a row per stored asset: see retrovue.gc_pause
-        existing = reader.asset_index(collection_id, scope or ())
+        existing, db_fingerprint = reader.asset_index(
+            collection_id, scope or (), fingerprint=options.fingerprint and not scope
+        )
+    if options.fingerprint and scope:  # a saved plan's staleness check is of the collection
+        db_fingerprint = reader.asset_fingerprint(collection_id)
     if listing is None:
         items = ()
         if scope:  # a few folders' listing is not kept: the executor lists them again, cheaply
@@ -306,13 +309,12 @@ def _plan_ingest(
             for m in state.path_mappings
             if m.local_path
         ),
-        # a saved plan's staleness check fingerprints the whole collection
-        db_fingerprint=(
-            fingerprint_assets(reader.asset_index(collection_id) if scope else existing)
-            if options.fingerprint
-            else None
+        db_fingerprint=db_fingerprint,
+        detail=(
+            asset_detail(diff, functools.partial(reader.stored_paths, collection_id))
+            if options.detail
+            else ()
         ),
-        detail=asset_detail(diff, existing) if options.detail else (),
         scope=Scope.FOLDERS if scope else Scope.COLLECTION,
         folders=scope or (),
     )

@@ -16,7 +16,8 @@ from retrovue.model.actions import (
     SetPathMappingLocal,
 )
 from retrovue.model.enums import Scope
-from retrovue.model.snapshots import DbCollection, DbSource, ExistingAsset
+from retrovue.model.snapshots import DbCollection, DbSource
+from retrovue.model.stored_index import StoredIndex
 from retrovue.model.upstream import PathMappingSpec
 from retrovue.plan.imperative.sources import (
     collection_address,
@@ -134,7 +135,7 @@ def scope_of(title: str | None, season: int | None, episode: int | None) -> Scop
 
 
 def plan_ingest(
-    existing: dict[str, ExistingAsset] | None,
+    existing: StoredIndex | None,
     importer: BaseImporter,
     source: DbSource,
     collection: DbCollection,
