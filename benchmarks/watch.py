@@ -102,6 +102,14 @@ class Watching:
             time.sleep(0.01)
         raise SystemExit("timed out waiting for the watch")
 
+    def idle_cpu(self, seconds: float) -> float:
+        """The share of one core the watch used over ``seconds`` of nothing happening, after
+        2 s for the last reconcile's tail (metrics, logs) to finish."""
+        time.sleep(2.0)
+        before = cpu_seconds(self.proc.pid)
+        time.sleep(seconds)
+        return (cpu_seconds(self.proc.pid) - before) / seconds
+
     def stop(self) -> int:
         self.proc.terminate()
         return self.proc.wait(60)
@@ -152,10 +160,7 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
                     lambda e: str(e.get("event", "")).startswith("watch-event of"), start=seen
                 )
             *latencies, flat = latencies
-            time.sleep(2.0)  # let the last reconcile's tail (metrics, logs) finish
-            before = cpu_seconds(watching.proc.pid)
-            time.sleep(args.idle)
-            idle = (cpu_seconds(watching.proc.pid) - before) / args.idle
+            idle = watching.idle_cpu(args.idle)
             code = watching.stop()
         finally:
             if watching.proc.poll() is None:

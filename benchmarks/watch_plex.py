@@ -32,8 +32,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake server lives in tests/
 from benchmarks.ingest_filesystem import Cli, Databases, run_per_backend  # noqa: E402
-from benchmarks.plex_memory import config_file, serve  # noqa: E402
-from benchmarks.watch import Watching, _at, cpu_seconds  # noqa: E402
+from benchmarks.plex_memory import LazyEpisodes, config_file, serve  # noqa: E402
+from benchmarks.watch import Watching, _at  # noqa: E402
 
 
 def floors(plex, rating_key: int, items: int) -> tuple[float, float]:
@@ -88,7 +88,7 @@ def push(plex, rating_key: int) -> None:
 def bench_backend(backend: str, args, cli: Cli) -> list[str]:
     workdir = Path(tempfile.mkdtemp(prefix=f"rv-bench-watchplex-{backend}-"))
     dbs = Databases(backend, workdir)
-    plex = serve(args.items)
+    plex = serve(LazyEpisodes(args.items, "/data/TV"))
     try:
         config = config_file(plex, workdir)
         text = config.read_text().replace("  collections:", "  resync: 1h\n  collections:", 1)
@@ -114,10 +114,7 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
                     lambda e: str(e.get("event", "")).startswith("watch-event of"), start=seen
                 )
             item_floor, section_floor = floors(plex, rating_key, plex.sections["2"].episodes.count)
-            time.sleep(2.0)
-            before = cpu_seconds(watching.proc.pid)
-            time.sleep(args.idle)
-            idle = (cpu_seconds(watching.proc.pid) - before) / args.idle
+            idle = watching.idle_cpu(args.idle)
             code = watching.stop()
         finally:
             if watching.proc.poll() is None:

@@ -383,6 +383,15 @@ class FilesystemImporter(BaseImporter):
         filter_season: int | None = None,
         filter_episode: int | None = None,
     ) -> Iterator[UpstreamAsset]:
+        root = self._reachable_root(external_id)
+        listing = self._walk(root, external_id)
+        if filter_title is None:
+            return listing
+        return self._narrowed(listing, filter_title.casefold(), filter_season, filter_episode)
+
+    def _reachable_root(self, external_id: str) -> str:
+        """The collection's folder, once it and base_path are there (else the typed error a
+        listing fails with: an unreachable share, or a collection folder gone)."""
         root = self.collection_path(external_id)
         if not os.path.isdir(self.base_path):
             raise ImporterUnreachableError(
@@ -390,10 +399,7 @@ class FilesystemImporter(BaseImporter):
             )
         if not os.path.isdir(root):
             raise CollectionNotFoundError(f"collection folder '{root}' no longer exists")
-        listing = self._walk(root, external_id)
-        if filter_title is None:
-            return listing
-        return self._narrowed(listing, filter_title.casefold(), filter_season, filter_episode)
+        return root
 
     def _narrowed(
         self,
@@ -424,13 +430,7 @@ class FilesystemImporter(BaseImporter):
         folder), exactly as the whole walk yields them: a path inside a folder the walk would
         not enter (excluded, a symlink it does not follow) yields nothing, and a path that is
         gone yields nothing (what was stored there goes missing, as in a whole walk)."""
-        root = self.collection_path(external_id)
-        if not os.path.isdir(self.base_path):
-            raise ImporterUnreachableError(
-                f"base_path '{self.base_path}' does not exist or is not a directory"
-            )
-        if not os.path.isdir(root):
-            raise CollectionNotFoundError(f"collection folder '{root}' no longer exists")
+        root = self._reachable_root(external_id)
         exclusions = self.exclusions_for(external_id)
         starts, files = [], []
         for path in outermost(folders):
