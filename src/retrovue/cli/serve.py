@@ -9,7 +9,6 @@ import click
 
 from retrovue.web.settings import DEFAULT_BIND, settings_for
 
-
 #: Uvicorn's C parts (httptools' HTTP parser; uvloop's event loop where it installs) instead of
 #: the pure-Python h11 and asyncio ones, and no access log: the server logs its own warnings
 SPEED = {"http": "httptools", "loop": "auto", "access_log": False, "log_level": "warning"}
