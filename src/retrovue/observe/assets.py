@@ -66,7 +66,7 @@ def iter_assets(
     missing: bool | None = None,
     kind: str | None = None,
     search: str | None = None,
-    after: AssetKey | None = None,
+    after: AssetKey | uuid.UUID | None = None,
     limit: int | None = None,
 ) -> Generator[ListedAsset, None, None]:
     """Assets matching every given filter, ordered by source, collection and canonical_uri, read
@@ -78,6 +78,11 @@ def iter_assets(
     whose collation Python's comparison would not match.
     """
     conditions = _conditions(state, approved, missing) + _content_conditions(kind, search)
+    if isinstance(after, uuid.UUID):  # an asset id, its key read by the page's own statement
+        if collection is None:
+            raise ValueError("an asset id as 'after' needs the collection it is in")
+        conditions.append(_after_asset(collection.id, after))
+        after = None
     if collection is not None:  # one collection: no other's order to read
         listed = [ListedCollection(collection.id, collection.source_id, collection.name)]
         if source_id not in (None, collection.source_id):
@@ -138,6 +143,20 @@ def _collection_assets(
     with streaming.execute(query) as rows:
         for row in rows:
             yield ListedAsset(AssetSummary(*row), collection.name)
+
+
+def _after_asset(collection_id: uuid.UUID, asset_id: uuid.UUID):
+    """Rows after the asset ``asset_id`` of this collection in the listing order, its key read by
+    a subquery of the page's statement (one round trip less than reading the key first).  An
+    asset that does not exist or is of another collection gives no row, so no rows match: the
+    caller tells why (``asset_read.list_assets``)."""
+    other = Asset.alias("after_asset")
+    key = (
+        select(other.c.canonical_uri, other.c.id)
+        .where(other.c.id == asset_id, other.c.collection_id == collection_id)
+        .scalar_subquery()
+    )
+    return tuple_(Asset.c.canonical_uri, Asset.c.id) > key
 
 
 def _page_by_cursor(
