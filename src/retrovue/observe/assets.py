@@ -150,10 +150,12 @@ def _after_asset(collection_id: uuid.UUID, asset_id: uuid.UUID):
     a subquery of the page's statement (one round trip less than reading the key first).  An
     asset that does not exist or is of another collection gives no row, so no rows match: the
     caller tells why (``asset_read.list_assets``)."""
-    other = Asset.alias("after_asset")
+    # uncorrelated: the subquery's own FROM assets (SQL's nearest scope) names the asset after,
+    # not the row of the outer query; no alias, whose 27 column copies cost ~0.7 ms to make
     key = (
-        select(other.c.canonical_uri, other.c.id)
-        .where(other.c.id == asset_id, other.c.collection_id == collection_id)
+        select(Asset.c.canonical_uri, Asset.c.id)
+        .where(Asset.c.id == asset_id, Asset.c.collection_id == collection_id)
+        .correlate(None)
         .scalar_subquery()
     )
     return tuple_(Asset.c.canonical_uri, Asset.c.id) > key
