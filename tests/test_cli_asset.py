@@ -371,3 +371,27 @@ def test_after_must_name_a_stored_asset(rv, db_url):
     last = _contract_order(db_url)[-1]
     doc = one_json(rv("asset", "list", "--after", last, "--json", db=db_url).out)
     assert doc["assets"] == [] and doc["truncated"] is False and doc["next_after"] is None
+
+
+def test_after_within_one_collection_must_be_one_of_its_assets(rv, db_url):
+    """With --collection the page reads the --after asset's key in its own statement; an empty
+    page still tells a missing asset and one of another collection from the listing's end."""
+    from retrovue.database.tables import Collection
+
+    _catalogue(db_url)
+    ids = {
+        c["name"]: c["id"]
+        for c in one_json(rv("collection", "list", "--json", db=db_url).out)["collections"]
+    }
+    tv = ("--collection", ids["tv"])
+    r = rv("asset", "list", *tv, "--after", str(uuid.uuid4()), "--json", db=db_url)
+    assert r.code == 1 and one_json(r.out)["code"] == "NOT_FOUND"
+    shows = _contract_order(db_url, Collection.c.id == uuid.UUID(ids["Shows"]))
+    r = rv("asset", "list", *tv, "--after", shows[0], "--json", db=db_url)
+    assert r.code == 1 and one_json(r.out)["code"] == "USAGE_ERROR"
+    assert "not one of the assets listed" in r.err
+    order = _contract_order(db_url, Collection.c.id == uuid.UUID(ids["tv"]))
+    doc = one_json(rv("asset", "list", *tv, "--after", order[-1], "--json", db=db_url).out)
+    assert doc["assets"] == [] and doc["truncated"] is False and doc["next_after"] is None
+    doc = one_json(rv("asset", "list", *tv, "--after", order[-2], "--json", db=db_url).out)
+    assert [a["id"] for a in doc["assets"]] == order[-1:]

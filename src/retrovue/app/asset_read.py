@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -110,9 +110,16 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
             _source, chosen = resolve_collection(snapshot, filters.collection)
         if filters.source is not None:
             source = resolve_source(snapshot, filters.source)
-        after = _cursor(conn, filters.after) if filters.after is not None else None
-        _require_within(after, chosen, source, snapshot)
         size = filters.page_size
+        # a page of one collection reads the key of the asset it continues from in its own
+        # statement; only a page that comes back empty reads it again, to tell a missing asset
+        # or one of another collection (refused) from the end of the listing
+        folded = filters.after is not None and chosen is not None and source is None
+        if folded:
+            after = _asset_id(filters.after)
+        else:
+            after = _cursor(conn, filters.after) if filters.after is not None else None
+            _require_within(after, chosen, source, snapshot)
         rows = stored.iter_assets(
             conn,
             collection=chosen,
@@ -125,6 +132,10 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
             after=after,
             limit=None if size is None else size + 1,  # one more tells whether more match
         )
+        if folded:
+            rows = _checked(
+                rows, lambda: _require_within(_cursor(conn, filters.after), chosen, None, snapshot)
+            )
         names = {c.id: s.name for s in snapshot.sources for c in s.collections}
         page = AssetPage(rows, size)
         try:
@@ -133,14 +144,36 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
             page.close()  # a page left part-read still lets go of its cursor in time
 
 
-def _cursor(conn: Connection, after: str) -> stored.AssetKey:
-    """Where the asset ``--after`` names stands in the listing order."""
+def _checked(rows: Generator, check: Callable[[], None]) -> Generator:
+    """``rows``, its first read now (a page is one FETCH): when none comes, ``check`` runs before
+    anything is shown, as reading the ``--after`` key first would have."""
+    first = next(rows, None)
+    if first is None:
+        check()
+    return _prepend(first, rows)
+
+
+def _prepend(first, rows: Generator) -> Generator:
     try:
-        asset_id = uuid.UUID(after.strip())
+        if first is not None:
+            yield first
+            yield from rows
+    finally:
+        rows.close()
+
+
+def _asset_id(after: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(after.strip())
     except ValueError:
         raise UsageError(
             f"Invalid value for '--after': {after!r} is not an asset id (a UUID)"
         ) from None
+
+
+def _cursor(conn: Connection, after: str) -> stored.AssetKey:
+    """Where the asset ``--after`` names stands in the listing order."""
+    asset_id = _asset_id(after)
     key = stored.asset_key(conn, asset_id)
     if key is None:
         raise NotFoundError(

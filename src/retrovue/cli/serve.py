@@ -9,6 +9,10 @@ import click
 
 from retrovue.web.settings import DEFAULT_BIND, settings_for
 
+#: Uvicorn's C parts (httptools' HTTP parser; uvloop's event loop where it installs) instead of
+#: the pure-Python h11 and asyncio ones, and no access log: the server logs its own warnings
+SPEED = {"http": "httptools", "loop": "auto", "access_log": False, "log_level": "warning"}
+
 
 @click.command()
 @click.option(
@@ -55,9 +59,7 @@ def serve(
     settings = settings_for(**arguments, env=os.environ)  # refused here, before any worker starts
     click.echo(f"retrovue serving on http://{bind}/", err=True)
     if workers == 1:
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
-        )
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **SPEED)
         return
     # created and migrated here if new, once: workers opening a new database at once would each
     # try to migrate it
@@ -78,5 +80,5 @@ def serve(
         workers=workers,
         host=settings.host,
         port=settings.port,
-        log_level="warning",
+        **SPEED,
     )

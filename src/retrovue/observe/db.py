@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Row, func, select
 
 from retrovue.database.engine import driver_cursor
 from retrovue.database.tables import Asset, Collection, PathMapping, Source
@@ -56,9 +56,68 @@ def load_snapshot(conn: Connection) -> DbSnapshot:
 
 def load_names(conn: Connection) -> DbSnapshot:
     """The sources and their collections without their path mappings and enrichers (empty here):
-    enough to resolve a selector and name what a listing shows, in two SELECTs instead of four
-    (a server's asset page is ten round trips without this, six with it)."""
-    return _snapshot(conn, {}, {}, {})
+    enough to resolve a selector and name what a listing shows, in one SELECT (sources joined to
+    their collections) instead of four: a server's asset page reads this on every request, and
+    each statement costs ~0.3 ms of the server's CPU and a round trip."""
+    collections: dict[uuid.UUID, list[DbCollection]] = defaultdict(list)
+    sources: dict[uuid.UUID, Row] = {}
+    rows = conn.execute(
+        select(
+            *_SOURCE_NAMES,
+            *(column.label(f"c_{column.name}") for column in _COLLECTION_NAMES),
+        )
+        .select_from(Source.outerjoin(Collection, Collection.c.source_id == Source.c.id))
+        .order_by(Source.c.name, Source.c.id, Collection.c.name, Collection.c.id)
+    )
+    for row in rows:
+        sources.setdefault(row.id, row)
+        if row.c_id is not None:
+            collections[row.id].append(
+                DbCollection(
+                    id=row.c_id,
+                    source_id=row.id,
+                    external_id=row.c_external_id,
+                    name=row.c_name,
+                    sync_enabled=row.c_sync_enabled,
+                    ingestible=row.c_ingestible,
+                    ingestible_reason=row.c_ingestible_reason,
+                    locations=tuple(row.c_locations or ()),
+                    path_mappings=(),
+                )
+            )
+    return DbSnapshot(
+        tuple(
+            DbSource(
+                id=row.id,
+                external_id=row.external_id,
+                name=row.name,
+                type=row.type,
+                config=dict(row.config or {}),
+                origin=row.origin,
+                collections=tuple(collections.get(row.id, ())),
+            )
+            for row in sources.values()
+        )
+    )
+
+
+_SOURCE_NAMES = (
+    Source.c.id,
+    Source.c.external_id,
+    Source.c.name,
+    Source.c.type,
+    Source.c.config,
+    Source.c.origin,
+)
+_COLLECTION_NAMES = (
+    Collection.c.id,
+    Collection.c.external_id,
+    Collection.c.name,
+    Collection.c.sync_enabled,
+    Collection.c.ingestible,
+    Collection.c.ingestible_reason,
+    Collection.c.locations,
+)
 
 
 def _snapshot(conn: Connection, mappings: dict, by_source: dict, by_collection: dict) -> DbSnapshot:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from retrovue.app import activity, admin
 from retrovue.app.approval import MAX_ASSETS, set_approval
@@ -19,6 +23,7 @@ from retrovue.model.enums import AssetState
 from retrovue.web import documents as doc
 from retrovue.web.server import request_context
 
+PREFIX = "/api/v1"
 Ctx = Annotated[Context, Depends(request_context)]
 Selector = Annotated[str, Path(min_length=1, max_length=1000)]
 State = Literal[tuple(s.value for s in AssetState)]  # type: ignore[valid-type]
@@ -103,7 +108,7 @@ class Release(BaseModel):
 
 
 def api_router() -> APIRouter:
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix=PREFIX)
 
     @api.get("/sources", tags=["read"])
     def sources(ctx: Ctx) -> Response:
@@ -131,6 +136,8 @@ def api_router() -> APIRouter:
 
     @api.get("/assets", tags=["read"])
     def assets(ctx: Ctx, query: Annotated[AssetQuery, Query()]) -> Response:
+        """Described here for the OpenAPI document; served by ``listing_route`` (same query
+        model, same document), which the app routes first."""
         return respond(ctx, doc.page_document(*asset_page(ctx, query)))
 
     @api.get("/assets/{selector}", tags=["read"])
@@ -239,6 +246,28 @@ def api_router() -> APIRouter:
         return respond(ctx, release_document(admin.release_lock(ctx, b.force, scope)))
 
     return api
+
+
+def listing_route() -> Route:
+    """``GET /api/v1/assets`` without FastAPI's per-request dependency solving: the busiest
+    endpoint (a client pages through 100,000 assets), where resolving the query model field by
+    field cost ~0.3 ms of a ~3 ms request.  The same ``AssetQuery`` validates the same query
+    string (its errors carry FastAPI's ``query.`` locations), the same unit of work
+    (``request_context``) and document answer."""
+    context = asynccontextmanager(request_context)
+
+    async def listing(request: Request) -> Response:
+        try:
+            query = AssetQuery.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
+            raise RequestValidationError(errors) from None
+        async with context(request) as ctx:
+            return await run_in_threadpool(
+                lambda: respond(ctx, doc.page_document(*asset_page(ctx, query)))
+            )
+
+    return Route(f"{PREFIX}/assets", listing, methods=["GET"], include_in_schema=False)
 
 
 def enriched(ctx: Context, selector: str, force: bool, retry_failed: bool) -> Response:

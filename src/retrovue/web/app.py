@@ -65,9 +65,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.state.server = server
     app.add_middleware(Guard, settings=settings)
     _handle_errors(app)
-    from retrovue.web.api import api_router
+    from retrovue.web.api import api_router, listing_route
     from retrovue.web.pages import page_router
 
+    app.router.routes.append(listing_route())  # first: it answers before api_router's
     app.include_router(api_router())
     app.include_router(page_router())
     static = resources.files("retrovue.web") / "static"
