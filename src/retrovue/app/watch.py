@@ -20,7 +20,9 @@ and the locks are apply's own:
   (only a listing says what is missing; the mass-missing guard judges it); a stream lost and
   connected again re-lists its source whole (what was said meanwhile went unheard);
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
-  things (a network mount's remote writes, a watcher that stopped);
+  things (a network mount's remote writes, a watcher that stopped); and soon after a batch of
+  events so large that the kernel's queue may have overflowed and dropped some unsaid
+  (``watch_folders.overflow_batch``);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
   invalid one is reported with its diagnostics and the last good one stays in force;
 - a reconcile that fails (database unreachable, a source locked by another writer beyond
@@ -44,6 +46,7 @@ from retrovue.app.watch_folders import (
     ConfigWatcher,
     FileEvent,
     FolderWatcher,
+    MaybeOverflowed,
     Reload,
     Roots,
     Settler,
@@ -268,6 +271,19 @@ class Watch:
             self._reload(item.why)
         elif isinstance(item, ClaimsLost):
             self._claims_lost(item.sources)
+        elif isinstance(item, MaybeOverflowed):
+            # events past an overflow are lost without a word: the source is re-listed once
+            # the burst is over (each big batch puts that off; its files settle meanwhile)
+            delay = max(2.0, 2 * self.options.settle)
+            if item.source not in self._state.unclaimed:
+                self._state.resync_due[item.source] = now + delay
+            self._error(
+                "watcher",
+                f"{item.changes} changes at once: the watcher may have missed changes (the "
+                f"kernel's event queue may have overflowed); re-listing the source in {delay:g} s",
+                item.source,
+                note="watcher",
+            )
         elif isinstance(item, WatcherFailed):
             self._error("watcher", f"watching stopped: {item.message}", item.source or None)
             self._state.watchers.pop(item.source, None)
