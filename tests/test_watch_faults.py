@@ -7,6 +7,7 @@ restart.  Nothing here is timed: every wait polls with a generous timeout.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +140,97 @@ def test_events_lost_to_an_inotify_overflow_end_in_a_rescan(tmp_path, db_url, en
         )
         assert watching.said("may have missed changes"), watching.err
         assert _count(engine) == _distinct_uris(engine) == len(layout) + 8000 + len(late)
+        assert watching.stop() == 0
+    finally:
+        watching.kill()
+    _plan_says_no_changes(config, db_url)
+
+
+# -- 2. an event storm: one file rewritten without a pause ---------------------------------------
+
+
+def test_a_file_rewritten_continuously_is_stored_once_whole_after_the_storm(
+    library, db_url, engine
+):
+    """Rewritten every 30 ms for 5 s, each time in four flushed pieces (so it is often half
+    written when looked at): while the storm lasts the file never settles, so it is neither
+    stored nor reconciled for; once the writes stop it is stored once, whole."""
+    config, media = library
+    (media / "movies" / "Storm").mkdir()
+    stormy = media / "movies" / "Storm" / "Storm (2024).mkv"
+    # settle 1 s against writes 30 ms apart: a loaded machine may pause the writer for a moment
+    watching = WatchProcess(config, db_url, "--settle", "1.0")
+    try:
+        watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
+        piece = b"x" * 4096
+        end = time.monotonic() + 5.0
+        writes = 0
+        while time.monotonic() < end:
+            with open(stormy, "wb") as out:
+                for _ in range(4):
+                    out.write(piece)
+                    out.flush()
+                    time.sleep(0.005)
+            writes += 1
+            if writes % 10 == 0:  # never stored mid-storm (neither half nor whole)
+                assert _row(engine, stormy) is None, watching.err
+            time.sleep(0.03)
+        assert not _reports(watching, "watch-event"), watching.err  # no reconcile per write
+        with open(stormy, "ab") as out:  # the last write: a size no earlier write had
+            out.write(piece)
+        watching.wait_for(lambda: _row(engine, stormy) is not None, "the file after the storm")
+        assert _row(engine, stormy).size == 5 * 4096
+        time.sleep(1.5)  # a second store would follow within a settle
+        events = _reports(watching, "watch-event")
+        assert len(events) == 1 and "assets +1 ~0 -0" in events[0], (writes, watching.err)
+        assert watching.stop() == 0
+    finally:
+        watching.kill()
+
+
+# -- 4. a folder inside a collection deleted, then made again ----------------------------------
+
+
+def test_a_deleted_subfolder_goes_missing_and_comes_back_with_the_same_ids(
+    tmp_path, db_url, engine
+):
+    """Two files of twelve in a folder deleted (17 %, under the mass-missing guard's 20 %):
+    they go missing, the rest stays in line and is still watched; the folder made again with
+    the same files: they reappear as the same assets."""
+    season = ["Season 1/Show - S01E01.mkv", "Season 1/Show - S01E02.mkv"]
+    media = make_tree(tmp_path / "media", {"movies": [*FILES, *season]})
+    config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
+    folder = media / "movies" / "Season 1"
+    paths = [media / "movies" / rel for rel in season]
+    watching = WatchProcess(config, db_url)
+    try:
+        watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
+        ids = [_row(engine, p).id for p in paths]
+        for p in paths:
+            p.write_bytes(b"episode")  # a content of its own, recognised when it comes back
+        watching.wait_for(lambda: all(_row(engine, p).size == 7 for p in paths), "the rewrite")
+
+        shutil.rmtree(folder)
+        watching.wait_for(
+            lambda: all(_row(engine, p).missing_since is not None for p in paths),
+            "the deleted folder's assets missing",
+        )
+        assert _count(engine, missing=True) == 2
+        assert not watching.said("mass-missing guard held")
+        # the rest is still watched
+        added = media / "movies" / "After (2010).mkv"
+        added.write_bytes(b"x")
+        watching.wait_for(lambda: _row(engine, added) is not None, "a file after the deletion")
+
+        folder.mkdir()
+        for p in paths:
+            p.write_bytes(b"episode")
+        watching.wait_for(
+            lambda: all(_row(engine, p).missing_since is None for p in paths), "the reappearance"
+        )
+        assert [_row(engine, p).id for p in paths] == ids  # the same assets, not new ones
+        assert _count(engine) == _distinct_uris(engine) == len(FILES) + len(season) + 1
+        assert watching.proc.poll() is None
         assert watching.stop() == 0
     finally:
         watching.kill()
