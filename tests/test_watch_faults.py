@@ -235,3 +235,67 @@ def test_a_deleted_subfolder_goes_missing_and_comes_back_with_the_same_ids(
     finally:
         watching.kill()
     _plan_says_no_changes(config, db_url)
+
+
+# -- 3. a folder made unreadable, then readable again ---------------------------------------------
+
+#: capabilities that let root read any folder whatever its mode (linux/capability.h)
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+_PR_CAPBSET_DROP = 24
+
+
+def _bound_by_permissions() -> None:
+    """In the child, before exec: drop the two capabilities that let root ignore a folder's
+    mode from the bounding set, so the watch, still uid 0 (the interpreter lives under a
+    root-only home), is refused an unreadable folder as any user would be.  A test run as
+    another user needs nothing: the mode bites already."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_an_unreadable_folder_is_reported_kept_and_caught_up_when_readable(
+    tmp_path, db_url, engine
+):
+    """A folder of the collection made unreadable (chmod 000): the watch cannot list it, says
+    so, and keeps its assets (an unlisted folder is not an empty one: nothing goes missing); a
+    file written into it meanwhile waits; once the folder is readable again it is in line."""
+    kept = ["Locked/Kept (2001).mkv", "Locked/Also Kept (2002).mkv"]
+    media = make_tree(tmp_path / "media", {"movies": [*FILES, *kept]})
+    config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
+    locked = media / "movies" / "Locked"
+    kept_paths = [media / "movies" / rel for rel in kept]
+    waiting = locked / "Written Meanwhile (2003).mkv"
+    watching = WatchProcess(config, db_url, preexec_fn=_bound_by_permissions)
+    try:
+        watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
+        assert all(_row(engine, p) is not None for p in kept_paths)
+        locked.chmod(0)
+        try:
+            waiting.write_bytes(b"x")  # this test is root, or the owner: it may write there
+            watching.wait_for(
+                lambda: watching.said("skipped: cannot list folder: Permission denied"),
+                "the report",
+            )
+            assert any("warning" in x and "cannot list folder" in x for x in watching.lines)
+            time.sleep(1.0)  # what a wrong reconcile would do, done by now
+            assert _count(engine, missing=True) == 0, watching.err
+            assert _row(engine, waiting) is None
+            assert watching.proc.poll() is None
+            # the rest of the collection is still watched
+            added = media / "movies" / "Meanwhile (2004).mkv"
+            added.write_bytes(b"x")
+            watching.wait_for(lambda: _row(engine, added) is not None, "a file beside it")
+        finally:
+            locked.chmod(0o755)
+        watching.wait_for(lambda: _row(engine, waiting) is not None, "the folder caught up")
+        assert _count(engine, missing=True) == 0
+        assert watching.stop() == 0
+    finally:
+        watching.kill()
+    _plan_says_no_changes(config, db_url)

@@ -506,7 +506,8 @@ class Watch:
                     source=source,
                     trigger=trigger.value,
                     outcome=outcome,
-                    error=error is not None,
+                    # a listing that could not read something is said as a warning
+                    error=error is not None or " (skipped: " in counts,
                 )
             )
 
@@ -715,7 +716,16 @@ def _counts(applied, source: str) -> str:
         if getattr(a, "degraded", False) and a.collection.source.name == source
     ]
     held = f" (mass-missing guard held for {', '.join(degraded)})" if degraded else ""
-    return _asset_counts(applied, source) + held
+    # what the listing could not read (a folder made unreadable, a file that cannot be
+    # stat'ed): kept as it was, and said, or a permission change would pass unseen
+    skips = [
+        f"{s.reason} ({s.count:,}, e.g. {s.example})"
+        for a in applied.plan.actions
+        if getattr(a, "skipped", None) and a.collection.source.name == source
+        for s in a.skipped
+    ]
+    skipped = f" (skipped: {'; '.join(skips)})" if skips else ""
+    return _asset_counts(applied, source) + held + skipped
 
 
 def _asset_counts(applied, source: str) -> str:
