@@ -299,3 +299,116 @@ def test_an_unreadable_folder_is_reported_kept_and_caught_up_when_readable(
     finally:
         watching.kill()
     _plan_says_no_changes(config, db_url)
+
+
+# -- 5. the database lost in the middle of the watch, then back --------------------------------
+
+
+class _Cuttable:
+    """A TCP relay between the watch and PostgreSQL that can be cut: every live connection
+    closed and new ones refused (a server restarting, a network gone), then let through again."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.live: list = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            with self._lock:
+                self.live += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        self.open = False
+        with self._lock:
+            live, self.live = self.live, []
+        for s in live:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.mark.postgres
+def test_a_database_lost_mid_watch_is_reported_and_caught_up(tmp_path, request):
+    """PostgreSQL gone for a while (every connection cut, new ones refused) while files land:
+    each reconcile fails, is reported and tried again with a growing delay (1, 2, 4 s ... at
+    most 60 s, so an outage of a minute is caught up at most a minute after it ends); the
+    watch keeps running, and once the server is back every file is in line.  SQLite has no
+    server to lose: its file unreachable is the start case of test_watch.py."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _fresh_pg
+
+    db_url = _fresh_pg(request)
+    direct = make_url(db_url)
+    relay = _Cuttable((direct.host or "127.0.0.1", direct.port or 5432))
+    via = direct.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    from retrovue.database.engine import DatabaseTarget, open_database
+
+    checks = open_database(DatabaseTarget(db_url, False))
+    media = make_tree(tmp_path / "media", {"movies": [*FILES, "A/Early (2000).mkv"]})
+    config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
+    landed = [media / "movies" / "A" / "During (2001).mkv", media / "movies" / "Root (2002).mkv"]
+    watching = WatchProcess(config, via)
+    try:
+        watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
+        relay.cut()
+        for path in landed:
+            path.write_bytes(b"x")
+        watching.wait_for(
+            lambda: len([x for x in watching.lines if "watch-event" in x and "failed" in x]) >= 2,
+            "the failures reported and retried",
+        )
+        assert watching.proc.poll() is None
+        assert all(_row(checks, p) is None for p in landed)
+        relay.open = True
+        watching.wait_for(lambda: all(_row(checks, p) is not None for p in landed), "catch-up")
+        assert _count(checks) == _distinct_uris(checks) == len(FILES) + 1 + len(landed)
+        assert watching.stop() == 0
+    finally:
+        watching.kill()
+        relay.close()
+        checks.dispose()
+    _plan_says_no_changes(config, db_url)
