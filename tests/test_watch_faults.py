@@ -378,8 +378,11 @@ def test_a_database_lost_mid_watch_is_reported_and_caught_up(tmp_path, request):
     """PostgreSQL gone for a while (every connection cut, new ones refused) while files land:
     each reconcile fails, is reported and tried again with a growing delay (1, 2, 4 s ... at
     most 60 s, so an outage of a minute is caught up at most a minute after it ends); the
-    watch keeps running, and once the server is back every file is in line.  SQLite has no
-    server to lose: its file unreachable is the start case of test_watch.py."""
+    watch keeps running, and once the server is back every file is in line.  The minute is
+    scaled down: a claim lease of 2 s and an outage of 5 s, past the lease and past three
+    retries, as a minute is past the default lease (60 s) and the backoff's cap; an expired
+    claim no other watch took is renewed, so the watch still watches its source after it.
+    SQLite has no server to lose: its file unreachable is the start case of test_watch.py."""
     from sqlalchemy.engine import make_url
 
     from tests.conftest import _fresh_pg
@@ -394,10 +397,11 @@ def test_a_database_lost_mid_watch_is_reported_and_caught_up(tmp_path, request):
     media = make_tree(tmp_path / "media", {"movies": [*FILES, "A/Early (2000).mkv"]})
     config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
     landed = [media / "movies" / "A" / "During (2001).mkv", media / "movies" / "Root (2002).mkv"]
-    watching = WatchProcess(config, via)
+    watching = WatchProcess(config, via, "--claim-lease", "2")
     try:
         watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
         relay.cut()
+        cut_at = time.monotonic()
         for path in landed:
             path.write_bytes(b"x")
         watching.wait_for(
@@ -406,9 +410,16 @@ def test_a_database_lost_mid_watch_is_reported_and_caught_up(tmp_path, request):
         )
         assert watching.proc.poll() is None
         assert all(_row(checks, p) is None for p in landed)
+        time.sleep(max(0.0, cut_at + 5.0 - time.monotonic()))
+        assert watching.said("could not renew the watch's claims"), watching.err
         relay.open = True
         watching.wait_for(lambda: all(_row(checks, p) is not None for p in landed), "catch-up")
-        assert _count(checks) == _distinct_uris(checks) == len(FILES) + 1 + len(landed)
+        # still this watch's source: a file landing now is taken as any other
+        after = media / "movies" / "A" / "After (2003).mkv"
+        after.write_bytes(b"x")
+        watching.wait_for(lambda: _row(checks, after) is not None, "a file after the outage")
+        assert not watching.said("is no longer watched"), watching.err
+        assert _count(checks) == _distinct_uris(checks) == len(FILES) + 2 + len(landed)
         assert watching.stop() == 0
     finally:
         watching.kill()
