@@ -102,10 +102,12 @@ def test_a_burst_of_10000_files_written_into_new_folders(watching, library, engi
     if watching.said("may have missed changes"):  # a batch big enough to have overflowed
         watching.wait_for(lambda: _reports(watching, "watch-resync"), "the re-list")
         assert "no changes" in _reports(watching, "watch-resync")[0]  # nothing was lost
-    # a few folder reconciles (and a re-list if a batch was big enough to have overflowed the
-    # kernel's queue), never one per file
+    # folder reconciles (and a re-list if a batch was big enough to have overflowed the
+    # kernel's queue), never one per file: each takes the folders settled since the last, so
+    # their number follows how long the copy lasts (10 to 25 here, as the load goes), not how
+    # many files it holds
     events = _reports(watching, "watch-event")
-    assert 1 <= len(events) + len(_reports(watching, "watch-resync")) <= 20, watching.err
+    assert 1 <= len(events) + len(_reports(watching, "watch-resync")) <= total // 100, watching.err
     # nothing counted twice
     assert _count(engine) == _distinct_uris(engine) == total + len(FILES)
     assert _count(engine, missing=True) == 0
