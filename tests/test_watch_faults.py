@@ -120,9 +120,12 @@ def test_events_lost_to_an_inotify_overflow_end_in_a_rescan(tmp_path, db_url, en
     """The kernel keeps at most fs.inotify.max_queued_events (16,384 here) events for a reader
     that falls behind, then drops the rest and says only "overflow" (IN_Q_OVERFLOW); watchfiles
     passes that on as nothing at all.  The watch is stopped (SIGSTOP: a reader descheduled)
-    while 8,000 files land in one watched folder, three or four events each, then one file in
+    while 8,192 files land in one watched folder, three or four events each, then one file in
     another folder and one in the collection's root: their events are past the overflow, lost.
     They must become assets all the same, without waiting for the hourly resync."""
+    # three or four events a file: half the queue's length in files overflows it
+    queued = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    flood = queued // 2
     layout = [*FILES, "Extras/Trailer (2000).mkv", "Late/Early (2000).mkv"]
     media = make_tree(tmp_path / "media", {"movies": layout})
     config = fs_config(tmp_path / "retrovue.yaml", media, {"movies": True})
@@ -133,18 +136,18 @@ def test_events_lost_to_an_inotify_overflow_end_in_a_rescan(tmp_path, db_url, en
         watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
         watching.proc.send_signal(signal.SIGSTOP)
         try:
-            for i in range(8000):
-                (extras / f"Extra {i:05d}.mkv").write_bytes(b"x")
+            for i in range(flood):
+                (extras / f"Extra {i:06d}.mkv").write_bytes(b"x")
             for path in late:
                 path.write_bytes(b"x")
         finally:
             watching.proc.send_signal(signal.SIGCONT)
-        watching.wait_for(lambda: _count(engine, extras) == 8001, "all 8,001 extras")
+        watching.wait_for(lambda: _count(engine, extras) == flood + 1, "all the extras")
         watching.wait_for(
             lambda: all(_row(engine, p) is not None for p in late), "the files past the overflow"
         )
         assert watching.said("may have missed changes"), watching.err
-        assert _count(engine) == _distinct_uris(engine) == len(layout) + 8000 + len(late)
+        assert _count(engine) == _distinct_uris(engine) == len(layout) + flood + len(late)
         assert watching.stop() == 0
     finally:
         watching.kill()
@@ -267,7 +270,7 @@ def _bound_by_permissions() -> None:
 def test_an_unreadable_folder_is_reported_kept_and_caught_up_when_readable(
     tmp_path, db_url, engine
 ):
-    """A folder of the collection made unreadable (chmod 000): the watch cannot list it, says
+    """A folder of the collection made unreadable (chmod 300): the watch cannot list it, says
     so, and keeps its assets (an unlisted folder is not an empty one: nothing goes missing); a
     file written into it meanwhile waits; once the folder is readable again it is in line."""
     kept = ["Locked/Kept (2001).mkv", "Locked/Also Kept (2002).mkv"]
@@ -280,9 +283,9 @@ def test_an_unreadable_folder_is_reported_kept_and_caught_up_when_readable(
     try:
         watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
         assert all(_row(engine, p) is not None for p in kept_paths)
-        locked.chmod(0)
+        locked.chmod(0o300)  # not readable (not listable), still writable and enterable
         try:
-            waiting.write_bytes(b"x")  # this test is root, or the owner: it may write there
+            waiting.write_bytes(b"x")
             watching.wait_for(
                 lambda: watching.said("skipped: cannot list folder: Permission denied"),
                 "the report",
