@@ -1,5 +1,6 @@
 """Issue 21, "Bad input and faults": a season copied in one go, a file rewritten without a pause,
-a folder inside a collection deleted, a folder made unreadable.  Each through the real CLI in a
+a folder inside a collection deleted, a folder made unreadable, PostgreSQL lost mid-watch (the
+inotify queue overflowing, found on the way).  Each through the real CLI in a
 subprocess, on SQLite and PostgreSQL; each is reported, loses nothing and recovers without a
 restart.  Nothing here is timed: every wait polls with a generous timeout.
 """
