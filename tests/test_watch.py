@@ -33,7 +33,7 @@ FILES = [f"Film {i} ({1990 + i}).mkv" for i in range(10)]
 class WatchProcess:
     """`retrovue watch` running; its stderr gathered line by line."""
 
-    def __init__(self, config: Path, db_url: str, *extra: str) -> None:
+    def __init__(self, config: Path, db_url: str, *extra: str, preexec_fn=None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "retrovue", "watch", "-c", str(config), "--db", db_url,
              "--settle", "0.2", *extra],
@@ -41,6 +41,7 @@ class WatchProcess:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "RETROVUE_LOG_LEVEL": "info"},
+            preexec_fn=preexec_fn,
         )  # fmt: skip
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

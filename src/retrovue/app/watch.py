@@ -20,7 +20,9 @@ and the locks are apply's own:
   (only a listing says what is missing; the mass-missing guard judges it); a stream lost and
   connected again re-lists its source whole (what was said meanwhile went unheard);
 - every source is re-listed whole every ``resync`` seconds (``watch-resync``): events miss
-  things (a network mount's remote writes, a watcher that stopped);
+  things (a network mount's remote writes, a watcher that stopped); and soon after a batch of
+  events so large that the kernel's queue may have overflowed and dropped some unsaid
+  (``watch_folders.overflow_batch``);
 - the config file changed, or SIGHUP: a valid file is reconciled whole (``watch-config``); an
   invalid one is reported with its diagnostics and the last good one stays in force;
 - a reconcile that fails (database unreachable, a source locked by another writer beyond
@@ -44,6 +46,7 @@ from retrovue.app.watch_folders import (
     ConfigWatcher,
     FileEvent,
     FolderWatcher,
+    MaybeOverflowed,
     Reload,
     Roots,
     Settler,
@@ -268,6 +271,19 @@ class Watch:
             self._reload(item.why)
         elif isinstance(item, ClaimsLost):
             self._claims_lost(item.sources)
+        elif isinstance(item, MaybeOverflowed):
+            # events past an overflow are lost without a word: the source is re-listed once
+            # the burst is over (each big batch puts that off; its files settle meanwhile)
+            delay = max(2.0, 2 * self.options.settle)
+            if item.source not in self._state.unclaimed:
+                self._state.resync_due[item.source] = now + delay
+            self._error(
+                "watcher",
+                f"{item.changes} changes at once: the watcher may have missed changes (the "
+                f"kernel's event queue may have overflowed); re-listing the source in {delay:g} s",
+                item.source,
+                note="watcher",
+            )
         elif isinstance(item, WatcherFailed):
             self._error("watcher", f"watching stopped: {item.message}", item.source or None)
             self._state.watchers.pop(item.source, None)
@@ -490,7 +506,8 @@ class Watch:
                     source=source,
                     trigger=trigger.value,
                     outcome=outcome,
-                    error=error is not None,
+                    # a listing that could not read something is said as a warning
+                    error=error is not None or " (skipped: " in counts,
                 )
             )
 
@@ -699,7 +716,16 @@ def _counts(applied, source: str) -> str:
         if getattr(a, "degraded", False) and a.collection.source.name == source
     ]
     held = f" (mass-missing guard held for {', '.join(degraded)})" if degraded else ""
-    return _asset_counts(applied, source) + held
+    # what the listing could not read (a folder made unreadable, a file that cannot be
+    # stat'ed): kept as it was, and said, or a permission change would pass unseen
+    skips = [
+        f"{s.reason} ({s.count:,}, e.g. {s.example})"
+        for a in applied.plan.actions
+        if getattr(a, "skipped", None) and a.collection.source.name == source
+        for s in a.skipped
+    ]
+    skipped = f" (skipped: {'; '.join(skips)})" if skips else ""
+    return _asset_counts(applied, source) + held + skipped
 
 
 def _asset_counts(applied, source: str) -> str:

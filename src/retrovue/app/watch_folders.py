@@ -41,6 +41,15 @@ class WatcherFailed:
 
 
 @dataclass(frozen=True)
+class MaybeOverflowed:
+    """A batch of events so large that the kernel's queue may have overflowed before it was
+    read: some changes may have been dropped without a word (see ``overflow_batch``)."""
+
+    source: str
+    changes: int
+
+
+@dataclass(frozen=True)
 class Reload:
     """Read retrovue.yaml again (it changed, or SIGHUP)."""
 
@@ -92,6 +101,21 @@ def roots_of(source: str, mode: str, poll_interval: float, pairs, parents=()) ->
 _READY_TIMEOUT_MS = 1000
 
 
+def overflow_batch() -> int:
+    """How many changes in one batch make an overflow possible.  The kernel keeps at most
+    ``fs.inotify.max_queued_events`` (16,384 by default) events for a reader that falls behind,
+    then drops the rest and queues IN_Q_OVERFLOW; notify passes that on as a "rescan" event
+    with no path, which watchfiles drops, so the watch is never told.  A queue that overflowed
+    was read as one batch of at least that many events; a file written makes three or four
+    (create, open, modify, close), so a sixteenth of the queue in distinct paths is taken as
+    the sign.  A rewrite storm of a few files that overflows is not seen: the resync is its net."""
+    try:
+        with open("/proc/sys/fs/inotify/max_queued_events") as limit:
+            return max(int(limit.read()) // 16, 64)
+    except (OSError, ValueError):
+        return 1024
+
+
 class FolderWatcher:
     """One thread watching one source's folders through ``watchfiles`` (inotify, or a poll
     every ``poll_interval`` for network mounts that deliver no events)."""
@@ -100,6 +124,7 @@ class FolderWatcher:
         self.roots = roots
         self._out = out
         self._debounce_ms = debounce_ms
+        self._overflow_at = overflow_batch()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch {roots.source}", daemon=True)
@@ -144,6 +169,8 @@ class FolderWatcher:
                 for change, path in changes:
                     deleted = change == watchfiles.Change.deleted
                     self._out.put(FileEvent(self.roots.source, path, deleted, now))
+                if not poll and len(changes) >= self._overflow_at:
+                    self._out.put(MaybeOverflowed(self.roots.source, len(changes)))
         except Exception as exc:  # noqa: BLE001 - a vanished root, a mount gone: reported, resynced
             self._out.put(WatcherFailed(self.roots.source, f"{type(exc).__name__}: {exc}"))
         finally:
