@@ -108,3 +108,22 @@ def test_a_one_shot_commands_handler_is_not_called_for_a_late_signal():
         assert deliver_late(signal.SIGTERM) is False and came == []
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_error_raised_while_an_interrupt_unwinds_is_taken_for_the_interrupt():
+    """A signal raised inside the driver mid-command leaves the connection busy, and the
+    rollback on the way out fails: the executor must see the stop, not a failure."""
+    from retrovue.errors import TerminatedBySignal
+    from retrovue.execute.executor import interrupt_behind
+
+    def unwinding():
+        try:
+            raise TerminatedBySignal()
+        except KeyboardInterrupt:
+            raise RuntimeError("another command is already in progress")  # noqa: B904
+
+    try:
+        unwinding()
+    except RuntimeError as exc:
+        assert isinstance(interrupt_behind(exc), TerminatedBySignal)
+    assert interrupt_behind(RuntimeError("a plain failure")) is None

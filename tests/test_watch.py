@@ -371,7 +371,7 @@ def test_sigterm_during_a_reconcile_rolls_the_unit_back_and_exits_0(tmp_path, db
         assets = conn.execute(select(func.count()).select_from(Asset)).scalar_one()
         runs = [r.status for r in conn.execute(select(IngestRun.c.status))]
         assert conn.execute(select(ApplyLock.c.name)).all() == []
-    assert (assets, runs) in ((2000, ["ok"]), (0, ["interrupted"])), (assets, runs)
+    assert (assets, runs) in ((2000, ["ok"]), (0, ["interrupted"])), (assets, runs, started.err)
 
 
 def _free_port() -> int:

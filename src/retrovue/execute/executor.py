@@ -251,6 +251,14 @@ class Executor:
             return False
         except Exception as exc:  # noqa: BLE001 - committed batches stay; the rest is reported
             _finish(progress)
+            if (stop := interrupt_behind(exc)) is not None:
+                result.enrichments.append(
+                    self._enrichment_outcome(
+                        address, enricher, InterruptedByOperator(_stop_reason(stop)), True
+                    )
+                )
+                result.interrupted = True
+                return False
             error = self._typed(exc)
             # at info: the result line reports it (a warning would print it twice)
             log.info("collection enrichment stopped", collection=str(address), error=error.message)
@@ -335,6 +343,8 @@ class Executor:
         except LockLostError:
             raise
         except (SQLAlchemyError, RetrovueError) as exc:
+            if (stop := interrupt_behind(exc)) is not None:
+                raise stop from None
             error = self._typed(exc)
             log.error("source changes rolled back", source=source_name, error=error.message)
             return SourceOutcome(source_name, error)
@@ -398,6 +408,9 @@ class Executor:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure rolls back this collection only
             _finish(progress)
+            if (stop := interrupt_behind(exc)) is not None:
+                self._record_interruption(address, collection_id, run, _stop_reason(stop))
+                raise stop from None
             error = self._typed(exc)
             log.error("collection ingest rolled back", collection=str(address), error=error.message)
             run_id = (
@@ -558,6 +571,22 @@ def _ingest_wrote(result: ExecutionResult, address: CollectionAddress) -> bool:
         and bool(i.counts.new or i.counts.changed)
         for i in result.ingests
     )
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt (SIGTERM, Ctrl-C) an error was raised while handling, if any.  A signal
+    raised inside the driver between sending a command and reading its answer leaves the
+    connection busy; the rollback on the way out then fails ("another command is already in
+    progress") and that error replaces the interrupt.  The run was stopped, not failed: it is
+    reported and recorded as interrupted."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None
 
 
 def _stop_reason(stop: KeyboardInterrupt) -> str:

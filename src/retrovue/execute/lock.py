@@ -698,17 +698,11 @@ class _PgHold(HeldLock):
     def release(self) -> None:
         if self.session.invalidated:  # the session died, and the advisory locks with it
             self._close()
+            self._delete_row_afresh()  # not the row
             return
         try:
             self.session.rollback()
-            self.session.execute(
-                delete(ApplyLock).where(
-                    ApplyLock.c.name == self.me["name"],
-                    ApplyLock.c.pid == self.me["pid"],
-                    ApplyLock.c.host == self.me["host"],
-                    ApplyLock.c.started_at == self.me["started_at"],
-                )
-            )
+            self.session.execute(delete(ApplyLock).where(*self._our_row()))
             _pg_let_go(self.session, _pg_keys(self.scope))
             self.session.commit()
         except Exception as exc:  # noqa: BLE001 - never replace the outcome of the run
@@ -717,8 +711,31 @@ class _PgHold(HeldLock):
                 error=describe(exc),
                 scope=str(self.scope),
             )
-        finally:
             self._close()
+            self._delete_row_afresh()
+        else:
+            self._close()
+
+    def _delete_row_afresh(self) -> None:
+        """Our row, deleted on a new connection: a session a signal interrupted mid-command
+        ("another command is already in progress") can no longer delete it, and a row left
+        behind is reported by `status` and `lock show` as held until a writer clears it."""
+        try:
+            with self.session_engine.begin() as conn:
+                conn.execute(delete(ApplyLock).where(*self._our_row()))
+        except Exception as exc:  # noqa: BLE001 - the next writer judges the row stale
+            log.debug("deleting the apply lock row afresh failed", error=describe(exc))
+        finally:
+            self.session_engine.dispose()
+
+    def _our_row(self):
+        me = self.me
+        return (
+            ApplyLock.c.name == me["name"],
+            ApplyLock.c.pid == me["pid"],
+            ApplyLock.c.host == me["host"],
+            ApplyLock.c.started_at == me["started_at"],
+        )
 
     def _close(self) -> None:
         try:
