@@ -202,7 +202,10 @@ def test_a_refused_websocket_token_is_reported_and_the_watch_runs_on(
         # still running: the resync still ingests what no notification told
         added = fake_plex.add_movie(section, "Heard Anyway", year=2022)
         watch.wait_for(lambda: _asset(engine, added.rating_key) is not None, "the resync")
-        assert watch.said('watch-resync of source "Den Plex": ok')
+        # the report line follows the commit the asset showed: waited for, not raced
+        watch.wait_for(
+            lambda: watch.said('watch-resync of source "Den Plex": ok'), "the resync's report"
+        )
         assert watch.stop() == 0
     finally:
         watch.kill()
