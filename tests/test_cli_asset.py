@@ -395,3 +395,85 @@ def test_after_within_one_collection_must_be_one_of_its_assets(rv, db_url):
     assert doc["assets"] == [] and doc["truncated"] is False and doc["next_after"] is None
     doc = one_json(rv("asset", "list", *tv, "--after", order[-2], "--json", db=db_url).out)
     assert [a["id"] for a in doc["assets"]] == order[-1:]
+
+
+def test_a_collection_named_by_its_id_lists_as_when_named_by_its_name(db_url, monkeypatch):
+    """A page of a collection named by its id is read with its names in one statement
+    (``asset_read._page_of_collection_by_id``); named by its name it takes the full path (names
+    read first).  Under every filter, page after page, both list the same assets, names and
+    next cursors; a name that is another collection's id still picks that collection by id."""
+    from sqlalchemy import update
+
+    from retrovue.app import asset_read
+    from retrovue.app.asset_read import AssetFilters, list_assets
+    from retrovue.app.context import Context
+    from retrovue.database.tables import Asset, Collection
+
+    _catalogue(db_url)
+    with _engine(db_url) as engine, engine.begin() as conn:
+        tv = conn.execute(select_id(Collection, "tv")).scalar_one()
+        shows = conn.execute(select_id(Collection, "Shows")).scalar_one()
+        conn.execute(  # titles for the text filter: LIKE's wildcards among them
+            update(Asset)
+            .where(Asset.c.collection_id == tv)
+            .values(title="Half_%" + Asset.c.source_uri, kind="episode")
+        )
+        conn.execute(update(Asset).where(Asset.c.size % 3 == 0).values(kind="movie"))
+        # a collection whose name is tv's id: the id still names tv
+        conn.execute(update(Collection).where(Collection.c.id == shows).values(name=str(tv)))
+    ctx = Context(db_url=db_url)
+    names_read = []
+    load_names = asset_read.load_names
+    monkeypatch.setattr(asset_read, "load_names", lambda c: names_read.append(1) or load_names(c))
+
+    def walk(selector: str, **given) -> list[tuple]:
+        pages, after = [], None
+        while True:
+            filters = AssetFilters(collection=selector, limit=7, after=after, **given)
+            with list_assets(ctx, filters) as listing:
+                items = list(listing.assets)
+                pages.append(
+                    (
+                        [(str(i.asset.id), i.collection_name) for i in items],
+                        {listing.source_names.get(i.asset.collection_id) for i in items},
+                        listing.collection.id,
+                        listing.assets.more,
+                    )
+                )
+                after = listing.assets.next_after
+            if after is None:
+                return pages
+            after = str(after)
+
+    try:
+        cases = [
+            {},
+            {"state": "ready"},
+            {"approved": False, "missing": False},
+            {"missing": True},
+            {"kind": "movie"},
+            {"search": "half_%file"},
+            {"search": "_"},  # LIKE's wildcard: matches itself only, here in every title
+            {"search": "%x"},
+            {"state": "new", "kind": "episode", "search": "HALF"},
+        ]
+        for given in cases:
+            names_read.clear()
+            by_id = walk(str(tv), **given)
+            # names are read only for an empty page (to tell why it is empty)
+            assert len(names_read) == sum(1 for p in by_id if not p[0]), given
+            # the full path: by the name tv still has (not the other collection's name)
+            assert by_id == walk("Alpha/tv", **given), given
+            assert all(p[2] == tv for p in by_id)
+        assert len(walk(str(tv))) == -(-90 // 7)
+        assert walk(str(tv), search="%x") == [([], set(), tv, False)]
+        assert {n for p in walk(str(tv)) for n in p[1]} == {"Alpha"}
+        assert walk(str(tv), kind="movie")[0][0][0][1] == "tv"
+    finally:
+        ctx.close()
+
+
+def select_id(table, name: str):
+    from sqlalchemy import select
+
+    return select(table.c.id).where(table.c.name == name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from retrovue.app.context import Context
-from retrovue.app.selectors import resolve_asset, resolve_collection, resolve_source
+from retrovue.app.selectors import as_uuid, resolve_asset, resolve_collection, resolve_source
 from retrovue.errors import NotFoundError, UsageError
 from retrovue.model.catalog import AssetOwner, AssetRecord, ListedAsset
 from retrovue.model.enums import AssetState
@@ -84,7 +84,7 @@ class AssetPage:
 class AssetListing:
     assets: AssetPage
     filters: AssetFilters
-    collection: DbCollection | None  # the collection the filter resolved to
+    collection: stored.ListedCollection | None  # the collection the filter resolved to
     source: DbSource | None = None  # the source the filter resolved to
     # collection id -> its source's name, for the table's SOURCE column
     source_names: dict = field(default_factory=dict)
@@ -105,6 +105,10 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
         raise UsageError("--limit and --all conflict: --all lists every matching asset")
     chosen = source = None
     with ctx.reading() as conn:
+        known = _page_of_collection_by_id(conn, filters)
+        if known is not None:
+            yield known
+            return
         snapshot = load_names(conn)
         if filters.collection is not None:
             _source, chosen = resolve_collection(snapshot, filters.collection)
@@ -138,10 +142,42 @@ def list_assets(ctx: Context, filters: AssetFilters) -> Iterator[AssetListing]:
             )
         names = {c.id: s.name for s in snapshot.sources for c in s.collections}
         page = AssetPage(rows, size)
+        listed = None if chosen is None else stored.ListedCollection(*_named(chosen))
         try:
-            yield AssetListing(page, filters, chosen, source, names)
+            yield AssetListing(page, filters, listed, source, names)
         finally:
             page.close()  # a page left part-read still lets go of its cursor in time
+
+
+def _named(collection: DbCollection) -> tuple:
+    return collection.id, collection.source_id, collection.name
+
+
+def _page_of_collection_by_id(conn: Connection, filters: AssetFilters) -> AssetListing | None:
+    """A page of the collection ``filters.collection`` names by its id (how the API pages, and
+    the next-page command the CLI prints), read with the names it shows in one statement; None
+    when that cannot be known so (another kind of selector, a source filter, every asset) or
+    the page is empty, which the full path then explains: no such collection, an ``--after``
+    outside it, or the end of the listing.
+
+    A page that has rows proves what the full path would check: a collection has that id (an
+    id wins over a name or external id equal to it, ``resolve_collection``) and the ``after``
+    asset is one of its (the statement reads its key within the collection)."""
+    collection_id = as_uuid(filters.collection) if filters.collection is not None else None
+    size = filters.page_size
+    if collection_id is None or filters.source is not None or size is None:
+        return None
+    after = _asset_id(filters.after) if filters.after is not None else None
+    content = stored.PageFilters(
+        filters.state, filters.approved, filters.missing, filters.kind, filters.search
+    )
+    # one more than the page tells whether more match
+    found = stored.collection_page(conn, collection_id, content, after, size + 1)
+    if found.collection is None:
+        return None
+    rows = (item for item in found.assets)
+    names = {collection_id: found.source_name}
+    return AssetListing(AssetPage(rows, size), filters, found.collection, None, names)
 
 
 def _checked(rows: Generator, check: Callable[[], None]) -> Generator:
