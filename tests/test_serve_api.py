@@ -4,6 +4,7 @@ every endpoint, its errors (the CLI's codes with a fitting HTTP status) and its 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -363,11 +364,65 @@ def test_a_stale_lock_is_shown_and_released(api, engine):
     assert api.get(f"{API}/locks").json()["locked"] is False
 
 
-def test_serve_with_two_workers_serves_from_both_with_the_same_rules(cat, tmp_path):
-    """`serve --workers 2`: two processes share the address, each made from the command's
-    arguments (the token read again from the token file, never put in the environment)."""
-    import os
+def _free_port() -> int:
     import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The serving workers of a ``serve --workers`` process (multiprocessing's spawned children;
+    its resource tracker is not one)."""
+    from pathlib import Path
+
+    children = [
+        int(p)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for p in (task / "children").read_text().split()
+    ]
+    return [p for p in children if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+
+
+def _tcp_of(pid: int, port: int, state: str) -> set[str]:
+    """The sockets on ``port`` in ``state`` (01 established, 0A listening) that process ``pid``
+    holds, by inode (Linux /proc)."""
+    import os
+
+    fds = f"/proc/{pid}/fd"
+    held = {os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)}
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == state and f"socket:[{fields[9]}]" in held:
+            found.add(fields[9])
+    return found
+
+
+def _wait_serving(server, url: str, **kw):
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return requests.get(url, timeout=5, **kw)
+        except requests.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(0.2)
+
+
+def test_serve_with_two_workers_serves_from_both_with_the_same_rules(cat, tmp_path):
+    """`serve --workers 2`: two processes, each listening on a socket of its own at the address
+    (so the kernel spreads connections: Uvicorn's shared socket gave every keep-alive client to
+    one worker), each made from the command's arguments (the token read from the token file,
+    never put in the environment); a worker that dies is replaced; SIGTERM stops them all."""
+    import http.client
+    import os
+    import signal
     import subprocess
     import sys
     import time
@@ -375,9 +430,7 @@ def test_serve_with_two_workers_serves_from_both_with_the_same_rules(cat, tmp_pa
 
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     tokens = tmp_path / "tokens"
     tokens.write_text(f"RETROVUE_API_TOKEN={RW}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETROVUE_API_TOKEN")}
@@ -388,28 +441,74 @@ def test_serve_with_two_workers_serves_from_both_with_the_same_rules(cat, tmp_pa
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}{API}/collections"
+    auth = {"authorization": f"Bearer {RW}"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                refused = requests.get(base, timeout=5)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, "no server"
-                time.sleep(0.2)
+        refused = _wait_serving(server, base)
         assert refused.status_code == 401
         assert refused.headers["x-frame-options"] == "DENY"
-        served = requests.get(base, headers={"authorization": f"Bearer {RW}"}, timeout=5)
+        served = requests.get(base, headers=auth, timeout=5)
         assert [c["name"] for c in served.json()["collections"]] == ["movies", "shows"]
-        workers = [
-            int(p)
-            for task in Path(f"/proc/{server.pid}/task").iterdir()
-            for p in (task / "children").read_text().split()
-        ]
-        serving = [p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
-        assert len(serving) == 2  # the workers (multiprocessing's resource tracker is not)
-        for pid in workers:
+        workers = _workers_of(server.pid)
+        assert len(workers) == 2
+        for pid in [server.pid, *workers]:
             assert RW not in Path(f"/proc/{pid}/environ").read_text(errors="replace")
-    finally:
+        # each worker listens on a socket of its own, which the kernel gives connections to
+        listening = [_tcp_of(pid, port, "0A") for pid in workers]
+        assert [len(x) for x in listening] == [1, 1] and listening[0] != listening[1]
+        # 16 keep-alive clients: each worker holds some (all on one: 2 in 65,536)
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(16)]
+        for c in clients:  # connected at once, as a client pool starts (a shared socket's
+            c.connect()  # first worker to wake took a burst whole)
+        for c in clients:
+            c.request("GET", f"{API}/collections", headers=auth)
+            assert c.getresponse().read()
+        held = {pid: len(_tcp_of(pid, port, "01")) for pid in workers}
+        assert sum(held.values()) >= 16 and min(held.values()) >= 1, held  # (and earlier ones)
+        for c in clients:
+            c.close()
+        # a worker killed (after its start) is replaced, and the address still answers
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while set(_workers_of(server.pid)) & {workers[0]} or len(_workers_of(server.pid)) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        replaced = _workers_of(server.pid)
+        for _ in range(6):  # new connections: some reach the replacement's socket
+            assert requests.get(base, headers=auth, timeout=5).status_code == 200
         server.terminate()
-        server.wait(20)
+        assert server.wait(20) == 0
+        for pid in replaced:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(20)
+
+
+def _state(pid: int) -> str:
+    from pathlib import Path
+
+    return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+
+
+def test_serve_with_workers_refuses_an_address_in_use(cat):
+    """Sockets that all set SO_REUSEPORT would share an address silently, with another `serve
+    --workers` too: the address is probed without it first, and a taken one refused (exit 1)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
+            + ["--workers", "2", "--db", cat.db_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

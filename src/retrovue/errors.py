@@ -51,6 +51,12 @@ class UsageError(RetrovueError):
     code = "USAGE_ERROR"
 
 
+class ServerFailedError(RetrovueError):
+    """A worker of `retrovue serve --workers N` could not start."""
+
+    code = "SERVER_FAILED"
+
+
 class WorkersNeedPostgresError(UsageError):
     """`retrovue worker` on SQLite: one machine, whose enrichment pool already uses every core."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -39,8 +38,9 @@ SPEED = {"http": "auto", "loop": "auto", "access_log": False, "log_level": "warn
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Server processes sharing the address: one uses one core (Python runs one thread at a "
-    "time); give the machine's cores to use them all.",
+    help="Server processes on the address, each with a socket of its own that the kernel gives "
+    "connections to: one uses one core (Python runs one thread at a time); give the machine's "
+    "cores to use them all.",
 )
 def serve(
     bind: str, token_file: str | None, config_file, test_db: bool, db_url, workers: int
@@ -48,16 +48,16 @@ def serve(
     """Serve the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web view."""
     import uvicorn
 
-    from retrovue.web.app import SETTINGS_VARIABLE, create_app
+    from retrovue.web.app import create_app
 
-    arguments = {
-        "bind": bind,
-        "db_url": db_url,
-        "test_db": test_db,
-        "config_file": config_file,
-        "token_file": token_file,
-    }
-    settings = settings_for(**arguments, env=os.environ)  # refused here, before any worker starts
+    settings = settings_for(
+        bind,
+        db_url=db_url,
+        test_db=test_db,
+        config_file=config_file,
+        token_file=token_file,
+        env=os.environ,
+    )
     click.echo(f"retrovue serving on http://{bind}/", err=True)
     if workers == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **SPEED)
@@ -65,21 +65,11 @@ def serve(
     # created and migrated here if new, once: workers opening a new database at once would each
     # try to migrate it
     from retrovue.app.context import Context
+    from retrovue.web.workers import serve_workers
 
     opening = Context(test_db=test_db, db_url=db_url)
     try:
         opening.engine  # noqa: B018 - opening is the point
     finally:
         opening.close()
-    # each worker process makes its own app from the same arguments (Uvicorn starts workers
-    # from an import string); tokens are read again from the environment or the token file
-    # there, so none is copied into the environment
-    os.environ[SETTINGS_VARIABLE] = json.dumps(arguments)
-    uvicorn.run(
-        "retrovue.web.app:app_from_environment",
-        factory=True,
-        workers=workers,
-        host=settings.host,
-        port=settings.port,
-        **SPEED,
-    )
+    serve_workers(settings, workers, SPEED)

@@ -27,19 +27,6 @@ API = "/api/v1"
 _OPEN = ("/login", "/static/")
 #: posts that write nothing (a plan only reads), so a read-only token may send them
 _READING_POSTS = frozenset({f"{API}/plan"})
-#: where ``serve --workers N`` leaves its arguments for its worker processes
-SETTINGS_VARIABLE = "RETROVUE_SERVE_ARGUMENTS"
-
-
-def app_from_environment() -> FastAPI:
-    """The app of one worker of ``serve --workers N``: made from the command's arguments, which
-    it leaves in ``$RETROVUE_SERVE_ARGUMENTS`` for its workers."""
-    import os
-
-    from retrovue.web.settings import settings_for
-
-    arguments = json.loads(os.environ[SETTINGS_VARIABLE])
-    return create_app(settings_for(**arguments, env=os.environ))
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
