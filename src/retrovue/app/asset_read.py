@@ -80,6 +80,22 @@ class AssetPage:
         return self._last.asset.id if self.more and self._last else None
 
 
+class ReadPage(AssetPage):
+    """A page read whole already (one FETCH, ``collection_page``): the same answers, known at
+    once, without a generator step per asset."""
+
+    def __init__(self, rows: list[ListedAsset], size: int):
+        self.size, self._shown = size, rows[:size]
+        self.count, self.more = len(self._shown), len(rows) > size
+        self._last = self._shown[-1] if self._shown else None
+
+    def __iter__(self) -> Iterator[ListedAsset]:
+        return iter(self._shown)
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class AssetListing:
     assets: AssetPage
@@ -175,9 +191,8 @@ def _page_of_collection_by_id(conn: Connection, filters: AssetFilters) -> AssetL
     found = stored.collection_page(conn, collection_id, content, after, size + 1)
     if found.collection is None:
         return None
-    rows = (item for item in found.assets)
     names = {collection_id: found.source_name}
-    return AssetListing(AssetPage(rows, size), filters, found.collection, None, names)
+    return AssetListing(ReadPage(found.assets, size), filters, found.collection, None, names)
 
 
 def _checked(rows: Generator, check: Callable[[], None]) -> Generator:

