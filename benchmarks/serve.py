@@ -1,16 +1,18 @@
 """Benchmark: `retrovue serve` over a 100,000-asset collection (issue 22's targets).
 
-    python benchmarks/serve.py --assets 100000 --backend sqlite|postgres|both
+    python benchmarks/serve.py --assets 100000 --backend sqlite|postgres|both [--workers 1,2]
 
 Builds one collection of N assets (with durations and loudness, so the histograms have work)
-through the bulk insert path ``apply`` uses, starts ``retrovue serve`` as a process on a free
-loopback port, then measures from this process:
+through the bulk insert path ``apply`` uses, starts ``retrovue serve [--workers N]`` as a process
+on a free loopback port (once per N given), then measures from this process:
 
   page 1       the collection page (HTML: counts, failures, two histograms, the first 100 rows)
   page late    the same page after a cursor near the end (keyset: no OFFSET scan)
   api alone    GET /api/v1/assets?collection=…&limit=100, one client paging 20 times
   api          GET /api/v1/assets?collection=…&limit=100 by 20 concurrent clients (threads),
                each paging on with next_after; p50/p95 of all requests
+  api wrk      the same load from wrk (apt-get install wrk; 20 connections, 10 s): the target's
+               measure, its load generator far lighter than 20 Python threads
   CPU          the server's CPU time (user + system, every process) per request of that load:
                what load on the machine distorts least
   RSS          the server's resident memory before and after the load (from /proc; the sum of
@@ -196,7 +198,6 @@ def _wrk(base: str, cid: str, workers: list[int]) -> WrkRun:
 
 def bench_backend(backend: str, args, cli: Cli) -> list[str]:
     dbs = Databases(backend, cli.workdir)
-    server = None
     try:
         url = dbs.new("serve")
         builder = multiprocessing.get_context("spawn").Process(
@@ -205,23 +206,32 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         builder.start()
         builder.join()
         late = _late_cursor(url)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = dict(cli.env, RETROVUE_DATABASE_URL=url)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
-            + (["--workers", str(args.workers)] if args.workers > 1 else []),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        lines = [f"{backend}: {args.assets:,} assets in one collection"]
+        for workers in args.workers:
+            lines += _bench_server(url, late, workers, args, cli)
+        return lines
+    finally:
+        dbs.drop_all()
+
+
+def _bench_server(url: str, late: str, workers: int, args, cli: Cli) -> list[str]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(cli.env, RETROVUE_DATABASE_URL=url)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "retrovue", "serve", "--bind", f"127.0.0.1:{port}"]
+        + (["--workers", str(workers)] if workers > 1 else []),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
         session = requests.Session()
         deadline = time.monotonic() + 30
         while True:
             try:
-                cid = session.get(f"{base}/api/v1/collections", timeout=5).json()["collections"][0][
-                    "id"
-                ]
+                listed = session.get(f"{base}/api/v1/collections", timeout=5).json()
+                cid = listed["collections"][0]["id"]
                 break
             except requests.ConnectionError:
                 if time.monotonic() > deadline or server.poll() is not None:
@@ -231,48 +241,47 @@ def bench_backend(backend: str, args, cli: Cli) -> list[str]:
         first = statistics.median(_timed_get(session, page)[0] for _ in range(5))
         later = statistics.median(_timed_get(session, page, after=late)[0] for _ in range(5))
         alone = sorted(_client(base, cid, 20))  # one client: the request's own time
-        workers = _family(server.pid)
-        rss_before = sum(_rss_mib(p) for p in workers)
-        cpu_before = _cpu_seconds(workers)
+        family = _family(server.pid)
+        rss_before = sum(_rss_mib(p) for p in family)
+        cpu_before = _cpu_seconds(family)
         start = time.perf_counter()
         with ThreadPoolExecutor(CLIENTS) as pool:
             runs = list(pool.map(lambda _: _client(base, cid, args.requests), range(CLIENTS)))
         wall = time.perf_counter() - start
-        cpu = _cpu_seconds(workers) - cpu_before
-        rss_after = sum(_rss_mib(p) for p in workers)
-        wrk = _wrk(base, cid, workers) if shutil.which("wrk") else None
-        rss_end = sum(_rss_mib(p) for p in workers)
+        cpu = _cpu_seconds(family) - cpu_before
+        rss_after = sum(_rss_mib(p) for p in family)
+        wrk = _wrk(base, cid, family) if shutil.which("wrk") else None
+        rss_end = sum(_rss_mib(p) for p in family)
         times = sorted(t for run in runs for t in run)
         p50 = statistics.median(times)
         p95 = times[int(0.95 * (len(times) - 1))]
         return [
-            f"{backend}: {args.assets:,} assets in one collection (load average "
-            f"{os.getloadavg()[0]:.2f} after the run)",
-            f"  collection page, first     {first * 1000:7.1f} ms (median of 5)",
-            f"  collection page, late      {later * 1000:7.1f} ms (after a cursor {2 * PAGE} from the end)",
-            f"  /api/v1/assets, 1 client   p50 {statistics.median(alone) * 1000:6.1f} ms  "
+            f"  serve --workers {workers} (load average {os.getloadavg()[0]:.2f} after the run)",
+            f"    collection page, first     {first * 1000:7.1f} ms (median of 5)",
+            f"    collection page, late      {later * 1000:7.1f} ms (after a cursor {2 * PAGE} "
+            "from the end)",
+            f"    /api/v1/assets, 1 client   p50 {statistics.median(alone) * 1000:6.1f} ms  "
             f"p95 {alone[int(0.95 * (len(alone) - 1))] * 1000:6.1f} ms (20 pages in a row)",
-            f"  /api/v1/assets x{CLIENTS} clients  p50 {p50 * 1000:6.1f} ms  p95 {p95 * 1000:6.1f} ms  "
-            f"({len(times):,} requests, {len(times) / wall:,.0f}/s)",
-            f"  server CPU per request     {cpu / len(times) * 1000:7.2f} ms (user+system of its "
-            f"{len(workers)} process(es) over the x{CLIENTS} run)",
+            f"    /api/v1/assets x{CLIENTS} Python clients  p50 {p50 * 1000:6.1f} ms  "
+            f"p95 {p95 * 1000:6.1f} ms  ({len(times):,} requests, {len(times) / wall:,.0f}/s; "
+            "the clients take turns at their own GIL: an upper bound)",
+            f"    server CPU per request     {cpu / len(times) * 1000:7.2f} ms (user+system of its "
+            f"{len(family)} process(es) over the Python clients' run)",
             *(
                 [
-                    f"  /api/v1/assets wrk x{CLIENTS} connections  p50 {wrk.p50:6.1f} ms  "
+                    f"    /api/v1/assets wrk x{CLIENTS} connections  p50 {wrk.p50:6.1f} ms  "
                     f"p95 {wrk.p95:6.1f} ms  ({wrk.requests:,} requests, {wrk.rate:,.0f}/s, "
                     f"{wrk.errors} errors; server CPU {wrk.cpu_ms:.2f} ms per request)"
                 ]
                 if wrk
-                else ["  (no wrk on PATH: apt-get install wrk for the C load generator)"]
+                else ["    (no wrk on PATH: apt-get install wrk for the C load generator)"]
             ),
-            f"  server RSS                 {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB after "
-            f"the Python clients, {rss_end:7.1f} MiB after wrk",
+            f"    server RSS                 {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB "
+            f"after the Python clients, {rss_end:7.1f} MiB after wrk",
         ]
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        dbs.drop_all()
+        server.terminate()
+        server.wait(30)
 
 
 def main() -> int:
@@ -284,7 +293,13 @@ def main() -> int:
     ap.add_argument(
         "--backend", choices=["sqlite", "postgres", "postgresql", "both"], default="sqlite"
     )
-    ap.add_argument("--workers", type=int, default=1, help="serve --workers")
+    ap.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="serve --workers, one server per count given (default 1,2: one process, and one "
+        "per core of this 2-core machine)",
+    )
     ap.add_argument("--src", help="run the server from this source tree (its src/ directory)")
     args = ap.parse_args()
     os.environ.setdefault("RETROVUE_LOG_LEVEL", "warning")

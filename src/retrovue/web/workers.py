@@ -45,7 +45,13 @@ def serve_workers(settings: ServeSettings, count: int, options: dict) -> None:
         sockets = [
             cleanup.enter_context(_listening(settings.host, settings.port)) for _ in range(count)
         ]
-        workers = [_Worker(spawn, settings, sock, options) for sock in sockets]
+        # each worker's open connections, shared (no lock: a count read a moment late only
+        # delays a reconnect)
+        loads = spawn.Array("i", count, lock=False)
+        workers = [
+            _Worker(spawn, settings, sock, options, FairShare(loads, index))
+            for index, sock in enumerate(sockets)
+        ]
         cleanup.callback(_stop_all, workers)
         while not stop.wait(0.5):
             for worker in workers:
@@ -54,8 +60,9 @@ def serve_workers(settings: ServeSettings, count: int, options: dict) -> None:
 
 
 class _Worker:
-    def __init__(self, spawn, settings: ServeSettings, sock: socket.socket, options: dict):
+    def __init__(self, spawn, settings, sock: socket.socket, options: dict, share: FairShare):
         self.spawn, self.settings, self.sock, self.options = spawn, settings, sock, options
+        self.share = share
         self.start()
 
     def start(self) -> None:
@@ -63,7 +70,8 @@ class _Worker:
         # the settings (tokens included) go to the child through multiprocessing's pipe, never
         # through its environment or command line
         self.process = self.spawn.Process(
-            target=_run_worker, args=(self.settings, self.sock, self.options, self.serving)
+            target=_run_worker,
+            args=(self.settings, self.sock, self.options, self.serving, self.share),
         )  # not a daemon: a worker may start processes of its own (an enrichment pool)
         self.process.start()
 
@@ -78,7 +86,7 @@ class _Worker:
         self.start()
 
 
-def _run_worker(settings: ServeSettings, sock: socket.socket, options: dict, serving) -> None:
+def _run_worker(settings, sock: socket.socket, options: dict, serving, share: FairShare) -> None:
     """One worker process: its app, served by Uvicorn on its own socket; ``serving`` is set once
     Uvicorn has started it."""
     import uvicorn
@@ -86,10 +94,56 @@ def _run_worker(settings: ServeSettings, sock: socket.socket, options: dict, ser
     from retrovue.web.app import create_app
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor tells it when (SIGTERM)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+    server = uvicorn.Server(uvicorn.Config(share.app(create_app(settings)), **options))
     settle_heap()
-    threading.Thread(target=_tell_started, args=(server, serving), daemon=True).start()
+    threading.Thread(target=_watch, args=(server, serving, share), daemon=True).start()
     server.run(sockets=[sock])
+
+
+class FairShare:
+    """Asks a client to reconnect (``Connection: close`` on a response) while this worker holds
+    more than its share of the open connections.  The kernel hashes each new connection to one
+    worker's socket and a keep-alive client stays where it landed: 20 clients split 13 and 7 now
+    and then, and the busier worker's clients waited longer (20 wrk connections: p95 98 ms where
+    an even split gave 55).  A client asked to reconnect lands on a socket by the hash again, so
+    the split evens out within a few responses and then no one is asked (HTTP/1.1 clients
+    reconnect by themselves; a proxy's pool does too)."""
+
+    def __init__(self, loads, index: int):
+        self.loads, self.index = loads, index
+        self.asked = 0  # clients asked to reconnect since the last count
+
+    def count(self, open_connections: int) -> None:
+        self.loads[self.index] = open_connections
+        self.asked = 0
+
+    def over(self) -> bool:
+        """Whether this worker holds more than its share (the mean, rounded up); if so, the
+        client asked now is counted gone at once, so the responses until the next count do
+        not all ask."""
+        loads = self.loads[:]
+        mine = loads[self.index] - self.asked
+        if mine * len(loads) <= sum(loads) + len(loads) - 1:
+            return False
+        self.asked += 1
+        return True
+
+    def app(self, app):
+        """``app`` whose responses ask to reconnect while this worker is ``over`` its share."""
+
+        async def sharing(scope, receive, send):
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+
+            async def send_sharing(message):
+                if message["type"] == "http.response.start" and self.over():
+                    message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
+                await send(message)
+
+            await app(scope, receive, send_sharing)
+
+        return sharing
 
 
 def settle_heap() -> None:
@@ -102,11 +156,16 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _tell_started(server, serving) -> None:
+def _watch(server, serving, share: FairShare) -> None:
+    """Sets ``serving`` once Uvicorn has started, then counts the worker's open connections for
+    ``share`` every 50 ms."""
     while not server.started and not server.should_exit:
         time.sleep(0.05)
     if server.started:
         serving.set()
+    while not server.should_exit:
+        share.count(len(server.server_state.connections))
+        time.sleep(0.05)
 
 
 def _stop_all(workers: list[_Worker]) -> None:
