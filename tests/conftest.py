@@ -142,3 +142,14 @@ def rv(isolated_env, capsys, monkeypatch, request):
         return CliResult(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def watching(library, db_url):
+    """`retrovue watch` of the test module's ``library`` (its config and media), past its first
+    reconcile (the watch tests: ``tests/watch_helpers.py``)."""
+    from tests.watch_helpers import first_reconciled
+
+    config, _media = library
+    with first_reconciled(config, db_url) as started:
+        yield started

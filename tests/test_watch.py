@@ -6,12 +6,8 @@ Nothing here is timed: each test polls for what it expects with a generous timeo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,78 +20,13 @@ from retrovue.app.watch_folders import Settler
 from retrovue.app.watch_metrics import WatchMetrics
 from retrovue.database.tables import ApplyLock
 from tests.helpers import fs_config, make_tree
-
-TIMEOUT = 60.0
-#: ten files: one deleted is 10 %, under the mass-missing guard's 20 %
-FILES = [f"Film {i} ({1990 + i}).mkv" for i in range(10)]
-
-
-class WatchProcess:
-    """`retrovue watch` running; its stderr gathered line by line."""
-
-    def __init__(self, config: Path, db_url: str, *extra: str, preexec_fn=None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "retrovue", "watch", "-c", str(config), "--db", db_url,
-             "--settle", "0.2", *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "RETROVUE_LOG_LEVEL": "info"},
-            preexec_fn=preexec_fn,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def err(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, condition, what: str) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while not condition():
-            if self.proc.poll() is not None:
-                pytest.fail(f"watch exited {self.proc.returncode} waiting for {what}:\n{self.err}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"never saw {what}; stderr:\n{self.err}")
-            time.sleep(0.1)
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(TIMEOUT)
-        finally:
-            self._reader.join(5)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+from tests.watch_helpers import FILES, WatchProcess, first_reconciled
 
 
 @pytest.fixture
 def library(tmp_path):
     media = make_tree(tmp_path / "media", {"movies": FILES})
     return fs_config(tmp_path / "retrovue.yaml", media, {"movies": True}), media
-
-
-@pytest.fixture
-def watching(library, db_url):
-    config, _media = library
-    started = WatchProcess(config, db_url)
-    try:
-        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
-        yield started
-    finally:
-        started.kill()
 
 
 def _asset(engine, path: Path):
@@ -130,12 +61,8 @@ def test_a_file_still_being_written_counts_once_complete(library, db_url, engine
     # settle 2 s against writes 0.1 s apart: a loaded machine may pause the writer for a
     # moment, never for 2 s (with the fixture's 0.2 s both were the same size and the test
     # failed now and then under load, the file stored at half its size)
-    watching = WatchProcess(config, db_url, "--settle", "2.0")
-    try:
-        watching.wait_for(lambda: watching.said("watch-start of source"), "the first reconcile")
+    with first_reconciled(config, db_url, "--settle", "2.0") as watching:
         _write_slowly(media / "movies" / "Big (1988).mkv", watching, engine)
-    finally:
-        watching.kill()
 
 
 def _write_slowly(growing: Path, watching: WatchProcess, engine) -> None:
@@ -222,9 +149,7 @@ def test_an_unreachable_database_is_reported_and_retried(library, db_url, tmp_pa
 
 def test_metrics_and_healthz(library, db_url):
     config, _media = library
-    started = WatchProcess(config, db_url, "--metrics", "127.0.0.1:0")
-    try:
-        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
+    with first_reconciled(config, db_url, "--metrics", "127.0.0.1:0") as started:
         url = next(x for x in started.lines if x.startswith("metrics on ")).split()[-1]
         base = url.removesuffix("/metrics")
         with urllib.request.urlopen(base + "/healthz", timeout=10) as health:
@@ -238,8 +163,6 @@ def test_metrics_and_healthz(library, db_url):
         assert 'retrovue_assets{collection="movies",source="Library",state="new"} 10.0' in text
         assert 'retrovue_enrichment_backlog{source="Library"} 10.0' in text
         assert started.stop() == 0
-    finally:
-        started.kill()
 
 
 def test_each_watch_has_its_own_metrics_registry():
@@ -272,16 +195,12 @@ def test_a_polled_source_notices_a_new_file(tmp_path, db_url, engine):
     doc = yaml.safe_load(config.read_text())
     doc["sources"][0].update(watch="poll", poll_interval="0.5s")
     config.write_text(yaml.safe_dump(doc, sort_keys=False))
-    started = WatchProcess(config, db_url)
-    try:
-        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
+    with first_reconciled(config, db_url) as started:
         added = media / "movies" / "Polled (2020).mkv"
         added.write_bytes(b"x")
         started.wait_for(lambda: _asset(engine, added) is not None, "the polled file")
         started.wait_for(lambda: started.said('watch-event of source "Library"'), "the report")
         assert started.stop() == 0
-    finally:
-        started.kill()
 
 
 def test_a_burst_of_files_is_taken_in_a_few_reconciles(watching, library, engine):
@@ -387,9 +306,7 @@ def test_watch_serves_the_web_view_it_keeps_in_line(library, db_url):
     the watch wrote, and SIGTERM stops both (exit 0)."""
     config, media = library
     bind = f"127.0.0.1:{_free_port()}"
-    started = WatchProcess(config, db_url, "--serve", bind)
-    try:
-        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
+    with first_reconciled(config, db_url, "--serve", bind) as started:
         assert started.said(f"web view on http://{bind}/")
         shutil.copyfile(media / "movies" / FILES[0], media / "movies" / "Served (2001).mkv")
 
@@ -402,5 +319,3 @@ def test_watch_serves_the_web_view_it_keeps_in_line(library, db_url):
         with urllib.request.urlopen(f"http://{bind}/", timeout=10) as page:
             assert page.status == 200 and "Library" in page.read().decode()
         assert started.stop() == 0
-    finally:
-        started.kill()

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from retrovue.database.tables import Asset, WatchClaim
 from tests.helpers import make_tree
-from tests.test_watch import TIMEOUT, WatchProcess
+from tests.watch_helpers import TIMEOUT, WatchProcess
 
 
 def _config(path: Path, sources: dict[str, Path]) -> Path:

@@ -20,24 +20,13 @@ from sqlalchemy import func, select
 
 from retrovue.database.tables import Asset
 from tests.helpers import fs_config, make_tree
-from tests.test_watch import FILES, WatchProcess
+from tests.watch_helpers import FILES, WatchProcess
 
 
 @pytest.fixture
 def library(tmp_path):
     media = make_tree(tmp_path / "media", {"movies": FILES})
     return fs_config(tmp_path / "retrovue.yaml", media, {"movies": True}), media
-
-
-@pytest.fixture
-def watching(library, db_url):
-    config, _media = library
-    started = WatchProcess(config, db_url)
-    try:
-        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
-        yield started
-    finally:
-        started.kill()
 
 
 def _count(engine, prefix: Path | None = None, missing: bool | None = None) -> int:

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from retrovue.database.tables import Asset
-from tests.test_watch import WatchProcess
+from tests.watch_helpers import WatchProcess
 
 TOKEN_ENV = "TEST_PLEX_TOKEN"
 MOVIES = 10  # one deleted is 10 %, under the mass-missing guard's 20 %

@@ -24,7 +24,6 @@ from retrovue.observe.keys import database_key
 from retrovue.plan.builder import PlanOptions
 from retrovue.plan.saved import sealed
 from tests.helpers import fs_config, make_tree, plan_on
-from tests.test_watch import WatchProcess
 
 #: four folders of five films: a folder is 25 % of the collection, above the guard's 20 %, so
 #: deletions here stay one file at a time
@@ -79,17 +78,6 @@ def _ghost(engine, real: Path) -> Path:
             .values(source_uri="file://" + str(ghost).replace(" ", "%20"), canonical_uri=str(ghost))
         )
     return ghost
-
-
-@pytest.fixture
-def watching(library, db_url):
-    config, _media = library
-    started = WatchProcess(config, db_url)
-    try:
-        started.wait_for(lambda: started.said("watch-start of source"), "the first reconcile")
-        yield started
-    finally:
-        started.kill()
 
 
 def _event_reports(watching) -> list[str]:

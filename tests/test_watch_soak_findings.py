@@ -17,7 +17,7 @@ import time
 import yaml
 
 from tests.helpers import make_tree
-from tests.test_watch import WatchProcess
+from tests.watch_helpers import WatchProcess
 
 WINDOW = 10.0
 
