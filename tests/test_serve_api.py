@@ -546,3 +546,33 @@ def test_serve_with_workers_refuses_an_address_in_use(cat):
     assert done.returncode == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_workers_socket_hands_asyncio_connections_with_nagle_off():
+    """Each worker's listening socket names TCP as its protocol: asyncio turns Nagle's algorithm
+    off only on connections of such a socket, and with it on every response's body waited for
+    the client's delayed ACK of its headers (40 ms a request)."""
+    import asyncio
+    import socket
+
+    from retrovue.web.workers import _listening
+
+    async def accepted_nodelay() -> int:
+        listening = _listening("127.0.0.1", 0)
+        found: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def handle(_reader, writer) -> None:
+            sock = writer.get_extra_info("socket")
+            found.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=listening)
+        try:
+            _r, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            value = await asyncio.wait_for(found, 10)
+            writer.close()
+            return value
+        finally:
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
