@@ -576,3 +576,36 @@ def test_a_workers_socket_hands_asyncio_connections_with_nagle_off():
             server.close()
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_a_worker_that_never_served_stops_the_server_and_one_that_served_is_replaced():
+    """The supervisor's rule (``_Worker.restart_or_fail``): a worker gone before Uvicorn started
+    it would fail the same way again, so ``serve --workers`` stops with SERVER_FAILED (exit 1);
+    one gone after it served is started anew."""
+    import threading
+
+    from retrovue.errors import ServerFailedError
+    from retrovue.web.workers import FairShare, _Worker
+
+    class Gone:  # a worker process that has exited
+        exitcode = 3
+
+        def __init__(self, **_kw):
+            pass
+
+        def start(self):
+            pass
+
+    class Spawn:
+        Event = threading.Event
+        Process = Gone
+
+    worker = _Worker(Spawn(), None, None, {}, FairShare([0], 0))
+    with pytest.raises(ServerFailedError) as failed:
+        worker.restart_or_fail()
+    assert failed.value.code == "SERVER_FAILED" and failed.value.exit_code == 1
+    assert "exited with code 3 as it started" in failed.value.message
+    worker.serving.set()  # it had served
+    first = worker.process
+    worker.restart_or_fail()
+    assert worker.process is not first and not worker.serving.is_set()
