@@ -17,7 +17,7 @@ response = function(status, headers, body)
     -- next_after ends the document: look in its last 200 bytes, not all 44 kB (the load
     -- generator shares the server's two cores: scanning whole bodies took wrk ~10% of a core
     -- at 500 requests/s, the tail under 1%)
-    after = string.match(string.sub(body, -200), '"next_after": "([%x%-]+)"')
+    after = string.match(string.sub(body, -200), '"next_after":%s?"([%x%-]+)"')
   end
 end
 

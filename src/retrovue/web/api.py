@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
@@ -21,6 +20,7 @@ from retrovue.app.context import Context
 from retrovue.app.source_read import list_sources, show_source
 from retrovue.model.enums import AssetState
 from retrovue.web import documents as doc
+from retrovue.web.json_text import json_text
 from retrovue.web.server import request_context
 
 PREFIX = "/api/v1"
@@ -31,7 +31,7 @@ State = Literal[tuple(s.value for s in AssetState)]  # type: ignore[valid-type]
 
 def respond(ctx: Context, document: dict, status: int = 200) -> Response:
     """The document, scrubbed of every secret this request learnt (as the CLI's --json)."""
-    text = ctx.scrub(json.dumps(document, default=str))
+    text = ctx.scrub(json_text(document))
     return Response(text, status_code=status, media_type="application/json")
 
 

@@ -3,7 +3,6 @@ lives at module level, so two servers in one process share nothing)."""
 
 from __future__ import annotations
 
-import json
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -19,6 +18,7 @@ from retrovue.redact import Redactor
 from retrovue.render.errors import error_document, error_json
 from retrovue.web import security
 from retrovue.web.errors import http_status
+from retrovue.web.json_text import json_text
 from retrovue.web.server import DB_THREADS, Server
 from retrovue.web.settings import ServeSettings
 
@@ -129,7 +129,7 @@ def error_response(request: Request, exc: RetrovueError) -> Response:
     status = http_status(exc)
     scrub = _scrub(request)
     if request.url.path.startswith(API) or "text/html" not in request.headers.get("accept", ""):
-        body = scrub(json.dumps(error_json(exc, scrub), default=str))
+        body = scrub(json_text(error_json(exc, scrub)))
         return Response(body, status_code=status, media_type="application/json")
     templates = request.app.state.server.templates
     return templates.TemplateResponse(
@@ -156,7 +156,7 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http(request: Request, exc: HTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        body = json.dumps(error_document(code, str(exc.detail)))
+        body = json_text(error_document(code, str(exc.detail)))
         return Response(body, status_code=exc.status_code, media_type="application/json")
 
     @app.exception_handler(Exception)
@@ -166,5 +166,5 @@ def _handle_errors(app: FastAPI) -> None:
         if typed_error is not None:
             return error_response(request, typed_error)
         message = _scrub(request)(f"unexpected error: {type(exc).__name__}: {exc}")
-        body = json.dumps(error_document("INTERNAL_ERROR", message))
+        body = json_text(error_document("INTERNAL_ERROR", message))
         return Response(body, status_code=500, media_type="application/json")
