@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from retrovue.web.json_text import json_text
 
 
-class _Kind(str, enum.Enum):
+class _Kind(enum.StrEnum):
     EPISODE = "episode"
 
 
@@ -29,7 +29,7 @@ def test_values_without_a_json_type_read_as_json_dumps_default_str_wrote_them():
         "point": _Point(3),
         "kind": _Kind.EPISODE,
         7: "a key that is not a string",
-        "nested": [{"title": "Amélie\n\"quoted\"", "n": None, "ok": True, "f": -23.5}],
+        "nested": [{"title": 'Amélie\n"quoted"', "n": None, "ok": True, "f": -23.5}],
     }
     assert json.loads(json_text(document)) == json.loads(json.dumps(document, default=str))
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from retrovue.app.context import Context
 from retrovue.app.selectors import as_uuid, resolve_asset, resolve_collection, resolve_source
@@ -18,7 +18,7 @@ from retrovue.observe import assets as stored
 from retrovue.observe.db import load_names
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
 
 #: the --state choices: the values, for click to show and match
 STATES = tuple(state.value for state in AssetState)
@@ -179,6 +179,51 @@ def _page_of_collection_by_id(conn: Connection, filters: AssetFilters) -> AssetL
     A page that has rows proves what the full path would check: a collection has that id (an
     id wins over a name or external id equal to it, ``resolve_collection``) and the ``after``
     asset is one of its (the statement reads its key within the collection)."""
+    request = _page_request(filters)
+    if request is None:
+        return None
+    return _listing_of(stored.collection_page(conn, *request), filters)
+
+
+class PageReader(Protocol):
+    """Reads a page as ``observe.assets.collection_page`` does, on asyncio
+    (``observe.async_pages.AsyncPages``)."""
+
+    async def collection_page(
+        self,
+        collection_id: uuid.UUID,
+        filters: stored.PageFilters,
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> stored.CollectionPage: ...
+
+    async def close(self) -> None: ...
+
+
+async def open_page_reader(engine: Engine, size: int) -> PageReader | None:
+    """A ``PageReader`` on this event loop for the database ``engine`` opens, with up to ``size``
+    connections of its own; None where there is no asyncio driver (SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    from retrovue.database.async_pool import open_async_pool
+    from retrovue.observe.async_pages import AsyncPages
+
+    return AsyncPages(await open_async_pool(engine, size))
+
+
+async def page_of_collection_by_id(pages: PageReader, filters: AssetFilters) -> AssetListing | None:
+    """``_page_of_collection_by_id``'s page, read by ``pages`` on the event loop: the listing
+    ``list_assets`` would give, or None where it must be asked (its full path tells why a page
+    is empty, and reads what this cannot)."""
+    request = _page_request(filters)
+    if request is None:
+        return None
+    return _listing_of(await pages.collection_page(*request), filters)
+
+
+def _page_request(filters: AssetFilters) -> tuple | None:
+    """What ``collection_page`` takes for this listing; None when the fast path cannot read it.
+    One more asset than the page tells whether more match."""
     collection_id = as_uuid(filters.collection) if filters.collection is not None else None
     size = filters.page_size
     if collection_id is None or filters.source is not None or size is None:
@@ -187,12 +232,15 @@ def _page_of_collection_by_id(conn: Connection, filters: AssetFilters) -> AssetL
     content = stored.PageFilters(
         filters.state, filters.approved, filters.missing, filters.kind, filters.search
     )
-    # one more than the page tells whether more match
-    found = stored.collection_page(conn, collection_id, content, after, size + 1)
+    return collection_id, content, after, size + 1
+
+
+def _listing_of(found: stored.CollectionPage, filters: AssetFilters) -> AssetListing | None:
     if found.collection is None:
         return None
-    names = {collection_id: found.source_name}
-    return AssetListing(ReadPage(found.assets, size), filters, found.collection, None, names)
+    names = {found.collection.id: found.source_name}
+    page = ReadPage(found.assets, filters.page_size)
+    return AssetListing(page, filters, found.collection, None, names)
 
 
 def _checked(rows: Generator, check: Callable[[], None]) -> Generator:

@@ -14,7 +14,12 @@ from starlette.routing import Route
 
 from retrovue.app import activity, admin
 from retrovue.app.approval import MAX_ASSETS, set_approval
-from retrovue.app.asset_read import AssetFilters, list_assets, show_asset
+from retrovue.app.asset_read import (
+    AssetFilters,
+    list_assets,
+    page_of_collection_by_id,
+    show_asset,
+)
 from retrovue.app.collection_read import list_collections
 from retrovue.app.context import Context
 from retrovue.app.source_read import list_sources, show_source
@@ -55,9 +60,8 @@ class AssetQuery(BaseModel):
         return values
 
 
-def asset_page(ctx: Context, query: AssetQuery) -> tuple:
-    """A page of assets and its listing, read inside one read transaction."""
-    filters = AssetFilters(
+def asset_filters(query: AssetQuery) -> AssetFilters:
+    return AssetFilters(
         collection=query.collection,
         source=query.source,
         state=query.state,
@@ -68,7 +72,11 @@ def asset_page(ctx: Context, query: AssetQuery) -> tuple:
         kind=query.kind or None,
         search=query.q or None,
     )
-    with list_assets(ctx, filters) as listing:
+
+
+def asset_page(ctx: Context, query: AssetQuery) -> tuple:
+    """A page of assets and its listing, read inside one read transaction."""
+    with list_assets(ctx, asset_filters(query)) as listing:
         items = list(listing.assets)
     return listing, items
 
@@ -253,7 +261,11 @@ def listing_route() -> Route:
     endpoint (a client pages through 100,000 assets), where resolving the query model field by
     field cost ~0.3 ms of a ~3 ms request.  The same ``AssetQuery`` validates the same query
     string (its errors carry FastAPI's ``query.`` locations), the same unit of work
-    (``request_context``) and document answer."""
+    (``request_context``) and document answer.  On PostgreSQL a page of a collection named by
+    its id is read on the event loop (``Server.pages``) and answered there: a hop to the thread
+    pool and back cost more CPU than the page (two workers, 20 clients: ~600 against ~800
+    requests/s); anything else, and an empty page (whose reason only the full path tells),
+    goes to the pool as before."""
     context = asynccontextmanager(request_context)
 
     async def listing(request: Request) -> Response:
@@ -263,6 +275,11 @@ def listing_route() -> Route:
             errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
             raise RequestValidationError(errors) from None
         async with context(request) as ctx:
+            pages = await request.app.state.server.pages()
+            if pages is not None:  # PostgreSQL: a page by collection id, read on this loop
+                listing = await page_of_collection_by_id(pages, asset_filters(query))
+                if listing is not None:
+                    return respond(ctx, doc.page_document(listing, list(listing.assets)))
             return await run_in_threadpool(
                 lambda: respond(ctx, doc.page_document(*asset_page(ctx, query)))
             )

@@ -37,7 +37,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         # this event loop's thread pool, as large as the engine's pool (see DB_THREADS)
         anyio.to_thread.current_default_thread_limiter().total_tokens = DB_THREADS
         yield
-        server.close()
+        await server.aclose()
 
     app = FastAPI(
         title="retrovue",

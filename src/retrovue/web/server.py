@@ -3,6 +3,7 @@ still gets a ``Context`` of its own: its own secrets, schema check and lock) and
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from functools import cached_property
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from retrovue.app.asset_read import PageReader, open_page_reader
 from retrovue.app.context import Context
 from retrovue.redact import Redactor
 from retrovue.render.values import terminal_text
@@ -32,6 +34,9 @@ class Server:
         self.settings = settings
         self._engine = None  # a SQLAlchemy engine, opened (and migrated) as any command would
         self._opening = threading.Lock()
+        self._pages: PageReader | None = None  # PostgreSQL: pages read on the event loop
+        self._pages_opened = False
+        self._pages_opening = asyncio.Lock()
 
     def engine(self):
         """Opened (created and migrated if new, as any CLI command would) on first use."""
@@ -61,6 +66,26 @@ class Server:
     def registry(self):
         """The importers, loaded once per server (a plugin installed later needs a restart)."""
         return Context().registry
+
+    async def pages(self) -> PageReader | None:
+        """Reads /api/v1/assets' pages on this event loop (opened on first use, after the
+        engine, which checks and migrates the schema); None where the database has no asyncio
+        driver (SQLite: its reads stay on the thread pool, a local file's read is short)."""
+        if self._engine is None:
+            return None
+        if not self._pages_opened:
+            async with self._pages_opening:
+                if not self._pages_opened:
+                    self._pages = await open_page_reader(self._engine, DB_THREADS)
+                    self._pages_opened = True
+        return self._pages
+
+    async def aclose(self) -> None:
+        """``close``, and the event loop's pool first (on the loop that opened it)."""
+        if self._pages is not None:
+            pages, self._pages, self._pages_opened = self._pages, None, False
+            await pages.close()
+        self.close()
 
     def close(self) -> None:
         with self._opening:
