@@ -26,6 +26,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 USED_INDIRECTLY = {
     "psycopg": "the SQLAlchemy driver of postgresql+psycopg:// URLs",
     "python-multipart": "what FastAPI parses the web view's forms with",
+    "httptools": "the HTTP parser Uvicorn's http='auto' takes (serve's SPEED)",
+    "uvloop": "the event loop Uvicorn's loop='auto' takes (serve's SPEED)",
 }
 
 

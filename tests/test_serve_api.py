@@ -521,6 +521,9 @@ def test_serve_with_two_workers_serves_from_both_with_the_same_rules(cat, tmp_pa
         assert len(workers) == 2
         for pid in [server.pid, *workers]:
             assert RW not in Path(f"/proc/{pid}/environ").read_text(errors="replace")
+        for pid in workers:  # on Uvicorn's C parser and loop (a dependency each; see SPEED)
+            mapped = Path(f"/proc/{pid}/maps").read_text()
+            assert "/httptools/" in mapped and "/uvloop/" in mapped
         # each worker listens on a socket of its own, which the kernel gives connections to
         listening = [_tcp_of(pid, port, "0A") for pid in workers]
         assert [len(x) for x in listening] == [1, 1] and listening[0] != listening[1]

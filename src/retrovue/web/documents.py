@@ -15,10 +15,11 @@ __all__ = ["asset_document", "collection_document"]
 
 def listed_asset(item, collection: dict[str, str]) -> dict[str, Any]:
     """An asset of a listing; ``collection``: its collection's part, one per collection on a page
-    (not a hundred alike: ~0.1 ms of an API page's CPU)."""
+    (not a hundred alike: ~0.1 ms of an API page's CPU).  Its id stays a UUID, which the API's
+    JSON writer writes as text in C (``str()`` took 0.05-0.08 ms a page of 100)."""
     a = item.asset
     return {
-        "id": str(a.id),
+        "id": a.id,
         "collection": collection,
         "kind": a.kind,
         "title": a.title,
