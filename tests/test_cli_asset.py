@@ -477,3 +477,46 @@ def select_id(table, name: str):
     from sqlalchemy import select
 
     return select(table.c.id).where(table.c.name == name)
+
+
+def test_a_first_page_on_sqlite_follows_the_listing_index_not_a_sort(tmp_path):
+    """A page by collection id with no ``after`` (the first): with the collection's and source's
+    names joined, SQLite's planner, told by ANALYZE that one collection holds every asset, read
+    the whole collection and sorted it (17-28 ms at 100,000 assets); with the names as
+    subqueries it follows the listing index and stops after a page."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+    from sqlalchemy.dialects import sqlite
+
+    from retrovue.database.tables import Collection, Source
+    from retrovue.execute.bulk import insert_new_assets
+    from retrovue.model.upstream import UpstreamAsset
+    from retrovue.observe.assets import PageFilters, _page_statement, page_query
+
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    sid, cid = uuid.uuid4(), uuid.uuid4()
+    items = (
+        (UpstreamAsset(f"file:///m/{i:04d}.mkv", f"/m/{i:04d}.mkv", i, str(i), "movie"), f"/m/{i}")
+        for i in range(400)
+    )
+    with _engine(db_url) as engine:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(Source).values(id=sid, external_id="s", name="S", type="filesystem")
+            )
+            conn.execute(
+                insert(Collection).values(id=cid, source_id=sid, external_id="c", name="C")
+            )
+            insert_new_assets(conn, cid, items, datetime.now(UTC))
+            conn.exec_driver_sql("ANALYZE")
+        query = page_query(cid, PageFilters(), None, 101)
+        compiled = _page_statement(query.shape).compile(dialect=sqlite.dialect())
+        values = {**query.params, "collection_id": cid.hex, "param_1": 0}
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}", tuple(values[k] for k in compiled.positiontup)
+            ).all()
+    steps = " | ".join(row[-1] for row in plan)
+    assert "USING INDEX ix_assets_collection_listing" in steps, steps
+    assert "TEMP B-TREE" not in steps, steps
