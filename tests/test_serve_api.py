@@ -136,15 +136,20 @@ def test_a_page_by_collection_id_is_the_page_by_its_name(api, cat, db_url, monke
     assert [len(walk(cat.movies, **c)) for c in cases] == [3, 2, 3, 1, 1, 1]
 
 
-@pytest.mark.postgres
-def test_a_page_read_on_the_loop_outlives_its_sessions_ended_by_the_server(request, rv, tmp_path):
-    """Sessions the server ended (a restart, an idle timeout) are dropped by the event loop's
-    pool (PostgreSQL only) and the page is read again on a new one: the client sees the page,
-    not an error."""
+@pytest.fixture
+def pg_cat(request, rv, tmp_path):
+    """The catalogue on PostgreSQL only: where pages are read on the event loop."""
     pg_url = _fresh_pg(request)
     engine = open_database(DatabaseTarget(pg_url, False))
     request.addfinalizer(engine.dispose)
-    cat = build_catalogue(rv, pg_url, engine, tmp_path)
+    return build_catalogue(rv, pg_url, engine, tmp_path), engine
+
+
+@pytest.mark.postgres
+def test_a_page_read_on_the_loop_outlives_its_sessions_ended_by_the_server(pg_cat):
+    """Sessions the server ended (a restart, an idle timeout) are dropped by the event loop's
+    pool and the page is read again on a new one: the client sees the page, not an error."""
+    cat, engine = pg_cat
     with client(cat) as api:
         params = {"collection": cat.movies, "limit": 2}
         first = api.get(f"{API}/assets", params=params).json()
@@ -158,6 +163,42 @@ def test_a_page_read_on_the_loop_outlives_its_sessions_ended_by_the_server(reque
         again = api.get(f"{API}/assets", params=params)
         assert again.status_code == 200, again.text
         assert again.json() == first
+
+
+@pytest.mark.postgres
+def test_pages_on_an_event_loop_other_than_the_pools_are_read_on_the_thread_pool(
+    pg_cat, monkeypatch
+):
+    """The event loop's connections belong to the loop that opened them; a test client run
+    without its lifespan serves each request on a loop of its own, which then reads on the
+    thread pool, not through another loop's connections (which may work, or hang)."""
+    import threading
+
+    from retrovue.observe.async_pages import AsyncPages
+
+    on_the_loop = []
+    original = AsyncPages.collection_page
+
+    async def counted(self, *args):
+        on_the_loop.append(1)
+        return await original(self, *args)
+
+    monkeypatch.setattr(AsyncPages, "collection_page", counted)
+    cat, _ = pg_cat
+    api = client(cat)  # no `with`: no lifespan, a new event loop per request
+    params = {"collection": cat.movies, "limit": 2}
+    pages = []
+    asking = threading.Thread(  # of its own, so that a hang fails the test instead
+        target=lambda: pages.extend(api.get(f"{API}/assets", params=params) for _ in range(3)),
+        daemon=True,
+    )
+    asking.start()
+    asking.join(timeout=60)
+    assert not asking.is_alive(), "a request hung on another event loop's connection"
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert pages[0].json() == pages[1].json() == pages[2].json()
+    assert len(pages[0].json()["assets"]) == 2
+    assert on_the_loop == [1], "only the first request's loop, which opened the pool, read on it"
 
 
 def test_an_after_of_another_collection_is_refused_not_a_page(api, cat):

@@ -21,6 +21,9 @@ class _SessionEnded(Exception):
 
 
 class AsyncPages:
+    """Pages read through ``pool``, an asyncio pool of autocommit connections
+    (``database.async_pool``); usable on the event loop that opened it only."""
+
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
 

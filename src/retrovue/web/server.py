@@ -36,6 +36,7 @@ class Server:
         self._opening = threading.Lock()
         self._pages: PageReader | None = None  # PostgreSQL: pages read on the event loop
         self._pages_opened = False
+        self._pages_loop: asyncio.AbstractEventLoop | None = None
         self._pages_opening = asyncio.Lock()
 
     def engine(self):
@@ -77,7 +78,13 @@ class Server:
             async with self._pages_opening:
                 if not self._pages_opened:
                     self._pages = await open_page_reader(self._engine, DB_THREADS)
+                    self._pages_loop = asyncio.get_running_loop()
                     self._pages_opened = True
+        if asyncio.get_running_loop() is not self._pages_loop:
+            # its connections belong to the loop that opened them: a request on another loop
+            # (a test client run without its lifespan makes one per request) reads on the
+            # thread pool
+            return None
         return self._pages
 
     async def aclose(self) -> None:
@@ -85,6 +92,7 @@ class Server:
         if self._pages is not None:
             pages, self._pages, self._pages_opened = self._pages, None, False
             await pages.close()
+        self._pages_loop = None
         self.close()
 
     def close(self) -> None:
