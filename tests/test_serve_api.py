@@ -201,6 +201,23 @@ def test_pages_on_an_event_loop_other_than_the_pools_are_read_on_the_thread_pool
     assert on_the_loop == [1], "only the first request's loop, which opened the pool, read on it"
 
 
+def test_the_thread_pool_is_sized_to_the_database(api, db_url):
+    """SQLite reads run in the process and take the GIL back row by row: two threads, not the
+    eight a PostgreSQL server's waits on the network use (set once the first request opened the
+    database)."""
+    import anyio.to_thread
+
+    from retrovue.web.server import DB_THREADS, SQLITE_THREADS
+
+    assert api.get(f"{API}/sources").status_code == 200
+
+    async def size() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    assert api.portal.call(size) == (SQLITE_THREADS if "sqlite" in db_url else DB_THREADS)
+    assert (SQLITE_THREADS, DB_THREADS) == (2, 8)
+
+
 def test_an_after_of_another_collection_is_refused_not_a_page(api, cat):
     response = api.get(f"{API}/assets", params={"collection": cat.movies, "after": cat.ids["Show"]})
     assert response.status_code == 400
