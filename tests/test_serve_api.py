@@ -13,7 +13,7 @@ from retrovue.database.engine import DatabaseTarget, open_database
 from retrovue.database.tables import Asset
 from retrovue.errors import UsageError
 from retrovue.web.settings import settings_for
-from tests.conftest import _fresh_pg
+from tests.conftest import _fresh_pg, _pg_admin_engine
 from tests.serve_helpers import build_catalogue, client
 
 API = "/api/v1"
@@ -163,6 +163,42 @@ def test_a_page_read_on_the_loop_outlives_its_sessions_ended_by_the_server(pg_ca
         again = api.get(f"{API}/assets", params=params)
         assert again.status_code == 200, again.text
         assert again.json() == first
+
+
+@pytest.mark.postgres
+def test_a_page_read_on_the_loop_without_its_database_is_the_database_error(pg_cat):
+    """Sessions ended and no new one allowed: after the one retry and the pool's wait for a
+    connection, the client gets the CLI's database error (503, its code, the database named),
+    not a 500 or a traceback."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.engine import make_url
+
+    from retrovue.web.app import create_app
+    from retrovue.web.settings import ServeSettings
+
+    cat, _ = pg_cat
+    name = make_url(cat.db_url).database
+    app = create_app(ServeSettings(db_url=cat.db_url, config_file=cat.config))
+    # as a server answers: the error handler's response, not the exception re-raised to the test
+    with TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False) as api:
+        params = {"collection": cat.movies, "limit": 2}
+        assert api.get(f"{API}/assets", params=params).status_code == 200
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+        try:
+            gone = api.get(f"{API}/assets", params=params)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            admin.dispose()
+        assert gone.status_code == 503, gone.text
+        assert gone.json()["code"] == "DATABASE_ERROR"
+        assert name in gone.json()["message"], gone.json()
+        assert "Traceback" not in gone.text
 
 
 @pytest.mark.postgres
