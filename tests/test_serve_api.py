@@ -93,12 +93,26 @@ def test_assets_page_on_with_the_keyset_in_the_listing_order(api):
     assert walked == everything and len(walked) == 4
 
 
-def test_a_page_by_collection_id_is_the_page_by_its_name(api, cat, db_url, monkeypatch):
+def test_a_page_by_collection_id_is_the_page_by_its_name(api, cat, db_url, engine, monkeypatch):
     """On PostgreSQL a page of a collection named by its id is read on the event loop
     (``observe.async_pages``); by its name it takes the thread pool's full path.  Under every
     filter, page after page, the documents are the same, the empty last page included (which the
-    event loop hands to the full path to tell why it is empty)."""
+    event loop hands to the full path to tell why it is empty), and a time written in UTC
+    whatever the database's sessions' zone (the loop's are set to UTC, the pool's are not)."""
+    import datetime as dt
+
+    from sqlalchemy import update
+    from sqlalchemy.engine import make_url
+
     from retrovue.observe.async_pages import AsyncPages
+
+    with engine.begin() as conn:
+        gone = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+        conn.execute(update(Asset).where(Asset.c.title == "Brazil").values(missing_since=gone))
+    if "postgresql" in db_url:  # the server's sessions, opened by the first request below
+        name = make_url(db_url).database
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET timezone TO 'America/New_York'")
 
     read_on_the_loop = []
     original = AsyncPages.collection_page
@@ -133,7 +147,11 @@ def test_a_page_by_collection_id_is_the_page_by_its_name(api, cat, db_url, monke
             assert on_the_loop == [bool(p["assets"]) for p in by_id], params
         else:
             assert read_on_the_loop == [], "SQLite reads on the thread pool"
-    assert [len(walk(cat.movies, **c)) for c in cases] == [3, 2, 3, 1, 1, 1]
+    assert [len(walk(cat.movies, **c)) for c in cases] == [3, 2, 2, 1, 1, 1]
+    missing = walk(cat.movies, missing="true")[0]["assets"]
+    assert [(a["title"], a["missing_since"]) for a in missing] == [
+        ("Brazil", "2026-01-02T03:04:05+00:00")
+    ]
 
 
 @pytest.fixture

@@ -25,8 +25,12 @@ async def open_async_pool(engine: Engine, size: int) -> AsyncConnectionPool:
     from psycopg_pool import AsyncConnectionPool
 
     _, params = engine.dialect.create_connect_args(engine.url)
+    # timestamps in UTC: with the server's own zone name (often "Etc/UTC") psycopg converts each
+    # through zoneinfo (a page's rows 0.10 -> 0.055 ms to load, measured); what the API writes
+    # is UTC either way (render.values.iso)
+    options = " ".join(filter(None, (params.get("options"), "-c TimeZone=UTC")))
     pool = AsyncConnectionPool(
-        kwargs={**params, "connect_timeout": WAIT, "autocommit": True},
+        kwargs={**params, "options": options, "connect_timeout": WAIT, "autocommit": True},
         min_size=1,
         max_size=size,
         timeout=WAIT,
