@@ -19,7 +19,7 @@ from retrovue.render.errors import error_document, error_json
 from retrovue.web import security
 from retrovue.web.errors import http_status
 from retrovue.web.json_text import json_text
-from retrovue.web.server import DB_THREADS, Server
+from retrovue.web.server import Server
 from retrovue.web.settings import ServeSettings
 
 API = "/api/v1"
@@ -34,8 +34,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        # this event loop's thread pool, as large as the engine's pool (see DB_THREADS)
-        anyio.to_thread.current_default_thread_limiter().total_tokens = DB_THREADS
+        # this event loop's thread pool, as large as the engine's pool (``Server.threads``: set
+        # again once the first request has opened the database and its backend is known)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = server.threads
         yield
         await server.aclose()
 

@@ -62,8 +62,8 @@ class Server:
 
     @property
     def threads(self) -> int:
-        """Requests that run their blocking database work at once: the thread pool's size once
-        the engine is open (``request_context`` sets it)."""
+        """Requests that run their blocking database work at once: the thread pool's size (the
+        lifespan sets it at start, ``request_context`` again once the engine is open)."""
         if self._engine is not None and self._engine.dialect.name == "sqlite":
             return SQLITE_THREADS
         return DB_THREADS
