@@ -263,8 +263,8 @@ def listing_route() -> Route:
     string (its errors carry FastAPI's ``query.`` locations), the same unit of work
     (``request_context``) and document answer.  On PostgreSQL a page of a collection named by
     its id is read on the event loop (``Server.pages``) and answered there: a hop to the thread
-    pool and back cost more CPU than the page (two workers, 20 clients: ~600 against ~800
-    requests/s); anything else, and an empty page (whose reason only the full path tells),
+    pool and back cost more CPU than the page (two workers, 20 clients: 600-640 against
+    461-517 requests/s); anything else, and an empty page (whose reason only the full path tells),
     goes to the pool as before."""
     context = asynccontextmanager(request_context)
 
